@@ -4,7 +4,8 @@ const common = {
   preset: "ts-jest/presets/default-esm",
   extensionsToTreatAsEsm: [".ts"],
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
-  transform: { "^.+\\.ts$": ["ts-jest", { useESM: true, isolatedModules: true }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { useESM: true }] },
+  modulePathIgnorePatterns: ["<rootDir>/.tools/", "<rootDir>/dist/", "<rootDir>/.run/"],
   testEnvironment: "node",
 };
 

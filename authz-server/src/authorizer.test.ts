@@ -1,0 +1,207 @@
+import { auth, type CheckRequest } from "../../lib/src/envoy/services.js";
+import { fromStruct } from "../../lib/src/envoy/struct.js";
+import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps, type Policy } from "./authorizer.js";
+import type { Decision } from "./check-response.js";
+import { EMPTY_DIRECTORY, type AgentDirectory } from "./identity.js";
+import type { PolicyInput } from "./policy-input.js";
+
+type Headers = Record<string, string>;
+
+function checkRequest(opts: {
+  path?: string;
+  method?: string;
+  headers?: Headers;
+  principal?: string;
+  body?: string;
+  route?: Record<string, string>;
+}): CheckRequest {
+  const bytes = auth.CheckRequest.encode({
+    attributes: {
+      source: { principal: opts.principal ?? "" },
+      request: {
+        http: {
+          id: "req-1",
+          method: opts.method ?? "POST",
+          path: opts.path ?? "/openai/v1/chat/completions",
+          host: "127.0.0.1:10000",
+          scheme: "http",
+          headers: { ":path": opts.path ?? "/", "content-type": "application/json", ...opts.headers },
+          body: opts.body ?? "",
+        },
+      },
+      contextExtensions: opts.route ?? { service: "openai", kind: "llm", path_prefix: "/openai" },
+    },
+  }).finish();
+  return auth.CheckRequest.decode(bytes);
+}
+
+function recordingPolicy(decide: (input: PolicyInput) => Decision): Policy & { inputs: PolicyInput[] } {
+  const inputs: PolicyInput[] = [];
+  return {
+    revision: "rev-7",
+    inputs,
+    evaluate(input: unknown) {
+      inputs.push(input as PolicyInput);
+      return decide(input as PolicyInput);
+    },
+  };
+}
+
+const allowAll = (): Decision => ({ allow: true, status: 200, reason: "ok", headers: {}, metadata: {} });
+
+function deps(policy: Policy | undefined, directory: AgentDirectory = EMPTY_DIRECTORY): AuthorizerDeps {
+  let n = 0;
+  return {
+    policy: () => policy,
+    directory,
+    delegations: REFUSE_ALL_DELEGATIONS,
+    nowNs: () => 1_700_000_000_000_000_000,
+    newDecisionId: () => `d-${++n}`,
+  };
+}
+
+describe("authorize", () => {
+  it("gives the policy the upstream path, parsed body and LLM facts, with credentials redacted", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(
+      checkRequest({
+        path: "/openai/v1/chat/completions?x=1&x=2",
+        headers: { authorization: "Bearer sk-agent-should-not-have-this", "x-api-key": "k" },
+        body: JSON.stringify({ model: "gpt-4o-mini", stream: true }),
+      }),
+      deps(policy),
+    );
+    const input = policy.inputs[0]!;
+    expect(input.request.path).toBe("/v1/chat/completions");
+    expect(input.request.query).toEqual({ x: ["1", "2"] });
+    expect(input.request.headers.authorization).toBe("[REDACTED]");
+    expect(input.request.headers["x-api-key"]).toBe("[REDACTED]");
+    expect(JSON.stringify(input)).not.toContain("sk-agent-should-not-have-this");
+    expect(input.llm).toEqual({ provider: "openai", model: "gpt-4o-mini", stream: true });
+    expect(input.destination).toEqual({ service: "openai", kind: "llm" });
+    expect(input.now_ns).toBe(1_700_000_000_000_000_000);
+  });
+
+  it("takes the identity only from the verified peer principal, never from headers", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(checkRequest({ headers: { "x-spiffe-id": "spiffe://warden.local/agent/evil" } }), deps(policy));
+    expect(policy.inputs[0]!.source).toEqual({ spiffe_id: null, trust_domain: null, verified: false });
+
+    authorize(checkRequest({ principal: "spiffe://warden.local/agent/research-bot" }), deps(policy));
+    expect(policy.inputs[1]!.source).toEqual({
+      spiffe_id: "spiffe://warden.local/agent/research-bot",
+      trust_domain: "warden.local",
+      verified: true,
+    });
+  });
+
+  it("answers OK with the decision id header and hands identity to ext_proc as dynamic metadata", () => {
+    const { response, record } = authorize(
+      checkRequest({ principal: "spiffe://warden.local/agent/a" }),
+      deps(recordingPolicy(() => ({ ...allowAll(), headers: { "x-policy": "yes" } }))),
+    );
+    expect(response.status?.code).toBe(0);
+    const added = (response.okResponse?.headers ?? []).map((h) => [h.header?.key, Buffer.from(h.header!.rawValue!).toString()]);
+    expect(added).toContainEqual(["x-warden-decision-id", record.decision_id]);
+    expect(added).toContainEqual(["x-policy", "yes"]);
+    expect(response.okResponse?.headersToRemove).toContain("x-warden-delegation");
+    const metadata = fromStruct(response.dynamicMetadata);
+    expect(metadata).toMatchObject({
+      decision_id: record.decision_id,
+      policy_revision: "rev-7",
+      agent_spiffe_id: "spiffe://warden.local/agent/a",
+      service: "openai",
+      kind: "llm",
+    });
+  });
+
+  it("denies with the policy's status and a JSON body naming the reason", () => {
+    const { response } = authorize(
+      checkRequest({}),
+      deps(
+        recordingPolicy(() => ({
+          allow: false,
+          status: 401,
+          reason: "identity_missing",
+          headers: {},
+          metadata: { message: "no client certificate" },
+        })),
+      ),
+    );
+    expect(response.status?.code).toBe(16);
+    expect(response.deniedResponse?.status?.code).toBe(401);
+    expect(JSON.parse(response.deniedResponse!.body!)).toEqual({
+      error: { code: "identity_missing", message: "no client certificate", decision_id: "d-1" },
+    });
+  });
+
+  it("turns a status a denial may not carry into 403", () => {
+    const { response } = authorize(
+      checkRequest({}),
+      deps(recordingPolicy(() => ({ allow: false, status: 200, reason: "odd", headers: {}, metadata: {} }))),
+    );
+    expect(response.deniedResponse?.status?.code).toBe(403);
+  });
+
+  it("refuses everything with 503 while no policy is loaded", () => {
+    const { response } = authorize(checkRequest({}), deps(undefined));
+    expect(response.deniedResponse?.status?.code).toBe(503);
+  });
+
+  it("refuses with 500 when the policy throws, never allows", () => {
+    const { response } = authorize(
+      checkRequest({}),
+      deps(recordingPolicy(() => {
+        throw new Error("boom");
+      })),
+    );
+    expect(response.deniedResponse?.status?.code).toBe(500);
+    expect(response.okResponse).toBeFalsy();
+  });
+
+  it("answers 400 for a body that claims JSON but is not, and for a path that is not UTF-8", () => {
+    const policy = recordingPolicy(allowAll);
+    const badJson = authorize(checkRequest({ body: "{not json" }), deps(policy));
+    expect(badJson.response.deniedResponse?.status?.code).toBe(400);
+    expect(JSON.parse(badJson.response.deniedResponse!.body!).error.message).toMatch(/not valid JSON/);
+    const badPath = authorize(checkRequest({ path: "/openai/%FF%FE" }), deps(policy));
+    expect(badPath.response.deniedResponse?.status?.code).toBe(400);
+    expect(policy.inputs).toHaveLength(0);
+  });
+
+  it("in dry-run mode records the denial but lets the request through", () => {
+    const d = { ...deps(recordingPolicy(() => ({ allow: false, status: 403, reason: "new rule", headers: {}, metadata: {} }))), dryRun: true };
+    const { response, record } = authorize(checkRequest({}), d);
+    expect(response.okResponse).toBeTruthy();
+    expect(record).toMatchObject({ allow: false, dry_run: true, reason: "new rule" });
+  });
+
+  it("marks a delegation header as present but unverified when no verifier accepts it, and redacts it", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(checkRequest({ headers: { "x-warden-delegation": "eyJ.secret.token" } }), deps(policy));
+    expect(policy.inputs[0]!.delegation).toMatchObject({ present: true, valid: false });
+    expect(JSON.stringify(policy.inputs[0])).not.toContain("eyJ.secret.token");
+  });
+
+  it("reads Google AI model and streaming from the path, and MCP tool calls from the body", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(
+      checkRequest({
+        path: "/google-ai/v1beta/models/gemini-2.0-flash:streamGenerateContent",
+        route: { service: "google-ai", kind: "llm", path_prefix: "/google-ai" },
+        body: "{}",
+      }),
+      deps(policy),
+    );
+    expect(policy.inputs[0]!.llm).toEqual({ provider: "google-ai", model: "gemini-2.0-flash", stream: true });
+    authorize(
+      checkRequest({
+        path: "/mcp/files/",
+        route: { service: "files", kind: "mcp", path_prefix: "/mcp/files" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "read_file" } }),
+      }),
+      deps(policy),
+    );
+    expect(policy.inputs[1]!.mcp).toEqual({ method: "tools/call", tool: "read_file" });
+  });
+});

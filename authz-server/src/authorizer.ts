@@ -1,0 +1,166 @@
+import type { CheckRequest, ICheckResponse } from "../../lib/src/envoy/services.js";
+import {
+  DELEGATION_HEADER,
+  decisionMessage,
+  deniedResponse,
+  okResponse,
+  type Decision,
+  type HandOff,
+} from "./check-response.js";
+import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
+import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity.js";
+import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";
+import { BadRequestError, parseJsonBody, requestFacts } from "./request-facts.js";
+
+/**
+ * One CheckRequest → one decision, read top to bottom: facts → identity → policy input → policy →
+ * Envoy response. Pure apart from the injected clock and id source, so it is tested without servers.
+ */
+export interface Policy {
+  revision: string;
+  evaluate(input: unknown): Decision;
+}
+
+/** Verifies a delegation token against the calling identity; crypto lives behind this seam. */
+export interface DelegationVerifier {
+  verify(token: string, callerSpiffeId: string | null, nowNs: number): DelegationFacts;
+}
+
+export const REFUSE_ALL_DELEGATIONS: DelegationVerifier = {
+  verify: () => ({ ...NO_DELEGATION, present: true, error: "delegation tokens are not accepted by this sidecar" }),
+};
+
+export interface AuthorizerDeps {
+  policy: () => Policy | undefined;
+  directory: AgentDirectory;
+  delegations: DelegationVerifier;
+  nowNs: () => number;
+  newDecisionId: () => string;
+  /** Dry-run: evaluate and record, but allow (rolling out a new policy safely). */
+  dryRun?: boolean;
+}
+
+export interface DecisionRecord {
+  decision_id: string;
+  policy_revision: string | null;
+  allow: boolean;
+  status: number;
+  reason: string;
+  dry_run: boolean;
+  agent_spiffe_id: string | null;
+  service: string;
+  eval_ns: number;
+  input: PolicyInput | null;
+}
+
+export interface Outcome {
+  response: ICheckResponse;
+  record: DecisionRecord;
+}
+
+function denial(
+  decisionId: string,
+  status: number,
+  reason: string,
+  message: string,
+  revision: string | null,
+  input: PolicyInput | null,
+): Outcome {
+  return {
+    response: deniedResponse(status, reason, message, decisionId),
+    record: {
+      decision_id: decisionId,
+      policy_revision: revision,
+      allow: false,
+      status,
+      reason,
+      dry_run: false,
+      agent_spiffe_id: input?.source.spiffe_id ?? null,
+      service: input?.destination.service ?? "",
+      eval_ns: 0,
+      input,
+    },
+  };
+}
+
+export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
+  const decisionId = deps.newDecisionId();
+  const policy = deps.policy();
+  const revision = policy?.revision ?? null;
+
+  let input: PolicyInput;
+  let rawDelegation: string | undefined;
+  try {
+    const facts = requestFacts(check);
+    const body = parseJsonBody(facts);
+    const nowNs = deps.nowNs();
+    const source = sourceIdentity(facts.peer.principal);
+    const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
+    rawDelegation = facts.headers[DELEGATION_HEADER];
+    const delegation = rawDelegation
+      ? deps.delegations.verify(rawDelegation, source.spiffe_id, nowNs)
+      : NO_DELEGATION;
+    if (rawDelegation) facts.headers[DELEGATION_HEADER] = "[REDACTED]";
+    const destination = destinationOf(facts);
+    input = buildPolicyInput({
+      nowNs,
+      facts,
+      body,
+      source,
+      agent: known?.agent ?? null,
+      kya: known?.kya ?? NO_KYA,
+      delegation,
+      destination,
+      llm: llmFactsOf(facts, destination, body),
+      mcp: mcpFactsOf(destination, body),
+    });
+  } catch (error) {
+    if (error instanceof BadRequestError) return denial(decisionId, 400, "bad_request", error.message, revision, null);
+    throw error;
+  }
+
+  if (!policy) {
+    return denial(decisionId, 503, "policy_not_loaded", "no policy is loaded; refusing all requests", revision, input);
+  }
+
+  const started = process.hrtime.bigint();
+  let decision: Decision;
+  try {
+    decision = policy.evaluate(input);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return denial(decisionId, 500, "policy_evaluation_failed", `policy evaluation failed: ${message}`, revision, input);
+  }
+  const evalNs = Number(process.hrtime.bigint() - started);
+
+  const allow = decision.allow || deps.dryRun === true;
+  const record: DecisionRecord = {
+    decision_id: decisionId,
+    policy_revision: revision,
+    allow: decision.allow,
+    status: decision.allow ? 200 : decision.status,
+    reason: decision.reason,
+    dry_run: deps.dryRun === true,
+    agent_spiffe_id: input.source.spiffe_id,
+    service: input.destination.service,
+    eval_ns: evalNs,
+    input,
+  };
+  if (!allow) {
+    return { response: deniedResponse(decision.status, decision.reason, decisionMessage(decision), decisionId), record };
+  }
+
+  const handOff: HandOff = {
+    decision_id: decisionId,
+    policy_revision: revision ?? "",
+    agent_spiffe_id: input.source.spiffe_id,
+    agent_id: input.agent?.id ?? null,
+    tenant: input.agent?.tenant ?? input.delegation.user?.tenant ?? null,
+    user_id: input.delegation.valid ? (input.delegation.user?.id ?? null) : null,
+    delegation_id: input.delegation.valid ? input.delegation.id : null,
+    scopes: input.delegation.valid ? input.delegation.scopes : [],
+    service: input.destination.service,
+    kind: input.destination.kind,
+  };
+  return { response: okResponse(decision.allow ? decision : { ...decision, headers: {} }, handOff), record };
+}

@@ -1,0 +1,71 @@
+import { codeForStatus, errorBody } from "../../lib/src/errors.js";
+import { headerOption } from "../../lib/src/envoy/headers.js";
+import type { ICheckResponse } from "../../lib/src/envoy/services.js";
+import { toStruct } from "../../lib/src/envoy/struct.js";
+import type { PolicyDecision } from "./policy/decision.js";
+
+/** Step 5: a decision becomes the Envoy CheckResponse. */
+export type Decision = PolicyDecision;
+
+/** The words for the agent: the policy's `metadata.message` when it gave one, else the reason code. */
+export function decisionMessage(decision: Decision): string {
+  const message = decision.metadata.message;
+  return typeof message === "string" && message.length > 0 ? message : decision.reason;
+}
+
+/** What ext_proc receives as dynamic metadata (namespace envoy.filters.http.ext_authz). */
+export interface HandOff {
+  decision_id: string;
+  policy_revision: string;
+  agent_spiffe_id: string | null;
+  agent_id: string | null;
+  tenant: string | null;
+  user_id: string | null;
+  delegation_id: string | null;
+  scopes: string[];
+  service: string;
+  kind: string;
+}
+
+export const DECISION_ID_HEADER = "x-warden-decision-id";
+export const DELEGATION_HEADER = "x-warden-delegation";
+
+// HTTP statuses a denial may carry; anything else a policy returns becomes 403 (fail closed).
+const DENY_STATUSES: ReadonlySet<number> = new Set([400, 401, 402, 403, 404, 409, 413, 429, 500, 502, 503]);
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
+
+const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
+
+export function okResponse(decision: Decision, handOff: HandOff): ICheckResponse {
+  const headers = [headerOption(DECISION_ID_HEADER, handOff.decision_id)];
+  for (const [name, value] of Object.entries(decision.headers)) headers.push(headerOption(name, value));
+  return {
+    status: { code: GRPC_OK },
+    okResponse: {
+      headers,
+      // The delegation token proves the grant to us; the upstream must never see it.
+      headersToRemove: [DELEGATION_HEADER],
+      responseHeadersToAdd: [headerOption(DECISION_ID_HEADER, handOff.decision_id)],
+    },
+    dynamicMetadata: toStruct({ ...handOff, policy: decision.metadata }),
+  };
+}
+
+/**
+ * A denial as the agent sees it: the HTTP status and `{ error: { code, message, decision_id } }`.
+ * `code` is the policy's stable reason code (e.g. `kya_expired`), `message` the words for a person.
+ */
+export function deniedResponse(status: number, code: string, message: string, decisionId: string): ICheckResponse {
+  const httpStatus = DENY_STATUSES.has(status) ? status : 403;
+  return {
+    status: { code: httpStatus === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: code },
+    deniedResponse: {
+      status: { code: httpStatus },
+      headers: [JSON_CONTENT_TYPE, headerOption(DECISION_ID_HEADER, decisionId)],
+      body: JSON.stringify(errorBody(code || codeForStatus(httpStatus), message, decisionId)),
+    },
+    dynamicMetadata: toStruct({ decision_id: decisionId }),
+  };
+}

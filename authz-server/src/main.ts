@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import { exitOnConfigError } from "../../lib/src/config.js";
+import { newDecisionId } from "../../lib/src/ids.js";
+import { createLogger } from "../../lib/src/logger.js";
+import { startStatusServer } from "../../lib/src/status-server.js";
+import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
+import { BundleLoader } from "./bundle/loader.js";
+import { bundleSourceFor } from "./bundle/sources.js";
+import { loadAuthzConfig, type AuthzConfig } from "./config.js";
+import { EMPTY_DIRECTORY } from "./identity.js";
+import { PolicyHolder } from "./policy/holder.js";
+import { AuthzServer } from "./server.js";
+
+let config: AuthzConfig;
+try {
+  config = loadAuthzConfig();
+} catch (error) {
+  exitOnConfigError("authz-server", error);
+}
+
+const logger = createLogger("authz-server", config.WARDEN_LOG_LEVEL);
+const publicKeyPem = config.WARDEN_POLICY_PUBLIC_KEY ? readFileSync(config.WARDEN_POLICY_PUBLIC_KEY, "utf8") : undefined;
+if (config.WARDEN_POLICY_REQUIRE_SIGNATURE && !publicKeyPem) {
+  process.stderr.write(
+    "authz-server: invalid configuration:\n  - WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)\n",
+  );
+  process.exit(78);
+}
+
+const loader = new BundleLoader(
+  bundleSourceFor(config.WARDEN_POLICY_BUNDLE, process.env.WARDEN_POLICY_BUNDLE_TOKEN),
+  new PolicyHolder(),
+  { publicKeyPem, requireSignature: config.WARDEN_POLICY_REQUIRE_SIGNATURE },
+  logger,
+  config.WARDEN_POLICY_POLL_MS,
+);
+
+const server = new AuthzServer({
+  logger,
+  deps: {
+    policy: loader.current,
+    directory: EMPTY_DIRECTORY,
+    delegations: REFUSE_ALL_DELEGATIONS,
+    nowNs: () => Date.now() * 1e6,
+    newDecisionId,
+    dryRun: config.WARDEN_POLICY_DRY_RUN,
+  },
+});
+
+await loader.refresh();
+loader.start();
+const port = await server.listen(config.WARDEN_AUTHZ_LISTEN);
+const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, {
+  ready: () => loader.current() !== undefined,
+  status: () => ({ component: "authz-server", dry_run: config.WARDEN_POLICY_DRY_RUN, policy: loader.status() }),
+});
+logger.info(
+  { listen: config.WARDEN_AUTHZ_LISTEN, port, status: config.WARDEN_AUTHZ_STATUS_LISTEN, policy_revision: loader.status().revision },
+  "authz-server listening",
+);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "authz-server draining");
+  loader.stop();
+  await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
+  statusServer.close();
+  logger.info("authz-server stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

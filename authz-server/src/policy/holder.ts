@@ -1,0 +1,92 @@
+import { engineDenial, type PolicyDecision } from "./decision.js";
+import { loadBundle, type LoadedPolicy, type LoadOptions } from "./engine.js";
+import { PolicyLoadError } from "./errors.js";
+
+/**
+ * Holds the policy that is serving. A new bundle is read, verified and instantiated before the
+ * swap, which is a single reference assignment: evaluation is synchronous on the event loop, so a
+ * request sees either the old policy or the new one, never a half-loaded one, and none is dropped.
+ * A bundle that fails to load is refused and the last good policy keeps serving.
+ */
+export interface PolicyStatus {
+  revision: string | null;
+  loaded_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+  swaps: number;
+}
+
+export class PolicyHolder {
+  private active: LoadedPolicy | undefined;
+  private loadedAt: Date | undefined;
+  private lastErrorAt: Date | undefined;
+  private loadsStarted = 0;
+  private newestSwapped = 0;
+  private swaps = 0;
+  /** Why the most recent load was refused; cleared by the next successful swap. */
+  lastError?: string;
+
+  private readonly loader: (bytes: Buffer, opts: LoadOptions) => Promise<LoadedPolicy>;
+
+  constructor(
+    options: {
+      initial?: LoadedPolicy;
+      loader?: (bytes: Buffer, opts: LoadOptions) => Promise<LoadedPolicy>;
+    } = {},
+  ) {
+    this.loader = options.loader ?? loadBundle;
+    if (options.initial) this.swap(options.initial);
+  }
+
+  current(): LoadedPolicy | undefined {
+    return this.active;
+  }
+
+  get revision(): string | undefined {
+    return this.active?.revision;
+  }
+
+  swap(policy: LoadedPolicy): void {
+    this.active = policy;
+    this.loadedAt = new Date();
+    this.lastError = undefined;
+    this.lastErrorAt = undefined;
+    this.swaps += 1;
+  }
+
+  /**
+   * Loads a bundle and swaps it in. Returns false (and records lastError) when it is refused.
+   * When loads overlap, a slower older load never replaces a newer policy that is already serving.
+   */
+  async load(bytes: Buffer, opts: LoadOptions): Promise<boolean> {
+    const ticket = ++this.loadsStarted;
+    try {
+      const policy = await this.loader(bytes, opts);
+      if (ticket < this.newestSwapped) return false;
+      this.newestSwapped = ticket;
+      this.swap(policy);
+      return true;
+    } catch (error) {
+      this.lastError = error instanceof PolicyLoadError ? error.describe() : `load_failed: ${String(error)}`;
+      this.lastErrorAt = new Date();
+      return false;
+    }
+  }
+
+  /** Evaluates with the serving policy; with none loaded yet, every request is denied (503). */
+  evaluate(input: unknown): PolicyDecision {
+    const policy = this.active;
+    if (!policy) return engineDenial(503, "policy_not_loaded", "no policy bundle has been loaded yet", null);
+    return policy.evaluate(input);
+  }
+
+  status(): PolicyStatus {
+    return {
+      revision: this.active?.revision ?? null,
+      loaded_at: this.loadedAt?.toISOString() ?? null,
+      last_error: this.lastError ?? null,
+      last_error_at: this.lastErrorAt?.toISOString() ?? null,
+      swaps: this.swaps,
+    };
+  }
+}

@@ -1,0 +1,92 @@
+import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "../../lib/src/logger.js";
+import { AuthorizationService, type CheckRequest, type ICheckResponse } from "../../lib/src/envoy/services.js";
+import { authorize, type AuthorizerDeps, type DecisionRecord } from "./authorizer.js";
+
+/**
+ * The gRPC edge: wires Check to the pure authorizer, records the decision, serves health.
+ * Nothing here decides anything.
+ */
+export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
+
+export interface AuthzServerOptions {
+  deps: AuthorizerDeps;
+  logger: Logger;
+  onDecision?: (record: DecisionRecord) => void;
+  credentials?: ServerCredentials;
+}
+
+export class AuthzServer {
+  private readonly server = new Server({
+    "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTHZ_SERVICE_NAME]: "NOT_SERVING" });
+  private port = 0;
+
+  constructor(private readonly options: AuthzServerOptions) {
+    this.server.addService(AuthorizationService, { check: this.check });
+    this.health.addToServer(this.server);
+  }
+
+  private readonly check = (
+    call: ServerUnaryCall<CheckRequest, ICheckResponse>,
+    callback: sendUnaryData<ICheckResponse>,
+  ): void => {
+    const { logger, deps, onDecision } = this.options;
+    try {
+      const { response, record } = authorize(call.request, deps);
+      callback(null, response);
+      logger.info(
+        {
+          decision_id: record.decision_id,
+          policy_revision: record.policy_revision,
+          allow: record.allow,
+          status: record.status,
+          reason: record.reason,
+          dry_run: record.dry_run,
+          agent: record.agent_spiffe_id,
+          service: record.service,
+          eval_us: Math.round(record.eval_ns / 1000),
+        },
+        "decision",
+      );
+      if (logger.isLevelEnabled("debug")) logger.debug({ decision_id: record.decision_id, input: record.input }, "decision input");
+      onDecision?.(record);
+    } catch (error) {
+      // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
+      logger.error({ err: error }, "check failed");
+      callback({ code: GrpcStatus.INTERNAL, details: "authorization failed" });
+    }
+  };
+
+  async listen(address: string, credentials: ServerCredentials = this.options.credentials ?? ServerCredentials.createInsecure()): Promise<number> {
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
+    );
+    this.setServing(true);
+    return this.port;
+  }
+
+  setServing(serving: boolean): void {
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    this.health.setStatus("", status);
+    this.health.setStatus(AUTHZ_SERVICE_NAME, status);
+  }
+
+  /** Stops taking new calls, lets in-flight ones finish (up to `graceMs`), then closes. */
+  async shutdown(graceMs = 5_000): Promise<void> {
+    this.setServing(false);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

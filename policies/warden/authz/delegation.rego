@@ -1,0 +1,68 @@
+package warden.authz
+
+# Stage 6 (403): acting on behalf of a user. The authz-server verified the delegation token's
+# signature and revocation; the policy checks lifetime, tenant and scopes. Services marked
+# `delegation: required` (user-data SaaS) refuse requests that carry no delegation.
+
+delegation_mode := object.get(service_config, "delegation", "optional")
+
+delegation_denial := "delegation_required" if {
+	not delegation_present
+	delegation_mode == "required"
+} else := "delegation_expired" if {
+	delegation_present
+	not delegation.valid == true
+	delegation.error == "expired"
+} else := "delegation_invalid" if {
+	delegation_present
+	not delegation.valid == true
+} else := "delegation_expired" if {
+	delegation_present
+	not delegation_unexpired
+} else := "delegation_invalid" if {
+	delegation_present
+	not delegation_user_known
+} else := "delegation_tenant_mismatch" if {
+	delegation_present
+	not delegation.user.tenant == agent_tenant
+} else := "delegation_scope_insufficient" if {
+	delegation_present
+	not delegation_scopes_cover
+}
+
+delegation_unexpired if {
+	is_number(delegation.expires_at)
+	delegation.expires_at > now_ns
+}
+
+delegation_user_known if {
+	non_empty_string(delegation.id)
+	non_empty_string(delegation.user.id)
+}
+
+# Scopes that satisfy this service and access class; any one of them is enough.
+required_scopes := s if {
+	s := service_config.scopes[access]
+	is_array(s)
+}
+
+delegation_scopes_cover if not required_scopes
+
+delegation_scopes_cover if {
+	some scope in object.get(delegation, "scopes", [])
+	scope in required_scopes
+}
+
+delegated_user_id := delegation.user.id if {
+	delegation_present
+} else := null
+
+delegation_id := delegation.id if {
+	delegation_present
+} else := null
+
+delegated_scopes := s if {
+	delegation_present
+	s := delegation.scopes
+	is_array(s)
+} else := []

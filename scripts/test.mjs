@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm test`: build, policy tests with the coverage gate, unit tests, then the integration tests that
+// start the real components (Envoy, SPIRE, OpenBao, PostgreSQL) one file at a time.
+// Extra arguments go to jest (e.g. `npm test -- test/integration/sidecar-e2e.test.ts`).
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const tools = resolve(root, ".tools/bin");
+for (const tool of ["envoy", "opa", "bao", "postgres", "spire-server", "spire-agent"]) {
+  if (!existsSync(resolve(tools, tool))) {
+    console.error(`test: ${tool} is not installed; run scripts/setup first`);
+    process.exit(1);
+  }
+}
+
+function step(name, args, env = {}) {
+  console.log(`\n== ${name}`);
+  const result = spawnSync(args[0], args.slice(1), { cwd: root, stdio: "inherit", env: { ...process.env, ...env } });
+  if (result.status !== 0) {
+    console.error(`test: ${name} failed (exit ${result.status ?? result.signal})`);
+    process.exit(result.status || 1);
+  }
+}
+
+const jest = [process.execPath, "--experimental-vm-modules", "node_modules/jest/bin/jest.js"];
+const extra = process.argv.slice(2);
+const jestEnv = { NODE_NO_WARNINGS: "1" };
+
+step("build", [process.execPath, "scripts/build.mjs"]);
+if (extra.length > 0) {
+  step("jest", [...jest, "--runInBand", ...extra], jestEnv);
+  process.exit(0);
+}
+if (existsSync(resolve(root, "scripts/policy-coverage.mjs"))) {
+  step("policy tests (opa test --coverage)", [process.execPath, "scripts/policy-coverage.mjs"]);
+}
+step("unit tests", [...jest, "--selectProjects", "unit"], jestEnv);
+step("integration tests", [...jest, "--selectProjects", "integration", "--runInBand"], jestEnv);
