@@ -5,8 +5,8 @@ import {
   deniedResponse,
   okResponse,
   type Decision,
-  type HandOff,
 } from "./check-response.js";
+import type { HandOff } from "../../lib/src/handoff.js";
 import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
 import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity.js";
 import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";

@@ -2,6 +2,7 @@ import { codeForStatus, errorBody } from "../../lib/src/errors.js";
 import { headerOption } from "../../lib/src/envoy/headers.js";
 import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { toStruct } from "../../lib/src/envoy/struct.js";
+import type { HandOff } from "../../lib/src/handoff.js";
 import type { PolicyDecision } from "./policy/decision.js";
 
 /** Step 5: a decision becomes the Envoy CheckResponse. */
@@ -11,20 +12,6 @@ export type Decision = PolicyDecision;
 export function decisionMessage(decision: Decision): string {
   const message = decision.metadata.message;
   return typeof message === "string" && message.length > 0 ? message : decision.reason;
-}
-
-/** What ext_proc receives as dynamic metadata (namespace envoy.filters.http.ext_authz). */
-export interface HandOff {
-  decision_id: string;
-  policy_revision: string;
-  agent_spiffe_id: string | null;
-  agent_id: string | null;
-  tenant: string | null;
-  user_id: string | null;
-  delegation_id: string | null;
-  scopes: string[];
-  service: string;
-  kind: string;
 }
 
 export const DECISION_ID_HEADER = "x-warden-decision-id";

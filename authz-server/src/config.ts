@@ -1,19 +1,15 @@
 import { z } from "zod";
 import { env, loadConfig } from "../../lib/src/config.js";
 
-const listenAddress = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$|^unix:.+$/, "must be host:port or unix:/path")
-  .default("127.0.0.1:9001");
-
 export const authzConfigShape = {
-  WARDEN_AUTHZ_LISTEN: listenAddress,
+  WARDEN_AUTHZ_LISTEN: env.listenAddress("127.0.0.1:9001"),
   WARDEN_POLICY_BUNDLE: env.path(),
   WARDEN_POLICY_PUBLIC_KEY: z.string().min(1).optional(),
   WARDEN_POLICY_REQUIRE_SIGNATURE: env.bool(true),
   WARDEN_POLICY_DRY_RUN: env.bool(false),
   WARDEN_POLICY_POLL_MS: env.positiveInt(2_000),
-  WARDEN_AUTHZ_STATUS_LISTEN: listenAddress.default("127.0.0.1:9101"),
+  WARDEN_AUTHZ_STATUS_LISTEN: env.listenAddress("127.0.0.1:9101"),
+  WARDEN_REGISTRY_FILE: z.string().min(1).optional(),
   WARDEN_LOG_LEVEL: env.logLevel(),
   WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(5_000),
 };

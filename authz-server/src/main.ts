@@ -7,7 +7,8 @@ import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
 import { loadAuthzConfig, type AuthzConfig } from "./config.js";
-import { EMPTY_DIRECTORY } from "./identity.js";
+import { AgentIndex } from "./directory/agent-index.js";
+import { readRegistryFile } from "./directory/static-file.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { AuthzServer } from "./server.js";
 
@@ -35,11 +36,21 @@ const loader = new BundleLoader(
   config.WARDEN_POLICY_POLL_MS,
 );
 
+const directory = new AgentIndex();
+if (config.WARDEN_REGISTRY_FILE) {
+  try {
+    directory.replaceAll(readRegistryFile(config.WARDEN_REGISTRY_FILE));
+  } catch (error) {
+    process.stderr.write(`authz-server: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(78);
+  }
+}
+
 const server = new AuthzServer({
   logger,
   deps: {
     policy: loader.current,
-    directory: EMPTY_DIRECTORY,
+    directory,
     delegations: REFUSE_ALL_DELEGATIONS,
     nowNs: () => Date.now() * 1e6,
     newDecisionId,
@@ -52,7 +63,12 @@ loader.start();
 const port = await server.listen(config.WARDEN_AUTHZ_LISTEN);
 const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, {
   ready: () => loader.current() !== undefined,
-  status: () => ({ component: "authz-server", dry_run: config.WARDEN_POLICY_DRY_RUN, policy: loader.status() }),
+  status: () => ({
+    component: "authz-server",
+    dry_run: config.WARDEN_POLICY_DRY_RUN,
+    policy: loader.status(),
+    registry: { agents: directory.size },
+  }),
 });
 logger.info(
   { listen: config.WARDEN_AUTHZ_LISTEN, port, status: config.WARDEN_AUTHZ_STATUS_LISTEN, policy_revision: loader.status().revision },

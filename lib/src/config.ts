@@ -31,8 +31,18 @@ export function loadConfig<S extends z.ZodRawShape>(
   return parsed.data;
 }
 
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export function isListenAddress(value: string): boolean {
+  if (value.startsWith("unix:")) return value.length > "unix:".length;
+  const match = HOST_PORT.exec(value);
+  return match !== null && Number(match[2]) <= 65535;
+}
+
 /** Common field parsers. */
 export const env = {
+  listenAddress: (fallback: string) =>
+    z.string().refine(isListenAddress, "must be host:port (port 0-65535) or unix:/path").default(fallback),
   port: (fallback?: number) => {
     const p = z.coerce.number().int().min(0).max(65535);
     return fallback === undefined ? p : p.default(fallback);

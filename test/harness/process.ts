@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -149,14 +149,14 @@ const live = new Set<ManagedProcess>();
 export function startProcess(options: StartOptions): ManagedProcess {
   mkdirSync(RUN_DIR, { recursive: true });
   const logPath = join(RUN_DIR, `${options.name}.log`);
-  const out = createWriteStream(logPath, { flags: "w" });
+  // Truncated synchronously, so waitForLog can never match a previous run's output.
+  const out = openSync(logPath, "w");
   const child = spawn(options.command, options.args ?? [], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", out, out],
   });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
+  closeSync(out);
   const managed = new ManagedProcess(options.name, child, logPath);
   live.add(managed);
   void managed.waitForExit().then(() => live.delete(managed));

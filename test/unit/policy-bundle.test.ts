@@ -18,7 +18,7 @@ import {
   tempDir,
   writePolicyDir,
   writeTarGz,
-} from "./policy-fixtures.js";
+} from "../harness/policy-bundles.js";
 
 /**
  * Signed bundles from the real `opa build --signing-key`, verified by our verifier; every way a

@@ -12,7 +12,7 @@ import {
   removeDir,
   tempDir,
   type PolicyCase,
-} from "./policy-fixtures.js";
+} from "../harness/policy-bundles.js";
 
 /**
  * The decision table of policies/tests/cases.json, which `opa test` runs against the Rego, run here

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { REPO_ROOT } from "../harness/process.js";
+import { REPO_ROOT } from "./process.js";
 
 /** Helpers for the policy tests: real bundles built by scripts/build-policy.mjs with the pinned opa. */
 export const POLICY_DIR = join(REPO_ROOT, "policies");

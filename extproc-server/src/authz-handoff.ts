@@ -1,0 +1,97 @@
+import { EXT_AUTHZ_NAMESPACE } from "../../lib/src/handoff.js";
+import type { envoy, google } from "../../lib/src/gen/envoy.js";
+
+/**
+ * The ext_authz decision as Envoy hands it to us: dynamic metadata in the namespace
+ * `envoy.filters.http.ext_authz` (forwarded because the ext_proc filter lists it in
+ * `metadata_options.forwarding_namespaces.untyped`). Only Envoy and authz-server can write it, so it
+ * is the one source of identity we trust; headers an agent sends prove nothing.
+ */
+export interface AuthzHandOff {
+  readonly decisionId: string;
+  readonly agentSpiffeId: string | null;
+  readonly agentId: string | null;
+  readonly tenant: string | null;
+  readonly userId: string | null;
+  readonly delegationId: string | null;
+  readonly scopes: readonly string[];
+  readonly service: string | null;
+  readonly kind: string | null;
+  readonly policyRevision: string | null;
+}
+
+export type HandOffReading =
+  | { readonly ok: true; readonly handOff: AuthzHandOff }
+  /** `absent`: ext_authz did not run for this request. `malformed`: it ran, but we cannot read it. */
+  | {
+      readonly ok: false;
+      readonly problem: "absent" | "malformed";
+      readonly detail: string;
+      readonly decisionId: string | null;
+    };
+
+type Metadata = envoy.config.core.v3.IMetadata | null | undefined;
+type Value = google.protobuf.IValue | null | undefined;
+
+class MalformedHandOff extends Error {}
+
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+
+export function readAuthzHandOff(metadata: Metadata): HandOffReading {
+  const fields = metadata?.filterMetadata?.[EXT_AUTHZ_NAMESPACE]?.fields;
+  if (!fields) return { ok: false, problem: "absent", detail: "no ext_authz metadata", decisionId: null };
+  const decisionId = optionalString(fields, "decision_id");
+  try {
+    if (!decisionId) throw new MalformedHandOff("decision_id is missing");
+    const agentSpiffeId = optionalString(fields, "agent_spiffe_id");
+    if (agentSpiffeId !== null && !agentSpiffeId.startsWith("spiffe://")) {
+      throw new MalformedHandOff("agent_spiffe_id is not a SPIFFE ID");
+    }
+    return {
+      ok: true,
+      handOff: {
+        decisionId,
+        agentSpiffeId,
+        agentId: optionalString(fields, "agent_id"),
+        tenant: optionalString(fields, "tenant"),
+        userId: optionalString(fields, "user_id"),
+        delegationId: optionalString(fields, "delegation_id"),
+        scopes: stringList(fields, "scopes"),
+        service: optionalString(fields, "service"),
+        kind: optionalString(fields, "kind"),
+        policyRevision: optionalString(fields, "policy_revision"),
+      },
+    };
+  } catch (error) {
+    if (!(error instanceof MalformedHandOff)) throw error;
+    return { ok: false, problem: "malformed", detail: error.message, decisionId };
+  }
+}
+
+function isNull(value: Value): boolean {
+  // A decoded message carries `nullValue: 0` for JSON null; a missing key is undefined.
+  return !value || (value.nullValue !== undefined && value.nullValue !== null);
+}
+
+function optionalString(fields: Record<string, google.protobuf.IValue>, key: string): string | null {
+  const value = fields[key];
+  if (typeof value?.stringValue === "string") return value.stringValue;
+  if (isNull(value)) return null;
+  throw new MalformedHandOff(`${key} is not a string`);
+}
+
+function stringList(fields: Record<string, google.protobuf.IValue>, key: string): readonly string[] {
+  const value = fields[key];
+  if (!value?.listValue) {
+    if (isNull(value)) return NO_SCOPES;
+    throw new MalformedHandOff(`${key} is not a list`);
+  }
+  const items = value.listValue.values ?? [];
+  const out: string[] = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]?.stringValue;
+    if (typeof item !== "string") throw new MalformedHandOff(`${key} holds a non-string`);
+    out[i] = item;
+  }
+  return out;
+}

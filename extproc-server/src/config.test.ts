@@ -1,0 +1,36 @@
+import { ConfigError } from "../../lib/src/config.js";
+import { loadExtprocConfig } from "./config.js";
+
+describe("extproc-server configuration", () => {
+  test("defaults: loopback port 9002, info logs", () => {
+    expect(loadExtprocConfig({})).toEqual({
+      WARDEN_EXTPROC_LISTEN: "127.0.0.1:9002",
+      WARDEN_LOG_LEVEL: "info",
+      WARDEN_SHUTDOWN_GRACE_MS: 25_000,
+    });
+  });
+
+  test.each(["127.0.0.1:0", "[::1]:9002", "extproc.local:443", "unix:/run/warden/extproc.sock"])(
+    "%s is a listen address",
+    (address) => {
+      expect(loadExtprocConfig({ WARDEN_EXTPROC_LISTEN: address }).WARDEN_EXTPROC_LISTEN).toBe(address);
+    },
+  );
+
+  test("every wrong value is reported at once, by variable name", () => {
+    let problems: string[] = [];
+    try {
+      loadExtprocConfig({
+        WARDEN_EXTPROC_LISTEN: "127.0.0.1:99999",
+        WARDEN_LOG_LEVEL: "loud",
+        WARDEN_SHUTDOWN_GRACE_MS: "-1",
+      });
+    } catch (error) {
+      if (error instanceof ConfigError) problems = error.problems;
+    }
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^WARDEN_EXTPROC_LISTEN: .*"127.0.0.1:99999"/);
+    expect(problems[1]).toMatch(/^WARDEN_LOG_LEVEL/);
+    expect(problems[2]).toMatch(/^WARDEN_SHUTDOWN_GRACE_MS/);
+  });
+});

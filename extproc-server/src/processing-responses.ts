@@ -1,0 +1,92 @@
+import { headerOption } from "../../lib/src/envoy/headers.js";
+import type { IProcessingResponse } from "../../lib/src/envoy/services.js";
+import { errorBody, type ErrorCode } from "../../lib/src/errors.js";
+import type { envoy } from "../../lib/src/gen/envoy.js";
+import { DECISION_ID_HEADER } from "./request-headers.js";
+
+type HeaderMutation = envoy.service.ext_proc.v3.IHeaderMutation;
+type ProcessingMode = envoy.extensions.filters.http.ext_proc.v3.IProcessingMode;
+
+// envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode
+export const BODY_STREAMED = 1;
+export const BODY_BUFFERED = 2;
+
+/**
+ * Answers that change nothing, built once: a streamed body chunk costs no allocation on our side.
+ * Each phase must be answered with its own kind of response, or Envoy drops the stream.
+ */
+export const CONTINUE: Readonly<{
+  requestHeaders: IProcessingResponse;
+  responseHeaders: IProcessingResponse;
+  requestBody: IProcessingResponse;
+  responseBody: IProcessingResponse;
+  requestTrailers: IProcessingResponse;
+  responseTrailers: IProcessingResponse;
+}> = Object.freeze({
+  requestHeaders: Object.freeze({ requestHeaders: Object.freeze({}) }),
+  responseHeaders: Object.freeze({ responseHeaders: Object.freeze({}) }),
+  requestBody: Object.freeze({ requestBody: Object.freeze({}) }),
+  responseBody: Object.freeze({ responseBody: Object.freeze({}) }),
+  requestTrailers: Object.freeze({ requestTrailers: Object.freeze({}) }),
+  responseTrailers: Object.freeze({ responseTrailers: Object.freeze({}) }),
+});
+
+export function requestHeadersResponse(
+  mutation: HeaderMutation | undefined,
+  modeOverride?: ProcessingMode,
+): IProcessingResponse {
+  if (!mutation && !modeOverride) return CONTINUE.requestHeaders;
+  const response: IProcessingResponse = {
+    requestHeaders: mutation ? { response: { headerMutation: mutation } } : {},
+  };
+  if (modeOverride) response.modeOverride = modeOverride;
+  return response;
+}
+
+export function responseHeadersResponse(
+  mutation: HeaderMutation | undefined,
+  modeOverride?: ProcessingMode,
+): IProcessingResponse {
+  if (!mutation && !modeOverride) return CONTINUE.responseHeaders;
+  const response: IProcessingResponse = {
+    responseHeaders: mutation ? { response: { headerMutation: mutation } } : {},
+  };
+  if (modeOverride) response.modeOverride = modeOverride;
+  return response;
+}
+
+export function requestBodyResponse(replacement: Uint8Array | undefined): IProcessingResponse {
+  return replacement
+    ? { requestBody: { response: { bodyMutation: { body: replacement } } } }
+    : CONTINUE.requestBody;
+}
+
+export function responseBodyResponse(replacement: Uint8Array | undefined): IProcessingResponse {
+  return replacement
+    ? { responseBody: { response: { bodyMutation: { body: replacement } } } }
+    : CONTINUE.responseBody;
+}
+
+export interface AgentError {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
+
+/**
+ * The agent's answer when we refuse or fail: Envoy replies with this at once, upstream is not asked
+ * (or its answer is replaced). The body is the JSON error of the brief; `details` lands in Envoy's
+ * response code details (spaces are not allowed there).
+ */
+export function immediateErrorResponse(error: AgentError, decisionId: string): IProcessingResponse {
+  return {
+    immediateResponse: {
+      status: { code: error.status },
+      headers: { setHeaders: [JSON_CONTENT_TYPE, headerOption(DECISION_ID_HEADER, decisionId)] },
+      body: Buffer.from(JSON.stringify(errorBody(error.code, error.message, decisionId)), "utf8"),
+      details: `warden_${error.code}`,
+    },
+  };
+}

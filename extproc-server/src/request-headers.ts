@@ -1,0 +1,28 @@
+import { CREDENTIAL_REQUEST_HEADERS } from "../../lib/src/credentials.js";
+import type { envoy } from "../../lib/src/gen/envoy.js";
+import type { AuthzHandOff } from "./authz-handoff.js";
+import { HeaderEdits } from "./header-edits.js";
+
+export const DECISION_ID_HEADER = "x-warden-decision-id";
+export const AGENT_HEADER = "x-warden-agent";
+const WARDEN_HEADER_PREFIX = "x-warden-";
+
+/**
+ * Request headers on their way upstream: every credential the agent sent goes (agents hold none;
+ * Warden injects the real ones), every `x-warden-*` header goes (only we write those, an agent must
+ * not forge them), and the ext_authz decision is stamped on from the trusted hand-off.
+ */
+export function requestHeaderEdits(
+  headers: readonly envoy.config.core.v3.IHeaderValue[],
+  handOff: AuthzHandOff,
+): HeaderEdits {
+  const edits = new HeaderEdits();
+  for (const header of headers) {
+    const name = header.key?.toLowerCase();
+    if (!name) continue;
+    if (CREDENTIAL_REQUEST_HEADERS.has(name) || name.startsWith(WARDEN_HEADER_PREFIX)) edits.remove(name);
+  }
+  edits.set(DECISION_ID_HEADER, handOff.decisionId);
+  if (handOff.agentSpiffeId !== null) edits.set(AGENT_HEADER, handOff.agentSpiffeId);
+  return edits;
+}

@@ -1,0 +1,157 @@
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerDuplexStream,
+  type ServiceDefinition,
+} from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { ExternalProcessorService, type IProcessingResponse } from "../../lib/src/envoy/services.js";
+import type { Logger } from "../../lib/src/logger.js";
+import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
+import type { Provider } from "./providers.js";
+import { StreamProcessor, type Reply } from "./stream-processor.js";
+
+export const EXTPROC_SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor";
+
+// Same wire method as lib's definition, but a frame that does not decode reaches the stream as a
+// value (answered with a JSON error) instead of ending the call from inside grpc-js.
+const ProcessService = {
+  process: { ...ExternalProcessorService.process, requestDeserialize: decodeProcessingRequest },
+} satisfies ServiceDefinition;
+
+type ProcessCall = ServerDuplexStream<IncomingMessage, IProcessingResponse>;
+
+export interface ExtProcServerOptions {
+  logger: Logger;
+  providers?: readonly Provider[];
+  credentials?: ServerCredentials;
+}
+
+/**
+ * The gRPC edge: one StreamProcessor per ext_proc stream, replies written in order, health, and a
+ * drain on shutdown. Nothing here decides anything, and nothing a client sends can stop the process.
+ */
+export class ExtProcServer {
+  private readonly server = new Server({
+    "grpc.max_receive_message_length": 8 * 1024 * 1024,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  private readonly health = new HealthImplementation({
+    "": "NOT_SERVING",
+    [EXTPROC_SERVICE_NAME]: "NOT_SERVING",
+  });
+  private readonly providers: readonly Provider[];
+  private open = 0;
+
+  constructor(private readonly options: ExtProcServerOptions) {
+    this.providers = options.providers ?? [];
+    this.server.addService(ProcessService, { process: (call: ProcessCall) => this.serveStream(call) });
+    this.health.addToServer(this.server);
+  }
+
+  /** ext_proc streams in flight (each is one HTTP exchange). */
+  get openStreams(): number {
+    return this.open;
+  }
+
+  async listen(address: string): Promise<number> {
+    const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    this.setServing(true);
+    return port;
+  }
+
+  setServing(serving: boolean): void {
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    this.health.setStatus("", status);
+    this.health.setStatus(EXTPROC_SERVICE_NAME, status);
+  }
+
+  /**
+   * Stops taking new streams and lets open ones finish: an open stream is an HTTP exchange in flight
+   * (possibly a long LLM stream). After `graceMs` the rest are cut.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.setServing(false);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.options.logger.warn({ open_streams: this.open }, "drain timed out; closing open streams");
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private serveStream(call: ProcessCall): void {
+    const { logger } = this.options;
+    const processor = new StreamProcessor({ providers: this.providers, logger });
+    this.open++;
+    let closed = false;
+    // Replies must leave in the order messages came; a chain exists only while a reply is async.
+    let pending: Promise<void> | null = null;
+
+    const send = (reply: Reply): void => {
+      if (reply && !closed && !call.cancelled) call.write(reply);
+    };
+    const broken = (error: unknown): void => {
+      // Only a bug in this file can get here (the processor never throws); keep the process alive.
+      logger.error({ err: error }, "ext_proc stream failed");
+      if (!closed && !call.cancelled)
+        call.emit("error", { code: GrpcStatus.INTERNAL, details: "ext_proc stream failed" });
+    };
+    const handle = (message: IncomingMessage): void | Promise<void> => {
+      try {
+        const reply = processor.process(message);
+        if (!(reply instanceof Promise)) return send(reply);
+        return reply.then(send).catch(broken);
+      } catch (error) {
+        broken(error);
+      }
+    };
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      this.open--;
+      processor.end();
+    };
+
+    call.on("data", (message: IncomingMessage) => {
+      if (pending) {
+        const chained: Promise<void> = pending.then(() => handle(message));
+        pending = chained;
+        void chained.finally(() => {
+          if (pending === chained) pending = null;
+        });
+        return;
+      }
+      const result = handle(message);
+      if (result instanceof Promise) {
+        const started: Promise<void> = result;
+        pending = started;
+        void started.finally(() => {
+          if (pending === started) pending = null;
+        });
+      }
+    });
+    call.on("end", () => {
+      // Envoy half-closed: answer what is still pending, then finish the call cleanly.
+      void (pending ?? Promise.resolve()).then(() => {
+        close();
+        if (!call.cancelled) call.end();
+      });
+    });
+    call.on("cancelled", close);
+    call.on("error", (error: Error) => {
+      logger.debug({ err: error }, "ext_proc stream error");
+      close();
+    });
+    call.on("close", close);
+  }
+}
