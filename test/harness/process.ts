@@ -40,6 +40,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Thrown by a probe when waiting longer is pointless (the program exited): ends `waitFor` at once. */
+export class WaitAborted extends Error {}
+
 /** Polls `probe` until it returns true or the timeout passes. */
 export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -48,6 +51,7 @@ export async function waitFor(what: string, probe: () => Promise<boolean> | bool
     try {
       if (await probe()) return;
     } catch (error) {
+      if (error instanceof WaitAborted) throw error;
       lastError = error;
     }
     await sleep(50);
@@ -112,14 +116,14 @@ export class ManagedProcess {
   /** Waits until the program's output matches, failing early (with its log) if it exits. */
   async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
     await waitFor(`${this.name} log ${pattern}`, () => {
-      if (!this.running) throw new Error(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
+      if (!this.running) throw new WaitAborted(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
       return pattern.test(this.log());
     }, timeoutMs);
   }
 
   async waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
     await waitFor(`${this.name} on port ${port}`, async () => {
-      if (!this.running) throw new Error(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
+      if (!this.running) throw new WaitAborted(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
       return portAcceptsConnections(port);
     }, timeoutMs);
   }
