@@ -101,10 +101,11 @@ describe("authorize", () => {
       deps(recordingPolicy(() => ({ ...allowAll(), headers: { "x-policy": "yes" } }))),
     );
     expect(response.status?.code).toBe(0);
-    const added = (response.okResponse?.headers ?? []).map((h) => [h.header?.key, Buffer.from(h.header!.rawValue!).toString()]);
+    const added = (response.okResponse?.headers ?? []).map((h) => [h.header?.key, h.header?.value]);
     expect(added).toContainEqual(["x-warden-decision-id", record.decision_id]);
     expect(added).toContainEqual(["x-policy", "yes"]);
     expect(response.okResponse?.headersToRemove).toContain("x-warden-delegation");
+    expect(fromStruct(response.dynamicMetadata).policy_headers).toEqual(["x-policy"]);
     const metadata = fromStruct(response.dynamicMetadata);
     expect(metadata).toMatchObject({
       decision_id: record.decision_id,
@@ -113,6 +114,17 @@ describe("authorize", () => {
       service: "openai",
       kind: "llm",
     });
+  });
+
+  it("removes x-warden-* headers an agent forged, but not the ones the policy sets", () => {
+    const { response } = authorize(
+      checkRequest({
+        principal: "spiffe://warden.local/agent/a",
+        headers: { "x-warden-agent": "spiffe://warden.local/agent/admin", "x-warden-policy": "forged" },
+      }),
+      deps(recordingPolicy(() => ({ ...allowAll(), headers: { "x-warden-policy": "real" } }))),
+    );
+    expect(response.okResponse?.headersToRemove).toEqual(["x-warden-delegation", "x-warden-agent"]);
   });
 
   it("denies with the policy's status and a JSON body naming the reason", () => {

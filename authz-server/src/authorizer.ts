@@ -161,6 +161,10 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     scopes: input.delegation.valid ? input.delegation.scopes : [],
     service: input.destination.service,
     kind: input.destination.kind,
+    policy_headers: decision.allow ? Object.keys(decision.headers) : [],
   };
-  return { response: okResponse(decision.allow ? decision : { ...decision, headers: {} }, handOff), record };
+  return {
+    response: okResponse(decision.allow ? decision : { ...decision, headers: {} }, handOff, Object.keys(input.request.headers)),
+    record,
+  };
 }

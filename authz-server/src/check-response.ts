@@ -1,5 +1,5 @@
 import { codeForStatus, errorBody } from "../../lib/src/errors.js";
-import { headerOption } from "../../lib/src/envoy/headers.js";
+import { authzHeaderOption as headerOption } from "../../lib/src/envoy/headers.js";
 import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { toStruct } from "../../lib/src/envoy/struct.js";
 import type { HandOff } from "../../lib/src/handoff.js";
@@ -25,15 +25,27 @@ const GRPC_UNAUTHENTICATED = 16;
 
 const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
 
-export function okResponse(decision: Decision, handOff: HandOff): ICheckResponse {
+const WARDEN_HEADER_PREFIX = "x-warden-";
+
+/**
+ * `agentHeaderNames`: the names the agent sent. Only Warden writes `x-warden-*` headers upstream, so
+ * any the agent sent are removed (unless this decision sets them); the delegation token proves the
+ * grant to us and the upstream must never see it.
+ */
+export function okResponse(decision: Decision, handOff: HandOff, agentHeaderNames: readonly string[]): ICheckResponse {
   const headers = [headerOption(DECISION_ID_HEADER, handOff.decision_id)];
   for (const [name, value] of Object.entries(decision.headers)) headers.push(headerOption(name, value));
+  const headersToRemove = [DELEGATION_HEADER];
+  for (const name of agentHeaderNames) {
+    if (name.startsWith(WARDEN_HEADER_PREFIX) && name !== DELEGATION_HEADER && name !== DECISION_ID_HEADER && !(name in decision.headers)) {
+      headersToRemove.push(name);
+    }
+  }
   return {
     status: { code: GRPC_OK },
     okResponse: {
       headers,
-      // The delegation token proves the grant to us; the upstream must never see it.
-      headersToRemove: [DELEGATION_HEADER],
+      headersToRemove,
       responseHeadersToAdd: [headerOption(DECISION_ID_HEADER, handOff.decision_id)],
     },
     dynamicMetadata: toStruct({ ...handOff, policy: decision.metadata }),

@@ -61,6 +61,9 @@ const server = new AuthzServer({
 await loader.refresh();
 loader.start();
 const port = await server.listen(config.WARDEN_AUTHZ_LISTEN);
+// Health says SERVING only once a policy decides; until then every Check is refused (503).
+server.setServing(loader.current() !== undefined);
+loader.onActivated = () => server.setServing(true);
 const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, {
   ready: () => loader.current() !== undefined,
   status: () => ({

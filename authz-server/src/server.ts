@@ -65,7 +65,6 @@ export class AuthzServer {
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
     );
-    this.setServing(true);
     return this.port;
   }
 

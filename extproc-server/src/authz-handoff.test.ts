@@ -20,6 +20,7 @@ describe("reading the ext_authz hand-off", () => {
         service: "openai",
         kind: "llm",
         policyRevision: "rev-7",
+        policyHeaders: [],
       },
     });
   });

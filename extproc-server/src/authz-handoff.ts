@@ -18,6 +18,8 @@ export interface AuthzHandOff {
   readonly service: string | null;
   readonly kind: string | null;
   readonly policyRevision: string | null;
+  /** `x-warden-*` headers the policy itself added upstream: kept, where agent-sent ones are removed. */
+  readonly policyHeaders: readonly string[];
 }
 
 export type HandOffReading =
@@ -60,6 +62,7 @@ export function readAuthzHandOff(metadata: Metadata): HandOffReading {
         service: optionalString(fields, "service"),
         kind: optionalString(fields, "kind"),
         policyRevision: optionalString(fields, "policy_revision"),
+        policyHeaders: stringList(fields, "policy_headers"),
       },
     };
   } catch (error) {

@@ -9,8 +9,9 @@ const WARDEN_HEADER_PREFIX = "x-warden-";
 
 /**
  * Request headers on their way upstream: every credential the agent sent goes (agents hold none;
- * Warden injects the real ones), every `x-warden-*` header goes (only we write those, an agent must
- * not forge them), and the ext_authz decision is stamped on from the trusted hand-off.
+ * Warden injects the real ones), every `x-warden-*` header goes unless the policy set it (an agent
+ * must not forge them; ext_authz removes them too), and the ext_authz decision is stamped on from the
+ * trusted hand-off.
  */
 export function requestHeaderEdits(
   headers: readonly envoy.config.core.v3.IHeaderValue[],
@@ -20,7 +21,8 @@ export function requestHeaderEdits(
   for (const header of headers) {
     const name = header.key?.toLowerCase();
     if (!name) continue;
-    if (CREDENTIAL_REQUEST_HEADERS.has(name) || name.startsWith(WARDEN_HEADER_PREFIX)) edits.remove(name);
+    if (CREDENTIAL_REQUEST_HEADERS.has(name)) edits.remove(name);
+    else if (name.startsWith(WARDEN_HEADER_PREFIX) && !handOff.policyHeaders.includes(name)) edits.remove(name);
   }
   edits.set(DECISION_ID_HEADER, handOff.decisionId);
   if (handOff.agentSpiffeId !== null) edits.set(AGENT_HEADER, handOff.agentSpiffeId);

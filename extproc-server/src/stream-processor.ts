@@ -1,3 +1,4 @@
+import { headerOption } from "../../lib/src/envoy/headers.js";
 import type { IProcessingResponse, ProcessingRequest } from "../../lib/src/envoy/services.js";
 import { WardenError } from "../../lib/src/errors.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
@@ -59,6 +60,7 @@ export class StreamProcessor {
   private responseBodyHooks: readonly ExchangeHooks[] = NO_HOOKS;
   private refused = false;
   private ended = false;
+  private responseBodyBuffered = false;
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -162,7 +164,8 @@ export class StreamProcessor {
     const endOfStream = http.endOfStream === true;
     return after(
       pipeBody(this.requestBodyHooks, original, (hook, body) => hook.onRequestBody!(body, endOfStream)),
-      (body) => requestBodyResponse(body === original ? undefined : body),
+      // The request body is only ever asked for BUFFERED (see onRequestHeaders).
+      (body) => (body === original ? requestBodyResponse(undefined) : bufferedBodyReplacement("requestBody", body)),
     );
   }
 
@@ -194,9 +197,8 @@ export class StreamProcessor {
   private responseBodyMode(response: ResponseStart): ProcessingMode | undefined {
     // A stream is never buffered, whatever a provider wants: chunks must reach the agent at once.
     if (response.eventStream) return STREAM_RESPONSE_BODY;
-    return this.hooks.some((hook) => hook.wantsResponseBody?.(response) === true)
-      ? BUFFER_RESPONSE_BODY
-      : undefined;
+    this.responseBodyBuffered = this.hooks.some((hook) => hook.wantsResponseBody?.(response) === true);
+    return this.responseBodyBuffered ? BUFFER_RESPONSE_BODY : undefined;
   }
 
   private onResponseBody(http: HttpBody): IProcessingResponse | Promise<IProcessingResponse> {
@@ -205,7 +207,10 @@ export class StreamProcessor {
     const endOfStream = http.endOfStream === true;
     return after(
       pipeBody(this.responseBodyHooks, original, (hook, chunk) => hook.onResponseBody!(chunk, endOfStream)),
-      (chunk) => responseBodyResponse(chunk === original ? undefined : chunk),
+      (chunk) =>
+        chunk !== original && this.responseBodyBuffered
+          ? bufferedBodyReplacement("responseBody", chunk)
+          : responseBodyResponse(chunk === original ? undefined : chunk),
     );
   }
 
@@ -257,6 +262,22 @@ export class StreamProcessor {
   private newId(): string {
     return (this.deps.newDecisionId ?? newDecisionId)();
   }
+}
+
+/**
+ * A replaced BUFFERED body with its new content-length: in BUFFERED mode with headers sent to us,
+ * Envoy keeps the original content-length and leaves it to the processor to correct it (a mismatch
+ * fails the request; envoy PR #29536). A STREAMED body has no content-length to correct.
+ */
+function bufferedBodyReplacement(phase: "requestBody" | "responseBody", body: Uint8Array): IProcessingResponse {
+  return {
+    [phase]: {
+      response: {
+        headerMutation: { setHeaders: [headerOption("content-length", String(body.byteLength))] },
+        bodyMutation: { body },
+      },
+    },
+  };
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

@@ -16,4 +16,6 @@ export interface HandOff {
   scopes: string[];
   service: string;
   kind: string;
+  /** Names of the `x-warden-*` headers the policy added upstream (ext_proc keeps those). */
+  policy_headers: string[];
 }

@@ -17,6 +17,8 @@ export class BundleLoader {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private fetchError: string | null = null;
+  /** Called after a new policy is activated (e.g. to report SERVING once the first one is in). */
+  onActivated: (() => void) | undefined;
 
   constructor(
     private readonly source: BundleSource,
@@ -59,6 +61,7 @@ export class BundleLoader {
     const status = this.holder.status();
     if (swapped) {
       this.logger.info({ policy_revision: status.revision, source: this.source.description }, "policy bundle activated");
+      this.onActivated?.();
     } else {
       this.logger.error(
         { source: this.source.description, reason: status.last_error, serving_revision: status.revision },

@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
+import { DEFAULT_MAX_BUNDLE_BYTES } from "../policy/tar.js";
 
 /**
  * Where policy bundles come from. A source only fetches bytes (and says when nothing changed);
@@ -25,6 +27,7 @@ export class FileBundleSource implements BundleSource {
     const info = await stat(this.path);
     const version = `${info.size}:${info.mtimeMs}:${info.ino}`;
     if (version === this.lastVersion) return { kind: "unchanged" };
+    if (info.size > DEFAULT_MAX_BUNDLE_BYTES) tooLarge();
     const bytes = await readFile(this.path);
     this.lastVersion = version;
     return { kind: "bundle", bytes, version };
@@ -37,6 +40,7 @@ export class FileBundleSource implements BundleSource {
  */
 export class HttpBundleSource implements BundleSource {
   private etag = "";
+  private lastDigest = "";
 
   constructor(
     private readonly url: string,
@@ -54,12 +58,39 @@ export class HttpBundleSource implements BundleSource {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     const response = await fetch(this.url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
     if (response.status === 304) return { kind: "unchanged" };
-    if (!response.ok) throw new Error(`bundle server answered ${response.status}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
-    const etag = response.headers.get("etag") ?? "";
-    this.etag = etag;
-    return { kind: "bundle", bytes, version: etag || `${bytes.length}` };
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`bundle server answered ${response.status}`);
+    }
+    const bytes = await readAtMost(response, DEFAULT_MAX_BUNDLE_BYTES);
+    this.etag = response.headers.get("etag") ?? "";
+    // A server without ETags (or a re-upload of the same bytes) would otherwise have every poll
+    // verify, instantiate and swap in the same bundle again.
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    if (digest === this.lastDigest) return { kind: "unchanged" };
+    this.lastDigest = digest;
+    return { kind: "bundle", bytes, version: this.etag || digest };
   }
+}
+
+function tooLarge(): never {
+  throw new Error(`the bundle is larger than ${DEFAULT_MAX_BUNDLE_BYTES} bytes`);
+}
+
+/** The body, refusing to buffer more than `maxBytes` (a wrong URL could serve anything). */
+async function readAtMost(response: Response, maxBytes: number): Promise<Buffer> {
+  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
+    await response.body?.cancel();
+    tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.length;
+    if (size > maxBytes) tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 export function bundleSourceFor(location: string, token?: string): BundleSource {

@@ -11,7 +11,12 @@ import { z } from "zod";
 export const AUTHZ_CLUSTER = "warden_authz";
 export const EXTPROC_CLUSTER = "warden_extproc";
 export const SPIRE_AGENT_CLUSTER = "spire_agent";
-const RESERVED_NAMES: ReadonlySet<string> = new Set([AUTHZ_CLUSTER, EXTPROC_CLUSTER, SPIRE_AGENT_CLUSTER, "unknown"]);
+const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  AUTHZ_CLUSTER,
+  EXTPROC_CLUSTER,
+  SPIRE_AGENT_CLUSTER,
+  "unknown",
+]);
 
 /** ext_authz writes its dynamic metadata here, and ext_proc receives this namespace. */
 export const EXT_AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz";
@@ -23,7 +28,8 @@ export const DESTINATION_KINDS = ["llm", "saas", "tool", "mcp"] as const;
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-const isLoopback = (address: string): boolean => address === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+const isLoopback = (address: string): boolean =>
+  address === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
 
 const port = z.number().int().min(1).max(65535);
 const hostOrIp = z
@@ -84,14 +90,16 @@ export const sidecarParamsSchema = z
     nodeCluster: z.string().min(1).default("warden"),
     agentListener: z.object({ address: listenIp.default("127.0.0.1"), port }),
     admin: z.object({
-      address: listenIp.default("127.0.0.1").refine(isLoopback, "the admin interface listens on loopback only"),
+      address: listenIp
+        .default("127.0.0.1")
+        .refine(isLoopback, "the admin interface listens on loopback only"),
       port,
     }),
     authz: endpointSchema,
     extproc: endpointSchema,
     destinations: z.array(destinationSchema).min(1),
-    /** Where the JSON access log goes; `/dev/stdout` in a container. */
-    accessLogPath: z.string().min(1).default("/dev/stdout"),
+    /** A file for the JSON access log; null writes it to Envoy's stdout (containers). */
+    accessLogPath: z.string().startsWith("/").nullable().default(null),
     /** CA bundle for upstream TLS. */
     caBundlePath: z.string().min(1).default("/etc/ssl/certs/ca-certificates.crt"),
     timeouts: timeoutsSchema.default({}),
@@ -104,14 +112,18 @@ export const sidecarParamsSchema = z
     const issue = (path: (string | number)[], message: string) =>
       ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
     if (params.downstreamTls === null && !isLoopback(params.agentListener.address)) {
-      issue(["agentListener", "address"], "a plain-HTTP agent listener must be on loopback; set downstreamTls");
+      issue(
+        ["agentListener", "address"],
+        "a plain-HTTP agent listener must be on loopback; set downstreamTls",
+      );
     }
     const names = new Set<string>();
     const prefixes = new Set<string>();
     for (const [index, destination] of params.destinations.entries()) {
       if (RESERVED_NAMES.has(destination.name)) issue(["destinations", index, "name"], "reserved name");
       if (names.has(destination.name)) issue(["destinations", index, "name"], "duplicate name");
-      if (prefixes.has(destination.pathPrefix)) issue(["destinations", index, "pathPrefix"], "duplicate prefix");
+      if (prefixes.has(destination.pathPrefix))
+        issue(["destinations", index, "pathPrefix"], "duplicate prefix");
       names.add(destination.name);
       prefixes.add(destination.pathPrefix);
     }
@@ -193,10 +205,7 @@ export function renderSidecarBootstrap(input: SidecarParams): string {
 export function buildSidecarBootstrap(params: Params): JsonObject {
   return {
     node: { id: params.nodeId, cluster: params.nodeCluster },
-    admin: {
-      address: socketAddress(params.admin.address, params.admin.port),
-      access_log: [fileAccessLog("/dev/null")],
-    },
+    admin: { address: socketAddress(params.admin.address, params.admin.port) },
     static_resources: {
       listeners: [agentListener(params)],
       clusters: [
@@ -210,9 +219,12 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
       resource_monitors: [
         {
           name: "envoy.resource_monitors.global_downstream_max_connections",
-          typed_config: typed("envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig", {
-            max_active_downstream_connections: params.maxDownstreamConnections,
-          }),
+          typed_config: typed(
+            "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+            {
+              max_active_downstream_connections: params.maxDownstreamConnections,
+            },
+          ),
         },
       ],
     },
@@ -223,7 +235,9 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
 
 function agentListener(params: Params): JsonObject {
   const filterChain: JsonObject = {
-    filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: httpConnectionManager(params) }],
+    filters: [
+      { name: "envoy.filters.network.http_connection_manager", typed_config: httpConnectionManager(params) },
+    ],
   };
   // Issue 3: agents connect with mTLS and their X.509-SVID.
   if (params.downstreamTls) filterChain.transport_socket = downstreamTlsSocket(params.downstreamTls);
@@ -244,7 +258,10 @@ function httpConnectionManager(params: Params): JsonObject {
     // default (RFC 1918 and loopback), so the list holds one range no peer can have.
     use_remote_address: true,
     skip_xff_append: true,
-    internal_address_config: { unix_sockets: false, cidr_ranges: [{ address_prefix: "0.0.0.0", prefix_len: 32 }] },
+    internal_address_config: {
+      unix_sockets: false,
+      cidr_ranges: [{ address_prefix: "0.0.0.0", prefix_len: 32 }],
+    },
     preserve_external_request_id: false,
     // The policy judges the path Envoy routes, so that must be the path the upstream acts on:
     // normalised, and without encoded slashes an upstream could decode into another path.
@@ -256,7 +273,7 @@ function httpConnectionManager(params: Params): JsonObject {
     stream_idle_timeout: seconds(t.streamIdleS),
     common_http_protocol_options: { headers_with_underscores_action: "DROP_HEADER" },
     forward_client_cert_details: "SANITIZE",
-    access_log: [fileAccessLog(params.accessLogPath)],
+    access_log: [accessLog(params.accessLogPath)],
     route_config: routeConfig(params),
     http_filters: [extAuthzFilter(params), extProcFilter(params), routerFilter()],
     local_reply_config: localReplyConfig(),
@@ -326,8 +343,12 @@ function unknownRoute(): JsonObject {
     // The JSON body comes from the local reply mapper (it names the path, without the query).
     direct_response: { status: 404 },
     typed_per_filter_config: {
-      [EXT_AUTHZ_FILTER]: typed("envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", { disabled: true }),
-      [EXT_PROC_FILTER]: typed("envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute", { disabled: true }),
+      [EXT_AUTHZ_FILTER]: typed("envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", {
+        disabled: true,
+      }),
+      [EXT_PROC_FILTER]: typed("envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute", {
+        disabled: true,
+      }),
     },
   };
 }
@@ -396,12 +417,13 @@ function routerFilter(): JsonObject {
 // --- Envoy's own errors as JSON -----------------------------------------------------------------
 
 /**
- * A local reply that already carries JSON (an ext_authz denial or an ext_proc immediate response,
- * both with content-type application/json) passes through untouched: there is no top-level
- * body_format, and every mapper requires a non-JSON content type. Everything else Envoy answers
- * by itself becomes the JSON error body of the brief.
+ * Envoy's own error responses become the JSON error body of the brief. Replies that carry our
+ * servers' own JSON pass through untouched (there is no top-level body_format, and every mapper
+ * requires this): an ext_authz denial, whose body authz-server always writes, and any local reply
+ * that already has content-type application/json (an ext_proc immediate response).
  */
-const NOT_JSON =
+const NOT_OURS =
+  "response.code_details != 'ext_authz_denied' && " +
   "!('content-type' in response.headers && response.headers['content-type'].startsWith('application/json'))";
 
 interface ErrorMapping {
@@ -453,7 +475,7 @@ function localReplyConfig(): JsonObject {
   return {
     mappers: ERROR_MAPPINGS.map((mapping) => {
       const mapper: JsonObject = {
-        filter: celFilter(`${NOT_JSON} && ${mapping.when}`),
+        filter: celFilter(`${NOT_OURS} && (${mapping.when})`),
         body_format_override: {
           json_format: {
             error: {
@@ -510,14 +532,18 @@ export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
   user_agent: "%REQ(USER-AGENT)%",
 };
 
-function fileAccessLog(path: string): JsonObject {
-  const fields: JsonObject = { path };
-  if (path !== "/dev/null") {
-    fields.log_format = { json_format: { ...ACCESS_LOG_FORMAT }, formatters: [REQ_WITHOUT_QUERY] };
+function accessLog(path: string | null): JsonObject {
+  const log_format = { json_format: { ...ACCESS_LOG_FORMAT }, formatters: [REQ_WITHOUT_QUERY] };
+  // Envoy's own stdout, not /dev/stdout: that cannot be opened when stdout is a socket.
+  if (path === null) {
+    return {
+      name: "envoy.access_loggers.stdout",
+      typed_config: typed("envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", { log_format }),
+    };
   }
   return {
     name: "envoy.access_loggers.file",
-    typed_config: typed("envoy.extensions.access_loggers.file.v3.FileAccessLog", fields),
+    typed_config: typed("envoy.extensions.access_loggers.file.v3.FileAccessLog", { path, log_format }),
   };
 }
 

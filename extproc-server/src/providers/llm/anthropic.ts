@@ -1,0 +1,77 @@
+import type { HeaderEdits } from "../../header-edits.js";
+import type { SseEvent } from "../../sse/decoder.js";
+import type { TokenUsage } from "../../usage/record.js";
+import {
+  count,
+  isRecord,
+  OTHER_ROUTE,
+  parseJson,
+  pathOnly,
+  stringOrNull,
+  type LlmApi,
+  type LlmRoute,
+  type RequestReading,
+  type StreamUsageReader,
+  type UsageReading,
+} from "./api.js";
+
+/**
+ * Anthropic Messages: `x-api-key: <key>`; `/v1/messages`. A stream reports usage in `message_start`
+ * (input and cache counts, the model) and in `message_delta` (cumulative output, sometimes updated
+ * input counts); the last value of each field wins.
+ */
+const MESSAGES_ROUTE: LlmRoute = Object.freeze({ operation: "messages", pathModel: null, pathStream: false });
+
+type UsageFields = { -readonly [K in keyof TokenUsage]: TokenUsage[K] };
+
+/** Copies the counts present in an Anthropic usage object onto `into` (absent fields keep their value). */
+function applyAnthropicUsage(into: UsageFields, usage: Record<string, unknown>): void {
+  if ("input_tokens" in usage) into.inputTokens = count(usage.input_tokens);
+  if ("cache_read_input_tokens" in usage) into.cachedInputTokens = count(usage.cache_read_input_tokens);
+  if ("cache_creation_input_tokens" in usage) into.cacheWriteTokens = count(usage.cache_creation_input_tokens);
+  if ("output_tokens" in usage) into.outputTokens = count(usage.output_tokens);
+}
+
+function emptyUsage(): UsageFields {
+  return { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 };
+}
+
+class AnthropicStreamUsage implements StreamUsageReader {
+  private usage: UsageFields | null = null;
+  private model: string | null = null;
+
+  onEvent(event: SseEvent): void {
+    if (event.type !== "message_start" && event.type !== "message_delta") return;
+    const data = parseJson(event.data);
+    if (!isRecord(data)) return;
+    const holder = event.type === "message_start" && isRecord(data.message) ? data.message : data;
+    this.model ??= stringOrNull(holder.model);
+    if (!isRecord(holder.usage)) return;
+    this.usage ??= emptyUsage();
+    applyAnthropicUsage(this.usage, holder.usage);
+  }
+
+  reading(): UsageReading | null {
+    return this.usage ? { usage: { ...this.usage }, model: this.model } : null;
+  }
+}
+
+export const anthropicApi: LlmApi = {
+  provider: "anthropic",
+  route(method: string, path: string): LlmRoute {
+    return method === "POST" && pathOnly(path).endsWith("/v1/messages") ? MESSAGES_ROUTE : OTHER_ROUTE;
+  },
+  injectKey(edits: HeaderEdits, key: string): void {
+    edits.set("x-api-key", key);
+  },
+  readRequest(_route: LlmRoute, body: Record<string, unknown>): RequestReading {
+    return { model: stringOrNull(body.model), stream: body.stream === true, rewritten: null };
+  },
+  readJsonUsage(_route: LlmRoute, body: unknown): UsageReading | null {
+    if (!isRecord(body) || !isRecord(body.usage)) return null;
+    const usage = emptyUsage();
+    applyAnthropicUsage(usage, body.usage);
+    return { usage, model: stringOrNull(body.model) };
+  },
+  streamUsage: () => new AnthropicStreamUsage(),
+};

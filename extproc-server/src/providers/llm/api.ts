@@ -1,0 +1,87 @@
+import type { HeaderEdits } from "../../header-edits.js";
+import type { SseEvent } from "../../sse/decoder.js";
+import type { TokenUsage } from "../../usage/record.js";
+
+/**
+ * One module per LLM API shape (openai.ts, anthropic.ts, google-ai.ts, azure-openai.ts) implements
+ * this: where the key goes, what the request says (model, stream), and where usage sits in a JSON
+ * body and in an SSE stream. Modules are pure: bytes and parsed JSON in, facts out.
+ */
+export type LlmOperation = "chat" | "completions" | "responses" | "embeddings" | "messages" | "generate" | "other";
+
+export interface LlmRoute {
+  readonly operation: LlmOperation;
+  /** The model when the path names it (Google `models/{model}:…`, an Azure deployment). */
+  readonly pathModel: string | null;
+  /** Streaming decided by the path (Google `:streamGenerateContent`). */
+  readonly pathStream: boolean;
+}
+
+export interface RequestReading {
+  readonly model: string | null;
+  readonly stream: boolean;
+  /** A body to send upstream instead (e.g. with `stream_options.include_usage` added); null to keep it. */
+  readonly rewritten: Record<string, unknown> | null;
+}
+
+export interface UsageReading {
+  readonly usage: TokenUsage;
+  /** The model the provider reports (often with a version suffix). */
+  readonly model: string | null;
+}
+
+/** Reads usage from a stream's events as they pass; never holds events. */
+export interface StreamUsageReader {
+  onEvent(event: SseEvent): void;
+  /** What the stream has reported so far (a cut stream still gives what it saw); null if nothing. */
+  reading(): UsageReading | null;
+}
+
+export interface LlmApi {
+  /** The destination service (`destination.service` of the Envoy route). */
+  readonly provider: string;
+  /** `path` is Envoy's `:path` (the route prefix still on it, the query string possibly too). */
+  route(method: string, path: string): LlmRoute;
+  /** Puts the tenant's key in this provider's header; the agent's credential headers are already removed. */
+  injectKey(edits: HeaderEdits, key: string): void;
+  readRequest(route: LlmRoute, body: Record<string, unknown>): RequestReading;
+  readJsonUsage(route: LlmRoute, body: unknown): UsageReading | null;
+  streamUsage(route: LlmRoute): StreamUsageReader;
+}
+
+export const OTHER_ROUTE: LlmRoute = Object.freeze({ operation: "other", pathModel: null, pathStream: false });
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A token count from provider JSON: a non-negative integer, or 0. */
+export function count(value: unknown): number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+export function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+/** The path without its query string. */
+export function pathOnly(path: string): string {
+  const query = path.indexOf("?");
+  return query === -1 ? path : path.slice(0, query);
+}
+
+/** Parses JSON that came from an upstream or an agent; undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+// Usage appears as an object only in the events that carry it (OpenAI sends `"usage":null` elsewhere).
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
+export function mayCarryUsage(data: string): boolean {
+  return USAGE_OBJECT.test(data);
+}

@@ -1,0 +1,75 @@
+import type { HeaderEdits } from "../../header-edits.js";
+import type { SseEvent } from "../../sse/decoder.js";
+import type { TokenUsage } from "../../usage/record.js";
+import {
+  count,
+  isRecord,
+  OTHER_ROUTE,
+  parseJson,
+  pathOnly,
+  stringOrNull,
+  type LlmApi,
+  type LlmRoute,
+  type RequestReading,
+  type StreamUsageReader,
+  type UsageReading,
+} from "./api.js";
+
+/**
+ * Google AI (Gemini API): `x-goog-api-key: <key>`; the model and streaming are in the path
+ * (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`). Every response, and
+ * every event of a stream, may carry `usageMetadata` with running totals: the last one wins.
+ */
+const GENERATE = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+
+export function googleTokenUsage(metadata: Record<string, unknown>): TokenUsage {
+  const prompt = count(metadata.promptTokenCount);
+  const cached = Math.min(prompt, count(metadata.cachedContentTokenCount));
+  const thoughts = count(metadata.thoughtsTokenCount);
+  return {
+    inputTokens: prompt - cached,
+    cachedInputTokens: cached,
+    cacheWriteTokens: 0,
+    outputTokens: count(metadata.candidatesTokenCount) + thoughts,
+    reasoningTokens: thoughts,
+  };
+}
+
+function readGoogleUsage(body: unknown): UsageReading | null {
+  if (!isRecord(body) || !isRecord(body.usageMetadata)) return null;
+  return { usage: googleTokenUsage(body.usageMetadata), model: stringOrNull(body.modelVersion) };
+}
+
+class GoogleStreamUsage implements StreamUsageReader {
+  private last: UsageReading | null = null;
+
+  onEvent(event: SseEvent): void {
+    if (!event.data.includes('"usageMetadata"')) return;
+    this.last = readGoogleUsage(parseJson(event.data)) ?? this.last;
+  }
+
+  reading(): UsageReading | null {
+    return this.last;
+  }
+}
+
+export const googleAiApi: LlmApi = {
+  provider: "google-ai",
+  route(_method: string, path: string): LlmRoute {
+    const match = GENERATE.exec(pathOnly(path));
+    if (!match) return OTHER_ROUTE;
+    return {
+      operation: "generate",
+      pathModel: decodeURIComponent(match[1]!),
+      pathStream: match[2] === "streamGenerateContent",
+    };
+  },
+  injectKey(edits: HeaderEdits, key: string): void {
+    edits.set("x-goog-api-key", key);
+  },
+  readRequest(route: LlmRoute): RequestReading {
+    return { model: route.pathModel, stream: route.pathStream, rewritten: null };
+  },
+  readJsonUsage: (_route: LlmRoute, body: unknown) => readGoogleUsage(body),
+  streamUsage: () => new GoogleStreamUsage(),
+};

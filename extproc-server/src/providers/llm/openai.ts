@@ -1,0 +1,107 @@
+import type { HeaderEdits } from "../../header-edits.js";
+import type { SseEvent } from "../../sse/decoder.js";
+import type { TokenUsage } from "../../usage/record.js";
+import {
+  count,
+  isRecord,
+  mayCarryUsage,
+  OTHER_ROUTE,
+  parseJson,
+  pathOnly,
+  stringOrNull,
+  type LlmApi,
+  type LlmOperation,
+  type LlmRoute,
+  type RequestReading,
+  type StreamUsageReader,
+  type UsageReading,
+} from "./api.js";
+
+/**
+ * OpenAI: `Authorization: Bearer <key>`; `/v1/chat/completions`, `/v1/completions`, `/v1/responses`,
+ * `/v1/embeddings`. A streaming chat completion reports usage only when asked
+ * (`stream_options.include_usage`), in a last chunk with empty `choices`; Warden always asks, so
+ * every streamed call is priced. The Responses API reports usage in `response.completed` (or
+ * `response.incomplete` / `response.failed`) without being asked.
+ */
+const OPERATIONS: readonly (readonly [string, LlmOperation])[] = [
+  ["/chat/completions", "chat"],
+  ["/completions", "completions"],
+  ["/responses", "responses"],
+  ["/embeddings", "embeddings"],
+];
+
+export function openAiOperation(path: string): LlmOperation {
+  const bare = pathOnly(path);
+  for (const [suffix, operation] of OPERATIONS) if (bare.endsWith(suffix)) return operation;
+  return "other";
+}
+
+/** Chat and completions stream usage only when asked: ask, keeping the agent's other stream options. */
+export function readOpenAiRequest(route: LlmRoute, body: Record<string, unknown>): RequestReading {
+  const model = stringOrNull(body.model) ?? route.pathModel;
+  const stream = body.stream === true;
+  const options = isRecord(body.stream_options) ? body.stream_options : null;
+  const mustAsk =
+    stream && (route.operation === "chat" || route.operation === "completions") && options?.include_usage !== true;
+  return {
+    model,
+    stream,
+    rewritten: mustAsk ? { ...body, stream_options: { ...options, include_usage: true } } : null,
+  };
+}
+
+/** Chat/completions/embeddings (`prompt_tokens`…) and Responses (`input_tokens`…) usage objects. */
+export function openAiTokenUsage(usage: Record<string, unknown>): TokenUsage {
+  const responsesShape = "input_tokens" in usage || "output_tokens" in usage;
+  const input = count(responsesShape ? usage.input_tokens : usage.prompt_tokens);
+  const inputDetails = usage[responsesShape ? "input_tokens_details" : "prompt_tokens_details"];
+  const outputDetails = usage[responsesShape ? "output_tokens_details" : "completion_tokens_details"];
+  const cached = Math.min(input, count(isRecord(inputDetails) ? inputDetails.cached_tokens : 0));
+  return {
+    inputTokens: input - cached,
+    cachedInputTokens: cached,
+    cacheWriteTokens: 0,
+    outputTokens: count(responsesShape ? usage.output_tokens : usage.completion_tokens),
+    reasoningTokens: count(isRecord(outputDetails) ? outputDetails.reasoning_tokens : 0),
+  };
+}
+
+export function readOpenAiJsonUsage(_route: LlmRoute, body: unknown): UsageReading | null {
+  if (!isRecord(body) || !isRecord(body.usage)) return null;
+  return { usage: openAiTokenUsage(body.usage), model: stringOrNull(body.model) };
+}
+
+/** Chat chunks (usage in the last one) and Responses events (usage inside `response`). */
+export class OpenAiStreamUsage implements StreamUsageReader {
+  private usage: TokenUsage | null = null;
+  private model: string | null = null;
+
+  onEvent(event: SseEvent): void {
+    if (this.model !== null && !mayCarryUsage(event.data)) return;
+    if (event.data === "[DONE]") return;
+    const chunk = parseJson(event.data);
+    if (!isRecord(chunk)) return;
+    const holder = isRecord(chunk.response) ? chunk.response : chunk;
+    this.model ??= stringOrNull(holder.model);
+    if (isRecord(holder.usage)) this.usage = openAiTokenUsage(holder.usage);
+  }
+
+  reading(): UsageReading | null {
+    return this.usage ? { usage: this.usage, model: this.model } : null;
+  }
+}
+
+export const openAiApi: LlmApi = {
+  provider: "openai",
+  route(_method: string, path: string): LlmRoute {
+    const operation = openAiOperation(path);
+    return operation === "other" ? OTHER_ROUTE : { operation, pathModel: null, pathStream: false };
+  },
+  injectKey(edits: HeaderEdits, key: string): void {
+    edits.set("authorization", `Bearer ${key}`);
+  },
+  readRequest: readOpenAiRequest,
+  readJsonUsage: readOpenAiJsonUsage,
+  streamUsage: () => new OpenAiStreamUsage(),
+};

@@ -1,0 +1,55 @@
+import { performance } from "node:perf_hooks";
+import { WardenError } from "../../../../lib/src/errors.js";
+import type { LlmKeySource } from "../../credentials/key-source.js";
+import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
+import type { UsageSink } from "../../usage/record.js";
+import type { LlmApi } from "./api.js";
+import { LlmExchange, type LlmExchangeDeps } from "./exchange.js";
+import { LLM_APIS } from "./registry.js";
+
+export interface LlmProviderOptions {
+  keys: LlmKeySource;
+  usage: UsageSink;
+  defaultTenant?: string | null;
+  apis?: ReadonlyMap<string, LlmApi>;
+  monotonicMs?: () => number;
+  wallClock?: () => Date;
+}
+
+/** An LLM route whose service has no module: nothing could put a key in, so nothing goes upstream. */
+function refuseUnknownService(service: string): ExchangeHooks {
+  return {
+    onRequestHeaders() {
+      throw new WardenError("internal", `no LLM provider module for service ${service}`);
+    },
+  };
+}
+
+/**
+ * Attaches an LlmExchange to every exchange on an LLM route (`kind: "llm"` in the ext_authz
+ * decision, which comes from the Envoy route, never from the agent), with the module of its service.
+ */
+export class LlmProvider implements Provider {
+  readonly name = "llm";
+  private readonly apis: ReadonlyMap<string, LlmApi>;
+  private readonly shared: Omit<LlmExchangeDeps, "api">;
+
+  constructor(options: LlmProviderOptions) {
+    this.apis = options.apis ?? LLM_APIS;
+    this.shared = {
+      keys: options.keys,
+      usage: options.usage,
+      defaultTenant: options.defaultTenant ?? null,
+      monotonicMs: options.monotonicMs ?? (() => performance.now()),
+      wallClock: options.wallClock ?? (() => new Date()),
+    };
+  }
+
+  attach({ handOff, requestHeaders }: ExchangeStart): ExchangeHooks | null {
+    if (handOff.kind !== "llm") return null;
+    const service = handOff.service ?? "";
+    const api = this.apis.get(service);
+    if (!api) return refuseUnknownService(service);
+    return new LlmExchange(handOff, requestHeaders, { ...this.shared, api });
+  }
+}
