@@ -11,7 +11,17 @@ const common = {
 
 export default {
   projects: [
-    { ...common, displayName: "unit", testMatch: ["<rootDir>/**/src/**/*.test.ts", "<rootDir>/test/unit/**/*.test.ts"], testPathIgnorePatterns: ["/node_modules/", "/dist/", "/.tools/"] },
-    { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], testPathIgnorePatterns: ["/node_modules/", "/dist/", "/.tools/"] },
+    {
+      ...common,
+      displayName: "unit",
+      testMatch: ["<rootDir>/**/src/**/*.test.ts", "<rootDir>/test/unit/**/*.test.ts"],
+      testPathIgnorePatterns: ["/node_modules/", "/dist/", "/.tools/"],
+    },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+      testPathIgnorePatterns: ["/node_modules/", "/dist/", "/.tools/"],
+    },
   ],
 };

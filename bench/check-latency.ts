@@ -7,7 +7,7 @@ import { credentials, makeGenericClientConstructor, type Client, type ServiceErr
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthorizationService, auth, type ICheckResponse } from "../lib/src/envoy/services.js";
+import { AuthorizationService, type ICheckResponse } from "../lib/src/envoy/services.js";
 import { freePorts, REPO_ROOT, startProcess, stopAll, waitFor } from "../test/harness/process.js";
 import { buildBundle } from "../test/harness/policy-bundles.js";
 import { realisticCheckRequestObject } from "./fixtures/check-request.js";
@@ -36,7 +36,14 @@ function registrySnapshot(): unknown {
         tenant: "acme",
         status: "active",
         capabilities: ["llm:chat"],
-        kya: { status: "approved", level: "standard", verified_capabilities: ["llm:chat"], attestation_id: "att-1", issued_at: 0, expires_at: farFuture },
+        kya: {
+          status: "approved",
+          level: "standard",
+          verified_capabilities: ["llm:chat"],
+          attestation_id: "att-1",
+          issued_at: 0,
+          expires_at: farFuture,
+        },
       },
     ],
   };
@@ -46,7 +53,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function measure(name: string, port: number, message: unknown): Promise<{ p50: number; p99: number; allowed: number }> {
+async function measure(
+  name: string,
+  port: number,
+  message: unknown,
+): Promise<{ p50: number; p99: number; allowed: number }> {
   const Ctor = makeGenericClientConstructor(AuthorizationService, "Authorization");
   const client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as CheckClient;
   const once = () =>
@@ -73,7 +84,17 @@ async function measure(name: string, port: number, message: unknown): Promise<{ 
   client.close();
   samples.sort((a, b) => a - b);
   const result = { p50: percentile(samples, 50), p99: percentile(samples, 99), allowed };
-  console.log(JSON.stringify({ bench: "check-latency", server: name, requests, concurrency, p50_us: Math.round(result.p50), p99_us: Math.round(result.p99), allowed }));
+  console.log(
+    JSON.stringify({
+      bench: "check-latency",
+      server: name,
+      requests,
+      concurrency,
+      p50_us: Math.round(result.p50),
+      p99_us: Math.round(result.p99),
+      allowed,
+    }),
+  );
   return result;
 }
 
@@ -83,7 +104,7 @@ try {
   buildBundle({ out: bundle });
   writeFileSync(join(dir, "registry.json"), JSON.stringify(registrySnapshot()));
   const [authzPort, statusPort, noopPort] = (await freePorts(3)) as [number, number, number];
-  const authz = startProcess({
+  startProcess({
     name: "bench-authz",
     command: process.execPath,
     args: [join(REPO_ROOT, "dist/authz-server/src/main.js")],
@@ -96,14 +117,19 @@ try {
       WARDEN_LOG_LEVEL: process.env.WARDEN_LOG_LEVEL ?? "warn",
     },
   });
-  const noop = startProcess({ name: "bench-noop", command: process.execPath, args: [join(REPO_ROOT, "dist/bench/noop-check-server.js"), `127.0.0.1:${noopPort}`] });
+  const noop = startProcess({
+    name: "bench-noop",
+    command: process.execPath,
+    args: [join(REPO_ROOT, "dist/bench/noop-check-server.js"), `127.0.0.1:${noopPort}`],
+  });
   await waitFor("authz ready", async () => (await fetch(`http://127.0.0.1:${statusPort}/readyz`)).ok);
   await noop.waitForPort(noopPort);
 
   const message = realisticCheckRequestObject(AGENT);
   const base = await measure("noop", noopPort, message);
   const ours = await measure("authz-server", authzPort, message);
-  if (ours.allowed !== requests) throw new Error(`authz-server allowed ${ours.allowed}/${requests}: the request should pass the policy`);
+  if (ours.allowed !== requests)
+    throw new Error(`authz-server allowed ${ours.allowed}/${requests}: the request should pass the policy`);
   console.log(
     `BENCH check-latency noop_p50_us=${Math.round(base.p50)} noop_p99_us=${Math.round(base.p99)} authz_p50_us=${Math.round(ours.p50)} authz_p99_us=${Math.round(ours.p99)} p50_ratio=${(ours.p50 / base.p50).toFixed(2)} p99_ratio=${(ours.p99 / base.p99).toFixed(2)}`,
   );

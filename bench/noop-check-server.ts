@@ -9,7 +9,9 @@ import { AuthorizationService, type ICheckResponse } from "../lib/src/envoy/serv
 const ALLOW: ICheckResponse = { status: { code: 0 }, okResponse: {} };
 const address = process.argv[2] ?? "127.0.0.1:9901";
 const server = new Server();
-server.addService(AuthorizationService, { check: (_call: unknown, callback: (e: null, r: ICheckResponse) => void) => callback(null, ALLOW) });
+server.addService(AuthorizationService, {
+  check: (_call: unknown, callback: (e: null, r: ICheckResponse) => void) => callback(null, ALLOW),
+});
 server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
   if (error) throw error;
   process.stdout.write(`noop-check-server listening on ${port}\n`);

@@ -19,7 +19,14 @@ function measure(name: string, decode: (b: Buffer) => unknown, bytes: Buffer, it
   for (let i = 0; i < iterations; i++) sink += decode(bytes) ? 1 : 0;
   const ns = Number(process.hrtime.bigint() - start) / iterations;
   if (sink !== iterations) throw new Error("decode failed");
-  console.log(JSON.stringify({ bench: "proto-decode", decoder: name, bytes: bytes.length, ns_per_decode: Math.round(ns) }));
+  console.log(
+    JSON.stringify({
+      bench: "proto-decode",
+      decoder: name,
+      bytes: bytes.length,
+      ns_per_decode: Math.round(ns),
+    }),
+  );
   return ns;
 }
 

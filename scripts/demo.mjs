@@ -31,12 +31,17 @@ const say = (label, text) => console.log(`\n▶ ${label}\n${text}`);
 let failures = 0;
 
 try {
-  console.log(`\ndemo: sidecar for agents at ${stack.agentUrl} (OpenAI base URL ${stack.agentUrl}/openai/v1)`);
+  console.log(
+    `\ndemo: sidecar for agents at ${stack.agentUrl} (OpenAI base URL ${stack.agentUrl}/openai/v1)`,
+  );
 
   // 1. Allowed: the agent sends a placeholder key; the upstream never sees it.
   let response = await fetch(`${stack.agentUrl}/openai/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: "Bearer sk-placeholder-the-agent-holds-no-key" },
+    headers: {
+      "content-type": "application/json",
+      authorization: "Bearer sk-placeholder-the-agent-holds-no-key",
+    },
     body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }),
   });
   const seen = stack.upstream.requests.at(-1);
@@ -86,7 +91,9 @@ try {
   say("unknown route: GET /nowhere", `  status ${response.status}, body ${await response.text()}`);
 
   if (!once) {
-    console.log(`\ndemo: the stack is up. Try:\n  curl -s ${stack.agentUrl}/openai/v1/models\nCtrl-C to stop.`);
+    console.log(
+      `\ndemo: the stack is up. Try:\n  curl -s ${stack.agentUrl}/openai/v1/models\nCtrl-C to stop.`,
+    );
     await new Promise((resolveWait) => process.once("SIGINT", resolveWait));
   }
 } finally {

@@ -16,7 +16,10 @@ const require = createRequire(import.meta.url);
 const xdsDir = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
 const deps = join(xdsDir, "deps");
 const includePaths = ["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((d) => join(deps, d));
-const entryProtos = ["envoy/service/auth/v3/external_auth.proto", "envoy/service/ext_proc/v3/external_processor.proto"];
+const entryProtos = [
+  "envoy/service/auth/v3/external_auth.proto",
+  "envoy/service/ext_proc/v3/external_processor.proto",
+];
 
 const outDir = join(root, "lib/src/gen");
 const outJs = join(outDir, "envoy.js");
@@ -42,11 +45,19 @@ if (!upToDate) {
     execFileSync(
       bin("pbjs"),
       [
-        "-t", "static-module", "-w", "es6",
-        "--no-beautify", "--no-delimited", "--no-verify", "--no-convert", "--no-service",
+        "-t",
+        "static-module",
+        "-w",
+        "es6",
+        "--no-beautify",
+        "--no-delimited",
+        "--no-verify",
+        "--no-convert",
+        "--no-service",
         ...extra,
         ...includePaths.flatMap((p) => ["-p", p]),
-        "-o", out,
+        "-o",
+        out,
         ...entryProtos,
       ],
       { stdio: "inherit" },

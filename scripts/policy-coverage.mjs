@@ -20,14 +20,21 @@ const { values } = parseArgs({
   },
 });
 const minimum = Number(values.min);
+// opa runs inside the policy folder, so the files it reports are relative to it and a "tests" folder
+// above the policy (e.g. /home/me/tests/policies) does not turn the whole policy into test files.
+const policyDir = resolve(root, values.dir);
 if (!existsSync(opa)) {
   console.error(`policy-coverage: ${opa} is missing; run npm run setup`);
   process.exit(2);
 }
+if (!existsSync(policyDir)) {
+  console.error(`policy-coverage: policy directory ${policyDir} does not exist`);
+  process.exit(2);
+}
 
 // Tests first, with their own output, so a failing case is visible by name.
-const tests = spawnSync(opa, ["test", values.dir], {
-  cwd: root,
+const tests = spawnSync(opa, ["test", "."], {
+  cwd: policyDir,
   stdio: ["ignore", values.json ? process.stderr : "inherit", "inherit"],
 });
 if (tests.status !== 0) {
@@ -35,8 +42,8 @@ if (tests.status !== 0) {
   process.exit(1);
 }
 
-const run = spawnSync(opa, ["test", "--coverage", "--format", "json", values.dir], {
-  cwd: root,
+const run = spawnSync(opa, ["test", "--coverage", "--format", "json", "."], {
+  cwd: policyDir,
   encoding: "utf8",
   maxBuffer: 64 * 1024 * 1024,
 });

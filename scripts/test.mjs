@@ -18,7 +18,11 @@ for (const tool of ["envoy", "opa", "bao", "postgres", "spire-server", "spire-ag
 
 function step(name, args, env = {}) {
   console.log(`\n== ${name}`);
-  const result = spawnSync(args[0], args.slice(1), { cwd: root, stdio: "inherit", env: { ...process.env, ...env } });
+  const result = spawnSync(args[0], args.slice(1), {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
   if (result.status !== 0) {
     console.error(`test: ${name} failed (exit ${result.status ?? result.signal})`);
     process.exit(result.status || 1);

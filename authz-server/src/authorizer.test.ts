@@ -163,9 +163,11 @@ describe("authorize", () => {
   it("refuses with 500 when the policy throws, never allows", () => {
     const { response } = authorize(
       checkRequest({}),
-      deps(recordingPolicy(() => {
-        throw new Error("boom");
-      })),
+      deps(
+        recordingPolicy(() => {
+          throw new Error("boom");
+        }),
+      ),
     );
     expect(response.deniedResponse?.status?.code).toBe(500);
     expect(response.okResponse).toBeFalsy();
@@ -182,7 +184,12 @@ describe("authorize", () => {
   });
 
   it("in dry-run mode records the denial but lets the request through", () => {
-    const d = { ...deps(recordingPolicy(() => ({ allow: false, status: 403, reason: "new rule", headers: {}, metadata: {} }))), dryRun: true };
+    const d = {
+      ...deps(
+        recordingPolicy(() => ({ allow: false, status: 403, reason: "new rule", headers: {}, metadata: {} })),
+      ),
+      dryRun: true,
+    };
     const { response, record } = authorize(checkRequest({}), d);
     expect(response.okResponse).toBeTruthy();
     expect(record).toMatchObject({ allow: false, dry_run: true, reason: "new rule" });

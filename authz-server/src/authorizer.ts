@@ -9,6 +9,7 @@ import {
 import type { HandOff } from "../../lib/src/handoff.js";
 import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
 import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity.js";
+import type { PeerAttributes, PeerIdentity } from "./peer-certificate.js";
 import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";
 import { BadRequestError, parseJsonBody, requestFacts } from "./request-facts.js";
 
@@ -27,7 +28,11 @@ export interface DelegationVerifier {
 }
 
 export const REFUSE_ALL_DELEGATIONS: DelegationVerifier = {
-  verify: () => ({ ...NO_DELEGATION, present: true, error: "delegation tokens are not accepted by this sidecar" }),
+  verify: () => ({
+    ...NO_DELEGATION,
+    present: true,
+    error: "delegation tokens are not accepted by this sidecar",
+  }),
 };
 
 export interface AuthorizerDeps {
@@ -38,6 +43,11 @@ export interface AuthorizerDeps {
   newDecisionId: () => string;
   /** Dry-run: evaluate and record, but allow (rolling out a new policy safely). */
   dryRun?: boolean;
+  /**
+   * With mTLS (SPIRE): verifies the peer certificate and refuses (401) before the policy runs.
+   * Without it (plaintext on loopback, dev and tests) the principal alone names the caller.
+   */
+  identify?: (peer: PeerAttributes, nowNs: number) => PeerIdentity;
 }
 
 export interface DecisionRecord {
@@ -94,7 +104,12 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     const facts = requestFacts(check);
     const body = parseJsonBody(facts);
     const nowNs = deps.nowNs();
-    const source = sourceIdentity(facts.peer.principal);
+    const identity: PeerIdentity = deps.identify
+      ? deps.identify(facts.peer, nowNs)
+      : { ok: true, source: sourceIdentity(facts.peer.principal) };
+    if (!identity.ok)
+      return denial(decisionId, identity.status, identity.reason, identity.message, revision, null);
+    const source = identity.source;
     const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
     rawDelegation = facts.headers[DELEGATION_HEADER];
     const delegation = rawDelegation
@@ -115,12 +130,20 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       mcp: mcpFactsOf(destination, body),
     });
   } catch (error) {
-    if (error instanceof BadRequestError) return denial(decisionId, 400, "bad_request", error.message, revision, null);
+    if (error instanceof BadRequestError)
+      return denial(decisionId, 400, "bad_request", error.message, revision, null);
     throw error;
   }
 
   if (!policy) {
-    return denial(decisionId, 503, "policy_not_loaded", "no policy is loaded; refusing all requests", revision, input);
+    return denial(
+      decisionId,
+      503,
+      "policy_not_loaded",
+      "no policy is loaded; refusing all requests",
+      revision,
+      input,
+    );
   }
 
   const started = process.hrtime.bigint();
@@ -129,7 +152,14 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     decision = policy.evaluate(input);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return denial(decisionId, 500, "policy_evaluation_failed", `policy evaluation failed: ${message}`, revision, input);
+    return denial(
+      decisionId,
+      500,
+      "policy_evaluation_failed",
+      `policy evaluation failed: ${message}`,
+      revision,
+      input,
+    );
   }
   const evalNs = Number(process.hrtime.bigint() - started);
 
@@ -147,7 +177,10 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     input,
   };
   if (!allow) {
-    return { response: deniedResponse(decision.status, decision.reason, decisionMessage(decision), decisionId), record };
+    return {
+      response: deniedResponse(decision.status, decision.reason, decisionMessage(decision), decisionId),
+      record,
+    };
   }
 
   const handOff: HandOff = {
@@ -164,7 +197,11 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     policy_headers: decision.allow ? Object.keys(decision.headers) : [],
   };
   return {
-    response: okResponse(decision.allow ? decision : { ...decision, headers: {} }, handOff, Object.keys(input.request.headers)),
+    response: okResponse(
+      decision.allow ? decision : { ...decision, headers: {} },
+      handOff,
+      Object.keys(input.request.headers),
+    ),
     record,
   };
 }

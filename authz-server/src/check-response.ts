@@ -32,12 +32,21 @@ const WARDEN_HEADER_PREFIX = "x-warden-";
  * any the agent sent are removed (unless this decision sets them); the delegation token proves the
  * grant to us and the upstream must never see it.
  */
-export function okResponse(decision: Decision, handOff: HandOff, agentHeaderNames: readonly string[]): ICheckResponse {
+export function okResponse(
+  decision: Decision,
+  handOff: HandOff,
+  agentHeaderNames: readonly string[],
+): ICheckResponse {
   const headers = [headerOption(DECISION_ID_HEADER, handOff.decision_id)];
   for (const [name, value] of Object.entries(decision.headers)) headers.push(headerOption(name, value));
   const headersToRemove = [DELEGATION_HEADER];
   for (const name of agentHeaderNames) {
-    if (name.startsWith(WARDEN_HEADER_PREFIX) && name !== DELEGATION_HEADER && name !== DECISION_ID_HEADER && !(name in decision.headers)) {
+    if (
+      name.startsWith(WARDEN_HEADER_PREFIX) &&
+      name !== DELEGATION_HEADER &&
+      name !== DECISION_ID_HEADER &&
+      !(name in decision.headers)
+    ) {
       headersToRemove.push(name);
     }
   }
@@ -56,7 +65,12 @@ export function okResponse(decision: Decision, handOff: HandOff, agentHeaderName
  * A denial as the agent sees it: the HTTP status and `{ error: { code, message, decision_id } }`.
  * `code` is the policy's stable reason code (e.g. `kya_expired`), `message` the words for a person.
  */
-export function deniedResponse(status: number, code: string, message: string, decisionId: string): ICheckResponse {
+export function deniedResponse(
+  status: number,
+  code: string,
+  message: string,
+  decisionId: string,
+): ICheckResponse {
   const httpStatus = DENY_STATUSES.has(status) ? status : 403;
   return {
     status: { code: httpStatus === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: code },

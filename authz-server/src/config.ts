@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { env, loadConfig } from "../../lib/src/config.js";
+import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 
 export const authzConfigShape = {
+  ...spiffeServerConfigShape,
   WARDEN_AUTHZ_LISTEN: env.listenAddress("127.0.0.1:9001"),
   WARDEN_POLICY_BUNDLE: env.path(),
   WARDEN_POLICY_PUBLIC_KEY: z.string().min(1).optional(),

@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { exitOnConfigError } from "../../lib/src/config.js";
 import { newDecisionId } from "../../lib/src/ids.js";
 import { createLogger } from "../../lib/src/logger.js";
+import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
+import { parseX509Bundles } from "../../lib/src/spiffe/x509.js";
 import { startStatusServer } from "../../lib/src/status-server.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
@@ -9,6 +11,7 @@ import { bundleSourceFor } from "./bundle/sources.js";
 import { loadAuthzConfig, type AuthzConfig } from "./config.js";
 import { AgentIndex } from "./directory/agent-index.js";
 import { readRegistryFile } from "./directory/static-file.js";
+import { PeerCertificateVerifier } from "./peer-certificate.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { AuthzServer } from "./server.js";
 
@@ -20,7 +23,9 @@ try {
 }
 
 const logger = createLogger("authz-server", config.WARDEN_LOG_LEVEL);
-const publicKeyPem = config.WARDEN_POLICY_PUBLIC_KEY ? readFileSync(config.WARDEN_POLICY_PUBLIC_KEY, "utf8") : undefined;
+const publicKeyPem = config.WARDEN_POLICY_PUBLIC_KEY
+  ? readFileSync(config.WARDEN_POLICY_PUBLIC_KEY, "utf8")
+  : undefined;
 if (config.WARDEN_POLICY_REQUIRE_SIGNATURE && !publicKeyPem) {
   process.stderr.write(
     "authz-server: invalid configuration:\n  - WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)\n",
@@ -46,8 +51,16 @@ if (config.WARDEN_REGISTRY_FILE) {
   }
 }
 
+// With SPIRE: serve with our own SVID, only to Envoy, and verify every agent's certificate ourselves.
+const peers = new PeerCertificateVerifier(new Map());
+const mtls = await serverMtlsFromConfig(config, logger, (svid) =>
+  peers.setBundles(parseX509Bundles(svid.bundlesPem)),
+);
+
 const server = new AuthzServer({
   logger,
+  credentials: mtls?.credentials,
+  interceptors: mtls?.interceptors,
   deps: {
     policy: loader.current,
     directory,
@@ -55,6 +68,7 @@ const server = new AuthzServer({
     nowNs: () => Date.now() * 1e6,
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
+    identify: mtls ? (peer, nowNs) => peers.identify(peer, new Date(nowNs / 1e6)) : undefined,
   },
 });
 
@@ -74,7 +88,13 @@ const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, 
   }),
 });
 logger.info(
-  { listen: config.WARDEN_AUTHZ_LISTEN, port, status: config.WARDEN_AUTHZ_STATUS_LISTEN, policy_revision: loader.status().revision },
+  {
+    listen: config.WARDEN_AUTHZ_LISTEN,
+    port,
+    spiffe_id: mtls?.svid.latest().spiffeId ?? null,
+    status: config.WARDEN_AUTHZ_STATUS_LISTEN,
+    policy_revision: loader.status().revision,
+  },
   "authz-server listening",
 );
 
@@ -86,6 +106,7 @@ async function shutdown(signal: string): Promise<void> {
   loader.stop();
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
   statusServer.close();
+  mtls?.svid.close();
   logger.info("authz-server stopped");
   process.exit(0);
 }

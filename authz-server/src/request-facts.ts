@@ -75,7 +75,9 @@ export function requestFacts(check: CheckRequest): RequestFacts {
   const pathPrefix = ext.path_prefix ?? "";
   const decoded = decodePath(rawPath);
   const upstreamPath =
-    pathPrefix && decoded.startsWith(pathPrefix) ? `/${decoded.slice(pathPrefix.length).replace(/^\/+/, "")}` : decoded;
+    pathPrefix && decoded.startsWith(pathPrefix)
+      ? `/${decoded.slice(pathPrefix.length).replace(/^\/+/, "")}`
+      : decoded;
 
   let bodyText: string | null = null;
   if (http?.rawBody && http.rawBody.length > 0) bodyText = Buffer.from(http.rawBody).toString("utf8");

@@ -1,7 +1,18 @@
-import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerInterceptor,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../../lib/src/logger.js";
-import { AuthorizationService, type CheckRequest, type ICheckResponse } from "../../lib/src/envoy/services.js";
+import {
+  AuthorizationService,
+  type CheckRequest,
+  type ICheckResponse,
+} from "../../lib/src/envoy/services.js";
 import { authorize, type AuthorizerDeps, type DecisionRecord } from "./authorizer.js";
 
 /**
@@ -15,17 +26,24 @@ export interface AuthzServerOptions {
   logger: Logger;
   onDecision?: (record: DecisionRecord) => void;
   credentials?: ServerCredentials;
+  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
+  interceptors?: ServerInterceptor[];
 }
 
 export class AuthzServer {
-  private readonly server = new Server({
-    "grpc.max_receive_message_length": 4 * 1024 * 1024,
-    "grpc.keepalive_permit_without_calls": 1,
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({
+    "": "NOT_SERVING",
+    [AUTHZ_SERVICE_NAME]: "NOT_SERVING",
   });
-  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTHZ_SERVICE_NAME]: "NOT_SERVING" });
   private port = 0;
 
   constructor(private readonly options: AuthzServerOptions) {
+    this.server = new Server({
+      "grpc.max_receive_message_length": 4 * 1024 * 1024,
+      "grpc.keepalive_permit_without_calls": 1,
+      interceptors: options.interceptors ?? [],
+    });
     this.server.addService(AuthorizationService, { check: this.check });
     this.health.addToServer(this.server);
   }
@@ -52,7 +70,8 @@ export class AuthzServer {
         },
         "decision",
       );
-      if (logger.isLevelEnabled("debug")) logger.debug({ decision_id: record.decision_id, input: record.input }, "decision input");
+      if (logger.isLevelEnabled("debug"))
+        logger.debug({ decision_id: record.decision_id, input: record.input }, "decision input");
       onDecision?.(record);
     } catch (error) {
       // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
@@ -61,7 +80,10 @@ export class AuthzServer {
     }
   };
 
-  async listen(address: string, credentials: ServerCredentials = this.options.credentials ?? ServerCredentials.createInsecure()): Promise<number> {
+  async listen(
+    address: string,
+    credentials: ServerCredentials = this.options.credentials ?? ServerCredentials.createInsecure(),
+  ): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
     );

@@ -1,6 +1,8 @@
 import { env, loadConfig } from "../../lib/src/config.js";
+import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 
 export const extprocConfigShape = {
+  ...spiffeServerConfigShape,
   WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002"),
   WARDEN_LOG_LEVEL: env.logLevel(),
   // An open stream is an HTTP exchange in flight, possibly a long LLM stream: give it time to finish.

@@ -3,6 +3,7 @@ import {
   ServerCredentials,
   status as GrpcStatus,
   type ServerDuplexStream,
+  type ServerInterceptor,
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
@@ -26,6 +27,8 @@ export interface ExtProcServerOptions {
   logger: Logger;
   providers?: readonly Provider[];
   credentials?: ServerCredentials;
+  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
+  interceptors?: ServerInterceptor[];
 }
 
 /**
@@ -33,10 +36,7 @@ export interface ExtProcServerOptions {
  * drain on shutdown. Nothing here decides anything, and nothing a client sends can stop the process.
  */
 export class ExtProcServer {
-  private readonly server = new Server({
-    "grpc.max_receive_message_length": 8 * 1024 * 1024,
-    "grpc.keepalive_permit_without_calls": 1,
-  });
+  private readonly server: Server;
   private readonly health = new HealthImplementation({
     "": "NOT_SERVING",
     [EXTPROC_SERVICE_NAME]: "NOT_SERVING",
@@ -45,6 +45,11 @@ export class ExtProcServer {
   private open = 0;
 
   constructor(private readonly options: ExtProcServerOptions) {
+    this.server = new Server({
+      "grpc.max_receive_message_length": 8 * 1024 * 1024,
+      "grpc.keepalive_permit_without_calls": 1,
+      interceptors: options.interceptors ?? [],
+    });
     this.providers = options.providers ?? [];
     this.server.addService(ProcessService, { process: (call: ProcessCall) => this.serveStream(call) });
     this.health.addToServer(this.server);

@@ -6,7 +6,10 @@ export type { Logger };
  * JSON logs (pino). Credential-bearing paths are censored as a second line of defence; the first is
  * that no code logs a credential value at all.
  */
-export function createLogger(component: string, level: string = process.env.WARDEN_LOG_LEVEL ?? "info"): Logger {
+export function createLogger(
+  component: string,
+  level: string = process.env.WARDEN_LOG_LEVEL ?? "info",
+): Logger {
   return pino({
     name: component,
     level,

@@ -17,9 +17,11 @@ export function startStatusServer(address: string, handlers: StatusHandlers): Pr
       res.writeHead(code, { "content-type": "application/json", "cache-control": "no-store" });
       res.end(JSON.stringify(body));
     };
-    if (req.method !== "GET") return send(405, { error: { code: "method_not_allowed", message: "GET only" } });
+    if (req.method !== "GET")
+      return send(405, { error: { code: "method_not_allowed", message: "GET only" } });
     if (path === "/healthz") return send(200, { status: "ok" });
-    if (path === "/readyz") return handlers.ready() ? send(200, { status: "ready" }) : send(503, { status: "not ready" });
+    if (path === "/readyz")
+      return handlers.ready() ? send(200, { status: "ready" }) : send(503, { status: "not ready" });
     if (path === "/status") return send(200, handlers.status());
     return send(404, { error: { code: "not_found", message: `no such path ${path}` } });
   });

@@ -76,6 +76,9 @@ export interface StartOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Run as this user (and group `gid`, default the same number): tests tell workloads apart by uid. */
+  uid?: number;
+  gid?: number;
 }
 
 export class ManagedProcess {
@@ -159,6 +162,7 @@ export function startProcess(options: StartOptions): ManagedProcess {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", out, out],
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
   });
   closeSync(out);
   const managed = new ManagedProcess(options.name, child, logPath);

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeAliasSpiffeId } from "../../lib/src/spiffe/naming.js";
@@ -171,6 +171,9 @@ export async function startSpire(options: SpireOptions = {}): Promise<SpireStack
       env,
     });
     await agent.waitForLog(/Starting Workload and SDS APIs/, 30_000);
+    // Workloads under other uids (Envoy, our servers, test agents) must reach the Workload API socket:
+    // traverse the dir, without listing it (the server's keys are private to their files).
+    chmodSync(dataDir, 0o711);
     const agentSpiffeId = `spiffe://${trustDomain}/spire/agent/join_token/${token}`;
     return new SpireStack(
       trustDomain,

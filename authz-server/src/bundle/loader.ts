@@ -60,7 +60,10 @@ export class BundleLoader {
     const swapped = await this.holder.load(bytes, this.loadOptions);
     const status = this.holder.status();
     if (swapped) {
-      this.logger.info({ policy_revision: status.revision, source: this.source.description }, "policy bundle activated");
+      this.logger.info(
+        { policy_revision: status.revision, source: this.source.description },
+        "policy bundle activated",
+      );
       this.onActivated?.();
     } else {
       this.logger.error(

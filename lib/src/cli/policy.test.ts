@@ -40,7 +40,7 @@ function opaVerifies(
   bundle: string,
   publicKeyPem: string,
   algorithm: string,
-): { ok: boolean; stderr: string } {
+): { ok: boolean; output: string } {
   const keyFile = join(dir, `verify-${Math.random().toString(36).slice(2)}.pem`);
   writeFileSync(keyFile, publicKeyPem);
   const result = spawnSync(

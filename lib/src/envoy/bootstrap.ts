@@ -73,6 +73,12 @@ const downstreamTlsSchema = z.object({
   trustBundleName: z.string().startsWith("spiffe://"),
 });
 
+/** mTLS from Envoy to our gRPC servers: Envoy's SVID (from downstreamTls) and each server's SPIFFE ID. */
+const serverIdentitiesSchema = z.object({
+  authz: z.string().startsWith("spiffe://"),
+  extproc: z.string().startsWith("spiffe://"),
+});
+
 const timeoutsSchema = z.object({
   authzMs: z.number().int().positive().default(250),
   extprocMessageMs: z.number().int().positive().default(1000),
@@ -107,6 +113,8 @@ export const sidecarParamsSchema = z
     maxDownstreamConnections: z.number().int().positive().default(1024),
     /** mTLS from agents with SPIRE SVIDs over SDS (issue 3). Null: plain HTTP, loopback only. */
     downstreamTls: downstreamTlsSchema.nullable().default(null),
+    /** mTLS to authz-server and extproc-server with SVIDs (needs downstreamTls: same SDS source). */
+    serverIdentities: serverIdentitiesSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -116,6 +124,9 @@ export const sidecarParamsSchema = z
         ["agentListener", "address"],
         "a plain-HTTP agent listener must be on loopback; set downstreamTls",
       );
+    }
+    if (params.serverIdentities !== null && params.downstreamTls === null) {
+      issue(["serverIdentities"], "mTLS to our servers takes Envoy's SVID from downstreamTls; set it");
     }
     const names = new Set<string>();
     const prefixes = new Set<string>();
@@ -209,8 +220,8 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
     static_resources: {
       listeners: [agentListener(params)],
       clusters: [
-        grpcServiceCluster(AUTHZ_CLUSTER, params.authz, params.timeouts.upstreamConnectMs),
-        grpcServiceCluster(EXTPROC_CLUSTER, params.extproc, params.timeouts.upstreamConnectMs),
+        grpcServiceCluster(AUTHZ_CLUSTER, params.authz, params, params.serverIdentities?.authz),
+        grpcServiceCluster(EXTPROC_CLUSTER, params.extproc, params, params.serverIdentities?.extproc),
         ...(params.downstreamTls ? [spireAgentCluster(params.downstreamTls.spireAgentSocket)] : []),
         ...params.destinations.map((destination) => upstreamCluster(destination, params)),
       ],
@@ -549,14 +560,47 @@ function accessLog(path: string | null): JsonObject {
 
 // --- clusters -----------------------------------------------------------------------------------
 
-function grpcServiceCluster(name: string, endpoint: Endpoint, connectTimeoutMs: number): JsonObject {
-  // Issue 3 adds an UpstreamTlsContext here: mTLS with SPIRE SVIDs to both of our servers.
-  return {
+function grpcServiceCluster(
+  name: string,
+  endpoint: Endpoint,
+  params: Params,
+  serverSpiffeId: string | undefined,
+): JsonObject {
+  const cluster: JsonObject = {
     name,
     type: isIP(endpoint.address) ? "STATIC" : "STRICT_DNS",
-    connect_timeout: millis(connectTimeoutMs),
+    connect_timeout: millis(params.timeouts.upstreamConnectMs),
     typed_extension_protocol_options: http2Only(),
     load_assignment: singleEndpoint(name, socketAddress(endpoint.address, endpoint.port)),
+  };
+  if (params.downstreamTls && serverSpiffeId) {
+    cluster.transport_socket = serverMtlsSocket(params.downstreamTls, serverSpiffeId);
+  }
+  return cluster;
+}
+
+/**
+ * Envoy → authz-server / extproc-server: Envoy presents its own SVID, and accepts the server only if
+ * its certificate chains to the SPIRE bundle and carries the server's SPIFFE ID (the chain alone
+ * would accept any workload of the trust domain).
+ */
+function serverMtlsSocket(tls: z.output<typeof downstreamTlsSchema>, serverSpiffeId: string): JsonObject {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: typed("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: "TLSv1_2" },
+        // grpc-js (Node's HTTP/2 server) only talks to clients that negotiate h2.
+        alpn_protocols: ["h2"],
+        tls_certificate_sds_secret_configs: [sdsFromSpireAgent(tls.svidName)],
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: [{ san_type: "URI", matcher: { exact: serverSpiffeId } }],
+          },
+          validation_context_sds_secret_config: sdsFromSpireAgent(tls.trustBundleName),
+        },
+      },
+    }),
   };
 }
 

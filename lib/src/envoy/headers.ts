@@ -34,6 +34,10 @@ export function headerOption(
  * ext_authz is the other way round: Envoy 1.40 reads `value` from a CheckResponse's headers and
  * ignores `raw_value`, so ext_authz answers carry the string value only.
  */
-export function authzHeaderOption(key: string, value: string, append = false): envoy.config.core.v3.IHeaderValueOption {
+export function authzHeaderOption(
+  key: string,
+  value: string,
+  append = false,
+): envoy.config.core.v3.IHeaderValueOption {
   return { header: { key, value }, appendAction: append ? 0 : 2 };
 }

@@ -40,12 +40,7 @@ function method<Req, IReq, Res, IRes>(
 }
 
 export const AuthorizationService = {
-  check: method(
-    "/envoy.service.auth.v3.Authorization/Check",
-    auth.CheckRequest,
-    auth.CheckResponse,
-    false,
-  ),
+  check: method("/envoy.service.auth.v3.Authorization/Check", auth.CheckRequest, auth.CheckResponse, false),
 } satisfies ServiceDefinition;
 
 export const ExternalProcessorService = {

@@ -6,7 +6,12 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
+import { z } from "zod";
+import type { Logger } from "../logger.js";
+import { workloadSpiffeId } from "./naming.js";
+import { parseSpiffeId } from "./spiffe-id.js";
 import type { X509SvidUpdate } from "./svid-update.js";
+import { WorkloadApiClient } from "./workload-client.js";
 import { spiffeIdFromCertificate } from "./x509.js";
 
 type CertificateProvider = experimental.CertificateProvider;
@@ -67,7 +72,7 @@ export function svidServerCredentials(provider: SvidCertificateProvider): Server
 export function peerSpiffeId(raw: Buffer | undefined): string | null {
   if (!raw || raw.length === 0) return null;
   try {
-    return spiffeIdFromCertificate(new X509Certificate(raw)).toString();
+    return spiffeIdFromCertificate(new X509Certificate(raw)).id;
   } catch {
     return null;
   }
@@ -109,4 +114,105 @@ export function allowOnlySpiffeIds(
         }),
     });
   };
+}
+
+/** A gRPC server's own SVID, kept current from the Workload API stream. */
+export interface ServerSvidSource {
+  readonly provider: SvidCertificateProvider;
+  readonly credentials: ServerCredentials;
+  /** The latest update (own SVID and the bundles), for checks beyond the TLS layer. */
+  latest(): X509SvidUpdate;
+  close(): void;
+}
+
+/**
+ * Opens the Workload API stream, waits for the first SVID (the server must not listen without one),
+ * then feeds every rotation into the certificate provider in the background.
+ */
+export async function watchServerSvid(
+  endpoint: string,
+  options: { timeoutMs?: number; onUpdate?: (svid: X509SvidUpdate) => void; onError?: (error: Error) => void } = {},
+): Promise<ServerSvidSource> {
+  const client = new WorkloadApiClient({ endpoint });
+  const watcher = client.watchX509Svids({ onError: options.onError });
+  const provider = new SvidCertificateProvider();
+  let latest: X509SvidUpdate;
+  try {
+    latest = await watcher.waitForUpdate(() => true, options.timeoutMs ?? 30_000);
+  } catch (error) {
+    watcher.close();
+    client.close();
+    throw error;
+  }
+  provider.update(latest);
+  options.onUpdate?.(latest);
+  void (async () => {
+    for await (const update of watcher) {
+      if (update === latest) continue;
+      latest = update;
+      provider.update(update);
+      options.onUpdate?.(update);
+    }
+  })().catch((error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
+  return {
+    provider,
+    credentials: svidServerCredentials(provider),
+    latest: () => latest,
+    close: () => {
+      watcher.close();
+      client.close();
+    },
+  };
+}
+
+/** Environment of a server that may run on SVIDs (both of our gRPC servers). */
+export const spiffeServerConfigShape = {
+  /** Set (to the SPIRE agent's Workload API) to serve mTLS with the component's SVID. */
+  SPIFFE_ENDPOINT_SOCKET: z.string().min(1).optional(),
+  /** Takes precedence over SPIFFE_ENDPOINT_SOCKET. */
+  WARDEN_SPIFFE_SOCKET: z.string().min(1).optional(),
+  /** Comma-separated SPIFFE IDs that may call; default: Envoy's in the server's own trust domain. */
+  WARDEN_ALLOWED_CLIENT_IDS: z.string().min(1).optional(),
+};
+
+/** The callers a server accepts: the configured list, else Envoy's SPIFFE ID in its own trust domain. */
+export function allowedClientIds(configured: string | undefined, ownSpiffeId: string): Set<string> {
+  if (configured) {
+    const ids = configured.split(",").map((id) => id.trim()).filter((id) => id.length > 0);
+    for (const id of ids) parseSpiffeId(id);
+    return new Set(ids);
+  }
+  return new Set([workloadSpiffeId(parseSpiffeId(ownSpiffeId).trustDomain, "warden", "envoy")]);
+}
+
+export interface ServerMtls {
+  svid: ServerSvidSource;
+  credentials: ServerCredentials;
+  interceptors: ServerInterceptor[];
+  allowed: ReadonlySet<string>;
+}
+
+/**
+ * mTLS for one of our gRPC servers when a Workload API socket is configured; undefined (plaintext,
+ * loopback: dev and the plaintext tests) when not.
+ */
+export async function serverMtlsFromConfig(
+  config: { SPIFFE_ENDPOINT_SOCKET?: string; WARDEN_SPIFFE_SOCKET?: string; WARDEN_ALLOWED_CLIENT_IDS?: string },
+  logger: Logger,
+  onUpdate?: (svid: X509SvidUpdate) => void,
+): Promise<ServerMtls | undefined> {
+  const endpoint = config.WARDEN_SPIFFE_SOCKET ?? config.SPIFFE_ENDPOINT_SOCKET;
+  if (!endpoint) return undefined;
+  const svid = await watchServerSvid(endpoint, {
+    onUpdate: (update) => {
+      logger.info({ spiffe_id: update.spiffeId, expires_at: update.expiresAt.toISOString() }, "SVID updated");
+      onUpdate?.(update);
+    },
+    onError: (error) => logger.warn({ err: error }, "Workload API stream failed; reconnecting"),
+  });
+  const allowed = allowedClientIds(config.WARDEN_ALLOWED_CLIENT_IDS, svid.latest().spiffeId);
+  const interceptor = allowOnlySpiffeIds(allowed, (peer) =>
+    logger.warn({ peer: peer ?? null }, "refused a caller that is not allowed"),
+  );
+  return { svid, credentials: svid.credentials, interceptors: [interceptor], allowed };
 }
