@@ -1,0 +1,82 @@
+import type { FastifyInstance } from "fastify";
+import { migrate } from "../../lib/src/db/migrate.js";
+import { openDatabase } from "../../lib/src/db/open.js";
+import type { Database } from "../../lib/src/db/types.js";
+import { createLogger, type Logger } from "../../lib/src/logger.js";
+import { vaultClientFromEnv } from "../../lib/src/vault/client.js";
+import { loadControlPlaneConfig } from "./config.js";
+import { MIGRATIONS_DIR } from "./files.js";
+import { createOidcAuthenticator } from "./http/auth.js";
+import { createTransitSigner } from "./kya/signer.js";
+import { buildServer } from "./server.js";
+
+export interface RunningControlPlane {
+  app: FastifyInstance;
+  db: Database;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Wires configuration, database (migrated), Vault signer, OIDC and the HTTP server, and listens. */
+export async function startControlPlane(
+  environment: NodeJS.ProcessEnv = process.env,
+  logger?: Logger,
+): Promise<RunningControlPlane> {
+  const config = loadControlPlaneConfig(environment);
+  const log = logger ?? createLogger("control-plane", config.WARDEN_LOG_LEVEL);
+  const db = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.WARDEN_PGLITE_DIR,
+    applicationName: "warden-control-plane",
+  });
+  try {
+    if (config.WARDEN_MIGRATE) {
+      const applied = await migrate(db, MIGRATIONS_DIR);
+      if (applied.length)
+        log.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, "database migrated");
+    }
+    const vault = vaultClientFromEnv(environment);
+    const app = await buildServer({
+      bodyLimit: config.WARDEN_CP_BODY_LIMIT,
+      authenticator: createOidcAuthenticator({
+        issuer: config.WARDEN_OIDC_ISSUER,
+        audience: config.WARDEN_OIDC_AUDIENCE,
+        jwksUrl: config.WARDEN_OIDC_JWKS_URL,
+        rolesClaim: config.WARDEN_OIDC_ROLES_CLAIM,
+        tenantClaim: config.WARDEN_OIDC_TENANT_CLAIM,
+      }),
+      context: {
+        db,
+        trustDomain: config.WARDEN_TRUST_DOMAIN,
+        attestationTtlDays: config.WARDEN_KYA_TTL_DAYS,
+        attestationIssuer:
+          config.WARDEN_ATTESTATION_ISSUER ?? `spiffe://${config.WARDEN_TRUST_DOMAIN}/warden/control-plane`,
+        signer: vault
+          ? createTransitSigner(vault, {
+              mount: config.WARDEN_VAULT_TRANSIT_MOUNT,
+              name: config.WARDEN_SIGNING_KEY,
+            })
+          : null,
+        logger: log,
+        now: () => new Date(),
+      },
+    });
+    const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
+    log.info(
+      { address, database: db.kind, vault: vault ? "configured" : "not configured" },
+      "control plane listening",
+    );
+    return {
+      app,
+      db,
+      url: address,
+      async close() {
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,39 @@
+import { normalizeAuditEvent, type AuditEventInput } from "../../../lib/src/audit/event.js";
+import { appendAuditEntries } from "../../../lib/src/audit/store.js";
+import type { Queryable } from "../../../lib/src/db/types.js";
+import type { Principal } from "../http/auth.js";
+
+/**
+ * Control-plane actions are audited in the same transaction as the change itself: either both are
+ * stored or neither is.
+ */
+export interface ActionRecord {
+  principal: Principal;
+  requestId: string;
+  tenant: string;
+  action: string;
+  agentId?: string | null;
+  agentSpiffeId?: string | null;
+  resourceType: string;
+  resourceId: string;
+  reason?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export async function recordAction(tx: Queryable, record: ActionRecord, now: Date): Promise<void> {
+  const event: AuditEventInput = {
+    tenant: record.tenant,
+    occurred_at: now,
+    source: "control-plane",
+    action: record.action,
+    actor: record.principal.subject,
+    agent_id: record.agentId ?? null,
+    agent_spiffe_id: record.agentSpiffeId ?? null,
+    request_id: record.requestId,
+    resource_type: record.resourceType,
+    resource_id: record.resourceId,
+    reason: record.reason ?? null,
+    details: record.details ?? {},
+  };
+  await appendAuditEntries(tx, [normalizeAuditEvent(event)], now);
+}

@@ -1,0 +1,78 @@
+import { parseArgs } from "node:util";
+import { runSpireCommand } from "../../../lib/src/cli/spire-command.js";
+import { auditCommands } from "./audit-commands.js";
+import { ApiClient, CliError } from "./api-client.js";
+import type { CliIo, CommandSpec } from "./command.js";
+import { kyaCommands } from "./kya-commands.js";
+import { registryCommands } from "./registry-commands.js";
+
+/**
+ * `warden <group> <command> [flags]`: the control-plane CLI. Tables by default, `--json` for
+ * scripts. Exit codes: 0 done, 1 refused or failed (or `audit verify` found tampering), 2 usage.
+ */
+const GROUPS: Record<string, Record<string, CommandSpec>> = {
+  agents: registryCommands("agents"),
+  "mcp-servers": registryCommands("mcp-servers"),
+  kya: kyaCommands,
+  audit: auditCommands,
+};
+
+export function usage(): string {
+  const lines = ["usage: warden <group> <command> [flags] [--json]", ""];
+  for (const [group, commands] of Object.entries(GROUPS)) {
+    for (const [name, spec] of Object.entries(commands))
+      lines.push(`  warden ${group} ${name} ${spec.usage}`);
+  }
+  lines.push("  warden spire ...                (SPIRE registration entries; warden spire --help)");
+  lines.push(
+    "",
+    "environment: WARDEN_API_URL (default http://127.0.0.1:8081), WARDEN_TOKEN or WARDEN_TOKEN_FILE",
+  );
+  return lines.join("\n");
+}
+
+export async function runWarden(argv: readonly string[], io: CliIo): Promise<number> {
+  const [group, name, ...rest] = argv;
+  if (group === "spire") return runSpireCommand(argv.slice(1), io);
+  if (group === undefined || group === "help" || group === "--help" || group === "-h") {
+    io.stdout(usage());
+    return group === undefined ? 2 : 0;
+  }
+  const spec = GROUPS[group]?.[name ?? ""];
+  if (!spec) {
+    io.stderr(`warden: unknown command "${[group, name].filter(Boolean).join(" ")}"\n${usage()}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: { ...spec.options, json: { type: "boolean" } },
+    });
+    const code = await spec.run({
+      io,
+      values,
+      positionals,
+      json: values.json === true,
+      client: () => ApiClient.fromEnv(io.env),
+    });
+    return typeof code === "number" ? code : 0;
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.stderr(
+        `warden ${group} ${name}: ${error.message}${error.exitCode === 2 ? `\nusage: warden ${group} ${name} ${spec.usage}` : ""}`,
+      );
+      return error.exitCode;
+    }
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr(
+        `warden ${group} ${name}: ${(error as Error).message}\nusage: warden ${group} ${name} ${spec.usage}`,
+      );
+      return 2;
+    }
+    io.stderr(`warden ${group} ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

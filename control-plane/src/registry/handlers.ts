@@ -1,0 +1,184 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Queryable } from "../../../lib/src/db/types.js";
+import { recordAction } from "../audit/record.js";
+import type { AppContext } from "../context.js";
+import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
+import { checkIfMatch, etagOf } from "../http/conditional.js";
+import { decodeTimeCursor, encodeTimeCursor } from "../http/cursor.js";
+import { ApiError, notFound } from "../http/errors.js";
+import { principalOf, type Handlers } from "../http/routes.js";
+import { notifyRegistry } from "../notify.js";
+import {
+  checkMayChange,
+  checkTransition,
+  resolveSpiffeId,
+  toApi,
+  type RegistrationStatus,
+  type RegistryCreateBody,
+  type RegistryEntry,
+  type RegistryKind,
+  type RegistryUpdateBody,
+} from "./model.js";
+import { findEntry, insertEntry, listEntries, updateEntry, type RegistryFilter } from "./repository.js";
+
+const LABEL: Record<RegistryKind, { noun: string; action: string }> = {
+  agent: { noun: "agent", action: "agent" },
+  mcp_server: { noun: "MCP server", action: "mcp_server" },
+};
+
+type IdParams = { id: string };
+type ListQuery = Omit<RegistryFilter, "kind"> & { limit: number; cursor?: string };
+
+async function announce(tx: Queryable, entry: RegistryEntry): Promise<void> {
+  await notifyRegistry(tx, {
+    v: 1,
+    entity: "agent",
+    op: "upsert",
+    id: entry.id,
+    kind: entry.kind,
+    spiffe_id: entry.spiffe_id,
+    tenant: entry.tenant,
+    status: entry.status,
+    version: entry.version,
+  });
+}
+
+function send(reply: FastifyReply, entry: RegistryEntry, status = 200) {
+  return reply.status(status).header("etag", etagOf(entry.version)).send(toApi(entry));
+}
+
+export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers {
+  const { noun, action } = LABEL[kind];
+  const names = kind === "agent" ? ["Agents", "Agent"] : ["McpServers", "McpServer"];
+
+  async function loadVisible(
+    request: FastifyRequest,
+    id: string,
+    forUpdate: Queryable | null,
+  ): Promise<RegistryEntry> {
+    const entry = await findEntry(forUpdate ?? ctx.db, id, { kind, forUpdate: forUpdate !== null });
+    if (!entry || !canSeeTenant(principalOf(request), entry.tenant)) throw notFound(noun);
+    return entry;
+  }
+
+  async function change(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    changes: RegistryUpdateBody | { status: RegistrationStatus },
+    auditAction: (before: RegistryEntry) => string,
+  ) {
+    const principal = principalOf(request);
+    const { id } = request.params as IdParams;
+    const updated = await ctx.db.transaction(async (tx) => {
+      const entry = await loadVisible(request, id, tx);
+      checkMayChange(principal, entry, changes.status);
+      checkIfMatch(request.headers["if-match"], entry.version, true);
+      if (changes.status !== undefined) checkTransition(entry.status, changes.status);
+      const now = ctx.now();
+      const after = await updateEntry(tx, id, changes, now);
+      await recordAction(
+        tx,
+        {
+          principal,
+          requestId: String(request.id),
+          tenant: after.tenant,
+          action: auditAction(entry),
+          agentId: after.id,
+          agentSpiffeId: after.spiffe_id,
+          resourceType: kind,
+          resourceId: after.id,
+          details: { changes, from_status: entry.status, to_status: after.status, version: after.version },
+        },
+        now,
+      );
+      await announce(tx, after);
+      return after;
+    });
+    return send(reply, updated);
+  }
+
+  return {
+    [`list${names[0]}`]: async (request) => {
+      const principal = principalOf(request);
+      const query = request.query as ListQuery;
+      const listName = `registry:${kind}`;
+      const after = decodeTimeCursor(listName, query.cursor);
+      const { limit, cursor: _cursor, ...filters } = query;
+      const rows = await listEntries(
+        ctx.db,
+        { ...filters, kind, tenant: scopedTenant(principal, filters.tenant) },
+        after,
+        limit + 1,
+      );
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map(toApi),
+        next_cursor:
+          rows.length > limit && last ? encodeTimeCursor(listName, last.created_at, last.id) : null,
+      };
+    },
+
+    [`create${names[1]}`]: async (request, reply) => {
+      const principal = principalOf(request);
+      const body = request.body as RegistryCreateBody;
+      scopedTenant(principal, body.tenant);
+      const owner = body.owner ?? principal.subject;
+      if (!hasRole(principal, "admin") && owner !== principal.subject) {
+        throw new ApiError("forbidden", "creators register entries they own", [
+          { field: "owner", message: "must be you (or leave it out)" },
+        ]);
+      }
+      const spiffeId = resolveSpiffeId(kind, ctx.trustDomain, body);
+      const created = await ctx.db.transaction(async (tx) => {
+        const now = ctx.now();
+        const entry = await insertEntry(tx, {
+          kind,
+          name: body.name,
+          spiffe_id: spiffeId,
+          tenant: body.tenant,
+          owner,
+          team: body.team,
+          type: body.type,
+          environment: body.environment,
+          capabilities: body.capabilities ?? [],
+          external_services: body.external_services ?? [],
+          metadata: body.metadata ?? {},
+          created_by: principal.subject,
+          created_at: now,
+        });
+        await recordAction(
+          tx,
+          {
+            principal,
+            requestId: String(request.id),
+            tenant: entry.tenant,
+            action: `${action}.created`,
+            agentId: entry.id,
+            agentSpiffeId: entry.spiffe_id,
+            resourceType: kind,
+            resourceId: entry.id,
+            details: { name: entry.name, capabilities: entry.capabilities },
+          },
+          now,
+        );
+        await announce(tx, entry);
+        return entry;
+      });
+      return send(reply, created, 201);
+    },
+
+    [`get${names[1]}`]: async (request, reply) =>
+      send(reply, await loadVisible(request, (request.params as IdParams).id, null)),
+
+    [`update${names[1]}`]: async (request, reply) =>
+      change(request, reply, request.body as RegistryUpdateBody, (before) => {
+        const to = (request.body as RegistryUpdateBody).status;
+        if (to === undefined || to === before.status) return `${action}.updated`;
+        return `${action}.${to === "active" ? "reactivated" : to}`;
+      }),
+
+    [`archive${names[1]}`]: async (request, reply) =>
+      change(request, reply, { status: "archived" }, () => `${action}.archived`),
+  };
+}

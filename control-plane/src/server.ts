@@ -1,0 +1,67 @@
+import { randomUUID } from "node:crypto";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { auditHandlers } from "./audit/handlers.js";
+import type { AppContext } from "./context.js";
+import { OPENAPI_PATH } from "./files.js";
+import { healthHandlers } from "./health.js";
+import type { Authenticator } from "./http/auth.js";
+import { ApiError, sendError } from "./http/errors.js";
+import { dereference, loadApiDocument, type JsonSchema } from "./http/openapi.js";
+import { registerOperations } from "./http/routes.js";
+import { kyaHandlers } from "./kya/handlers.js";
+import { registryHandlers } from "./registry/handlers.js";
+
+export interface ServerOptions {
+  context: AppContext;
+  authenticator: Authenticator;
+  bodyLimit: number;
+}
+
+/** The HTTP API: every route comes from openapi.yaml; docs at /docs, the document at /openapi.json. */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { context } = options;
+  const api = loadApiDocument(OPENAPI_PATH);
+  const app = Fastify({
+    loggerInstance: context.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit,
+    genReqId: () => randomUUID(),
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      new ApiError("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`),
+      request,
+      reply,
+    ),
+  );
+  app.addHook("onSend", async (request, reply, payload) => {
+    void reply.header("x-request-id", String(request.id));
+    return payload;
+  });
+
+  await app.register(swagger, { mode: "static", specification: { document: api.document as never } });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => api.document);
+
+  const errorSchema = dereference({ $ref: "#/components/schemas/Error" }, api.document) as JsonSchema;
+  registerOperations(
+    app,
+    api,
+    {
+      ...healthHandlers(context),
+      ...registryHandlers(context, "agent"),
+      ...registryHandlers(context, "mcp_server"),
+      ...kyaHandlers(context),
+      ...auditHandlers(context),
+    },
+    options.authenticator,
+    errorSchema,
+  );
+  return app;
+}

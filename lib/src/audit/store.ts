@@ -1,0 +1,133 @@
+import type { Queryable } from "../db/types.js";
+import { chainHash, GENESIS_HASH, type AuditRecord, type ChainHead } from "./chain.js";
+import type { AuditEntry } from "./event.js";
+
+/**
+ * Appending to and reading from `audit_events`. Appends hold the tenant's chain-head row lock
+ * (SELECT ... FOR UPDATE on `audit_chain_heads`) for the rest of the transaction, so concurrent
+ * writers, in any number of processes, extend each tenant's chain one after the other.
+ */
+const ENTRY_COLUMNS = [
+  "event_id",
+  "tenant",
+  "occurred_at",
+  "source",
+  "action",
+  "actor",
+  "agent_id",
+  "agent_spiffe_id",
+  "user_id",
+  "delegation_id",
+  "decision",
+  "reason",
+  "decision_id",
+  "request_id",
+  "resource_type",
+  "resource_id",
+  "upstream",
+  "model",
+  "tokens_in",
+  "tokens_out",
+  "cost_micros",
+  "latency_ms",
+  "details",
+] as const satisfies readonly (keyof AuditEntry)[];
+
+const INSERT_COLUMNS = [...ENTRY_COLUMNS, "chain_seq", "recorded_at", "prev_hash", "hash"] as const;
+
+export const AUDIT_SELECT = `SELECT id, ${INSERT_COLUMNS.join(", ")} FROM audit_events`;
+
+export interface AppendResult {
+  /** Entries written now. */
+  inserted: AuditRecord[];
+  /** Entries whose event_id was already stored (an earlier delivery that committed): skipped. */
+  duplicates: string[];
+}
+
+async function lockHead(tx: Queryable, tenant: string): Promise<ChainHead> {
+  await tx.query(
+    "INSERT INTO audit_chain_heads (tenant, last_seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (tenant) DO NOTHING",
+    [tenant, GENESIS_HASH],
+  );
+  const { rows } = await tx.query<ChainHead>(
+    "SELECT tenant, last_seq, last_hash FROM audit_chain_heads WHERE tenant = $1 FOR UPDATE",
+    [tenant],
+  );
+  return rows[0]!;
+}
+
+/** Appends entries in the given order; call inside a transaction. Redelivered event ids are skipped. */
+export async function appendAuditEntries(
+  tx: Queryable,
+  entries: readonly AuditEntry[],
+  now: Date = new Date(),
+): Promise<AppendResult> {
+  if (entries.length === 0) return { inserted: [], duplicates: [] };
+  // Lock heads in a fixed order so two writers with overlapping tenants cannot deadlock.
+  const tenants = [...new Set(entries.map((e) => e.tenant))].sort();
+  const heads = new Map<string, ChainHead>();
+  for (const tenant of tenants) heads.set(tenant, await lockHead(tx, tenant));
+
+  const existing = await tx.query<{ event_id: string }>(
+    "SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])",
+    [entries.map((e) => e.event_id)],
+  );
+  const seen = new Set(existing.rows.map((r) => r.event_id));
+  const duplicates: string[] = [];
+  const records: Omit<AuditRecord, "id">[] = [];
+  const recordedAt = now.toISOString();
+  for (const entry of entries) {
+    if (seen.has(entry.event_id)) {
+      duplicates.push(entry.event_id);
+      continue;
+    }
+    seen.add(entry.event_id);
+    const head = heads.get(entry.tenant)!;
+    const chained = {
+      ...entry,
+      chain_seq: head.last_seq + 1,
+      recorded_at: recordedAt,
+      prev_hash: head.last_hash,
+    };
+    const record = { ...chained, hash: chainHash(chained) };
+    head.last_seq = record.chain_seq;
+    head.last_hash = record.hash;
+    records.push(record);
+  }
+  if (records.length === 0) return { inserted: [], duplicates };
+
+  const params: unknown[] = [];
+  const tuples = records.map((record) => {
+    const placeholders = INSERT_COLUMNS.map((column) => {
+      const value = record[column];
+      params.push(column === "details" ? JSON.stringify(value) : value);
+      return `$${params.length}`;
+    });
+    return `(${placeholders.join(", ")})`;
+  });
+  const { rows } = await tx.query<{ id: number; event_id: string }>(
+    `INSERT INTO audit_events (${INSERT_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")} RETURNING id, event_id`,
+    params,
+  );
+  const ids = new Map(rows.map((r) => [r.event_id, r.id]));
+  for (const tenant of tenants) {
+    const head = heads.get(tenant)!;
+    await tx.query(
+      "UPDATE audit_chain_heads SET last_seq = $2, last_hash = $3, updated_at = now() WHERE tenant = $1",
+      [tenant, head.last_seq, head.last_hash],
+    );
+  }
+  return { inserted: records.map((r) => ({ ...r, id: ids.get(r.event_id)! })), duplicates };
+}
+
+type DbTimestamp = Date | string;
+
+/** A row as the driver returns it, with timestamps in the same ISO form that was hashed. */
+export function recordFromRow(row: Record<string, unknown>): AuditRecord {
+  const iso = (value: unknown) => new Date(value as DbTimestamp).toISOString();
+  return {
+    ...(row as unknown as AuditRecord),
+    occurred_at: iso(row.occurred_at),
+    recorded_at: iso(row.recorded_at),
+  };
+}

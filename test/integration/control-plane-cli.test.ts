@@ -1,0 +1,255 @@
+import { runWarden } from "../../control-plane/src/cli/warden.js";
+import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+
+/** The `warden` CLI against the real control plane (PostgreSQL, OpenBao, stub OIDC). */
+let f: ControlPlaneFixture;
+let tokens: Record<"admin" | "reviewer" | "creator", string>;
+
+beforeAll(async () => {
+  f = await startControlPlaneFixture({ vault: true });
+  tokens = {
+    admin: await f.token({ sub: "alice", roles: ["admin"] }),
+    reviewer: await f.token({ sub: "rita", roles: ["reviewer"] }),
+    creator: await f.token({ sub: "carl", roles: ["creator"] }),
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await f?.close();
+});
+
+async function warden(as: keyof typeof tokens | null, ...argv: string[]) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const env: NodeJS.ProcessEnv = {
+    WARDEN_API_URL: f.url,
+    ...(as ? { WARDEN_TOKEN: tokens[as] } : {}),
+    DATABASE_URL: f.databaseUrl!,
+  };
+  const code = await runWarden(argv, { env, stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) });
+  return { code, out: stdout.join("\n"), err: stderr.join("\n") };
+}
+
+test("register, list, suspend an agent; readable tables and --json", async () => {
+  const created = await warden(
+    "creator",
+    "agents",
+    "create",
+    "--name",
+    "cli-bot",
+    "--tenant",
+    "acme",
+    "--team",
+    "research",
+    "--type",
+    "assistant",
+    "--environment",
+    "dev",
+    "--capability",
+    "llm:chat,github:repo.read",
+    "--json",
+  );
+  expect(created.code).toBe(0);
+  const agent = JSON.parse(created.out) as { id: string; spiffe_id: string; capabilities: string[] };
+  expect(agent).toMatchObject({
+    spiffe_id: "spiffe://warden.local/agent/cli-bot",
+    capabilities: ["llm:chat", "github:repo.read"],
+  });
+
+  const table = await warden("creator", "agents", "list", "--tenant", "acme");
+  expect(table.out.split("\n")[0]).toMatch(
+    /^ID\s+NAME\s+TENANT\s+TEAM\s+ENV\s+STATUS\s+CAPABILITIES\s+SPIFFE ID$/,
+  );
+  expect(table.out).toMatch(new RegExp(`${agent.id}\\s+cli-bot\\s+acme\\s+research\\s+dev\\s+active`));
+
+  const suspended = await warden("reviewer", "agents", "suspend", agent.id);
+  expect(suspended.code).toBe(0);
+  expect(suspended.out).toMatch(/^status\s+suspended$/m);
+
+  const duplicate = await warden(
+    "creator",
+    "agents",
+    "create",
+    "--name",
+    "cli-bot",
+    "--tenant",
+    "acme",
+    "--team",
+    "research",
+    "--type",
+    "assistant",
+    "--environment",
+    "dev",
+  );
+  expect(duplicate).toMatchObject({ code: 1 });
+  expect(duplicate.err).toMatch(/409 conflict: an entry with this SPIFFE ID is already registered/);
+
+  const invalid = await warden(
+    "creator",
+    "agents",
+    "create",
+    "--name",
+    "Bad!",
+    "--tenant",
+    "acme",
+    "--team",
+    "r",
+    "--type",
+    "t",
+    "--environment",
+    "dev",
+  );
+  expect(invalid.code).toBe(1);
+  expect(invalid.err).toMatch(/400 bad_request.*\n\s+name: must match pattern/);
+});
+
+test("MCP servers with external services", async () => {
+  const created = await warden(
+    "creator",
+    "mcp-servers",
+    "create",
+    "--name",
+    "drive-mcp",
+    "--tenant",
+    "acme",
+    "--team",
+    "tools",
+    "--type",
+    "mcp",
+    "--environment",
+    "prod",
+    "--external-service",
+    "google-drive",
+    "--json",
+  );
+  expect(created.code).toBe(0);
+  const list = await warden("creator", "mcp-servers", "list", "--external-service", "google-drive");
+  expect(list.out).toMatch(/drive-mcp.*google-drive.*spiffe:\/\/warden\.local\/mcp\/drive-mcp/);
+});
+
+test("KYA from the command line: submit, approve, list, revoke", async () => {
+  const agent = JSON.parse(
+    (
+      await warden(
+        "creator",
+        "agents",
+        "create",
+        "--name",
+        "kya-cli-bot",
+        "--tenant",
+        "acme",
+        "--team",
+        "r",
+        "--type",
+        "assistant",
+        "--environment",
+        "dev",
+        "--capability",
+        "llm:chat",
+        "--json",
+      )
+    ).out,
+  ) as { id: string };
+  const submitted = await warden(
+    "creator",
+    "kya",
+    "submit",
+    agent.id,
+    "--image-digest",
+    `sha256:${"c".repeat(64)}`,
+    "--endpoint",
+    "https://api.openai.com/",
+    "--checklist",
+    "no_embedded_credentials,audit_logging",
+    "--json",
+  );
+  expect(submitted.code).toBe(0);
+  const attestation = JSON.parse(submitted.out) as {
+    id: string;
+    evidence: { security_checklist: Record<string, boolean> };
+  };
+  expect(attestation.evidence.security_checklist).toMatchObject({
+    no_embedded_credentials: true,
+    audit_logging: true,
+    dependencies_scanned: false,
+  });
+
+  const approved = await warden(
+    "reviewer",
+    "kya",
+    "approve",
+    attestation.id,
+    "--level",
+    "2",
+    "--capability",
+    "llm:chat",
+  );
+  expect(approved.code).toBe(0);
+  expect(approved.out).toMatch(/^status\s+approved$/m);
+  expect(approved.out).toMatch(/^jws\s+eyJ/m);
+
+  const listed = await warden("reviewer", "kya", "list", "--agent", agent.id);
+  expect(listed.out).toMatch(new RegExp(`${attestation.id}\\s+${agent.id}\\s+approved\\s+2\\s+carl`));
+
+  expect((await warden("reviewer", "kya", "revoke", attestation.id)).code).toBe(2); // --reason missing
+  const revoked = await warden("reviewer", "kya", "revoke", attestation.id, "--reason", "key leaked");
+  expect(revoked.out).toMatch(/^revocation_reason\s+key leaked$/m);
+  expect((await warden("creator", "kya", "submit", agent.id, "--checklist", "vibes")).err).toMatch(
+    /unknown checklist item/,
+  );
+});
+
+test("audit: list, export and verify (through the API and directly against PostgreSQL)", async () => {
+  const listed = await warden("admin", "audit", "list", "--action", "agent.suspended");
+  expect(listed.out).toMatch(/agent\.suspended\s+rita\s+spiffe:\/\/warden\.local\/agent\/cli-bot/);
+  const exported = await warden("admin", "audit", "export", "--tenant", "acme");
+  const lines = exported.out.split("\n").map((l) => JSON.parse(l) as { tenant: string });
+  expect(lines.length).toBeGreaterThanOrEqual(7);
+  expect(lines.every((l) => l.tenant === "acme")).toBe(true);
+
+  expect(await warden("admin", "audit", "verify")).toMatchObject({
+    code: 0,
+    out: expect.stringMatching(/^OK: audit chain intact \(\d+ rows, 1 tenants\)$/),
+  });
+  expect(await warden(null, "audit", "verify", "--direct")).toMatchObject({
+    code: 0,
+    out: expect.stringMatching(/^OK/),
+  });
+
+  const [victim] = await f.cluster!.sql<{ id: number; event_id: string; chain_seq: number }>(
+    "SELECT id, event_id, chain_seq FROM audit_events WHERE action = 'kya.approved'",
+    [],
+    f.databaseUrl!.split("/").pop(),
+  );
+  await f.cluster!.sql(
+    `BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_events SET details = '{"level": 3}' WHERE id = ${victim!.id}; COMMIT;`,
+    [],
+    f.databaseUrl!.split("/").pop(),
+  );
+  for (const argv of [
+    ["audit", "verify"],
+    ["audit", "verify", "--direct"],
+  ]) {
+    const broken = await warden("admin", ...argv);
+    expect(broken.code).toBe(1);
+    expect(broken.out).toBe(
+      `BROKEN: tenant acme, row id ${victim!.id} (chain_seq ${victim!.chain_seq}, event ${victim!.event_id}): stored hash does not match the row's contents (row altered) [hash_mismatch]`,
+    );
+  }
+});
+
+test("usage and authentication errors are explained", async () => {
+  expect(await warden("admin", "agents", "frobnicate")).toMatchObject({
+    code: 2,
+    err: expect.stringContaining("unknown command"),
+  });
+  expect(await warden("admin", "agents", "list", "--colour", "blue")).toMatchObject({
+    code: 2,
+    err: expect.stringContaining("--colour"),
+  });
+  expect(await warden(null, "agents", "list")).toMatchObject({
+    code: 1,
+    err: expect.stringContaining("set WARDEN_TOKEN"),
+  });
+  expect((await warden("admin", "help")).out).toMatch(/warden kya approve <attestation-id> --level/);
+});

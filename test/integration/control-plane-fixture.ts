@@ -1,0 +1,127 @@
+import { join } from "node:path";
+import { startControlPlane, type RunningControlPlane } from "../../control-plane/src/app.js";
+import { loadApiDocument, type OperationSpec } from "../../control-plane/src/http/openapi.js";
+import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import { REPO_ROOT } from "../harness/process.js";
+import { startVault, type VaultDev } from "../harness/vault.js";
+import { StubOidcIssuer, type TokenClaims } from "../stubs/oidc-issuer.js";
+
+/**
+ * Starts the control plane for integration tests against the real PostgreSQL and OpenBao, with the
+ * stub OIDC issuer, and gives tests an HTTP client that records which OpenAPI operations it used.
+ */
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface CallOptions {
+  token?: string | undefined;
+  body?: unknown;
+  rawBody?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ControlPlaneFixture {
+  cluster: PostgresCluster | null;
+  vault: VaultDev | null;
+  oidc: StubOidcIssuer;
+  controlPlane: RunningControlPlane;
+  databaseUrl: string | null;
+  url: string;
+  token(claims: TokenClaims): Promise<string>;
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options?: CallOptions,
+  ): Promise<ApiResponse<T>>;
+  /** operationIds called so far that answered with a documented status. */
+  covered: Set<string>;
+  operations: OperationSpec[];
+  close(): Promise<void>;
+}
+
+export async function startControlPlaneFixture(
+  options: { postgres?: boolean; vault?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<ControlPlaneFixture> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+  let controlPlane: RunningControlPlane;
+  let cluster: PostgresCluster | null = null;
+  let vault: VaultDev | null = null;
+  let oidc: StubOidcIssuer;
+  let databaseUrl: string | null = null;
+  try {
+    if (options.postgres !== false) {
+      const started = await startPostgres();
+      cluster = started;
+      cleanups.push(() => started.destroy());
+      databaseUrl = await started.createDatabase();
+    }
+    if (options.vault) {
+      const started = await startVault();
+      vault = started;
+      cleanups.push(() => started.stop());
+    }
+    const issuer = await StubOidcIssuer.start();
+    oidc = issuer;
+    cleanups.push(() => issuer.close());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      WARDEN_CP_PORT: "0",
+      WARDEN_OIDC_ISSUER: issuer.issuer,
+      WARDEN_LOG_LEVEL: "error",
+      DATABASE_URL: databaseUrl ?? "",
+      VAULT_ADDR: vault?.address ?? "",
+      VAULT_TOKEN: vault ? await vault.tokenFor("control-plane") : "",
+      ...options.env,
+    };
+    controlPlane = await startControlPlane(env);
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  const { operations } = loadApiDocument(join(REPO_ROOT, "control-plane", "openapi.yaml"));
+  const matchers = operations.map((op) => ({
+    op,
+    pattern: new RegExp(`^${op.path.replace(/\{[^}]+\}/g, "[^/]+").replace(/\./g, "\\.")}$`),
+  }));
+  const covered = new Set<string>();
+
+  return {
+    cluster,
+    vault,
+    oidc,
+    controlPlane,
+    databaseUrl,
+    url: controlPlane.url,
+    covered,
+    operations,
+    token: (claims) => oidc.token(claims),
+    async call<T>(method: string, path: string, call: CallOptions = {}): Promise<ApiResponse<T>> {
+      const headers: Record<string, string> = { ...call.headers };
+      if (call.token) headers.authorization = `Bearer ${call.token}`;
+      let body: string | undefined = call.rawBody;
+      if (call.body !== undefined) body = JSON.stringify(call.body);
+      if (body !== undefined) headers["content-type"] = call.contentType ?? "application/json";
+      const response = await fetch(`${controlPlane.url}${path}`, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown = text;
+      if ((response.headers.get("content-type") ?? "").includes("application/json"))
+        parsed = JSON.parse(text);
+      const bare = path.split("?")[0]!;
+      const match = matchers.find((m) => m.op.method === method && m.pattern.test(bare));
+      if (match && match.op.responses.has(response.status)) covered.add(match.op.operationId);
+      return { status: response.status, headers: response.headers, body: parsed as T, text };
+    },
+    async close() {
+      await controlPlane.close();
+      await cleanUp();
+    },
+  };
+}
