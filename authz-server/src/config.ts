@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { env, loadConfig } from "../../lib/src/config.js";
+import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 
 export const authzConfigShape = {
@@ -12,11 +12,40 @@ export const authzConfigShape = {
   WARDEN_POLICY_POLL_MS: env.positiveInt(2_000),
   WARDEN_AUTHZ_STATUS_LISTEN: env.listenAddress("127.0.0.1:9101"),
   WARDEN_REGISTRY_FILE: z.string().min(1).optional(),
+  /** The control plane's database (`DATABASE_URL` is the fallback): the registry feed. */
+  WARDEN_REGISTRY_DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_URL: z.string().min(1).optional(),
+  /** The control plane's `/.well-known/jwks.json`: the keys attestations are verified with. */
+  WARDEN_JWKS_URL: z.string().url().optional(),
+  WARDEN_ATTESTATION_ISSUER: z.string().min(1).optional(),
+  WARDEN_REGISTRY_RESYNC_MS: env.positiveInt(60_000),
   WARDEN_LOG_LEVEL: env.logLevel(),
   WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(5_000),
 };
 
 export type AuthzConfig = ReturnType<typeof loadAuthzConfig>;
+
+export type RegistrySource =
+  { kind: "file"; path: string } | { kind: "database"; url: string; jwksUrl: string } | { kind: "none" };
+
+/**
+ * Where the agent directory comes from. An explicit WARDEN_REGISTRY_FILE wins over a `DATABASE_URL`
+ * merely present in the environment; naming both sources explicitly is a mistake.
+ */
+export function registrySource(config: AuthzConfig): RegistrySource {
+  if (config.WARDEN_REGISTRY_FILE && config.WARDEN_REGISTRY_DATABASE_URL)
+    throw new ConfigError([
+      "WARDEN_REGISTRY_FILE and WARDEN_REGISTRY_DATABASE_URL: set one registry source, not both",
+    ]);
+  if (config.WARDEN_REGISTRY_FILE) return { kind: "file", path: config.WARDEN_REGISTRY_FILE };
+  const url = config.WARDEN_REGISTRY_DATABASE_URL ?? config.DATABASE_URL;
+  if (!url) return { kind: "none" };
+  if (!config.WARDEN_JWKS_URL)
+    throw new ConfigError([
+      "WARDEN_JWKS_URL: required with a registry database, to verify attestations (not set)",
+    ]);
+  return { kind: "database", url, jwksUrl: config.WARDEN_JWKS_URL };
+}
 
 export function loadAuthzConfig(source: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(authzConfigShape, source);

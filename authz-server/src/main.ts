@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { exitOnConfigError } from "../../lib/src/config.js";
+import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import { newDecisionId } from "../../lib/src/ids.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
@@ -8,8 +9,10 @@ import { startStatusServer } from "../../lib/src/status-server.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
-import { loadAuthzConfig, type AuthzConfig } from "./config.js";
+import { loadAuthzConfig, registrySource, type AuthzConfig, type RegistrySource } from "./config.js";
 import { AgentIndex } from "./directory/agent-index.js";
+import { jwksAttestationVerifier } from "./directory/attestation-verifier.js";
+import { RegistryFeed } from "./directory/registry-feed.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./peer-certificate.js";
 import { PolicyHolder } from "./policy/holder.js";
@@ -41,15 +44,38 @@ const loader = new BundleLoader(
   config.WARDEN_POLICY_POLL_MS,
 );
 
+let registry: RegistrySource;
+try {
+  registry = registrySource(config);
+} catch (error) {
+  exitOnConfigError("authz-server", error);
+}
 const directory = new AgentIndex();
-if (config.WARDEN_REGISTRY_FILE) {
+if (registry.kind === "file") {
   try {
-    directory.replaceAll(readRegistryFile(config.WARDEN_REGISTRY_FILE));
+    directory.replaceAll(readRegistryFile(registry.path));
   } catch (error) {
     process.stderr.write(`authz-server: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(78);
   }
 }
+const registryDb =
+  registry.kind === "database"
+    ? createPostgresDatabase(registry.url, { max: 2, applicationName: "warden-authz-server" })
+    : undefined;
+const feed =
+  registry.kind === "database" && registryDb
+    ? new RegistryFeed({
+        db: registryDb,
+        index: directory,
+        verifier: jwksAttestationVerifier(registry.jwksUrl),
+        logger,
+        resyncMs: config.WARDEN_REGISTRY_RESYNC_MS,
+        attestationIssuer: config.WARDEN_ATTESTATION_ISSUER,
+      })
+    : undefined;
+// Loaded before serving when the database answers; otherwise it keeps retrying and /readyz waits.
+await feed?.start();
 
 // With SPIRE: serve with our own SVID, only to Envoy, and verify every agent's certificate ourselves.
 const peers = new PeerCertificateVerifier(new Map());
@@ -79,12 +105,12 @@ const port = await server.listen(config.WARDEN_AUTHZ_LISTEN);
 server.setServing(loader.current() !== undefined);
 loader.onActivated = () => server.setServing(true);
 const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, {
-  ready: () => loader.current() !== undefined,
+  ready: () => loader.current() !== undefined && (feed?.loaded ?? true),
   status: () => ({
     component: "authz-server",
     dry_run: config.WARDEN_POLICY_DRY_RUN,
     policy: loader.status(),
-    registry: { agents: directory.size },
+    registry: feed?.status() ?? { source: registry.kind, agents: directory.size },
   }),
 });
 logger.info(
@@ -105,6 +131,8 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, "authz-server draining");
   loader.stop();
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
+  await feed?.stop();
+  await registryDb?.close();
   statusServer.close();
   mtls?.svid.close();
   logger.info("authz-server stopped");
