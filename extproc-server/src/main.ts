@@ -24,7 +24,11 @@ const vault = vaultCertConfig(llmConfig);
 if (vault) {
   const { keys } = vaultLlmKeys(vault, llmConfig, logger);
   providers.push(
-    new LlmProvider({ keys, usage: logUsageSink(logger), defaultTenant: llmConfig.WARDEN_DEFAULT_TENANT ?? null }),
+    new LlmProvider({
+      keys,
+      usage: logUsageSink(logger),
+      defaultTenant: llmConfig.WARDEN_DEFAULT_TENANT ?? null,
+    }),
   );
   logger.info({ vault: vault.address, kv_mount: vault.kvMount }, "LLM key injection from Vault");
 } else {

@@ -165,7 +165,8 @@ export class StreamProcessor {
     return after(
       pipeBody(this.requestBodyHooks, original, (hook, body) => hook.onRequestBody!(body, endOfStream)),
       // The request body is only ever asked for BUFFERED (see onRequestHeaders).
-      (body) => (body === original ? requestBodyResponse(undefined) : bufferedBodyReplacement("requestBody", body)),
+      (body) =>
+        body === original ? requestBodyResponse(undefined) : bufferedBodyReplacement("requestBody", body),
     );
   }
 
@@ -269,7 +270,10 @@ export class StreamProcessor {
  * Envoy keeps the original content-length and leaves it to the processor to correct it (a mismatch
  * fails the request; envoy PR #29536). A STREAMED body has no content-length to correct.
  */
-function bufferedBodyReplacement(phase: "requestBody" | "responseBody", body: Uint8Array): IProcessingResponse {
+function bufferedBodyReplacement(
+  phase: "requestBody" | "responseBody",
+  body: Uint8Array,
+): IProcessingResponse {
   return {
     [phase]: {
       response: {

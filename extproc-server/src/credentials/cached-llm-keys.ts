@@ -68,7 +68,8 @@ export class CachedLlmKeys implements LlmKeySource {
   }
 
   private async readThrough(id: string, tenant: string, provider: string): Promise<string> {
-    if (!isSafeKvSegment(tenant)) throw new WardenError("forbidden", "the tenant name cannot name an LLM key");
+    if (!isSafeKvSegment(tenant))
+      throw new WardenError("forbidden", "the tenant name cannot name an LLM key");
     const previous = this.entries.get(id);
     let secret: KvSecret | null;
     try {
@@ -76,25 +77,43 @@ export class CachedLlmKeys implements LlmKeySource {
     } catch (error) {
       return this.whenStoreFails(error, previous, tenant, provider);
     }
-    const key = secret && typeof secret.data.api_key === "string" && secret.data.api_key !== "" ? secret.data.api_key : null;
+    const key =
+      secret && typeof secret.data.api_key === "string" && secret.data.api_key !== ""
+        ? secret.data.api_key
+        : null;
     if (secret && key === null) {
-      this.options.logger.error({ tenant, provider, version: secret.version }, "LLM key secret has no api_key");
+      this.options.logger.error(
+        { tenant, provider, version: secret.version },
+        "LLM key secret has no api_key",
+      );
     }
     const entry: Entry = { key, version: secret?.version ?? 0, readAt: this.now() };
     this.entries.set(id, entry);
     if (previous?.key !== entry.key) {
-      if (previous) this.options.logger.info({ tenant, provider, version: entry.version }, "LLM key changed in the store");
+      if (previous)
+        this.options.logger.info(
+          { tenant, provider, version: entry.version },
+          "LLM key changed in the store",
+        );
       this.rebuildScrubber();
     }
     return usable(entry, tenant, provider);
   }
 
-  private whenStoreFails(error: unknown, previous: Entry | undefined, tenant: string, provider: string): string {
+  private whenStoreFails(
+    error: unknown,
+    previous: Entry | undefined,
+    tenant: string,
+    provider: string,
+  ): string {
     const unavailable = !(error instanceof VaultError) || error.unavailable;
     const reason = error instanceof Error ? error.message : String(error);
     const age = previous ? this.now() - previous.readAt : Number.POSITIVE_INFINITY;
     if (unavailable && previous?.key && age < this.options.ttlMs + this.options.maxStaleMs) {
-      this.options.logger.warn({ tenant, provider, reason, age_ms: age }, "key store unreachable; using the cached LLM key");
+      this.options.logger.warn(
+        { tenant, provider, reason, age_ms: age },
+        "key store unreachable; using the cached LLM key",
+      );
       return previous.key;
     }
     this.options.logger.error({ tenant, provider, reason, unavailable }, "cannot read the LLM key");

@@ -28,7 +28,8 @@ export function tlsFetch(options: TlsFetchOptions): TlsFetch {
     const url = new URL(String(input));
     const headers = plainHeaders(init.headers);
     const body = typeof init.body === "string" ? init.body : undefined;
-    if (init.body != null && body === undefined) return Promise.reject(new TypeError("tlsFetch sends string bodies only"));
+    if (init.body != null && body === undefined)
+      return Promise.reject(new TypeError("tlsFetch sends string bodies only"));
     if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<Response>((resolve, reject) => {

@@ -80,7 +80,10 @@ export class VaultCertSession {
       ]);
       transport = tlsFetch({ ca, cert, key });
     } catch (error) {
-      throw new VaultError(`Vault client certificate unreadable: ${(error as NodeJS.ErrnoException).code ?? "error"}`, 0);
+      throw new VaultError(
+        `Vault client certificate unreadable: ${(error as NodeJS.ErrnoException).code ?? "error"}`,
+        0,
+      );
     }
     const mount = options.authMount ?? "cert";
     const path = `auth/${mount}/login`;
@@ -95,12 +98,18 @@ export class VaultCertSession {
       });
     } catch (error) {
       transport.close();
-      throw new VaultError(`Vault POST ${path} unreachable: ${error instanceof Error ? error.message : String(error)}`, 0);
+      throw new VaultError(
+        `Vault POST ${path} unreachable: ${error instanceof Error ? error.message : String(error)}`,
+        0,
+      );
     }
     const text = await response.text();
     if (!response.ok) {
       transport.close();
-      throw new VaultError(`Vault cert login failed with ${response.status}: ${vaultErrors(text)}`, response.status);
+      throw new VaultError(
+        `Vault cert login failed with ${response.status}: ${vaultErrors(text)}`,
+        response.status,
+      );
     }
     const parsed = loginResponse.safeParse(safeJson(text));
     if (!parsed.success) {

@@ -4,7 +4,7 @@ import { SseDecoder, type SseEvent } from "./decoder.js";
 const ANTHROPIC_STREAM =
   "event: message_start\n" +
   'data: {"type":"message_start","message":{"model":"claude-sonnet-4-5","usage":{"input_tokens":25,"output_tokens":1}}}\n\n' +
-  "event: ping\ndata: {\"type\": \"ping\"}\n\n" +
+  'event: ping\ndata: {"type": "ping"}\n\n' +
   "event: content_block_delta\n" +
   'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Héllo ✓"}}\n\n' +
   "event: message_delta\n" +

@@ -52,19 +52,25 @@ export class SseDecoder {
         if (this.crEndedEvent) lastEnd = 1;
       }
     }
-    for (let i = start; i < chunk.length; i++) {
-      const byte = chunk[i];
-      if (byte !== LF && byte !== CR) continue;
-      const endedEvent = this.endLine(chunk, start, i, onEvent);
-      if (byte === CR) {
-        if (i + 1 === chunk.length) {
+    // Line breaks are found with indexOf (memchr), not a byte loop: this runs for every chunk of every stream.
+    let nextCr = chunk.indexOf(CR, start);
+    let i = start;
+    while (i < chunk.length) {
+      if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
+      const nextLf = chunk.indexOf(LF, i);
+      const end = nextCr === -1 ? nextLf : nextLf === -1 ? nextCr : Math.min(nextLf, nextCr);
+      if (end === -1) break;
+      const endedEvent = this.endLine(chunk, start, end, onEvent);
+      i = end + 1;
+      if (chunk[end] === CR) {
+        if (i === chunk.length) {
           this.skipLf = true;
           this.crEndedEvent = endedEvent;
-        } else if (chunk[i + 1] === LF) {
+        } else if (chunk[i] === LF) {
           i++;
         }
       }
-      start = i + 1;
+      start = i;
       if (endedEvent) lastEnd = start;
     }
     if (start < chunk.length) this.keepLinePart(chunk.subarray(start));

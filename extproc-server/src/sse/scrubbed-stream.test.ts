@@ -36,7 +36,7 @@ test("a key split across chunks never reaches the agent, at any split point", ()
 });
 
 test("complete events go on at once; only the open event is held", () => {
-  const { sent, held } = run(['data: {"a":1}\n\ndata: {"b"', ':2}\n\n', "data: [DONE]\n\n"]);
+  const { sent, held } = run(['data: {"a":1}\n\ndata: {"b"', ":2}\n\n", "data: [DONE]\n\n"]);
   expect(sent[0]).toBe('data: {"a":1}\n\n');
   expect(held[0]).toBe('data: {"b"'.length);
   expect(sent[1]).toBe('data: {"b":2}\n\n');

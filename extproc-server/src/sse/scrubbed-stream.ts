@@ -46,7 +46,8 @@ export class ScrubbedSseStream {
       this.held = end < bytes.length ? Uint8Array.from(bytes.subarray(end)) : null;
     }
     if (release.length > 0) release = this.scrubber.scrub(release) ?? release;
-    if (this.held && this.held.length > this.maxHeldBytes) release = concat(release, this.releaseOversized(this.held));
+    if (this.held && this.held.length > this.maxHeldBytes)
+      release = concat(release, this.releaseOversized(this.held));
     return release;
   }
 

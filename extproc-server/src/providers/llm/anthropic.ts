@@ -28,7 +28,8 @@ type UsageFields = { -readonly [K in keyof TokenUsage]: TokenUsage[K] };
 function applyAnthropicUsage(into: UsageFields, usage: Record<string, unknown>): void {
   if ("input_tokens" in usage) into.inputTokens = count(usage.input_tokens);
   if ("cache_read_input_tokens" in usage) into.cachedInputTokens = count(usage.cache_read_input_tokens);
-  if ("cache_creation_input_tokens" in usage) into.cacheWriteTokens = count(usage.cache_creation_input_tokens);
+  if ("cache_creation_input_tokens" in usage)
+    into.cacheWriteTokens = count(usage.cache_creation_input_tokens);
   if ("output_tokens" in usage) into.outputTokens = count(usage.output_tokens);
 }
 

@@ -7,7 +7,8 @@ import type { TokenUsage } from "../../usage/record.js";
  * this: where the key goes, what the request says (model, stream), and where usage sits in a JSON
  * body and in an SSE stream. Modules are pure: bytes and parsed JSON in, facts out.
  */
-export type LlmOperation = "chat" | "completions" | "responses" | "embeddings" | "messages" | "generate" | "other";
+export type LlmOperation =
+  "chat" | "completions" | "responses" | "embeddings" | "messages" | "generate" | "other";
 
 export interface LlmRoute {
   readonly operation: LlmOperation;
@@ -49,7 +50,11 @@ export interface LlmApi {
   streamUsage(route: LlmRoute): StreamUsageReader;
 }
 
-export const OTHER_ROUTE: LlmRoute = Object.freeze({ operation: "other", pathModel: null, pathStream: false });
+export const OTHER_ROUTE: LlmRoute = Object.freeze({
+  operation: "other",
+  pathModel: null,
+  pathStream: false,
+});
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

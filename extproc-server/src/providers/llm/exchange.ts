@@ -6,7 +6,14 @@ import type { HeaderEdits, HeaderView } from "../../header-edits.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, ResponseStart } from "../../providers.js";
 import { ScrubbedSseStream } from "../../sse/scrubbed-stream.js";
 import { NO_TOKENS, type UsageOutcome, type UsageRecord, type UsageSink } from "../../usage/record.js";
-import { isRecord, parseJson, type LlmApi, type LlmRoute, type StreamUsageReader, type UsageReading } from "./api.js";
+import {
+  isRecord,
+  parseJson,
+  type LlmApi,
+  type LlmRoute,
+  type StreamUsageReader,
+  type UsageReading,
+} from "./api.js";
 
 export interface LlmExchangeDeps {
   readonly api: LlmApi;
@@ -70,6 +77,8 @@ export class LlmExchange implements ExchangeHooks {
   private inject(edits: HeaderEdits, key: string): void {
     this.key = key;
     this.deps.api.injectKey(edits, key);
+    // A compressed answer could be neither read for usage nor scrubbed of keys: ask for plain bytes.
+    edits.set("accept-encoding", "identity");
   }
 
   wantsRequestBody(): boolean {
@@ -90,7 +99,8 @@ export class LlmExchange implements ExchangeHooks {
   onResponseHeaders(response: ResponseStart, edits: HeaderEdits): void {
     this.status = response.status;
     this.firstByteMs = this.deps.monotonicMs() - this.startedMs;
-    if (response.status === 401 && this.tenant) this.deps.keys.invalidate(this.tenant, this.deps.api.provider);
+    if (response.status === 401 && this.tenant)
+      this.deps.keys.invalidate(this.tenant, this.deps.api.provider);
     const scrubber = this.scrubber();
     for (const header of response.headers.list) {
       const name = header.key?.toLowerCase();

@@ -43,7 +43,9 @@ export function readOpenAiRequest(route: LlmRoute, body: Record<string, unknown>
   const stream = body.stream === true;
   const options = isRecord(body.stream_options) ? body.stream_options : null;
   const mustAsk =
-    stream && (route.operation === "chat" || route.operation === "completions") && options?.include_usage !== true;
+    stream &&
+    (route.operation === "chat" || route.operation === "completions") &&
+    options?.include_usage !== true;
   return {
     model,
     stream,

@@ -1,0 +1,284 @@
+import { WardenError } from "../../../../lib/src/errors.js";
+import type { IProcessingResponse } from "../../../../lib/src/envoy/services.js";
+import { createLogger } from "../../../../lib/src/logger.js";
+import type { LlmKeySource } from "../../credentials/key-source.js";
+import { SecretScrubber } from "../../credentials/scrub.js";
+import { BODY_BUFFERED, BODY_STREAMED } from "../../processing-responses.js";
+import { StreamProcessor } from "../../stream-processor.js";
+import {
+  asEnvoyReads,
+  authzMetadata,
+  readImmediate,
+  readMutation,
+  SAMPLE_HANDOFF,
+  wire,
+} from "../../testing/envoy-messages.js";
+import type { UsageRecord } from "../../usage/record.js";
+import { LlmProvider } from "./provider.js";
+
+const logger = createLogger("llm-exchange-test", "silent");
+const TENANT_KEY = "sk-vault-held-acme-openai-0123456789";
+
+class StubKeys implements LlmKeySource {
+  failure: WardenError | null = null;
+  invalidated: string[] = [];
+  async = false;
+  keyFor(tenant: string, provider: string): string | Promise<string> {
+    if (this.failure) throw this.failure;
+    const key = provider === "openai" && tenant === "acme" ? TENANT_KEY : `sk-${tenant}-${provider}-key`;
+    return this.async ? Promise.resolve(key) : key;
+  }
+  invalidate(tenant: string, provider: string): void {
+    this.invalidated.push(`${tenant}/${provider}`);
+  }
+  scrubber(): SecretScrubber {
+    return new SecretScrubber([TENANT_KEY]);
+  }
+}
+
+function setup(options: { defaultTenant?: string | null } = {}) {
+  const keys = new StubKeys();
+  const records: UsageRecord[] = [];
+  let clock = 0;
+  const provider = new LlmProvider({
+    keys,
+    usage: { record: (record) => records.push(record) },
+    defaultTenant: options.defaultTenant ?? null,
+    monotonicMs: () => (clock += 5),
+    wallClock: () => new Date("2025-01-01T00:00:00Z"),
+  });
+  const stream = new StreamProcessor({ providers: [provider], logger, newDecisionId: () => "dec-new" });
+  return { keys, records, stream };
+}
+
+async function reply(value: ReturnType<StreamProcessor["process"]>) {
+  const answer = await value;
+  if (!answer) throw new Error("expected a reply");
+  return asEnvoyReads(answer as IProcessingResponse);
+}
+
+const CHAT_HEADERS = {
+  ":method": "POST",
+  ":path": "/openai/v1/chat/completions",
+  "content-type": "application/json",
+  "content-length": "80",
+  authorization: "Bearer placeholder-from-the-agent",
+};
+
+const text = (bytes: Uint8Array | null | undefined) =>
+  Buffer.from(bytes ?? new Uint8Array()).toString("utf8");
+
+describe("request", () => {
+  test("the agent's credential is replaced by the tenant's key, and the body is asked for (BUFFERED)", async () => {
+    const { stream } = setup();
+    const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const mutation = readMutation(answer.requestHeaders?.response?.headerMutation);
+    expect(mutation.set.authorization).toBe(`Bearer ${TENANT_KEY}`);
+    expect(mutation.set["accept-encoding"]).toBe("identity");
+    expect(mutation.remove).not.toContain("authorization");
+    expect(mutation.plainValues).toEqual([]);
+    expect(answer.modeOverride?.requestBodyMode).toBe(BODY_BUFFERED);
+  });
+
+  test("an async key lookup gives the same result", async () => {
+    const { stream, keys } = setup();
+    keys.async = true;
+    const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBe(
+      `Bearer ${TENANT_KEY}`,
+    );
+  });
+
+  test("a streaming chat body is rewritten to ask for usage, with a matching content-length", async () => {
+    const { stream } = setup();
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const body = JSON.stringify({
+      model: "gpt-4o-mini",
+      stream: true,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    const answer = await reply(stream.process(wire.requestBody(body)));
+    const sent = text(answer.requestBody?.response?.bodyMutation?.body);
+    expect(JSON.parse(sent)).toMatchObject({ model: "gpt-4o-mini", stream_options: { include_usage: true } });
+    expect(readMutation(answer.requestBody?.response?.headerMutation).set).toEqual({
+      "content-length": String(Buffer.byteLength(sent)),
+    });
+  });
+
+  test("a non-streaming body goes on unchanged", async () => {
+    const { stream } = setup();
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const answer = await reply(stream.process(wire.requestBody('{"model":"gpt-4o","messages":[]}')));
+    expect(answer.requestBody?.response).toBeNull();
+  });
+
+  test("the key store unavailable: JSON 503, nothing goes upstream", async () => {
+    const { stream, keys, records } = setup();
+    keys.failure = new WardenError(
+      "unavailable",
+      "the LLM key store is unavailable; no request was sent upstream",
+    );
+    const refusal = readImmediate(await stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    expect(refusal).toMatchObject({
+      status: 503,
+      body: { error: { code: "unavailable", decision_id: "dec-0001" } },
+    });
+    expect(records).toMatchObject([{ outcome: "not_forwarded", status: 0 }]);
+  });
+
+  test("a decision without a tenant is refused unless the sidecar has a default tenant", async () => {
+    const noTenant = authzMetadata({ ...SAMPLE_HANDOFF, tenant: null });
+    const refused = setup();
+    expect(
+      readImmediate(await refused.stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: noTenant })))
+        ?.status,
+    ).toBe(403);
+    const single = setup({ defaultTenant: "solo" });
+    const answer = await reply(
+      single.stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: noTenant })),
+    );
+    expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBe(
+      "Bearer sk-solo-openai-key",
+    );
+  });
+
+  test("routes that are not LLM routes are not touched", async () => {
+    const { stream } = setup();
+    const saas = authzMetadata({ ...SAMPLE_HANDOFF, service: "github", kind: "saas" });
+    const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: saas })));
+    expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBeUndefined();
+    expect(answer.modeOverride).toBeNull();
+  });
+});
+
+describe("response", () => {
+  async function started(body = '{"model":"gpt-4o","messages":[]}') {
+    const context = setup();
+    await reply(context.stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    await reply(context.stream.process(wire.requestBody(body)));
+    return context;
+  }
+
+  test("a JSON body is buffered, read for usage and scrubbed of the key (content-length corrected)", async () => {
+    const { stream, records } = await started();
+    const headers = await reply(
+      stream.process(
+        wire.responseHeaders({
+          ":status": "200",
+          "content-type": "application/json",
+          "x-debug-auth": `Bearer ${TENANT_KEY}`,
+        }),
+      ),
+    );
+    expect(headers.modeOverride?.responseBodyMode).toBe(BODY_BUFFERED);
+    expect(readMutation(headers.responseHeaders?.response?.headerMutation).set["x-debug-auth"]).toBe(
+      "Bearer [REDACTED]",
+    );
+    const upstream = JSON.stringify({
+      model: "gpt-4o-2024-08-06",
+      echo: TENANT_KEY,
+      usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
+    });
+    const body = await reply(stream.process(wire.responseBody(upstream, true)));
+    const sent = text(body.responseBody?.response?.bodyMutation?.body);
+    expect(sent).not.toContain(TENANT_KEY);
+    expect(JSON.parse(sent)).toMatchObject({ echo: "[REDACTED]" });
+    expect(readMutation(body.responseBody?.response?.headerMutation).set["content-length"]).toBe(
+      String(Buffer.byteLength(sent)),
+    );
+    stream.end();
+    expect(records).toEqual([
+      expect.objectContaining({
+        decisionId: "dec-0001",
+        tenant: "acme",
+        agentSpiffeId: SAMPLE_HANDOFF.agent_spiffe_id,
+        userId: "user-9",
+        provider: "openai",
+        operation: "chat",
+        requestedModel: "gpt-4o",
+        responseModel: "gpt-4o-2024-08-06",
+        stream: false,
+        status: 200,
+        outcome: "completed",
+        usageSource: "body",
+        usage: {
+          inputTokens: 10,
+          cachedInputTokens: 0,
+          cacheWriteTokens: 0,
+          outputTokens: 3,
+          reasoningTokens: 0,
+        },
+      }),
+    ]);
+  });
+
+  test("an SSE response streams; usage is read as it passes; the record says completed", async () => {
+    const { stream, records } = await started('{"model":"gpt-4o-mini","stream":true,"messages":[]}');
+    const headers = await reply(
+      stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
+    );
+    expect(headers.modeOverride?.responseBodyMode).toBe(BODY_STREAMED);
+    const chunks = [
+      'data: {"model":"gpt-4o-mini-2024-07-18","choices":[{"delta":{"content":"Hi"}}],"usage":null}\n\n',
+      'data: {"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n',
+    ];
+    for (const [index, chunk] of chunks.entries()) {
+      const answer = await reply(stream.process(wire.responseBody(chunk, index === chunks.length - 1)));
+      expect(answer.responseBody?.response).toBeNull();
+    }
+    stream.end();
+    expect(records[0]).toMatchObject({
+      stream: true,
+      outcome: "completed",
+      usageSource: "stream",
+      responseModel: "gpt-4o-mini-2024-07-18",
+      usage: { inputTokens: 7, outputTokens: 2 },
+    });
+  });
+
+  test("a key split across SSE chunks never reaches the agent", async () => {
+    const { stream } = await started('{"model":"gpt-4o-mini","stream":true}');
+    await reply(
+      stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
+    );
+    const event = `data: {"leak":"${TENANT_KEY}"}\n\n`;
+    const cut = event.indexOf(TENANT_KEY) + 10;
+    const first = await reply(stream.process(wire.responseBody(event.slice(0, cut))));
+    const second = await reply(stream.process(wire.responseBody(event.slice(cut))));
+    const delivered = [first, second]
+      .map((answer) => text(answer.responseBody?.response?.bodyMutation?.body))
+      .join("");
+    expect(delivered).toBe('data: {"leak":"[REDACTED]"}\n\n');
+    expect(first.responseBody?.response?.headerMutation).toBeNull();
+  });
+
+  test("a stream cut before its end still records the usage it saw, as cut", async () => {
+    const { stream, records } = await started('{"model":"claude","stream":true}');
+    await reply(
+      stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
+    );
+    await reply(
+      stream.process(
+        wire.responseBody('data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1}}\n\n'),
+      ),
+    );
+    stream.end();
+    expect(records[0]).toMatchObject({ outcome: "cut", usage: { inputTokens: 5, outputTokens: 1 } });
+  });
+
+  test("a 401 from the provider drops the cached key", async () => {
+    const { stream, keys } = await started();
+    await reply(
+      stream.process(wire.responseHeaders({ ":status": "401", "content-type": "application/json" })),
+    );
+    expect(keys.invalidated).toEqual(["acme/openai"]);
+  });
+
+  test("a binary response pays no body phase", async () => {
+    const { stream } = await started();
+    const answer = await reply(
+      stream.process(wire.responseHeaders({ ":status": "200", "content-type": "audio/mpeg" })),
+    );
+    expect(answer.modeOverride).toBeNull();
+  });
+});
