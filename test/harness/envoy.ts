@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderSidecarBootstrap, type SidecarParams } from "../../lib/src/envoy/bootstrap.js";
 import { RUN_DIR, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
@@ -49,11 +49,13 @@ export function validateEnvoyConfig(configPath: string): Promise<ValidateResult>
 export async function startEnvoy(
   name: string,
   params: Omit<SidecarParams, "accessLogPath">,
-  options: { logLevel?: string } = {},
+  /** uid: run Envoy as this user (its SPIFFE identity with SPIRE's unix attestor). */
+  options: { logLevel?: string; uid?: number } = {},
 ): Promise<EnvoySidecar> {
   const accessLogPath = join(RUN_DIR, name, "access.log");
   mkdirSync(join(RUN_DIR, name), { recursive: true });
   writeFileSync(accessLogPath, "");
+  if (options.uid !== undefined) chmodSync(accessLogPath, 0o666);
   const { configPath } = writeSidecarConfig(name, { ...params, accessLogPath });
   const envoyProcess = startProcess({
     name: `${name}-envoy`,
@@ -71,6 +73,7 @@ export async function startEnvoy(
       "--file-flush-interval-msec",
       "100",
     ],
+    uid: options.uid,
   });
   const adminUrl = `http://127.0.0.1:${params.admin.port}`;
   const sidecar: EnvoySidecar = {

@@ -8,6 +8,9 @@ import { providerDestinations } from "../../lib/src/envoy/bootstrap.js";
 import { startEnvoy, type EnvoySidecar } from "./envoy.js";
 import { freePorts, REPO_ROOT, RUN_DIR, startProcess, waitFor, type ManagedProcess } from "./process.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
+import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
+import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
+import type { SpireStack } from "./spire.js";
 
 /**
  * The local data plane, all real and on free loopback ports: Envoy (rendered bootstrap) → authz-server
@@ -30,6 +33,23 @@ export interface StackOptions {
   authzEnv?: NodeJS.ProcessEnv;
   extprocEnv?: NodeJS.ProcessEnv;
   envoyLogLevel?: string;
+  /**
+   * mTLS everywhere with SVIDs from this SPIRE (issue 3): Envoy, authz-server and extproc-server run
+   * under their own uids (WORKLOAD_UIDS), registered with `unix:uid` selectors; agents must present
+   * an SVID; Envoy ↔ servers is mTLS, each side checking the other's SPIFFE ID. Without it: plain
+   * HTTP and gRPC on loopback.
+   */
+  spire?: SpireStack;
+}
+
+/** The uids our components run under with `spire`; test agents use 10100 and up. */
+export const WORKLOAD_UIDS = { envoy: 10001, authz: 10002, extproc: 10003 } as const;
+
+export interface StackIdentities {
+  trustDomain: string;
+  envoy: string;
+  authz: string;
+  extproc: string;
 }
 
 export interface WardenServer {
@@ -54,6 +74,8 @@ export interface Stack {
   extproc: WardenServer;
   envoy: EnvoySidecar;
   dir: string;
+  /** The components' SPIFFE IDs when the stack runs with `spire`, else null. */
+  identities: StackIdentities | null;
   stop(): Promise<void>;
 }
 
@@ -88,6 +110,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       number,
     ];
 
+    const spire = options.spire;
+    const identities = spire ? await registerComponents(spire) : null;
+    // Without SPIRE the servers stay plaintext, even if the caller's environment names a socket.
+    const spiffeEnv = spire
+      ? { SPIFFE_ENDPOINT_SOCKET: spire.endpoint, WARDEN_SPIFFE_SOCKET: "" }
+      : { SPIFFE_ENDPOINT_SOCKET: "", WARDEN_SPIFFE_SOCKET: "" };
+
     const upstream = options.upstream ?? (await startStubUpstream());
     if (!options.upstream) cleanups.push(() => upstream.close());
 
@@ -102,15 +131,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WARDEN_POLICY_BUNDLE: bundlePath,
         WARDEN_POLICY_REQUIRE_SIGNATURE: "false",
         WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+        ...spiffeEnv,
         ...options.authzEnv,
       },
+      spire ? WORKLOAD_UIDS.authz : undefined,
     );
     cleanups.push(() => authz.stop());
     const extproc = wardenServer(`${name}-extproc`, "extproc-server", extprocPort, null, {
       WARDEN_EXTPROC_LISTEN: `127.0.0.1:${extprocPort}`,
       WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+      ...spiffeEnv,
       ...options.extprocEnv,
-    });
+    }, spire ? WORKLOAD_UIDS.extproc : undefined);
     cleanups.push(() => extproc.stop());
     await Promise.all([authz.restart(), extproc.restart()]);
 
@@ -124,19 +156,41 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         extproc: { address: "127.0.0.1", port: extprocPort },
         destinations,
         ...options.sidecar,
+        ...(spire && identities
+          ? {
+              downstreamTls: {
+                spireAgentSocket: spire.workloadSocketPath,
+                svidName: identities.envoy,
+                trustBundleName: trustDomainId(identities.trustDomain),
+              },
+              serverIdentities: { authz: identities.authz, extproc: identities.extproc },
+            }
+          : {}),
       },
-      { logLevel: options.envoyLogLevel },
+      { logLevel: options.envoyLogLevel, uid: spire ? WORKLOAD_UIDS.envoy : undefined },
     );
     cleanups.push(() => envoy.stop());
+    // With SDS, Envoy is LIVE before its secrets arrive: wait until the listener and clusters have them.
+    if (spire) {
+      await waitFor(
+        "envoy SDS secrets (listener and clusters warm)",
+        async () =>
+          (await envoy.stat("listener_manager.total_listeners_active")) >= 1 &&
+          (await envoy.stat("listener_manager.total_listeners_warming")) === 0 &&
+          (await envoy.stat("cluster_manager.warming_clusters")) === 0,
+        30_000,
+      );
+    }
 
     return {
-      agentUrl: `http://127.0.0.1:${agentPort}`,
+      agentUrl: `${spire ? "https" : "http"}://127.0.0.1:${agentPort}`,
       agentPort,
       upstream,
       authz,
       extproc,
       envoy,
       dir,
+      identities,
       stop,
     };
   } catch (error) {
@@ -153,12 +207,28 @@ export function stubbedProviderDestinations(upstream: StubUpstream): Destination
   }));
 }
 
+/** Entries for Envoy and both servers, each selected by the uid it runs under. */
+async function registerComponents(spire: SpireStack): Promise<StackIdentities> {
+  const td = spire.trustDomain;
+  const ids: StackIdentities = {
+    trustDomain: td,
+    envoy: workloadSpiffeId(td, "warden", "envoy"),
+    authz: workloadSpiffeId(td, "warden", "authz"),
+    extproc: workloadSpiffeId(td, "warden", "extproc"),
+  };
+  for (const component of ["envoy", "authz", "extproc"] as const) {
+    await spire.register(ids[component], [`unix:uid:${WORKLOAD_UIDS[component]}`]);
+  }
+  return ids;
+}
+
 function wardenServer(
   name: string,
   component: string,
   port: number,
   readyUrl: string | null,
   env: NodeJS.ProcessEnv,
+  uid?: number,
 ): WardenServer {
   const main = join(REPO_ROOT, "dist", component, "src", "main.js");
   const address = `127.0.0.1:${port}`;
@@ -182,9 +252,13 @@ function wardenServer(
         command: process.execPath,
         args: [main],
         env: { ...env, NODE_ENV: "test" },
+        uid,
       });
-      await current.waitForLog(new RegExp(`${component} listening`));
-      await waitFor(`${name} gRPC health SERVING`, async () => (await grpcHealth(address)) === "SERVING");
+      // With SPIRE the server waits for its SVID first, and answers only Envoy (health included).
+      await current.waitForLog(new RegExp(`${component} listening`), uid === undefined ? 20_000 : 40_000);
+      if (uid === undefined) {
+        await waitFor(`${name} gRPC health SERVING`, async () => (await grpcHealth(address)) === "SERVING");
+      }
       // authz-server listens before its policy is loaded (it refuses with 503 until then).
       if (readyUrl) await waitFor(`${name} ready`, async () => (await fetch(readyUrl)).ok);
     },

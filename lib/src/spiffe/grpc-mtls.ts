@@ -44,9 +44,14 @@ export class SvidCertificateProvider implements CertificateProvider {
     for (const listener of this.identityListeners) listener(this.identity);
   }
 
+  // The current value is delivered on a microtask, not during the call: grpc-js (1.14) adds its
+  // server's watcher only after registering these listeners, so a synchronous delivery is lost and
+  // the server drops every connection until the next rotation.
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    if (this.ca) listener(this.ca);
+    queueMicrotask(() => {
+      if (this.ca && this.caListeners.has(listener)) listener(this.ca);
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -55,7 +60,9 @@ export class SvidCertificateProvider implements CertificateProvider {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    if (this.identity) listener(this.identity);
+    queueMicrotask(() => {
+      if (this.identity && this.identityListeners.has(listener)) listener(this.identity);
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
@@ -131,7 +138,11 @@ export interface ServerSvidSource {
  */
 export async function watchServerSvid(
   endpoint: string,
-  options: { timeoutMs?: number; onUpdate?: (svid: X509SvidUpdate) => void; onError?: (error: Error) => void } = {},
+  options: {
+    timeoutMs?: number;
+    onUpdate?: (svid: X509SvidUpdate) => void;
+    onError?: (error: Error) => void;
+  } = {},
 ): Promise<ServerSvidSource> {
   const client = new WorkloadApiClient({ endpoint });
   const watcher = client.watchX509Svids({ onError: options.onError });
@@ -153,7 +164,9 @@ export async function watchServerSvid(
       provider.update(update);
       options.onUpdate?.(update);
     }
-  })().catch((error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
+  })().catch((error: unknown) =>
+    options.onError?.(error instanceof Error ? error : new Error(String(error))),
+  );
   return {
     provider,
     credentials: svidServerCredentials(provider),
@@ -178,7 +191,10 @@ export const spiffeServerConfigShape = {
 /** The callers a server accepts: the configured list, else Envoy's SPIFFE ID in its own trust domain. */
 export function allowedClientIds(configured: string | undefined, ownSpiffeId: string): Set<string> {
   if (configured) {
-    const ids = configured.split(",").map((id) => id.trim()).filter((id) => id.length > 0);
+    const ids = configured
+      .split(",")
+      .map((id) => id.trim())
+      .filter((id) => id.length > 0);
     for (const id of ids) parseSpiffeId(id);
     return new Set(ids);
   }
@@ -197,7 +213,11 @@ export interface ServerMtls {
  * loopback: dev and the plaintext tests) when not.
  */
 export async function serverMtlsFromConfig(
-  config: { SPIFFE_ENDPOINT_SOCKET?: string; WARDEN_SPIFFE_SOCKET?: string; WARDEN_ALLOWED_CLIENT_IDS?: string },
+  config: {
+    SPIFFE_ENDPOINT_SOCKET?: string;
+    WARDEN_SPIFFE_SOCKET?: string;
+    WARDEN_ALLOWED_CLIENT_IDS?: string;
+  },
   logger: Logger,
   onUpdate?: (svid: X509SvidUpdate) => void,
 ): Promise<ServerMtls | undefined> {
