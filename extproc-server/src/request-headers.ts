@@ -22,7 +22,8 @@ export function requestHeaderEdits(
     const name = header.key?.toLowerCase();
     if (!name) continue;
     if (CREDENTIAL_REQUEST_HEADERS.has(name)) edits.remove(name);
-    else if (name.startsWith(WARDEN_HEADER_PREFIX) && !handOff.policyHeaders.includes(name)) edits.remove(name);
+    else if (name.startsWith(WARDEN_HEADER_PREFIX) && !handOff.policyHeaders.includes(name))
+      edits.remove(name);
   }
   edits.set(DECISION_ID_HEADER, handOff.decisionId);
   if (handOff.agentSpiffeId !== null) edits.set(AGENT_HEADER, handOff.agentSpiffeId);

@@ -8,7 +8,10 @@ import { fileURLToPath } from "node:url";
  * The one way tests, the demo and benchmarks start real programs (Envoy, SPIRE, OpenBao, PostgreSQL,
  * our servers): on loopback, with output captured to `.run/<name>.log`, always torn down.
  */
-export const REPO_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..").replace(/\/dist$/, "");
+export const REPO_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..").replace(
+  /\/dist$/,
+  "",
+);
 export const TOOLS_BIN = join(REPO_ROOT, ".tools", "bin");
 export const RUN_DIR = join(REPO_ROOT, ".run");
 
@@ -44,7 +47,11 @@ export function sleep(ms: number): Promise<void> {
 export class WaitAborted extends Error {}
 
 /** Polls `probe` until it returns true or the timeout passes. */
-export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -56,7 +63,9 @@ export async function waitFor(what: string, probe: () => Promise<boolean> | bool
     }
     await sleep(50);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+  );
 }
 
 export function portAcceptsConnections(port: number, host = "127.0.0.1"): Promise<boolean> {
@@ -118,17 +127,27 @@ export class ManagedProcess {
 
   /** Waits until the program's output matches, failing early (with its log) if it exits. */
   async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-    await waitFor(`${this.name} log ${pattern}`, () => {
-      if (!this.running) throw new WaitAborted(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
-      return pattern.test(this.log());
-    }, timeoutMs);
+    await waitFor(
+      `${this.name} log ${pattern}`,
+      () => {
+        if (!this.running)
+          throw new WaitAborted(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
+        return pattern.test(this.log());
+      },
+      timeoutMs,
+    );
   }
 
   async waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
-    await waitFor(`${this.name} on port ${port}`, async () => {
-      if (!this.running) throw new WaitAborted(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
-      return portAcceptsConnections(port);
-    }, timeoutMs);
+    await waitFor(
+      `${this.name} on port ${port}`,
+      async () => {
+        if (!this.running)
+          throw new WaitAborted(`${this.name} exited (${this.exitCode}); log:\n${this.log().slice(-4000)}`);
+        return portAcceptsConnections(port);
+      },
+      timeoutMs,
+    );
   }
 
   /** SIGTERM, then SIGKILL if the program has not exited after `graceMs`. */

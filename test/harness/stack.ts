@@ -137,12 +137,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       spire ? WORKLOAD_UIDS.authz : undefined,
     );
     cleanups.push(() => authz.stop());
-    const extproc = wardenServer(`${name}-extproc`, "extproc-server", extprocPort, null, {
-      WARDEN_EXTPROC_LISTEN: `127.0.0.1:${extprocPort}`,
-      WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
-      ...spiffeEnv,
-      ...options.extprocEnv,
-    }, spire ? WORKLOAD_UIDS.extproc : undefined);
+    const extproc = wardenServer(
+      `${name}-extproc`,
+      "extproc-server",
+      extprocPort,
+      null,
+      {
+        WARDEN_EXTPROC_LISTEN: `127.0.0.1:${extprocPort}`,
+        WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+        ...spiffeEnv,
+        ...options.extprocEnv,
+      },
+      spire ? WORKLOAD_UIDS.extproc : undefined,
+    );
     cleanups.push(() => extproc.stop());
     await Promise.all([authz.restart(), extproc.restart()]);
 
