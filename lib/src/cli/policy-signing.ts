@@ -34,8 +34,6 @@ export interface SigningOptions {
   algorithm: SigningAlgorithm;
   /** OPA's default verification key id is "default"; it goes into the JWS `kid` and `keyid`. */
   keyId?: string;
-  /** OPA bundle scope; verifiers must be configured with the same scope. */
-  scope?: string;
 }
 
 export interface SignedBundle {
@@ -113,8 +111,8 @@ export async function signBundle(bundle: Buffer, options: SigningOptions): Promi
     hash: sha256(name, bytes),
     algorithm: "SHA-256",
   }));
-  const payload: Record<string, unknown> = { files: covered, keyid: keyId };
-  if (options.scope) payload.scope = options.scope;
+  // No `scope` claim: authz-server, like OPA by default, verifies bundles with an empty scope.
+  const payload = { files: covered, keyid: keyId };
 
   let token: string;
   try {
@@ -134,7 +132,6 @@ export async function signBundle(bundle: Buffer, options: SigningOptions): Promi
     publicKeyPem: createPublicKey(options.privateKey).export({ type: "spki", format: "pem" }).toString(),
     algorithm: options.algorithm,
     keyId,
-    ...(options.scope ? { scope: options.scope } : {}),
   });
 
   return {

@@ -27,7 +27,7 @@ export const POLICY_USAGE = `usage:
   warden policy build [--dir policies] [--out dist/policy/bundle.tar.gz] [--revision <r>]
                       [--signing-key <pem>] [--signing-alg <alg>]
   warden policy sign  --bundle <in.tar.gz> --signing-key <pem> [--out <file>] [--signing-alg <alg>]
-                      [--key-id default] [--scope <scope>]
+                      [--key-id default]
   warden policy push  --bundle <file.tar.gz> [--to <path | http(s) URL>] [--token-file <file>]
 environment: WARDEN_POLICY_SIGNING_KEY_FILE (--signing-key), WARDEN_POLICY_BUNDLE (--to),
              WARDEN_POLICY_PUSH_TOKEN_FILE (--token-file)
@@ -56,7 +56,6 @@ export type PolicyCommand =
       out: string;
       algorithm?: SigningAlgorithm;
       keyId: string;
-      scope?: string;
     }
   | { action: "push"; bundle: string; to: PushTarget; tokenFile?: string };
 
@@ -92,7 +91,6 @@ function parseFlags(argv: readonly string[]) {
         "signing-key": { type: "string" },
         "signing-alg": { type: "string" },
         "key-id": { type: "string" },
-        scope: { type: "string" },
         to: { type: "string" },
         "token-file": { type: "string" },
       },
@@ -138,7 +136,6 @@ export function parsePolicyCommand(argv: readonly string[], env: NodeJS.ProcessE
         out: values.out ? resolve(values.out) : bundle,
         keyId: values["key-id"] ?? "default",
         ...(signingAlg ? { algorithm: signingAlg } : {}),
-        ...(values.scope ? { scope: values.scope } : {}),
       };
     }
     case "push": {
@@ -234,12 +231,7 @@ async function sign(command: Extract<PolicyCommand, { action: "sign" }>, io: Com
   const { bytes } = await readBundle(command.bundle);
   const privateKey = readPrivateKey((await readInput(command.signingKey, "signing key")).toString("utf8"));
   const algorithm = command.algorithm ?? defaultAlgorithmFor(privateKey);
-  const signed = await signBundle(bytes, {
-    privateKey,
-    algorithm,
-    keyId: command.keyId,
-    ...(command.scope ? { scope: command.scope } : {}),
-  });
+  const signed = await signBundle(bytes, { privateKey, algorithm, keyId: command.keyId });
   await pushBundle(signed.bytes, { kind: "file", path: command.out });
   io.stdout(
     `signed ${command.out}: revision ${signed.revision ?? "(none)"}, ${algorithm}, key id "${command.keyId}", ` +
