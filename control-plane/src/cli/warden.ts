@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { runPolicyCommand } from "../../../lib/src/cli/policy.js";
 import { runSpireCommand } from "../../../lib/src/cli/spire-command.js";
 import { auditCommands } from "./audit-commands.js";
 import { ApiClient, CliError } from "./api-client.js";
@@ -25,6 +26,9 @@ export function usage(): string {
   }
   lines.push("  warden spire ...                (SPIRE registration entries; warden spire --help)");
   lines.push(
+    "  warden policy ...               (test | build | sign | push policy bundles; warden policy --help)",
+  );
+  lines.push(
     "",
     "environment: WARDEN_API_URL (default http://127.0.0.1:8081), WARDEN_TOKEN or WARDEN_TOKEN_FILE",
   );
@@ -34,6 +38,7 @@ export function usage(): string {
 export async function runWarden(argv: readonly string[], io: CliIo): Promise<number> {
   const [group, name, ...rest] = argv;
   if (group === "spire") return runSpireCommand(argv.slice(1), io);
+  if (group === "policy") return runPolicyCommand(argv.slice(1), io);
   if (group === undefined || group === "help" || group === "--help" || group === "-h") {
     io.stdout(usage());
     return group === undefined ? 2 : 0;
