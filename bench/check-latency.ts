@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { AuthorizationService, type ICheckResponse } from "../lib/src/envoy/services.js";
 import { freePorts, REPO_ROOT, startProcess, stopAll, waitFor } from "../test/harness/process.js";
 import { buildBundle } from "../test/harness/policy-bundles.js";
+import { approvedAgent, registrySnapshot } from "../test/harness/registry-snapshot.js";
 import { realisticCheckRequestObject } from "./fixtures/check-request.js";
 
 type CheckClient = Client & {
@@ -19,35 +20,6 @@ type CheckClient = Client & {
 const requests = Number(process.argv[2] ?? 3000);
 const concurrency = Number(process.argv[3] ?? 1);
 const AGENT = "research-bot";
-
-function registrySnapshot(): unknown {
-  const farFuture = (Date.now() + 86_400_000) * 1e6;
-  return {
-    agents: [
-      {
-        id: "agt-research-bot",
-        spiffe_id: `spiffe://warden.local/agent/${AGENT}`,
-        kind: "agent",
-        name: AGENT,
-        owner: "alice@acme.example",
-        team: "engineering",
-        type: "coding-assistant",
-        environment: "production",
-        tenant: "acme",
-        status: "active",
-        capabilities: ["llm:chat"],
-        kya: {
-          status: "approved",
-          level: "standard",
-          verified_capabilities: ["llm:chat"],
-          attestation_id: "att-1",
-          issued_at: 0,
-          expires_at: farFuture,
-        },
-      },
-    ],
-  };
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -102,7 +74,17 @@ const dir = mkdtempSync(join(tmpdir(), "warden-bench-"));
 try {
   const bundle = join(dir, "bundle.tar.gz");
   buildBundle({ out: bundle });
-  writeFileSync(join(dir, "registry.json"), JSON.stringify(registrySnapshot()));
+  writeFileSync(
+    join(dir, "registry.json"),
+    registrySnapshot(
+      approvedAgent({
+        name: AGENT,
+        attestationId: "att-1",
+        issuedAtNs: 0,
+        expiresAtNs: (Date.now() + 86_400_000) * 1e6,
+      }),
+    ),
+  );
   const [authzPort, statusPort, noopPort] = (await freePorts(3)) as [number, number, number];
   startProcess({
     name: "bench-authz",

@@ -13,6 +13,7 @@ import {
 import { service as healthService } from "grpc-health-check";
 import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import { agentEvents, ensureAgentsBuilt, startExampleAgent, type AgentEvent } from "../agents/run-agent.js";
+import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
 import { REPO_ROOT, stopAll } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
@@ -43,31 +44,15 @@ beforeAll(async () => {
   const registry = join(work, "registry.json");
   writeFileSync(
     registry,
-    JSON.stringify({
-      agents: [
-        {
-          id: "agt-research-bot",
-          spiffe_id: RESEARCH_BOT,
-          kind: "agent",
-          name: "research-bot",
-          owner: "alice@acme.example",
-          team: "engineering",
-          type: "coding-assistant",
-          environment: "production",
-          tenant: "acme",
-          status: "active",
-          capabilities: ["llm:chat"],
-          kya: {
-            status: "approved",
-            level: "standard",
-            verified_capabilities: ["llm:chat"],
-            attestation_id: "att-research-bot",
-            issued_at: (Date.now() - 60_000) * 1e6,
-            expires_at: (Date.now() + 86_400_000) * 1e6,
-          },
-        },
-      ],
-    }),
+    registrySnapshot(
+      approvedAgent({
+        name: "research-bot",
+        spiffeId: RESEARCH_BOT,
+        attestationId: "att-research-bot",
+        issuedAtNs: (Date.now() - 60_000) * 1e6,
+        expiresAtNs: (Date.now() + 86_400_000) * 1e6,
+      }),
+    ),
   );
   chmodSync(registry, 0o644);
 

@@ -11,6 +11,7 @@ import {
 import type { envoy } from "../../lib/src/gen/envoy.js";
 import { AuthorizationService, type ICheckResponse } from "../../lib/src/envoy/services.js";
 import { fromStruct } from "../../lib/src/envoy/struct.js";
+import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
 import { POLICY_DIR, removeDir, signingKeys, tempDir } from "../harness/policy-bundles.js";
 import {
   freePorts,
@@ -244,31 +245,15 @@ function registryFile(): string {
   const now = Date.now() * 1e6;
   writeFileSync(
     file,
-    JSON.stringify({
-      agents: [
-        {
-          id: "agt-coder",
-          spiffe_id: AGENT,
-          kind: "agent",
-          name: "coder",
-          owner: "alice@acme.example",
-          team: "engineering",
-          type: "coding-assistant",
-          environment: "production",
-          tenant: "acme",
-          status: "active",
-          capabilities: ["llm:chat"],
-          kya: {
-            status: "approved",
-            level: "standard",
-            verified_capabilities: ["llm:chat"],
-            attestation_id: "att-coder-1",
-            issued_at: now - DAY_NS,
-            expires_at: now + 30 * DAY_NS,
-          },
-        },
-      ],
-    }),
+    registrySnapshot(
+      approvedAgent({
+        name: "coder",
+        spiffeId: AGENT,
+        attestationId: "att-coder-1",
+        issuedAtNs: now - DAY_NS,
+        expiresAtNs: now + 30 * DAY_NS,
+      }),
+    ),
   );
   return file;
 }
