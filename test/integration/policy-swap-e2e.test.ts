@@ -215,99 +215,92 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     expect(generationSeenUpstream(answer.decisionId)).toBe(2);
   }, 30_000);
 
-  // Runs with WARDEN_LOAD_TESTS=1. In 6 of 18 runs on the shared 2-core machine, extproc-server answered
-  // a few ext_proc streams with HTTP/2 REFUSED_STREAM under this load (agents saw 503): an open bug,
-  // kept strict here rather than loosened, and kept out of the default suite until it is fixed.
-  (process.env.WARDEN_LOAD_TESTS === "1" ? test : test.skip)(
-    "10 swaps under a steady 200 requests/s through Envoy: no failed request, every answer from one generation",
-    async () => {
-      const first = 4;
-      const swaps = 10;
-      const bundles: string[] = [];
-      for (let g = first; g < first + swaps; g++) bundles.push(await prepareGeneration(g));
-      stack.upstream.reset();
+  test("10 swaps under a steady 200 requests/s through Envoy: no failed request, every answer from one generation", async () => {
+    const first = 4;
+    const swaps = 10;
+    const bundles: string[] = [];
+    for (let g = first; g < first + swaps; g++) bundles.push(await prepareGeneration(g));
+    stack.upstream.reset();
 
-      interface Outcome {
-        kind: "chat" | "models";
-        answer?: Answer;
-        error?: string;
-        ms: number;
-        sentAtEpoch: number;
+    interface Outcome {
+      kind: "chat" | "models";
+      answer?: Answer;
+      error?: string;
+      ms: number;
+      sentAtEpoch: number;
+    }
+    const outcomes: Outcome[] = [];
+    const started = performance.now();
+    const load = steadyLoad(200, async (n) => {
+      const kind = n % 2 === 0 ? "chat" : "models";
+      const sentAtEpoch = Date.now();
+      const t0 = performance.now();
+      try {
+        const answer = await (kind === "chat" ? chat() : listModels());
+        outcomes.push({ kind, answer, ms: performance.now() - t0, sentAtEpoch });
+      } catch (error) {
+        outcomes.push({ kind, error: (error as Error).message, ms: performance.now() - t0, sentAtEpoch });
       }
-      const outcomes: Outcome[] = [];
-      const started = performance.now();
-      const load = steadyLoad(200, async (n) => {
-        const kind = n % 2 === 0 ? "chat" : "models";
-        const sentAtEpoch = Date.now();
-        const t0 = performance.now();
-        try {
-          const answer = await (kind === "chat" ? chat() : listModels());
-          outcomes.push({ kind, answer, ms: performance.now() - t0, sentAtEpoch });
-        } catch (error) {
-          outcomes.push({ kind, error: (error as Error).message, ms: performance.now() - t0, sentAtEpoch });
-        }
-      });
-      for (const bundle of bundles) {
-        await jitteredPause(POLL_MS);
-        await push(bundle);
-      }
-      const last = first + swaps - 1;
-      await waitFor(
-        `generation ${last} to decide`,
-        () => stack.upstream.requests.some((r) => r.headers["x-policy-generation"] === String(last)),
-        POLL_MS + 5_000,
-      );
-      const sent = await load.stop();
-      const seconds = (performance.now() - started) / 1000;
+    });
+    for (const bundle of bundles) {
+      await jitteredPause(POLL_MS);
+      await push(bundle);
+    }
+    const last = first + swaps - 1;
+    await waitFor(
+      `generation ${last} to decide`,
+      () => stack.upstream.requests.some((r) => r.headers["x-policy-generation"] === String(last)),
+      POLL_MS + 5_000,
+    );
+    const sent = await load.stop();
+    const seconds = (performance.now() - started) / 1000;
 
-      const failed: Outcome[] = [];
-      const wrong: Outcome[] = [];
-      const generations = new Set<number>();
-      for (const o of outcomes) {
-        if (!o.answer || (o.answer.status !== 200 && o.answer.status !== 403)) {
-          failed.push(o);
-          continue;
-        }
-        if (o.answer.status === 200) {
-          const generation = generationSeenUpstream(o.answer.decisionId);
-          if (generation === null) failed.push(o);
-          else generations.add(generation);
-          // An allowed model list must come from an odd generation.
-          if (o.kind === "models" && generation !== null && generation % 2 === 0) wrong.push(o);
-        } else {
-          const generation = closedIn(o.answer.code);
-          generations.add(generation);
-          // Only the model list may be refused, and only by an even generation.
-          if (o.kind !== "models" || !(generation % 2 === 0)) wrong.push(o);
-        }
+    const failed: Outcome[] = [];
+    const wrong: Outcome[] = [];
+    const generations = new Set<number>();
+    for (const o of outcomes) {
+      if (!o.answer || (o.answer.status !== 200 && o.answer.status !== 403)) {
+        failed.push(o);
+        continue;
       }
-      const activations = activationTimes(stack.authz.process().log(), /^generation-/).slice(2);
-      const nearSwap = outcomes.filter((o) => sentAroundSwap(o.sentAtEpoch, activations));
-      figures.push(
-        `agent-side latency (ms): all ${latencySummary(outcomes.map((o) => o.ms))}; ` +
-          `sent ≤ 250 ms before a swap took effect (${nearSwap.length}) ${latencySummary(nearSwap.map((o) => o.ms))}; ` +
-          `of these failed: ${nearSwap.filter((o) => failed.includes(o)).length}`,
-      );
-      // Which part of the data plane each failure came from (Envoy's JSON error message says).
-      const causes = new Map<string, number>();
-      for (const o of failed) {
-        const cause =
-          o.error ?? o.answer?.unexpected?.match(/"message":"([^"]+)"/)?.[1] ?? `status ${o.answer?.status}`;
-        causes.set(cause, (causes.get(cause) ?? 0) + 1);
+      if (o.answer.status === 200) {
+        const generation = generationSeenUpstream(o.answer.decisionId);
+        if (generation === null) failed.push(o);
+        else generations.add(generation);
+        // An allowed model list must come from an odd generation.
+        if (o.kind === "models" && generation !== null && generation % 2 === 0) wrong.push(o);
+      } else {
+        const generation = closedIn(o.answer.code);
+        generations.add(generation);
+        // Only the model list may be refused, and only by an even generation.
+        if (o.kind !== "models" || !(generation % 2 === 0)) wrong.push(o);
       }
-      if (causes.size > 0) figures.push(`failures by cause: ${JSON.stringify(Object.fromEntries(causes))}`);
-      figures.push(
-        `hot swap under load through Envoy: ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), ` +
-          `${swaps} swaps, ${failed.length} failed, ${wrong.length} wrong decisions, generations seen ${[...generations].sort((a, b) => a - b).join(",")}`,
-      );
+    }
+    const activations = activationTimes(stack.authz.process().log(), /^generation-/).slice(2);
+    const nearSwap = outcomes.filter((o) => sentAroundSwap(o.sentAtEpoch, activations));
+    figures.push(
+      `agent-side latency (ms): all ${latencySummary(outcomes.map((o) => o.ms))}; ` +
+        `sent ≤ 250 ms before a swap took effect (${nearSwap.length}) ${latencySummary(nearSwap.map((o) => o.ms))}; ` +
+        `of these failed: ${nearSwap.filter((o) => failed.includes(o)).length}`,
+    );
+    // Which part of the data plane each failure came from (Envoy's JSON error message says).
+    const causes = new Map<string, number>();
+    for (const o of failed) {
+      const cause =
+        o.error ?? o.answer?.unexpected?.match(/"message":"([^"]+)"/)?.[1] ?? `status ${o.answer?.status}`;
+      causes.set(cause, (causes.get(cause) ?? 0) + 1);
+    }
+    if (causes.size > 0) figures.push(`failures by cause: ${JSON.stringify(Object.fromEntries(causes))}`);
+    figures.push(
+      `hot swap under load through Envoy: ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), ` +
+        `${swaps} swaps, ${failed.length} failed, ${wrong.length} wrong decisions, generations seen ${[...generations].sort((a, b) => a - b).join(",")}`,
+    );
 
-      expect(failed).toEqual([]);
-      expect(wrong).toEqual([]);
-      expect(outcomes).toHaveLength(sent);
-      expect(sent).toBeGreaterThan(200 * seconds * 0.9);
-      for (let g = first; g <= last; g++) expect(generations).toContain(g);
-      expect(activationTimes(stack.authz.process().log(), /^generation-/)).toHaveLength(2 + swaps);
-    },
-    180_000,
-  );
+    expect(failed).toEqual([]);
+    expect(wrong).toEqual([]);
+    expect(outcomes).toHaveLength(sent);
+    expect(sent).toBeGreaterThan(200 * seconds * 0.9);
+    for (let g = first; g <= last; g++) expect(generations).toContain(g);
+    expect(activationTimes(stack.authz.process().log(), /^generation-/)).toHaveLength(2 + swaps);
+  }, 180_000);
 });

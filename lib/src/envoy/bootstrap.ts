@@ -213,6 +213,19 @@ export function renderSidecarBootstrap(input: SidecarParams): string {
   return stringify(buildSidecarBootstrap(params), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
+/**
+ * Runtime flags the sidecar depends on.
+ *
+ * `ext_proc_graceful_grpc_close`: without it Envoy ends every ext_proc stream with RST_STREAM. The
+ * HTTP/2 server in Node (nghttp2) rate-limits incoming RST_STREAM frames as a rapid-reset defence
+ * (token bucket: 1,000 burst, 33/s), so above ~33 requests/s it tears the connection down after
+ * ~1,000+ requests and refuses the streams in flight (REFUSED_STREAM → 503 for the agent). With the
+ * flag, Envoy half-closes and extproc-server ends the call with a status, so no reset is sent.
+ */
+const RUNTIME_FLAGS: Readonly<JsonObject> = {
+  "envoy.reloadable_features.ext_proc_graceful_grpc_close": true,
+};
+
 export function buildSidecarBootstrap(params: Params): JsonObject {
   return {
     node: { id: params.nodeId, cluster: params.nodeCluster },
@@ -225,6 +238,9 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
         ...(params.downstreamTls ? [spireAgentCluster(params.downstreamTls.spireAgentSocket)] : []),
         ...params.destinations.map((destination) => upstreamCluster(destination, params)),
       ],
+    },
+    layered_runtime: {
+      layers: [{ name: "warden", static_layer: { ...RUNTIME_FLAGS } }],
     },
     overload_manager: {
       resource_monitors: [
