@@ -4,3 +4,23 @@
 path "warden/data/llm/*" {
   capabilities = ["read"]
 }
+
+# SaaS token injection (issue 8, docs/oauth-connections.md): reads users' sealed tokens and writes
+# refreshed ones back (KV v2 check-and-set: `update` on an existing secret, never `create`, so it
+# cannot invent a connection), opens and seals them with the tenant's transit key (never creating
+# one), and reads the providers' OAuth clients to refresh. No list, no delete, no metadata.
+path "warden/data/oauth/*" {
+  capabilities = ["read", "update"]
+}
+
+path "warden/data/providers/*" {
+  capabilities = ["read"]
+}
+
+path "transit/encrypt/tenant-*" {
+  capabilities = ["update"]
+}
+
+path "transit/decrypt/tenant-*" {
+  capabilities = ["update"]
+}

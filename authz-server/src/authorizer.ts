@@ -24,7 +24,13 @@ export interface Policy {
 
 /** Verifies a delegation token against the calling identity; crypto lives behind this seam. */
 export interface DelegationVerifier {
-  verify(token: string, callerSpiffeId: string | null, nowNs: number): DelegationFacts;
+  /** `peerCertificate`: the URL-encoded PEM Envoy forwards, for certificate-bound access tokens. */
+  verify(
+    token: string,
+    callerSpiffeId: string | null,
+    nowNs: number,
+    peerCertificate?: string,
+  ): DelegationFacts;
 }
 
 export const REFUSE_ALL_DELEGATIONS: DelegationVerifier = {
@@ -44,8 +50,9 @@ export interface AuthorizerDeps {
   /** Dry-run: evaluate and record, but allow (rolling out a new policy safely). */
   dryRun?: boolean;
   /**
-   * With mTLS (SPIRE): verifies the peer certificate and refuses (401) before the policy runs.
-   * Without it (plaintext on loopback, dev and tests) the principal alone names the caller.
+   * With mTLS (SPIRE): verifies the peer certificate; a refusal (401, or 503 without a trust bundle)
+   * is final, before and whatever the policy says. Without it (plaintext on loopback, dev and tests)
+   * the principal alone names the caller.
    */
   identify?: (peer: PeerAttributes, nowNs: number) => PeerIdentity;
 }
@@ -113,7 +120,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
     rawDelegation = facts.headers[DELEGATION_HEADER];
     const delegation = rawDelegation
-      ? deps.delegations.verify(rawDelegation, source.spiffe_id, nowNs)
+      ? deps.delegations.verify(rawDelegation, source.spiffe_id, nowNs, facts.peer.certificate)
       : NO_DELEGATION;
     if (rawDelegation) facts.headers[DELEGATION_HEADER] = "[REDACTED]";
     const destination = destinationOf(facts);

@@ -2,7 +2,7 @@ import { codeForStatus, errorBody } from "../../lib/src/errors.js";
 import { authzHeaderOption as headerOption } from "../../lib/src/envoy/headers.js";
 import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { toStruct } from "../../lib/src/envoy/struct.js";
-import type { HandOff } from "../../lib/src/handoff.js";
+import { DELEGATION_HEADER, type HandOff } from "../../lib/src/handoff.js";
 import type { PolicyDecision } from "./policy/decision.js";
 
 /** Step 5: a decision becomes the Envoy CheckResponse. */
@@ -15,7 +15,7 @@ export function decisionMessage(decision: Decision): string {
 }
 
 export const DECISION_ID_HEADER = "x-warden-decision-id";
-export const DELEGATION_HEADER = "x-warden-delegation";
+export { DELEGATION_HEADER } from "../../lib/src/handoff.js";
 
 // HTTP statuses a denial may carry; anything else a policy returns becomes 403 (fail closed).
 const DENY_STATUSES: ReadonlySet<number> = new Set([400, 401, 402, 403, 404, 409, 413, 429, 500, 502, 503]);

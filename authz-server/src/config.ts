@@ -19,6 +19,10 @@ export const authzConfigShape = {
   WARDEN_JWKS_URL: z.string().url().optional(),
   WARDEN_ATTESTATION_ISSUER: z.string().min(1).optional(),
   WARDEN_REGISTRY_RESYNC_MS: env.positiveInt(60_000),
+  /** Delegations (docs/delegations.md): `iss` tokens must carry, when set; key and revocation refreshes. */
+  WARDEN_TOKEN_ISSUER: z.string().min(1).optional(),
+  WARDEN_JWKS_REFRESH_MS: env.positiveInt(30_000),
+  WARDEN_REVOCATION_RESYNC_MS: env.positiveInt(60_000),
   WARDEN_LOG_LEVEL: env.logLevel(),
   WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(5_000),
 };

@@ -1,6 +1,9 @@
+import { tryParseSpiffeId } from "../../lib/src/spiffe/spiffe-id.js";
+
 /**
- * Who is calling. The SPIFFE ID comes only from the peer certificate Envoy verified (the
- * `source.principal` of the CheckRequest); agent-supplied headers never name an identity.
+ * Who is calling. The SPIFFE ID comes only from the agent's certificate: with mTLS authz-server
+ * verifies the certificate Envoy forwards (peer-certificate.ts); in plaintext mode (loopback, dev and
+ * tests) the `source.principal` of the CheckRequest names it. Agent-supplied headers never do.
  */
 export interface SourceIdentity {
   spiffe_id: string | null;
@@ -24,7 +27,8 @@ export interface AgentRecord {
 
 export interface KyaFacts {
   status: "approved" | "pending" | "revoked" | "expired" | "none";
-  level: string | null;
+  /** 1 basic, 2 standard, 3 high (as approved, signed and stored); null without an approval. */
+  level: number | null;
   verified_capabilities: string[];
   attestation_id: string | null;
   issued_at: number | null;
@@ -40,13 +44,13 @@ export const NO_KYA: KyaFacts = Object.freeze({
   expires_at: null,
 }) as KyaFacts;
 
-// spiffe://<trust-domain>/<path>, per the SPIFFE ID spec: lower-case trust domain of [a-z0-9.-_].
-const SPIFFE_ID = /^spiffe:\/\/([a-z0-9._-]+)(\/[A-Za-z0-9._\-/]*)?$/;
+const NO_SOURCE: SourceIdentity = Object.freeze({ spiffe_id: null, trust_domain: null, verified: false });
 
+/** The caller named by a principal (a SPIFFE ID per the shared parser), or nobody. */
 export function sourceIdentity(principal: string): SourceIdentity {
-  const match = SPIFFE_ID.exec(principal);
-  if (!match) return { spiffe_id: null, trust_domain: null, verified: false };
-  return { spiffe_id: principal, trust_domain: match[1]!, verified: true };
+  const id = tryParseSpiffeId(principal);
+  if (!id) return NO_SOURCE;
+  return { spiffe_id: id.id, trust_domain: id.trustDomain, verified: true };
 }
 
 /** What the data plane knows about registered workloads; fed by the control plane, read per request. */

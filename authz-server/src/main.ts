@@ -4,7 +4,6 @@ import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import { newDecisionId } from "../../lib/src/ids.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
-import { parseX509Bundles } from "../../lib/src/spiffe/x509.js";
 import { startStatusServer } from "../../lib/src/status-server.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
@@ -13,8 +12,9 @@ import { loadAuthzConfig, registrySource, type AuthzConfig, type RegistrySource 
 import { AgentIndex } from "./directory/agent-index.js";
 import { jwksAttestationVerifier } from "./directory/attestation-verifier.js";
 import { RegistryFeed } from "./directory/registry-feed.js";
+import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
-import { PeerCertificateVerifier } from "./peer-certificate.js";
+import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { AuthzServer } from "./server.js";
 
@@ -76,12 +76,27 @@ const feed =
     : undefined;
 // Loaded before serving when the database answers; otherwise it keeps retrying and /readyz waits.
 await feed?.start();
+// Delegations need the revocation feed: with no registry database every delegation is refused.
+const delegations =
+  registry.kind === "database" && registryDb
+    ? new DelegationEnforcement({
+        db: registryDb,
+        jwksUrl: registry.jwksUrl,
+        issuer: config.WARDEN_TOKEN_ISSUER,
+        jwksRefreshMs: config.WARDEN_JWKS_REFRESH_MS,
+        resyncMs: config.WARDEN_REVOCATION_RESYNC_MS,
+        logger,
+      })
+    : undefined;
+await delegations?.start();
 
-// With SPIRE: serve with our own SVID, only to Envoy, and verify every agent's certificate ourselves.
-const peers = new PeerCertificateVerifier(new Map());
-const mtls = await serverMtlsFromConfig(config, logger, (svid) =>
-  peers.setBundles(parseX509Bundles(svid.bundlesPem)),
-);
+// With SPIRE: serve with our own SVID, only to Envoy, and verify every agent's certificate ourselves
+// (Envoy lets any certificate through the handshake) against the bundles of our own SVID stream.
+const peers = new PeerCertificateVerifier();
+const mtls = await serverMtlsFromConfig(config, logger, (svid) => {
+  if (peers.setBundles(svid.bundlesPem))
+    logger.info({ trust_domains: peers.trustDomains }, "trust bundles updated");
+});
 
 const server = new AuthzServer({
   logger,
@@ -90,11 +105,11 @@ const server = new AuthzServer({
   deps: {
     policy: loader.current,
     directory,
-    delegations: REFUSE_ALL_DELEGATIONS,
+    delegations: delegations?.verifier ?? REFUSE_ALL_DELEGATIONS,
     nowNs: () => Date.now() * 1e6,
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
-    identify: mtls ? (peer, nowNs) => peers.identify(peer, new Date(nowNs / 1e6)) : undefined,
+    identify: mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined,
   },
 });
 
@@ -105,12 +120,13 @@ const port = await server.listen(config.WARDEN_AUTHZ_LISTEN);
 server.setServing(loader.current() !== undefined);
 loader.onActivated = () => server.setServing(true);
 const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, {
-  ready: () => loader.current() !== undefined && (feed?.loaded ?? true),
+  ready: () => loader.current() !== undefined && (feed?.loaded ?? true) && (delegations?.ready() ?? true),
   status: () => ({
     component: "authz-server",
     dry_run: config.WARDEN_POLICY_DRY_RUN,
     policy: loader.status(),
     registry: feed?.status() ?? { source: registry.kind, agents: directory.size },
+    delegations: delegations?.status() ?? null,
   }),
 });
 logger.info(
@@ -132,6 +148,7 @@ async function shutdown(signal: string): Promise<void> {
   loader.stop();
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
   await feed?.stop();
+  await delegations?.stop();
   await registryDb?.close();
   statusServer.close();
   mtls?.svid.close();

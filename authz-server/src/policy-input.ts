@@ -10,6 +10,8 @@ export interface DelegationFacts {
   id: string | null;
   user: { id: string; tenant: string } | null;
   scopes: string[];
+  /** Services the delegation may be used towards; empty: any. */
+  destinations: string[];
   expires_at: number | null;
 }
 
@@ -41,6 +43,7 @@ export const NO_DELEGATION: DelegationFacts = Object.freeze({
   id: null,
   user: null,
   scopes: [],
+  destinations: [],
   expires_at: null,
 }) as DelegationFacts;
 

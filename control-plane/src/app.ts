@@ -7,7 +7,10 @@ import { vaultClientFromEnv } from "../../lib/src/vault/client.js";
 import { loadControlPlaneConfig } from "./config.js";
 import { MIGRATIONS_DIR } from "./files.js";
 import { createOidcAuthenticator } from "./http/auth.js";
+import type { AppContext } from "./context.js";
 import { createTransitSigner } from "./kya/signer.js";
+import { createTokenService } from "./oauth/token-service.js";
+import { createConnections } from "./connections/connections.js";
 import { buildServer } from "./server.js";
 
 export interface RunningControlPlane {
@@ -36,6 +39,25 @@ export async function startControlPlane(
         log.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, "database migrated");
     }
     const vault = vaultClientFromEnv(environment);
+    const tokenService = createTokenService(environment, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const connections = createConnections(environment, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const context: AppContext = {
+      db,
+      trustDomain: config.WARDEN_TRUST_DOMAIN,
+      attestationTtlDays: config.WARDEN_KYA_TTL_DAYS,
+      attestationIssuer:
+        config.WARDEN_ATTESTATION_ISSUER ?? `spiffe://${config.WARDEN_TRUST_DOMAIN}/warden/control-plane`,
+      signer: tokenService.publishing(
+        vault
+          ? createTransitSigner(vault, {
+              mount: config.WARDEN_VAULT_TRANSIT_MOUNT,
+              name: config.WARDEN_SIGNING_KEY,
+            })
+          : null,
+      ),
+      logger: log,
+      now: () => new Date(),
+    };
     const app = await buildServer({
       bodyLimit: config.WARDEN_CP_BODY_LIMIT,
       authenticator: createOidcAuthenticator({
@@ -44,24 +66,19 @@ export async function startControlPlane(
         jwksUrl: config.WARDEN_OIDC_JWKS_URL,
         rolesClaim: config.WARDEN_OIDC_ROLES_CLAIM,
         tenantClaim: config.WARDEN_OIDC_TENANT_CLAIM,
+        delegableScopesClaim: tokenService.context.delegableScopesClaim,
       }),
-      context: {
-        db,
-        trustDomain: config.WARDEN_TRUST_DOMAIN,
-        attestationTtlDays: config.WARDEN_KYA_TTL_DAYS,
-        attestationIssuer:
-          config.WARDEN_ATTESTATION_ISSUER ?? `spiffe://${config.WARDEN_TRUST_DOMAIN}/warden/control-plane`,
-        signer: vault
-          ? createTransitSigner(vault, {
-              mount: config.WARDEN_VAULT_TRANSIT_MOUNT,
-              name: config.WARDEN_SIGNING_KEY,
-            })
-          : null,
-        logger: log,
-        now: () => new Date(),
-      },
+      context,
+      handlers: { ...tokenService.handlers(context), ...connections.handlers(context) },
     });
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
+    try {
+      await tokenService.start(context, address);
+      connections.start(address);
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
     log.info(
       { address, database: db.kind, vault: vault ? "configured" : "not configured" },
       "control plane listening",
@@ -71,6 +88,7 @@ export async function startControlPlane(
       db,
       url: address,
       async close() {
+        await tokenService.close();
         await app.close();
         await db.close();
       },

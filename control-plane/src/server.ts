@@ -3,20 +3,24 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { auditHandlers } from "./audit/handlers.js";
+import { budgetHandlers } from "./budgets/handlers.js";
 import type { AppContext } from "./context.js";
 import { OPENAPI_PATH } from "./files.js";
 import { healthHandlers } from "./health.js";
 import type { Authenticator } from "./http/auth.js";
 import { ApiError, sendError } from "./http/errors.js";
 import { dereference, loadApiDocument, type JsonSchema } from "./http/openapi.js";
-import { registerOperations } from "./http/routes.js";
+import { registerOperations, type Handlers } from "./http/routes.js";
 import { kyaHandlers } from "./kya/handlers.js";
 import { registryHandlers } from "./registry/handlers.js";
+import { usageHandlers } from "./usage/handlers.js";
 
 export interface ServerOptions {
   context: AppContext;
   authenticator: Authenticator;
   bodyLimit: number;
+  /** Handlers of further operations (delegations, token service discovery), built by app.ts. */
+  handlers?: Handlers;
 }
 
 /** The HTTP API: every route comes from openapi.yaml; docs at /docs, the document at /openapi.json. */
@@ -59,6 +63,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...registryHandlers(context, "mcp_server"),
       ...kyaHandlers(context),
       ...auditHandlers(context),
+      ...usageHandlers(context),
+      ...budgetHandlers(context),
+      ...options.handlers,
     },
     options.authenticator,
     errorSchema,

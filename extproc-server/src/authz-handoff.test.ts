@@ -21,8 +21,19 @@ describe("reading the ext_authz hand-off", () => {
         kind: "llm",
         policyRevision: "rev-7",
         policyHeaders: [],
+        team: null,
+        model: null,
       },
     });
+  });
+
+  test("the policy's team and resolved model come from its decision metadata; other shapes read as unknown", () => {
+    const withPolicy = readAuthzHandOff(
+      fromEnvoy({ ...SAMPLE_HANDOFF, policy: { team: "support", model: "gpt-4o-mini", rule: "r" } }),
+    );
+    expect(withPolicy.ok && withPolicy.handOff).toMatchObject({ team: "support", model: "gpt-4o-mini" });
+    const odd = readAuthzHandOff(fromEnvoy({ ...SAMPLE_HANDOFF, policy: { team: 3, model: "" } }));
+    expect(odd.ok && odd.handOff).toMatchObject({ team: null, model: null });
   });
 
   test("nulls from authz-server (no delegation, no user) read as null, not as a malformed decision", () => {

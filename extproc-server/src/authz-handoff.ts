@@ -20,6 +20,10 @@ export interface AuthzHandOff {
   readonly policyRevision: string | null;
   /** `x-warden-*` headers the policy itself added upstream: kept, where agent-sent ones are removed. */
   readonly policyHeaders: readonly string[];
+  /** From the policy's decision metadata (`policy`): the agent's team, for budgets and reports. */
+  readonly team: string | null;
+  /** From the policy's decision metadata: the LLM model it allowed, aliases resolved. */
+  readonly model: string | null;
 }
 
 export type HandOffReading =
@@ -63,6 +67,7 @@ export function readAuthzHandOff(metadata: Metadata): HandOffReading {
         kind: optionalString(fields, "kind"),
         policyRevision: optionalString(fields, "policy_revision"),
         policyHeaders: stringList(fields, "policy_headers"),
+        ...policyFacts(fields.policy),
       },
     };
   } catch (error) {
@@ -97,4 +102,17 @@ function stringList(fields: Record<string, google.protobuf.IValue>, key: string)
     out[i] = item;
   }
   return out;
+}
+
+/**
+ * The policy's own metadata is free-form: a field that is absent or not a string is simply unknown
+ * (it never makes the decision unreadable).
+ */
+function policyFacts(value: Value): { team: string | null; model: string | null } {
+  const fields = value?.structValue?.fields;
+  const text = (key: string): string | null => {
+    const item = fields?.[key]?.stringValue;
+    return typeof item === "string" && item !== "" ? item : null;
+  };
+  return { team: text("team"), model: text("model") };
 }

@@ -6,14 +6,23 @@ import { loadLlmKeysConfig, vaultCertConfig, type LlmKeysConfig } from "./creden
 import { vaultLlmKeys } from "./credentials/vault-llm-keys.js";
 import type { Provider } from "./providers.js";
 import { LlmProvider } from "./providers/llm/provider.js";
+import { loadOAuthConfig, type OAuthConfig } from "./oauth/config.js";
+import { startOAuth, type RunningOAuth } from "./oauth/start-oauth.js";
+import { SaasCatalogueError } from "../../lib/src/saas/catalogue.js";
 import { ExtProcServer } from "./server.js";
-import { logUsageSink } from "./usage/log-sink.js";
+import { loadUsageConfig, type UsageConfig } from "./usage/config.js";
+import { PriceTableError } from "./usage/prices.js";
+import { startUsage, type RunningUsage } from "./usage/start-usage.js";
 
 let config: ExtprocConfig;
 let llmConfig: LlmKeysConfig;
+let usageConfig: UsageConfig;
+let oauthConfig: OAuthConfig;
 try {
   config = loadExtprocConfig();
   llmConfig = loadLlmKeysConfig();
+  usageConfig = loadUsageConfig();
+  oauthConfig = loadOAuthConfig();
 } catch (error) {
   exitOnConfigError("extproc-server", error);
 }
@@ -21,16 +30,34 @@ try {
 const logger = createLogger("extproc-server", config.WARDEN_LOG_LEVEL);
 const providers: Provider[] = [];
 const vault = vaultCertConfig(llmConfig);
+let usage: RunningUsage | null = null;
+let oauth: RunningOAuth | null = null;
 if (vault) {
-  const { keys } = vaultLlmKeys(vault, llmConfig, logger);
+  try {
+    usage = await startUsage(usageConfig, logger);
+  } catch (error) {
+    if (!(error instanceof PriceTableError)) throw error;
+    process.stderr.write(`extproc-server: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const { keys, session } = vaultLlmKeys(vault, llmConfig, logger);
   providers.push(
     new LlmProvider({
       keys,
-      usage: logUsageSink(logger),
+      usage: usage.usage,
+      budgets: usage.budgets,
       defaultTenant: llmConfig.WARDEN_DEFAULT_TENANT ?? null,
     }),
   );
   logger.info({ vault: vault.address, kv_mount: vault.kvMount }, "LLM key injection from Vault");
+  try {
+    oauth = await startOAuth(oauthConfig, session, vault.kvMount, logger);
+  } catch (error) {
+    if (!(error instanceof SaasCatalogueError)) throw error;
+    process.stderr.write(`extproc-server: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  providers.push(oauth.provider);
 } else {
   // Without Vault there are no keys to inject: LLM routes pass with the agent's credentials removed.
   logger.warn("VAULT_ADDR is not set: LLM key injection, usage records and response key scrubbing are off");
@@ -62,6 +89,13 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal, open_streams: server.openStreams }, "extproc-server draining");
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
+  // Exchanges are over: their usage records are queued; store them (database or spool) before leaving.
+  await usage
+    ?.close()
+    .catch((error: unknown) => logger.error({ err: error }, "usage store did not close cleanly"));
+  await oauth
+    ?.close()
+    .catch((error: unknown) => logger.error({ err: error }, "oauth audit store did not close cleanly"));
   mtls?.svid.close();
   logger.info("extproc-server stopped");
   process.exit(0);

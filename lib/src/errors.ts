@@ -6,7 +6,17 @@
 export const ERROR_STATUS = {
   unauthenticated: 401,
   payment_required: 402,
+  /** An LLM spending budget is used up for its period (extproc-server). */
+  budget_exceeded: 402,
   forbidden: 403,
+  /** A SaaS call acting for a user without a valid delegation (extproc-server, docs/oauth-connections.md). */
+  delegation_required: 403,
+  /** The delegation's scopes do not cover this call (a write with a read-only delegation). */
+  delegation_scope_insufficient: 403,
+  /** The user has not connected an account of the destination service. */
+  account_not_connected: 409,
+  /** The provider refused the stored grant: the user must connect the account again. */
+  reconsent_required: 409,
   not_found: 404,
   conflict: 409,
   bad_request: 400,

@@ -5,6 +5,12 @@
  */
 export const EXT_AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz";
 
+/**
+ * The header an agent sends a user's delegation (or an access token exchanged for one) in. Only
+ * authz-server reads it; it is removed before anything goes upstream (docs/delegations.md).
+ */
+export const DELEGATION_HEADER = "x-warden-delegation";
+
 export interface HandOff {
   decision_id: string;
   policy_revision: string;

@@ -1,7 +1,13 @@
 import { execFile } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderSidecarBootstrap, type SidecarParams } from "../../lib/src/envoy/bootstrap.js";
+import { stringify } from "yaml";
+import {
+  buildSidecarBootstrap,
+  renderSidecarBootstrap,
+  sidecarParamsSchema,
+  type SidecarParams,
+} from "../../lib/src/envoy/bootstrap.js";
 import { RUN_DIR, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
 
 /**
@@ -21,11 +27,27 @@ export interface EnvoySidecar {
   stop(): Promise<void>;
 }
 
-export function writeSidecarConfig(name: string, params: SidecarParams): { dir: string; configPath: string } {
+/**
+ * A change to the rendered bootstrap before Envoy reads it, for measurements only (the benchmarks
+ * take filters out to measure Envoy without them); tests run the bootstrap as rendered.
+ */
+export type BootstrapTransform = (bootstrap: Record<string, unknown>) => Record<string, unknown>;
+
+export function writeSidecarConfig(
+  name: string,
+  params: SidecarParams,
+  transform?: BootstrapTransform,
+): { dir: string; configPath: string } {
   const dir = join(RUN_DIR, name);
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, "envoy.yaml");
-  writeFileSync(configPath, renderSidecarBootstrap(params));
+  const yaml = transform
+    ? stringify(transform(buildSidecarBootstrap(sidecarParamsSchema.parse(params))), {
+        lineWidth: 0,
+        aliasDuplicateObjects: false,
+      })
+    : renderSidecarBootstrap(params);
+  writeFileSync(configPath, yaml);
   return { dir, configPath };
 }
 
@@ -50,13 +72,13 @@ export async function startEnvoy(
   name: string,
   params: Omit<SidecarParams, "accessLogPath">,
   /** uid: run Envoy as this user (its SPIFFE identity with SPIRE's unix attestor). */
-  options: { logLevel?: string; uid?: number } = {},
+  options: { logLevel?: string; uid?: number; transform?: BootstrapTransform } = {},
 ): Promise<EnvoySidecar> {
   const accessLogPath = join(RUN_DIR, name, "access.log");
   mkdirSync(join(RUN_DIR, name), { recursive: true });
   writeFileSync(accessLogPath, "");
   if (options.uid !== undefined) chmodSync(accessLogPath, 0o666);
-  const { configPath } = writeSidecarConfig(name, { ...params, accessLogPath });
+  const { configPath } = writeSidecarConfig(name, { ...params, accessLogPath }, options.transform);
   const envoyProcess = startProcess({
     name: `${name}-envoy`,
     command: toolPath("envoy"),

@@ -29,7 +29,7 @@ export function approvedAgent(options: ApprovedAgentOptions): Record<string, unk
     capabilities,
     kya: {
       status: "approved",
-      level: "standard",
+      level: 2,
       verified_capabilities: capabilities,
       attestation_id: options.attestationId ?? `att-${options.name}`,
       issued_at: options.issuedAtNs,

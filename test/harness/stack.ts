@@ -319,7 +319,16 @@ const SERVER_MAINS = ["authz-server", "extproc-server"].map((c) =>
  * parallel test workers) when a server is missing or older than any source file.
  */
 export function ensureServersBuilt(): void {
-  if (!needsBuild()) return;
+  ensureBuilt(SERVER_MAINS, SERVER_SOURCES);
+}
+
+/**
+ * Builds when any of `mains` (absolute paths under dist/) is missing or older than a source file in
+ * `sources` (folders relative to the repository), e.g. the control plane for tests that run it as a
+ * process.
+ */
+export function ensureBuilt(mains: string[], sources: string[]): void {
+  if (!needsBuild(mains, sources)) return;
   try {
     execFileSync("flock", ["/tmp/warden-build.lock", process.execPath, "scripts/build.mjs"], {
       cwd: REPO_ROOT,
@@ -328,14 +337,14 @@ export function ensureServersBuilt(): void {
     });
   } catch (error) {
     // tsc still emits when another file has a type error; the servers may be usable regardless.
-    if (SERVER_MAINS.some((main) => !existsSync(main))) throw error;
+    if (mains.some((main) => !existsSync(main))) throw error;
   }
 }
 
-function needsBuild(): boolean {
-  const built = SERVER_MAINS.map((main) => (existsSync(main) ? statSync(main).mtimeMs : 0));
+function needsBuild(mains: string[], sources: string[]): boolean {
+  const built = mains.map((main) => (existsSync(main) ? statSync(main).mtimeMs : 0));
   const oldestBuild = Math.min(...built);
-  return SERVER_SOURCES.some((dir) => newestTsMtime(join(REPO_ROOT, dir)) > oldestBuild);
+  return sources.some((dir) => newestTsMtime(join(REPO_ROOT, dir)) > oldestBuild);
 }
 
 function newestTsMtime(dir: string): number {

@@ -5,11 +5,13 @@ import { freePort, REPO_ROOT, startProcess, toolPath, waitFor, type ManagedProce
 
 /**
  * A real OpenBao dev server for tests: in memory, on a free loopback port, with the transit engine,
- * the `warden-signing` key (ECDSA P-256, for ES256 JWS), the KV v2 mount `warden/`, and every policy
+ * the `warden-signing` and `warden-tokens` keys (ECDSA P-256, for ES256 JWS), the KV v2 mount `warden/`, and every policy
  * in vault/*.hcl loaded (policy name = file name, e.g. "control-plane"), so tests can run components with their least-privilege tokens. The
  * root token goes through the environment, not the command line.
  */
 export const SIGNING_KEY = "warden-signing";
+/** Signs delegations and access tokens (docs/delegations.md). */
+export const TOKEN_SIGNING_KEY = "warden-tokens";
 
 export class VaultDev {
   private constructor(
@@ -43,6 +45,7 @@ export class VaultDev {
     );
     await vault.request("POST", "sys/mounts/transit", { type: "transit" });
     await vault.request("POST", `transit/keys/${SIGNING_KEY}`, { type: "ecdsa-p256" });
+    await vault.request("POST", `transit/keys/${TOKEN_SIGNING_KEY}`, { type: "ecdsa-p256" });
     await vault.request("POST", "sys/mounts/warden", { type: "kv", options: { version: "2" } });
     for (const file of readdirSync(join(REPO_ROOT, "vault")).filter((f) => f.endsWith(".hcl"))) {
       const policy = readFileSync(join(REPO_ROOT, "vault", file), "utf8");
@@ -85,6 +88,11 @@ export class VaultDev {
   /** Adds a new version of the signing key (key rotation). */
   async rotateSigningKey(): Promise<void> {
     await this.request("POST", `transit/keys/${SIGNING_KEY}/rotate`);
+  }
+
+  /** Adds a new version of the token key (delegations and access tokens). */
+  async rotateTokenKey(): Promise<void> {
+    await this.request("POST", `transit/keys/${TOKEN_SIGNING_KEY}/rotate`);
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { startControlPlane, type RunningControlPlane } from "../../control-plane/src/app.js";
 import { loadApiDocument, type OperationSpec } from "../../control-plane/src/http/openapi.js";
+import { callApi, type ApiResponse, type CallOptions } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT } from "../harness/process.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
@@ -10,20 +11,7 @@ import { StubOidcIssuer, type TokenClaims } from "../stubs/oidc-issuer.js";
  * Starts the control plane for integration tests against the real PostgreSQL and OpenBao, with the
  * stub OIDC issuer, and gives tests an HTTP client that records which OpenAPI operations it used.
  */
-export interface ApiResponse<T = Record<string, unknown>> {
-  status: number;
-  headers: Headers;
-  body: T;
-  text: string;
-}
-
-export interface CallOptions {
-  token?: string | undefined;
-  body?: unknown;
-  rawBody?: string;
-  contentType?: string;
-  headers?: Record<string, string>;
-}
+export type { ApiResponse, CallOptions };
 
 export interface ControlPlaneFixture {
   cluster: PostgresCluster | null;
@@ -104,20 +92,11 @@ export async function startControlPlaneFixture(
     operations,
     token: (claims) => oidc.token(claims),
     async call<T>(method: string, path: string, call: CallOptions = {}): Promise<ApiResponse<T>> {
-      const headers: Record<string, string> = { ...call.headers };
-      if (call.token) headers.authorization = `Bearer ${call.token}`;
-      let body: string | undefined = call.rawBody;
-      if (call.body !== undefined) body = JSON.stringify(call.body);
-      if (body !== undefined) headers["content-type"] = call.contentType ?? "application/json";
-      const response = await fetch(`${controlPlane.url}${path}`, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown = text;
-      if ((response.headers.get("content-type") ?? "").includes("application/json"))
-        parsed = JSON.parse(text);
+      const response = await callApi<T>(controlPlane.url, method, path, call);
       const bare = path.split("?")[0]!;
       const match = matchers.find((m) => m.op.method === method && m.pattern.test(bare));
       if (match && match.op.responses.has(response.status)) covered.add(match.op.operationId);
-      return { status: response.status, headers: response.headers, body: parsed as T, text };
+      return response;
     },
     async close() {
       await controlPlane.close();

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,9 +13,10 @@ import {
 } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
+import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
 import { agentEvents, ensureAgentsBuilt, startExampleAgent, type AgentEvent } from "../agents/run-agent.js";
 import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
-import { REPO_ROOT, stopAll } from "../harness/process.js";
+import { REPO_ROOT, sleep, stopAll, toolPath, waitFor } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 
@@ -29,10 +31,13 @@ const TD = "warden.local";
 const RESEARCH_BOT = `spiffe://${TD}/agent/research-bot`;
 const STRANGER = `spiffe://${TD}/agent/stranger`; // has an SVID, but no Warden registration
 const INTRUDER = `spiffe://${TD}/agent/intruder`; // the test process itself (uid 0)
+const PARTNER_HELPER = "spiffe://partner.example/agent/helper"; // a real SVID of another SPIRE deployment
 const UIDS = { researchBot: 10100, stranger: 10101 };
 const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 
 let spire: SpireStack;
+/** A second, unrelated SPIRE deployment (trust domain partner.example): the source of foreign SVIDs. */
+let partner: SpireStack;
 let stack: Stack;
 let work: string;
 let intruderSvid: X509SvidUpdate;
@@ -67,11 +72,13 @@ beforeAll(async () => {
     authzEnv: { WARDEN_REGISTRY_FILE: registry },
   });
   intruderSvid = await spire.waitForSvid(INTRUDER);
+  partner = await startSpire({ name: "mtls-e2e-partner", trustDomain: "partner.example", logLevel: "INFO" });
 }, 180_000);
 
 afterAll(async () => {
   await stack?.stop();
   await spire?.stop();
+  await partner?.stop();
   await stopAll();
   if (work) rmSync(work, { recursive: true, force: true });
 }, 60_000);
@@ -103,9 +110,11 @@ describe("an agent calling through the sidecar with its SVID", () => {
     const response = events.find((e) => e.event === "response");
     expect(response?.status).toBe(200);
     expect(stack.upstream.requests.length).toBe(before + 1);
-    // Envoy read the identity from the certificate, and the decision was made on it.
-    const logged = stack.envoy.accessLog().at(-1);
-    expect(logged?.agent).toBe(RESEARCH_BOT);
+    // authz-server verified the identity from the certificate, and Envoy logs the verified identity
+    // (the access log is flushed asynchronously: wait for the line).
+    await waitFor("access log line of the allowed request", () =>
+      stack.envoy.accessLog().some((line) => line.status === 200 && line.agent === RESEARCH_BOT),
+    );
     expect(stack.authz.process().log()).toMatch(/"agent":"spiffe:\/\/warden\.local\/agent\/research-bot"/);
   });
 
@@ -143,94 +152,111 @@ function callSidecar(clientCert?: { cert: string; key: string }): Promise<{ stat
   });
 }
 
-/** A CA of our own (not SPIRE's) and a leaf with the given URI SAN, through the real openssl. */
-function foreignSvid(name: string, spiffeId: string): { cert: string; key: string } {
-  const dir = join(work, name);
-  execFileSync("mkdir", ["-p", dir]);
-  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  run([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name} CA`,
-    "-addext",
-    "basicConstraints=critical,CA:true",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  run(["req", ...ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/O=SPIRE"]);
-  writeFileSync(
-    join(dir, "ext.cnf"),
-    `subjectAltName=URI:${spiffeId}\nbasicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n`,
+/** A CA of our own (not SPIRE's) and a leaf with the given SANs, through the real openssl. */
+function foreignCertificate(sans: { uris?: string[]; dnsNames?: string[] }): { cert: string; key: string } {
+  const ca = makeCertificate({ subject: "/CN=not SPIRE", ca: true });
+  const leaf = makeCertificate({ subject: "/O=SPIRE", issuer: ca, ...sans });
+  return { cert: leaf.certPem, key: leaf.keyPem };
+}
+
+/**
+ * An X.509-SVID signed by a real SPIRE server's CA (`spire-server x509 mint`), for any ID of that
+ * server's trust domain, registered or not, with the TTL we choose.
+ */
+function mintSvid(server: SpireStack, spiffeId: string, ttl: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(work, "mint-"));
+  execFileSync(
+    toolPath("spire-server"),
+    [
+      "x509",
+      "mint",
+      "-socketPath",
+      server.serverSocketPath,
+      "-spiffeID",
+      spiffeId,
+      "-ttl",
+      ttl,
+      "-write",
+      dir,
+    ],
+    { stdio: "pipe", timeout: 10_000 },
   );
-  run([
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "leaf.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  ]);
   return {
-    cert: readFileSync(join(dir, "leaf.pem"), "utf8"),
-    key: readFileSync(join(dir, "leaf.key"), "utf8"),
+    cert: readFileSync(join(dir, "svid.pem"), "utf8"),
+    key: readFileSync(join(dir, "key.pem"), "utf8"),
   };
 }
 
-const listenerStat = (stat: string) => stack.envoy.stat(`listener.127.0.0.1_${stack.agentPort}.ssl.${stat}`);
+/** Calls the sidecar with `clientCert`, expecting a 401 JSON refusal that reached no provider. */
+async function expectRefused(
+  clientCert: { cert: string; key: string } | undefined,
+  status: number,
+  code: string,
+): Promise<void> {
+  const before = stack.upstream.requests.length;
+  const response = await callSidecar(clientCert);
+  expect({ status: response.status, body: JSON.parse(response.body) as unknown }).toMatchObject({
+    status,
+    body: { error: { code, decision_id: expect.any(String) } },
+  });
+  expect(stack.upstream.requests.length).toBe(before);
+}
 
-describe("the sidecar refuses callers without a SPIRE-issued SVID at the TLS handshake", () => {
-  // Envoy requires a client certificate chaining to the SPIRE bundle (SDS), so these never become
-  // HTTP requests: there is no 401 to send, the connection is refused and nothing reaches authz or
-  // the provider. Envoy's TLS statistics say why.
-  it("a request without a client certificate is refused", async () => {
-    const before = {
-      noCert: await listenerStat("fail_verify_no_cert"),
-      upstream: stack.upstream.requests.length,
-    };
-    await expect(callSidecar()).rejects.toThrow();
-    expect(await listenerStat("fail_verify_no_cert")).toBe(before.noCert + 1);
-    expect(stack.upstream.requests.length).toBe(before.upstream);
+describe("the sidecar refuses callers without a valid, trusted SVID with a 401 JSON that says why", () => {
+  // Envoy lets every handshake complete (ACCEPT_UNTRUSTED, client certificate optional) and forwards
+  // the certificate to authz-server, which verifies it against the bundles of its own Workload API
+  // stream and refuses before the policy runs. So the agent reads a reason, not a TLS alert.
+  it("no client certificate: 401 identity_missing", async () => {
+    await expectRefused(undefined, 401, "identity_missing");
   });
 
-  it("a certificate for a registered agent's SPIFFE ID, but from another CA, is refused", async () => {
-    const before = await listenerStat("fail_verify_error");
-    await expect(callSidecar(foreignSvid("rogue", RESEARCH_BOT))).rejects.toThrow();
-    expect(await listenerStat("fail_verify_error")).toBe(before + 1);
+  it("a registered agent's SPIFFE ID on a certificate from another CA: 401 certificate_untrusted", async () => {
+    await expectRefused(foreignCertificate({ uris: [RESEARCH_BOT] }), 401, "certificate_untrusted");
   });
 
-  it("a certificate from another trust domain is refused", async () => {
-    // No federation is configured, so Envoy's bundle holds warden.local only. authz-server's own
-    // check (401 trust_domain_untrusted) is the second line: authz-server/src/peer-certificate.test.ts.
-    const before = await listenerStat("fail_verify_error");
-    await expect(
-      callSidecar(foreignSvid("partner", "spiffe://partner.example/agent/helper")),
-    ).rejects.toThrow();
-    expect(await listenerStat("fail_verify_error")).toBe(before + 1);
+  it("a real SVID from another SPIRE deployment (trust domain partner.example): 401 trust_domain_untrusted", async () => {
+    // authz-server holds no bundle for partner.example (no federation), so it is the trust domain,
+    // before any signature, that is refused. (A foreign trust domain's ID signed by OUR CA cannot be
+    // made: SPIRE only signs IDs of its own trust domain.)
+    await expectRefused(mintSvid(partner, PARTNER_HELPER, "5m"), 401, "trust_domain_untrusted");
   });
 
-  it("the agent's SVID still works after those refusals (sanity check of the negative tests)", async () => {
-    const ok = await callSidecar({ cert: intruderSvid.certChainPem, key: intruderSvid.keyPem });
-    // The intruder is a valid workload but not a registered agent: the policy, not TLS, refuses it.
-    expect(ok.status).toBe(401);
-    expect(JSON.parse(ok.body)).toMatchObject({ error: { code: "agent_unregistered" } });
+  it("a SPIRE-signed SVID that has expired: 401 certificate_expired", async () => {
+    const expired = mintSvid(spire, RESEARCH_BOT, "1s");
+    const notAfter = Date.parse(new X509Certificate(expired.cert).validTo);
+    await sleep(Math.max(0, notAfter - Date.now()) + 1_100);
+    await expectRefused(expired, 401, "certificate_expired");
+  });
+
+  it("a certificate with no SPIFFE ID (a plain client certificate): 401 certificate_invalid", async () => {
+    await expectRefused(foreignCertificate({ dnsNames: ["client.example"] }), 401, "certificate_invalid");
+  });
+
+  it("a valid SVID of our trust domain with no Warden registration: 401 agent_unregistered", async () => {
+    await expectRefused(
+      mintSvid(spire, `spiffe://${TD}/agent/never-registered`, "5m"),
+      401,
+      "agent_unregistered",
+    );
+  });
+
+  it("refused callers leave no identity in the access log; the registered agent's SVID still passes", async () => {
+    const refusedLines = () => stack.envoy.accessLog().filter((line) => line.status === 401);
+    await waitFor("access log lines of the refusals", () => refusedLines().length >= 7);
+    for (const line of refusedLines()) expect(line.agent).toBeNull();
+
+    const before = stack.upstream.requests.length;
+    const ok = await callSidecar(mintSvid(spire, RESEARCH_BOT, "5m"));
+    expect(ok.status).toBe(200);
+    expect(stack.upstream.requests.length).toBe(before + 1);
+  });
+
+  it("the intruder's SPIRE-issued SVID (a valid workload, not an agent) is refused by the policy", async () => {
+    await expectRefused(
+      { cert: intruderSvid.certChainPem, key: intruderSvid.keyPem },
+      401,
+      "agent_unregistered",
+    );
   });
 });
 

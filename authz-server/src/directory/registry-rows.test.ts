@@ -63,11 +63,11 @@ function claimsOf(payload: unknown, r = row()): AttestationClaims {
 }
 
 describe("registry rows → index entries", () => {
-  test("an approved, verified attestation gives the policy its level as text and its times in nanoseconds", () => {
+  test("an approved, verified attestation gives the policy its level as a number (policies compare it) and its times in nanoseconds", () => {
     const entry = directoryEntryFor(row(), claimsOf(signedClaims()));
     expect(entry.kya).toEqual({
       status: "approved",
-      level: "2",
+      level: 2,
       verified_capabilities: ["llm:chat"],
       attestation_id: ATTESTATION_ID,
       issued_at: 1_767_225_600 * 1e9,

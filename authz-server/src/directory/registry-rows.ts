@@ -96,7 +96,7 @@ export function kyaFactsFor(row: RegistryRow, verified: AttestationClaims | null
       if (!verified) return NO_KYA;
       return {
         status: "approved",
-        level: String(verified.kya.level),
+        level: verified.kya.level,
         verified_capabilities: verified.kya.verified_capabilities,
         attestation_id: row.kya_id,
         issued_at: verified.iat * NS_PER_SECOND,

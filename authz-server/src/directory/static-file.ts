@@ -10,7 +10,7 @@ import type { DirectoryEntry } from "./agent-index.js";
 const kyaSchema = z
   .object({
     status: z.enum(["approved", "pending", "revoked", "expired", "none"]),
-    level: z.string().nullable().default(null),
+    level: z.number().int().min(1).max(3).nullable().default(null),
     verified_capabilities: z.array(z.string()).default([]),
     attestation_id: z.string().nullable().default(null),
     issued_at: z.number().int().nullable().default(null),

@@ -17,6 +17,8 @@ const serviceSchema = z
     delegation: z.enum(["required", "optional"]).optional(),
     scopes: z.object({ read: names.optional(), write: names.optional() }).strict().optional(),
     capability: z.string().min(1).optional(),
+    /** The lowest KYA attestation level (1 basic, 2 standard, 3 high) an agent needs to call it. */
+    min_kya_level: z.number().int().min(1).max(3).optional(),
   })
   .strict();
 
@@ -62,6 +64,8 @@ export const policyConfigSchema = z
         tenants: z.record(modelLists).optional(),
         teams: z.record(modelLists).optional(),
         agents: z.record(modelLists).optional(),
+        /** Per provider, alias → model (e.g. "fast" → "gpt-4o-mini"); the policy decides on the model. */
+        aliases: z.record(z.record(z.string().min(1))).optional(),
       })
       .strict()
       .default({}),

@@ -14,6 +14,8 @@ export interface ActionRecord {
   action: string;
   agentId?: string | null;
   agentSpiffeId?: string | null;
+  userId?: string | null;
+  delegationId?: string | null;
   resourceType: string;
   resourceId: string;
   reason?: string | null;
@@ -29,6 +31,8 @@ export async function recordAction(tx: Queryable, record: ActionRecord, now: Dat
     actor: record.principal.subject,
     agent_id: record.agentId ?? null,
     agent_spiffe_id: record.agentSpiffeId ?? null,
+    user_id: record.userId ?? null,
+    delegation_id: record.delegationId ?? null,
     request_id: record.requestId,
     resource_type: record.resourceType,
     resource_id: record.resourceId,

@@ -13,6 +13,8 @@ export interface Principal {
   roles: ReadonlySet<Role>;
   /** null: not limited to one tenant. */
   tenant: string | null;
+  /** The token's delegable-scopes claim as sent (absent when the token has none): what a user may delegate. */
+  delegableScopes?: unknown;
 }
 
 export interface Authenticator {
@@ -26,6 +28,8 @@ export interface OidcOptions {
   jwksUrl?: string | undefined;
   rolesClaim?: string;
   tenantClaim?: string;
+  /** Claim listing the scopes a user may delegate (docs/delegations.md). */
+  delegableScopesClaim?: string;
   fetch?: typeof fetch;
 }
 
@@ -96,10 +100,14 @@ export function createOidcAuthenticator(options: OidcOptions): Authenticator {
         throw new ApiError("unavailable", "the identity provider is unavailable");
       }
       const tenant = claimAt(payload, options.tenantClaim ?? "tenant");
+      const delegable = options.delegableScopesClaim
+        ? claimAt(payload, options.delegableScopesClaim)
+        : undefined;
       return {
         subject: payload.sub!,
         roles: rolesFrom(claimAt(payload, options.rolesClaim ?? "roles")),
         tenant: typeof tenant === "string" && tenant !== "" ? tenant : null,
+        ...(delegable === undefined ? {} : { delegableScopes: delegable }),
       };
     },
   };

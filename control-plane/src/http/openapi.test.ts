@@ -25,7 +25,7 @@ describe("the OpenAPI document", () => {
         .filter((o) => o.roles === null)
         .map((o) => o.operationId)
         .sort(),
-    ).toEqual(["getHealth", "getJwks", "getReadiness"]);
+    ).toEqual(["completeConnection", "getHealth", "getJwks", "getOpenIdConfiguration", "getReadiness"]);
   });
 
   test("every request and response schema compiles, and request bodies refuse unknown fields", () => {

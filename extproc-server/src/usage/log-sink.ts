@@ -1,11 +1,11 @@
 import type { Logger } from "../../../lib/src/logger.js";
-import type { UsageRecord, UsageSink } from "./record.js";
+import { usageJson, type PricedUsageRecord, type PricedUsageSink } from "./record.js";
 
-/** Usage records as log lines (`msg: "llm usage"`), until the control plane's usage table takes them. */
-export function logUsageSink(logger: Logger): UsageSink {
+/** Usage records as log lines (`msg: "llm usage"`): the store when extproc-server has no database. */
+export function logUsageSink(logger: Logger): PricedUsageSink {
   return {
-    record(record: UsageRecord): void {
-      logger.info({ decision_id: record.decisionId, usage_record: record }, "llm usage");
+    record(record: PricedUsageRecord): void {
+      logger.info({ decision_id: record.decisionId, usage_record: usageJson(record) }, "llm usage");
     },
   };
 }

@@ -30,7 +30,10 @@ export const NO_TOKENS: TokenUsage = Object.freeze({
 export type UsageOutcome =
   /** The response arrived whole. */
   | "completed"
-  /** The stream or body stopped early (client gone, upstream cut, timeout): usage is what was seen. */
+  /**
+   * The stream or body stopped early, or no answer came at all (client gone, upstream cut, timeout):
+   * usage is what was seen.
+   */
   | "cut"
   /** Warden refused or failed before the request went upstream (no upstream cost). */
   | "not_forwarded";
@@ -47,18 +50,24 @@ export interface UsageRecord {
   readonly agentSpiffeId: string | null;
   readonly agentId: string | null;
   readonly tenant: string | null;
+  /** The agent's team, as the policy reported it in the decision. */
+  readonly team: string | null;
   readonly userId: string | null;
   readonly delegationId: string | null;
   readonly provider: string;
   /** `chat`, `responses`, `embeddings`, `messages`, `generate`, or `other` (e.g. a model listing). */
   readonly operation: string;
-  /** The model the agent asked for (body or path). */
+  /** The model the agent asked for (body or path), possibly an alias. */
   readonly requestedModel: string | null;
+  /** The model sent upstream: the policy's resolution of an alias, else the requested one. */
+  readonly model: string | null;
   /** The model the provider says answered (it may add a version suffix). */
   readonly responseModel: string | null;
   readonly stream: boolean;
-  /** Upstream HTTP status, 0 when no response came. */
+  /** The status the agent got: the upstream's, Warden's refusal (e.g. 402, 503), or 0 when neither came. */
   readonly status: number;
+  /** Warden's error code when it refused the call (e.g. `budget_exceeded`), else null. */
+  readonly errorCode: string | null;
   readonly outcome: UsageOutcome;
   readonly usage: TokenUsage;
   /** `body`: read from the JSON body; `stream`: from SSE events; `none`: the provider reported nothing we saw. */
@@ -69,7 +78,30 @@ export interface UsageRecord {
   readonly timeToFirstByteMs: number | null;
 }
 
-/** Where usage records go: the log for now; the audit store and usage table when the control plane has them. */
+/** Where the LLM exchange hands its record (accounting.ts prices it and passes it on). */
 export interface UsageSink {
   record(record: UsageRecord): void;
+}
+
+/** A usage record with its cost from the price table. */
+export interface PricedUsageRecord extends UsageRecord {
+  /** Exact cost in pico-dollars (10^-12 USD); null when the price table has no price for the model. */
+  readonly costPicoUsd: bigint | null;
+  /** The price table's version. */
+  readonly priceVersion: string;
+  /** The price table entry used (a model or a `prefix*`), null when none matched. */
+  readonly priceKey: string | null;
+  /** The extproc-server instance that recorded it, and its sequence number there. */
+  readonly recordedBy: string;
+  readonly recordSeq: number;
+}
+
+/** Where priced records are stored: the audit log and usage table (db-sink.ts), or the log. */
+export interface PricedUsageSink {
+  record(record: PricedUsageRecord): void;
+}
+
+/** A priced record as plain JSON (the cost as a decimal string of pico-dollars: JSON numbers are doubles). */
+export function usageJson(record: PricedUsageRecord): Record<string, unknown> {
+  return { ...record, costPicoUsd: record.costPicoUsd === null ? null : record.costPicoUsd.toString() };
 }

@@ -1,7 +1,8 @@
 import { appendFile } from "node:fs/promises";
 import { isConnectionError, sqlState } from "../db/errors.js";
-import type { Database } from "../db/types.js";
+import type { Database, Queryable } from "../db/types.js";
 import type { Logger } from "../logger.js";
+import type { AuditRecord } from "./chain.js";
 import { normalizeAuditEvent, type AuditEntry } from "./event.js";
 import { AuditSpool } from "./spool.js";
 import { appendAuditEntries } from "./store.js";
@@ -20,6 +21,12 @@ export interface AuditWriterOptions {
   retryDelayMs?: { min: number; max: number };
   logger?: Pick<Logger, "warn" | "error" | "info">;
   now?: () => Date;
+  /**
+   * Runs in the transaction that appended `inserted` (redelivered events are not in it), e.g. to
+   * store a row derived from each event: it commits exactly when the events do, and is retried
+   * from the spool with them.
+   */
+  afterAppend?: (tx: Queryable, inserted: readonly AuditRecord[]) => Promise<void>;
 }
 
 export interface AuditWriterStatus {
@@ -166,7 +173,11 @@ export class AuditWriter {
   }
 
   private write(entries: AuditEntry[]): Promise<unknown> {
-    return this.options.db.transaction((tx) => appendAuditEntries(tx, entries, this.now()));
+    const { afterAppend } = this.options;
+    return this.options.db.transaction(async (tx) => {
+      const result = await appendAuditEntries(tx, entries, this.now());
+      if (afterAppend && result.inserted.length > 0) await afterAppend(tx, result.inserted);
+    });
   }
 
   private async moveQueueToSpool(): Promise<void> {

@@ -100,13 +100,21 @@ describe("sidecar bootstrap", () => {
       "transport_socket",
       "typed_config",
     );
-    expect(tls.require_client_certificate).toBe(true);
+    // Every certificate (or none) completes the handshake; authz-server verifies it and answers 401 JSON.
+    expect(tls.require_client_certificate).toBe(false);
     expect(at(tls, "common_tls_context", "tls_certificate_sds_secret_configs", 0, "name")).toBe(
       "spiffe://warden.local/warden/envoy",
     );
-    expect(at(tls, "common_tls_context", "validation_context_sds_secret_config", "name")).toBe(
-      "spiffe://warden.local",
-    );
+    // ...which needs SPIRE to send the bundle as trusted_ca, not its SPIFFE validator (which demands a certificate).
+    expect(at(config, "node", "metadata")).toEqual({ disable_spiffe_cert_validation: true });
+    const validation = at(tls, "common_tls_context", "combined_validation_context");
+    expect(at(validation, "default_validation_context")).toEqual({
+      trust_chain_verification: "ACCEPT_UNTRUSTED",
+    });
+    expect(at(validation, "validation_context_sds_secret_config", "name")).toBe("spiffe://warden.local");
+    expect(
+      at(httpFilter(config, "envoy.filters.http.ext_authz"), "typed_config").include_peer_certificate,
+    ).toBe(true);
     expect(
       at(cluster(config, "spire_agent"), "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint"),
     ).toEqual({
@@ -116,6 +124,7 @@ describe("sidecar bootstrap", () => {
 
   test("without downstreamTls there is no TLS on the agent listener and no SPIRE cluster", () => {
     const config = render();
+    expect((config.node as Node).metadata).toBeUndefined();
     expect(
       at(config, "static_resources", "listeners", 0, "filter_chains", 0).transport_socket,
     ).toBeUndefined();

@@ -228,7 +228,11 @@ const RUNTIME_FLAGS: Readonly<JsonObject> = {
 
 export function buildSidecarBootstrap(params: Params): JsonObject {
   return {
-    node: { id: params.nodeId, cluster: params.nodeCluster },
+    node: {
+      id: params.nodeId,
+      cluster: params.nodeCluster,
+      ...(params.downstreamTls ? { metadata: SPIRE_SDS_NODE_METADATA } : {}),
+    },
     admin: { address: socketAddress(params.admin.address, params.admin.port) },
     static_resources: {
       listeners: [agentListener(params)],
@@ -538,7 +542,9 @@ export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
   start_time: "%START_TIME%",
   request_id: "%REQ(X-REQUEST-ID)%",
   decision_id: `%DYNAMIC_METADATA(${EXT_AUTHZ_NAMESPACE}:decision_id)%`,
-  agent: "%DOWNSTREAM_PEER_URI_SAN%",
+  // The identity authz-server verified (allowed requests), never the URI SAN a client merely presented:
+  // the agent listener lets unverified certificates through the handshake (see downstreamTlsSocket).
+  agent: `%DYNAMIC_METADATA(${EXT_AUTHZ_NAMESPACE}:agent_spiffe_id)%`,
   method: "%REQ(:METHOD)%",
   // As sent upstream (the route's prefix removed); `route` names the destination.
   path: "%REQ_WITHOUT_QUERY(:PATH)%",
@@ -676,21 +682,41 @@ function http2Only(): JsonObject {
 
 // --- downstream mTLS (issue 3) ------------------------------------------------------------------
 
-/** Agents must present an X.509-SVID that chains to the SPIRE trust bundle; both come over SDS. */
+/**
+ * Envoy asks every agent for its X.509-SVID (the SPIRE bundle over SDS makes it send a certificate
+ * request) but lets the handshake complete whatever comes back, or nothing: a refusal at the TLS layer
+ * would reach the agent as a handshake error, where the product promises a 401 JSON that says why.
+ * authz-server does the verification instead (chain to its own Workload API bundles, validity, one
+ * SPIFFE URI SAN, trust domain) on the certificate ext_authz forwards, fail-closed, and every route that
+ * reaches an upstream runs ext_authz (the catch-all 404 answers locally, reaching nothing).
+ */
 function downstreamTlsSocket(tls: z.output<typeof downstreamTlsSchema>): JsonObject {
   return {
     name: "envoy.transport_sockets.tls",
     typed_config: typed("envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", {
-      require_client_certificate: true,
+      require_client_certificate: false,
       common_tls_context: {
         tls_params: { tls_minimum_protocol_version: "TLSv1_2" },
         alpn_protocols: ["h2", "http/1.1"],
         tls_certificate_sds_secret_configs: [sdsFromSpireAgent(tls.svidName)],
-        validation_context_sds_secret_config: sdsFromSpireAgent(tls.trustBundleName),
+        combined_validation_context: {
+          default_validation_context: { trust_chain_verification: "ACCEPT_UNTRUSTED" },
+          validation_context_sds_secret_config: sdsFromSpireAgent(tls.trustBundleName),
+        },
       },
     }),
   };
 }
+
+/**
+ * The SPIRE agent answers an Envoy ≥ 1.18 with its SPIFFE certificate validator
+ * (`envoy.tls.cert_validator.spiffe`) unless the Envoy's node metadata opts out. That validator
+ * demands a client certificate and ignores `trust_chain_verification`, so the agent listener could not
+ * let an unverified caller through to its 401 (checked with SPIRE 1.13 and Envoy 1.40). With the opt-out
+ * SPIRE sends the bundle as `trusted_ca`, and Envoy's default validator applies our settings; the
+ * clusters to our servers still check the chain and pin the exact SPIFFE ID (serverMtlsSocket).
+ */
+const SPIRE_SDS_NODE_METADATA: Readonly<JsonObject> = { disable_spiffe_cert_validation: true };
 
 function sdsFromSpireAgent(name: string): JsonObject {
   return {

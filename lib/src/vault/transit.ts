@@ -39,6 +39,8 @@ export interface TransitKeyInfo {
   latestVersion: number;
   /** PEM public key per version. */
   publicKeys: Map<number, string>;
+  /** When each version was created (rotation time); absent when Vault does not say. */
+  createdAt: Map<number, Date>;
 }
 
 export function keyId(key: TransitKey, version: number): string {
@@ -53,10 +55,13 @@ export async function readTransitKey(client: VaultClient, key: TransitKey): Prom
   if (!algorithm)
     throw new Error(`transit key ${key.name} has type ${parsed.data.type}, which cannot sign JWS`);
   const publicKeys = new Map<number, string>();
+  const createdAt = new Map<number, Date>();
   for (const [version, value] of Object.entries(parsed.data.keys)) {
     if (value.public_key) publicKeys.set(Number(version), value.public_key);
+    const created = value.creation_time ? new Date(value.creation_time) : undefined;
+    if (created && !Number.isNaN(created.getTime())) createdAt.set(Number(version), created);
   }
-  return { alg: algorithm.alg, latestVersion: parsed.data.latest_version, publicKeys };
+  return { alg: algorithm.alg, latestVersion: parsed.data.latest_version, publicKeys, createdAt };
 }
 
 export interface JwsSigningResult {
@@ -64,15 +69,15 @@ export interface JwsSigningResult {
   kid: string;
 }
 
-/** Signs `payload` as a compact JWS with the latest version of the transit key. */
+/** Signs `payload` as a compact JWS with the latest version of the transit key (or `version`). */
 export async function signJwsWithTransit(
   client: VaultClient,
   key: TransitKey,
   info: TransitKeyInfo,
   header: Record<string, unknown>,
   payload: Record<string, unknown>,
+  version: number = info.latestVersion,
 ): Promise<JwsSigningResult> {
-  const version = info.latestVersion;
   const kid = keyId(key, version);
   const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const signingInput = `${encode({ ...header, alg: info.alg, kid })}.${encode(payload)}`;
@@ -92,9 +97,15 @@ export async function signJwsWithTransit(
 
 export type PublicJwk = JWK & { kid: string; alg: string; use: "sig" };
 
-export async function transitJwks(key: TransitKey, info: TransitKeyInfo): Promise<PublicJwk[]> {
+/** One JWK per key version (or per version in `versions`), oldest first. */
+export async function transitJwks(
+  key: TransitKey,
+  info: TransitKeyInfo,
+  versions?: ReadonlySet<number>,
+): Promise<PublicJwk[]> {
   const keys: PublicJwk[] = [];
   for (const [version, pem] of [...info.publicKeys].sort(([a], [b]) => a - b)) {
+    if (versions && !versions.has(version)) continue;
     const jwk = await exportJWK(await importSPKI(pem, info.alg));
     keys.push({ ...jwk, kid: keyId(key, version), alg: info.alg, use: "sig" });
   }

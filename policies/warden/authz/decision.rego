@@ -60,9 +60,11 @@ denial_context := {
 denial_details(reason) := {"rule": entry.rule.id, "tier": entry.tier} if {
 	reason == "tier_denied"
 	entry := matching_denies[0]
+} else := {"required_kya_level": required_kya_level, "kya_level": object.get(kya, "level", null)} if {
+	reason == "kya_level_insufficient"
 } else := {"capability": required_capability} if {
 	reason == "capability_not_attested"
-} else := {"model": model, "provider": model_provider} if {
+} else := {"model": model, "requested_model": requested_model, "provider": model_provider, "allowed_models": allowed_models} if {
 	reason == "model_not_allowed"
 } else := {"delegation_error": object.get(delegation, "error", null)} if {
 	reason == "delegation_invalid"
@@ -74,10 +76,16 @@ denial_message(reason) := m if {
 	reason == "tier_denied"
 	m := matching_denies[0].rule.message
 	is_string(m)
+} else := model_denial_message if {
+	reason == "model_not_allowed"
 } else := reasons[reason].message
 
 model_or_null := model if {
 	model != ""
+} else := null
+
+requested_model_or_null := requested_model if {
+	requested_model != ""
 } else := null
 
 allowed_decision := {
@@ -97,6 +105,8 @@ allowed_decision := {
 		"access": access,
 		"capability": required_capability,
 		"model": model_or_null,
+		"requested_model": requested_model_or_null,
+		"team": agent_team,
 		"kya_attestation_id": object.get(kya, "attestation_id", null),
 		"rule": matching_allows[0].rule.id,
 		"tier": matching_allows[0].tier,

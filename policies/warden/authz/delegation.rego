@@ -1,8 +1,9 @@
 package warden.authz
 
 # Stage 6 (403): acting on behalf of a user. The authz-server verified the delegation token's
-# signature and revocation; the policy checks lifetime, tenant and scopes. Services marked
-# `delegation: required` (user-data SaaS) refuse requests that carry no delegation.
+# signature, its binding to the calling SVID and revocation (docs/delegations.md); the policy checks
+# lifetime, tenant, destinations and scopes. Services marked `delegation: required` (user-data
+# SaaS) refuse requests that carry no delegation.
 
 delegation_mode := object.get(service_config, "delegation", "optional")
 
@@ -13,6 +14,10 @@ delegation_denial := "delegation_required" if {
 	delegation_present
 	not delegation.valid == true
 	delegation.error == "expired"
+} else := "delegation_revoked" if {
+	delegation_present
+	not delegation.valid == true
+	delegation.error == "revoked"
 } else := "delegation_invalid" if {
 	delegation_present
 	not delegation.valid == true
@@ -25,10 +30,23 @@ delegation_denial := "delegation_required" if {
 } else := "delegation_tenant_mismatch" if {
 	delegation_present
 	not delegation.user.tenant == agent_tenant
+} else := "delegation_destination_not_allowed" if {
+	delegation_present
+	not delegation_destination_allowed
 } else := "delegation_scope_insufficient" if {
 	delegation_present
 	not delegation_scopes_cover
 }
+
+# A delegation limited to some services (`destinations`) covers only those; no list means any.
+delegation_destinations := d if {
+	d := object.get(delegation, "destinations", [])
+	is_array(d)
+} else := ["<malformed>"]
+
+delegation_destination_allowed if count(delegation_destinations) == 0
+
+delegation_destination_allowed if service_name in delegation_destinations
 
 delegation_unexpired if {
 	is_number(delegation.expires_at)

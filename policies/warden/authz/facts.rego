@@ -61,6 +61,6 @@ service_name := string_or_empty(object.get(destination, "service", ""))
 
 service_kind := string_or_empty(object.get(destination, "kind", ""))
 
-model := string_or_empty(object.get(llm, "model", ""))
+# `model` (an alias resolved) and `requested_model` are defined in models.rego.
 
 delegation_present if object.get(delegation, "present", false) == true

@@ -13,6 +13,7 @@ import {
   SAMPLE_HANDOFF,
   wire,
 } from "../../testing/envoy-messages.js";
+import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { UsageRecord } from "../../usage/record.js";
 import { LlmProvider } from "./provider.js";
 
@@ -36,7 +37,7 @@ class StubKeys implements LlmKeySource {
   }
 }
 
-function setup(options: { defaultTenant?: string | null } = {}) {
+function setup(options: { defaultTenant?: string | null; budgets?: BudgetGuard } = {}) {
   const keys = new StubKeys();
   const records: UsageRecord[] = [];
   let clock = 0;
@@ -44,6 +45,7 @@ function setup(options: { defaultTenant?: string | null } = {}) {
     keys,
     usage: { record: (record) => records.push(record) },
     defaultTenant: options.defaultTenant ?? null,
+    budgets: options.budgets ?? null,
     monotonicMs: () => (clock += 5),
     wallClock: () => new Date("2025-01-01T00:00:00Z"),
   });
@@ -123,7 +125,7 @@ describe("request", () => {
       status: 503,
       body: { error: { code: "unavailable", decision_id: "dec-0001" } },
     });
-    expect(records).toMatchObject([{ outcome: "not_forwarded", status: 0 }]);
+    expect(records).toMatchObject([{ outcome: "not_forwarded", status: 503, errorCode: "unavailable" }]);
   });
 
   test("a decision without a tenant is refused unless the sidecar has a default tenant", async () => {
@@ -140,6 +142,85 @@ describe("request", () => {
     expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBe(
       "Bearer sk-solo-openai-key",
     );
+  });
+
+  test("a used-up budget: 402 naming it, checked before the key is even read; recorded as not forwarded", async () => {
+    const checked: unknown[] = [];
+    const budgets: BudgetGuard = {
+      check(spender) {
+        checked.push(spender);
+        throw new WardenError("budget_exceeded", "the daily budget of team support (tenant acme) is used up");
+      },
+    };
+    const { stream, keys, records } = setup({ budgets });
+    keys.failure = new WardenError("unavailable", "must not be asked");
+    const metadata = authzMetadata({ ...SAMPLE_HANDOFF, policy: { team: "support" } });
+    const refusal = readImmediate(await stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata })));
+    expect(refusal).toMatchObject({
+      status: 402,
+      body: {
+        error: {
+          code: "budget_exceeded",
+          message: "the daily budget of team support (tenant acme) is used up",
+          decision_id: "dec-0001",
+        },
+      },
+    });
+    expect(checked).toEqual([
+      {
+        tenant: "acme",
+        team: "support",
+        agentId: "agt-1",
+        agentSpiffeId: SAMPLE_HANDOFF.agent_spiffe_id,
+        userId: "user-9",
+      },
+    ]);
+    expect(records).toMatchObject([
+      { outcome: "not_forwarded", status: 402, errorCode: "budget_exceeded", team: "support" },
+    ]);
+  });
+
+  test("an alias the policy resolved: the resolved model goes upstream, both are recorded", async () => {
+    const { stream, records } = setup();
+    const metadata = authzMetadata({ ...SAMPLE_HANDOFF, policy: { model: "gpt-4o-mini" } });
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata })));
+    const answer = await reply(
+      stream.process(wire.requestBody('{"model":"fast","stream":true,"messages":[]}')),
+    );
+    const sent = JSON.parse(text(answer.requestBody?.response?.bodyMutation?.body)) as Record<
+      string,
+      unknown
+    >;
+    expect(sent).toEqual({
+      model: "gpt-4o-mini",
+      stream: true,
+      messages: [],
+      stream_options: { include_usage: true },
+    });
+    stream.end();
+    expect(records[0]).toMatchObject({ requestedModel: "fast", model: "gpt-4o-mini" });
+  });
+
+  test("Google names the model in the path: an alias is replaced there", async () => {
+    const { stream, records } = setup();
+    const metadata = authzMetadata({
+      ...SAMPLE_HANDOFF,
+      service: "google-ai",
+      policy: { model: "gemini-2.0-flash" },
+    });
+    const answer = await reply(
+      stream.process(
+        wire.requestHeaders(
+          { ":method": "POST", ":path": "/google-ai/v1beta/models/fast:streamGenerateContent?alt=sse" },
+          { metadata },
+        ),
+      ),
+    );
+    expect(readMutation(answer.requestHeaders?.response?.headerMutation).set[":path"]).toBe(
+      "/google-ai/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
+    );
+    stream.end();
+    expect(records[0]).toMatchObject({ requestedModel: "fast", model: "gemini-2.0-flash", stream: true });
   });
 
   test("routes that are not LLM routes are not touched", async () => {
@@ -264,6 +345,12 @@ describe("response", () => {
     );
     stream.end();
     expect(records[0]).toMatchObject({ outcome: "cut", usage: { inputTokens: 5, outputTokens: 1 } });
+  });
+
+  test("an exchange that ends after going upstream but before any answer is recorded as cut", async () => {
+    const { stream, records } = await started('{"model":"gpt-4o","stream":true}');
+    stream.end();
+    expect(records[0]).toMatchObject({ outcome: "cut", status: 0, usageSource: "none" });
   });
 
   test("a 401 from the provider drops the cached key", async () => {

@@ -1,14 +1,17 @@
 import { WardenError } from "../../../../lib/src/errors.js";
 import type { AuthzHandOff } from "../../authz-handoff.js";
+import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { HeaderEdits, HeaderView } from "../../header-edits.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, ResponseStart } from "../../providers.js";
 import { ScrubbedSseStream } from "../../sse/scrubbed-stream.js";
+import { spenderOf } from "../../usage/accounting.js";
 import { NO_TOKENS, type UsageOutcome, type UsageRecord, type UsageSink } from "../../usage/record.js";
 import {
   isRecord,
   parseJson,
+  pathOnly,
   type LlmApi,
   type LlmRoute,
   type StreamUsageReader,
@@ -21,6 +24,8 @@ export interface LlmExchangeDeps {
   readonly usage: UsageSink;
   /** The tenant of a decision that names none (a single-tenant sidecar); null: such requests are refused. */
   readonly defaultTenant: string | null;
+  /** Hard budgets, checked before anything else (null: none are enforced). */
+  readonly budgets: BudgetGuard | null;
   /** Monotonic milliseconds (performance.now) for latencies. */
   readonly monotonicMs: () => number;
   readonly wallClock: () => Date;
@@ -29,10 +34,12 @@ export interface LlmExchangeDeps {
 const NO_TENANT = "the request's identity names no tenant, so no LLM key can be chosen";
 
 /**
- * One LLM call through the sidecar: the tenant's key from Vault in the provider's header (after the
- * core removed whatever the agent sent), the request body read for the model (and rewritten where a
- * stream must be asked to report usage), the response scrubbed of keys and read for usage (a JSON
- * body whole, an SSE stream event by event as it passes), and one usage record when it ends.
+ * One LLM call through the sidecar: the budgets checked (402 when one is used up), the tenant's key
+ * from Vault in the provider's header (after the core removed whatever the agent sent), the request
+ * body read for the model (rewritten to the model the policy resolved an alias to, and where a stream
+ * must be asked to report usage), the response scrubbed of keys and read for usage (a JSON body
+ * whole, an SSE stream event by event as it passes), and one usage record when it ends, however it
+ * ends.
  */
 export class LlmExchange implements ExchangeHooks {
   private readonly route: LlmRoute;
@@ -43,6 +50,7 @@ export class LlmExchange implements ExchangeHooks {
   private requestedModel: string | null;
   private stream: boolean;
   private status = 0;
+  private refusal: WardenError | null = null;
   private firstByteMs: number | null = null;
   private responseScrubber: SecretScrubber | null = null;
   private sse: ScrubbedSseStream | null = null;
@@ -65,13 +73,47 @@ export class LlmExchange implements ExchangeHooks {
     this.stream = this.route.pathStream;
   }
 
-  onRequestHeaders(_headers: HeaderView, edits: HeaderEdits): MaybeAsync<void> {
-    const tenant = this.handOff.tenant ?? this.deps.defaultTenant;
-    if (!tenant) throw new WardenError("forbidden", NO_TENANT);
-    this.tenant = tenant;
-    const key = this.deps.keys.keyFor(tenant, this.deps.api.provider);
-    if (typeof key === "string") return this.inject(edits, key);
-    return key.then((value) => this.inject(edits, value));
+  onRequestHeaders(headers: HeaderView, edits: HeaderEdits): MaybeAsync<void> {
+    try {
+      const tenant = this.handOff.tenant ?? this.deps.defaultTenant;
+      if (!tenant) throw new WardenError("forbidden", NO_TENANT);
+      this.tenant = tenant;
+      this.deps.budgets?.check(spenderOf({ ...this.handOff, tenant })!);
+      this.rewritePathModel(headers, edits);
+      const key = this.deps.keys.keyFor(tenant, this.deps.api.provider);
+      if (typeof key === "string") return this.inject(edits, key);
+      return key.then(
+        (value) => this.inject(edits, value),
+        (error: unknown) => this.refused(error),
+      );
+    } catch (error) {
+      return this.refused(error);
+    }
+  }
+
+  /** Remembers why Warden refused (for the usage record) and lets the refusal go on to the agent. */
+  private refused(error: unknown): never {
+    if (error instanceof WardenError) {
+      this.refusal = error;
+      this.status = error.status;
+    }
+    throw error;
+  }
+
+  /** Google names the model in the path: an alias the policy resolved is replaced there. */
+  private rewritePathModel(headers: HeaderView, edits: HeaderEdits): void {
+    const { pathModel } = this.route;
+    const resolved = this.handOff.model;
+    if (pathModel === null || resolved === null || resolved === pathModel) return;
+    const path = headers.get(":path") ?? "";
+    const bare = pathOnly(path);
+    const segment = `/models/${encodeURIComponent(pathModel)}:`;
+    const at = bare.lastIndexOf(segment);
+    if (at === -1) return;
+    edits.set(
+      ":path",
+      `${path.slice(0, at)}/models/${encodeURIComponent(resolved)}:${path.slice(at + segment.length)}`,
+    );
   }
 
   private inject(edits: HeaderEdits, key: string): void {
@@ -93,7 +135,12 @@ export class LlmExchange implements ExchangeHooks {
     const reading = this.deps.api.readRequest(this.route, parsed);
     this.requestedModel = reading.model ?? this.requestedModel;
     this.stream = reading.stream || this.route.pathStream;
-    return reading.rewritten ? Buffer.from(JSON.stringify(reading.rewritten), "utf8") : undefined;
+    // The policy decided on the model an alias stands for; that model is what goes upstream.
+    const resolved = this.handOff.model;
+    const realias = typeof parsed.model === "string" && resolved !== null && parsed.model !== resolved;
+    if (!realias)
+      return reading.rewritten ? Buffer.from(JSON.stringify(reading.rewritten), "utf8") : undefined;
+    return Buffer.from(JSON.stringify({ ...(reading.rewritten ?? parsed), model: resolved }), "utf8");
   }
 
   onResponseHeaders(response: ResponseStart, edits: HeaderEdits): void {
@@ -151,14 +198,17 @@ export class LlmExchange implements ExchangeHooks {
       agentSpiffeId: this.handOff.agentSpiffeId,
       agentId: this.handOff.agentId,
       tenant: this.tenant ?? this.handOff.tenant,
+      team: this.handOff.team,
       userId: this.handOff.userId,
       delegationId: this.handOff.delegationId,
       provider: this.deps.api.provider,
       operation: this.route.operation,
       requestedModel: this.requestedModel,
+      model: this.handOff.model ?? this.requestedModel,
       responseModel: reading?.model ?? null,
       stream: this.stream,
       status: this.status,
+      errorCode: this.refusal?.code ?? null,
       outcome: this.outcome(),
       usage: reading?.usage ?? NO_TOKENS,
       usageSource: reading === null ? "none" : this.streamReader ? "stream" : "body",
@@ -169,7 +219,10 @@ export class LlmExchange implements ExchangeHooks {
   }
 
   private outcome(): UsageOutcome {
-    if (this.status === 0) return "not_forwarded";
+    // Without a key (refused, or the agent left first) nothing can have gone upstream.
+    if (this.refusal !== null || this.key === null) return "not_forwarded";
+    // Sent upstream, but no answer reached us: the upstream or the agent ended the exchange first.
+    if (this.status === 0) return "cut";
     // A body we watched must have reached its end; one we did not watch (or none at all) counts as whole.
     const watched = this.sse !== null || this.bodyPhase;
     return watched && !this.bodyEnded ? "cut" : "completed";

@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { WardenError } from "../../../../lib/src/errors.js";
+import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
 import type { UsageSink } from "../../usage/record.js";
@@ -11,6 +12,7 @@ export interface LlmProviderOptions {
   keys: LlmKeySource;
   usage: UsageSink;
   defaultTenant?: string | null;
+  budgets?: BudgetGuard | null;
   apis?: ReadonlyMap<string, LlmApi>;
   monotonicMs?: () => number;
   wallClock?: () => Date;
@@ -40,6 +42,7 @@ export class LlmProvider implements Provider {
       keys: options.keys,
       usage: options.usage,
       defaultTenant: options.defaultTenant ?? null,
+      budgets: options.budgets ?? null,
       monotonicMs: options.monotonicMs ?? (() => performance.now()),
       wallClock: options.wallClock ?? (() => new Date()),
     };

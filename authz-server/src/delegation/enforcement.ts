@@ -1,0 +1,89 @@
+import type { Database } from "../../../lib/src/db/types.js";
+import type { Logger } from "../../../lib/src/logger.js";
+import { WARDEN_AUDIENCE } from "../../../lib/src/tokens/claims.js";
+import { JwksKeyStore } from "./key-store.js";
+import { RevocationFeed, type RevocationFeedStatus } from "./revocation-feed.js";
+import { RevocationSet } from "./revocation-set.js";
+import { TokenVerifier, type VerifierStats } from "./token-verifier.js";
+
+/**
+ * Delegation enforcement on the data plane, wired once by main.ts: the control plane's token keys
+ * (JWKS), the revocation set fed by `LISTEN warden_delegations`, and the verifier the authorizer
+ * calls for every `x-warden-delegation` header.
+ */
+export interface DelegationEnforcementOptions {
+  db: Database;
+  jwksUrl: string;
+  /** When set, a token's `iss` must equal it. */
+  issuer: string | undefined;
+  jwksRefreshMs: number;
+  resyncMs: number;
+  logger: Logger;
+}
+
+export interface DelegationEnforcementStatus {
+  keys: number;
+  keys_error: string | null;
+  revocations: RevocationFeedStatus;
+  verifier: VerifierStats;
+}
+
+export class DelegationEnforcement {
+  readonly verifier: TokenVerifier;
+  private readonly keys: JwksKeyStore;
+  private readonly feed: RevocationFeed;
+
+  constructor(options: DelegationEnforcementOptions) {
+    const revoked = new RevocationSet();
+    this.feed = new RevocationFeed({
+      db: options.db,
+      set: revoked,
+      logger: options.logger,
+      resyncMs: options.resyncMs,
+    });
+    this.keys = new JwksKeyStore({
+      jwksUrl: options.jwksUrl,
+      refreshMs: options.jwksRefreshMs,
+      onChange: () => {
+        this.verifier.clear();
+        options.logger.info({ keys: this.keys.size }, "token keys updated");
+      },
+      onError: (error) =>
+        options.logger.warn({ err: error }, "token keys could not be fetched; keeping the ones we have"),
+    });
+    this.verifier = new TokenVerifier({
+      keyFor: (kid) => this.keys.keyFor(kid),
+      expectations: {
+        issuer: options.issuer,
+        delegationAudience: WARDEN_AUDIENCE,
+        accessTokenAudiences: new Set([WARDEN_AUDIENCE]),
+      },
+      isRevoked: (id) => revoked.has(id),
+      revocationsLoaded: () => this.feed.loaded,
+    });
+  }
+
+  /** Loads keys and revocations (each keeps retrying in the background on failure). */
+  async start(): Promise<void> {
+    await Promise.all([this.keys.start(), this.feed.start()]);
+  }
+
+  async stop(): Promise<void> {
+    this.keys.stop();
+    await this.feed.stop();
+  }
+
+  /** Ready once the revocation set is loaded; until then every delegation is refused anyway. */
+  ready(): boolean {
+    return this.feed.loaded;
+  }
+
+  status(): DelegationEnforcementStatus {
+    return {
+      keys: this.keys.size,
+      keys_error: this.keys.lastError,
+      revocations: this.feed.status(),
+      verifier: this.verifier.status(),
+    };
+  }
+}

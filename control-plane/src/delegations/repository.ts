@@ -1,0 +1,209 @@
+import type { Queryable } from "../../../lib/src/db/types.js";
+import type { TimeAndIdKey } from "../http/cursor.js";
+import type { Delegation, DelegationStatus, RevocationVia } from "./model.js";
+
+const COLUMNS =
+  "id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by, revoked_at, revoked_by, revoked_via, revocation_reason, version";
+
+export async function insertDelegation(
+  tx: Queryable,
+  d: Omit<Delegation, "revoked_at" | "revoked_by" | "revoked_via" | "revocation_reason" | "version">,
+): Promise<Delegation> {
+  const { rows } = await tx.query<Delegation>(
+    `INSERT INTO delegations (id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
+    [
+      d.id,
+      d.tenant,
+      d.user_id,
+      d.agent_id,
+      d.agent_spiffe_id,
+      JSON.stringify(d.scopes),
+      JSON.stringify(d.destinations),
+      d.issued_at,
+      d.expires_at,
+      d.signing_key_id,
+      d.granted_by,
+    ],
+  );
+  return rows[0]!;
+}
+
+export async function findDelegation(
+  db: Queryable,
+  id: string,
+  forUpdate = false,
+): Promise<Delegation | undefined> {
+  const { rows } = await db.query<Delegation>(
+    `SELECT ${COLUMNS} FROM delegations WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`,
+    [id],
+  );
+  return rows[0];
+}
+
+/** The verified capabilities of the agent's approved, unexpired attestation; null when it has none. */
+export async function verifiedCapabilities(
+  db: Queryable,
+  agentId: string,
+  now: Date,
+): Promise<string[] | null> {
+  const { rows } = await db.query<{ verified_capabilities: string[] | null }>(
+    `SELECT verified_capabilities FROM kya_attestations
+      WHERE agent_id = $1 AND status = 'approved' AND expires_at > $2`,
+    [agentId, now],
+  );
+  return rows[0]?.verified_capabilities ?? null;
+}
+
+export interface DelegationFilter {
+  tenant?: string | undefined;
+  user_id?: string | undefined;
+  agent_id?: string | undefined;
+  status?: DelegationStatus | undefined;
+}
+
+function whereClause(filter: DelegationFilter, now: Date, params: unknown[], alias = ""): string[] {
+  const where: string[] = [];
+  const add = (sql: string, ...values: unknown[]) => {
+    let text = sql;
+    for (const value of values) {
+      params.push(value);
+      text = text.replace("?", `$${params.length}`);
+    }
+    where.push(text);
+  };
+  if (filter.tenant !== undefined) add(`${alias}tenant = ?`, filter.tenant);
+  if (filter.user_id !== undefined) add(`${alias}user_id = ?`, filter.user_id);
+  if (filter.agent_id !== undefined) add(`${alias}agent_id = ?::uuid`, filter.agent_id);
+  if (filter.status === "revoked") add(`${alias}revoked_at IS NOT NULL`);
+  else if (filter.status === "active") add(`${alias}revoked_at IS NULL AND ${alias}expires_at > ?`, now);
+  else if (filter.status === "expired") add(`${alias}revoked_at IS NULL AND ${alias}expires_at <= ?`, now);
+  return where;
+}
+
+export async function listDelegations(
+  db: Queryable,
+  filter: DelegationFilter,
+  after: TimeAndIdKey | undefined,
+  limit: number,
+  now: Date,
+): Promise<Delegation[]> {
+  const params: unknown[] = [];
+  const where = whereClause(filter, now, params);
+  if (after) {
+    params.push(after.t, after.i);
+    where.push(`(issued_at, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(limit);
+  const { rows } = await db.query<Delegation>(
+    `SELECT ${COLUMNS} FROM delegations ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY issued_at, id LIMIT $${params.length}`,
+    params,
+  );
+  return rows;
+}
+
+export interface DelegationWithActivity extends Delegation {
+  agent_name: string;
+  agent_kind: string;
+  events: number;
+  allowed: number;
+  denied: number;
+  last_event_at: Date | null;
+}
+
+/**
+ * A user's delegations with the agent's name and what was done under each: the audit events that
+ * name the delegation (data-plane decisions, token exchanges, the grant and its revocation).
+ */
+export async function listWithActivity(
+  db: Queryable,
+  filter: DelegationFilter & { user_id: string },
+  after: TimeAndIdKey | undefined,
+  limit: number,
+  now: Date,
+): Promise<DelegationWithActivity[]> {
+  const params: unknown[] = [];
+  const where = whereClause(filter, now, params, "d.");
+  if (after) {
+    params.push(after.t, after.i);
+    where.push(`(d.issued_at, d.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(limit);
+  const { rows } = await db.query<DelegationWithActivity>(
+    `SELECT ${COLUMNS.split(", ")
+      .map((c) => `d.${c}`)
+      .join(", ")},
+            a.name AS agent_name, a.kind AS agent_kind,
+            coalesce(e.events, 0)::int AS events, coalesce(e.allowed, 0)::int AS allowed,
+            coalesce(e.denied, 0)::int AS denied, e.last_event_at
+       FROM delegations d
+       JOIN agents a ON a.id = d.agent_id
+       LEFT JOIN LATERAL (
+         SELECT count(*) AS events,
+                count(*) FILTER (WHERE decision = 'allow') AS allowed,
+                count(*) FILTER (WHERE decision = 'deny') AS denied,
+                max(occurred_at) AS last_event_at
+           FROM audit_events
+          WHERE user_id = d.user_id AND delegation_id = d.id::text
+       ) e ON true
+      WHERE ${where.join(" AND ")}
+      ORDER BY d.issued_at, d.id LIMIT $${params.length}`,
+    params,
+  );
+  return rows;
+}
+
+export type RevocationSelector =
+  | { via: "delegation"; id: string }
+  | { via: "user"; user_id: string; tenant?: string | undefined }
+  | { via: "agent"; agent_id: string }
+  | { via: "tenant"; tenant: string };
+
+export interface RevokedRow {
+  id: string;
+  tenant: string;
+  user_id: string;
+  agent_id: string;
+  agent_spiffe_id: string;
+  expires_at: Date;
+}
+
+/** Revokes every live delegation the selector names, in one statement; returns what it revoked. */
+export async function revokeDelegations(
+  tx: Queryable,
+  selector: RevocationSelector,
+  by: { subject: string; reason: string | null },
+  now: Date,
+): Promise<RevokedRow[]> {
+  const params: unknown[] = [now, by.subject, selector.via, by.reason];
+  const where: string[] = ["revoked_at IS NULL", "expires_at > $1"];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace("?", `$${params.length}`));
+  };
+  switch (selector.via) {
+    case "delegation":
+      add("id = ?::uuid", selector.id);
+      break;
+    case "user":
+      add("user_id = ?", selector.user_id);
+      if (selector.tenant !== undefined) add("tenant = ?", selector.tenant);
+      break;
+    case "agent":
+      add("agent_id = ?::uuid", selector.agent_id);
+      break;
+    case "tenant":
+      add("tenant = ?", selector.tenant);
+      break;
+  }
+  const { rows } = await tx.query<RevokedRow>(
+    `UPDATE delegations
+        SET revoked_at = $1, revoked_by = $2, revoked_via = $3, revocation_reason = $4, version = version + 1
+      WHERE ${where.join(" AND ")}
+      RETURNING id, tenant, user_id, agent_id, agent_spiffe_id, expires_at`,
+    params,
+  );
+  return rows;
+}
+
+export type { RevocationVia };

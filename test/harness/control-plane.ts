@@ -1,0 +1,128 @@
+import { join } from "node:path";
+import type { PostgresCluster } from "./postgres.js";
+import { freePort, REPO_ROOT, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import { ensureBuilt } from "./stack.js";
+import type { VaultDev } from "./vault.js";
+
+/**
+ * The control plane as a real process (dist/control-plane/src/main.js, as production runs it), an
+ * HTTP client for its API, and the data plane's database login (migration 004's read-only role).
+ */
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface CallOptions {
+  token?: string | undefined;
+  body?: unknown;
+  rawBody?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** One API call; a JSON answer is parsed, anything else is returned as text. */
+export async function callApi<T = Record<string, unknown>>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  call: CallOptions = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...call.headers };
+  if (call.token) headers.authorization = `Bearer ${call.token}`;
+  let body: string | undefined = call.rawBody;
+  if (call.body !== undefined) body = JSON.stringify(call.body);
+  if (body !== undefined) headers["content-type"] = call.contentType ?? "application/json";
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  if ((response.headers.get("content-type") ?? "").includes("application/json")) parsed = JSON.parse(text);
+  return { status: response.status, headers: response.headers, body: parsed as T, text };
+}
+
+export interface ControlPlaneProcessOptions {
+  /** Prefix of the log file in `.run/`. */
+  name: string;
+  databaseUrl: string;
+  oidcIssuer: string;
+  /** Signs attestations with a token holding only vault/control-plane.hcl. */
+  vault?: VaultDev;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ControlPlaneProcess {
+  url: string;
+  process: ManagedProcess;
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options?: CallOptions,
+  ): Promise<ApiResponse<T>>;
+  stop(): Promise<void>;
+}
+
+const CONTROL_PLANE_MAIN = join(REPO_ROOT, "dist", "control-plane", "src", "main.js");
+
+export async function startControlPlaneProcess(
+  options: ControlPlaneProcessOptions,
+): Promise<ControlPlaneProcess> {
+  ensureBuilt([CONTROL_PLANE_MAIN], ["lib/src", "control-plane/src"]);
+  const port = await freePort();
+  const managed = startProcess({
+    name: `${options.name}-${process.pid}`,
+    command: process.execPath,
+    args: [CONTROL_PLANE_MAIN],
+    env: {
+      NODE_ENV: "test",
+      WARDEN_CP_PORT: String(port),
+      WARDEN_OIDC_ISSUER: options.oidcIssuer,
+      WARDEN_LOG_LEVEL: "info",
+      DATABASE_URL: options.databaseUrl,
+      // The token goes through the environment, never the command line.
+      VAULT_ADDR: options.vault?.address ?? "",
+      VAULT_TOKEN: options.vault ? await options.vault.tokenFor("control-plane") : "",
+      ...options.env,
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await managed.waitForLog(/control plane listening/, 60_000);
+    await waitFor("control plane ready", async () => (await fetch(`${url}/readyz`)).ok, 30_000);
+  } catch (error) {
+    await managed.stop();
+    throw error;
+  }
+  return {
+    url,
+    process: managed,
+    call: (method, path, call) => callApi(url, method, path, call),
+    stop: async () => {
+      await managed.stop();
+    },
+  };
+}
+
+/**
+ * A login role in `warden_dataplane` (what production gives authz-server) and its connection string
+ * for the database. The database must be migrated (migration 004 creates the group role). Roles are
+ * cluster-wide, so the login is created once per cluster.
+ */
+export async function dataPlaneLogin(
+  cluster: PostgresCluster,
+  databaseUrl: string,
+  user = "warden_authz",
+): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(user)) throw new Error(`not a plain role name: ${user}`);
+  await cluster.sql(
+    `DO $$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN
+         CREATE ROLE ${user} LOGIN IN ROLE warden_dataplane;
+       END IF;
+     END $$`,
+  );
+  const url = new URL(databaseUrl);
+  url.username = user;
+  return url.toString();
+}

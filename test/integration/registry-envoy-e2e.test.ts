@@ -1,0 +1,312 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
+import type { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
+import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
+import {
+  dataPlaneLogin,
+  startControlPlaneProcess,
+  type ControlPlaneProcess,
+} from "../harness/control-plane.js";
+import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
+import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
+import { startStack, type Stack } from "../harness/stack.js";
+import { latencySummary } from "../harness/stats.js";
+import { startVault, type VaultDev } from "../harness/vault.js";
+import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+
+/**
+ * Issue 5 end to end, every component real: reviewers and creators use the control plane's REST API
+ * (its own process, on real PostgreSQL, attestations signed by OpenBao transit); authz-server follows
+ * the registry from PostgreSQL (LISTEN/NOTIFY, as the read-only data-plane login) and verifies the
+ * attestations against the control plane's JWKS; the agent calls through Envoy with its SPIRE SVID
+ * (mTLS), and allowed requests pass extproc-server to the stub provider.
+ *
+ * The policy is the shipped one, with one data change: OpenAI asks for KYA level 2.
+ */
+const TD = "warden.local";
+const AGENT = "ledger-bot";
+const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
+const TRIALS = 100;
+/** Polling pace while waiting for enforcement; each poll is a full request through Envoy. */
+const POLL_PAUSE_MS = 2;
+const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+const evidence = {
+  image_digest: `sha256:${"c".repeat(64)}`,
+  endpoints: ["https://api.openai.com/v1/chat/completions"],
+  security_checklist: {
+    no_embedded_credentials: true,
+    dependencies_scanned: true,
+    least_privilege_scopes: true,
+    audit_logging: true,
+    data_retention_policy: true,
+  },
+};
+
+type Entry = { id: string; spiffe_id: string; version: number; status: string };
+type Attestation = { id: string; status: string; level: number | null };
+interface Outcome {
+  status: number;
+  /** The error code of a refusal (`kya_revoked`, …), "" when allowed. */
+  code: string;
+}
+
+let cluster: PostgresCluster;
+let vault: VaultDev;
+let oidc: StubOidcIssuer;
+let controlPlane: ControlPlaneProcess;
+let spire: SpireStack;
+let stack: Stack;
+let workload: WorkloadApiClient;
+let watcher: X509SvidWatcher;
+let agentClient: SvidHttpsClient;
+let policyDir: string;
+let creator: string;
+let reviewer: string;
+let agent: Entry;
+const figures: Record<string, unknown> = {};
+
+beforeAll(async () => {
+  policyDir = mkdtempSync(join(tmpdir(), "wregistry-policy-"));
+  cpSync(join(REPO_ROOT, "policies"), policyDir, { recursive: true });
+  const dataFile = join(policyDir, "data.json");
+  const data = JSON.parse(readFileSync(dataFile, "utf8")) as {
+    warden: { config: { services: Record<string, Record<string, unknown>> } };
+  };
+  data.warden.config.services.openai!.min_kya_level = 2;
+  writeFileSync(dataFile, JSON.stringify(data));
+
+  [cluster, vault, oidc, spire] = await Promise.all([
+    startPostgres(),
+    startVault(),
+    StubOidcIssuer.start(),
+    startSpire({ name: "registry-e2e-spire", trustDomain: TD, logLevel: "INFO" }),
+  ]);
+  const databaseUrl = await cluster.createDatabase();
+  controlPlane = await startControlPlaneProcess({
+    name: "registry-e2e-control-plane",
+    databaseUrl,
+    oidcIssuer: oidc.issuer,
+    vault,
+  });
+  [creator, reviewer] = await Promise.all([
+    oidc.token({ sub: "carl-creator", roles: ["creator"] }),
+    oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
+  ]);
+
+  // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
+  await spire.register(AGENT_ID, [currentProcessSelector()]);
+  stack = await startStack({
+    name: "registry-e2e",
+    spire,
+    policyDir,
+    authzEnv: {
+      WARDEN_REGISTRY_FILE: "",
+      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
+      WARDEN_JWKS_URL: `${controlPlane.url}/.well-known/jwks.json`,
+      WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
+      WARDEN_LOG_LEVEL: "info",
+    },
+  });
+  workload = spire.workloadClient();
+  watcher = workload.watchX509Svids({ retryMaxMs: 250 });
+  agentClient = new SvidHttpsClient(watcher, stack.identities!.envoy);
+  await agentClient.ready();
+}, 240_000);
+
+afterAll(async () => {
+  agentClient?.close();
+  watcher?.close();
+  workload?.close();
+  await stack?.stop();
+  await controlPlane?.stop();
+  await spire?.stop();
+  await vault?.stop();
+  await oidc?.close();
+  await cluster?.destroy();
+  await stopAll();
+  if (policyDir) rmSync(policyDir, { recursive: true, force: true });
+  process.stdout.write(`registry through Envoy figures: ${JSON.stringify(figures, null, 2)}\n`);
+}, 60_000);
+
+// ---------- the agent, through the sidecar ----------
+
+async function callProvider(): Promise<Outcome> {
+  const response: AgentResponse = await agentClient.request(`${stack.agentUrl}/openai/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: CHAT_BODY,
+    timeoutMs: 5_000,
+  });
+  if (response.status === 200) return { status: 200, code: "" };
+  const parsed = JSON.parse(response.body) as { error?: { code?: string } };
+  return { status: response.status, code: parsed.error?.code ?? "" };
+}
+
+async function outcomeBecomes(what: string, wanted: (o: Outcome) => boolean): Promise<Outcome> {
+  let last: Outcome = { status: 0, code: "" };
+  await waitFor(what, async () => wanted((last = await callProvider())), 10_000);
+  return last;
+}
+
+// ---------- creators and reviewers, through the REST API ----------
+
+async function register(name: string): Promise<Entry> {
+  const res = await controlPlane.call<Entry>("POST", "/v1/agents", {
+    token: creator,
+    body: {
+      name,
+      tenant: "acme",
+      team: "research",
+      type: "assistant",
+      environment: "production",
+      capabilities: ["llm:chat"],
+    },
+  });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+async function submit(entry: Entry): Promise<Attestation> {
+  const res = await controlPlane.call<Attestation>("POST", "/v1/attestations", {
+    token: creator,
+    body: { agent_id: entry.id, evidence },
+  });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+async function approve(attestation: Attestation, level: number): Promise<Attestation> {
+  const res = await controlPlane.call<Attestation>("POST", `/v1/attestations/${attestation.id}/approve`, {
+    token: reviewer,
+    body: { level, verified_capabilities: ["llm:chat"] },
+  });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+async function revoke(attestation: Attestation): Promise<void> {
+  const res = await controlPlane.call("POST", `/v1/attestations/${attestation.id}/revoke`, {
+    token: reviewer,
+    body: { reason: "evidence withdrawn" },
+  });
+  expect(res.status).toBe(200);
+}
+
+async function setStatus(entry: Entry, status: "active" | "suspended"): Promise<void> {
+  const current = await controlPlane.call<Entry>("GET", `/v1/agents/${entry.id}`, { token: reviewer });
+  const res = await controlPlane.call<Entry>("PATCH", `/v1/agents/${entry.id}`, {
+    token: reviewer,
+    body: { status },
+    headers: { "if-match": current.headers.get("etag") ?? "" },
+  });
+  expect(res.status).toBe(200);
+}
+
+describe("registry → KYA → the agent's requests through Envoy with mTLS", () => {
+  test("register, submit, approve: allowed; revoke: kya_revoked; suspend: agent_suspended", async () => {
+    agent = await register(AGENT);
+    expect(agent.spiffe_id).toBe(AGENT_ID);
+    const upstreamBefore = stack.upstream.requests.length;
+
+    expect(await outcomeBecomes("registered agent known", (o) => o.code === "kya_missing")).toEqual({
+      status: 403,
+      code: "kya_missing",
+    });
+    const first = await submit(agent);
+    expect(await outcomeBecomes("submission seen", (o) => o.code === "kya_pending")).toEqual({
+      status: 403,
+      code: "kya_pending",
+    });
+    // OpenAI asks for level 2 in this policy's data; a level-1 approval is not enough.
+    await approve(first, 1);
+    expect(await outcomeBecomes("level-1 approval seen", (o) => o.code !== "kya_pending")).toEqual({
+      status: 403,
+      code: "kya_level_insufficient",
+    });
+    expect(stack.upstream.requests.length).toBe(upstreamBefore);
+
+    const second = await approve(await submit(agent), 2);
+    expect(await outcomeBecomes("level-2 approval seen", (o) => o.status === 200)).toEqual({
+      status: 200,
+      code: "",
+    });
+    expect(stack.upstream.requests.length).toBeGreaterThan(upstreamBefore);
+    expect(stack.upstream.requests.at(-1)?.path).toBe("/v1/chat/completions");
+    // Envoy writes the access log asynchronously: wait for the allowed request's line.
+    await waitFor(
+      "the access log to name the verified agent",
+      () => stack.envoy.accessLog().some((line) => line.status === 200 && line.agent === AGENT_ID),
+      5_000,
+    );
+
+    await revoke(second);
+    expect(await outcomeBecomes("revocation enforced", (o) => o.status !== 200)).toEqual({
+      status: 403,
+      code: "kya_revoked",
+    });
+    const reachedUpstream = stack.upstream.requests.length;
+    const refused = await agentClient.request(`${stack.agentUrl}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: CHAT_BODY,
+    });
+    expect(JSON.parse(refused.body)).toMatchObject({
+      error: {
+        code: "kya_revoked",
+        message: expect.stringMatching(/revoked/),
+        decision_id: expect.any(String),
+      },
+    });
+    expect(stack.upstream.requests.length).toBe(reachedUpstream);
+
+    await approve(await submit(agent), 2);
+    await outcomeBecomes("re-approval seen", (o) => o.status === 200);
+    await setStatus(agent, "suspended");
+    expect(await outcomeBecomes("suspension enforced", (o) => o.status !== 200)).toEqual({
+      status: 403,
+      code: "agent_suspended",
+    });
+    await setStatus(agent, "active");
+    expect(await outcomeBecomes("reactivation seen", (o) => o.status === 200)).toEqual({
+      status: 200,
+      code: "",
+    });
+  }, 120_000);
+
+  test(`revocation reaches enforcement through Envoy within a second (p99 over ${TRIALS} trials)`, async () => {
+    const delays: number[] = [];
+    const pollsPerTrial: number[] = [];
+    for (let trial = 0; trial < TRIALS; trial += 1) {
+      // A new approval supersedes whatever the agent had; wait until the data plane allows again.
+      const attestation = await approve(await submit(agent), 2);
+      await outcomeBecomes(`trial ${trial}: allowed`, (o) => o.status === 200);
+
+      await revoke(attestation);
+      const revokedAt = performance.now();
+      let polls = 0;
+      for (;;) {
+        const outcome = await callProvider();
+        polls += 1;
+        if (outcome.status !== 200) {
+          expect(outcome).toEqual({ status: 403, code: "kya_revoked" });
+          break;
+        }
+        if (performance.now() - revokedAt > 5_000) throw new Error(`trial ${trial}: not enforced within 5 s`);
+        await sleep(POLL_PAUSE_MS);
+      }
+      delays.push(performance.now() - revokedAt);
+      pollsPerTrial.push(polls);
+    }
+    const summary = latencySummary(delays);
+    figures.revocation_to_enforcement_through_envoy_ms = {
+      ...summary,
+      polls_per_trial_max: Math.max(...pollsPerTrial),
+    };
+    expect(summary.samples).toBe(TRIALS);
+    expect(summary.p99).toBeLessThan(1_000);
+  }, 600_000);
+});
