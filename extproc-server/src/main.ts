@@ -51,7 +51,7 @@ if (vault) {
   );
   logger.info({ vault: vault.address, kv_mount: vault.kvMount }, "LLM key injection from Vault");
   try {
-    oauth = await startOAuth(oauthConfig, session, vault.kvMount, logger);
+    oauth = await startOAuth(oauthConfig, session, vault.kvMount, logger, usageConfig.WARDEN_USAGE_SPOOL);
   } catch (error) {
     if (!(error instanceof SaasCatalogueError)) throw error;
     process.stderr.write(`extproc-server: ${error.message}\n`);

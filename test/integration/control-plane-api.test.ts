@@ -957,9 +957,10 @@ describe("dependencies failing", () => {
 describe("coverage", () => {
   test("every operation in the OpenAPI document was exercised with a documented status", () => {
     // Delegations and the token service are exercised (and their coverage checked) by delegation-api.test.ts,
-    // usage and budgets by llm-usage-store.test.ts.
+    // usage and budgets by llm-usage-store.test.ts, account connections by oauth-connections-e2e.test.ts.
     const delegationPaths = /^\/(v1\/delegations|v1\/me\/delegations|\.well-known\/openid-configuration)/;
-    const elsewhere = (path: string) => delegationPaths.test(path) || /^\/v1\/(usage|budgets)/.test(path);
+    const elsewhere = (path: string) =>
+      delegationPaths.test(path) || /^\/v1\/(usage|budgets|connections)/.test(path);
     const missing = f.operations
       .filter((op) => !elsewhere(op.path))
       .map((op) => op.operationId)

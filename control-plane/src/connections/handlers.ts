@@ -1,0 +1,361 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import type { SaasCatalogue, SaasService } from "../../../lib/src/saas/catalogue.js";
+import { providerScopesFor } from "../../../lib/src/saas/catalogue.js";
+import {
+  exchangeAuthorizationCode,
+  OAuthProviderError,
+  revokeToken,
+  type ProviderClient,
+} from "../../../lib/src/saas/oauth-client.js";
+import {
+  openTokens,
+  sealTokens,
+  transitDecrypt,
+  transitEncrypt,
+} from "../../../lib/src/saas/sealed-tokens.js";
+import {
+  destroyStoredTokens,
+  readProviderClient,
+  readStoredTokens,
+  writeStoredTokens,
+  type OAuthVaultPaths,
+} from "../../../lib/src/saas/token-store.js";
+import { VaultError, type VaultClient } from "../../../lib/src/vault/client.js";
+import { recordAction } from "../audit/record.js";
+import type { AppContext } from "../context.js";
+import { hasRole, type Principal } from "../http/auth.js";
+import { ApiError, notFound } from "../http/errors.js";
+import { principalOf, type Handlers } from "../http/routes.js";
+import { authorizationUrl, newPkcePair, newState, stateHash } from "./pkce.js";
+import {
+  findConnection,
+  insertState,
+  listConnections,
+  markRevoked,
+  takeState,
+  upsertConnection,
+  type ConnectionRow,
+} from "./repository.js";
+
+export interface ConnectionsContext {
+  catalogue: SaasCatalogue;
+  vault: VaultClient | null;
+  paths: OAuthVaultPaths;
+  /** Fixed once the API listens (or configured). */
+  callbackUrl: () => string;
+  stateTtlSeconds: number;
+  providerTimeoutMs: number;
+}
+
+type ServiceParams = { service: string };
+type AuthorizeBody = { scopes: string[] };
+type CallbackQuery = { state?: string; code?: string; error?: string };
+type ListQuery = { user_id?: string };
+type DisconnectQuery = { user_id?: string };
+
+export function toApi(row: ConnectionRow) {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    user_id: row.user_id,
+    service: row.service,
+    status: row.status,
+    scopes: row.scopes,
+    provider_scopes: row.provider_scopes === "" ? [] : row.provider_scopes.split(" "),
+    expires_at: row.expires_at?.toISOString() ?? null,
+    connected_at: row.connected_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+    status_reason: row.status_reason,
+  };
+}
+
+function badField(field: string, message: string): ApiError {
+  return new ApiError("bad_request", `${field}: ${message}`, [{ field, message }]);
+}
+
+/** An invalid, expired or replayed `state`: 400 naming why. */
+function badState(reason: "state_unknown" | "state_expired" | "state_replayed" | "consent_denied"): ApiError {
+  const messages = {
+    state_unknown: "state is unknown: start the connection again",
+    state_expired: "state has expired: start the connection again",
+    state_replayed: "state was already used: start the connection again",
+    consent_denied: "the provider reported that consent was not given",
+  } as const;
+  return new ApiError("bad_request", `${reason}: ${messages[reason]}`, [
+    { field: "query.state", message: reason },
+  ]);
+}
+
+function userTenant(principal: Principal): string {
+  if (principal.tenant === null)
+    throw new ApiError(
+      "forbidden",
+      "connecting an account needs a token limited to one tenant (the tenant claim)",
+    );
+  return principal.tenant;
+}
+
+function vaultProblem(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof OAuthProviderError) {
+    return error.failure === "unavailable"
+      ? new ApiError("unavailable", `${error.message}; try again`)
+      : new ApiError("bad_request", error.message, [{ field: "query.code", message: error.failure }]);
+  }
+  if (error instanceof VaultError && !error.unavailable)
+    return new ApiError(
+      "internal",
+      "the secret store refused the request (check the control plane's Vault policy)",
+    );
+  return new ApiError("unavailable", "the secret store (Vault) is unavailable; try again");
+}
+
+/**
+ * Account connections: a user starts the OAuth authorization-code flow with PKCE for a service
+ * (`authorize` → the provider's consent page), the provider sends the browser back to `callback`
+ * with a code, and the control plane exchanges it, seals the tokens with the tenant's transit key
+ * into Vault and keeps only metadata here. Disconnecting revokes at the provider (RFC 7009) when it
+ * can and destroys the secret. Every connect and disconnect is audited in its transaction.
+ */
+export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Handlers {
+  function vault(): VaultClient {
+    if (!c.vault) throw new ApiError("unavailable", "account connections need Vault (VAULT_ADDR)");
+    return c.vault;
+  }
+
+  function serviceOf(name: string): SaasService {
+    const service = c.catalogue.service(name);
+    if (!service)
+      throw badField(
+        "path.service",
+        `unknown service; known: ${c.catalogue.services.map((s) => s.name).join(", ")}`,
+      );
+    return service;
+  }
+
+  async function providerClient(service: SaasService): Promise<ProviderClient> {
+    const client = await readProviderClient(vault(), c.paths.kvMount, service.name);
+    if (!client)
+      throw new ApiError(
+        "unavailable",
+        `${service.display_name} has no OAuth client configured (Vault providers/${service.name})`,
+      );
+    return client;
+  }
+
+  return {
+    startConnection: async (request, reply) => {
+      const principal = principalOf(request);
+      const tenant = userTenant(principal);
+      const service = serviceOf((request.params as ServiceParams).service);
+      const { scopes } = request.body as AuthorizeBody;
+      const unknown = scopes.filter((scope) => !(scope in service.scopes));
+      if (unknown.length) throw badField("scopes", `not scopes of ${service.name}: ${unknown.join(", ")}`);
+      const now = ctx.now();
+      try {
+        const client = await providerClient(service);
+        const pkce = newPkcePair();
+        const state = newState();
+        const [sealedVerifier] = await transitEncrypt(vault(), c.paths.transitMount, tenant, [pkce.verifier]);
+        const expiresAt = new Date(now.getTime() + c.stateTtlSeconds * 1000);
+        const redirectUri = c.callbackUrl();
+        await insertState(
+          ctx.db,
+          stateHash(state),
+          {
+            tenant,
+            user_id: principal.subject,
+            service: service.name,
+            scopes: [...new Set(scopes)],
+            code_verifier: sealedVerifier!,
+            redirect_uri: redirectUri,
+            expires_at: expiresAt,
+          },
+          now,
+        );
+        void reply.code(201);
+        return {
+          service: service.name,
+          authorization_url: authorizationUrl(service.authorize_url, {
+            clientId: client.client_id,
+            redirectUri,
+            scope: providerScopesFor(service, scopes).join(" "),
+            state,
+            challenge: pkce.challenge,
+            extra: service.authorize_params,
+          }),
+          state_expires_at: expiresAt.toISOString(),
+        };
+      } catch (error) {
+        throw vaultProblem(error);
+      }
+    },
+
+    completeConnection: async (request) => {
+      const query = request.query as CallbackQuery;
+      if (!query.state) throw badField("query.state", "is required");
+      const now = ctx.now();
+      const pending = await ctx.db.transaction(async (tx) => {
+        const row = await takeState(tx, stateHash(query.state!), now);
+        if (!row) return badState("state_unknown");
+        if (row.used_at !== null) return badState("state_replayed");
+        if (row.expires_at.getTime() <= now.getTime()) return badState("state_expired");
+        return row;
+      });
+      if (pending instanceof ApiError) throw pending;
+      if (query.error) throw badState("consent_denied");
+      if (!query.code) throw badField("query.code", "is required");
+      const service = serviceOf(pending.service);
+      try {
+        const client = await providerClient(service);
+        const [verifier] = await transitDecrypt(vault(), c.paths.transitMount, pending.tenant, [
+          pending.code_verifier,
+        ]);
+        const tokens = await exchangeAuthorizationCode(
+          service,
+          client,
+          { code: query.code, redirectUri: pending.redirect_uri, codeVerifier: verifier! },
+          { timeoutMs: c.providerTimeoutMs, now: ctx.now },
+        );
+        const sealed = await sealTokens(
+          vault(),
+          c.paths.transitMount,
+          pending.tenant,
+          tokens,
+          pending.scopes,
+          now,
+        );
+        const key = { tenant: pending.tenant, userId: pending.user_id, service: service.name };
+        await writeStoredTokens(vault(), c.paths.kvMount, key, sealed);
+        const row = await ctx.db.transaction(async (tx) => {
+          const saved = await upsertConnection(
+            tx,
+            {
+              id: randomUUID(),
+              tenant: pending.tenant,
+              user_id: pending.user_id,
+              service: service.name,
+              status: "active",
+              scopes: pending.scopes,
+              provider_scopes: tokens.providerScope,
+              expires_at: tokens.expiresAt,
+            },
+            now,
+          );
+          await recordAction(
+            tx,
+            {
+              principal: { subject: pending.user_id, roles: new Set(), tenant: pending.tenant },
+              requestId: String(request.id),
+              tenant: pending.tenant,
+              action: "oauth.connected",
+              userId: pending.user_id,
+              resourceType: "oauth_connection",
+              resourceId: saved.id,
+              details: {
+                service: service.name,
+                scopes: pending.scopes,
+                provider_scopes: tokens.providerScope,
+                refresh_token: tokens.refreshToken !== null,
+                expires_at: tokens.expiresAt?.toISOString() ?? null,
+              },
+            },
+            now,
+          );
+          return saved;
+        });
+        return toApi(row);
+      } catch (error) {
+        throw vaultProblem(error);
+      }
+    },
+
+    listConnections: async (request) => {
+      const principal = principalOf(request);
+      const tenant = userTenant(principal);
+      const { user_id: userId } = request.query as ListQuery;
+      const admin = hasRole(principal, "admin");
+      if (userId !== undefined && !admin && userId !== principal.subject)
+        throw new ApiError("forbidden", "only admins list other users' connections");
+      const rows = await listConnections(ctx.db, { tenant, user_id: admin ? userId : principal.subject });
+      return { items: rows.map(toApi) };
+    },
+
+    disconnect: async (request) => disconnect(request),
+  };
+
+  async function disconnect(request: FastifyRequest) {
+    const principal = principalOf(request);
+    const tenant = userTenant(principal);
+    const service = serviceOf((request.params as ServiceParams).service);
+    const { user_id: asked } = request.query as DisconnectQuery;
+    if (asked !== undefined && asked !== principal.subject && !hasRole(principal, "admin"))
+      throw new ApiError("forbidden", "only admins disconnect other users' accounts");
+    const userId = asked ?? principal.subject;
+    const existing = await findConnection(ctx.db, { tenant, user_id: userId, service: service.name });
+    if (!existing || existing.status === "revoked") throw notFound("connection");
+    const key = { tenant, userId, service: service.name };
+    let revokedAtProvider = false;
+    let providerProblem: string | null = null;
+    try {
+      const stored = await readStoredTokens(vault(), c.paths.kvMount, key);
+      if (stored && service.revoke_url) {
+        const opened = await openTokens(vault(), c.paths.transitMount, tenant, stored.sealed, true);
+        const client = await providerClient(service);
+        // Revoking the refresh token ends the grant (and, at most providers, its access tokens).
+        const token = opened.refreshToken ?? opened.accessToken;
+        if (token) {
+          try {
+            revokedAtProvider = await revokeToken(
+              service,
+              client,
+              token,
+              opened.refreshToken ? "refresh_token" : "access_token",
+              { timeoutMs: c.providerTimeoutMs },
+            );
+          } catch (error) {
+            // The user wants the account disconnected: the secret goes anyway; the audit says what failed.
+            if (!(error instanceof OAuthProviderError)) throw error;
+            providerProblem = error.message;
+          }
+        }
+      }
+      await destroyStoredTokens(vault(), c.paths.kvMount, key);
+    } catch (error) {
+      throw vaultProblem(error);
+    }
+    const now = ctx.now();
+    const row = await ctx.db.transaction(async (tx) => {
+      const revoked = await markRevoked(
+        tx,
+        existing.id,
+        userId === principal.subject ? "disconnected by the user" : "disconnected by an admin",
+        now,
+      );
+      await recordAction(
+        tx,
+        {
+          principal,
+          requestId: String(request.id),
+          tenant,
+          action: "oauth.disconnected",
+          userId,
+          resourceType: "oauth_connection",
+          resourceId: existing.id,
+          reason: providerProblem,
+          details: {
+            service: service.name,
+            scopes: existing.scopes,
+            revoked_at_provider: revokedAtProvider,
+            provider_supports_revocation: service.revoke_url !== null,
+          },
+        },
+        now,
+      );
+      return revoked;
+    });
+    return { connection: toApi(row), revoked_at_provider: revokedAtProvider };
+  }
+}

@@ -1,0 +1,229 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { SeenRequest } from "./upstream.js";
+
+/**
+ * A stand-in for a Google-like OAuth 2.0 provider and its API (a third party), on loopback, plain
+ * HTTP, in one server:
+ *
+ *   GET  /authorize     consent is given at once: 302 to redirect_uri with code and state (PKCE S256 required)
+ *   POST /token         authorization_code (checks client, redirect_uri, code_verifier) and refresh_token
+ *                       (rotates the refresh token: the old one stops working)
+ *   POST /revoke        RFC 7009
+ *   GET  /drive/v3/files    needs a live access token (Bearer), else 401 in Google's shape
+ *   GET  /drive/v3/about    the same, and echoes the token fields back (a provider that leaks them)
+ *   POST /drive/v3/files    write (needs a live token)
+ *
+ * Every API request is recorded with its headers, so a test can check which token reached the API.
+ */
+export interface OAuthProviderStubOptions {
+  clientId: string;
+  clientSecret: string;
+}
+
+interface Issued {
+  expiresAt: number;
+  revoked: boolean;
+}
+
+export interface OAuthProviderStub {
+  readonly url: string;
+  readonly port: number;
+  /** API requests (not OAuth endpoint calls). */
+  readonly requests: SeenRequest[];
+  /** Every access and refresh token ever issued (for scans of logs and stores). */
+  readonly issued: string[];
+  readonly counts: { codeExchanges: number; refreshes: number; revocations: number; authorizes: number };
+  /** Lifetime (`expires_in`) of the access tokens issued from now on. */
+  accessTtlSeconds: number;
+  /** Added to every refresh answer (provider latency). */
+  refreshDelayMs: number;
+  /** Refreshes are refused with invalid_grant (the user revoked the app at the provider). */
+  refuseRefresh: boolean;
+  /** The consent page answers `error=access_denied`. */
+  denyConsent: boolean;
+  /** Every live access token stops working (revoked at the provider): the API answers 401. */
+  revokeAccessTokens(): void;
+  /** The access token a request carried, if it was one we issued. */
+  bearerOf(request: SeenRequest): string | null;
+  isLiveAccessToken(token: string): boolean;
+  close(): Promise<void>;
+}
+
+const challengeOf = (verifier: string) => createHash("sha256").update(verifier, "ascii").digest("base64url");
+const token = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`;
+
+export async function startOAuthProviderStub(options: OAuthProviderStubOptions): Promise<OAuthProviderStub> {
+  const codes = new Map<string, { redirectUri: string; challenge: string; scope: string; used: boolean }>();
+  const access = new Map<string, Issued>();
+  const refresh = new Map<string, Issued>();
+  const requests: SeenRequest[] = [];
+  const issued: string[] = [];
+  const counts = { codeExchanges: 0, refreshes: 0, revocations: 0, authorizes: 0 };
+
+  const stub: OAuthProviderStub = {
+    url: "",
+    port: 0,
+    requests,
+    issued,
+    counts,
+    accessTtlSeconds: 3600,
+    refreshDelayMs: 0,
+    refuseRefresh: false,
+    denyConsent: false,
+    revokeAccessTokens() {
+      for (const entry of access.values()) entry.revoked = true;
+    },
+    bearerOf(request) {
+      const header = request.headers.authorization;
+      const value = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : null;
+      return value !== null && access.has(value) ? value : null;
+    },
+    isLiveAccessToken(value) {
+      const entry = access.get(value);
+      return entry !== undefined && !entry.revoked && entry.expiresAt > Date.now();
+    },
+    close: async () => undefined,
+  };
+
+  function issue(scope: string) {
+    const accessToken = token("ya29.stub-");
+    const refreshToken = token("1//stub-refresh-");
+    access.set(accessToken, { expiresAt: Date.now() + stub.accessTtlSeconds * 1000, revoked: false });
+    refresh.set(refreshToken, { expiresAt: Number.POSITIVE_INFINITY, revoked: false });
+    issued.push(accessToken, refreshToken);
+    return {
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      expires_in: stub.accessTtlSeconds,
+      token_type: "Bearer",
+      scope,
+    };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://stub");
+    if (req.method === "GET" && url.pathname === "/authorize") {
+      counts.authorizes++;
+      const q = url.searchParams;
+      const redirect = q.get("redirect_uri");
+      if (q.get("client_id") !== options.clientId || !redirect)
+        return send(res, 400, { error: "invalid_request", error_description: "unknown client" });
+      if (
+        q.get("code_challenge_method") !== "S256" ||
+        !q.get("code_challenge") ||
+        q.get("response_type") !== "code"
+      )
+        return send(res, 400, {
+          error: "invalid_request",
+          error_description: "PKCE S256 and response_type=code required",
+        });
+      const back = new URL(redirect);
+      back.searchParams.set("state", q.get("state") ?? "");
+      if (stub.denyConsent) {
+        back.searchParams.set("error", "access_denied");
+      } else {
+        const code = token("code-");
+        codes.set(code, {
+          redirectUri: redirect,
+          challenge: q.get("code_challenge")!,
+          scope: q.get("scope") ?? "",
+          used: false,
+        });
+        back.searchParams.set("code", code);
+      }
+      res.writeHead(302, { location: back.toString() }).end();
+      return;
+    }
+    if (req.method === "POST" && (url.pathname === "/token" || url.pathname === "/revoke")) {
+      const form = new URLSearchParams(body);
+      if (form.get("client_id") !== options.clientId || form.get("client_secret") !== options.clientSecret)
+        return send(res, 401, { error: "invalid_client" });
+      if (url.pathname === "/revoke") {
+        counts.revocations++;
+        const value = form.get("token") ?? "";
+        const entry = refresh.get(value) ?? access.get(value);
+        if (entry) entry.revoked = true;
+        if (refresh.has(value)) for (const a of access.values()) a.revoked = true;
+        return send(res, 200, {});
+      }
+      if (form.get("grant_type") === "authorization_code") {
+        counts.codeExchanges++;
+        const grant = codes.get(form.get("code") ?? "");
+        if (!grant || grant.used) return send(res, 400, { error: "invalid_grant" });
+        grant.used = true;
+        if (grant.redirectUri !== form.get("redirect_uri")) return send(res, 400, { error: "invalid_grant" });
+        if (challengeOf(form.get("code_verifier") ?? "") !== grant.challenge)
+          return send(res, 400, { error: "invalid_grant", error_description: "PKCE verification failed" });
+        return send(res, 200, issue(grant.scope));
+      }
+      if (form.get("grant_type") === "refresh_token") {
+        counts.refreshes++;
+        if (stub.refreshDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, stub.refreshDelayMs));
+        const entry = refresh.get(form.get("refresh_token") ?? "");
+        if (!entry || entry.revoked || stub.refuseRefresh) return send(res, 400, { error: "invalid_grant" });
+        entry.revoked = true; // rotation: the old refresh token is used up
+        return send(res, 200, issue("https://www.googleapis.com/auth/drive.readonly"));
+      }
+      return send(res, 400, { error: "unsupported_grant_type" });
+    }
+    // The API.
+    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body });
+    const header = req.headers.authorization ?? "";
+    const bearer = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!stub.isLiveAccessToken(bearer))
+      return send(res, 401, {
+        error: {
+          code: 401,
+          message: "Request had invalid authentication credentials.",
+          status: "UNAUTHENTICATED",
+        },
+      });
+    if (req.method === "GET" && url.pathname === "/drive/v3/files")
+      return send(res, 200, {
+        kind: "drive#fileList",
+        files: [{ kind: "drive#file", id: "f1", name: "Q3 plan.docx" }],
+      });
+    if (req.method === "GET" && url.pathname === "/drive/v3/about")
+      return send(res, 200, {
+        kind: "drive#about",
+        user: { displayName: "Ursula" },
+        debug: { access_token: bearer, refresh_token: [...refresh.keys()].at(-1) ?? null },
+      });
+    if (req.method === "POST" && url.pathname === "/drive/v3/files")
+      return send(res, 200, { kind: "drive#file", id: "f2", name: "notes.txt" });
+    return send(res, 404, { error: { code: 404, message: `no route ${url.pathname}` } });
+  }
+
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (part: Buffer) => parts.push(part));
+    req.on("end", () => {
+      handle(req, res, Buffer.concat(parts).toString("utf8")).catch(() =>
+        send(res, 500, { error: "stub_failure" }),
+      );
+    });
+  });
+  // Longer than any idle gap in a test: Node closing a kept-alive connection while Envoy reuses it is a 503.
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  Object.assign(stub, {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return stub;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json; charset=UTF-8" }).end(JSON.stringify(body));
+}
