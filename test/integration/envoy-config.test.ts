@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import {
   azureOpenAiDestination,
+  salesforceDestination,
   mcpDestination,
   providerDestinations,
   type SidecarParams,
@@ -46,6 +47,7 @@ describe("the rendered Envoy config passes envoy --mode validate", () => {
       destinations: [
         ...providerDestinations(),
         azureOpenAiDestination("acme.openai.azure.com"),
+        salesforceDestination("acme.my.salesforce.com"),
         mcpDestination("files", { address: "mcp-files.internal", port: 443, tls: true }),
       ],
       downstreamTls: {

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import {
   ACCESS_LOG_FORMAT,
   azureOpenAiDestination,
+  salesforceDestination,
   mcpDestination,
   providerDestinations,
   renderSidecarBootstrap,
@@ -236,8 +237,21 @@ describe("sidecar bootstrap", () => {
 
   test("production upstreams use TLS with SNI and a checked server name; test upstreams may be plain", () => {
     const config = render({
-      destinations: [...providerDestinations(), azureOpenAiDestination("acme.openai.azure.com")],
+      destinations: [
+        ...providerDestinations(),
+        azureOpenAiDestination("acme.openai.azure.com"),
+        salesforceDestination("acme.my.salesforce.com"),
+      ],
     });
+    const salesforce = routes(config).find((r) => r.name === "salesforce")!;
+    expect(at(salesforce, "route", "host_rewrite_literal")).toBe("acme.my.salesforce.com");
+    expect(
+      at(
+        routes(config).find((r) => r.name === "microsoft-365")!,
+        "route",
+        "host_rewrite_literal",
+      ),
+    ).toBe("graph.microsoft.com");
     const azure = cluster(config, "azure-openai");
     expect(azure.type).toBe("LOGICAL_DNS");
     expect(at(azure, "transport_socket", "typed_config")).toMatchObject({

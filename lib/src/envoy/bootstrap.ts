@@ -173,7 +173,19 @@ export function providerDestinations(): Destination[] {
     provider("google-ai", "llm", "generativelanguage.googleapis.com"),
     provider("google-drive", "saas", "www.googleapis.com"),
     provider("github", "saas", "api.github.com"),
+    provider("microsoft-365", "saas", "graph.microsoft.com"),
   ];
+}
+
+/** Salesforce lives on a per-org instance host, e.g. `acme.my.salesforce.com`. */
+export function salesforceDestination(instanceHost: string): Destination {
+  return {
+    name: "salesforce",
+    service: "salesforce",
+    kind: "saas",
+    pathPrefix: "/salesforce/",
+    upstream: { address: instanceHost, port: 443, tls: true },
+  };
 }
 
 /** Azure OpenAI lives on a per-customer resource host, e.g. `myresource.openai.azure.com`. */
