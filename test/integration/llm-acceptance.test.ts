@@ -617,7 +617,6 @@ describe("1,000 mixed calls", () => {
     const fresh = Object.fromEntries(
       (Object.keys(stubs) as Provider[]).map((p) => [p, stubs[p].requests.filter((r) => !before.has(r))]),
     ) as Record<Provider, RecordedRequest[]>;
-    expect(Object.values(fresh).flat()).toHaveLength(CALLS);
     // JSON answers arrive whole; a cut stream reaches the agent as a connection closed early, or,
     // when the upstream went away before the response headers had passed the sidecar, as Envoy's
     // 502 JSON (nothing of the stream reached the agent, nor extproc-server's body phase).
@@ -635,6 +634,8 @@ describe("1,000 mixed calls", () => {
           `call ${i} (${call.provider} ${call.shape}): status ${answer.status}, cut ${answer.cut}, body ends ${JSON.stringify(answer.body.slice(-80))}`,
       );
     expect(wrongEnds).toEqual([]);
+    // Checked after the answers, so a failure says which call went wrong and how.
+    expect(Object.values(fresh).flat()).toHaveLength(CALLS);
 
     const decisionIds = Object.values(fresh).flatMap((requests) =>
       requests.map((r) => String(r.headers["x-warden-decision-id"])),

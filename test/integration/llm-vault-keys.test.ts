@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { WardenError } from "../../lib/src/errors.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { VaultError } from "../../lib/src/vault/client.js";
-import { readKvSecret } from "../../lib/src/vault/kv.js";
+import { destroyKvSecret, readKvSecret, writeKvSecret } from "../../lib/src/vault/kv.js";
 import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
 import { loadLlmKeysConfig, vaultCertConfig } from "../../extproc-server/src/credentials/config.js";
 import { VaultCertSession } from "../../extproc-server/src/credentials/vault-cert-session.js";
@@ -72,26 +72,46 @@ test("a revoked token is replaced by logging in again, without failing the read"
   session.close();
 });
 
-test("the extproc policy reads LLM keys only: OAuth tokens and listing are refused", async () => {
+test("the extproc policy: read LLM keys, read and rotate existing OAuth tokens, nothing more", async () => {
   await vault.request("POST", "warden/data/oauth/acme/alice/github", {
-    data: { access_token: "gho_secret" },
+    data: { access_token: "vault:v1:sealed-token" },
   });
   const session = new VaultCertSession(settings(extproc).vault);
-  const refused = await session
-    .run((client) => readKvSecret(client, "warden", ["oauth", "acme", "alice", "github"]))
-    .then(
+  const refusal = (action: Promise<unknown>) =>
+    action.then(
       () => null,
-      (error: unknown) => error,
+      (error: unknown) => (error instanceof VaultError ? error.status : error),
     );
-  expect(refused).toBeInstanceOf(VaultError);
-  expect((refused as VaultError).status).toBe(403);
-  const listing = await session
-    .run((client) => client.request("LIST", "warden/metadata/llm"))
-    .then(
-      () => null,
-      (error: unknown) => error,
-    );
-  expect((listing as VaultError).status).toBe(403);
+  // Allowed: what injection and refresh need (issue 8).
+  const token = await session.run((client) =>
+    readKvSecret(client, "warden", ["oauth", "acme", "alice", "github"]),
+  );
+  expect(token?.data).toEqual({ access_token: "vault:v1:sealed-token" });
+  const rotated = await session.run((client) =>
+    writeKvSecret(
+      client,
+      "warden",
+      ["oauth", "acme", "alice", "github"],
+      { access_token: "vault:v1:new" },
+      { cas: 1 },
+    ),
+  );
+  expect(rotated).toBe(2);
+  // Refused: inventing a connection, deleting one, listing anything, changing an LLM key.
+  const refused = await Promise.all([
+    refusal(
+      session.run((client) =>
+        writeKvSecret(client, "warden", ["oauth", "acme", "mallory", "github"], {}, { cas: 0 }),
+      ),
+    ),
+    refusal(session.run((client) => destroyKvSecret(client, "warden", ["oauth", "acme", "alice", "github"]))),
+    refusal(session.run((client) => client.request("LIST", "warden/metadata/llm"))),
+    refusal(session.run((client) => client.request("LIST", "warden/metadata/oauth/acme"))),
+    refusal(
+      session.run((client) => writeKvSecret(client, "warden", ["llm", "acme", "openai"], { api_key: "x" })),
+    ),
+  ]);
+  expect(refused).toEqual([403, 403, 403, 403, 403]);
   session.close();
 });
 
