@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: build, policy tests with the coverage gate, unit tests, then the integration tests that
-// start the real components (Envoy, SPIRE, OpenBao, PostgreSQL) one file at a time.
+// start the real components (Envoy, SPIRE, OpenBao, PostgreSQL) one file at a time, then the bench smoke.
 // Extra arguments go to jest (e.g. `npm test -- test/integration/sidecar-e2e.test.ts`).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -43,3 +43,6 @@ if (existsSync(resolve(root, "scripts/policy-coverage.mjs"))) {
 }
 step("unit tests", [...jest, "--selectProjects", "unit"], jestEnv);
 step("integration tests", [...jest, "--selectProjects", "integration", "--runInBand"], jestEnv);
+// Seconds of the authz and path benchmarks; fails only on a gross regression of a ratio to the floor
+// measured in the same run (docs/benchmarks.md, "CI smoke").
+step("bench smoke", [process.execPath, "dist/bench/run.js", "smoke"]);
