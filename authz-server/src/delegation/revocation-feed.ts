@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import type { Database } from "../../../lib/src/db/types.js";
 import type { Logger } from "../../../lib/src/logger.js";
 import {
@@ -6,6 +5,7 @@ import {
   parseRevocationNotice,
   type RevocationNotice,
 } from "../../../lib/src/tokens/revocation-notice.js";
+import { FULL_SYNC, NotifyFeed, type NotificationOutcome } from "../feed/notify-feed.js";
 import type { RevocationSet } from "./revocation-set.js";
 
 /**
@@ -19,7 +19,6 @@ const FULL_SELECT = `
   SELECT id::text AS id, extract(epoch FROM expires_at)::float8 AS exp FROM delegations WHERE ${REVOKED}
   UNION ALL
   SELECT jti::text, extract(epoch FROM expires_at)::float8 FROM oauth_revoked_tokens WHERE expires_at > now()`;
-const RETRY_MS = 1_000;
 
 type Selector = Pick<RevocationNotice, "by" | "tenant" | "user_id" | "agent_spiffe_id" | "revoked_at">;
 
@@ -62,148 +61,60 @@ export interface RevocationFeedStatus {
   last_error: string | null;
 }
 
-export class RevocationFeed {
-  private readonly pending: Selector[] = [];
-  private fullSyncWanted = true;
-  private draining: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
-  private unlisten: (() => Promise<void>) | undefined;
-  private stopped = false;
-  private readonly state = {
-    loaded: false,
-    notices: 0,
-    fullSyncs: 0,
-    lastFullSyncMs: null as number | null,
-    lastError: null as string | null,
-  };
-
-  constructor(private readonly options: RevocationFeedOptions) {}
-
-  get loaded(): boolean {
-    return this.state.loaded;
-  }
-
-  async start(): Promise<void> {
-    this.resyncTimer = setInterval(() => this.requestFullSync(), this.options.resyncMs);
-    this.resyncTimer.unref();
-    await this.subscribe();
-    await this.draining;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.resyncTimer);
-    clearTimeout(this.retryTimer);
-    await this.draining?.catch(() => undefined);
-    await this.unlisten?.().catch(() => undefined);
+export class RevocationFeed extends NotifyFeed<Selector> {
+  constructor(private readonly options: RevocationFeedOptions) {
+    super({ ...options, channel: DELEGATIONS_CHANNEL, subject: "revocation" });
   }
 
   status(): RevocationFeedStatus {
+    const counters = this.counters();
     return {
-      loaded: this.state.loaded,
-      listening: this.unlisten !== undefined,
+      loaded: counters.loaded,
+      listening: counters.listening,
       revoked: this.options.set.size,
-      notices: this.state.notices,
-      full_syncs: this.state.fullSyncs,
-      last_full_sync_ms: this.state.lastFullSyncMs,
-      last_error: this.state.lastError,
+      notices: counters.notifications,
+      full_syncs: counters.fullSyncs,
+      last_full_sync_ms: counters.lastFullSyncMs,
+      last_error: counters.lastError,
     };
   }
 
-  requestFullSync(): void {
-    this.fullSyncWanted = true;
-    this.kick();
-  }
-
-  // LISTEN before the first read, so no revocation between the two is missed.
-  private async subscribe(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      this.unlisten = await this.options.db.listen(DELEGATIONS_CHANNEL, (payload) => this.onNotice(payload), {
-        onReconnect: () => this.requestFullSync(),
-      });
-      this.requestFullSync();
-    } catch (error) {
-      this.failed("revocation LISTEN failed", error);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        void this.subscribe();
-      }, RETRY_MS);
-    }
-  }
-
-  private onNotice(payload: string): void {
-    this.state.notices += 1;
+  /** A notice's ids take effect here, at once; a bulk revocation's selector is read back in turn. */
+  protected onNotification(payload: string): NotificationOutcome<Selector> {
     const notice = parseRevocationNotice(payload);
     if (!notice) {
       this.options.logger.warn({ payload: payload.slice(0, 200) }, "revocation notice not understood");
-      this.requestFullSync();
-      return;
+      return FULL_SYNC;
     }
     if (notice.ids) {
       for (const [id, expiresAt] of notice.ids) this.options.set.add(id, expiresAt);
-      return;
+      return [];
     }
-    this.pending.push(notice);
-    this.kick();
+    return [notice];
   }
 
-  private kick(): void {
-    if (this.draining || this.retryTimer || this.stopped || !this.unlisten) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      if (this.fullSyncWanted || this.pending.length > 0) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (!this.stopped && (this.fullSyncWanted || this.pending.length > 0)) {
-      try {
-        if (this.fullSyncWanted) {
-          this.fullSyncWanted = false;
-          this.pending.length = 0;
-          await this.fullSync();
-        } else {
-          const selector = this.pending.shift()!;
-          const query = selectorQuery(selector);
-          if (!query) this.fullSyncWanted = true;
-          else
-            this.apply(
-              (await this.options.db.query<{ id: string; exp: number }>(query.sql, query.params)).rows,
-            );
-        }
-      } catch (error) {
-        this.failed("revocation read failed; retrying with a full resync", error);
-        this.fullSyncWanted = true;
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.kick();
-        }, RETRY_MS);
+  protected async applyIncremental(selectors: Selector[]): Promise<void> {
+    for (const selector of selectors) {
+      const query = selectorQuery(selector);
+      if (!query) {
+        this.requestFullSync();
         return;
       }
+      this.apply((await this.options.db.query<{ id: string; exp: number }>(query.sql, query.params)).rows);
     }
   }
 
-  private async fullSync(): Promise<void> {
-    const started = performance.now();
+  protected async fullSync(): Promise<void> {
     const { rows } = await this.options.db.query<{ id: string; exp: number }>(FULL_SELECT);
     this.apply(rows);
     this.options.set.prune(Date.now() / 1000);
-    const s = this.state;
-    s.lastFullSyncMs = Math.round((performance.now() - started) * 10) / 10;
-    s.fullSyncs += 1;
-    s.lastError = null;
-    if (!s.loaded) this.options.logger.info({ revoked: this.options.set.size }, "revocations loaded");
-    s.loaded = true;
+  }
+
+  protected override onFullSync({ first }: { first: boolean }): void {
+    if (first) this.options.logger.info({ revoked: this.options.set.size }, "revocations loaded");
   }
 
   private apply(rows: readonly { id: string; exp: number }[]): void {
     for (const row of rows) this.options.set.add(row.id, Number(row.exp));
-  }
-
-  private failed(message: string, error: unknown): void {
-    this.state.lastError = error instanceof Error ? error.message : String(error);
-    this.options.logger.warn({ err: error }, message);
   }
 }

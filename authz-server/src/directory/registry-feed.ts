@@ -1,6 +1,6 @@
-import { performance } from "node:perf_hooks";
 import type { Database } from "../../../lib/src/db/types.js";
 import type { Logger } from "../../../lib/src/logger.js";
+import { FULL_SYNC, NotifyFeed, type NotificationOutcome } from "../feed/notify-feed.js";
 import type { AgentIndex, DirectoryEntry } from "./agent-index.js";
 import type { AttestationVerifier } from "./attestation-verifier.js";
 import {
@@ -33,7 +33,6 @@ const REGISTRY_SELECT = `
        LIMIT 1
     ) k ON true`;
 
-const RETRY_MS = 1_000;
 /** After the keys could not be fetched, try again sooner than the periodic resync. */
 const KEYS_RETRY_MS = 5_000;
 
@@ -61,137 +60,47 @@ export interface RegistryFeedStatus {
   last_error: string | null;
 }
 
-export class RegistryFeed {
-  private readonly dirty = new Set<string>();
-  private fullSyncWanted = true;
-  private draining: Promise<void> | undefined;
-  /** Set while backing off after a database failure: nothing is read until it fires. */
-  private retryTimer: NodeJS.Timeout | undefined;
+export class RegistryFeed extends NotifyFeed<string> {
   private keysRetryTimer: NodeJS.Timeout | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
-  private unlisten: (() => Promise<void>) | undefined;
-  private stopped = false;
   /** Verified JWS payloads by token, so a resync does not re-verify unchanged attestations. */
   private verifiedPayloads = new Map<string, unknown>();
   private keysUnavailable = false;
-  private readonly state = {
-    loaded: false,
-    lastFullSyncAt: null as Date | null,
-    lastFullSyncMs: null as number | null,
-    lastUpdateAt: null as Date | null,
-    fullSyncs: 0,
-    updatesApplied: 0,
-    unverified: 0,
-    lastError: null as string | null,
-  };
+  private lastLoad = { agents: 0, unverified: 0 };
+  private updatesApplied = 0;
 
-  constructor(private readonly options: RegistryFeedOptions) {}
-
-  /** Subscribes and loads everything once; on failure keeps retrying in the background. */
-  async start(): Promise<void> {
-    this.resyncTimer = setInterval(() => this.requestFullSync(), this.options.resyncMs);
-    this.resyncTimer.unref();
-    await this.subscribe();
-    await this.draining;
+  constructor(private readonly options: RegistryFeedOptions) {
+    super({ ...options, channel: REGISTRY_CHANNEL, subject: "registry" });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.resyncTimer);
-    clearTimeout(this.retryTimer);
+  override async stop(): Promise<void> {
     clearTimeout(this.keysRetryTimer);
-    await this.draining?.catch(() => undefined);
-    await this.unlisten?.().catch(() => undefined);
+    await super.stop();
   }
 
   status(): RegistryFeedStatus {
-    const s = this.state;
+    const c = this.counters();
     return {
       source: "database",
       agents: this.options.index.size,
-      loaded: s.loaded,
-      listening: this.unlisten !== undefined,
-      last_full_sync_at: s.lastFullSyncAt?.toISOString() ?? null,
-      last_full_sync_ms: s.lastFullSyncMs,
-      last_update_at: s.lastUpdateAt?.toISOString() ?? null,
-      full_syncs: s.fullSyncs,
-      updates_applied: s.updatesApplied,
-      unverified_attestations: s.unverified,
-      last_error: s.lastError,
+      loaded: c.loaded,
+      listening: c.listening,
+      last_full_sync_at: c.lastFullSyncAt?.toISOString() ?? null,
+      last_full_sync_ms: c.lastFullSyncMs,
+      last_update_at: c.lastIncrementalAt?.toISOString() ?? null,
+      full_syncs: c.fullSyncs,
+      updates_applied: this.updatesApplied,
+      unverified_attestations: this.lastLoad.unverified,
+      last_error: c.lastError,
     };
   }
 
-  get loaded(): boolean {
-    return this.state.loaded;
-  }
-
-  requestFullSync(): void {
-    this.fullSyncWanted = true;
-    this.kick();
-  }
-
-  // LISTEN before the first load, so no change between the load and the subscription is missed.
-  private async subscribe(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      this.unlisten = await this.options.db.listen(
-        REGISTRY_CHANNEL,
-        (payload) => this.onNotification(payload),
-        { onReconnect: () => this.requestFullSync() },
-      );
-      this.requestFullSync();
-    } catch (error) {
-      this.failed("registry LISTEN failed", error);
-      this.retryTimer = setTimeout(() => void this.subscribe(), RETRY_MS);
-    }
-  }
-
-  private onNotification(payload: string): void {
+  protected onNotification(payload: string): NotificationOutcome<string> {
     const agentId = changedAgentId(payload);
     if (agentId === undefined) {
       this.options.logger.warn({ payload: payload.slice(0, 200) }, "registry notification not understood");
-      this.requestFullSync();
-      return;
+      return FULL_SYNC;
     }
-    this.dirty.add(agentId);
-    this.kick();
-  }
-
-  private kick(): void {
-    if (this.draining || this.retryTimer || this.stopped || !this.unlisten) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      if (this.fullSyncWanted || this.dirty.size > 0) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (!this.stopped && (this.fullSyncWanted || this.dirty.size > 0)) {
-      try {
-        if (this.fullSyncWanted) {
-          this.fullSyncWanted = false;
-          this.dirty.clear();
-          await this.fullSync();
-        } else {
-          const ids = [...this.dirty];
-          this.dirty.clear();
-          await this.refresh(ids);
-        }
-      } catch (error) {
-        this.failed("registry read failed; retrying with a full resync", error);
-        this.fullSyncWanted = true;
-        this.retryAfter(RETRY_MS);
-        return;
-      }
-    }
-  }
-
-  private retryAfter(ms: number): void {
-    if (this.retryTimer || this.stopped) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.requestFullSync();
-    }, ms);
+    return [agentId];
   }
 
   private retryKeysLater(): void {
@@ -202,8 +111,7 @@ export class RegistryFeed {
     }, KEYS_RETRY_MS);
   }
 
-  private async fullSync(): Promise<void> {
-    const started = performance.now();
+  protected async fullSync(): Promise<void> {
     this.keysUnavailable = false;
     const { rows } = await this.options.db.query(REGISTRY_SELECT);
     const verified = new Map<string, unknown>();
@@ -217,21 +125,11 @@ export class RegistryFeed {
     }
     this.options.index.replaceAll(entries);
     this.verifiedPayloads = verified;
-    const s = this.state;
-    s.unverified = unverified;
-    s.lastFullSyncMs = Math.round((performance.now() - started) * 10) / 10;
-    s.lastFullSyncAt = new Date();
-    s.fullSyncs += 1;
-    s.lastError = null;
-    this.options.logger[s.loaded ? "debug" : "info"](
-      { agents: entries.length, unverified_attestations: unverified, duration_ms: s.lastFullSyncMs },
-      "registry loaded",
-    );
-    s.loaded = true;
+    this.lastLoad = { agents: entries.length, unverified };
     if (this.keysUnavailable) this.retryKeysLater();
   }
 
-  private async refresh(agentIds: string[]): Promise<void> {
+  protected async applyIncremental(agentIds: string[]): Promise<void> {
     this.keysUnavailable = false;
     const { rows } = await this.options.db.query(`${REGISTRY_SELECT} WHERE a.id = ANY($1::uuid[])`, [
       agentIds,
@@ -240,10 +138,20 @@ export class RegistryFeed {
       const entry = await this.entryFor(raw, this.verifiedPayloads);
       if (!entry) continue;
       this.options.index.upsert(entry.entry);
-      this.state.updatesApplied += 1;
+      this.updatesApplied += 1;
     }
-    this.state.lastUpdateAt = new Date();
     if (this.keysUnavailable) this.retryKeysLater();
+  }
+
+  protected override onFullSync({ first, durationMs }: { first: boolean; durationMs: number }): void {
+    this.options.logger[first ? "info" : "debug"](
+      {
+        agents: this.lastLoad.agents,
+        unverified_attestations: this.lastLoad.unverified,
+        duration_ms: durationMs,
+      },
+      "registry loaded",
+    );
   }
 
   private async entryFor(
@@ -293,10 +201,5 @@ export class RegistryFeed {
       { agent_spiffe_id: row.spiffe_id, attestation_id: row.kya_id, reason },
       "attestation not verified; the agent is treated as having no KYA attestation",
     );
-  }
-
-  private failed(message: string, error: unknown): void {
-    this.state.lastError = error instanceof Error ? error.message : String(error);
-    this.options.logger.warn({ err: error }, message);
   }
 }
