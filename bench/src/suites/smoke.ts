@@ -25,8 +25,8 @@ import { CHAT_BODY, startVariantEnvoy } from "./path.js";
  * the same run is grossly worse than the limit, never on an absolute time: authz-server's p50 vs
  * the no-op Check server's, and the full sidecar's p50 vs Envoy alone.
  */
-const MAX_AUTHZ_RATIO = Number(process.env.BENCH_SMOKE_MAX_AUTHZ_RATIO ?? 5);
-const MAX_PATH_RATIO = Number(process.env.BENCH_SMOKE_MAX_PATH_RATIO ?? 20);
+const MAX_AUTHZ_RATIO = Number(process.env.BENCH_SMOKE_MAX_AUTHZ_RATIO ?? 8);
+const MAX_PATH_RATIO = Number(process.env.BENCH_SMOKE_MAX_PATH_RATIO ?? 30);
 const ROUND_MS = Number(process.env.BENCH_SMOKE_ROUND_MS ?? 1_500);
 const ROUNDS = 3;
 
