@@ -14,6 +14,7 @@ import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import { registryWorkflow, type RegistryEntry, type RegistryWorkflow } from "../harness/registry-workflow.js";
 import { latencySummary } from "../harness/stats.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
@@ -34,20 +35,7 @@ const TRIALS = 100;
 /** Polling pace while waiting for enforcement; each poll is a full request through Envoy. */
 const POLL_PAUSE_MS = 2;
 const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
-const evidence = {
-  image_digest: `sha256:${"c".repeat(64)}`,
-  endpoints: ["https://api.openai.com/v1/chat/completions"],
-  security_checklist: {
-    no_embedded_credentials: true,
-    dependencies_scanned: true,
-    least_privilege_scopes: true,
-    audit_logging: true,
-    data_retention_policy: true,
-  },
-};
 
-type Entry = { id: string; spiffe_id: string; version: number; status: string };
-type Attestation = { id: string; status: string; level: number | null };
 interface Outcome {
   status: number;
   /** The error code of a refusal (`kya_revoked`, …), "" when allowed. */
@@ -64,9 +52,8 @@ let workload: WorkloadApiClient;
 let watcher: X509SvidWatcher;
 let agentClient: SvidHttpsClient;
 let policyDir: string;
-let creator: string;
-let reviewer: string;
-let agent: Entry;
+let workflow: RegistryWorkflow;
+let agent: RegistryEntry;
 const figures: Record<string, unknown> = {};
 
 beforeAll(async () => {
@@ -92,10 +79,11 @@ beforeAll(async () => {
     oidcIssuer: oidc.issuer,
     vault,
   });
-  [creator, reviewer] = await Promise.all([
+  const [creator, reviewer] = await Promise.all([
     oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
   ]);
+  workflow = registryWorkflow(controlPlane, { creator, reviewer });
 
   // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
   await spire.register(AGENT_ID, [currentProcessSelector()]);
@@ -152,63 +140,9 @@ async function outcomeBecomes(what: string, wanted: (o: Outcome) => boolean): Pr
   return last;
 }
 
-// ---------- creators and reviewers, through the REST API ----------
-
-async function register(name: string): Promise<Entry> {
-  const res = await controlPlane.call<Entry>("POST", "/v1/agents", {
-    token: creator,
-    body: {
-      name,
-      tenant: "acme",
-      team: "research",
-      type: "assistant",
-      environment: "production",
-      capabilities: ["llm:chat"],
-    },
-  });
-  expect(res.status).toBe(201);
-  return res.body;
-}
-
-async function submit(entry: Entry): Promise<Attestation> {
-  const res = await controlPlane.call<Attestation>("POST", "/v1/attestations", {
-    token: creator,
-    body: { agent_id: entry.id, evidence },
-  });
-  expect(res.status).toBe(201);
-  return res.body;
-}
-
-async function approve(attestation: Attestation, level: number): Promise<Attestation> {
-  const res = await controlPlane.call<Attestation>("POST", `/v1/attestations/${attestation.id}/approve`, {
-    token: reviewer,
-    body: { level, verified_capabilities: ["llm:chat"] },
-  });
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
-async function revoke(attestation: Attestation): Promise<void> {
-  const res = await controlPlane.call("POST", `/v1/attestations/${attestation.id}/revoke`, {
-    token: reviewer,
-    body: { reason: "evidence withdrawn" },
-  });
-  expect(res.status).toBe(200);
-}
-
-async function setStatus(entry: Entry, status: "active" | "suspended"): Promise<void> {
-  const current = await controlPlane.call<Entry>("GET", `/v1/agents/${entry.id}`, { token: reviewer });
-  const res = await controlPlane.call<Entry>("PATCH", `/v1/agents/${entry.id}`, {
-    token: reviewer,
-    body: { status },
-    headers: { "if-match": current.headers.get("etag") ?? "" },
-  });
-  expect(res.status).toBe(200);
-}
-
 describe("registry → KYA → the agent's requests through Envoy with mTLS", () => {
   test("register, submit, approve: allowed; revoke: kya_revoked; suspend: agent_suspended", async () => {
-    agent = await register(AGENT);
+    agent = await workflow.register(AGENT);
     expect(agent.spiffe_id).toBe(AGENT_ID);
     const upstreamBefore = stack.upstream.requests.length;
 
@@ -216,20 +150,20 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
       status: 403,
       code: "kya_missing",
     });
-    const first = await submit(agent);
+    const first = await workflow.submit(agent);
     expect(await outcomeBecomes("submission seen", (o) => o.code === "kya_pending")).toEqual({
       status: 403,
       code: "kya_pending",
     });
     // OpenAI asks for level 2 in this policy's data; a level-1 approval is not enough.
-    await approve(first, 1);
+    await workflow.approve(first, 1);
     expect(await outcomeBecomes("level-1 approval seen", (o) => o.code !== "kya_pending")).toEqual({
       status: 403,
       code: "kya_level_insufficient",
     });
     expect(stack.upstream.requests.length).toBe(upstreamBefore);
 
-    const second = await approve(await submit(agent), 2);
+    const second = await workflow.approve(await workflow.submit(agent), 2);
     expect(await outcomeBecomes("level-2 approval seen", (o) => o.status === 200)).toEqual({
       status: 200,
       code: "",
@@ -243,7 +177,7 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
       5_000,
     );
 
-    await revoke(second);
+    await workflow.revoke(second);
     expect(await outcomeBecomes("revocation enforced", (o) => o.status !== 200)).toEqual({
       status: 403,
       code: "kya_revoked",
@@ -263,14 +197,14 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
     });
     expect(stack.upstream.requests.length).toBe(reachedUpstream);
 
-    await approve(await submit(agent), 2);
+    await workflow.approve(await workflow.submit(agent), 2);
     await outcomeBecomes("re-approval seen", (o) => o.status === 200);
-    await setStatus(agent, "suspended");
+    await workflow.setStatus(agent, "suspended");
     expect(await outcomeBecomes("suspension enforced", (o) => o.status !== 200)).toEqual({
       status: 403,
       code: "agent_suspended",
     });
-    await setStatus(agent, "active");
+    await workflow.setStatus(agent, "active");
     expect(await outcomeBecomes("reactivation seen", (o) => o.status === 200)).toEqual({
       status: 200,
       code: "",
@@ -282,10 +216,10 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
     const pollsPerTrial: number[] = [];
     for (let trial = 0; trial < TRIALS; trial += 1) {
       // A new approval supersedes whatever the agent had; wait until the data plane allows again.
-      const attestation = await approve(await submit(agent), 2);
+      const attestation = await workflow.approve(await workflow.submit(agent), 2);
       await outcomeBecomes(`trial ${trial}: allowed`, (o) => o.status === 200);
 
-      await revoke(attestation);
+      await workflow.revoke(attestation);
       const revokedAt = performance.now();
       let polls = 0;
       for (;;) {

@@ -23,6 +23,7 @@ import {
   type ManagedProcess,
 } from "../harness/process.js";
 import { ensureServersBuilt } from "../harness/stack.js";
+import { registryWorkflow, type RegistryWorkflow } from "../harness/registry-workflow.js";
 import { latencySummary, percentile } from "../harness/stats.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 
@@ -69,12 +70,8 @@ interface AuthzUnderTest {
   stop(): Promise<void>;
 }
 
-type Entry = { id: string; spiffe_id: string; version: number; status: string };
-type Attestation = { id: string; status: string; jws: string | null };
-
 let f: ControlPlaneFixture;
-let creator: string;
-let reviewer: string;
+let workflow: RegistryWorkflow;
 let work: string;
 let bundlePath: string;
 let bundleKeyFile: string;
@@ -154,67 +151,6 @@ async function startAuthz(name: string): Promise<AuthzUnderTest> {
 
 // ---------- the control plane, as its users call it ----------
 
-const evidence = {
-  image_digest: `sha256:${"b".repeat(64)}`,
-  endpoints: ["https://api.openai.com/v1/chat/completions"],
-  security_checklist: {
-    no_embedded_credentials: true,
-    dependencies_scanned: true,
-    least_privilege_scopes: true,
-    audit_logging: true,
-    data_retention_policy: true,
-  },
-};
-
-async function register(name: string): Promise<Entry> {
-  const res = await f.call<Entry>("POST", "/v1/agents", {
-    token: creator,
-    body: {
-      name,
-      tenant: "acme",
-      team: "research",
-      type: "assistant",
-      environment: "production",
-      capabilities: ["llm:chat"],
-    },
-  });
-  expect(res.status).toBe(201);
-  return res.body;
-}
-
-async function attest(agent: Entry): Promise<Attestation> {
-  const submitted = await f.call<Attestation>("POST", "/v1/attestations", {
-    token: creator,
-    body: { agent_id: agent.id, evidence },
-  });
-  expect(submitted.status).toBe(201);
-  const approved = await f.call<Attestation>("POST", `/v1/attestations/${submitted.body.id}/approve`, {
-    token: reviewer,
-    body: { level: 2, verified_capabilities: ["llm:chat"] },
-  });
-  expect(approved.status).toBe(200);
-  return approved.body;
-}
-
-async function revokeAttestation(attestation: Attestation): Promise<void> {
-  const res = await f.call("POST", `/v1/attestations/${attestation.id}/revoke`, {
-    token: reviewer,
-    body: { reason: "evidence withdrawn" },
-  });
-  expect(res.status).toBe(200);
-}
-
-async function setAgentStatus(agent: Entry, status: string): Promise<Entry> {
-  const current = await f.call<Entry>("GET", `/v1/agents/${agent.id}`, { token: reviewer });
-  const res = await f.call<Entry>("PATCH", `/v1/agents/${agent.id}`, {
-    token: reviewer,
-    body: { status },
-    headers: { "if-match": `"v${current.body.version}"` },
-  });
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
 async function checkLatencyP50(client: CheckClient, agentName: string): Promise<number> {
   for (let i = 0; i < 200; i += 1) await check(client, agentName);
   const samples: number[] = [];
@@ -238,10 +174,11 @@ beforeAll(async () => {
   bundlePath = join(work, "bundle.tar.gz");
   buildBundle({ out: bundlePath, revision: "registry-feed", signingKey: keys.privateKeyFile });
   f = await startControlPlaneFixture({ vault: true });
-  [creator, reviewer] = await Promise.all([
+  const [creator, reviewer] = await Promise.all([
     f.token({ sub: "carl-creator", roles: ["creator"] }),
     f.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
   ]);
+  workflow = registryWorkflow(f, { creator, reviewer });
   dataPlaneUrl = await dataPlaneLogin(f.cluster!, f.databaseUrl!);
   authz = await startAuthz("authz-registry-feed");
 }, 180_000);
@@ -261,35 +198,35 @@ describe("the registry reaches the data plane", () => {
       "SELECT usename FROM pg_stat_activity WHERE query = 'LISTEN \"warden_registry\"'",
     );
     expect(listeners).toEqual([{ usename: "warden_authz" }]);
-    const agent = await register("feed-bot");
+    const agent = await workflow.register("feed-bot");
     expect(await verdictBecomes("feed-bot", (v) => v.reason === "kya_missing")).toEqual({
       allowed: false,
       reason: "kya_missing",
     });
 
-    const attestation = await attest(agent);
+    const attestation = await workflow.approve(await workflow.submit(agent));
     expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
 
-    await revokeAttestation(attestation);
+    await workflow.revoke(attestation);
     expect(await verdictBecomes("feed-bot", (v) => !v.allowed)).toEqual({
       allowed: false,
       reason: "kya_revoked",
     });
 
-    await attest(agent);
+    await workflow.approve(await workflow.submit(agent));
     await verdictBecomes("feed-bot", (v) => v.allowed);
-    await setAgentStatus(agent, "suspended");
+    await workflow.setStatus(agent, "suspended");
     expect(await verdictBecomes("feed-bot", (v) => !v.allowed)).toEqual({
       allowed: false,
       reason: "agent_suspended",
     });
-    await setAgentStatus(agent, "active");
+    await workflow.setStatus(agent, "active");
     expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
   }, 60_000);
 
   test("an approved attestation whose signature does not verify counts as none, and is logged", async () => {
-    const agent = await register("forged-bot");
-    const attestation = await attest(agent);
+    const agent = await workflow.register("forged-bot");
+    const attestation = await workflow.approve(await workflow.submit(agent));
     await verdictBecomes("forged-bot", (v) => v.allowed);
     // Someone with write access to the database upgrades the claims but cannot re-sign them.
     const [header, payload, signature] = attestation.jws!.split(".") as [string, string, string];
@@ -317,8 +254,8 @@ describe("the registry reaches the data plane", () => {
 
   test("a change whose notification was missed is picked up by the resync after PostgreSQL comes back", async () => {
     const database = new URL(f.databaseUrl!).pathname.slice(1);
-    const agent = await register("reconnect-bot");
-    await attest(agent);
+    const agent = await workflow.register("reconnect-bot");
+    await workflow.approve(await workflow.submit(agent));
     await verdictBecomes("reconnect-bot", (v) => v.allowed);
     // Changed behind the control plane's back: no NOTIFY, so only a full resync can see it.
     await f.cluster!.sql("UPDATE agents SET status = 'suspended' WHERE id = $1", [agent.id], database);
@@ -333,17 +270,17 @@ describe("the registry reaches the data plane", () => {
       reason: "agent_suspended",
     });
     // And notifications flow again on the new connection.
-    await setAgentStatus(agent, "active");
+    await workflow.setStatus(agent, "active");
     expect(await verdictBecomes("reconnect-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
   }, 60_000);
 
   test(`revocation reaches enforcement within a second (p99 over ${TRIALS} trials)`, async () => {
-    const agent = await register("revocation-bot");
+    const agent = await workflow.register("revocation-bot");
     const delays: number[] = [];
     for (let trial = 0; trial < TRIALS; trial += 1) {
-      const attestation = await attest(agent);
+      const attestation = await workflow.approve(await workflow.submit(agent));
       await verdictBecomes("revocation-bot", (v) => v.allowed);
-      await revokeAttestation(attestation);
+      await workflow.revoke(attestation);
       const revokedAt = performance.now();
       for (;;) {
         const verdict = await check(authz.client, "revocation-bot");
@@ -369,9 +306,9 @@ describe(`${BULK_AGENTS.toLocaleString("en")} registered agents`, () => {
     const existing = (
       await f.cluster!.sql<{ n: number }>("SELECT count(*)::int AS n FROM agents", [], database)
     )[0]!.n;
-    for (let i = existing; i < SMALL_REGISTRY; i += 1) await register(`small-${i}`);
-    const attested = await register("timing-bot");
-    await attest(attested);
+    for (let i = existing; i < SMALL_REGISTRY; i += 1) await workflow.register(`small-${i}`);
+    const attested = await workflow.register("timing-bot");
+    await workflow.approve(await workflow.submit(attested));
 
     await authz.stop();
     const small = await startAuthz("authz-registry-small");

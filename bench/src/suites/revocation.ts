@@ -6,6 +6,7 @@ import {
   type ControlPlaneProcess,
 } from "../../../test/harness/control-plane.js";
 import { POLICY_DIR } from "../../../test/harness/policy-bundles.js";
+import { registryWorkflow } from "../../../test/harness/registry-workflow.js";
 import { startPostgres, type PostgresCluster } from "../../../test/harness/postgres.js";
 import { sleep, stopAll, waitFor } from "../../../test/harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../../../test/harness/spire.js";
@@ -29,32 +30,6 @@ const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const TRIALS = Number(process.env.BENCH_REVOCATION_TRIALS ?? 100);
 const POLL_PAUSE_MS = 2;
 const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
-const EVIDENCE = {
-  image_digest: `sha256:${"d".repeat(64)}`,
-  endpoints: ["https://api.openai.com/v1/chat/completions"],
-  security_checklist: {
-    no_embedded_credentials: true,
-    dependencies_scanned: true,
-    least_privilege_scopes: true,
-    audit_logging: true,
-    data_retention_policy: true,
-  },
-};
-
-interface Entry {
-  id: string;
-}
-
-async function expectStatus<T>(
-  what: string,
-  call: Promise<{ status: number; body: T; text: string }>,
-  status: number,
-) {
-  const response = await call;
-  if (response.status !== status) throw new Error(`${what}: ${response.status} ${response.text}`);
-  return response.body;
-}
-
 export async function revocationSuite(): Promise<SuiteRun> {
   const recorder = new Recorder("revocation");
   Object.assign(recorder.settings, {
@@ -121,53 +96,15 @@ export async function revocationSuite(): Promise<SuiteRun> {
           timeoutMs: 5_000,
         })
       ).status;
-    const agent = await expectStatus<Entry>(
-      "register",
-      cp.call<Entry>("POST", "/v1/agents", {
-        token: creator,
-        body: {
-          name: AGENT,
-          tenant: "acme",
-          team: "research",
-          type: "assistant",
-          environment: "production",
-          capabilities: ["llm:chat"],
-        },
-      }),
-      201,
-    );
-    const approve = async (): Promise<Entry> => {
-      const submitted = await expectStatus<Entry>(
-        "submit",
-        cp.call<Entry>("POST", "/v1/attestations", {
-          token: creator,
-          body: { agent_id: agent.id, evidence: EVIDENCE },
-        }),
-        201,
-      );
-      return expectStatus<Entry>(
-        "approve",
-        cp.call<Entry>("POST", `/v1/attestations/${submitted.id}/approve`, {
-          token: reviewer,
-          body: { level: 2, verified_capabilities: ["llm:chat"] },
-        }),
-        200,
-      );
-    };
+    const workflow = registryWorkflow(cp, { creator, reviewer });
+    const agent = await workflow.register(AGENT);
 
     const delays: number[] = [];
     const polls: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
-      const attestation = await approve();
+      const attestation = await workflow.approve(await workflow.submit(agent));
       await waitFor(`trial ${trial}: allowed`, async () => (await call()) === 200, 10_000);
-      await expectStatus(
-        "revoke",
-        cp.call("POST", `/v1/attestations/${attestation.id}/revoke`, {
-          token: reviewer,
-          body: { reason: "bench" },
-        }),
-        200,
-      );
+      await workflow.revoke(attestation);
       const revokedAt = performance.now();
       let count = 0;
       for (;;) {
