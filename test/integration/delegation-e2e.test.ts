@@ -11,6 +11,7 @@ import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
+import { percentile } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
 import type { StubUpstream } from "../stubs/upstream.js";
@@ -18,7 +19,6 @@ import {
   callSidecar,
   errorCode,
   grant,
-  percentile,
   registerAgent,
   svidAgent,
   type Entry,

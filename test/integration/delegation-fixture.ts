@@ -115,10 +115,6 @@ export function headerOf(jws: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jws.split(".")[0]!, "base64url").toString("utf8")) as Record<string, unknown>;
 }
 
-export function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 // ---------- agents calling the sidecar with their SVIDs ----------
 
 export interface SidecarResponse {

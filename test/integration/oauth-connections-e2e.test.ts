@@ -25,12 +25,12 @@ import { startStack, stubbedProviderDestinations, WORKLOAD_UIDS, type Stack } fr
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
 import { SIGNING_KEY, TOKEN_SIGNING_KEY } from "../harness/vault.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
+import { percentile } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import {
   callSidecar,
   errorCode,
   grant,
-  percentile,
   registerAgent,
   svidAgent,
   type Entry,
