@@ -88,6 +88,13 @@ export interface Stack {
 }
 
 const SKELETON_POLICY = join(REPO_ROOT, "test", "fixtures", "policy-skeleton");
+/**
+ * Envoy's waits for authz-server and extproc-server in test stacks. The product defaults (250 ms /
+ * 1 s) are for a machine that is not also running the test suite; on a 2-core machine under a CPU hog
+ * a first Check can take longer, and a test that is not about timeouts must not fail on one. Tests
+ * about timeouts pass their own `sidecar.timeouts`; speed is measured by `bench/`, not here.
+ */
+const TEST_SIDECAR_TIMEOUTS = { authzMs: 3_000, extprocMessageMs: 5_000 };
 let stacks = 0;
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -168,6 +175,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         authz: { address: "127.0.0.1", port: authzPort },
         extproc: { address: "127.0.0.1", port: extprocPort },
         destinations,
+        timeouts: TEST_SIDECAR_TIMEOUTS,
         ...options.sidecar,
         ...(spire && identities
           ? {
