@@ -17,6 +17,12 @@ import { startBundleServer, type BundleServer } from "../stubs/bundle-server.js"
 import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 
 /**
+ * The steady load during hot swaps: the test is about swaps failing no request, not about capacity,
+ * so it leaves the stack headroom on a 2-core machine that a CPU hog shares (capacity: bench/).
+ */
+const LOAD_RPS = 100;
+
+/**
  * Policy hot swap through the real data plane: agent → Envoy → authz-server (signed bundles polled
  * from a bundle server) and extproc-server → stub provider. The stack runs without SPIRE here (plain
  * HTTP, no agent identity), so the full governance policy would refuse everything (identity_missing);
@@ -216,7 +222,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     expect(generationSeenUpstream(answer.decisionId)).toBe(2);
   }, 30_000);
 
-  test("10 swaps under a steady 200 requests/s through Envoy: no failed request, every answer from one generation", async () => {
+  test(`10 swaps under a steady ${LOAD_RPS} requests/s through Envoy: no failed request, every answer from one generation`, async () => {
     const first = 4;
     const swaps = 10;
     const bundles: string[] = [];
@@ -232,7 +238,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     }
     const outcomes: Outcome[] = [];
     const started = performance.now();
-    const load = steadyLoad(200, async (n) => {
+    const load = steadyLoad(LOAD_RPS, async (n) => {
       const kind = n % 2 === 0 ? "chat" : "models";
       const sentAtEpoch = Date.now();
       const t0 = performance.now();
@@ -300,7 +306,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     expect(failed).toEqual([]);
     expect(wrong).toEqual([]);
     expect(outcomes).toHaveLength(sent);
-    expect(sent).toBeGreaterThan(200 * seconds * 0.9);
+    expect(sent).toBeGreaterThan(LOAD_RPS * seconds * 0.9);
     for (let g = first; g <= last; g++) expect(generations).toContain(g);
     expect(activationTimes(stack.authz.process().log(), /^generation-/)).toHaveLength(2 + swaps);
   }, 180_000);
