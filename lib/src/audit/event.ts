@@ -10,6 +10,8 @@ import { canonicalJson } from "./canonical.js";
 export const AUDIT_SOURCES = ["control-plane", "authz-server", "extproc-server", "cli"] as const;
 export const AUDIT_DECISIONS = ["allow", "deny"] as const;
 export const MAX_DETAILS_BYTES = 16 * 1024;
+/** The chain of events no tenant can be attributed to (an unauthenticated caller, an unknown agent). */
+export const UNKNOWN_TENANT = "unknown";
 
 const slug = z
   .string()
