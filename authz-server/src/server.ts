@@ -24,7 +24,8 @@ export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 export interface AuthzServerOptions {
   deps: AuthorizerDeps;
   logger: Logger;
-  onDecision?: (record: DecisionRecord) => void;
+  /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
+  onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
   credentials?: ServerCredentials;
   /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
   interceptors?: ServerInterceptor[];
@@ -72,7 +73,7 @@ export class AuthzServer {
       );
       if (logger.isLevelEnabled("debug"))
         logger.debug({ decision_id: record.decision_id, input: record.input }, "decision input");
-      onDecision?.(record);
+      onDecision?.(record, call.request);
     } catch (error) {
       // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
       logger.error({ err: error }, "check failed");

@@ -105,8 +105,9 @@ export async function startControlPlaneProcess(
 }
 
 /**
- * A login role in `warden_dataplane` (what production gives authz-server) and its connection string
- * for the database. The database must be migrated (migration 004 creates the group role). Roles are
+ * A login role in `warden_dataplane` and `warden_audit_writer` (what production gives authz-server:
+ * read the registry, append its decisions to the audit log) and its connection string for the
+ * database. The database must be migrated (migrations 004 and 008 create the group roles). Roles are
  * cluster-wide, so the login is created once per cluster.
  */
 export async function dataPlaneLogin(
@@ -118,7 +119,7 @@ export async function dataPlaneLogin(
   await cluster.sql(
     `DO $$ BEGIN
        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN
-         CREATE ROLE ${user} LOGIN IN ROLE warden_dataplane;
+         CREATE ROLE ${user} LOGIN IN ROLE warden_dataplane, warden_audit_writer;
        END IF;
      END $$`,
   );
