@@ -13,7 +13,9 @@ import {
   type CheckRequest,
   type ICheckResponse,
 } from "../../lib/src/envoy/services.js";
+import { redactQueryParams } from "../../lib/src/redact-url.js";
 import { authorize, type AuthorizerDeps, type DecisionRecord } from "./authorizer.js";
+import type { PolicyInput } from "./policy-input.js";
 
 /**
  * The gRPC edge: wires Check to the pure authorizer, records the decision, serves health.
@@ -72,7 +74,10 @@ export class AuthzServer {
         "decision",
       );
       if (logger.isLevelEnabled("debug"))
-        logger.debug({ decision_id: record.decision_id, input: record.input }, "decision input");
+        logger.debug(
+          { decision_id: record.decision_id, input: redactedInput(record.input) },
+          "decision input",
+        );
       onDecision?.(record, call.request);
     } catch (error) {
       // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
@@ -111,4 +116,10 @@ export class AuthzServer {
       });
     });
   }
+}
+
+/** The policy input as a debug line may show it: query values that carry secrets redacted. */
+function redactedInput(input: PolicyInput | null): PolicyInput | null {
+  if (!input) return null;
+  return { ...input, request: { ...input.request, query: redactQueryParams(input.request.query) } };
 }
