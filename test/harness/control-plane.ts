@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { PostgresCluster } from "./postgres.js";
-import { freePort, REPO_ROOT, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import { freePort, REPO_ROOT, RUN_DIR, startProcess, waitFor, type ManagedProcess } from "./process.js";
 import { ensureBuilt } from "./stack.js";
 import type { VaultDev } from "./vault.js";
 
@@ -77,6 +77,8 @@ export async function startControlPlaneProcess(
     env: {
       NODE_ENV: "test",
       WARDEN_CP_PORT: String(port),
+      // One spool per process: two control planes must never share one.
+      WARDEN_CP_AUDIT_SPOOL: join(RUN_DIR, `${options.name}-${process.pid}-${port}-audit-spool.ndjson`),
       WARDEN_OIDC_ISSUER: options.oidcIssuer,
       WARDEN_LOG_LEVEL: "info",
       DATABASE_URL: options.databaseUrl,
