@@ -3,6 +3,7 @@ import { UNKNOWN_TENANT, type AuditEventInput } from "../../../lib/src/audit/eve
 import type { AuditWriter } from "../../../lib/src/audit/writer.js";
 import type { Logger } from "../../../lib/src/logger.js";
 import { redactUrl } from "../../../lib/src/redact-url.js";
+import { operationOf } from "../http/request-log.js";
 
 /**
  * Every refused control-plane request becomes an audit event (`api.request_refused`), with the
@@ -106,7 +107,7 @@ export function auditRefusals(app: FastifyInstance, options: RefusalAuditOptions
       requestId: String(request.id),
       method: request.method,
       url: request.url,
-      operation: request.routeOptions.config.operationId ?? request.routeOptions.url,
+      operation: operationOf(request) ?? request.routeOptions.url,
       remoteAddress: request.ip,
       source: options.source,
     });

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { redactUrl } from "../../../lib/src/redact-url.js";
 
 /**
@@ -13,11 +13,17 @@ export function logRequests(app: FastifyInstance): void {
         method: request.method,
         url: redactUrl(request.url),
         status: reply.statusCode,
-        operation: request.routeOptions.config.operationId,
+        operation: operationOf(request),
         subject: request.principal?.subject,
         response_ms: Math.round(reply.elapsedTime * 10) / 10,
       },
       "request completed",
     );
   });
+}
+
+/** The OpenAPI operation of a request; none for unknown routes (whose route config may be absent). */
+export function operationOf(request: FastifyRequest): string | undefined {
+  const config = request.routeOptions.config as { operationId?: string } | undefined;
+  return config?.operationId;
 }
