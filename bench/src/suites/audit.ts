@@ -1,0 +1,153 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { MIGRATIONS_DIR } from "../../../control-plane/src/files.js";
+import { migrate } from "../../../lib/src/db/migrate.js";
+import { createPostgresDatabase } from "../../../lib/src/db/postgres.js";
+import { dataPlaneLogin } from "../../../test/harness/control-plane.js";
+import { startPostgres } from "../../../test/harness/postgres.js";
+import { stopAll, waitFor } from "../../../test/harness/process.js";
+import { realisticCheckRequestBytes } from "../../fixtures/check-request.js";
+import {
+  BENCH_AGENT,
+  checkClient,
+  checkOnce,
+  preparePolicyInputs,
+  startWardenAuthz,
+  type CheckServer,
+} from "../check-servers.js";
+import { Recorder, type SuiteRun } from "../results.js";
+import { ratio } from "../stats.js";
+
+/**
+ * What auditing every decision costs authz-server (docs/security.md, "Audit and logs"): the same
+ * authz-server twice, the shipped policy and an allowed LLM call (every allow is audited: the worst
+ * case), once appending every decision to PostgreSQL through the audit writer and once without an
+ * audit database. Saturation in alternating rounds, best round per system; and the server's own CPU
+ * time per decision (from /proc), which does not depend on whether the Node load generator keeps up.
+ * Needs only scripts/setup (PostgreSQL), no ghz. Finally every audited decision must be in the table.
+ */
+const ROUNDS = Number(process.env.BENCH_AUDIT_ROUNDS ?? 3);
+const ROUND_S = Number(process.env.BENCH_AUDIT_ROUND_S ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_AUDIT_CONCURRENCY ?? 64);
+const CLK_TCK = 100;
+
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the ") " split.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+interface Round {
+  requests: number;
+  rps: number;
+  cpu_us_per_check: number;
+}
+
+async function saturate(server: CheckServer, message: Uint8Array, seconds: number): Promise<Round> {
+  const client = checkClient(server.target);
+  const pid = server.process.pid!;
+  const cpuBefore = cpuMs(pid);
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  let requests = 0;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const verdict = await checkOnce(client, message);
+      if (!verdict.allowed) throw new Error(`${server.name} refused the bench request: ${verdict.code}`);
+      requests += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsedS = (performance.now() - started) / 1000;
+  const cpu = cpuMs(pid) - cpuBefore;
+  client.close();
+  return { requests, rps: requests / elapsedS, cpu_us_per_check: (cpu * 1000) / requests };
+}
+
+export async function auditSuite(): Promise<SuiteRun> {
+  const recorder = new Recorder("audit");
+  Object.assign(recorder.settings, {
+    rounds: ROUNDS,
+    round_s: ROUND_S,
+    concurrency: CONCURRENCY,
+    scenario: "llm-call (allowed; every allow audited)",
+    load_generator: "node @grpc/grpc-js, one channel, closed loop",
+  });
+  const dir = mkdtempSync(join(tmpdir(), "warden-bench-audit-"));
+  const cluster = await startPostgres();
+  try {
+    const url = await cluster.createDatabase();
+    const owner = createPostgresDatabase(url);
+    await migrate(owner, MIGRATIONS_DIR);
+    const inputs = await preparePolicyInputs(dir, 10);
+    const audited = await startWardenAuthz({
+      name: "bench-authz-audited",
+      inputs,
+      env: {
+        WARDEN_AUDIT_DATABASE_URL: await dataPlaneLogin(cluster, url),
+        WARDEN_AUDIT_SPOOL: join(dir, "audit-spool.ndjson"),
+      },
+    });
+    const plain = await startWardenAuthz({ name: "bench-authz-no-audit", inputs });
+    const systems: [string, CheckServer][] = [
+      ["authz-server (audit off)", plain],
+      ["authz-server (audit on)", audited],
+    ];
+    const message = realisticCheckRequestBytes(BENCH_AGENT, true, false);
+    let auditedRequests = 0;
+    for (const [, server] of systems) {
+      const warm = await saturate(server, message, 2);
+      if (server === audited) auditedRequests += warm.requests;
+    }
+    const best = new Map<string, Round>();
+    const cpu = new Map<string, number[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, server] of systems) {
+        const result = await saturate(server, message, ROUND_S);
+        if (server === audited) auditedRequests += result.requests;
+        recorder.record(name, { mode: "saturation-round", round, ...result });
+        if ((best.get(name)?.rps ?? 0) < result.rps) best.set(name, result);
+        cpu.set(name, [...(cpu.get(name) ?? []), result.cpu_us_per_check]);
+      }
+    }
+    // Every decision of the audited server reaches the table (its queue drains after the load).
+    let stored = 0;
+    await waitFor(
+      "every audited decision stored",
+      async () => {
+        const { rows } = await owner.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM audit_events WHERE action = 'authz.decision'",
+        );
+        stored = rows[0]!.n;
+        return stored >= auditedRequests;
+      },
+      120_000,
+    );
+    const minCpu = (name: string) => Math.min(...(cpu.get(name) ?? [Infinity]));
+    const off = "authz-server (audit off)";
+    const on = "authz-server (audit on)";
+    for (const name of [off, on])
+      recorder.record(name, { mode: "saturation", ...best.get(name)!, min_cpu_us_per_check: minCpu(name) });
+    const satRatio = ratio(best.get(on)?.rps, best.get(off)?.rps);
+    const cpuRatio = ratio(minCpu(on), minCpu(off));
+    await owner.close();
+    await Promise.all(systems.map(([, server]) => server.stop()));
+    return await recorder.finish({
+      sat_rps_audit_off: Math.round(best.get(off)?.rps ?? 0),
+      sat_rps_audit_on: Math.round(best.get(on)?.rps ?? 0),
+      sat_on_vs_off: satRatio,
+      cpu_us_per_check_off: Math.round(minCpu(off)),
+      cpu_us_per_check_on: Math.round(minCpu(on)),
+      cpu_on_vs_off: cpuRatio,
+      audited_decisions: auditedRequests,
+      audit_rows: stored,
+      target_cost_10pct_met: satRatio !== null && satRatio >= 0.9,
+    });
+  } finally {
+    await cluster.destroy();
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
