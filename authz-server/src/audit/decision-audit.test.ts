@@ -1,4 +1,8 @@
-import { normalizeAuditEvent, type AuditEventInput } from "../../../lib/src/audit/event.js";
+import {
+  normalizeAuditEvent,
+  normalizeTypedEvent,
+  type AuditEventInput,
+} from "../../../lib/src/audit/event.js";
 import { auth, type CheckRequest } from "../../../lib/src/envoy/services.js";
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps } from "../authorizer.js";
 import type { Decision } from "../check-response.js";
@@ -77,9 +81,9 @@ function audited(options: { allowSample?: number; random?: () => number } = {}) 
   const events: AuditEventInput[] = [];
   const audit = decisionAuditor({
     writer: {
-      append: (event) => {
-        events.push(event as AuditEventInput);
-        return Promise.resolve(normalizeAuditEvent(event));
+      appendTyped: (event) => {
+        events.push(event);
+        return Promise.resolve(normalizeTypedEvent(event));
       },
     },
     logger: { error: () => undefined },

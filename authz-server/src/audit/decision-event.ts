@@ -17,6 +17,10 @@ export const DECISION_ACTION = "authz.decision";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TENANT_SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** Paths and policy reasons are bounded by Envoy, not by us: keep a row within the audit limits. */
+const clip = (value: string, max: number): string =>
+  value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+
 const tenantOr = (tenant: string | null | undefined): string =>
   tenant && TENANT_SLUG.test(tenant) ? tenant : UNKNOWN_TENANT;
 
@@ -27,14 +31,14 @@ export function decisionAuditEvent(record: DecisionRecord, check: CheckRequest):
     source: "authz-server" as const,
     action: DECISION_ACTION,
     decision: record.allow ? ("allow" as const) : ("deny" as const),
-    reason: record.reason,
+    reason: clip(record.reason, 2048),
     decision_id: record.decision_id,
     latency_ms: record.eval_ns / 1e6,
   };
   const request = {
     status: record.status,
     method: (http?.method ?? "").toUpperCase(),
-    path: redactUrl(http?.path ?? ""),
+    path: clip(redactUrl(http?.path ?? ""), 4096),
     policy_revision: record.policy_revision,
     ...(record.dry_run ? { dry_run: true } : {}),
   };

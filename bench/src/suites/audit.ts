@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -18,6 +19,7 @@ import {
   type CheckServer,
 } from "../check-servers.js";
 import { Recorder, type SuiteRun } from "../results.js";
+import { LOADGEN_CPU, pinningEnabled } from "../tools.js";
 import { ratio } from "../stats.js";
 
 /**
@@ -27,11 +29,35 @@ import { ratio } from "../stats.js";
  * audit database. Saturation in alternating rounds, best round per system; and the server's own CPU
  * time per decision (from /proc), which does not depend on whether the Node load generator keeps up.
  * Needs only scripts/setup (PostgreSQL), no ghz. Finally every audited decision must be in the table.
+ * authz-server is pinned to the server core as in the authz suite; PostgreSQL to the other core.
  */
 const ROUNDS = Number(process.env.BENCH_AUDIT_ROUNDS ?? 3);
 const ROUND_S = Number(process.env.BENCH_AUDIT_ROUND_S ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_AUDIT_CONCURRENCY ?? 64);
 const CLK_TCK = 100;
+
+function parentOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+}
+
+/**
+ * PostgreSQL on the load generator's core, off the server's: in production the database is another
+ * machine, so its own work (parsing, indexes, WAL) must not be charged to authz-server's core.
+ */
+function pinPostgres(postmaster: number): void {
+  if (!pinningEnabled()) return;
+  const family = [postmaster];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      if (parentOf(pid) === postmaster) family.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const pid of family) execFileSync("taskset", ["-a", "-p", "-c", LOADGEN_CPU, String(pid)]);
+}
 
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -81,6 +107,8 @@ export async function auditSuite(): Promise<SuiteRun> {
     const url = await cluster.createDatabase();
     const owner = createPostgresDatabase(url);
     await migrate(owner, MIGRATIONS_DIR);
+    const { rows: backend } = await owner.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    pinPostgres(parentOf(backend[0]!.pid));
     const inputs = await preparePolicyInputs(dir, 10);
     const audited = await startWardenAuthz({
       name: "bench-authz-audited",

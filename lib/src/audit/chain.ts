@@ -19,9 +19,10 @@ export type ChainedEntry = AuditEntry & ChainFields;
 export type AuditRecord = ChainedEntry & { id: number; hash: string };
 
 export function chainHash(entry: ChainedEntry): string {
-  const hashed: Record<string, unknown> = { ...entry };
-  delete hashed.hash;
-  delete hashed.id;
+  const record = entry as unknown as Record<string, unknown>;
+  // Keys inserted in sorted order, so canonicalJson takes its native fast path.
+  const hashed: Record<string, unknown> = {};
+  for (const key of Object.keys(record).sort()) if (key !== "hash" && key !== "id") hashed[key] = record[key];
   return createHash("sha256").update(canonicalJson(hashed)).digest("hex");
 }
 

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { canonicalJson } from "./canonical.js";
 
 /**
  * An audit event as components submit it, and its normalised form (`AuditEntry`): every field
@@ -13,9 +12,25 @@ export const MAX_DETAILS_BYTES = 16 * 1024;
 /** The chain of events no tenant can be attributed to (an unauthenticated caller, an unknown agent). */
 export const UNKNOWN_TENANT = "unknown";
 
-const slug = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a lower-case slug (a-z, 0-9, _ and -; at most 63)");
+const SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const ACTION = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Longest value of each optional text field. */
+const TEXT_LIMITS = {
+  actor: 512,
+  agent_spiffe_id: 2048,
+  user_id: 512,
+  delegation_id: 256,
+  reason: 2048,
+  decision_id: 256,
+  request_id: 256,
+  resource_type: 128,
+  resource_id: 512,
+  upstream: 2048,
+  model: 256,
+} as const;
+
+const slug = z.string().regex(SLUG, "must be a lower-case slug (a-z, 0-9, _ and -; at most 63)");
 const text = (max: number) => z.string().max(max);
 const optionalText = (max: number) => text(max).nullish();
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish();
@@ -26,22 +41,20 @@ export const auditEventInput = z
     tenant: slug,
     occurred_at: z.union([z.string().datetime({ offset: true }), z.date()]).optional(),
     source: z.enum(AUDIT_SOURCES),
-    action: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must look like "object.verb", e.g. "agent.created"'),
-    actor: optionalText(512),
+    action: z.string().regex(ACTION, 'must look like "object.verb", e.g. "agent.created"'),
+    actor: optionalText(TEXT_LIMITS.actor),
     agent_id: z.string().uuid().nullish(),
-    agent_spiffe_id: optionalText(2048),
-    user_id: optionalText(512),
-    delegation_id: optionalText(256),
+    agent_spiffe_id: optionalText(TEXT_LIMITS.agent_spiffe_id),
+    user_id: optionalText(TEXT_LIMITS.user_id),
+    delegation_id: optionalText(TEXT_LIMITS.delegation_id),
     decision: z.enum(AUDIT_DECISIONS).nullish(),
-    reason: optionalText(2048),
-    decision_id: optionalText(256),
-    request_id: optionalText(256),
-    resource_type: optionalText(128),
-    resource_id: optionalText(512),
-    upstream: optionalText(2048),
-    model: optionalText(256),
+    reason: optionalText(TEXT_LIMITS.reason),
+    decision_id: optionalText(TEXT_LIMITS.decision_id),
+    request_id: optionalText(TEXT_LIMITS.request_id),
+    resource_type: optionalText(TEXT_LIMITS.resource_type),
+    resource_id: optionalText(TEXT_LIMITS.resource_id),
+    upstream: optionalText(TEXT_LIMITS.upstream),
+    model: optionalText(TEXT_LIMITS.model),
     tokens_in: count,
     tokens_out: count,
     /** Cost in millionths of a US dollar: an integer, so it survives the database round trip exactly. */
@@ -87,20 +100,36 @@ export class InvalidAuditEventError extends Error {
 }
 
 /** PostgreSQL text and jsonb refuse NUL and lone UTF-16 surrogates; replace them rather than lose the event. */
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 export function storableString(value: string): string {
+  if (!UNSTORABLE.test(value)) return value;
   return value
     .split("\u0000")
     .join("\uFFFD")
     .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
 
-function storable(value: unknown): unknown {
-  if (typeof value === "string") return storableString(value);
-  if (Array.isArray(value)) return value.map(storable);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableString(k), storable(v)]));
-  }
-  return value;
+/**
+ * A storable copy of `details` as it will read back from jsonb: JSON values only (what JSON drops,
+ * JSON drops here too), strings storable, object keys in sorted order (so hashing is fast).
+ */
+function storableDetails(value: unknown): unknown {
+  const plain: unknown = JSON.parse(JSON.stringify(value));
+  const copy = (node: unknown): unknown => {
+    if (typeof node === "string") return storableString(node);
+    if (Array.isArray(node)) return node.map(copy);
+    if (node !== null && typeof node === "object") {
+      const record = node as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(record)
+        .map((k) => [k, storableString(k)] as const)
+        .sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        out[key[1]] = copy(record[key[0]]);
+      return out;
+    }
+    return node;
+  };
+  return copy(plain);
 }
 
 /** Validates and normalises an event; throws InvalidAuditEventError with every problem. */
@@ -111,9 +140,43 @@ export function normalizeAuditEvent(input: unknown, now: () => Date = () => new 
       parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`),
     );
   }
-  const e = parsed.data;
-  const details = JSON.parse(JSON.stringify(storable(e.details ?? {}))) as Record<string, unknown>;
-  if (Buffer.byteLength(canonicalJson(details)) > MAX_DETAILS_BYTES) {
+  return finishEntry(parsed.data, now);
+}
+
+/**
+ * The same normalisation for an event a component builds itself from typed values (authz-server:
+ * one per decision), without the schema parse, which costs more than the rest of an append. What
+ * the types do not guarantee is still checked: formats, lengths, the size of `details`.
+ */
+export function normalizeTypedEvent(e: AuditEventInput, now: () => Date = () => new Date()): AuditEntry {
+  const problems: string[] = [];
+  if (!SLUG.test(e.tenant)) problems.push("tenant: must be a lower-case slug");
+  if (!ACTION.test(e.action)) problems.push('action: must look like "object.verb"');
+  if (!AUDIT_SOURCES.includes(e.source)) problems.push("source: unknown");
+  if (e.decision != null && !AUDIT_DECISIONS.includes(e.decision)) problems.push("decision: unknown");
+  if (e.agent_id != null && !UUID.test(e.agent_id)) problems.push("agent_id: must be a uuid");
+  if (e.event_id !== undefined && !UUID.test(e.event_id)) problems.push("event_id: must be a uuid");
+  for (const [field, max] of Object.entries(TEXT_LIMITS)) {
+    const value = e[field as keyof typeof TEXT_LIMITS];
+    if (value != null && value.length > max) problems.push(`${field}: longer than ${max}`);
+  }
+  if (typeof e.occurred_at === "string") problems.push("occurred_at: pass a Date");
+  if (e.latency_ms != null && !(Number.isFinite(e.latency_ms) && e.latency_ms >= 0))
+    problems.push("latency_ms: must be a finite number ≥ 0");
+  for (const field of ["tokens_in", "tokens_out", "cost_micros"] as const) {
+    const value = e[field];
+    if (value != null && !(Number.isSafeInteger(value) && value >= 0))
+      problems.push(`${field}: must be a count`);
+  }
+  if (problems.length) throw new InvalidAuditEventError(problems);
+  return finishEntry(e as ParsedEvent, now);
+}
+
+type ParsedEvent = z.output<typeof auditEventInput>;
+
+function finishEntry(e: ParsedEvent, now: () => Date): AuditEntry {
+  const details = storableDetails(e.details ?? {}) as Record<string, unknown>;
+  if (Buffer.byteLength(JSON.stringify(details)) > MAX_DETAILS_BYTES) {
     throw new InvalidAuditEventError([`details: larger than ${MAX_DETAILS_BYTES} bytes`]);
   }
   const str = (value: string | null | undefined): string | null =>

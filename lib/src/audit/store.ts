@@ -35,6 +35,47 @@ const ENTRY_COLUMNS = [
 
 const INSERT_COLUMNS = [...ENTRY_COLUMNS, "chain_seq", "recorded_at", "prev_hash", "hash"] as const;
 
+/** Column types, for reading a batch from one JSON parameter (jsonb_to_recordset). */
+const COLUMN_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
+  event_id: "uuid",
+  tenant: "text",
+  occurred_at: "timestamptz",
+  source: "text",
+  action: "text",
+  actor: "text",
+  agent_id: "uuid",
+  agent_spiffe_id: "text",
+  user_id: "text",
+  delegation_id: "text",
+  decision: "text",
+  reason: "text",
+  decision_id: "text",
+  request_id: "text",
+  resource_type: "text",
+  resource_id: "text",
+  upstream: "text",
+  model: "text",
+  tokens_in: "bigint",
+  tokens_out: "bigint",
+  cost_micros: "bigint",
+  latency_ms: "double precision",
+  details: "jsonb",
+  chain_seq: "bigint",
+  recorded_at: "timestamptz",
+  prev_hash: "text",
+  hash: "text",
+};
+
+/**
+ * A whole batch is one jsonb parameter rather than 27 parameters per row: the writer's process (on
+ * the data plane, authz-server) serialises it with one native JSON.stringify, and PostgreSQL does the
+ * per-column parsing. Values arrive with the same types as separate parameters would give them.
+ */
+const INSERT_BATCH_SQL = `INSERT INTO audit_events (${INSERT_COLUMNS.join(", ")})
+  SELECT ${INSERT_COLUMNS.join(", ")}
+    FROM jsonb_to_recordset($1::jsonb) AS r(${INSERT_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c]}`).join(", ")})
+  RETURNING id, event_id`;
+
 export const AUDIT_SELECT = `SELECT id, ${INSERT_COLUMNS.join(", ")} FROM audit_events`;
 
 export interface AppendResult {
@@ -96,19 +137,9 @@ export async function appendAuditEntries(
   }
   if (records.length === 0) return { inserted: [], duplicates };
 
-  const params: unknown[] = [];
-  const tuples = records.map((record) => {
-    const placeholders = INSERT_COLUMNS.map((column) => {
-      const value = record[column];
-      params.push(column === "details" ? JSON.stringify(value) : value);
-      return `$${params.length}`;
-    });
-    return `(${placeholders.join(", ")})`;
-  });
-  const { rows } = await tx.query<{ id: number; event_id: string }>(
-    `INSERT INTO audit_events (${INSERT_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")} RETURNING id, event_id`,
-    params,
-  );
+  const { rows } = await tx.query<{ id: number; event_id: string }>(INSERT_BATCH_SQL, [
+    JSON.stringify(records),
+  ]);
   const ids = new Map(rows.map((r) => [r.event_id, r.id]));
   for (const tenant of tenants) {
     const head = heads.get(tenant)!;
