@@ -100,6 +100,7 @@ export class InvalidAuditEventError extends Error {
 }
 
 /** PostgreSQL text and jsonb refuse NUL and lone UTF-16 surrogates; replace them rather than lose the event. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what PostgreSQL refuses
 const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 export function storableString(value: string): string {
   if (!UNSTORABLE.test(value)) return value;
