@@ -24,7 +24,7 @@ const SUITES: Record<string, Suite> = {
   revocation: () => revocationSuite(),
   scale: () => scaleSuite(),
   smoke: () => smokeSuite(),
-  audit: () => auditSuite(),
+  audit: (args) => auditSuite({ profile: args.includes("--profile") }),
   report: async () => {
     await reportSuite();
     return undefined;

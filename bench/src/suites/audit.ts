@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -18,7 +18,9 @@ import {
   startWardenAuthz,
   type CheckServer,
 } from "../check-servers.js";
-import { Recorder, type SuiteRun } from "../results.js";
+import { newestProfile, summarizeProfile } from "../cpu-profile.js";
+import { Recorder, SCRATCH_DIR, type SuiteRun } from "../results.js";
+import { profileFields } from "./authz.js";
 import { LOADGEN_CPU, pinningEnabled } from "../tools.js";
 import { ratio } from "../stats.js";
 
@@ -92,7 +94,7 @@ async function saturate(server: CheckServer, message: Uint8Array, seconds: numbe
   return { requests, rps: requests / elapsedS, cpu_us_per_check: (cpu * 1000) / requests };
 }
 
-export async function auditSuite(): Promise<SuiteRun> {
+export async function auditSuite(options: { profile?: boolean } = {}): Promise<SuiteRun> {
   const recorder = new Recorder("audit");
   Object.assign(recorder.settings, {
     rounds: ROUNDS,
@@ -110,21 +112,37 @@ export async function auditSuite(): Promise<SuiteRun> {
     const { rows: backend } = await owner.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
     pinPostgres(parentOf(backend[0]!.pid));
     const inputs = await preparePolicyInputs(dir, 10);
+    const profileDir = join(SCRATCH_DIR, `audit-profile-${Date.now()}`);
+    if (options.profile) mkdirSync(profileDir, { recursive: true });
+    const spawnedAt = Date.now();
     const audited = await startWardenAuthz({
       name: "bench-authz-audited",
       inputs,
+      ...(options.profile ? { cpuProfileDir: profileDir } : {}),
       env: {
         WARDEN_AUDIT_DATABASE_URL: await dataPlaneLogin(cluster, url),
         WARDEN_AUDIT_SPOOL: join(dir, "audit-spool.ndjson"),
       },
     });
     const plain = await startWardenAuthz({ name: "bench-authz-no-audit", inputs });
+    // The documented lever for operators who cannot afford it: allows sampled (denials never are).
+    const sampled = await startWardenAuthz({
+      name: "bench-authz-audit-sampled",
+      inputs,
+      env: {
+        WARDEN_AUDIT_DATABASE_URL: await dataPlaneLogin(cluster, url),
+        WARDEN_AUDIT_SPOOL: join(dir, "audit-spool-sampled.ndjson"),
+        WARDEN_AUDIT_ALLOW_SAMPLE: "0.1",
+      },
+    });
     const systems: [string, CheckServer][] = [
       ["authz-server (audit off)", plain],
       ["authz-server (audit on)", audited],
+      ["authz-server (audit on, allows sampled 0.1)", sampled],
     ];
     const message = realisticCheckRequestBytes(BENCH_AGENT, true, false);
     let auditedRequests = 0;
+    const loadStartedAt = Date.now();
     for (const [, server] of systems) {
       const warm = await saturate(server, message, 2);
       if (server === audited) auditedRequests += warm.requests;
@@ -146,7 +164,7 @@ export async function auditSuite(): Promise<SuiteRun> {
       "every audited decision stored",
       async () => {
         const { rows } = await owner.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM audit_events WHERE action = 'authz.decision'",
+          "SELECT count(*)::int AS n FROM audit_events WHERE action = 'authz.decision' AND NOT details ? 'allow_sample'",
         );
         stored = rows[0]!.n;
         return stored >= auditedRequests;
@@ -156,12 +174,18 @@ export async function auditSuite(): Promise<SuiteRun> {
     const minCpu = (name: string) => Math.min(...(cpu.get(name) ?? [Infinity]));
     const off = "authz-server (audit off)";
     const on = "authz-server (audit on)";
-    for (const name of [off, on])
+    const onSampled = "authz-server (audit on, allows sampled 0.1)";
+    for (const name of [off, on, onSampled])
       recorder.record(name, { mode: "saturation", ...best.get(name)!, min_cpu_us_per_check: minCpu(name) });
     const satRatio = ratio(best.get(on)?.rps, best.get(off)?.rps);
     const cpuRatio = ratio(minCpu(on), minCpu(off));
     await owner.close();
     await Promise.all(systems.map(([, server]) => server.stop()));
+    if (options.profile) {
+      // Where the audited server's time goes (start-up left out).
+      const profile = summarizeProfile(newestProfile(profileDir), 25, loadStartedAt - spawnedAt);
+      recorder.record("authz-server (audit on)", { mode: "cpu-profile", ...profileFields(profile) });
+    }
     return await recorder.finish({
       sat_rps_audit_off: Math.round(best.get(off)?.rps ?? 0),
       sat_rps_audit_on: Math.round(best.get(on)?.rps ?? 0),
@@ -169,6 +193,8 @@ export async function auditSuite(): Promise<SuiteRun> {
       cpu_us_per_check_off: Math.round(minCpu(off)),
       cpu_us_per_check_on: Math.round(minCpu(on)),
       cpu_on_vs_off: cpuRatio,
+      sat_sampled_vs_off: ratio(best.get(onSampled)?.rps, best.get(off)?.rps),
+      cpu_sampled_vs_off: ratio(minCpu(onSampled), minCpu(off)),
       audited_decisions: auditedRequests,
       audit_rows: stored,
       target_cost_10pct_met: satRatio !== null && satRatio >= 0.9,
