@@ -197,7 +197,9 @@ export async function auditSuite(options: { profile?: boolean } = {}): Promise<S
       cpu_sampled_vs_off: ratio(minCpu(onSampled), minCpu(off)),
       audited_decisions: auditedRequests,
       audit_rows: stored,
-      target_cost_10pct_met: satRatio !== null && satRatio >= 0.9,
+      // The server's own CPU per decision is the figure that holds on a loaded, shared machine; the
+      // saturation ratio is reported beside it.
+      target_cost_10pct_met: cpuRatio !== null && cpuRatio <= 1.1,
     });
   } finally {
     await cluster.destroy();
