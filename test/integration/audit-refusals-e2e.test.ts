@@ -87,6 +87,8 @@ beforeAll(async () => {
   stack = await startStack({
     name: "audit-e2e",
     spire,
+    // The shipped governance policy (identity, KYA, delegation), not the demo skeleton.
+    policyDir: join(REPO_ROOT, "policies"),
     authzEnv: {
       WARDEN_REGISTRY_FILE: "",
       // The data-plane login: reads the registry, appends decisions (migrations 004 and 008).
@@ -228,14 +230,14 @@ describe("every refusal is audited, with the caller and the reason", () => {
     );
     expect(callback).toMatchObject({ reason: "bad_request", resource_id: "completeConnection" });
     expect(callback.details.path).toBe("/v1/connections/callback?code=[REDACTED]&state=[REDACTED]");
-  });
+  }, 60_000);
 
   test("data plane: denials and allows through Envoy, with the agent, tenant and decision id", async () => {
     const workflow = registryWorkflow(controlPlane, { creator: tokens.creator!, reviewer: tokens.reviewer! });
     agent ??= await workflow.register(AGENT);
     let denied = { status: 0, code: "", decisionId: "" };
     await waitFor(
-      "the registered agent is known to authz-server",
+      "the registered agent is known to authz-server (refused: no KYA)",
       async () => (denied = await callProvider("/openai/v1/chat/completions")).code === "kya_missing",
       10_000,
     );
@@ -284,7 +286,7 @@ describe("every refusal is audited, with the caller and the reason", () => {
       agent_spiffe_id: AGENT_ID,
       decision: withKey.status === 200 ? "allow" : "deny",
     });
-  });
+  }, 60_000);
 });
 
 describe("after the run", () => {
@@ -299,7 +301,7 @@ describe("after the run", () => {
       stderr: (l) => out.push(l),
     });
     expect({ code, out: out.join("\n") }).toMatchObject({ code: 0 });
-  });
+  }, 60_000);
 
   test("no code, state, token or key is in any audit row or any file under .run/", async () => {
     // Every process of this test has written its last lines (stdout is line-buffered JSON).
@@ -320,5 +322,5 @@ describe("after the run", () => {
       for (const needle of needles) if (text.includes(needle)) leaks.push(`${file.replace(REPO_ROOT, "")}`);
     }
     expect(leaks).toEqual([]);
-  });
+  }, 60_000);
 });
