@@ -81,9 +81,9 @@ function audited(options: { allowSample?: number; random?: () => number } = {}) 
   const events: AuditEventInput[] = [];
   const audit = decisionAuditor({
     writer: {
-      appendTyped: (event) => {
+      submitTyped: (event) => {
         events.push(event);
-        return Promise.resolve(normalizeTypedEvent(event));
+        normalizeTypedEvent(event);
       },
     },
     logger: { error: () => undefined },

@@ -11,7 +11,7 @@ import { decisionAuditEvent } from "./decision-event.js";
  * operator chose to sample them (`WARDEN_AUDIT_ALLOW_SAMPLE` < 1), and then each kept allow says so.
  */
 export interface DecisionAuditOptions {
-  writer: Pick<AuditWriter, "appendTyped">;
+  writer: Pick<AuditWriter, "submitTyped">;
   logger: Pick<Logger, "error">;
   /** Fraction of allowed requests recorded, 0..1; denials are always recorded. */
   allowSample: number;
@@ -27,7 +27,7 @@ export function decisionAuditor(options: DecisionAuditOptions): DecisionAuditor 
     if (record.allow && allowSample < 1 && random() >= allowSample) return;
     const event = decisionAuditEvent(record, check);
     if (record.allow && allowSample < 1) event.details = { ...event.details, allow_sample: allowSample };
-    writer.appendTyped(event).catch((error: unknown) => {
+    writer.submitTyped(event, (error) => {
       // The decision line on stdout still holds the decision; this says its audit row is missing.
       logger.error(
         { err: error, decision_id: record.decision_id },

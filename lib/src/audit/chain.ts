@@ -18,11 +18,23 @@ export interface ChainFields {
 export type ChainedEntry = AuditEntry & ChainFields;
 export type AuditRecord = ChainedEntry & { id: number; hash: string };
 
+/** The last key list seen and its sorted form: every row of a batch (or a table) has the same keys. */
+let lastKeys: string[] = [];
+let lastSorted: string[] = [];
+
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length === lastKeys.length && keys.every((key, i) => key === lastKeys[i])) return lastSorted;
+  lastKeys = keys;
+  lastSorted = keys.filter((key) => key !== "hash" && key !== "id").sort();
+  return lastSorted;
+}
+
 export function chainHash(entry: ChainedEntry): string {
   const record = entry as unknown as Record<string, unknown>;
   // Keys inserted in sorted order, so canonicalJson takes its native fast path.
   const hashed: Record<string, unknown> = {};
-  for (const key of Object.keys(record).sort()) if (key !== "hash" && key !== "id") hashed[key] = record[key];
+  for (const key of sortedKeys(record)) hashed[key] = record[key];
   return createHash("sha256").update(canonicalJson(hashed)).digest("hex");
 }
 

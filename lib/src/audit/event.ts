@@ -30,6 +30,8 @@ const TEXT_LIMITS = {
   model: 256,
 } as const;
 
+const TEXT_LIMIT_ENTRIES = Object.entries(TEXT_LIMITS) as [keyof typeof TEXT_LIMITS, number][];
+
 const slug = z.string().regex(SLUG, "must be a lower-case slug (a-z, 0-9, _ and -; at most 63)");
 const text = (max: number) => z.string().max(max);
 const optionalText = (max: number) => text(max).nullish();
@@ -157,8 +159,8 @@ export function normalizeTypedEvent(e: AuditEventInput, now: () => Date = () => 
   if (e.decision != null && !AUDIT_DECISIONS.includes(e.decision)) problems.push("decision: unknown");
   if (e.agent_id != null && !UUID.test(e.agent_id)) problems.push("agent_id: must be a uuid");
   if (e.event_id !== undefined && !UUID.test(e.event_id)) problems.push("event_id: must be a uuid");
-  for (const [field, max] of Object.entries(TEXT_LIMITS)) {
-    const value = e[field as keyof typeof TEXT_LIMITS];
+  for (const [field, max] of TEXT_LIMIT_ENTRIES) {
+    const value = e[field];
     if (value != null && value.length > max) problems.push(`${field}: longer than ${max}`);
   }
   if (typeof e.occurred_at === "string") problems.push("occurred_at: pass a Date");

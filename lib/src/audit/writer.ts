@@ -38,7 +38,8 @@ export interface AuditWriterStatus {
 
 interface Pending {
   entry: AuditEntry;
-  resolve: () => void;
+  /** Absent for `submitTyped` (fire and forget): nothing to settle. */
+  resolve?: () => void;
   reject: (error: Error) => void;
 }
 
@@ -91,6 +92,22 @@ export class AuditWriter {
   /** `append` for an event built from typed values in this process (normalizeTypedEvent): cheaper. */
   appendTyped(event: AuditEventInput): Promise<AuditEntry> {
     return this.enqueue(() => normalizeTypedEvent(event, this.now));
+  }
+
+  /**
+   * `appendTyped` without a promise per event, for the busiest caller (one event per authorization
+   * decision): `onError` hears of an event that was refused or could not be made durable.
+   */
+  submitTyped(event: AuditEventInput, onError: (error: Error) => void): void {
+    if (this.closed) return onError(new Error("audit writer is closed"));
+    let entry: AuditEntry;
+    try {
+      entry = normalizeTypedEvent(event, this.now);
+    } catch (error) {
+      return onError(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.queue.push({ entry, reject: onError });
+    this.kick();
   }
 
   private enqueue(normalize: () => AuditEntry): Promise<AuditEntry> {
@@ -163,7 +180,7 @@ export class AuditWriter {
       const batch = this.queue.splice(0, this.batchSize);
       try {
         await this.write(batch.map((p) => p.entry));
-        for (const p of batch) p.resolve();
+        for (const p of batch) p.resolve?.();
         this.retryDelay = this.options.retryDelayMs?.min ?? 100;
       } catch (error) {
         this.queue.unshift(...batch);
@@ -199,7 +216,7 @@ export class AuditWriter {
       for (const p of moving) p.reject(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    for (const p of moving) p.resolve();
+    for (const p of moving) p.resolve?.();
   }
 
   /** Delivers the oldest spooled batch; false when the database is still unreachable. */
@@ -237,7 +254,7 @@ export class AuditWriter {
       try {
         await this.write([next.entry]);
         this.queue.shift();
-        next.resolve();
+        next.resolve?.();
       } catch (error) {
         if (isRetryableDatabaseError(error)) {
           await this.moveQueueToSpool();
