@@ -32,7 +32,10 @@ function sortedKeys(record: Record<string, unknown>): string[] {
 
 export function chainHash(entry: ChainedEntry): string {
   const record = entry as unknown as Record<string, unknown>;
-  // Keys inserted in sorted order, so canonicalJson takes its native fast path.
+  // Built in key order by the store (no id, no hash yet): hashed as it is. Otherwise (rows read
+  // back) a copy with keys inserted in sorted order, so canonicalJson takes its native fast path.
+  if (!("hash" in record) && !("id" in record))
+    return createHash("sha256").update(canonicalJson(record)).digest("hex");
   const hashed: Record<string, unknown> = {};
   for (const key of sortedKeys(record)) hashed[key] = record[key];
   return createHash("sha256").update(canonicalJson(hashed)).digest("hex");
