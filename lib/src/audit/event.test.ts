@@ -33,3 +33,26 @@ describe("normalizeTypedEvent", () => {
       expect(() => normalizeTypedEvent(bad)).toThrow(InvalidAuditEventError);
   });
 });
+
+describe("details", () => {
+  it("are stored as JSON would store them, keys sorted, strings storable", () => {
+    const details = {
+      b: [1, undefined, Number.NaN, "x\u0000", { d: 1, c: undefined }],
+      a: new Date(0),
+      z: () => 1,
+      nested: { y: Number.POSITIVE_INFINITY, x: null },
+    };
+    const stored = normalizeTypedEvent({ ...event, details }).details;
+    expect(stored).toEqual({
+      a: "1970-01-01T00:00:00.000Z",
+      b: [1, null, null, "x\uFFFD", { d: 1 }],
+      nested: { x: null, y: null },
+    });
+    expect(Object.keys(stored)).toEqual(["a", "b", "nested"]);
+    expect(
+      Object.keys(
+        normalizeTypedEvent({ ...event, details: { b: 1, a: { d: 1, c: 2 } } }).details.a as object,
+      ),
+    ).toEqual(["c", "d"]);
+  });
+});

@@ -113,26 +113,62 @@ export function storableString(value: string): string {
 }
 
 /**
- * A storable copy of `details` as it will read back from jsonb: JSON values only (what JSON drops,
- * JSON drops here too), strings storable, object keys in sorted order (so hashing is fast).
+ * A storable copy of `details` as it will read back from jsonb: JSON values only (what
+ * JSON.stringify drops or turns into null, so does this), strings storable, object keys in sorted
+ * order (so hashing takes the fast path). Plain data is copied in one pass; anything else (a Date, a
+ * class instance, toJSON) goes through a JSON round trip first.
  */
 function storableDetails(value: unknown): unknown {
-  const plain: unknown = JSON.parse(JSON.stringify(value));
-  const copy = (node: unknown): unknown => {
-    if (typeof node === "string") return storableString(node);
-    if (Array.isArray(node)) return node.map(copy);
-    if (node !== null && typeof node === "object") {
+  const copy = plainCopy(value);
+  return copy === NOT_PLAIN ? plainCopy(JSON.parse(JSON.stringify(value)) as unknown) : copy;
+}
+
+const NOT_PLAIN = Symbol("not plain JSON data");
+
+function plainCopy(node: unknown): unknown {
+  switch (typeof node) {
+    case "string":
+      return storableString(node);
+    case "boolean":
+      return node;
+    case "number":
+      return Number.isFinite(node) ? node : null;
+    case "object": {
+      if (node === null) return null;
+      if (Array.isArray(node)) {
+        const out: unknown[] = new Array(node.length);
+        for (let i = 0; i < node.length; i++) {
+          const item: unknown = node[i];
+          const copied = item === undefined || typeof item === "function" ? null : plainCopy(item);
+          if (copied === NOT_PLAIN) return NOT_PLAIN;
+          out[i] = copied;
+        }
+        return out;
+      }
+      const proto: unknown = Object.getPrototypeOf(node);
+      if ((proto !== Object.prototype && proto !== null) || "toJSON" in node) return NOT_PLAIN;
       const record = node as Record<string, unknown>;
+      const keys = Object.keys(record);
+      let storableKeys = keys;
+      if (keys.some((k) => UNSTORABLE.test(k))) storableKeys = keys.map(storableString);
+      const order = keys.map((_, i) => i);
+      order.sort((a, b) =>
+        storableKeys[a]! < storableKeys[b]! ? -1 : storableKeys[a]! > storableKeys[b]! ? 1 : 0,
+      );
       const out: Record<string, unknown> = {};
-      for (const key of Object.keys(record)
-        .map((k) => [k, storableString(k)] as const)
-        .sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        out[key[1]] = copy(record[key[0]]);
+      for (const i of order) {
+        const member = record[keys[i]!];
+        if (member === undefined || typeof member === "function" || typeof member === "symbol") continue;
+        const copied = plainCopy(member);
+        if (copied === NOT_PLAIN) return NOT_PLAIN;
+        out[storableKeys[i]!] = copied;
+      }
       return out;
     }
-    return node;
-  };
-  return copy(plain);
+    default:
+      // bigint (JSON.stringify throws), symbol, function: the JSON round trip decides.
+      return NOT_PLAIN;
+  }
 }
 
 /** Validates and normalises an event; throws InvalidAuditEventError with every problem. */
