@@ -100,11 +100,16 @@ async function lockHead(tx: Queryable, tenant: string): Promise<ChainHead> {
   return rows[0]!;
 }
 
-/** Appends entries in the given order; call inside a transaction. Redelivered event ids are skipped. */
+/**
+ * Appends entries in the given order; call inside a transaction. Redelivered event ids are skipped.
+ * `fresh`: the caller knows no entry was ever committed (a first delivery, not from a spool), so the
+ * look-up of already stored ids is left out (a duplicate would then fail the insert, not be skipped).
+ */
 export async function appendAuditEntries(
   tx: Queryable,
   entries: readonly AuditEntry[],
   now: Date = new Date(),
+  options: { fresh?: boolean } = {},
 ): Promise<AppendResult> {
   if (entries.length === 0) return { inserted: [], duplicates: [] };
   // Lock heads in a fixed order so two writers with overlapping tenants cannot deadlock.
@@ -112,11 +117,15 @@ export async function appendAuditEntries(
   const heads = new Map<string, ChainHead>();
   for (const tenant of tenants) heads.set(tenant, await lockHead(tx, tenant));
 
-  const existing = await tx.query<{ event_id: string }>(
-    "SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])",
-    [entries.map((e) => e.event_id)],
-  );
-  const seen = new Set(existing.rows.map((r) => r.event_id));
+  const existing = options.fresh
+    ? []
+    : (
+        await tx.query<{ event_id: string }>(
+          "SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])",
+          [entries.map((e) => e.event_id)],
+        )
+      ).rows;
+  const seen = new Set(existing.map((r) => r.event_id));
   const duplicates: string[] = [];
   const records: Omit<AuditRecord, "id">[] = [];
   const recordedAt = now.toISOString();

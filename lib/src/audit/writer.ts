@@ -179,7 +179,10 @@ export class AuditWriter {
       if (this.queue.length === 0) return;
       const batch = this.queue.splice(0, this.batchSize);
       try {
-        await this.write(batch.map((p) => p.entry));
+        await this.write(
+          batch.map((p) => p.entry),
+          true,
+        );
         for (const p of batch) p.resolve?.();
         this.retryDelay = this.options.retryDelayMs?.min ?? 100;
       } catch (error) {
@@ -198,10 +201,11 @@ export class AuditWriter {
     }
   }
 
-  private write(entries: AuditEntry[]): Promise<unknown> {
+  /** `fresh`: straight from the queue, never in a committed transaction (no duplicate look-up needed). */
+  private write(entries: AuditEntry[], fresh: boolean): Promise<unknown> {
     const { afterAppend } = this.options;
     return this.options.db.transaction(async (tx) => {
-      const result = await appendAuditEntries(tx, entries, this.now());
+      const result = await appendAuditEntries(tx, entries, this.now(), { fresh });
       if (afterAppend && result.inserted.length > 0) await afterAppend(tx, result.inserted);
     });
   }
@@ -223,7 +227,7 @@ export class AuditWriter {
   private async deliverFromSpool(): Promise<boolean> {
     const batch = await this.spool.peek(this.batchSize);
     try {
-      await this.write(batch.entries);
+      await this.write(batch.entries, false);
     } catch (error) {
       if (isRetryableDatabaseError(error)) {
         this.scheduleRetry();
@@ -231,7 +235,7 @@ export class AuditWriter {
       }
       for (const entry of batch.entries) {
         try {
-          await this.write([entry]);
+          await this.write([entry], false);
         } catch (single) {
           if (isRetryableDatabaseError(single)) {
             this.scheduleRetry();
@@ -252,7 +256,7 @@ export class AuditWriter {
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
       try {
-        await this.write([next.entry]);
+        await this.write([next.entry], true);
         this.queue.shift();
         next.resolve?.();
       } catch (error) {
