@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService, type ServingStatus } from "grpc-health-check";
@@ -130,6 +130,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ? { SPIFFE_ENDPOINT_SOCKET: spire.endpoint, WARDEN_SPIFFE_SOCKET: "" }
       : { SPIFFE_ENDPOINT_SOCKET: "", WARDEN_SPIFFE_SOCKET: "" };
 
+    // authz-server's decision audit spool (used when it has a database), writable by its own uid.
+    const authzSpoolDir = join(dir, "authz-audit");
+    mkdirSync(authzSpoolDir, { recursive: true, mode: 0o700 });
+    if (spire) chownSync(authzSpoolDir, WORKLOAD_UIDS.authz, WORKLOAD_UIDS.authz);
+
     const upstream = options.upstream ?? (await startStubUpstream());
     if (!options.upstream) cleanups.push(() => upstream.close());
 
@@ -144,6 +149,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WARDEN_POLICY_BUNDLE: bundlePath,
         WARDEN_POLICY_REQUIRE_SIGNATURE: "false",
         WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
+        WARDEN_AUDIT_SPOOL: join(authzSpoolDir, "spool.ndjson"),
         ...spiffeEnv,
         ...options.authzEnv,
       },

@@ -646,7 +646,9 @@ describe("PostgreSQL", () => {
       }
     };
     expect(await as(authz.user, "SELECT count(*) FROM agents")).toBe("ok");
-    expect(await as(authz.user, "SELECT count(*) FROM audit_events")).toMatch(/permission denied/);
+    // It appends decisions (migration 008) but reads no event's content.
+    expect(await as(authz.user, "SELECT action, details FROM audit_events")).toMatch(/permission denied/);
+    expect(await as(authz.user, "UPDATE audit_events SET reason = 'x'")).toMatch(/permission denied/);
     expect(await as(authz.user, "DELETE FROM agents")).toMatch(/permission denied/);
     expect(await as(extproc.user, "SELECT count(*) FROM llm_budgets")).toBe("ok");
     expect(await as(extproc.user, "SELECT count(*) FROM agents")).toMatch(/permission denied/);

@@ -397,13 +397,23 @@ describe("token exchange (RFC 8693): a delegation becomes a short-lived, certifi
     // Bound to the certificate: the same agent's other SVID, or another agent, cannot use it.
     expect(errorCode(await readDrive(agents.botAgain, token))).toBe("delegation_invalid");
     expect(errorCode(await readDrive(agents.rival, token))).toBe("delegation_invalid");
-    // The exchange is part of what the user sees the agent did.
-    const events = await f.call<{ items: { action: string }[] }>(
-      "GET",
-      `/v1/delegations/${delegated.delegation.id}/events`,
-      { token: ursula },
+    // The exchange and the allowed use of the token (authz-server's decision, audited asynchronously)
+    // are part of what the user sees the agent did; the refused uses carry no valid delegation.
+    let actions: string[] = [];
+    await waitFor(
+      "the data-plane decision in the delegation's events",
+      async () => {
+        const events = await f.call<{ items: { action: string }[] }>(
+          "GET",
+          `/v1/delegations/${delegated.delegation.id}/events`,
+          { token: ursula },
+        );
+        actions = events.body.items.map((e) => e.action);
+        return actions.length >= 3;
+      },
+      10_000,
     );
-    expect(events.body.items.map((e) => e.action)).toEqual(["delegation.granted", "oauth.token_exchanged"]);
+    expect(actions).toEqual(["delegation.granted", "oauth.token_exchanged", "authz.decision"]);
   });
 
   test("never for another agent, never more scope, never longer than the delegation, never outside its destinations", async () => {
