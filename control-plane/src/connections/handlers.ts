@@ -32,7 +32,7 @@ import {
 import { VaultError, type VaultClient } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
-import { hasRole, type Principal } from "../http/auth.js";
+import { hasRole, userTenantOf, type Principal } from "../http/auth.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import {
@@ -130,12 +130,7 @@ function browserMismatch(): ApiError {
 }
 
 function userTenant(principal: Principal): string {
-  if (principal.tenant === null)
-    throw new ApiError(
-      "forbidden",
-      "connecting an account needs a token limited to one tenant (the tenant claim)",
-    );
-  return principal.tenant;
+  return userTenantOf(principal, "connecting an account");
 }
 
 function vaultProblem(error: unknown): ApiError {

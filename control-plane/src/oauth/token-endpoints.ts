@@ -15,6 +15,7 @@ import { checkGrantUse, verifyTokenSignature } from "../../../lib/src/tokens/ver
 import { VaultError } from "../../../lib/src/vault/client.js";
 import type { AppContext } from "../context.js";
 import { notifyRevocation } from "../delegations/notify.js";
+import { covers } from "../delegations/model.js";
 import { verifiedCapabilities } from "../delegations/repository.js";
 import {
   authenticateClient,
@@ -58,9 +59,11 @@ const FORM_LIMIT = 64 * 1024;
 
 /** RFC 6749 §3.2: a parameter must not be sent twice. */
 function parseForm(body: string): Record<string, string> {
-  const form: Record<string, string> = {};
+  // No prototype: a parameter named `constructor` or `__proto__` is just a parameter.
+  const form = Object.create(null) as Record<string, string>;
   for (const [key, value] of new URLSearchParams(body)) {
-    if (key in form) throw new OAuthError("invalid_request", `parameter ${key} was sent more than once`);
+    if (Object.hasOwn(form, key))
+      throw new OAuthError("invalid_request", `parameter ${key} was sent more than once`);
     form[key] = value;
   }
   return form;
@@ -103,9 +106,14 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     );
   }
 
-  async function registeredAgent(db: Queryable, client: AuthenticatedClient): Promise<AgentRow> {
+  /** `lock`: the row is held (FOR SHARE) until the transaction ends, so a status change waits for it. */
+  async function registeredAgent(
+    db: Queryable,
+    client: { spiffeId: string },
+    lock = false,
+  ): Promise<AgentRow> {
     const { rows } = await db.query<AgentRow>(
-      "SELECT id, kind, tenant, status, spiffe_id FROM agents WHERE spiffe_id = $1",
+      `SELECT id, kind, tenant, status, spiffe_id FROM agents WHERE spiffe_id = $1${lock ? " FOR SHARE" : ""}`,
       [client.spiffeId],
     );
     const agent = rows[0];
@@ -248,7 +256,10 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     if (!delegation || delegation.kind !== "delegation")
       throw new OAuthError("invalid_grant", "subject_token is not a valid delegation issued by this service");
     return app.db.transaction(async (tx) => {
-      const agent = await registeredAgent(tx, client);
+      // Every row the decision rests on (agent, attestation, delegation) is read FOR SHARE and held until
+      // this transaction commits: a revocation (an UPDATE of one of them) waits for the exchange, and an
+      // exchange that starts after a revocation committed reads it. No token is issued after a revocation.
+      const agent = await registeredAgent(tx, client, true);
       const now = app.now();
       const refusal = checkGrantUse(delegation, {
         nowSeconds: now.getTime() / 1000,
@@ -259,8 +270,25 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       if (refusal === "agent_mismatch")
         throw new OAuthError("invalid_grant", "the delegation was granted to another agent");
       if (refusal) throw new OAuthError("invalid_grant", `the delegation is ${refusal.replace(/_/g, " ")}`);
-      if (await isRevoked(tx, delegation))
+      if (delegation.tenant !== agent.tenant)
+        throw new OAuthError("invalid_grant", "the delegation belongs to another tenant than the agent");
+      const { rows: held } = await tx.query<{ revoked: boolean }>(
+        "SELECT revoked_at IS NOT NULL AS revoked FROM delegations WHERE id = $1::uuid FOR SHARE",
+        [delegation.delegationId],
+      );
+      if (held.length === 0) throw new OAuthError("invalid_grant", "the delegation is unknown");
+      if (held[0]!.revoked || (await isRevoked(tx, delegation)))
         throw new OAuthError("invalid_grant", "the delegation has been revoked");
+      // KYA again: an agent whose attestation was revoked or expired since the grant gets nothing.
+      const verified = await verifiedCapabilities(tx, agent.id, now, true);
+      if (verified === null)
+        throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
+      const unverified = delegation.scopes.filter((scope) => !covers(verified, scope));
+      if (unverified.length)
+        throw new OAuthError(
+          "invalid_grant",
+          `the agent's attestation no longer verifies: ${unverified.join(" ")}`,
+        );
       const input: AccessTokenInput = {
         issuer: tokens.urls.issuer,
         jti: randomUUID(),
@@ -361,13 +389,21 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       const client = clientOf(request, form);
       if (!form.token) throw new OAuthError("invalid_request", "token is required");
       const ownComponent = /^spiffe:\/\/[^/]+\/warden\//.test(client.spiffeId);
-      if (!ownComponent) await registeredAgent(app.db, client);
+      const caller = ownComponent ? null : await registeredAgent(app.db, client);
       const inactive = () => reply.header("cache-control", "no-store").send({ active: false });
       const grant = await ourToken(form.token);
       if (!grant) return inactive();
-      const nowSeconds = app.now().getTime() / 1000;
+      // Only those entitled to the token learn about it (RFC 7662 §2.2 allows answering inactive):
+      // Warden's own components, the client it was issued to, and resource servers of its tenant.
+      if (caller && grant.agentSpiffeId !== client.spiffeId && grant.tenant !== caller.tenant)
+        return inactive();
+      const now = app.now();
+      const nowSeconds = now.getTime() / 1000;
       if (grant.expiresAt <= nowSeconds || grant.notBefore > nowSeconds + 5) return inactive();
       if (await isRevoked(app.db, grant)) return inactive();
+      // The agent the token was issued to must still be active and attested (the data plane checks the same).
+      const holder = await registeredAgent(app.db, { spiffeId: grant.agentSpiffeId }).catch(() => null);
+      if (!holder || (await verifiedCapabilities(app.db, holder.id, now)) === null) return inactive();
       return reply.header("cache-control", "no-store").send({
         active: true,
         token_type: grant.kind === "access_token" ? "Bearer" : "N_A",
