@@ -105,7 +105,10 @@ async function replaceTokenWithOneLiving(ttlSeconds: number): Promise<void> {
   expect(provider.counts.refreshes).toBe(refreshes + 1);
 }
 
-/** The user's side of the flow: start, follow the provider's consent redirect, land on the callback. */
+/**
+ * The user's side of the flow, in one browser: start (the binding cookie is set), follow the
+ * provider's consent redirect, land on the callback (the cookie goes with it), see the account, confirm.
+ */
 async function connect(userToken: string, scopes = ["google-drive:read"]) {
   const started = await cp.call<{ authorization_url: string }>(
     "POST",
@@ -116,11 +119,16 @@ async function connect(userToken: string, scopes = ["google-drive:read"]) {
     },
   );
   if (started.status !== 201) throw new Error(`authorize: ${started.status} ${started.text}`);
+  const cookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
   const consent = await fetch(started.body.authorization_url, { redirect: "manual" });
   const callback = consent.headers.get("location");
   if (consent.status !== 302 || !callback) throw new Error(`consent: ${consent.status}`);
-  const done = await fetch(callback);
-  return { started, callback, status: done.status, body: (await done.json()) as Record<string, unknown> };
+  const landed = await fetch(callback, { headers: { cookie } });
+  const pending = (await landed.json()) as { confirm_url?: string; account?: unknown };
+  if (landed.status !== 200 || !pending.confirm_url)
+    return { started, callback, status: landed.status, body: pending };
+  const done = await cp.call("POST", pending.confirm_url, { token: userToken, headers: { cookie } });
+  return { started, callback, pending, status: done.status, body: done.body };
 }
 
 beforeAll(async () => {
@@ -163,6 +171,7 @@ beforeAll(async () => {
     authorize_url: `${provider.url}/authorize`,
     token_url: `${provider.url}/token`,
     revoke_url: `${provider.url}/revoke`,
+    userinfo_url: `${provider.url}/userinfo`,
   };
   const catalogue = join(work, "services.json");
   writeFileSync(catalogue, JSON.stringify(shipped));
@@ -181,6 +190,8 @@ beforeAll(async () => {
       NODE_EXTRA_CA_CERTS: vault.caFile,
       WARDEN_SAAS_CATALOGUE: catalogue,
       WARDEN_OAUTH_STATE_TTL_S: "3",
+      // The provider stub is on loopback: allowed by configuration, as an on-premises IdP would be.
+      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
     },
   });
   const [creator, reviewer] = await Promise.all([
@@ -225,6 +236,7 @@ beforeAll(async () => {
       WARDEN_VAULT_CERT_ROLE: "extproc",
       WARDEN_SAAS_CATALOGUE: catalogue,
       WARDEN_OAUTH_REFRESH_MARGIN_S: "30",
+      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
       DATABASE_URL: extprocDb.toString(),
       WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
     },
@@ -276,6 +288,12 @@ describe("a user connects Google Drive and lets an agent read it", () => {
       scopes: ["google-drive:read"],
     });
     expect(provider.counts.codeExchanges).toBe(1);
+    // Before anything was stored, the user was shown which provider account was being linked.
+    expect(connected.pending).toMatchObject({
+      status: "pending_confirmation",
+      user_id: "ursula",
+      account: { email: "ursula@example.com" },
+    });
     const [row] = await sql("SELECT to_jsonb(c) AS row FROM oauth_connections c WHERE user_id = 'ursula'");
     for (const token of provider.issued) expect(JSON.stringify(row)).not.toContain(token);
     // The callback's state is single-use.
