@@ -14,6 +14,7 @@ import {
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import type { TokenServiceContext } from "../oauth/context.js";
+import { holdRevocation } from "../oauth/issuance-lock.js";
 import { findEntry } from "../registry/repository.js";
 import { DELEGATION_HEADER, delegationEvents } from "./activity.js";
 import {
@@ -278,6 +279,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
     revokeDelegation: async (request) => {
       const { reason } = (request.body ?? {}) as { reason?: string };
       const revoked = await ctx.db.transaction(async (tx) => {
+        await holdRevocation(tx);
         const delegation = await visible(tx, request, true);
         const rows = await revoke(tx, request, { via: "delegation", id: delegation.id }, reason ?? null, {
           agent_spiffe_id: delegation.agent_spiffe_id,
@@ -298,6 +300,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const body = request.body as BulkRevokeBody;
       const reason = body.reason ?? null;
       const revoked = await ctx.db.transaction(async (tx) => {
+        await holdRevocation(tx);
         if (body.agent_id !== undefined) {
           if (!isAdmin(principal))
             throw new ApiError("forbidden", "only an admin can revoke every delegation of an agent");

@@ -46,12 +46,10 @@ export async function verifiedCapabilities(
   db: Queryable,
   agentId: string,
   now: Date,
-  /** Hold the attestation row until the caller's transaction ends: a revocation waits for it. */
-  lock = false,
 ): Promise<string[] | null> {
   const { rows } = await db.query<{ verified_capabilities: string[] | null }>(
     `SELECT verified_capabilities FROM kya_attestations
-      WHERE agent_id = $1 AND status = 'approved' AND expires_at > $2${lock ? " FOR SHARE" : ""}`,
+      WHERE agent_id = $1 AND status = 'approved' AND expires_at > $2`,
     [agentId, now],
   );
   return rows[0]?.verified_capabilities ?? null;

@@ -25,6 +25,7 @@ import {
 } from "./client-auth.js";
 import type { TokenServiceContext } from "./context.js";
 import { OAuthError, sendOAuthError } from "./errors.js";
+import { holdIssuance } from "./issuance-lock.js";
 import {
   clientCredentialsClaims,
   clientCredentialsRequest,
@@ -255,40 +256,9 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     const delegation = await ourToken(grant.subject_token);
     if (!delegation || delegation.kind !== "delegation")
       throw new OAuthError("invalid_grant", "subject_token is not a valid delegation issued by this service");
-    return app.db.transaction(async (tx) => {
-      // Every row the decision rests on (agent, attestation, delegation) is read FOR SHARE and held until
-      // this transaction commits: a revocation (an UPDATE of one of them) waits for the exchange, and an
-      // exchange that starts after a revocation committed reads it. No token is issued after a revocation.
-      const agent = await registeredAgent(tx, client, true);
+    const outcome = await app.db.transaction(async (tx) => {
       const now = app.now();
-      const refusal = checkGrantUse(delegation, {
-        nowSeconds: now.getTime() / 1000,
-        callerSpiffeId: client.spiffeId,
-        certificateThumbprint: client.thumbprint,
-        isRevoked: () => false,
-      });
-      if (refusal === "agent_mismatch")
-        throw new OAuthError("invalid_grant", "the delegation was granted to another agent");
-      if (refusal) throw new OAuthError("invalid_grant", `the delegation is ${refusal.replace(/_/g, " ")}`);
-      if (delegation.tenant !== agent.tenant)
-        throw new OAuthError("invalid_grant", "the delegation belongs to another tenant than the agent");
-      const { rows: held } = await tx.query<{ revoked: boolean }>(
-        "SELECT revoked_at IS NOT NULL AS revoked FROM delegations WHERE id = $1::uuid FOR SHARE",
-        [delegation.delegationId],
-      );
-      if (held.length === 0) throw new OAuthError("invalid_grant", "the delegation is unknown");
-      if (held[0]!.revoked || (await isRevoked(tx, delegation)))
-        throw new OAuthError("invalid_grant", "the delegation has been revoked");
-      // KYA again: an agent whose attestation was revoked or expired since the grant gets nothing.
-      const verified = await verifiedCapabilities(tx, agent.id, now, true);
-      if (verified === null)
-        throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
-      const unverified = delegation.scopes.filter((scope) => !covers(verified, scope));
-      if (unverified.length)
-        throw new OAuthError(
-          "invalid_grant",
-          `the agent's attestation no longer verifies: ${unverified.join(" ")}`,
-        );
+      const agent = await stillEntitled(tx, client, delegation, now);
       const input: AccessTokenInput = {
         issuer: tokens.urls.issuer,
         jti: randomUUID(),
@@ -299,6 +269,11 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       };
       const claims = exchangeClaims(input, grant, delegation, tokens.catalogue.services);
       const token = await sign(claims);
+      // Then everything again under the issuance lock (issuance-lock.ts), held until commit: a
+      // revocation that committed meanwhile is seen here and nothing is issued; one that has not yet
+      // committed waits for this commit. Not held across the Vault signature.
+      await holdIssuance(tx);
+      await stillEntitled(tx, client, delegation, app.now());
       await audit(tx, request, {
         tenant: delegation.tenant,
         action: "oauth.token_exchanged",
@@ -309,8 +284,52 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
         delegationId: delegation.delegationId,
         details: { scope: claims.scope, audience: grant.audience ?? WARDEN_AUDIENCE, expires_at: claims.exp },
       });
-      return issued(reply, token, claims, true);
+      return { token, claims };
     });
+    // Sent only after the commit: a token the client holds is always recorded.
+    return issued(reply, outcome.token, outcome.claims, true);
+  }
+
+  /**
+   * The delegation may still be exchanged by this client: agent active, same tenant, delegation
+   * unrevoked, and an approved attestation that still verifies every delegated scope (KYA re-checked
+   * at every exchange).
+   */
+  async function stillEntitled(
+    tx: Queryable,
+    client: AuthenticatedClient,
+    delegation: Grant,
+    now: Date,
+  ): Promise<AgentRow> {
+    const agent = await registeredAgent(tx, client);
+    const refusal = checkGrantUse(delegation, {
+      nowSeconds: now.getTime() / 1000,
+      callerSpiffeId: client.spiffeId,
+      certificateThumbprint: client.thumbprint,
+      isRevoked: () => false,
+    });
+    if (refusal === "agent_mismatch")
+      throw new OAuthError("invalid_grant", "the delegation was granted to another agent");
+    if (refusal) throw new OAuthError("invalid_grant", `the delegation is ${refusal.replace(/_/g, " ")}`);
+    if (delegation.tenant !== agent.tenant)
+      throw new OAuthError("invalid_grant", "the delegation belongs to another tenant than the agent");
+    const { rows: held } = await tx.query<{ revoked: boolean }>(
+      "SELECT revoked_at IS NOT NULL AS revoked FROM delegations WHERE id = $1::uuid",
+      [delegation.delegationId],
+    );
+    if (held.length === 0) throw new OAuthError("invalid_grant", "the delegation is unknown");
+    if (held[0]!.revoked || (await isRevoked(tx, delegation)))
+      throw new OAuthError("invalid_grant", "the delegation has been revoked");
+    const verified = await verifiedCapabilities(tx, agent.id, now);
+    if (verified === null)
+      throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
+    const unverified = delegation.scopes.filter((scope) => !covers(verified, scope));
+    if (unverified.length)
+      throw new OAuthError(
+        "invalid_grant",
+        `the agent's attestation no longer verifies: ${unverified.join(" ")}`,
+      );
+    return agent;
   }
 
   const handle =
