@@ -51,7 +51,7 @@ import {
   insertState,
   listConnections,
   markRevoked,
-  takePendingLink,
+  clearPendingLink,
   takeState,
   upsertConnection,
   type ConnectionRow,
@@ -315,7 +315,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
           throw notFound("pending link");
         if (!bindingMatches(bindingFrom(request.headers.cookie), found.browser_binding))
           throw browserMismatch();
-        await takePendingLink(tx, linkId);
+        await clearPendingLink(tx, linkId);
         if (found.pending_expires_at.getTime() <= now.getTime())
           return new ApiError("bad_request", "link_expired: the pending link has expired; connect again", [
             { field: "path.link_id", message: "link_expired" },

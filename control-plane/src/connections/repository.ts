@@ -111,15 +111,17 @@ export async function holdPendingLink(
   );
 }
 
-/** The pending link, removed in the caller's transaction (a link is confirmed once). */
-export async function takePendingLink(tx: Queryable, linkId: string): Promise<PendingLinkRow | undefined> {
-  const { rows } = await tx.query<PendingLinkRow>(
-    `DELETE FROM oauth_connect_states WHERE link_id = $1::uuid AND pending_tokens IS NOT NULL
-     RETURNING state_hash, tenant, user_id, service, scopes, code_verifier, redirect_uri, expires_at, used_at,
-               browser_binding, link_id, pending_tokens, pending_account, pending_provider_scopes, pending_expires_at`,
+/**
+ * Forgets the pending tokens and the link (a link is confirmed once); the used state stays until the
+ * expiry sweep, so a replayed callback is still told `state_replayed`.
+ */
+export async function clearPendingLink(tx: Queryable, linkId: string): Promise<void> {
+  await tx.query(
+    `UPDATE oauth_connect_states
+        SET link_id = NULL, pending_tokens = NULL, pending_account = NULL, pending_provider_scopes = NULL
+      WHERE link_id = $1::uuid`,
     [linkId],
   );
-  return rows[0];
 }
 
 /** The pending link without removing it (a refusal must not let someone else's request destroy it). */
