@@ -25,6 +25,7 @@ import { startStack, stubbedProviderDestinations, WORKLOAD_UIDS, type Stack } fr
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
 import { SIGNING_KEY, TOKEN_SIGNING_KEY } from "../harness/vault.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
+import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { percentile } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import {
@@ -56,6 +57,8 @@ let vault: VaultTls;
 let oidc: StubOidcIssuer;
 let cp: ControlPlaneProcess;
 let provider: OAuthProviderStub;
+/** Where a misbehaving provider would like credentials sent (another host). */
+let elsewhere: StubUpstream;
 let stack: Stack;
 let helper: Entry;
 let agent: HttpsAgent;
@@ -139,6 +142,7 @@ beforeAll(async () => {
   databaseUrl = await cluster.createDatabase("oauth");
   oidc = await StubOidcIssuer.start();
   provider = await startOAuthProviderStub(CLIENT);
+  elsewhere = await startStubUpstream({ host: "127.0.0.2" });
 
   // One OpenBao for everyone, over TLS: the control plane with a token of its policy, extproc with cert auth.
   vault = await startVaultTls("oauth-e2e");
@@ -259,6 +263,7 @@ afterAll(async () => {
   await stack?.stop();
   await cp?.stop();
   await provider?.close();
+  await elsewhere?.close();
   await oidc?.close();
   await vault?.stop();
   await cluster?.destroy();
@@ -440,6 +445,38 @@ describe("refresh", () => {
     expect((await connect(ursula)).status).toBe(200);
     expect((await asAgent()).status).toBe(200);
   });
+});
+
+describe("refresh through the hardened client (issue 17)", () => {
+  test.each([
+    ["a 307 to another host", () => (provider.tokenRedirect = `${elsewhere.url}/steal`)],
+    ["a 256 MiB answer", () => (provider.tokenResponseBytes = 256 * 1024 * 1024)],
+  ])(
+    "a refresh answered with %s: 502 to the agent, the other host sees nothing, the connection is not marked for re-consent",
+    async (_label, misbehave) => {
+      await replaceTokenWithOneLiving(1);
+      provider.accessTtlSeconds = 3600;
+      elsewhere.reset();
+      misbehave();
+      try {
+        await sleep(1_100);
+        const res = await asAgent();
+        expect(res.status).toBe(502);
+        expect(errorCode(res)).toBe("upstream_unavailable");
+        expect(elsewhere.requests).toEqual([]);
+        const listed = await cp.call<{ items: { status: string }[] }>("GET", "/v1/connections", {
+          token: ursula,
+        });
+        expect(listed.body.items[0]?.status).toBe("active");
+      } finally {
+        provider.tokenRedirect = null;
+        provider.tokenResponseBytes = 0;
+      }
+      // The provider behaves again: the next call refreshes and succeeds.
+      expect((await asAgent()).status).toBe(200);
+    },
+    30_000,
+  );
 });
 
 describe("connect flow edge cases and disconnect", () => {
