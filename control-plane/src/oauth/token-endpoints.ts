@@ -222,12 +222,9 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     const client = clientOf(request, form);
     const grant = parseGrant(clientCredentialsRequest, form);
     await publishedKeys();
-    return app.db.transaction(async (tx) => {
-      const agent = await registeredAgent(tx, client);
+    const outcome = await app.db.transaction(async (tx) => {
       const now = app.now();
-      const verified = await verifiedCapabilities(tx, agent.id, now);
-      if (verified === null)
-        throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
+      const { agent, verified } = await attestedAgent(tx, client, now);
       const input: AccessTokenInput = {
         issuer: tokens.urls.issuer,
         jti: randomUUID(),
@@ -238,6 +235,12 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       };
       const claims = clientCredentialsClaims(input, grant, verified);
       const token = await sign(claims);
+      // As for exchanges: re-checked under the issuance lock, so nothing is issued after the agent's
+      // suspension or its attestation's revocation commits.
+      await holdIssuance(tx);
+      const again = await attestedAgent(tx, client, app.now());
+      if (grantedScopesOf(claims).some((scope) => !covers(again.verified, scope)))
+        throw new OAuthError("invalid_scope", "the agent's attestation changed; ask again");
       await audit(tx, request, {
         tenant: agent.tenant,
         action: "oauth.token_issued",
@@ -246,9 +249,21 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
         jti: input.jti,
         details: { grant_type: "client_credentials", scope: claims.scope, expires_at: claims.exp },
       });
-      return issued(reply, token, claims, false);
+      return { token, claims };
     });
+    return issued(reply, outcome.token, outcome.claims, false);
   }
+
+  async function attestedAgent(tx: Queryable, client: AuthenticatedClient, now: Date) {
+    const agent = await registeredAgent(tx, client);
+    const verified = await verifiedCapabilities(tx, agent.id, now);
+    if (verified === null)
+      throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
+    return { agent, verified };
+  }
+
+  const grantedScopesOf = (claims: Record<string, unknown>) =>
+    typeof claims.scope === "string" && claims.scope !== "" ? claims.scope.split(" ") : [];
 
   async function tokenExchange(request: FastifyRequest, reply: FastifyReply, form: Record<string, string>) {
     const client = clientOf(request, form);

@@ -88,7 +88,10 @@ export function outboundPolicyFrom(config: {
 }): OutboundPolicy {
   return {
     maxResponseBytes: config.WARDEN_OUTBOUND_MAX_RESPONSE_BYTES,
-    allowedPrivateHosts: new Set(config.WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS),
+    // IPv6 literals are compared without their URL brackets.
+    allowedPrivateHosts: new Set(
+      config.WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS.map((h) => h.replace(/^\[|\]$/g, "")),
+    ),
   };
 }
 
@@ -172,15 +175,14 @@ function send(policy: OutboundPolicy, request: OutboundRequest): Promise<Outboun
   } catch {
     return Promise.reject(new OutboundError("forbidden_target", "the URL is not valid"));
   }
-  const host = hostOf(url);
+  const host = hostOf(url).replace(/^\[|\]$/g, "");
   const where = url.host;
   if (url.protocol !== "https:" && url.protocol !== "http:")
     return Promise.reject(new OutboundError("forbidden_target", `${url.protocol} is not allowed`));
   if (url.username || url.password)
     return Promise.reject(new OutboundError("forbidden_target", "credentials in the URL are not allowed"));
   const allowedPrivate = policy.allowedPrivateHosts.has(host);
-  const literal = host.replace(/^\[|\]$/g, "");
-  if (!allowedPrivate && isIP(literal) !== 0 && isNonPublicAddress(literal))
+  if (!allowedPrivate && isIP(host) !== 0 && isNonPublicAddress(host))
     return Promise.reject(
       new OutboundError("forbidden_target", `${where} is a non-public address and not allowed`),
     );
