@@ -211,6 +211,21 @@ describe("finding 1: account linking is bound to the browser that started it", (
     expect(audit?.details.provider_account).toMatchObject({ email: "ursula@example.com" });
     expect((await browser.confirm(tokens.ursula, confirmUrl)).status).toBe(404);
   });
+  test("the user may decline the account shown: nothing is stored and the link is gone", async () => {
+    const browser = new Browser();
+    const landed = await browser.land(
+      await browser.consent(await browser.start(tokens.victor), "someone-else"),
+    );
+    expect(landed.body.account).toMatchObject({ email: "someone-else@example.com" });
+    const linkPath = (landed.body.confirm_url as string).replace(/\/confirm$/, "");
+    expect((await cp.call("DELETE", linkPath, { token: tokens.ursula })).status).toBe(404);
+    expect((await cp.call("DELETE", linkPath, { token: tokens.victor })).status).toBe(204);
+    expect((await browser.confirm(tokens.victor, landed.body.confirm_url as string)).status).toBe(404);
+    expect(await storedFor("victor")).toBe(0);
+    expect(
+      await sql("SELECT 1 FROM audit_events WHERE action = 'oauth.link_declined' AND user_id = 'victor'"),
+    ).toHaveLength(1);
+  });
 });
 
 describe("finding 6: the callback follows RFC 6749 §4.1.2 and RFC 9207", () => {

@@ -373,6 +373,35 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       return toApi(row);
     },
 
+    declineConnection: async (request, reply) => {
+      const principal = principalOf(request);
+      const tenant = userTenant(principal);
+      const { link_id: linkId } = request.params as LinkParams;
+      const now = ctx.now();
+      await ctx.db.transaction(async (tx) => {
+        const found = await findPendingLink(tx, linkId);
+        if (!found || found.tenant !== tenant || found.user_id !== principal.subject)
+          throw notFound("pending link");
+        // Declining needs no cookie: the user may always refuse a link, from wherever they see it.
+        await clearPendingLink(tx, linkId);
+        await recordAction(
+          tx,
+          {
+            principal,
+            requestId: String(request.id),
+            tenant,
+            action: "oauth.link_declined",
+            userId: principal.subject,
+            resourceType: "oauth_connection",
+            resourceId: linkId,
+            details: { service: found.service, provider_account: found.pending_account },
+          },
+          now,
+        );
+      });
+      return reply.status(204).header("set-cookie", clearedBindingCookie()).send();
+    },
+
     listConnections: async (request) => {
       const principal = principalOf(request);
       const tenant = userTenant(principal);
