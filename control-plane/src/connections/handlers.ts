@@ -29,12 +29,13 @@ import {
   writeStoredTokens,
   type OAuthVaultPaths,
 } from "../../../lib/src/saas/token-store.js";
-import { VaultError, type VaultClient } from "../../../lib/src/vault/client.js";
+import type { VaultClient } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { hasRole, userTenantOf, type Principal } from "../http/auth.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
+import { badField, badState, browserMismatch, issuerRefusal, failureOf } from "./errors.js";
 import {
   bindingCookie,
   bindingFrom,
@@ -93,60 +94,8 @@ export function toApi(row: ConnectionRow) {
   };
 }
 
-function badField(field: string, message: string): ApiError {
-  return new ApiError("bad_request", `${field}: ${message}`, [{ field, message }]);
-}
-
-type CallbackRefusal =
-  | "state_unknown"
-  | "state_expired"
-  | "state_replayed"
-  | "consent_denied"
-  | "issuer_mismatch"
-  | "issuer_missing";
-
-/** An invalid, expired or replayed `state`, or a wrong issuer: 400 naming why. */
-function badState(reason: CallbackRefusal): ApiError {
-  const messages = {
-    state_unknown: "state is unknown: start the connection again",
-    state_expired: "state has expired: start the connection again",
-    state_replayed: "state was already used: start the connection again",
-    consent_denied: "the provider reported that consent was not given",
-    issuer_mismatch: "the authorization response names another issuer (RFC 9207): nothing was linked",
-    issuer_missing:
-      "the provider always names its issuer (RFC 9207) and this response does not: nothing was linked",
-  } as const;
-  const field = reason.startsWith("issuer") ? "query.iss" : "query.state";
-  return new ApiError("bad_request", `${reason}: ${messages[reason]}`, [{ field, message: reason }]);
-}
-
-/** The flow was started in another browser (or the cookie is gone): nothing is exchanged or stored. */
-function browserMismatch(): ApiError {
-  return new ApiError(
-    "forbidden",
-    "browser_mismatch: this connection was started in another browser session; nothing was linked. Start it again from your own session.",
-    [{ field: "cookie", message: "browser_mismatch" }],
-  );
-}
-
 function userTenant(principal: Principal): string {
   return userTenantOf(principal, "connecting an account");
-}
-
-function vaultProblem(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof OAuthProviderError) {
-    if (error.failure === "unavailable") return new ApiError("unavailable", `${error.message}; try again`);
-    if (error.failure === "bad_response")
-      return new ApiError("bad_gateway", `${error.message}; nothing was stored`);
-    return new ApiError("bad_request", error.message, [{ field: "query.code", message: error.failure }]);
-  }
-  if (error instanceof VaultError && !error.unavailable)
-    return new ApiError(
-      "internal",
-      "the secret store refused the request (check the control plane's Vault policy)",
-    );
-  return new ApiError("unavailable", "the secret store (Vault) is unavailable; try again");
 }
 
 /**
@@ -228,7 +177,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
           state_expires_at: expiresAt.toISOString(),
         };
       } catch (error) {
-        throw vaultProblem(error);
+        throw failureOf(error);
       }
     },
 
@@ -250,9 +199,8 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
         throw browserMismatch();
       const service = serviceOf(pending.service);
       // RFC 9207 §2.4: compare the issuer before the code is used or an error is believed.
-      if (query.iss !== undefined && service.issuer !== undefined && query.iss !== service.issuer)
-        throw badState("issuer_mismatch");
-      if (query.iss === undefined && service.iss_parameter_supported) throw badState("issuer_missing");
+      const issuer = issuerRefusal(query.iss, service);
+      if (issuer) throw badState(issuer);
       if (query.error) throw badState("consent_denied");
       if (!query.code) throw badField("query.code", "is required");
       try {
@@ -299,7 +247,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
           expires_at: expiresAt.toISOString(),
         };
       } catch (error) {
-        throw vaultProblem(error);
+        throw failureOf(error);
       }
     },
 
@@ -329,7 +277,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       try {
         await writeStoredTokens(vault(), c.paths.kvMount, key, sealed);
       } catch (error) {
-        throw vaultProblem(error);
+        throw failureOf(error);
       }
       const row = await ctx.db.transaction(async (tx) => {
         const saved = await upsertConnection(
@@ -474,7 +422,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       }
       await destroyStoredTokens(vault(), c.paths.kvMount, key);
     } catch (error) {
-      throw vaultProblem(error);
+      throw failureOf(error);
     }
     const now = ctx.now();
     const row = await ctx.db.transaction(async (tx) => {
