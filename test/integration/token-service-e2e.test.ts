@@ -561,11 +561,12 @@ describe("control plane security (issue 17): the token service fails closed", ()
 
   test("no exchange is issued after a revocation commits (80 exchanges racing one revocation)", async () => {
     const delegated = await grant(f, ursula, { agent_id: bot.id, scopes: ["google-drive:read"] });
-    // One exchange every 10 ms for 800 ms; the revocation is sent 150 ms in, while exchanges are in flight.
+    // One exchange every 10 ms for 800 ms; the revocation is sent once the first has answered, while
+    // the others are in flight.
     const exchanges = Array.from({ length: 80 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i * 10)).then(() => exchange(certs.bot, delegated.token)),
     );
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await exchanges[0];
     const revokeStarted = Date.now();
     const revoked = await f.call("POST", `/v1/delegations/${delegated.delegation.id}/revoke`, {
       token: ursula,

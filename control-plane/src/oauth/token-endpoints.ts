@@ -222,21 +222,21 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     const client = clientOf(request, form);
     const grant = parseGrant(clientCredentialsRequest, form);
     await publishedKeys();
-    const outcome = await app.db.transaction(async (tx) => {
-      const now = app.now();
-      const { agent, verified } = await attestedAgent(tx, client, now);
-      const input: AccessTokenInput = {
-        issuer: tokens.urls.issuer,
-        jti: randomUUID(),
-        now,
-        ttlSeconds: ttl,
-        client,
-        tenant: agent.tenant,
-      };
-      const claims = clientCredentialsClaims(input, grant, verified);
-      const token = await sign(claims);
-      // As for exchanges: re-checked under the issuance lock, so nothing is issued after the agent's
-      // suspension or its attestation's revocation commits.
+    const now = app.now();
+    const { agent, verified } = await attestedAgent(app.db, client, now);
+    const input: AccessTokenInput = {
+      issuer: tokens.urls.issuer,
+      jti: randomUUID(),
+      now,
+      ttlSeconds: ttl,
+      client,
+      tenant: agent.tenant,
+    };
+    const claims = clientCredentialsClaims(input, grant, verified);
+    const token = await sign(claims);
+    // As for exchanges: re-checked under the issuance lock, so nothing is issued after the agent's
+    // suspension or its attestation's revocation commits.
+    await app.db.transaction(async (tx) => {
       await holdIssuance(tx);
       const again = await attestedAgent(tx, client, app.now());
       if (grantedScopesOf(claims).some((scope) => !covers(again.verified, scope)))
@@ -249,9 +249,8 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
         jti: input.jti,
         details: { grant_type: "client_credentials", scope: claims.scope, expires_at: claims.exp },
       });
-      return { token, claims };
     });
-    return issued(reply, outcome.token, outcome.claims, false);
+    return issued(reply, token, claims, false);
   }
 
   async function attestedAgent(tx: Queryable, client: AuthenticatedClient, now: Date) {
@@ -271,22 +270,24 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     const delegation = await ourToken(grant.subject_token);
     if (!delegation || delegation.kind !== "delegation")
       throw new OAuthError("invalid_grant", "subject_token is not a valid delegation issued by this service");
-    const outcome = await app.db.transaction(async (tx) => {
-      const now = app.now();
-      const agent = await stillEntitled(tx, client, delegation, now);
-      const input: AccessTokenInput = {
-        issuer: tokens.urls.issuer,
-        jti: randomUUID(),
-        now,
-        ttlSeconds: ttl,
-        client,
-        tenant: delegation.tenant,
-      };
-      const claims = exchangeClaims(input, grant, delegation, tokens.catalogue.services);
-      const token = await sign(claims);
-      // Then everything again under the issuance lock (issuance-lock.ts), held until commit: a
-      // revocation that committed meanwhile is seen here and nothing is issued; one that has not yet
-      // committed waits for this commit. Not held across the Vault signature.
+    // Checked first without a transaction (fail fast), signed by Vault without holding a database
+    // connection, then checked again and recorded in one short transaction.
+    const now = app.now();
+    const agent = await stillEntitled(app.db, client, delegation, now);
+    const input: AccessTokenInput = {
+      issuer: tokens.urls.issuer,
+      jti: randomUUID(),
+      now,
+      ttlSeconds: ttl,
+      client,
+      tenant: delegation.tenant,
+    };
+    const claims = exchangeClaims(input, grant, delegation, tokens.catalogue.services);
+    const token = await sign(claims);
+    await app.db.transaction(async (tx) => {
+      // Everything again under the issuance lock (issuance-lock.ts), held until commit: a revocation
+      // that committed meanwhile is seen here and nothing is issued; one that has not yet committed
+      // waits for this commit.
       await holdIssuance(tx);
       await stillEntitled(tx, client, delegation, app.now());
       await audit(tx, request, {
@@ -299,10 +300,9 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
         delegationId: delegation.delegationId,
         details: { scope: claims.scope, audience: grant.audience ?? WARDEN_AUDIENCE, expires_at: claims.exp },
       });
-      return { token, claims };
     });
     // Sent only after the commit: a token the client holds is always recorded.
-    return issued(reply, outcome.token, outcome.claims, true);
+    return issued(reply, token, claims, true);
   }
 
   /**
