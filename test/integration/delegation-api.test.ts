@@ -210,6 +210,48 @@ describe("scope escalation is impossible (403, each offending scope named)", () 
   });
 });
 
+describe("claims fail closed (issue 17)", () => {
+  test("a tenant claim that is not a tenant name is a 401, never 'every tenant'", async () => {
+    for (const tenant of [42, "", ["acme", "globex"], { id: "acme" }]) {
+      const token = await f.token({ sub: "ursula", roles: ["user"], extraClaims: { tenant } });
+      const res = await f.call<ErrorReply>("GET", "/v1/me/delegations", { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error.message).toMatch(/tenant claim is malformed/);
+    }
+  });
+
+  test("a user token without a tenant claim grants, lists and revokes nothing across tenants", async () => {
+    const token = await f.token({ sub: "ursula", roles: ["user"] });
+    const granted = await f.call<ErrorReply>("POST", "/v1/delegations", {
+      token,
+      body: { agent_id: drive.id, scopes: ["google-drive:read"] },
+    });
+    expect(granted.status).toBe(403);
+    expect(granted.body.error.message).toMatch(/tenant claim/);
+    expect((await f.call("GET", "/v1/me/delegations", { token })).status).toBe(403);
+    expect(
+      (await f.call("POST", "/v1/delegations/revoke", { token, body: { user_id: "ursula" } })).status,
+    ).toBe(403);
+  });
+
+  test("a malformed delegable_scopes claim limits everything, not nothing", async () => {
+    for (const claim of [42, { "google-drive:read": true }, ["google-drive:read", 7], null]) {
+      const token = await f.token({
+        sub: "lena",
+        roles: ["user"],
+        tenant: "acme",
+        extraClaims: { delegable_scopes: claim },
+      });
+      const res = await f.call<ErrorReply>("POST", "/v1/delegations", {
+        token,
+        body: { agent_id: drive.id, scopes: ["google-drive:read"] },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/delegable-scopes claim is malformed/);
+    }
+  });
+});
+
 describe("bad input is a 400 naming the field", () => {
   const cases: [string, unknown, string][] = [
     ["an unknown scope", { scopes: ["google-drive:admin"] }, "scopes[0]"],
@@ -516,7 +558,7 @@ describe("embedded PGlite", () => {
       const [creator, reviewer, user] = await Promise.all([
         embedded.token({ sub: "carl", roles: ["creator"] }),
         embedded.token({ sub: "rita", roles: ["reviewer"] }),
-        embedded.token({ sub: "uma", roles: ["user"] }),
+        embedded.token({ sub: "uma", roles: ["user"], tenant: "acme" }),
       ]);
       const agent = await registerAgent(embedded, creator, reviewer, {
         name: "embedded-helper",

@@ -23,6 +23,7 @@ export const API_ERROR_STATUS = {
   unsupported_media_type: 415,
   precondition_required: 428,
   internal: 500,
+  bad_gateway: 502,
   unavailable: 503,
 } as const;
 
