@@ -14,7 +14,7 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, RUN_DIR, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, RUN_DIR, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { registryWorkflow, type RegistryEntry } from "../harness/registry-workflow.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
@@ -116,7 +116,7 @@ afterAll(async () => {
   await oidc?.close();
   await cluster?.destroy();
   await stopAll();
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 interface AuditRow {
   tenant: string;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlaneProcess, type ControlPlaneProcess } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, stopAll } from "../harness/process.js";
+import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
@@ -148,7 +148,7 @@ afterAll(async () => {
   await stopAll();
   if (work) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`oauth security figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("finding 1: account linking is bound to the browser that started it", () => {
   test("the attack fails: a victim finishing the attacker's consent link links nothing, anywhere", async () => {
