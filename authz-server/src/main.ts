@@ -8,7 +8,13 @@ import { startStatusServer } from "../../lib/src/status-server.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
-import { loadAuthzConfig, registrySource, type AuthzConfig, type RegistrySource } from "./config.js";
+import {
+  bodyLimitsOf,
+  loadAuthzConfig,
+  registrySource,
+  type AuthzConfig,
+  type RegistrySource,
+} from "./config.js";
 import { AgentIndex } from "./directory/agent-index.js";
 import { jwksAttestationVerifier } from "./directory/attestation-verifier.js";
 import { RegistryFeed } from "./directory/registry-feed.js";
@@ -109,6 +115,7 @@ const server = new AuthzServer({
     nowNs: () => Date.now() * 1e6,
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
+    bodyLimits: bodyLimitsOf(config),
     identify: mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined,
   },
 });

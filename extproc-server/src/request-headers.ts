@@ -1,4 +1,4 @@
-import { CREDENTIAL_REQUEST_HEADERS } from "../../lib/src/credentials.js";
+import { isCredentialHeader } from "../../lib/src/credentials.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
 import type { AuthzHandOff } from "./authz-handoff.js";
 import { HeaderEdits } from "./header-edits.js";
@@ -21,7 +21,7 @@ export function requestHeaderEdits(
   for (const header of headers) {
     const name = header.key?.toLowerCase();
     if (!name) continue;
-    if (CREDENTIAL_REQUEST_HEADERS.has(name)) edits.remove(name);
+    if (isCredentialHeader(name)) edits.remove(name);
     else if (name.startsWith(WARDEN_HEADER_PREFIX) && !handOff.policyHeaders.includes(name))
       edits.remove(name);
   }

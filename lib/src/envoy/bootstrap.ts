@@ -325,11 +325,35 @@ function httpConnectionManager(params: Params): JsonObject {
 
 // --- routes -------------------------------------------------------------------------------------
 
+/**
+ * Forwarding headers an agent could send to pose as another client or host. The agent is the edge
+ * (use_remote_address, no XFF appended), so no such header upstream can be true: none is forwarded.
+ * Envoy's note of the agent's address is for us, not for providers.
+ */
+export const AGENT_FORWARDING_HEADERS: readonly string[] = [
+  "x-envoy-external-address",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-server",
+  "forwarded",
+  "x-real-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "x-original-forwarded-for",
+  "x-original-host",
+  "x-original-url",
+  "x-rewrite-url",
+];
+
 function routeConfig(params: Params): JsonObject {
   return {
     name: "agent_routes",
-    // Envoy's note of the agent's address is for us, not for providers.
-    request_headers_to_remove: ["x-envoy-external-address"],
+    request_headers_to_remove: [...AGENT_FORWARDING_HEADERS],
     virtual_hosts: [
       {
         name: "destinations",
@@ -533,6 +557,16 @@ function localReplyConfig(): JsonObject {
         },
       };
       if (mapping.status !== undefined) mapper.status_code = mapping.status;
+      // The agent quotes this id to an operator; it is the same one the body carries.
+      mapper.headers_to_add = [
+        {
+          header: {
+            key: "x-warden-decision-id",
+            value: `%DYNAMIC_METADATA(${EXT_AUTHZ_NAMESPACE}:decision_id)%`,
+          },
+          append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        },
+      ];
       return mapper;
     }),
   };
