@@ -39,7 +39,8 @@ export const REFUSE_ALL_DELEGATIONS: DelegationVerifier = {
   verify: () => ({
     ...NO_DELEGATION,
     present: true,
-    error: "delegation tokens are not accepted by this sidecar",
+    // A stable code (policies: delegation_not_accepted), like the verifier's (lib/src/tokens/verify.ts).
+    error: "not_accepted",
   }),
 };
 
