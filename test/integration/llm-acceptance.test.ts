@@ -491,6 +491,8 @@ describe("the four providers through the real data plane", () => {
         message:
           "model gpt-4-turbo is not allowed for this agent; allowed openai models: gpt-4.1*, gpt-4o, gpt-4o-mini, o3-mini",
         decision_id: answer.decisionId,
+        type: "permission_error",
+        param: null,
       },
     });
     expect(forwardedCount()).toBe(before);

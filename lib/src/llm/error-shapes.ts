@@ -47,8 +47,6 @@ function errorType(status: number): string {
       return "request_too_large";
     case 429:
       return "rate_limit_error";
-    case 503:
-      return "overloaded_error";
     default:
       return status >= 500 ? "api_error" : "invalid_request_error";
   }
