@@ -85,10 +85,11 @@ describe("authorize", () => {
   it("strips credential query parameters upstream and redacts them from the policy input", () => {
     const policy = recordingPolicy(allowAll);
     const { response } = authorize(
-      checkRequest({ path: "/google-ai/v1beta/models?key=AIza-agent-secret&alt=sse&Access_Token=t" }),
+      checkRequest({ path: "/google-ai/v1beta/models?key=AIza-agent-secret&alt=sse&Access_Token=t&%6Bey=k" }),
       deps(policy),
     );
-    expect(response.okResponse?.queryParametersToRemove).toEqual(["key", "Access_Token"]);
+    // As written: Envoy matches the names without decoding them, providers decode them.
+    expect(response.okResponse?.queryParametersToRemove).toEqual(["key", "Access_Token", "%6Bey"]);
     expect(policy.inputs[0]!.request.query).toEqual({
       key: "[REDACTED]",
       alt: "sse",

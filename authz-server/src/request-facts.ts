@@ -1,4 +1,8 @@
-import { redactCredentialHeaders, redactCredentialQuery } from "../../lib/src/credentials.js";
+import {
+  isCredentialQueryParam,
+  redactCredentialHeaders,
+  redactCredentialQuery,
+} from "../../lib/src/credentials.js";
 import type { CheckRequest } from "../../lib/src/envoy/services.js";
 import { checkBodyLimits, DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
@@ -15,7 +19,10 @@ export interface RequestFacts {
   path: string;
   /** Credential parameters (lib/src/credentials.ts) carry `[REDACTED]`; their names are in `credentialQuery`. */
   query: Record<string, string | string[]>;
-  /** Query parameter names that carry credentials: Envoy removes them before the request goes upstream. */
+  /**
+   * Query parameter names, as the agent wrote them (`%6Bey` too), that carry credentials: Envoy
+   * removes them before the request goes upstream.
+   */
   credentialQuery: string[];
   headers: Record<string, string>;
   /** Raw body text when Envoy forwarded it (routes that ask for it), else null. */
@@ -74,6 +81,27 @@ function parseQuery(query: string): Record<string, string | string[]> {
   return out;
 }
 
+/**
+ * Envoy matches `query_parameters_to_remove` against the names as written, without decoding, while
+ * providers decode them: `?%6Bey=…` is Google's `key`. So the names to remove are the raw ones whose
+ * decoded form is a credential. Only called when the decoded query holds one.
+ */
+function rawCredentialNames(query: string): string[] {
+  const names = new Set<string>();
+  for (const part of query.split("&")) {
+    const eq = part.indexOf("=");
+    const raw = eq === -1 ? part : part.slice(0, eq);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(raw.replace(/\+/g, " "));
+    } catch {
+      decoded = raw;
+    }
+    if (isCredentialQueryParam(decoded)) names.add(raw);
+  }
+  return [...names];
+}
+
 export function requestFacts(check: CheckRequest): RequestFacts {
   const attributes = check.attributes;
   const http = attributes?.request?.http;
@@ -111,7 +139,7 @@ export function requestFacts(check: CheckRequest): RequestFacts {
     host: (http?.host ?? "").toLowerCase(),
     path: upstreamPath,
     query: parsedQuery,
-    credentialQuery: redactCredentialQuery(parsedQuery),
+    credentialQuery: redactCredentialQuery(parsedQuery).length > 0 ? rawCredentialNames(query) : [],
     headers: redactCredentialHeaders(headers),
     bodyText,
     bodyBytes,

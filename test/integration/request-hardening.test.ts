@@ -127,6 +127,16 @@ describe("agent-supplied credentials never reach a provider", () => {
     expect(seen.path).not.toContain(SECRETS.queryToken);
   });
 
+  test("a percent-encoded credential parameter name (%6Bey=) is stripped as well", async () => {
+    await fetch(
+      `${stack.agentUrl}/google-ai/v1beta/models?%6Bey=${SECRETS.queryKey}&ke%79=${SECRETS.queryToken}&alt=sse`,
+    );
+    const seen = lastSeen();
+    expect(seen.path).not.toContain(SECRETS.queryKey);
+    expect(seen.path).not.toContain(SECRETS.queryToken);
+    expect(new URL(seen.path, "http://upstream").searchParams.get("alt")).toBe("sse");
+  });
+
   test("no log line of any component holds a credential from the query string, even at debug", async () => {
     await fetch(`${stack.agentUrl}/openai/v1/models?api_key=${SECRETS.queryKey}&token=${SECRETS.queryToken}`);
     expect(stack.authz.process().log()).toContain('"decision input"'); // debug lines were written
