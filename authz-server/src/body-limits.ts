@@ -37,7 +37,12 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_OBJECT = 0x7d;
 const CLOSE_ARRAY = 0x5d;
 
-/** The first limit the body breaks, or null. `text` is the body as received (UTF-16 length ≈ bytes for JSON). */
+/**
+ * The first limit the body breaks, or null. `text` is the body as received; string lengths are
+ * counted in UTF-16 code units of the raw text (bytes, for the ASCII that JSON escapes to).
+ * Strings (most of an LLM request) are skipped with indexOf, so the scan costs little next to
+ * JSON.parse; the structure between them is walked character by character.
+ */
 export function checkBodyLimits(
   text: string,
   byteLength: number,
@@ -52,25 +57,13 @@ export function checkBodyLimits(
     };
   let depth = 0;
   let keys = 0;
-  let stringStart = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (stringStart >= 0) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) {
-        if (i - stringStart > limits.maxStringBytes)
-          return {
-            limit: "maxStringBytes",
-            status: 400,
-            code: "body_string_too_long",
-            message: `a string in the request body is longer than the limit of ${limits.maxStringBytes} bytes`,
-          };
-        stringStart = -1;
-      }
-      continue;
-    }
-    if (c === QUOTE) stringStart = i + 1;
-    else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    if (c === QUOTE) {
+      const end = closingQuote(text, i + 1);
+      if (end - (i + 1) > limits.maxStringBytes) return STRING_TOO_LONG(limits);
+      i = end;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth > limits.maxDepth)
         return {
           limit: "maxDepth",
@@ -87,13 +80,27 @@ export function checkBodyLimits(
         message: `the request body has more object keys than the limit of ${limits.maxKeys}`,
       };
   }
-  // An unterminated string: count it too (JSON.parse refuses the body anyway).
-  if (stringStart >= 0 && text.length - stringStart > limits.maxStringBytes)
-    return {
-      limit: "maxStringBytes",
-      status: 400,
-      code: "body_string_too_long",
-      message: `a string in the request body is longer than the limit of ${limits.maxStringBytes} bytes`,
-    };
   return null;
 }
+
+/** The index of the quote that ends a string starting at `from` (text.length if none does). */
+function closingQuote(text: string, from: number): number {
+  let at = from;
+  for (;;) {
+    const quote = text.indexOf('"', at);
+    if (quote === -1) return text.length;
+    // Escaped when an odd number of backslashes precede it.
+    let backslashes = 0;
+    while (quote - 1 - backslashes >= from && text.charCodeAt(quote - 1 - backslashes) === BACKSLASH)
+      backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    at = quote + 1;
+  }
+}
+
+const STRING_TOO_LONG = (limits: BodyLimits): BodyLimitExceeded => ({
+  limit: "maxStringBytes",
+  status: 400,
+  code: "body_string_too_long",
+  message: `a string in the request body is longer than the limit of ${limits.maxStringBytes} bytes`,
+});

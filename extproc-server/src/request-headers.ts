@@ -1,4 +1,4 @@
-import { isCredentialHeader } from "../../lib/src/credentials.js";
+import { CREDENTIAL_REQUEST_HEADERS } from "../../lib/src/credentials.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
 import type { AuthzHandOff } from "./authz-handoff.js";
 import { HeaderEdits } from "./header-edits.js";
@@ -21,7 +21,8 @@ export function requestHeaderEdits(
   for (const header of headers) {
     const name = header.key?.toLowerCase();
     if (!name) continue;
-    if (isCredentialHeader(name)) edits.remove(name);
+    // `name` is lower-case already: one Set lookup per header on the hot path.
+    if (CREDENTIAL_REQUEST_HEADERS.has(name)) edits.remove(name);
     else if (name.startsWith(WARDEN_HEADER_PREFIX) && !handOff.policyHeaders.includes(name))
       edits.remove(name);
   }

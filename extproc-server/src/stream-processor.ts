@@ -77,10 +77,12 @@ export class StreamProcessor {
 
   process(message: IncomingMessage): Reply | Promise<Reply> {
     if (this.refused) return null;
-    const violation = this.outOfOrder(message);
+    // `request` is a protobufjs oneof getter that searches the fields: read it once.
+    const phase = message instanceof UndecodableMessage ? undefined : message.request;
+    const violation = this.outOfOrder(phase);
     if (violation) return violation;
     try {
-      const reply = this.dispatch(message);
+      const reply = this.dispatch(message, phase);
       return isPromise(reply) ? reply.catch((error: unknown) => this.fail(error)) : reply;
     } catch (error) {
       return this.fail(error);
@@ -103,9 +105,9 @@ export class StreamProcessor {
     }
   }
 
-  private outOfOrder(message: IncomingMessage): ProtocolViolation | null {
-    if (message instanceof UndecodableMessage || !isPhase(message.request)) return null;
-    const detail = this.order.admit(message.request);
+  private outOfOrder(phase: string | undefined): ProtocolViolation | null {
+    if (!isPhase(phase)) return null;
+    const detail = this.order.admit(phase);
     if (detail === null) return null;
     this.refused = true;
     this.deps.logger.warn(
@@ -121,12 +123,15 @@ export class StreamProcessor {
     return this.handOff;
   }
 
-  private dispatch(message: IncomingMessage): IProcessingResponse | Promise<IProcessingResponse> {
+  private dispatch(
+    message: IncomingMessage,
+    phase: string | undefined,
+  ): IProcessingResponse | Promise<IProcessingResponse> {
     if (message instanceof UndecodableMessage) {
       this.deps.logger.warn({ reason: message.reason }, "undecodable ext_proc message");
       return this.refuse(INTERNAL, this.newId());
     }
-    switch (message.request) {
+    switch (phase) {
       case "requestHeaders":
         return this.onRequestHeaders(message, message.requestHeaders!);
       case "requestBody":
