@@ -1,11 +1,12 @@
 import Anthropic from "@anthropic-ai/sdk";
+import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { AUTHZ_REQUEST_BODY, type Destination } from "../../lib/src/envoy/bootstrap.js";
-import { RUN_DIR } from "../harness/process.js";
+import { REPO_ROOT, RUN_DIR } from "../harness/process.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 
 /**
@@ -285,6 +286,33 @@ describe("denials the agent's SDK can act on", () => {
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).type).toBe("rate_limit_error");
   });
+
+  test("the official Python SDKs (openai, anthropic) raise PermissionDeniedError with type and code filled", async () => {
+    const python = join(REPO_ROOT, ".tools", "venv", "bin", "python");
+    const script = join(REPO_ROOT, "test", "fixtures", "python", "sdk_denials.py");
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(python, [script, stack.agentUrl], { timeout: 30_000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    expect(JSON.parse(out)).toEqual({
+      openai: {
+        class: "PermissionDeniedError",
+        status: 403,
+        type: "permission_error",
+        code: "test_rule_denied",
+        param: null,
+        decision_id: expect.any(String),
+      },
+      anthropic: {
+        class: "PermissionDeniedError",
+        status: 403,
+        type: "error",
+        error_type: "permission_error",
+        code: "test_rule_denied",
+      },
+    });
+  }, 40_000);
 
   test("Google AI: google.rpc.Status with the reason and decision id in ErrorInfo", async () => {
     const res = await fetch(`${stack.agentUrl}/google-ai/v1beta/models/gemini-2.5-flash:generateContent`, {
