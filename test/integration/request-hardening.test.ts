@@ -350,10 +350,12 @@ describe("denials the agent's SDK can act on", () => {
     });
   });
 
-  test("Envoy's own 504 (upstream timeout) carries the decision id as a header, same as in the body", async () => {
+  test("Envoy's own 504 (upstream timeout) on an LLM route: the provider's shape, the decision id in header and body", async () => {
     const res = await fetch(`${stack.agentUrl}/slow-openai/v1/models`);
     expect(res.status).toBe(504);
-    const body = (await res.json()) as { error: { code: string; decision_id: string } };
+    const body = (await res.json()) as { error: { code: string; type: string; decision_id: string } };
+    // An LLM route: OpenAI's error shape, like Warden's own refusals there.
+    expect(body.error).toMatchObject({ code: "upstream_unavailable", type: "api_error" });
     expect(body.error.decision_id).toEqual(expect.any(String));
     expect(res.headers.get("x-warden-decision-id")).toBe(body.error.decision_id);
   }, 15_000);

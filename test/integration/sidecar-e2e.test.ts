@@ -384,6 +384,7 @@ describe("the sidecar fails closed", () => {
       code: "unavailable",
       message: "authorization service unavailable",
       decision_id: null,
+      type: "api_error", // Envoy's own reply in OpenAI's shape on the openai route
     });
     expect(stack.upstream.requests).toHaveLength(0);
 
