@@ -621,9 +621,10 @@ describe("1,000 mixed calls", () => {
     ) as Record<Provider, RecordedRequest[]>;
     // JSON answers arrive whole; a cut stream reaches the agent as a connection closed early, or,
     // when the upstream went away before the response headers had passed the sidecar, as Envoy's
-    // 502 JSON (nothing of the stream reached the agent, nor extproc-server's body phase).
+    // 502 JSON (nothing of the stream reached the agent, nor extproc-server's body phase), in the
+    // provider's error shape: Warden's code is `code` (OpenAI, Anthropic) or the ErrorInfo `reason` (Google).
     const beforeHeaders = (answer: Answer) =>
-      answer.status === 502 && !answer.cut && answer.body.includes('"code":"upstream_unavailable"');
+      answer.status === 502 && !answer.cut && /"(code|reason)":"upstream_unavailable"/.test(answer.body);
     const wrongEnds = planned
       .map((call, i) => ({ call, answer: answers[i]!, i }))
       .filter(({ call, answer }) => {
