@@ -393,6 +393,20 @@ describe("the four providers through the real data plane", () => {
     });
   });
 
+  test("the OpenAI SDK's models.list() names no model: the shipped policy decides it on route and identity", async () => {
+    const client = new OpenAI({
+      baseURL: `${stack.agentUrl}/openai/v1`,
+      apiKey: PLACEHOLDER,
+      fetch: svidFetch,
+      maxRetries: 0,
+    });
+    const { data, response } = await client.models.list().withResponse();
+    expect(response.status).toBe(200);
+    expect(data.data.length).toBeGreaterThan(0);
+    const seen = stubRequestFor("openai", response.headers.get("x-warden-decision-id")!)!;
+    expect(seen.headers.authorization).toBe(`Bearer ${KEYS.openai}`);
+  });
+
   test("the Anthropic SDK streams through, its usage read from message_start/message_delta", async () => {
     const client = new Anthropic({
       baseURL: `${stack.agentUrl}/anthropic`,
