@@ -1,10 +1,12 @@
 /**
- * `npm run bench -- <suite>`: authz, path, sse, revocation, scale, all; `smoke` (the seconds-long CI
+ * `npm run bench -- <suite>`: authz, path, sse, revocation, scale, all; `audit` (the decision audit's
+ * cost, needs only scripts/setup); `smoke` (the seconds-long CI
  * check, no bench tools needed) and `report` (docs/benchmarks.md table and charts from
  * bench/results/). Option --profile (authz, path, sse): CPU profiles even when the targets are met.
  * See docs/benchmarks.md.
  */
 import { reportSuite } from "./src/report/report.js";
+import { auditSuite } from "./src/suites/audit.js";
 import { authzSuite } from "./src/suites/authz.js";
 import { pathSuite } from "./src/suites/path.js";
 import { revocationSuite } from "./src/suites/revocation.js";
@@ -22,6 +24,7 @@ const SUITES: Record<string, Suite> = {
   revocation: () => revocationSuite(),
   scale: () => scaleSuite(),
   smoke: () => smokeSuite(),
+  audit: (args) => auditSuite({ profile: args.includes("--profile") }),
   report: async () => {
     await reportSuite();
     return undefined;

@@ -61,6 +61,18 @@ function deps(policy: Policy | undefined, directory: AgentDirectory = EMPTY_DIRE
 }
 
 describe("authorize", () => {
+  it("query parameters named like Object's own properties are ordinary parameters", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(
+      checkRequest({ path: "/openai/v1/models?constructor=a&__proto__=b&__proto__=c&toString=d" }),
+      deps(policy),
+    );
+    const query = policy.inputs[0]!.request.query;
+    // As the policy receives it (JSON): every parameter is there, under its own name.
+    expect(JSON.stringify(query)).toBe('{"constructor":"a","__proto__":["b","c"],"toString":"d"}');
+    expect(Object.getPrototypeOf(query)).toBe(Object.prototype);
+  });
+
   it("gives the policy the upstream path, parsed body and LLM facts, with credentials redacted", () => {
     const policy = recordingPolicy(allowAll);
     authorize(

@@ -49,7 +49,7 @@ export function okResponse(
       name.startsWith(WARDEN_HEADER_PREFIX) &&
       name !== DELEGATION_HEADER &&
       name !== DECISION_ID_HEADER &&
-      !(name in decision.headers)
+      !Object.hasOwn(decision.headers, name)
     ) {
       headersToRemove.push(name);
     }

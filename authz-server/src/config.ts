@@ -24,6 +24,21 @@ export const authzConfigShape = {
   WARDEN_TOKEN_ISSUER: z.string().min(1).optional(),
   WARDEN_JWKS_REFRESH_MS: env.positiveInt(30_000),
   WARDEN_REVOCATION_RESYNC_MS: env.positiveInt(60_000),
+  /**
+   * Decision audit (docs/security.md "Audit and logs"): the database the decisions are appended to
+   * (default: the registry database), where they wait while it is unreachable, and the fraction of
+   * allowed requests recorded (denials always are).
+   */
+  WARDEN_AUDIT_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  WARDEN_AUDIT_SPOOL: env.path().default(".warden/authz-audit-spool.ndjson"),
+  WARDEN_AUDIT_ALLOW_SAMPLE: z.coerce
+    .number()
+    .min(0, "must be a fraction between 0 and 1")
+    .max(1, "must be a fraction between 0 and 1")
+    .default(1),
   WARDEN_LOG_LEVEL: env.logLevel(),
   WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(5_000),
   /** JSON request body limits, checked before the policy sees a body (authz-server/src/body-limits.ts). */
@@ -69,4 +84,9 @@ export function bodyLimitsOf(config: AuthzConfig): BodyLimits {
     maxKeys: config.WARDEN_BODY_MAX_KEYS,
     maxStringBytes: config.WARDEN_BODY_MAX_STRING_BYTES,
   };
+}
+
+/** The audit database: explicit, else the registry database. None: decisions are log lines only. */
+export function auditDatabaseUrl(config: AuthzConfig, registry: RegistrySource): string | undefined {
+  return config.WARDEN_AUDIT_DATABASE_URL ?? (registry.kind === "database" ? registry.url : undefined);
 }

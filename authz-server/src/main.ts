@@ -1,14 +1,18 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { AuditWriter } from "../../lib/src/audit/writer.js";
 import { exitOnConfigError } from "../../lib/src/config.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import { newDecisionId } from "../../lib/src/ids.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
 import { startStatusServer } from "../../lib/src/status-server.js";
+import { decisionAuditor } from "./audit/decision-audit.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
 import {
+  auditDatabaseUrl,
   bodyLimitsOf,
   loadAuthzConfig,
   registrySource,
@@ -96,6 +100,16 @@ const delegations =
     : undefined;
 await delegations?.start();
 
+// Every decision into the audit log (denials always, allows as sampled), when there is a database.
+const auditUrl = auditDatabaseUrl(config, registry);
+const auditDb = auditUrl
+  ? createPostgresDatabase(auditUrl, { max: 2, applicationName: "warden-authz-audit" })
+  : undefined;
+const auditWriter = auditDb
+  ? await AuditWriter.open({ db: auditDb, spoolPath: resolve(config.WARDEN_AUDIT_SPOOL), logger })
+  : undefined;
+if (!auditWriter) logger.warn("no audit database: decisions are recorded as log lines only");
+
 // With SPIRE: serve with our own SVID, only to Envoy, and verify every agent's certificate ourselves
 // (Envoy lets any certificate through the handshake) against the bundles of our own SVID stream.
 const peers = new PeerCertificateVerifier();
@@ -106,6 +120,9 @@ const mtls = await serverMtlsFromConfig(config, logger, (svid) => {
 
 const server = new AuthzServer({
   logger,
+  onDecision: auditWriter
+    ? decisionAuditor({ writer: auditWriter, logger, allowSample: config.WARDEN_AUDIT_ALLOW_SAMPLE })
+    : undefined,
   credentials: mtls?.credentials,
   interceptors: mtls?.interceptors,
   deps: {
@@ -134,6 +151,7 @@ const statusServer = await startStatusServer(config.WARDEN_AUTHZ_STATUS_LISTEN, 
     policy: loader.status(),
     registry: feed?.status() ?? { source: registry.kind, agents: directory.size },
     delegations: delegations?.status() ?? null,
+    audit: auditWriter ? { ...auditWriter.status(), allow_sample: config.WARDEN_AUDIT_ALLOW_SAMPLE } : null,
   }),
 });
 logger.info(
@@ -154,6 +172,8 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, "authz-server draining");
   loader.stop();
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
+  await auditWriter?.close();
+  await auditDb?.close();
   await feed?.stop();
   await delegations?.stop();
   await registryDb?.close();

@@ -72,9 +72,11 @@ function parseQuery(query: string): Record<string, string | string[]> {
   } catch {
     throw new BadRequestError("request query string is malformed");
   }
+  // Own properties only: `?constructor=x` or `?__proto__=x` are ordinary parameters (issue 17).
   for (const [key, value] of params) {
-    const existing = out[key];
-    if (existing === undefined) out[key] = value;
+    const existing = Object.hasOwn(out, key) ? out[key] : undefined;
+    if (existing === undefined)
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     else if (Array.isArray(existing)) existing.push(value);
     else out[key] = [existing, value];
   }

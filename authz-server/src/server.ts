@@ -13,7 +13,9 @@ import {
   type CheckRequest,
   type ICheckResponse,
 } from "../../lib/src/envoy/services.js";
+import { redactQueryParams } from "../../lib/src/redact-url.js";
 import { authorize, type AuthorizerDeps, type DecisionRecord } from "./authorizer.js";
+import type { PolicyInput } from "./policy-input.js";
 
 /**
  * The gRPC edge: wires Check to the pure authorizer, records the decision, serves health.
@@ -24,7 +26,8 @@ export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 export interface AuthzServerOptions {
   deps: AuthorizerDeps;
   logger: Logger;
-  onDecision?: (record: DecisionRecord) => void;
+  /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
+  onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
   credentials?: ServerCredentials;
   /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
   interceptors?: ServerInterceptor[];
@@ -71,8 +74,11 @@ export class AuthzServer {
         "decision",
       );
       if (logger.isLevelEnabled("debug"))
-        logger.debug({ decision_id: record.decision_id, input: record.input }, "decision input");
-      onDecision?.(record);
+        logger.debug(
+          { decision_id: record.decision_id, input: redactedInput(record.input) },
+          "decision input",
+        );
+      onDecision?.(record, call.request);
     } catch (error) {
       // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
       logger.error({ err: error }, "check failed");
@@ -110,4 +116,10 @@ export class AuthzServer {
       });
     });
   }
+}
+
+/** The policy input as a debug line may show it: query values that carry secrets redacted. */
+function redactedInput(input: PolicyInput | null): PolicyInput | null {
+  if (!input) return null;
+  return { ...input, request: { ...input.request, query: redactQueryParams(input.request.query) } };
 }

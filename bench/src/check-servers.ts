@@ -61,6 +61,8 @@ export interface WardenAuthzOptions {
   /** Write a V8 CPU profile (.cpuprofile) into this folder when the server exits. */
   cpuProfileDir?: string;
   logLevel?: string;
+  /** More environment, e.g. the decision audit's database (bench/src/suites/audit.ts). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startWardenAuthz(options: WardenAuthzOptions): Promise<CheckServer> {
@@ -86,6 +88,7 @@ export async function startWardenAuthz(options: WardenAuthzOptions): Promise<Che
       WARDEN_SPIFFE_SOCKET: "",
       // The shipped default: one JSON decision line per request.
       WARDEN_LOG_LEVEL: options.logLevel ?? "info",
+      ...options.env,
     },
   });
   await managed.waitForLog(/authz-server listening/, 30_000);

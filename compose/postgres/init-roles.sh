@@ -3,7 +3,8 @@
 # (/docker-entrypoint-initdb.d). Creates the warden database and one login per component, each with
 # the least it needs (control-plane/README.md, "Database"):
 #   warden_owner          owns the database; the control plane runs the migrations as it (not a superuser)
-#   warden_authz          in warden_dataplane: reads the registry, nothing else (migration 004)
+#   warden_authz          in warden_dataplane and warden_audit_writer: reads the registry (migration
+#                         004), appends its decisions to the audit log (migration 008)
 #   warden_extproc_login  in warden_extproc: appends usage and audit rows (migration 005)
 # The group roles are created here so the logins can join them before the migrations run; the
 # migrations create them only if missing and grant their rights. Passwords are Docker secrets, read
@@ -19,8 +20,9 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --db
 CREATE ROLE warden_app NOLOGIN;
 CREATE ROLE warden_dataplane NOLOGIN;
 CREATE ROLE warden_extproc NOLOGIN;
+CREATE ROLE warden_audit_writer NOLOGIN;
 CREATE ROLE warden_owner LOGIN PASSWORD :'owner_password';
-CREATE ROLE warden_authz LOGIN PASSWORD :'authz_password' IN ROLE warden_dataplane;
+CREATE ROLE warden_authz LOGIN PASSWORD :'authz_password' IN ROLE warden_dataplane, warden_audit_writer;
 CREATE ROLE warden_extproc_login LOGIN PASSWORD :'extproc_password' IN ROLE warden_extproc;
 CREATE DATABASE warden OWNER warden_owner;
 REVOKE ALL ON DATABASE warden FROM PUBLIC;

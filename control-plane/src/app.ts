@@ -1,4 +1,6 @@
+import { resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { AuditWriter } from "../../lib/src/audit/writer.js";
 import { migrate } from "../../lib/src/db/migrate.js";
 import { openDatabase } from "../../lib/src/db/open.js";
 import type { Database } from "../../lib/src/db/types.js";
@@ -32,12 +34,19 @@ export async function startControlPlane(
     pgliteDir: config.WARDEN_PGLITE_DIR,
     applicationName: "warden-control-plane",
   });
+  let closeWriter: (() => Promise<void>) | undefined;
   try {
     if (config.WARDEN_MIGRATE) {
       const applied = await migrate(db, MIGRATIONS_DIR);
       if (applied.length)
         log.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, "database migrated");
     }
+    const auditWriter = await AuditWriter.open({
+      db,
+      spoolPath: resolve(config.WARDEN_CP_AUDIT_SPOOL),
+      logger: log,
+    });
+    closeWriter = () => auditWriter.close();
     const vault = vaultClientFromEnv(environment);
     const tokenService = createTokenService(environment, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(environment, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
@@ -57,6 +66,7 @@ export async function startControlPlane(
       ),
       logger: log,
       now: () => new Date(),
+      auditWriter,
     };
     const app = await buildServer({
       bodyLimit: config.WARDEN_CP_BODY_LIMIT,
@@ -90,10 +100,12 @@ export async function startControlPlane(
       async close() {
         await tokenService.close();
         await app.close();
+        await auditWriter.close();
         await db.close();
       },
     };
   } catch (error) {
+    await closeWriter?.();
     await db.close();
     throw error;
   }

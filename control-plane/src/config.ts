@@ -32,6 +32,8 @@ export const controlPlaneConfigShape = {
   /** `iss` of signed attestations; defaults to the control plane's SPIFFE ID. */
   WARDEN_ATTESTATION_ISSUER: z.string().min(1).optional(),
   WARDEN_LOG_LEVEL: env.logLevel(),
+  /** Where refusal audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd). */
+  WARDEN_CP_AUDIT_SPOOL: env.path().default(".warden/control-plane-audit-spool.ndjson"),
 };
 
 export type ControlPlaneConfig = ReturnType<typeof loadControlPlaneConfig>;

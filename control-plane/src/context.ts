@@ -1,4 +1,5 @@
 import type { Database } from "../../lib/src/db/types.js";
+import type { AuditWriter } from "../../lib/src/audit/writer.js";
 import type { Logger } from "../../lib/src/logger.js";
 import type { AttestationSigner } from "./kya/signer.js";
 
@@ -12,4 +13,6 @@ export interface AppContext {
   signer: AttestationSigner | null;
   logger: Logger;
   now: () => Date;
+  /** Refusals (401/403/400/404) go to the audit log through this writer (audit/refusals.ts). */
+  auditWriter?: Pick<AuditWriter, "append">;
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { auditHandlers } from "./audit/handlers.js";
+import { auditRefusals, type CallerIdentity } from "./audit/refusals.js";
 import { budgetHandlers } from "./budgets/handlers.js";
 import type { AppContext } from "./context.js";
 import { OPENAPI_PATH } from "./files.js";
@@ -10,6 +11,7 @@ import { healthHandlers } from "./health.js";
 import type { Authenticator } from "./http/auth.js";
 import { ApiError, sendError } from "./http/errors.js";
 import { dereference, loadApiDocument, type JsonSchema } from "./http/openapi.js";
+import { logRequests } from "./http/request-log.js";
 import { registerOperations, type Handlers } from "./http/routes.js";
 import { kyaHandlers } from "./kya/handlers.js";
 import { registryHandlers } from "./registry/handlers.js";
@@ -34,7 +36,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     return503OnClosing: true,
+    // Fastify's own request lines carry the full URL; http/request-log.ts writes a redacted one.
+    disableRequestLogging: true,
   });
+  logRequests(app);
+  app.decorateRequest("refusal", null);
+  if (context.auditWriter)
+    auditRefusals(app, {
+      writer: context.auditWriter,
+      logger: context.logger,
+      source: "api",
+      identify: apiCaller,
+    });
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
@@ -71,4 +84,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     errorSchema,
   );
   return app;
+}
+
+function requestedTenant(request: FastifyRequest): string | null {
+  for (const part of [request.params, request.query, request.body]) {
+    if (part !== null && typeof part === "object" && "tenant" in part) {
+      const tenant = (part as { tenant: unknown }).tenant;
+      if (typeof tenant === "string") return tenant;
+    }
+  }
+  return null;
+}
+
+/** The authenticated caller; an operator not limited to a tenant is audited in the tenant it asked for. */
+function apiCaller(request: FastifyRequest): CallerIdentity {
+  const principal = request.principal;
+  if (!principal) return { actor: null, tenant: null };
+  return { actor: principal.subject, tenant: principal.tenant ?? requestedTenant(request) };
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { PostgresCluster } from "./postgres.js";
-import { freePort, REPO_ROOT, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import { freePort, REPO_ROOT, RUN_DIR, startProcess, waitFor, type ManagedProcess } from "./process.js";
 import { ensureBuilt } from "./stack.js";
 import type { VaultDev } from "./vault.js";
 
@@ -77,6 +77,8 @@ export async function startControlPlaneProcess(
     env: {
       NODE_ENV: "test",
       WARDEN_CP_PORT: String(port),
+      // One spool per process: two control planes must never share one.
+      WARDEN_CP_AUDIT_SPOOL: join(RUN_DIR, `${options.name}-${process.pid}-${port}-audit-spool.ndjson`),
       WARDEN_OIDC_ISSUER: options.oidcIssuer,
       WARDEN_LOG_LEVEL: "info",
       DATABASE_URL: options.databaseUrl,
@@ -105,8 +107,9 @@ export async function startControlPlaneProcess(
 }
 
 /**
- * A login role in `warden_dataplane` (what production gives authz-server) and its connection string
- * for the database. The database must be migrated (migration 004 creates the group role). Roles are
+ * A login role in `warden_dataplane` and `warden_audit_writer` (what production gives authz-server:
+ * read the registry, append its decisions to the audit log) and its connection string for the
+ * database. The database must be migrated (migrations 004 and 008 create the group roles). Roles are
  * cluster-wide, so the login is created once per cluster.
  */
 export async function dataPlaneLogin(
@@ -118,7 +121,7 @@ export async function dataPlaneLogin(
   await cluster.sql(
     `DO $$ BEGIN
        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN
-         CREATE ROLE ${user} LOGIN IN ROLE warden_dataplane;
+         CREATE ROLE ${user} LOGIN IN ROLE warden_dataplane, warden_audit_writer;
        END IF;
      END $$`,
   );

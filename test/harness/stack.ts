@@ -1,12 +1,20 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService, type ServingStatus } from "grpc-health-check";
 import type { Destination, SidecarParams } from "../../lib/src/envoy/bootstrap.js";
 import { providerDestinations } from "../../lib/src/envoy/bootstrap.js";
 import { startEnvoy, type EnvoySidecar } from "./envoy.js";
-import { freePorts, REPO_ROOT, RUN_DIR, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import {
+  freePorts,
+  REPO_ROOT,
+  RUN_DIR,
+  SERVER_SHUTDOWN_GRACE_MS,
+  startProcess,
+  waitFor,
+  type ManagedProcess,
+} from "./process.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
@@ -80,8 +88,13 @@ export interface Stack {
 }
 
 const SKELETON_POLICY = join(REPO_ROOT, "test", "fixtures", "policy-skeleton");
-// Tests stop servers while Envoy holds connections to them; draining is tested on its own.
-const SHUTDOWN_GRACE_MS = 1_000;
+/**
+ * Envoy's waits for authz-server and extproc-server in test stacks. The product defaults (250 ms /
+ * 1 s) are for a machine that is not also running the test suite; on a 2-core machine under a CPU hog
+ * a first Check can take longer, and a test that is not about timeouts must not fail on one. Tests
+ * about timeouts pass their own `sidecar.timeouts`; speed is measured by `bench/`, not here.
+ */
+const TEST_SIDECAR_TIMEOUTS = { authzMs: 3_000, extprocMessageMs: 5_000 };
 let stacks = 0;
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -117,6 +130,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ? { SPIFFE_ENDPOINT_SOCKET: spire.endpoint, WARDEN_SPIFFE_SOCKET: "" }
       : { SPIFFE_ENDPOINT_SOCKET: "", WARDEN_SPIFFE_SOCKET: "" };
 
+    // authz-server's decision audit spool (used when it has a database), writable by its own uid.
+    const authzSpoolDir = join(dir, "authz-audit");
+    mkdirSync(authzSpoolDir, { recursive: true, mode: 0o700 });
+    if (spire) chownSync(authzSpoolDir, WORKLOAD_UIDS.authz, WORKLOAD_UIDS.authz);
+
     const upstream = options.upstream ?? (await startStubUpstream());
     if (!options.upstream) cleanups.push(() => upstream.close());
 
@@ -130,7 +148,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WARDEN_AUTHZ_STATUS_LISTEN: `127.0.0.1:${authzStatusPort}`,
         WARDEN_POLICY_BUNDLE: bundlePath,
         WARDEN_POLICY_REQUIRE_SIGNATURE: "false",
-        WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+        WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
+        WARDEN_AUDIT_SPOOL: join(authzSpoolDir, "spool.ndjson"),
         ...spiffeEnv,
         ...options.authzEnv,
       },
@@ -144,7 +163,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       null,
       {
         WARDEN_EXTPROC_LISTEN: `127.0.0.1:${extprocPort}`,
-        WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+        WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
         // Stacks without SPIRE serve plaintext on loopback; with Vault that needs the dev flag.
         ...(spire ? {} : { WARDEN_INSECURE_DEV_PLAINTEXT: "true" }),
         ...spiffeEnv,
@@ -164,6 +183,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         authz: { address: "127.0.0.1", port: authzPort },
         extproc: { address: "127.0.0.1", port: extprocPort },
         destinations,
+        timeouts: TEST_SIDECAR_TIMEOUTS,
         ...options.sidecar,
         ...(spire && identities
           ? {

@@ -38,6 +38,7 @@ import {
   TOOLS_BIN,
   waitFor,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import { WORKLOAD_UIDS } from "../harness/stack.js";
 
@@ -242,7 +243,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll();
   sandbox?.remove();
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("the images are the versions the tests run", () => {
   test("every official image in docker-compose.yml carries the version scripts/setup pins", () => {
@@ -592,7 +593,7 @@ describe("PostgreSQL", () => {
   let cluster: PostgresCluster | undefined;
   afterAll(async () => {
     await cluster?.destroy();
-  }, 30_000);
+  }, TEARDOWN_TIMEOUT_MS);
 
   const login = (serviceName: string, variable: string) => {
     const url = new URL(env(serviceName, variable));
@@ -645,7 +646,9 @@ describe("PostgreSQL", () => {
       }
     };
     expect(await as(authz.user, "SELECT count(*) FROM agents")).toBe("ok");
-    expect(await as(authz.user, "SELECT count(*) FROM audit_events")).toMatch(/permission denied/);
+    // It appends decisions (migration 008) but reads no event's content.
+    expect(await as(authz.user, "SELECT action, details FROM audit_events")).toMatch(/permission denied/);
+    expect(await as(authz.user, "UPDATE audit_events SET reason = 'x'")).toMatch(/permission denied/);
     expect(await as(authz.user, "DELETE FROM agents")).toMatch(/permission denied/);
     expect(await as(extproc.user, "SELECT count(*) FROM llm_budgets")).toBe("ok");
     expect(await as(extproc.user, "SELECT count(*) FROM agents")).toMatch(/permission denied/);

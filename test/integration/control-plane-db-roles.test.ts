@@ -1,16 +1,20 @@
 import { MIGRATIONS_DIR } from "../../control-plane/src/files.js";
+import { normalizeAuditEvent } from "../../lib/src/audit/event.js";
+import { appendAuditEntries } from "../../lib/src/audit/store.js";
+import { verifyAuditChain } from "../../lib/src/audit/verify.js";
 import { migrate } from "../../lib/src/db/migrate.js";
 import { createPgliteDatabase } from "../../lib/src/db/pglite.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * Migration 004: the data plane's database role (`warden_dataplane`) reads the registry and the KYA
- * attestations, and nothing else. authz-server connects as a login role in it (here as in
- * production), so a compromised sidecar can neither approve itself nor read the audit log.
+ * attestations, and nothing else. Migration 008: `warden_audit_writer` appends audit events and reads
+ * no event's content. authz-server connects as a login role in both (here as in production), so a
+ * compromised sidecar can neither approve itself nor read, change or delete the audit log.
  */
 let cluster: PostgresCluster;
 let owner: Database;
@@ -42,7 +46,7 @@ afterAll(async () => {
   await dataPlane?.close();
   await owner?.close();
   await cluster?.destroy();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 test("the data-plane login is not a superuser and reads the registry and attestations", async () => {
   const { rows } = await dataPlane.query<{ user: string; superuser: boolean }>(
@@ -83,9 +87,10 @@ describe("the data-plane login cannot change the registry or read anything else"
     ["UPDATE an attestation (e.g. approve itself)", "UPDATE kya_attestations SET status = 'approved'"],
     ["DELETE an attestation", "DELETE FROM kya_attestations"],
     ["SELECT the audit log", "SELECT * FROM audit_events"],
-    ["SELECT the audit chain heads", "SELECT * FROM audit_chain_heads"],
-    ["UPDATE an audit chain head", "UPDATE audit_chain_heads SET last_seq = 0"],
-    ["INSERT an audit event", "INSERT INTO audit_events DEFAULT VALUES"],
+    ["SELECT an audit event's content", "SELECT action, actor, details FROM audit_events"],
+    ["UPDATE an audit event", "UPDATE audit_events SET reason = 'x'"],
+    ["DELETE an audit event", "DELETE FROM audit_events"],
+    ["TRUNCATE the audit log", "TRUNCATE audit_events"],
     ["SELECT the migrations", "SELECT * FROM schema_migrations"],
     ["CREATE a table in the schema", "CREATE TABLE public.backdoor (x int)"],
   ])("%s is refused with permission denied", async (_what, sql) => {
@@ -100,6 +105,24 @@ describe("the data-plane login cannot change the registry or read anything else"
     );
     expect(rows).toEqual([{ agents: 1, attestations: 1, pending: 1 }]);
   });
+});
+
+test("the data-plane login appends decisions to the audit log, and the chain verifies", async () => {
+  await appendAuditEntries(dataPlane, [
+    normalizeAuditEvent({
+      tenant: "acme",
+      source: "authz-server",
+      action: "authz.decision",
+      agent_spiffe_id: "spiffe://warden.local/agent/bot",
+      decision: "deny",
+      reason: "kya_pending",
+    }),
+  ]);
+  const { rows } = await owner.query<{ action: string; decision: string }>(
+    "SELECT action, decision FROM audit_events WHERE tenant = 'acme'",
+  );
+  expect(rows).toEqual([{ action: "authz.decision", decision: "deny" }]);
+  expect((await verifyAuditChain(owner, { tenant: "acme" })).ok).toBe(true);
 });
 
 test("the migration is idempotent: a second database on the same cluster (role already there) migrates", async () => {

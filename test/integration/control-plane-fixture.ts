@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlane, type RunningControlPlane } from "../../control-plane/src/app.js";
 import { loadApiDocument, type OperationSpec } from "../../control-plane/src/http/openapi.js";
@@ -59,9 +61,13 @@ export async function startControlPlaneFixture(
     const issuer = await StubOidcIssuer.start();
     oidc = issuer;
     cleanups.push(() => issuer.close());
+    // One refusal-audit spool per control plane: parallel test files must never share one.
+    const spoolDir = mkdtempSync(join(tmpdir(), "warden-cp-spool-"));
+    cleanups.push(async () => rmSync(spoolDir, { recursive: true, force: true }));
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       WARDEN_CP_PORT: "0",
+      WARDEN_CP_AUDIT_SPOOL: join(spoolDir, "audit-spool.ndjson"),
       WARDEN_OIDC_ISSUER: issuer.issuer,
       WARDEN_LOG_LEVEL: "error",
       DATABASE_URL: databaseUrl ?? "",

@@ -1,4 +1,6 @@
+import { waitFor } from "../harness/process.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /** With no DATABASE_URL the control plane runs the same migrations on embedded PGlite (the demo path). */
 let f: ControlPlaneFixture;
@@ -9,7 +11,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await f?.close();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 test("the same migrations, registry, audit chain and notifications work on embedded PGlite", async () => {
   expect(f.controlPlane.db.kind).toBe("pglite");
@@ -48,3 +50,42 @@ test("the same migrations, registry, audit chain and notifications work on embed
   });
   expect((await f.call("GET", "/.well-known/jwks.json")).status).toBe(503);
 }, 60_000);
+
+test("refusals on embedded PGlite are audit rows too: who, why, and no secret from the URL", async () => {
+  const viewer = await f.token({ sub: "vera", roles: ["viewer"], tenant: "acme" });
+  const refusedCreate = await f.call("POST", "/v1/agents", {
+    token: viewer,
+    body: { name: "nope", tenant: "acme", team: "t", type: "assistant", environment: "dev" },
+  });
+  expect(refusedCreate.status).toBe(403);
+  const anonymous = await f.call("GET", "/v1/agents?refresh_token=RTSECRET42");
+  expect(anonymous.status).toBe(401);
+  const admin = await f.token({ sub: "alice", roles: ["admin"] });
+  const requestIds = [refusedCreate, anonymous].map((r) => r.headers.get("x-request-id"));
+  let rows: { request_id: string; tenant: string; actor: string | null; reason: string; details: unknown }[] =
+    [];
+  await waitFor(
+    "both refusals in the audit log",
+    async () => {
+      ({ rows } = await f.controlPlane.db.query(
+        "SELECT request_id, tenant, actor, reason, details FROM audit_events WHERE action = 'api.request_refused' AND request_id = ANY($1)",
+        [requestIds],
+      ));
+      return rows.length === 2;
+    },
+    5_000,
+  );
+  expect(rows.find((r) => r.request_id === requestIds[0])).toMatchObject({
+    tenant: "acme",
+    actor: "vera",
+    reason: "forbidden",
+  });
+  expect(rows.find((r) => r.request_id === requestIds[1])).toMatchObject({
+    tenant: "unknown",
+    actor: null,
+    reason: "unauthenticated",
+    details: { path: "/v1/agents?refresh_token=[REDACTED]" },
+  });
+  expect(JSON.stringify(rows)).not.toContain("RTSECRET42");
+  expect((await f.call("POST", "/v1/audit/verify", { token: admin })).body).toMatchObject({ ok: true });
+});

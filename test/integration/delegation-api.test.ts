@@ -10,6 +10,7 @@ import {
   type Entry,
   type Grant,
 } from "./delegation-fixture.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * Issue 6, part A: delegations through the control plane's API, on the real PostgreSQL and OpenBao
@@ -65,7 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await listener?.end();
   await f?.close();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 const waitForNotice = async (match: (p: Record<string, unknown>) => boolean) => {
   for (let i = 0; i < 100; i += 1) {
@@ -206,6 +207,48 @@ describe("scope escalation is impossible (403, each offending scope named)", () 
     expect(res.status).toBe(404);
     const rows = await f.controlPlane.db.query(`SELECT 1 FROM delegations WHERE user_id = 'gary'`);
     expect(rows.rowCount).toBe(0);
+  });
+});
+
+describe("claims fail closed (issue 17)", () => {
+  test("a tenant claim that is not a tenant name is a 401, never 'every tenant'", async () => {
+    for (const tenant of [42, "", ["acme", "globex"], { id: "acme" }]) {
+      const token = await f.token({ sub: "ursula", roles: ["user"], extraClaims: { tenant } });
+      const res = await f.call<ErrorReply>("GET", "/v1/me/delegations", { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error.message).toMatch(/tenant claim is malformed/);
+    }
+  });
+
+  test("a user token without a tenant claim grants, lists and revokes nothing across tenants", async () => {
+    const token = await f.token({ sub: "ursula", roles: ["user"] });
+    const granted = await f.call<ErrorReply>("POST", "/v1/delegations", {
+      token,
+      body: { agent_id: drive.id, scopes: ["google-drive:read"] },
+    });
+    expect(granted.status).toBe(403);
+    expect(granted.body.error.message).toMatch(/tenant claim/);
+    expect((await f.call("GET", "/v1/me/delegations", { token })).status).toBe(403);
+    expect(
+      (await f.call("POST", "/v1/delegations/revoke", { token, body: { user_id: "ursula" } })).status,
+    ).toBe(403);
+  });
+
+  test("a malformed delegable_scopes claim limits everything, not nothing", async () => {
+    for (const claim of [42, { "google-drive:read": true }, ["google-drive:read", 7], null]) {
+      const token = await f.token({
+        sub: "lena",
+        roles: ["user"],
+        tenant: "acme",
+        extraClaims: { delegable_scopes: claim },
+      });
+      const res = await f.call<ErrorReply>("POST", "/v1/delegations", {
+        token,
+        body: { agent_id: drive.id, scopes: ["google-drive:read"] },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/delegable-scopes claim is malformed/);
+    }
   });
 });
 
@@ -515,7 +558,7 @@ describe("embedded PGlite", () => {
       const [creator, reviewer, user] = await Promise.all([
         embedded.token({ sub: "carl", roles: ["creator"] }),
         embedded.token({ sub: "rita", roles: ["reviewer"] }),
-        embedded.token({ sub: "uma", roles: ["user"] }),
+        embedded.token({ sub: "uma", roles: ["user"], tenant: "acme" }),
       ]);
       const agent = await registerAgent(embedded, creator, reviewer, {
         name: "embedded-helper",

@@ -7,11 +7,11 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
-import { percentile } from "../harness/stats.js";
+import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
 import type { StubUpstream } from "../stubs/upstream.js";
@@ -150,7 +150,7 @@ afterAll(async () => {
   await spire?.stop();
   await stopAll();
   process.stdout.write(`delegation enforcement figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("a user lets an agent read their Drive for 24 hours", () => {
   let token: string;
@@ -223,7 +223,7 @@ test("a delegation that expires (2 s) is refused once it has", async () => {
   expect(errorCode(res)).toBe("delegation_expired");
 });
 
-test("a revoked delegation is refused within a second", async () => {
+test("a revoked delegation is refused as soon as the revocation is pushed", async () => {
   const { token, delegation } = await grant(f, ursula, {
     agent_id: helper.id,
     scopes: ["google-drive:read"],
@@ -234,7 +234,7 @@ test("a revoked delegation is refused within a second", async () => {
   const started = performance.now();
   let last: SidecarResponse;
   do last = await readFiles(agents.helper, token);
-  while (last.status === 200 && performance.now() - started < 1_000);
+  while (last.status === 200 && performance.now() - started < PUSH_PATH_BOUND_MS);
   expect(errorCode(last)).toBe("delegation_revoked");
   figures.single_revocation_ms = Number((performance.now() - started).toFixed(1));
 });
@@ -301,7 +301,7 @@ describe(`revoke-all for an agent with ${LIVE_DELEGATIONS.toLocaleString("en")} 
     };
   }
 
-  test(`every later request of that agent is denied within 1 s (p99 over ${TRIALS} trials), other agents unaffected`, async () => {
+  test(`every later request of that agent is denied once the revocation is pushed (p99 over ${TRIALS} trials), other agents unaffected`, async () => {
     // Start from none: earlier tests left some of the helper's delegations live.
     await f.call("POST", "/v1/delegations/revoke", { token: admin, body: { agent_id: helper.id } });
     const otherToken = (
@@ -386,7 +386,7 @@ describe(`revoke-all for an agent with ${LIVE_DELEGATIONS.toLocaleString("en")} 
         other_503: otherUnavailable,
       },
     };
-    expect(percentile(sorted, 99)).toBeLessThan(1_000);
+    expect(percentile(sorted, 99)).toBeLessThan(PUSH_PATH_BOUND_MS);
   }, 900_000);
 });
 

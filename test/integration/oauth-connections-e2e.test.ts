@@ -19,13 +19,14 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
 import { SIGNING_KEY, TOKEN_SIGNING_KEY } from "../harness/vault.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
-import { percentile } from "../harness/stats.js";
+import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
+import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import {
   callSidecar,
@@ -56,6 +57,8 @@ let vault: VaultTls;
 let oidc: StubOidcIssuer;
 let cp: ControlPlaneProcess;
 let provider: OAuthProviderStub;
+/** Where a misbehaving provider would like credentials sent (another host). */
+let elsewhere: StubUpstream;
 let stack: Stack;
 let helper: Entry;
 let agent: HttpsAgent;
@@ -105,7 +108,10 @@ async function replaceTokenWithOneLiving(ttlSeconds: number): Promise<void> {
   expect(provider.counts.refreshes).toBe(refreshes + 1);
 }
 
-/** The user's side of the flow: start, follow the provider's consent redirect, land on the callback. */
+/**
+ * The user's side of the flow, in one browser: start (the binding cookie is set), follow the
+ * provider's consent redirect, land on the callback (the cookie goes with it), see the account, confirm.
+ */
 async function connect(userToken: string, scopes = ["google-drive:read"]) {
   const started = await cp.call<{ authorization_url: string }>(
     "POST",
@@ -116,11 +122,16 @@ async function connect(userToken: string, scopes = ["google-drive:read"]) {
     },
   );
   if (started.status !== 201) throw new Error(`authorize: ${started.status} ${started.text}`);
+  const cookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
   const consent = await fetch(started.body.authorization_url, { redirect: "manual" });
   const callback = consent.headers.get("location");
   if (consent.status !== 302 || !callback) throw new Error(`consent: ${consent.status}`);
-  const done = await fetch(callback);
-  return { started, callback, status: done.status, body: (await done.json()) as Record<string, unknown> };
+  const landed = await fetch(callback, { headers: { cookie } });
+  const pending = (await landed.json()) as { confirm_url?: string; account?: unknown };
+  if (landed.status !== 200 || !pending.confirm_url)
+    return { started, callback, status: landed.status, body: pending };
+  const done = await cp.call("POST", pending.confirm_url, { token: userToken, headers: { cookie } });
+  return { started, callback, pending, status: done.status, body: done.body };
 }
 
 beforeAll(async () => {
@@ -131,6 +142,7 @@ beforeAll(async () => {
   databaseUrl = await cluster.createDatabase("oauth");
   oidc = await StubOidcIssuer.start();
   provider = await startOAuthProviderStub(CLIENT);
+  elsewhere = await startStubUpstream({ host: "127.0.0.2" });
 
   // One OpenBao for everyone, over TLS: the control plane with a token of its policy, extproc with cert auth.
   vault = await startVaultTls("oauth-e2e");
@@ -163,6 +175,7 @@ beforeAll(async () => {
     authorize_url: `${provider.url}/authorize`,
     token_url: `${provider.url}/token`,
     revoke_url: `${provider.url}/revoke`,
+    userinfo_url: `${provider.url}/userinfo`,
   };
   const catalogue = join(work, "services.json");
   writeFileSync(catalogue, JSON.stringify(shipped));
@@ -181,6 +194,8 @@ beforeAll(async () => {
       NODE_EXTRA_CA_CERTS: vault.caFile,
       WARDEN_SAAS_CATALOGUE: catalogue,
       WARDEN_OAUTH_STATE_TTL_S: "3",
+      // The provider stub is on loopback: allowed by configuration, as an on-premises IdP would be.
+      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
     },
   });
   const [creator, reviewer] = await Promise.all([
@@ -225,6 +240,7 @@ beforeAll(async () => {
       WARDEN_VAULT_CERT_ROLE: "extproc",
       WARDEN_SAAS_CATALOGUE: catalogue,
       WARDEN_OAUTH_REFRESH_MARGIN_S: "30",
+      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
       DATABASE_URL: extprocDb.toString(),
       WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
     },
@@ -247,6 +263,7 @@ afterAll(async () => {
   await stack?.stop();
   await cp?.stop();
   await provider?.close();
+  await elsewhere?.close();
   await oidc?.close();
   await vault?.stop();
   await cluster?.destroy();
@@ -254,7 +271,7 @@ afterAll(async () => {
   await stopAll();
   if (work) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`oauth connection figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("a user connects Google Drive and lets an agent read it", () => {
   test("before connecting, the agent's call is refused with 409 account_not_connected and nothing reaches Drive", async () => {
@@ -276,6 +293,12 @@ describe("a user connects Google Drive and lets an agent read it", () => {
       scopes: ["google-drive:read"],
     });
     expect(provider.counts.codeExchanges).toBe(1);
+    // Before anything was stored, the user was shown which provider account was being linked.
+    expect(connected.pending).toMatchObject({
+      status: "pending_confirmation",
+      user_id: "ursula",
+      account: { email: "ursula@example.com" },
+    });
     const [row] = await sql("SELECT to_jsonb(c) AS row FROM oauth_connections c WHERE user_id = 'ursula'");
     for (const token of provider.issued) expect(JSON.stringify(row)).not.toContain(token);
     // The callback's state is single-use.
@@ -350,7 +373,7 @@ describe("refresh", () => {
     expect(next.status).toBe(200);
   });
 
-  test("an expired token at request time is refreshed before the upstream call (latency, p99 < 1 s)", async () => {
+  test("an expired token at request time is refreshed before the upstream call (latency printed)", async () => {
     // Tokens now live 1 s (inside the 30 s refresh margin); each trial waits until the stored one has expired.
     await replaceTokenWithOneLiving(1);
     const latencies: number[] = [];
@@ -384,7 +407,7 @@ describe("refresh", () => {
       cached_token_p50: round(percentile(base, 50)),
       cached_token_p99: round(percentile(base, 99)),
     };
-    expect(percentile(sorted, 99)).toBeLessThan(1_000);
+    expect(percentile(sorted, 99)).toBeLessThan(PUSH_PATH_BOUND_MS);
   }, 120_000);
 
   test("50 concurrent requests with an expired token cause exactly one refresh at the provider", async () => {
@@ -422,6 +445,38 @@ describe("refresh", () => {
     expect((await connect(ursula)).status).toBe(200);
     expect((await asAgent()).status).toBe(200);
   });
+});
+
+describe("refresh through the hardened client (issue 17)", () => {
+  test.each([
+    ["a 307 to another host", () => (provider.tokenRedirect = `${elsewhere.url}/steal`)],
+    ["a 256 MiB answer", () => (provider.tokenResponseBytes = 256 * 1024 * 1024)],
+  ])(
+    "a refresh answered with %s: 502 to the agent, the other host sees nothing, the connection is not marked for re-consent",
+    async (_label, misbehave) => {
+      await replaceTokenWithOneLiving(1);
+      provider.accessTtlSeconds = 3600;
+      elsewhere.reset();
+      misbehave();
+      try {
+        await sleep(1_100);
+        const res = await asAgent();
+        expect(res.status).toBe(502);
+        expect(errorCode(res)).toBe("upstream_unavailable");
+        expect(elsewhere.requests).toEqual([]);
+        const listed = await cp.call<{ items: { status: string }[] }>("GET", "/v1/connections", {
+          token: ursula,
+        });
+        expect(listed.body.items[0]?.status).toBe("active");
+      } finally {
+        provider.tokenRedirect = null;
+        provider.tokenResponseBytes = 0;
+      }
+      // The provider behaves again: the next call refreshes and succeeds.
+      expect((await asAgent()).status).toBe(200);
+    },
+    30_000,
+  );
 });
 
 describe("connect flow edge cases and disconnect", () => {

@@ -20,6 +20,7 @@ import {
   waitFor,
   REPO_ROOT,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import {
   activationTimes,
@@ -32,6 +33,7 @@ import {
 } from "../harness/policy-rollout.js";
 import { ensureServersBuilt } from "../harness/stack.js";
 import { startBundleServer, type BundleServer } from "../stubs/bundle-server.js";
+import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 
 /**
  * The policy author's path to production, against the real authz-server process: `warden policy
@@ -150,6 +152,12 @@ function verdictOf(response: ICheckResponse): Verdict {
     decisionId: String(metadata.decision_id),
   };
 }
+
+/**
+ * The steady load during hot swaps: the test is about swaps failing no request, not about capacity,
+ * so it leaves the server headroom on a 2-core machine that a CPU hog shares (capacity: bench/).
+ */
+const LOAD_RPS = 100;
 
 /**
  * Envoy's production ext_authz timeout is 250 ms; 5 s here because on a shared 2-core test machine
@@ -329,7 +337,7 @@ afterAll(async () => {
   await bundleServer?.close();
   if (figures.length > 0) process.stdout.write(`\npolicy distribution figures:\n  ${figures.join("\n  ")}\n`);
   if (work) removeDir(work);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag polling)", () => {
   let authz: AuthzUnderTest;
@@ -366,7 +374,7 @@ describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag p
     const latency = Math.round(decidedAt - pushedAt);
     figures.push(`HTTP source, poll ${POLL_MS} ms: push → first decision by the new revision ${latency} ms`);
 
-    expect(latency).toBeLessThan(POLL_MS + 1_000);
+    expect(latency).toBeLessThan(POLL_MS + PUSH_PATH_BOUND_MS);
     expect(await check(authz.client, "gpt-4o")).toMatchObject({
       allowed: false,
       reason: "model_not_allowed",
@@ -438,7 +446,7 @@ describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag p
     expect(await check(authz.client, "gpt-4o")).toMatchObject({ allowed: true, revision: "http-3" });
   }, 30_000);
 
-  test("10 swaps under a steady 200 requests/s: no failed request, every decision made by exactly one revision", async () => {
+  test(`10 swaps under a steady ${LOAD_RPS} requests/s: no failed request, every decision made by exactly one revision`, async () => {
     const swaps = 10;
     const revisions: Prepared[] = [];
     for (let i = 1; i <= swaps; i++) revisions.push(await prepare(`load-${i}`, { strict: i % 2 === 0 }));
@@ -455,7 +463,7 @@ describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag p
       ms: number;
     }
     const outcomes: Outcome[] = [];
-    const load = steadyLoad(200, async (n) => {
+    const load = steadyLoad(LOAD_RPS, async (n) => {
       const model = n % 2 === 0 ? "gpt-4o-mini" : "gpt-4o";
       const sentAtEpoch = Date.now();
       const t0 = performance.now();
@@ -532,9 +540,9 @@ describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag p
     expect(wronglyAllowed).toEqual([]);
     expect(revisionMismatch).toEqual([]);
     expect(outcomes).toHaveLength(sent);
-    expect(sent).toBeGreaterThan(200 * seconds * 0.9);
+    expect(sent).toBeGreaterThan(LOAD_RPS * seconds * 0.9);
     // The median, not every swap: a starved test machine delays single polls, not the mechanism.
-    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(POLL_MS + 1_000);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(POLL_MS + PUSH_PATH_BOUND_MS);
     expect(latencies.every((ms) => Number.isFinite(ms))).toBe(true);
     expect(await authz.status()).toMatchObject({
       revision: `load-${swaps}`,

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { removeDir, signingKeys, tempDir, writePolicyDir } from "../harness/policy-bundles.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import {
   activationTimes,
   jitteredPause,
@@ -14,6 +14,13 @@ import {
 } from "../harness/policy-rollout.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { startBundleServer, type BundleServer } from "../stubs/bundle-server.js";
+import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
+
+/**
+ * The steady load during hot swaps: the test is about swaps failing no request, not about capacity,
+ * so it leaves the stack headroom on a 2-core machine that a CPU hog shares (capacity: bench/).
+ */
+const LOAD_RPS = 100;
 
 /**
  * Policy hot swap through the real data plane: agent → Envoy → authz-server (signed bundles polled
@@ -175,7 +182,7 @@ afterAll(async () => {
   await bundleServer?.close();
   if (figures.length > 0) process.stdout.write(`\npolicy swap through Envoy:\n  ${figures.join("\n  ")}\n`);
   if (work) removeDir(work);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("signed policy bundles hot-swapped behind the real Envoy", () => {
   test("a newly pushed signed bundle changes what the agent gets within the poll interval", async () => {
@@ -190,13 +197,13 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
         changedAt = performance.now();
         return answer.status === 403 && answer.code === "models_closed_in_generation_2";
       },
-      POLL_MS + 5_000,
+      POLL_MS + PUSH_PATH_BOUND_MS + 1_000,
     );
     const latency = Math.round(changedAt - pushedAt);
     figures.push(
       `push → changed decision seen by the agent through Envoy: ${latency} ms (poll ${POLL_MS} ms)`,
     );
-    expect(latency).toBeLessThan(POLL_MS + 1_000);
+    expect(latency).toBeLessThan(POLL_MS + PUSH_PATH_BOUND_MS);
   }, 30_000);
 
   test("a tampered bundle is refused and the policy already serving keeps deciding", async () => {
@@ -207,7 +214,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     await waitFor(
       "authz-server to refuse the tampered bundle",
       () => /bundle_tampered: data\.json: digest mismatch/.test(stack.authz.process().log()),
-      POLL_MS + 5_000,
+      POLL_MS + PUSH_PATH_BOUND_MS + 1_000,
     );
     expect(await listModels()).toMatchObject({ status: 403, code: "models_closed_in_generation_2" });
     const answer = await chat();
@@ -215,7 +222,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     expect(generationSeenUpstream(answer.decisionId)).toBe(2);
   }, 30_000);
 
-  test("10 swaps under a steady 200 requests/s through Envoy: no failed request, every answer from one generation", async () => {
+  test(`10 swaps under a steady ${LOAD_RPS} requests/s through Envoy: no failed request, every answer from one generation`, async () => {
     const first = 4;
     const swaps = 10;
     const bundles: string[] = [];
@@ -231,7 +238,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     }
     const outcomes: Outcome[] = [];
     const started = performance.now();
-    const load = steadyLoad(200, async (n) => {
+    const load = steadyLoad(LOAD_RPS, async (n) => {
       const kind = n % 2 === 0 ? "chat" : "models";
       const sentAtEpoch = Date.now();
       const t0 = performance.now();
@@ -250,7 +257,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     await waitFor(
       `generation ${last} to decide`,
       () => stack.upstream.requests.some((r) => r.headers["x-policy-generation"] === String(last)),
-      POLL_MS + 5_000,
+      POLL_MS + PUSH_PATH_BOUND_MS + 1_000,
     );
     const sent = await load.stop();
     const seconds = (performance.now() - started) / 1000;
@@ -299,7 +306,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
     expect(failed).toEqual([]);
     expect(wrong).toEqual([]);
     expect(outcomes).toHaveLength(sent);
-    expect(sent).toBeGreaterThan(200 * seconds * 0.9);
+    expect(sent).toBeGreaterThan(LOAD_RPS * seconds * 0.9);
     for (let g = first; g <= last; g++) expect(generations).toContain(g);
     expect(activationTimes(stack.authz.process().log(), /^generation-/)).toHaveLength(2 + swaps);
   }, 180_000);

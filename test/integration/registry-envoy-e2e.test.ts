@@ -11,11 +11,11 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { registryWorkflow, type RegistryEntry, type RegistryWorkflow } from "../harness/registry-workflow.js";
-import { latencySummary } from "../harness/stats.js";
+import { latencySummary, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 
@@ -118,7 +118,7 @@ afterAll(async () => {
   await stopAll();
   if (policyDir) rmSync(policyDir, { recursive: true, force: true });
   process.stdout.write(`registry through Envoy figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 // ---------- the agent, through the sidecar ----------
 
@@ -211,7 +211,7 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
     });
   }, 120_000);
 
-  test(`revocation reaches enforcement through Envoy within a second (p99 over ${TRIALS} trials)`, async () => {
+  test(`revocation reaches enforcement through Envoy as soon as it is pushed (p99 over ${TRIALS} trials)`, async () => {
     const delays: number[] = [];
     const pollsPerTrial: number[] = [];
     for (let trial = 0; trial < TRIALS; trial += 1) {
@@ -241,6 +241,6 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
       polls_per_trial_max: Math.max(...pollsPerTrial),
     };
     expect(summary.samples).toBe(TRIALS);
-    expect(summary.p99).toBeLessThan(1_000);
+    expect(summary.p99).toBeLessThan(PUSH_PATH_BOUND_MS);
   }, 600_000);
 });

@@ -21,10 +21,11 @@ import {
   waitFor,
   REPO_ROOT,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import { ensureServersBuilt } from "../harness/stack.js";
 import { registryWorkflow, type RegistryWorkflow } from "../harness/registry-workflow.js";
-import { latencySummary, percentile } from "../harness/stats.js";
+import { latencySummary, percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 
 /**
@@ -189,7 +190,7 @@ afterAll(async () => {
   await f?.close();
   if (work) removeDir(work);
   process.stdout.write(`registry feed figures: ${JSON.stringify(figures, null, 2)}\n`);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("the registry reaches the data plane", () => {
   test("register → KYA approved → allowed; attestation revoked → kya_revoked; agent suspended → agent_suspended", async () => {
@@ -274,7 +275,7 @@ describe("the registry reaches the data plane", () => {
     expect(await verdictBecomes("reconnect-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
   }, 60_000);
 
-  test(`revocation reaches enforcement within a second (p99 over ${TRIALS} trials)`, async () => {
+  test(`revocation reaches enforcement as soon as it is pushed (p99 over ${TRIALS} trials)`, async () => {
     const agent = await workflow.register("revocation-bot");
     const delays: number[] = [];
     for (let trial = 0; trial < TRIALS; trial += 1) {
@@ -296,7 +297,7 @@ describe("the registry reaches the data plane", () => {
     const summary = latencySummary(delays);
     figures.revocation_to_enforcement_ms = summary;
     expect(summary.samples).toBe(TRIALS);
-    expect(summary.p99).toBeLessThan(1_000);
+    expect(summary.p99).toBeLessThan(PUSH_PATH_BOUND_MS);
   }, 300_000);
 });
 

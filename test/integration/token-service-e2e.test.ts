@@ -1,11 +1,12 @@
 import { X509Certificate } from "node:crypto";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import pg from "pg";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import type { X509Svid, X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import { certificateThumbprint } from "../../lib/src/tokens/thumbprint.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
-import { REPO_ROOT, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
@@ -41,10 +42,12 @@ let drive: StubUpstream;
 let stack: Stack;
 let bot: Entry;
 let rival: Entry;
+let outsider: Entry;
+let reviewerToken: string;
 let mtlsUrl: string;
 let ursula: string;
 /** `bot` has two SVIDs (two registration entries): `bot` and `botAgain`, different certificates. */
-let certs: { bot: X509Svid; botAgain: X509Svid; rival: X509Svid; stranger: X509Svid };
+let certs: { bot: X509Svid; botAgain: X509Svid; rival: X509Svid; stranger: X509Svid; outsider: X509Svid };
 let bundlesPem: Record<string, string>;
 
 interface OAuthReply {
@@ -151,20 +154,24 @@ beforeAll(async () => {
     verified: ["google-drive:read", "llm:chat"],
     team: "engineering",
   };
+  reviewerToken = reviewer;
   bot = await registerAgent(f, creator, reviewer, { name: "token-bot", ...spec });
   rival = await registerAgent(f, creator, reviewer, { name: "rival-bot", ...spec });
+  // A resource server of another tenant: not entitled to introspect acme's tokens.
+  outsider = await registerAgent(f, creator, reviewer, { name: "globex-bot", tenant: "globex", ...spec });
   const stranger = `spiffe://${TD}/agent/stranger`; // an SVID, but no registration
   await spire.register(bot.spiffe_id, [currentProcessSelector()]);
   await spire.register(bot.spiffe_id, [`unix:gid:${process.getgid?.() ?? 0}`]);
   await spire.register(rival.spiffe_id, [currentProcessSelector()]);
   await spire.register(stranger, [currentProcessSelector()]);
+  await spire.register(outsider.spiffe_id, [currentProcessSelector()]);
 
   const client = spire.workloadClient();
   const watcher = client.watchX509Svids({ retryMaxMs: 250 });
   let update: X509SvidUpdate;
   try {
     update = await watcher.waitForUpdate(
-      (u) => u.svids.filter((s) => s.spiffeId === bot.spiffe_id).length === 2 && u.svids.length >= 5,
+      (u) => u.svids.filter((s) => s.spiffeId === bot.spiffe_id).length === 2 && u.svids.length >= 6,
       30_000,
     );
   } finally {
@@ -177,6 +184,7 @@ beforeAll(async () => {
     botAgain: of(bot.spiffe_id)[1]!,
     rival: of(rival.spiffe_id)[0]!,
     stranger: of(stranger)[0]!,
+    outsider: of(outsider.spiffe_id)[0]!,
   };
   bundlesPem = update.bundlesPem;
   const discovery = await f.call<{ token_endpoint: string | null }>(
@@ -214,7 +222,7 @@ afterAll(async () => {
   await f?.close();
   await spire?.stop();
   await stopAll();
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("discovery", () => {
   test("the metadata names the mutual-TLS endpoints; both listeners serve it and the JWKS", async () => {
@@ -397,13 +405,23 @@ describe("token exchange (RFC 8693): a delegation becomes a short-lived, certifi
     // Bound to the certificate: the same agent's other SVID, or another agent, cannot use it.
     expect(errorCode(await readDrive(agents.botAgain, token))).toBe("delegation_certificate_mismatch");
     expect(errorCode(await readDrive(agents.rival, token))).toBe("delegation_agent_mismatch");
-    // The exchange is part of what the user sees the agent did.
-    const events = await f.call<{ items: { action: string }[] }>(
-      "GET",
-      `/v1/delegations/${delegated.delegation.id}/events`,
-      { token: ursula },
+    // The exchange and the allowed use of the token (authz-server's decision, audited asynchronously)
+    // are part of what the user sees the agent did; the refused uses carry no valid delegation.
+    let actions: string[] = [];
+    await waitFor(
+      "the data-plane decision in the delegation's events",
+      async () => {
+        const events = await f.call<{ items: { action: string }[] }>(
+          "GET",
+          `/v1/delegations/${delegated.delegation.id}/events`,
+          { token: ursula },
+        );
+        actions = events.body.items.map((e) => e.action);
+        return actions.length >= 3;
+      },
+      10_000,
     );
-    expect(events.body.items.map((e) => e.action)).toEqual(["delegation.granted", "oauth.token_exchanged"]);
+    expect(actions).toEqual(["delegation.granted", "oauth.token_exchanged", "authz.decision"]);
   });
 
   test("never for another agent, never more scope, never longer than the delegation, never outside its destinations", async () => {
@@ -536,4 +554,78 @@ describe("key rotation with overlap", () => {
     expect((await oauth("/oauth2/introspect", { token: before }, certs.bot)).body).toEqual({ active: false });
     expect(Number(claimsOf(before).exp)).toBeGreaterThan(Date.now() / 1000);
   }, 60_000);
+});
+
+describe("control plane security (issue 17): the token service fails closed", () => {
+  test("introspection answers only callers entitled to the token: same tenant or its own client", async () => {
+    const delegated = await grant(f, ursula, { agent_id: bot.id, scopes: ["google-drive:read"] });
+    const token = (await exchange(certs.bot, delegated.token)).body.access_token as string;
+    expect((await oauth("/oauth2/introspect", { token }, certs.bot)).body).toMatchObject({ active: true });
+    expect((await oauth("/oauth2/introspect", { token }, certs.rival)).body).toMatchObject({ active: true });
+    // globex's resource server learns nothing about acme's token.
+    expect((await oauth("/oauth2/introspect", { token }, certs.outsider)).body).toEqual({ active: false });
+    expect((await oauth("/oauth2/introspect", { token: delegated.token }, certs.outsider)).body).toEqual({
+      active: false,
+    });
+  });
+
+  test("no exchange is issued after a revocation commits (80 exchanges racing one revocation)", async () => {
+    const delegated = await grant(f, ursula, { agent_id: bot.id, scopes: ["google-drive:read"] });
+    // One exchange every 10 ms for 800 ms; the revocation is sent once the first has answered, while
+    // the others are in flight.
+    const exchanges = Array.from({ length: 80 }, (_, i) =>
+      new Promise((resolve) => setTimeout(resolve, i * 10)).then(() => exchange(certs.bot, delegated.token)),
+    );
+    await exchanges[0];
+    const revokeStarted = Date.now();
+    const revoked = await f.call("POST", `/v1/delegations/${delegated.delegation.id}/revoke`, {
+      token: ursula,
+    });
+    const revokeMs = Date.now() - revokeStarted;
+    expect(revoked.status).toBe(200);
+    const answers = await Promise.all(exchanges);
+    const issued = answers.filter((a) => a.status === 200).length;
+    for (const answer of answers)
+      if (answer.status !== 200) expect(answer.body).toMatchObject({ error: "invalid_grant" });
+    expect(issued).toBeGreaterThan(0);
+    expect(issued).toBeLessThan(80);
+    const client = new pg.Client({ connectionString: f.databaseUrl! });
+    await client.connect();
+    try {
+      // The audit log is appended in commit order (one chain lock): every exchange was recorded before the revocation.
+      const { rows } = await client.query<{ action: string; id: string }>(
+        "SELECT action, id FROM audit_events WHERE delegation_id = $1 AND action IN ('oauth.token_exchanged', 'delegation.revoked') ORDER BY id",
+        [delegated.delegation.id],
+      );
+      expect(rows.filter((r) => r.action === "oauth.token_exchanged")).toHaveLength(issued);
+      expect(rows.at(-1)?.action).toBe("delegation.revoked");
+      process.stdout.write(
+        `exchange/revocation race: ${issued} of 80 exchanges issued before the revocation committed, ${80 - issued} refused after; revoke API ${revokeMs} ms\n`,
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
+  test("an agent whose KYA attestation is revoked can no longer exchange, and its tokens introspect inactive", async () => {
+    const delegated = await grant(f, ursula, { agent_id: rival.id, scopes: ["google-drive:read"] });
+    const token = (await exchange(certs.rival, delegated.token)).body.access_token as string;
+    expect((await oauth("/oauth2/introspect", { token }, certs.bot)).body).toMatchObject({ active: true });
+    const attestations = await f.call<{ items: { id: string; status: string }[] }>(
+      "GET",
+      `/v1/attestations?agent_id=${rival.id}`,
+      { token: reviewerToken },
+    );
+    const approved = attestations.body.items.find((a) => a.status === "approved")!;
+    const revoked = await f.call("POST", `/v1/attestations/${approved.id}/revoke`, {
+      token: reviewerToken,
+      body: { reason: "evidence withdrawn" },
+    });
+    expect(revoked.status).toBe(200);
+    expect((await exchange(certs.rival, delegated.token)).body).toMatchObject({
+      error: "unauthorized_client",
+      error_description: "the agent has no approved KYA attestation",
+    });
+    expect((await oauth("/oauth2/introspect", { token }, certs.bot)).body).toEqual({ active: false });
+  });
 });

@@ -11,6 +11,8 @@ import type { SeenRequest } from "./upstream.js";
  *   POST /token         authorization_code (checks client, redirect_uri, code_verifier) and refresh_token
  *                       (rotates the refresh token: the old one stops working)
  *   POST /revoke        RFC 7009
+ *   GET  /userinfo      the account a token belongs to ({sub, email, name}); the consenting account is
+ *                       `login_hint` on /authorize (who is signed in at the provider), else "ursula"
  *   GET  /drive/v3/files    needs a live access token (Bearer), else 401 in Google's shape
  *   GET  /drive/v3/about    the same, and echoes the token fields back (a provider that leaks them)
  *   POST /drive/v3/files    write (needs a live token)
@@ -43,6 +45,17 @@ export interface OAuthProviderStub {
   refuseRefresh: boolean;
   /** The consent page answers `error=access_denied`. */
   denyConsent: boolean;
+  /** Misbehaviours (issue 17): the token or revocation endpoint answers 307 to this URL. */
+  tokenRedirect: string | null;
+  revokeRedirect: string | null;
+  /** The token endpoint answers 200 with a JSON body this large (streamed; never held in memory). */
+  tokenResponseBytes: number;
+  /** ... without Content-Length (chunked), so only counting while reading can stop it. */
+  tokenResponseChunked: boolean;
+  /** `iss` added to the redirect back (RFC 9207); null: none. */
+  callbackIss: string | null;
+  /** Extra parameters on the redirect back, as real providers add (`authuser`, `prompt`, `hd`, …). */
+  callbackExtras: Record<string, string>;
   /** Every live access token stops working (revoked at the provider): the API answers 401. */
   revokeAccessTokens(): void;
   /** The access token a request carried, if it was one we issued. */
@@ -55,8 +68,12 @@ const challengeOf = (verifier: string) => createHash("sha256").update(verifier, 
 const token = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`;
 
 export async function startOAuthProviderStub(options: OAuthProviderStubOptions): Promise<OAuthProviderStub> {
-  const codes = new Map<string, { redirectUri: string; challenge: string; scope: string; used: boolean }>();
+  const codes = new Map<
+    string,
+    { redirectUri: string; challenge: string; scope: string; used: boolean; account: string }
+  >();
   const access = new Map<string, Issued>();
+  const accountOf = new Map<string, string>();
   const refresh = new Map<string, Issued>();
   const requests: SeenRequest[] = [];
   const issued: string[] = [];
@@ -72,6 +89,12 @@ export async function startOAuthProviderStub(options: OAuthProviderStubOptions):
     refreshDelayMs: 0,
     refuseRefresh: false,
     denyConsent: false,
+    tokenRedirect: null,
+    revokeRedirect: null,
+    tokenResponseBytes: 0,
+    tokenResponseChunked: false,
+    callbackIss: null,
+    callbackExtras: {},
     revokeAccessTokens() {
       for (const entry of access.values()) entry.revoked = true;
     },
@@ -87,9 +110,10 @@ export async function startOAuthProviderStub(options: OAuthProviderStubOptions):
     close: async () => undefined,
   };
 
-  function issue(scope: string) {
+  function issue(scope: string, account = "ursula") {
     const accessToken = token("ya29.stub-");
     const refreshToken = token("1//stub-refresh-");
+    accountOf.set(accessToken, account);
     access.set(accessToken, { expiresAt: Date.now() + stub.accessTtlSeconds * 1000, revoked: false });
     refresh.set(refreshToken, { expiresAt: Number.POSITIVE_INFINITY, revoked: false });
     issued.push(accessToken, refreshToken);
@@ -121,6 +145,8 @@ export async function startOAuthProviderStub(options: OAuthProviderStubOptions):
         });
       const back = new URL(redirect);
       back.searchParams.set("state", q.get("state") ?? "");
+      if (stub.callbackIss !== null) back.searchParams.set("iss", stub.callbackIss);
+      for (const [name, value] of Object.entries(stub.callbackExtras)) back.searchParams.set(name, value);
       if (stub.denyConsent) {
         back.searchParams.set("error", "access_denied");
       } else {
@@ -130,10 +156,30 @@ export async function startOAuthProviderStub(options: OAuthProviderStubOptions):
           challenge: q.get("code_challenge")!,
           scope: q.get("scope") ?? "",
           used: false,
+          account: q.get("login_hint") ?? "ursula",
         });
         back.searchParams.set("code", code);
       }
       res.writeHead(302, { location: back.toString() }).end();
+      return;
+    }
+    if (req.method === "GET" && url.pathname === "/userinfo") {
+      const header = req.headers.authorization ?? "";
+      const account = accountOf.get(header.startsWith("Bearer ") ? header.slice(7) : "");
+      if (!account || !stub.isLiveAccessToken(header.slice(7)))
+        return send(res, 401, { error: "invalid_token" });
+      return send(res, 200, { sub: `stub-${account}`, email: `${account}@example.com`, name: account });
+    }
+    if (req.method === "POST" && url.pathname === "/token" && stub.tokenRedirect !== null) {
+      res.writeHead(307, { location: stub.tokenRedirect }).end();
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/revoke" && stub.revokeRedirect !== null) {
+      res.writeHead(307, { location: stub.revokeRedirect }).end();
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/token" && stub.tokenResponseBytes > 0) {
+      await streamHugeTokenResponse(res, stub.tokenResponseBytes, stub.tokenResponseChunked);
       return;
     }
     if (req.method === "POST" && (url.pathname === "/token" || url.pathname === "/revoke")) {
@@ -156,7 +202,7 @@ export async function startOAuthProviderStub(options: OAuthProviderStubOptions):
         if (grant.redirectUri !== form.get("redirect_uri")) return send(res, 400, { error: "invalid_grant" });
         if (challengeOf(form.get("code_verifier") ?? "") !== grant.challenge)
           return send(res, 400, { error: "invalid_grant", error_description: "PKCE verification failed" });
-        return send(res, 200, issue(grant.scope));
+        return send(res, 200, issue(grant.scope, grant.account));
       }
       if (form.get("grant_type") === "refresh_token") {
         counts.refreshes++;
@@ -226,4 +272,23 @@ export async function startOAuthProviderStub(options: OAuthProviderStubOptions):
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json; charset=UTF-8" }).end(JSON.stringify(body));
+}
+
+/** `{"access_token":"xxxx…"}` of `bytes` bytes, written 1 MiB at a time with back-pressure. */
+async function streamHugeTokenResponse(res: ServerResponse, bytes: number, chunked: boolean): Promise<void> {
+  res.writeHead(200, {
+    "content-type": "application/json",
+    ...(chunked ? {} : { "content-length": String(bytes) }),
+  });
+  const head = '{"access_token":"';
+  const tail = '"}';
+  const chunk = Buffer.alloc(1024 * 1024, "x");
+  let left = bytes - head.length - tail.length;
+  res.write(head);
+  while (left > 0 && !res.destroyed) {
+    const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+    left -= part.length;
+    if (!res.write(part)) await new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
+  }
+  if (!res.destroyed) res.end(tail);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { env, loadConfig } from "../../../lib/src/config.js";
+import { outboundConfigShape } from "../../../lib/src/http/outbound.js";
 
 /** Settings of account connections (environment variables, validated at start-up). */
 export const connectionsConfigShape = {
@@ -14,6 +15,8 @@ export const connectionsConfigShape = {
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("warden"),
+  /** Every provider call goes through the shared hardened client (no redirects, bounded answers, public targets). */
+  ...outboundConfigShape,
 };
 
 export type ConnectionsConfig = z.infer<z.ZodObject<typeof connectionsConfigShape>>;

@@ -1,3 +1,4 @@
+import { createOutboundClient, outboundPolicyFrom } from "../../../lib/src/http/outbound.js";
 import type { Logger } from "../../../lib/src/logger.js";
 import { loadSaasCatalogue } from "../../../lib/src/saas/catalogue.js";
 import type { VaultClient } from "../../../lib/src/vault/client.js";
@@ -31,6 +32,7 @@ export function createConnections(
     callbackUrl: () => callbackUrl,
     stateTtlSeconds: config.WARDEN_OAUTH_STATE_TTL_S,
     providerTimeoutMs: config.WARDEN_OAUTH_PROVIDER_TIMEOUT_MS,
+    http: createOutboundClient(outboundPolicyFrom(config)),
   };
   return {
     handlers: (app) => connectionHandlers(app, context),

@@ -2,14 +2,22 @@ import { randomUUID } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { SaasCatalogue, SaasService } from "../../../lib/src/saas/catalogue.js";
 import { providerScopesFor } from "../../../lib/src/saas/catalogue.js";
+import type { OutboundClient } from "../../../lib/src/http/outbound.js";
+import {
+  identityFromClaims,
+  idTokenClaims,
+  type AccountIdentity,
+} from "../../../lib/src/saas/account-identity.js";
 import {
   exchangeAuthorizationCode,
+  fetchUserinfo,
   OAuthProviderError,
   revokeToken,
   type ProviderClient,
 } from "../../../lib/src/saas/oauth-client.js";
 import {
   openTokens,
+  sealedTokensSchema,
   sealTokens,
   transitDecrypt,
   transitEncrypt,
@@ -21,18 +29,30 @@ import {
   writeStoredTokens,
   type OAuthVaultPaths,
 } from "../../../lib/src/saas/token-store.js";
-import { VaultError, type VaultClient } from "../../../lib/src/vault/client.js";
+import type { VaultClient } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
-import { hasRole, type Principal } from "../http/auth.js";
+import { hasRole, userTenantOf, type Principal } from "../http/auth.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
+import { badField, badState, browserMismatch, issuerRefusal, failureOf } from "./errors.js";
+import {
+  bindingCookie,
+  bindingFrom,
+  bindingHash,
+  bindingMatches,
+  clearedBindingCookie,
+  newBinding,
+} from "./browser-binding.js";
 import { authorizationUrl, newPkcePair, newState, stateHash } from "./pkce.js";
 import {
   findConnection,
+  findPendingLink,
+  holdPendingLink,
   insertState,
   listConnections,
   markRevoked,
+  clearPendingLink,
   takeState,
   upsertConnection,
   type ConnectionRow,
@@ -46,11 +66,14 @@ export interface ConnectionsContext {
   callbackUrl: () => string;
   stateTtlSeconds: number;
   providerTimeoutMs: number;
+  /** The hardened client for every provider call (lib/src/http/outbound.ts). */
+  http: OutboundClient;
 }
 
 type ServiceParams = { service: string };
+type LinkParams = { link_id: string };
 type AuthorizeBody = { scopes: string[] };
-type CallbackQuery = { state?: string; code?: string; error?: string };
+type CallbackQuery = { state?: string; code?: string; error?: string; iss?: string };
 type ListQuery = { user_id?: string };
 type DisconnectQuery = { user_id?: string };
 
@@ -71,45 +94,8 @@ export function toApi(row: ConnectionRow) {
   };
 }
 
-function badField(field: string, message: string): ApiError {
-  return new ApiError("bad_request", `${field}: ${message}`, [{ field, message }]);
-}
-
-/** An invalid, expired or replayed `state`: 400 naming why. */
-function badState(reason: "state_unknown" | "state_expired" | "state_replayed" | "consent_denied"): ApiError {
-  const messages = {
-    state_unknown: "state is unknown: start the connection again",
-    state_expired: "state has expired: start the connection again",
-    state_replayed: "state was already used: start the connection again",
-    consent_denied: "the provider reported that consent was not given",
-  } as const;
-  return new ApiError("bad_request", `${reason}: ${messages[reason]}`, [
-    { field: "query.state", message: reason },
-  ]);
-}
-
 function userTenant(principal: Principal): string {
-  if (principal.tenant === null)
-    throw new ApiError(
-      "forbidden",
-      "connecting an account needs a token limited to one tenant (the tenant claim)",
-    );
-  return principal.tenant;
-}
-
-function vaultProblem(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof OAuthProviderError) {
-    return error.failure === "unavailable"
-      ? new ApiError("unavailable", `${error.message}; try again`)
-      : new ApiError("bad_request", error.message, [{ field: "query.code", message: error.failure }]);
-  }
-  if (error instanceof VaultError && !error.unavailable)
-    return new ApiError(
-      "internal",
-      "the secret store refused the request (check the control plane's Vault policy)",
-    );
-  return new ApiError("unavailable", "the secret store (Vault) is unavailable; try again");
+  return userTenantOf(principal, "connecting an account");
 }
 
 /**
@@ -151,7 +137,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       const tenant = userTenant(principal);
       const service = serviceOf((request.params as ServiceParams).service);
       const { scopes } = request.body as AuthorizeBody;
-      const unknown = scopes.filter((scope) => !(scope in service.scopes));
+      const unknown = scopes.filter((scope) => !Object.hasOwn(service.scopes, scope));
       if (unknown.length) throw badField("scopes", `not scopes of ${service.name}: ${unknown.join(", ")}`);
       const now = ctx.now();
       try {
@@ -161,6 +147,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
         const [sealedVerifier] = await transitEncrypt(vault(), c.paths.transitMount, tenant, [pkce.verifier]);
         const expiresAt = new Date(now.getTime() + c.stateTtlSeconds * 1000);
         const redirectUri = c.callbackUrl();
+        const binding = newBinding();
         await insertState(
           ctx.db,
           stateHash(state),
@@ -172,10 +159,11 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
             code_verifier: sealedVerifier!,
             redirect_uri: redirectUri,
             expires_at: expiresAt,
+            browser_binding: bindingHash(binding),
           },
           now,
         );
-        void reply.code(201);
+        void reply.code(201).header("set-cookie", bindingCookie(binding, c.stateTtlSeconds * 2));
         return {
           service: service.name,
           authorization_url: authorizationUrl(service.authorize_url, {
@@ -189,7 +177,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
           state_expires_at: expiresAt.toISOString(),
         };
       } catch (error) {
-        throw vaultProblem(error);
+        throw failureOf(error);
       }
     },
 
@@ -197,28 +185,37 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       const query = request.query as CallbackQuery;
       if (!query.state) throw badField("query.state", "is required");
       const now = ctx.now();
+      const hash = stateHash(query.state);
       const pending = await ctx.db.transaction(async (tx) => {
-        const row = await takeState(tx, stateHash(query.state!), now);
+        const row = await takeState(tx, hash, now);
         if (!row) return badState("state_unknown");
         if (row.used_at !== null) return badState("state_replayed");
         if (row.expires_at.getTime() <= now.getTime()) return badState("state_expired");
         return row;
       });
       if (pending instanceof ApiError) throw pending;
+      // Before anything else: a browser other than the one that started the flow gets nothing.
+      if (!bindingMatches(bindingFrom(request.headers.cookie), pending.browser_binding))
+        throw browserMismatch();
+      const service = serviceOf(pending.service);
+      // RFC 9207 §2.4: compare the issuer before the code is used or an error is believed.
+      const issuer = issuerRefusal(query.iss, service);
+      if (issuer) throw badState(issuer);
       if (query.error) throw badState("consent_denied");
       if (!query.code) throw badField("query.code", "is required");
-      const service = serviceOf(pending.service);
       try {
         const client = await providerClient(service);
         const [verifier] = await transitDecrypt(vault(), c.paths.transitMount, pending.tenant, [
           pending.code_verifier,
         ]);
-        const tokens = await exchangeAuthorizationCode(
+        const call = { http: c.http, timeoutMs: c.providerTimeoutMs, now: ctx.now };
+        const { tokens, idToken } = await exchangeAuthorizationCode(
           service,
           client,
           { code: query.code, redirectUri: pending.redirect_uri, codeVerifier: verifier! },
-          { timeoutMs: c.providerTimeoutMs, now: ctx.now },
+          call,
         );
+        const account = await accountOf(service, tokens.accessToken, idToken, call);
         const sealed = await sealTokens(
           vault(),
           c.paths.transitMount,
@@ -227,49 +224,130 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
           pending.scopes,
           now,
         );
-        const key = { tenant: pending.tenant, userId: pending.user_id, service: service.name };
-        await writeStoredTokens(vault(), c.paths.kvMount, key, sealed);
-        const row = await ctx.db.transaction(async (tx) => {
-          const saved = await upsertConnection(
-            tx,
-            {
-              id: randomUUID(),
-              tenant: pending.tenant,
-              user_id: pending.user_id,
-              service: service.name,
-              status: "active",
-              scopes: pending.scopes,
-              provider_scopes: tokens.providerScope,
-              expires_at: tokens.expiresAt,
-            },
-            now,
-          );
-          await recordAction(
-            tx,
-            {
-              principal: { subject: pending.user_id, roles: new Set(), tenant: pending.tenant },
-              requestId: String(request.id),
-              tenant: pending.tenant,
-              action: "oauth.connected",
-              userId: pending.user_id,
-              resourceType: "oauth_connection",
-              resourceId: saved.id,
-              details: {
-                service: service.name,
-                scopes: pending.scopes,
-                provider_scopes: tokens.providerScope,
-                refresh_token: tokens.refreshToken !== null,
-                expires_at: tokens.expiresAt?.toISOString() ?? null,
-              },
-            },
-            now,
-          );
-          return saved;
+        const linkId = randomUUID();
+        const expiresAt = new Date(now.getTime() + c.stateTtlSeconds * 1000);
+        await holdPendingLink(ctx.db, hash, {
+          link_id: linkId,
+          tokens: JSON.stringify(sealed),
+          account: account ? { ...account } : null,
+          provider_scopes: tokens.providerScope,
+          expires_at: expiresAt,
         });
-        return toApi(row);
+        return {
+          status: "pending_confirmation",
+          link_id: linkId,
+          service: service.name,
+          display_name: service.display_name,
+          tenant: pending.tenant,
+          user_id: pending.user_id,
+          account,
+          scopes: pending.scopes,
+          provider_scopes: tokens.providerScope === "" ? [] : tokens.providerScope.split(" "),
+          confirm_url: `/v1/connections/links/${linkId}/confirm`,
+          expires_at: expiresAt.toISOString(),
+        };
       } catch (error) {
-        throw vaultProblem(error);
+        throw failureOf(error);
       }
+    },
+
+    confirmConnection: async (request, reply) => {
+      const principal = principalOf(request);
+      const tenant = userTenant(principal);
+      const { link_id: linkId } = request.params as LinkParams;
+      const now = ctx.now();
+      const link = await ctx.db.transaction(async (tx) => {
+        const found = await findPendingLink(tx, linkId);
+        // Another user's (or tenant's) pending link is not found, so its existence does not leak.
+        if (!found || found.tenant !== tenant || found.user_id !== principal.subject)
+          throw notFound("pending link");
+        if (!bindingMatches(bindingFrom(request.headers.cookie), found.browser_binding))
+          throw browserMismatch();
+        await clearPendingLink(tx, linkId);
+        if (found.pending_expires_at.getTime() <= now.getTime())
+          return new ApiError("bad_request", "link_expired: the pending link has expired; connect again", [
+            { field: "path.link_id", message: "link_expired" },
+          ]);
+        return found;
+      });
+      if (link instanceof ApiError) throw link;
+      const service = serviceOf(link.service);
+      const sealed = sealedTokensSchema.parse(JSON.parse(link.pending_tokens));
+      const key = { tenant: link.tenant, userId: link.user_id, service: service.name };
+      try {
+        await writeStoredTokens(vault(), c.paths.kvMount, key, sealed);
+      } catch (error) {
+        throw failureOf(error);
+      }
+      const row = await ctx.db.transaction(async (tx) => {
+        const saved = await upsertConnection(
+          tx,
+          {
+            id: randomUUID(),
+            tenant: link.tenant,
+            user_id: link.user_id,
+            service: service.name,
+            status: "active",
+            scopes: link.scopes,
+            provider_scopes: link.pending_provider_scopes,
+            expires_at: sealed.expires_at === null ? null : new Date(sealed.expires_at),
+          },
+          now,
+        );
+        await recordAction(
+          tx,
+          {
+            principal,
+            requestId: String(request.id),
+            tenant: link.tenant,
+            action: "oauth.connected",
+            userId: link.user_id,
+            resourceType: "oauth_connection",
+            resourceId: saved.id,
+            details: {
+              service: service.name,
+              scopes: link.scopes,
+              provider_scopes: link.pending_provider_scopes,
+              provider_account: link.pending_account,
+              refresh_token: sealed.refresh_token !== null,
+              expires_at: sealed.expires_at,
+            },
+          },
+          now,
+        );
+        return saved;
+      });
+      void reply.header("set-cookie", clearedBindingCookie());
+      return toApi(row);
+    },
+
+    declineConnection: async (request, reply) => {
+      const principal = principalOf(request);
+      const tenant = userTenant(principal);
+      const { link_id: linkId } = request.params as LinkParams;
+      const now = ctx.now();
+      await ctx.db.transaction(async (tx) => {
+        const found = await findPendingLink(tx, linkId);
+        if (!found || found.tenant !== tenant || found.user_id !== principal.subject)
+          throw notFound("pending link");
+        // Declining needs no cookie: the user may always refuse a link, from wherever they see it.
+        await clearPendingLink(tx, linkId);
+        await recordAction(
+          tx,
+          {
+            principal,
+            requestId: String(request.id),
+            tenant,
+            action: "oauth.link_declined",
+            userId: principal.subject,
+            resourceType: "oauth_connection",
+            resourceId: linkId,
+            details: { service: found.service, provider_account: found.pending_account },
+          },
+          now,
+        );
+      });
+      return reply.status(204).header("set-cookie", clearedBindingCookie()).send();
     },
 
     listConnections: async (request) => {
@@ -285,6 +363,26 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
 
     disconnect: async (request) => disconnect(request),
   };
+
+  /** The provider account being linked: from the ID token if there is one, else the service's userinfo. */
+  async function accountOf(
+    service: SaasService,
+    accessToken: string,
+    idToken: string | null,
+    call: { http: OutboundClient; timeoutMs: number },
+  ): Promise<AccountIdentity | null> {
+    const claims = idToken === null ? null : idTokenClaims(idToken);
+    if (claims) return identityFromClaims(claims);
+    try {
+      const info = await fetchUserinfo(service, accessToken, call);
+      return info === null ? null : identityFromClaims(info);
+    } catch (error) {
+      if (!(error instanceof OAuthProviderError)) throw error;
+      // The account cannot be named; the user still confirms (or not) knowing that.
+      ctx.logger.warn({ service: service.name, reason: error.message }, "provider account lookup failed");
+      return null;
+    }
+  }
 
   async function disconnect(request: FastifyRequest) {
     const principal = principalOf(request);
@@ -313,7 +411,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
               client,
               token,
               opened.refreshToken ? "refresh_token" : "access_token",
-              { timeoutMs: c.providerTimeoutMs },
+              { http: c.http, timeoutMs: c.providerTimeoutMs },
             );
           } catch (error) {
             // The user wants the account disconnected: the secret goes anyway; the audit says what failed.
@@ -324,7 +422,7 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       }
       await destroyStoredTokens(vault(), c.paths.kvMount, key);
     } catch (error) {
-      throw vaultProblem(error);
+      throw failureOf(error);
     }
     const now = ctx.now();
     const row = await ctx.db.transaction(async (tx) => {

@@ -25,6 +25,18 @@ export interface StateRow {
   redirect_uri: string;
   expires_at: Date;
   used_at: Date | null;
+  /** SHA-256 of the browser-binding nonce (null: a flow started before bindings existed). */
+  browser_binding: string | null;
+}
+
+/** A callback that got tokens, waiting for the same user and browser to confirm the account. */
+export interface PendingLinkRow extends StateRow {
+  state_hash: string;
+  link_id: string;
+  pending_tokens: string;
+  pending_account: Record<string, string | null> | null;
+  pending_provider_scopes: string;
+  pending_expires_at: Date;
 }
 
 const COLUMNS =
@@ -37,8 +49,8 @@ export async function insertState(
   now: Date,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO oauth_connect_states (state_hash, tenant, user_id, service, scopes, code_verifier, redirect_uri, created_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)`,
+    `INSERT INTO oauth_connect_states (state_hash, tenant, user_id, service, scopes, code_verifier, redirect_uri, created_at, expires_at, browser_binding)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)`,
     [
       hash,
       row.tenant,
@@ -49,18 +61,20 @@ export async function insertState(
       row.redirect_uri,
       now,
       row.expires_at,
+      row.browser_binding,
     ],
   );
   // Expired states are of no use to anyone; dropped as new ones come.
-  await db.query("DELETE FROM oauth_connect_states WHERE expires_at < $1", [
-    new Date(now.getTime() - 86_400_000),
-  ]);
+  await db.query(
+    "DELETE FROM oauth_connect_states WHERE expires_at < $1 AND (pending_expires_at IS NULL OR pending_expires_at < $1)",
+    [new Date(now.getTime() - 86_400_000)],
+  );
 }
 
 /** The state's row, marked used in the same statement's transaction (the caller holds it). */
 export async function takeState(tx: Queryable, hash: string, now: Date): Promise<StateRow | undefined> {
   const { rows } = await tx.query<StateRow>(
-    `SELECT tenant, user_id, service, scopes, code_verifier, redirect_uri, expires_at, used_at
+    `SELECT tenant, user_id, service, scopes, code_verifier, redirect_uri, expires_at, used_at, browser_binding
        FROM oauth_connect_states WHERE state_hash = $1 FOR UPDATE`,
     [hash],
   );
@@ -68,6 +82,57 @@ export async function takeState(tx: Queryable, hash: string, now: Date): Promise
   if (row && row.used_at === null)
     await tx.query("UPDATE oauth_connect_states SET used_at = $2 WHERE state_hash = $1", [hash, now]);
   return row;
+}
+
+/** Keeps the sealed tokens and the account found, until the user confirms (or the link expires). */
+export async function holdPendingLink(
+  db: Queryable,
+  hash: string,
+  pending: {
+    link_id: string;
+    tokens: string;
+    account: Record<string, string | null> | null;
+    provider_scopes: string;
+    expires_at: Date;
+  },
+): Promise<void> {
+  await db.query(
+    `UPDATE oauth_connect_states
+        SET link_id = $2, pending_tokens = $3, pending_account = $4::jsonb, pending_provider_scopes = $5, pending_expires_at = $6
+      WHERE state_hash = $1`,
+    [
+      hash,
+      pending.link_id,
+      pending.tokens,
+      pending.account === null ? null : JSON.stringify(pending.account),
+      pending.provider_scopes,
+      pending.expires_at,
+    ],
+  );
+}
+
+/**
+ * Forgets the pending tokens and the link (a link is confirmed once); the used state stays until the
+ * expiry sweep, so a replayed callback is still told `state_replayed`.
+ */
+export async function clearPendingLink(tx: Queryable, linkId: string): Promise<void> {
+  await tx.query(
+    `UPDATE oauth_connect_states
+        SET link_id = NULL, pending_tokens = NULL, pending_account = NULL, pending_provider_scopes = NULL
+      WHERE link_id = $1::uuid`,
+    [linkId],
+  );
+}
+
+/** The pending link without removing it (a refusal must not let someone else's request destroy it). */
+export async function findPendingLink(tx: Queryable, linkId: string): Promise<PendingLinkRow | undefined> {
+  const { rows } = await tx.query<PendingLinkRow>(
+    `SELECT state_hash, tenant, user_id, service, scopes, code_verifier, redirect_uri, expires_at, used_at,
+            browser_binding, link_id, pending_tokens, pending_account, pending_provider_scopes, pending_expires_at
+       FROM oauth_connect_states WHERE link_id = $1::uuid AND pending_tokens IS NOT NULL FOR UPDATE`,
+    [linkId],
+  );
+  return rows[0];
 }
 
 export async function upsertConnection(

@@ -4,7 +4,7 @@ import type { Queryable } from "../../../lib/src/db/types.js";
 import { VaultError } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
-import { canSeeTenant, hasRole, scopedTenant, type Principal } from "../http/auth.js";
+import { canSeeTenant, hasRole, scopedTenant, userTenantOf, type Principal } from "../http/auth.js";
 import {
   decodeSequenceCursor,
   decodeTimeCursor,
@@ -14,6 +14,7 @@ import {
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import type { TokenServiceContext } from "../oauth/context.js";
+import { holdRevocation } from "../oauth/issuance-lock.js";
 import { findEntry } from "../registry/repository.js";
 import { DELEGATION_HEADER, delegationEvents } from "./activity.js";
 import {
@@ -138,9 +139,12 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const principal = principalOf(request);
       const body = request.body as GrantBody;
       const ttl = checkGrantRequest(body, tokens.catalogue, tokens.limits);
+      // A delegation is a user's act in their tenant: a token without the tenant claim grants nothing.
+      const tenant = userTenantOf(principal, "granting a delegation");
+      const delegable = delegableScopes(principal.delegableScopes);
       const created = await ctx.db.transaction(async (tx) => {
         const agent = await findEntry(tx, body.agent_id);
-        if (!agent || !canSeeTenant(principal, agent.tenant)) throw notFound("agent");
+        if (!agent || agent.tenant !== tenant) throw notFound("agent");
         if (agent.status !== "active")
           throw new ApiError(
             "conflict",
@@ -148,11 +152,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
           );
         // Whole seconds, so the row and the token's iat/exp say the same.
         const issuedAt = new Date(Math.floor(ctx.now().getTime() / 1000) * 1000);
-        checkNoEscalation(
-          body.scopes,
-          await verifiedCapabilities(tx, agent.id, issuedAt),
-          delegableScopes(principal.delegableScopes),
-        );
+        checkNoEscalation(body.scopes, await verifiedCapabilities(tx, agent.id, issuedAt), delegable);
         const unsigned = {
           id: randomUUID(),
           tenant: agent.tenant,
@@ -237,7 +237,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const rows = await listWithActivity(
         ctx.db,
         {
-          tenant: principal.tenant ?? undefined,
+          tenant: userTenantOf(principal, "listing your delegations"),
           user_id: principal.subject,
           status: query.status ?? "active",
         },
@@ -279,6 +279,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
     revokeDelegation: async (request) => {
       const { reason } = (request.body ?? {}) as { reason?: string };
       const revoked = await ctx.db.transaction(async (tx) => {
+        await holdRevocation(tx);
         const delegation = await visible(tx, request, true);
         const rows = await revoke(tx, request, { via: "delegation", id: delegation.id }, reason ?? null, {
           agent_spiffe_id: delegation.agent_spiffe_id,
@@ -299,6 +300,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const body = request.body as BulkRevokeBody;
       const reason = body.reason ?? null;
       const revoked = await ctx.db.transaction(async (tx) => {
+        await holdRevocation(tx);
         if (body.agent_id !== undefined) {
           if (!isAdmin(principal))
             throw new ApiError("forbidden", "only an admin can revoke every delegation of an agent");
@@ -311,6 +313,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         if (body.user_id !== undefined) {
           if (!isAdmin(principal) && body.user_id !== principal.subject)
             throw new ApiError("forbidden", "only an admin can revoke another user's delegations");
+          if (!isAdmin(principal)) userTenantOf(principal, "revoking your delegations");
           return revoke(
             tx,
             request,

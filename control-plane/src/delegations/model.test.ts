@@ -83,7 +83,9 @@ describe("scope escalation", () => {
   });
 
   test("the delegable-scopes claim is a list or a space-separated string", () => {
-    expect(delegableScopes(["a", 1, "b"])).toEqual(["a", "b"]);
+    // Malformed claims limit everything rather than nothing (fail closed).
+    for (const malformed of [["a", 1, "b"], 42, { a: 1 }, null, true])
+      expect(() => delegableScopes(malformed)).toThrow(/malformed/);
     expect(delegableScopes("a  b")).toEqual(["a", "b"]);
     expect(delegableScopes(undefined)).toBeNull();
   });

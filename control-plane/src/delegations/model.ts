@@ -115,11 +115,21 @@ export function checkNoEscalation(
   }
 }
 
-/** The scopes a user's token allows them to delegate: a list or space-separated claim; null when absent. */
+/**
+ * The scopes a user's token allows them to delegate: a list or space-separated claim; null only when
+ * the claim is absent. A claim that is there but malformed (a number, an object, a list holding
+ * anything but strings) is refused: fail closed, never "no limit".
+ */
 export function delegableScopes(claim: unknown): string[] | null {
-  if (Array.isArray(claim)) return claim.filter((s): s is string => typeof s === "string");
+  if (claim === undefined) return null;
+  if (Array.isArray(claim) && claim.every((s): s is string => typeof s === "string"))
+    return claim.filter((s) => s.length > 0);
   if (typeof claim === "string") return claim.split(/\s+/).filter((s) => s.length > 0);
-  return null;
+  throw new ApiError(
+    "forbidden",
+    "the token's delegable-scopes claim is malformed (a list or a space-separated string of scopes): nothing can be delegated",
+    [{ field: "token.delegable_scopes", message: "is malformed" }],
+  );
 }
 
 export interface DelegationClaimsInput {

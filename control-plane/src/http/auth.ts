@@ -40,7 +40,10 @@ function claimAt(payload: JWTPayload, path: string): unknown {
   return path
     .split(".")
     .reduce<unknown>(
-      (node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined),
+      (node, key) =>
+        node && typeof node === "object" && Object.hasOwn(node, key)
+          ? (node as Record<string, unknown>)[key]
+          : undefined,
       payload,
     );
 }
@@ -100,13 +103,16 @@ export function createOidcAuthenticator(options: OidcOptions): Authenticator {
         throw new ApiError("unavailable", "the identity provider is unavailable");
       }
       const tenant = claimAt(payload, options.tenantClaim ?? "tenant");
+      // Fail closed: a tenant claim that is there but not a tenant name must not mean "every tenant".
+      if (tenant !== undefined && (typeof tenant !== "string" || !/^[A-Za-z0-9._-]{1,128}$/.test(tenant)))
+        throw new ApiError("unauthenticated", "the token's tenant claim is malformed");
       const delegable = options.delegableScopesClaim
         ? claimAt(payload, options.delegableScopesClaim)
         : undefined;
       return {
         subject: payload.sub!,
         roles: rolesFrom(claimAt(payload, options.rolesClaim ?? "roles")),
-        tenant: typeof tenant === "string" && tenant !== "" ? tenant : null,
+        tenant: typeof tenant === "string" ? tenant : null,
         ...(delegable === undefined ? {} : { delegableScopes: delegable }),
       };
     },
@@ -129,6 +135,17 @@ export function scopedTenant(principal: Principal, requested: string | undefined
   if (requested !== undefined && requested !== principal.tenant) {
     throw new ApiError("forbidden", `this token is limited to tenant "${principal.tenant}"`);
   }
+  return principal.tenant;
+}
+
+/**
+ * The tenant of a caller acting as a user (granting or revoking their own delegations, connecting
+ * accounts): required. Only platform operators' tokens may omit the claim, and they act as
+ * administrators, never as a user of every tenant.
+ */
+export function userTenantOf(principal: Principal, what: string): string {
+  if (principal.tenant === null)
+    throw new ApiError("forbidden", `${what} needs a token limited to one tenant (the tenant claim)`);
   return principal.tenant;
 }
 

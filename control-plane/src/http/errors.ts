@@ -5,6 +5,7 @@ import {
   isUniqueViolation,
   sqlState,
 } from "../../../lib/src/db/errors.js";
+import { noteRefusal } from "../audit/refusals.js";
 import { fieldProblems, type FieldProblem } from "./validation.js";
 
 /**
@@ -22,6 +23,7 @@ export const API_ERROR_STATUS = {
   unsupported_media_type: 415,
   precondition_required: 428,
   internal: 500,
+  bad_gateway: 502,
   unavailable: 503,
 } as const;
 
@@ -114,6 +116,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const apiError = toApiError(error);
   if (apiError.code === "internal") request.log.error({ err: error }, "request failed");
   else if (apiError.status >= 500) request.log.warn({ err: error }, "request failed: dependency unavailable");
+  else noteRefusal(request, { code: apiError.code, message: apiError.message });
   const body: ErrorResponse = {
     error: { code: apiError.code, message: apiError.message, request_id: String(request.id) },
   };

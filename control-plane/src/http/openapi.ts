@@ -66,7 +66,11 @@ export function dereference(node: Json, document: JsonObject, depth = 0): Json {
   return out;
 }
 
-function parametersSchema(parameters: JsonObject[], location: "path" | "query"): JsonSchema | null {
+function parametersSchema(
+  parameters: JsonObject[],
+  location: "path" | "query",
+  ignoreUnknown = false,
+): JsonSchema | null {
   const selected = parameters.filter((p) => p.in === location);
   if (selected.length === 0) return null;
   const properties: JsonObject = {};
@@ -77,7 +81,8 @@ function parametersSchema(parameters: JsonObject[], location: "path" | "query"):
   }
   return {
     type: "object",
-    additionalProperties: false,
+    // `x-warden-unknown-query: ignore`: a redirect URI must ignore parameters it does not know (RFC 6749 §4.1.2).
+    additionalProperties: ignoreUnknown,
     properties,
     ...(required.length ? { required } : {}),
   };
@@ -118,7 +123,11 @@ export function loadApiDocument(path: string): ApiDocument {
         routePath: path.replace(/\{([^}]+)\}/g, ":$1"),
         roles: isPublic ? null : (roles as Role[]),
         params: parametersSchema(parameters, "path"),
-        querystring: parametersSchema(parameters, "query"),
+        querystring: parametersSchema(
+          parameters,
+          "query",
+          rawOperation["x-warden-unknown-query"] === "ignore",
+        ),
         body: requestBody ? jsonSchemaOf(requestBody.content) : null,
         bodyRequired: requestBody?.required === true,
         responses,

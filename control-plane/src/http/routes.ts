@@ -95,8 +95,9 @@ export function registerOperations(
       onRequest: roles
         ? async (request) => {
             const principal = await authenticator.authenticate(request.headers.authorization);
-            requireRole(principal, roles);
+            // Set before the role check, so a refusal (403) is audited with the caller's identity.
             request.principal = principal;
+            requireRole(principal, roles);
           }
         : undefined,
       preValidation: async (request) => {

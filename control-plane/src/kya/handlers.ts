@@ -10,6 +10,7 @@ import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
 import type { RegistryEntry } from "../registry/model.js";
+import { holdRevocation } from "../oauth/issuance-lock.js";
 import { findEntry } from "../registry/repository.js";
 import {
   ATTESTATION_JWS_TYPE,
@@ -257,6 +258,8 @@ export function kyaHandlers(ctx: AppContext): Handlers {
       const principal = principalOf(request);
       const { reason } = request.body as { reason: string };
       const revoked = await ctx.db.transaction(async (tx) => {
+        // No access token is issued after this commits (oauth/issuance-lock.ts).
+        await holdRevocation(tx);
         const { attestation, agent } = await lockForReview(tx, request);
         checkCanRevoke(attestation);
         const now = ctx.now();

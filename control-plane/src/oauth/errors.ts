@@ -1,4 +1,5 @@
 import type { FastifyReply } from "fastify";
+import { noteRefusal } from "../audit/refusals.js";
 
 /**
  * OAuth 2.0 errors (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8693 §2.2.2) in their own JSON shape
@@ -46,6 +47,7 @@ export class OAuthError extends Error {
 export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   // RFC 6749 §5.2: a failed client authentication answers 401 with the scheme the client should use.
   if (error.code === "invalid_client") void reply.header("www-authenticate", 'TLS realm="warden"');
+  if (error.status < 500) noteRefusal(reply.request, { code: error.code, message: error.description });
   return reply
     .status(error.status)
     .header("cache-control", "no-store")

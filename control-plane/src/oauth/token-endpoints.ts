@@ -15,6 +15,7 @@ import { checkGrantUse, verifyTokenSignature } from "../../../lib/src/tokens/ver
 import { VaultError } from "../../../lib/src/vault/client.js";
 import type { AppContext } from "../context.js";
 import { notifyRevocation } from "../delegations/notify.js";
+import { covers } from "../delegations/model.js";
 import { verifiedCapabilities } from "../delegations/repository.js";
 import {
   authenticateClient,
@@ -24,6 +25,7 @@ import {
 } from "./client-auth.js";
 import type { TokenServiceContext } from "./context.js";
 import { OAuthError, sendOAuthError } from "./errors.js";
+import { holdIssuance } from "./issuance-lock.js";
 import {
   clientCredentialsClaims,
   clientCredentialsRequest,
@@ -58,9 +60,11 @@ const FORM_LIMIT = 64 * 1024;
 
 /** RFC 6749 §3.2: a parameter must not be sent twice. */
 function parseForm(body: string): Record<string, string> {
-  const form: Record<string, string> = {};
+  // No prototype: a parameter named `constructor` or `__proto__` is just a parameter.
+  const form = Object.create(null) as Record<string, string>;
   for (const [key, value] of new URLSearchParams(body)) {
-    if (key in form) throw new OAuthError("invalid_request", `parameter ${key} was sent more than once`);
+    if (Object.hasOwn(form, key))
+      throw new OAuthError("invalid_request", `parameter ${key} was sent more than once`);
     form[key] = value;
   }
   return form;
@@ -103,9 +107,14 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     );
   }
 
-  async function registeredAgent(db: Queryable, client: AuthenticatedClient): Promise<AgentRow> {
+  /** `lock`: the row is held (FOR SHARE) until the transaction ends, so a status change waits for it. */
+  async function registeredAgent(
+    db: Queryable,
+    client: { spiffeId: string },
+    lock = false,
+  ): Promise<AgentRow> {
     const { rows } = await db.query<AgentRow>(
-      "SELECT id, kind, tenant, status, spiffe_id FROM agents WHERE spiffe_id = $1",
+      `SELECT id, kind, tenant, status, spiffe_id FROM agents WHERE spiffe_id = $1${lock ? " FOR SHARE" : ""}`,
       [client.spiffeId],
     );
     const agent = rows[0];
@@ -213,22 +222,25 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     const client = clientOf(request, form);
     const grant = parseGrant(clientCredentialsRequest, form);
     await publishedKeys();
-    return app.db.transaction(async (tx) => {
-      const agent = await registeredAgent(tx, client);
-      const now = app.now();
-      const verified = await verifiedCapabilities(tx, agent.id, now);
-      if (verified === null)
-        throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
-      const input: AccessTokenInput = {
-        issuer: tokens.urls.issuer,
-        jti: randomUUID(),
-        now,
-        ttlSeconds: ttl,
-        client,
-        tenant: agent.tenant,
-      };
-      const claims = clientCredentialsClaims(input, grant, verified);
-      const token = await sign(claims);
+    const now = app.now();
+    const { agent, verified } = await attestedAgent(app.db, client, now);
+    const input: AccessTokenInput = {
+      issuer: tokens.urls.issuer,
+      jti: randomUUID(),
+      now,
+      ttlSeconds: ttl,
+      client,
+      tenant: agent.tenant,
+    };
+    const claims = clientCredentialsClaims(input, grant, verified);
+    const token = await sign(claims);
+    // As for exchanges: re-checked under the issuance lock, so nothing is issued after the agent's
+    // suspension or its attestation's revocation commits.
+    await app.db.transaction(async (tx) => {
+      await holdIssuance(tx);
+      const again = await attestedAgent(tx, client, app.now());
+      if (grantedScopesOf(claims).some((scope) => !covers(again.verified, scope)))
+        throw new OAuthError("invalid_scope", "the agent's attestation changed; ask again");
       await audit(tx, request, {
         tenant: agent.tenant,
         action: "oauth.token_issued",
@@ -237,9 +249,20 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
         jti: input.jti,
         details: { grant_type: "client_credentials", scope: claims.scope, expires_at: claims.exp },
       });
-      return issued(reply, token, claims, false);
     });
+    return issued(reply, token, claims, false);
   }
+
+  async function attestedAgent(tx: Queryable, client: AuthenticatedClient, now: Date) {
+    const agent = await registeredAgent(tx, client);
+    const verified = await verifiedCapabilities(tx, agent.id, now);
+    if (verified === null)
+      throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
+    return { agent, verified };
+  }
+
+  const grantedScopesOf = (claims: Record<string, unknown>) =>
+    typeof claims.scope === "string" && claims.scope !== "" ? claims.scope.split(" ") : [];
 
   async function tokenExchange(request: FastifyRequest, reply: FastifyReply, form: Record<string, string>) {
     const client = clientOf(request, form);
@@ -247,30 +270,26 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     const delegation = await ourToken(grant.subject_token);
     if (!delegation || delegation.kind !== "delegation")
       throw new OAuthError("invalid_grant", "subject_token is not a valid delegation issued by this service");
-    return app.db.transaction(async (tx) => {
-      const agent = await registeredAgent(tx, client);
-      const now = app.now();
-      const refusal = checkGrantUse(delegation, {
-        nowSeconds: now.getTime() / 1000,
-        callerSpiffeId: client.spiffeId,
-        certificateThumbprint: client.thumbprint,
-        isRevoked: () => false,
-      });
-      if (refusal === "agent_mismatch")
-        throw new OAuthError("invalid_grant", "the delegation was granted to another agent");
-      if (refusal) throw new OAuthError("invalid_grant", `the delegation is ${refusal.replace(/_/g, " ")}`);
-      if (await isRevoked(tx, delegation))
-        throw new OAuthError("invalid_grant", "the delegation has been revoked");
-      const input: AccessTokenInput = {
-        issuer: tokens.urls.issuer,
-        jti: randomUUID(),
-        now,
-        ttlSeconds: ttl,
-        client,
-        tenant: delegation.tenant,
-      };
-      const claims = exchangeClaims(input, grant, delegation, tokens.catalogue.services);
-      const token = await sign(claims);
+    // Checked first without a transaction (fail fast), signed by Vault without holding a database
+    // connection, then checked again and recorded in one short transaction.
+    const now = app.now();
+    const agent = await stillEntitled(app.db, client, delegation, now);
+    const input: AccessTokenInput = {
+      issuer: tokens.urls.issuer,
+      jti: randomUUID(),
+      now,
+      ttlSeconds: ttl,
+      client,
+      tenant: delegation.tenant,
+    };
+    const claims = exchangeClaims(input, grant, delegation, tokens.catalogue.services);
+    const token = await sign(claims);
+    await app.db.transaction(async (tx) => {
+      // Everything again under the issuance lock (issuance-lock.ts), held until commit: a revocation
+      // that committed meanwhile is seen here and nothing is issued; one that has not yet committed
+      // waits for this commit.
+      await holdIssuance(tx);
+      await stillEntitled(tx, client, delegation, app.now());
       await audit(tx, request, {
         tenant: delegation.tenant,
         action: "oauth.token_exchanged",
@@ -281,8 +300,51 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
         delegationId: delegation.delegationId,
         details: { scope: claims.scope, audience: grant.audience ?? WARDEN_AUDIENCE, expires_at: claims.exp },
       });
-      return issued(reply, token, claims, true);
     });
+    // Sent only after the commit: a token the client holds is always recorded.
+    return issued(reply, token, claims, true);
+  }
+
+  /**
+   * The delegation may still be exchanged by this client: agent active, same tenant, delegation
+   * unrevoked, and an approved attestation that still verifies every delegated scope (KYA re-checked
+   * at every exchange).
+   */
+  async function stillEntitled(
+    tx: Queryable,
+    client: AuthenticatedClient,
+    delegation: Grant,
+    now: Date,
+  ): Promise<AgentRow> {
+    const agent = await registeredAgent(tx, client);
+    const refusal = checkGrantUse(delegation, {
+      nowSeconds: now.getTime() / 1000,
+      callerSpiffeId: client.spiffeId,
+      certificateThumbprint: client.thumbprint,
+      isRevoked: () => false,
+    });
+    if (refusal === "agent_mismatch")
+      throw new OAuthError("invalid_grant", "the delegation was granted to another agent");
+    if (refusal) throw new OAuthError("invalid_grant", `the delegation is ${refusal.replace(/_/g, " ")}`);
+    if (delegation.tenant !== agent.tenant)
+      throw new OAuthError("invalid_grant", "the delegation belongs to another tenant than the agent");
+    const { rows: held } = await tx.query<{ revoked: boolean }>(
+      "SELECT revoked_at IS NOT NULL AS revoked FROM delegations WHERE id = $1::uuid",
+      [delegation.delegationId],
+    );
+    if (held.length === 0) throw new OAuthError("invalid_grant", "the delegation is unknown");
+    if (held[0]!.revoked || (await isRevoked(tx, delegation)))
+      throw new OAuthError("invalid_grant", "the delegation has been revoked");
+    const verified = await verifiedCapabilities(tx, agent.id, now);
+    if (verified === null)
+      throw new OAuthError("unauthorized_client", "the agent has no approved KYA attestation");
+    const unverified = delegation.scopes.filter((scope) => !covers(verified, scope));
+    if (unverified.length)
+      throw new OAuthError(
+        "invalid_grant",
+        `the agent's attestation no longer verifies: ${unverified.join(" ")}`,
+      );
+    return agent;
   }
 
   const handle =
@@ -361,13 +423,21 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       const client = clientOf(request, form);
       if (!form.token) throw new OAuthError("invalid_request", "token is required");
       const ownComponent = /^spiffe:\/\/[^/]+\/warden\//.test(client.spiffeId);
-      if (!ownComponent) await registeredAgent(app.db, client);
+      const caller = ownComponent ? null : await registeredAgent(app.db, client);
       const inactive = () => reply.header("cache-control", "no-store").send({ active: false });
       const grant = await ourToken(form.token);
       if (!grant) return inactive();
-      const nowSeconds = app.now().getTime() / 1000;
+      // Only those entitled to the token learn about it (RFC 7662 §2.2 allows answering inactive):
+      // Warden's own components, the client it was issued to, and resource servers of its tenant.
+      if (caller && grant.agentSpiffeId !== client.spiffeId && grant.tenant !== caller.tenant)
+        return inactive();
+      const now = app.now();
+      const nowSeconds = now.getTime() / 1000;
       if (grant.expiresAt <= nowSeconds || grant.notBefore > nowSeconds + 5) return inactive();
       if (await isRevoked(app.db, grant)) return inactive();
+      // The agent the token was issued to must still be active and attested (the data plane checks the same).
+      const holder = await registeredAgent(app.db, { spiffeId: grant.agentSpiffeId }).catch(() => null);
+      if (!holder || (await verifiedCapabilities(app.db, holder.id, now)) === null) return inactive();
       return reply.header("cache-control", "no-store").send({
         active: true,
         token_type: grant.kind === "access_token" ? "Bearer" : "N_A",

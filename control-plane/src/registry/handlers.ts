@@ -19,6 +19,7 @@ import {
   type RegistryKind,
   type RegistryUpdateBody,
 } from "./model.js";
+import { holdRevocation } from "../oauth/issuance-lock.js";
 import { findEntry, insertEntry, listEntries, updateEntry, type RegistryFilter } from "./repository.js";
 
 const LABEL: Record<RegistryKind, { noun: string; action: string }> = {
@@ -70,6 +71,8 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
     const principal = principalOf(request);
     const { id } = request.params as IdParams;
     const updated = await ctx.db.transaction(async (tx) => {
+      // A status change (suspend, archive) is a revocation for the token service (oauth/issuance-lock.ts).
+      if (changes.status !== undefined) await holdRevocation(tx);
       const entry = await loadVisible(request, id, tx);
       checkMayChange(principal, entry, changes.status);
       checkIfMatch(request.headers["if-match"], entry.version, true);

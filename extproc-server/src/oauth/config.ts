@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { env, loadConfig } from "../../../lib/src/config.js";
+import { outboundConfigShape } from "../../../lib/src/http/outbound.js";
 
 /** SaaS token injection settings (issue 8); on whenever Vault is configured. */
 export const oauthConfigShape = {
@@ -21,6 +22,8 @@ export const oauthConfigShape = {
     .optional(),
   /** The local spool of OAuth audit events while PostgreSQL is unreachable; next to the usage spool when unset. */
   WARDEN_OAUTH_AUDIT_SPOOL: env.path().optional(),
+  /** Refreshes go through the shared hardened client (no redirects, bounded answers, public targets). */
+  ...outboundConfigShape,
 };
 
 export type OAuthConfig = z.infer<z.ZodObject<typeof oauthConfigShape>>;

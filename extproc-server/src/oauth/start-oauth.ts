@@ -1,3 +1,4 @@
+import { createOutboundClient, outboundPolicyFrom } from "../../../lib/src/http/outbound.js";
 import { dirname, join, resolve } from "node:path";
 import { AuditWriter } from "../../../lib/src/audit/writer.js";
 import { openDatabase } from "../../../lib/src/db/open.js";
@@ -72,6 +73,7 @@ export async function startOAuth(
     logger,
     refreshMarginMs: config.WARDEN_OAUTH_REFRESH_MARGIN_S * 1000,
     providerTimeoutMs: config.WARDEN_OAUTH_PROVIDER_TIMEOUT_MS,
+    http: createOutboundClient(outboundPolicyFrom(config)),
     cacheTtlMs: config.WARDEN_OAUTH_TOKEN_CACHE_TTL_MS,
     ...(markReconsent ? { markReconsent } : {}),
   });

@@ -80,6 +80,7 @@ function setup(refresh: Refresh) {
     refreshMarginMs: 60_000,
     providerTimeoutMs: 500,
     cacheTtlMs: 30_000,
+    http: { request: () => Promise.reject(new Error("the test's refresh stands in for the provider")) },
     refresh,
     markReconsent: async (key, reason) => {
       marked.push(`${key.service}: ${reason}`);

@@ -1,4 +1,5 @@
 import { WardenError } from "../../../lib/src/errors.js";
+import type { OutboundClient } from "../../../lib/src/http/outbound.js";
 import type { Logger } from "../../../lib/src/logger.js";
 import type { SaasService } from "../../../lib/src/saas/catalogue.js";
 import {
@@ -31,6 +32,8 @@ export interface UserTokensOptions {
   /** Refresh this long before the provider's expiry, so no request carries a token about to lapse. */
   refreshMarginMs: number;
   providerTimeoutMs: number;
+  /** The hardened client every provider call goes through (lib/src/http/outbound.ts). */
+  http: OutboundClient;
   /**
    * How long a cached token is used before Vault is asked again (one KV read; no decryption when the
    * version is unchanged), so a disconnect or a re-consent elsewhere reaches this sidecar in time.
@@ -79,7 +82,10 @@ export class UserTokens {
     this.refresh =
       options.refresh ??
       ((service, client, refreshToken) =>
-        refreshAccessToken(service, client, refreshToken, { timeoutMs: options.providerTimeoutMs }));
+        refreshAccessToken(service, client, refreshToken, {
+          http: options.http,
+          timeoutMs: options.providerTimeoutMs,
+        }));
   }
 
   /** The access token to inject; synchronous when a fresh one is cached. */
@@ -178,7 +184,8 @@ export class UserTokens {
       tokens = await this.refresh(service, client, refreshToken);
     } catch (error) {
       if (!(error instanceof OAuthProviderError)) throw error;
-      if (error.failure !== "unavailable")
+      // Only a refusal of the grant means re-consent; an unreadable answer (redirect, oversized) is the provider's fault.
+      if (error.failure === "invalid_grant" || error.failure === "refused")
         return this.needsReconsent(key, service, identity, stored, error.message);
       this.options.events.record({
         kind: "token_refresh_failed",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { AuditRecord } from "../../../lib/src/audit/chain.js";
-import type { AuditEventInput } from "../../../lib/src/audit/event.js";
+import { UNKNOWN_TENANT, type AuditEventInput } from "../../../lib/src/audit/event.js";
 import type { Queryable } from "../../../lib/src/db/types.js";
 import { picoToMicrosRounded } from "../../../lib/src/llm/money.js";
 import { usageJson, type PricedUsageRecord } from "./record.js";
@@ -15,7 +15,7 @@ export const SOFT_BUDGET_ACTION = "llm_budget.soft_limit_reached";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A decision without a tenant is still recorded (and visible as such) rather than lost. */
-export const UNKNOWN_TENANT = "unknown";
+export { UNKNOWN_TENANT } from "../../../lib/src/audit/event.js";
 
 export function usageAuditEvent(record: PricedUsageRecord): AuditEventInput {
   const { usage } = record;

@@ -129,3 +129,28 @@ describe("audit event normalisation", () => {
     ).toThrow(/details: larger than/);
   });
 });
+
+describe("canonical JSON fast path", () => {
+  it("gives the same bytes for values already in key order and for any other order", () => {
+    const values: unknown[] = [
+      { a: 1, b: { c: [1, { d: 2, e: null }], f: "x" }, g: true },
+      { b: 1, a: 2 },
+      { "10": 1, "9": 2, a: 3 },
+      { a: [undefined, 1], b: new Date(0) },
+      { a: { z: 1, y: 2 } },
+      [{ b: 1, a: 2 }, "s", 1.5, false],
+      { é: 1, e: 2, E: 3, "\u{1F600}": 4, "\uFFFF": 5 },
+    ];
+    const slowCopy = (v: unknown): string => {
+      if (v === null || typeof v !== "object") return JSON.stringify(v);
+      if (v instanceof Date) return JSON.stringify(v.toISOString());
+      if (Array.isArray(v)) return `[${v.map((i) => slowCopy(i === undefined ? null : i)).join(",")}]`;
+      const entries = Object.entries(v as Record<string, unknown>)
+        .filter(([, m]) => m !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([k, m]) => `${JSON.stringify(k)}:${slowCopy(m)}`).join(",")}}`;
+    };
+    for (const value of values) expect(canonicalJson(value)).toBe(slowCopy(value));
+    expect(() => canonicalJson({ a: [Number.POSITIVE_INFINITY] })).toThrow(/non-finite/);
+  });
+});

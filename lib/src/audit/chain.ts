@@ -18,10 +18,26 @@ export interface ChainFields {
 export type ChainedEntry = AuditEntry & ChainFields;
 export type AuditRecord = ChainedEntry & { id: number; hash: string };
 
+/** The last key list seen and its sorted form: every row of a batch (or a table) has the same keys. */
+let lastKeys: string[] = [];
+let lastSorted: string[] = [];
+
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length === lastKeys.length && keys.every((key, i) => key === lastKeys[i])) return lastSorted;
+  lastKeys = keys;
+  lastSorted = keys.filter((key) => key !== "hash" && key !== "id").sort();
+  return lastSorted;
+}
+
 export function chainHash(entry: ChainedEntry): string {
-  const hashed: Record<string, unknown> = { ...entry };
-  delete hashed.hash;
-  delete hashed.id;
+  const record = entry as unknown as Record<string, unknown>;
+  // Built in key order by the store (no id, no hash yet): hashed as it is. Otherwise (rows read
+  // back) a copy with keys inserted in sorted order, so canonicalJson takes its native fast path.
+  if (!("hash" in record) && !("id" in record))
+    return createHash("sha256").update(canonicalJson(record)).digest("hex");
+  const hashed: Record<string, unknown> = {};
+  for (const key of sortedKeys(record)) hashed[key] = record[key];
   return createHash("sha256").update(canonicalJson(hashed)).digest("hex");
 }
 

@@ -3,7 +3,7 @@ import { isConnectionError, sqlState } from "../db/errors.js";
 import type { Database, Queryable } from "../db/types.js";
 import type { Logger } from "../logger.js";
 import type { AuditRecord } from "./chain.js";
-import { normalizeAuditEvent, type AuditEntry } from "./event.js";
+import { normalizeAuditEvent, normalizeTypedEvent, type AuditEntry, type AuditEventInput } from "./event.js";
 import { AuditSpool } from "./spool.js";
 import { appendAuditEntries } from "./store.js";
 
@@ -38,7 +38,8 @@ export interface AuditWriterStatus {
 
 interface Pending {
   entry: AuditEntry;
-  resolve: () => void;
+  /** Absent for `submitTyped` (fire and forget): nothing to settle. */
+  resolve?: () => void;
   reject: (error: Error) => void;
 }
 
@@ -85,10 +86,35 @@ export class AuditWriter {
 
   /** Validates (throws InvalidAuditEventError) and queues an event; resolves once it is durable. */
   append(event: unknown): Promise<AuditEntry> {
+    return this.enqueue(() => normalizeAuditEvent(event, this.now));
+  }
+
+  /** `append` for an event built from typed values in this process (normalizeTypedEvent): cheaper. */
+  appendTyped(event: AuditEventInput): Promise<AuditEntry> {
+    return this.enqueue(() => normalizeTypedEvent(event, this.now));
+  }
+
+  /**
+   * `appendTyped` without a promise per event, for the busiest caller (one event per authorization
+   * decision): `onError` hears of an event that was refused or could not be made durable.
+   */
+  submitTyped(event: AuditEventInput, onError: (error: Error) => void): void {
+    if (this.closed) return onError(new Error("audit writer is closed"));
+    let entry: AuditEntry;
+    try {
+      entry = normalizeTypedEvent(event, this.now);
+    } catch (error) {
+      return onError(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.queue.push({ entry, reject: onError });
+    this.kick();
+  }
+
+  private enqueue(normalize: () => AuditEntry): Promise<AuditEntry> {
     if (this.closed) return Promise.reject(new Error("audit writer is closed"));
     let entry: AuditEntry;
     try {
-      entry = normalizeAuditEvent(event, this.now);
+      entry = normalize();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -153,8 +179,11 @@ export class AuditWriter {
       if (this.queue.length === 0) return;
       const batch = this.queue.splice(0, this.batchSize);
       try {
-        await this.write(batch.map((p) => p.entry));
-        for (const p of batch) p.resolve();
+        await this.write(
+          batch.map((p) => p.entry),
+          true,
+        );
+        for (const p of batch) p.resolve?.();
         this.retryDelay = this.options.retryDelayMs?.min ?? 100;
       } catch (error) {
         this.queue.unshift(...batch);
@@ -172,10 +201,11 @@ export class AuditWriter {
     }
   }
 
-  private write(entries: AuditEntry[]): Promise<unknown> {
+  /** `fresh`: straight from the queue, never in a committed transaction (no duplicate look-up needed). */
+  private write(entries: AuditEntry[], fresh: boolean): Promise<unknown> {
     const { afterAppend } = this.options;
     return this.options.db.transaction(async (tx) => {
-      const result = await appendAuditEntries(tx, entries, this.now());
+      const result = await appendAuditEntries(tx, entries, this.now(), { fresh });
       if (afterAppend && result.inserted.length > 0) await afterAppend(tx, result.inserted);
     });
   }
@@ -190,14 +220,14 @@ export class AuditWriter {
       for (const p of moving) p.reject(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    for (const p of moving) p.resolve();
+    for (const p of moving) p.resolve?.();
   }
 
   /** Delivers the oldest spooled batch; false when the database is still unreachable. */
   private async deliverFromSpool(): Promise<boolean> {
     const batch = await this.spool.peek(this.batchSize);
     try {
-      await this.write(batch.entries);
+      await this.write(batch.entries, false);
     } catch (error) {
       if (isRetryableDatabaseError(error)) {
         this.scheduleRetry();
@@ -205,7 +235,7 @@ export class AuditWriter {
       }
       for (const entry of batch.entries) {
         try {
-          await this.write([entry]);
+          await this.write([entry], false);
         } catch (single) {
           if (isRetryableDatabaseError(single)) {
             this.scheduleRetry();
@@ -226,9 +256,9 @@ export class AuditWriter {
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
       try {
-        await this.write([next.entry]);
+        await this.write([next.entry], true);
         this.queue.shift();
-        next.resolve();
+        next.resolve?.();
       } catch (error) {
         if (isRetryableDatabaseError(error)) {
           await this.moveQueueToSpool();

@@ -7,15 +7,17 @@ type HeaderMap = envoy.config.core.v3.IHeaderMap | null | undefined;
  * set on a mutation (it answers 500: envoy issue #31555). Read both, write only `raw_value`.
  */
 export function headerMapToRecord(map: HeaderMap): Record<string, string> {
-  const out: Record<string, string> = {};
+  // A Map, not an object: a header named `constructor` or `__proto__` is an ordinary header.
+  const out = new Map<string, string>();
   for (const header of map?.headers ?? []) {
     const key = (header.key ?? "").toLowerCase();
     if (!key) continue;
     const raw = header.rawValue;
     const value = raw && raw.length > 0 ? Buffer.from(raw).toString("utf8") : (header.value ?? "");
-    out[key] = key in out ? `${out[key]},${value}` : value;
+    const before = out.get(key);
+    out.set(key, before === undefined ? value : `${before},${value}`);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 export function headerOption(

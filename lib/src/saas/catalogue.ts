@@ -42,6 +42,12 @@ const serviceSchema = z
     token_url: httpsOrLoopbackUrl,
     /** RFC 7009 revocation endpoint; null when the provider has none (disconnect then only forgets the token). */
     revoke_url: httpsOrLoopbackUrl.nullable(),
+    /** Where the connected account is described (shown to the user before the connection is stored). */
+    userinfo_url: httpsOrLoopbackUrl.optional(),
+    /** The provider's issuer identifier: an `iss` in the authorization response must equal it (RFC 9207). */
+    issuer: z.string().url().optional(),
+    /** The provider always sends `iss` (its `authorization_response_iss_parameter_supported`): a callback without it is refused. */
+    iss_parameter_supported: z.boolean().default(false),
     /** Extra query parameters of the authorization request (Google needs `access_type=offline` for a refresh token). */
     authorize_params: z.record(z.string()).default({}),
     client_auth: z.enum(["client_secret_post", "client_secret_basic"]).default("client_secret_post"),
@@ -106,7 +112,7 @@ export class SaasCatalogue {
 
   /** The service a scope name belongs to (`google-drive:read` → google-drive), if any. */
   serviceOfScope(scope: string): SaasService | undefined {
-    return this.services.find((service) => scope in service.scopes);
+    return this.services.find((service) => Object.hasOwn(service.scopes, scope));
   }
 }
 
@@ -126,7 +132,10 @@ export function scopesAllowing(service: SaasService, operation: SaasOperation): 
 export function providerScopesFor(service: SaasService, scopes: readonly string[]): string[] {
   const out = new Set<string>();
   for (const scope of scopes)
-    for (const providerScope of service.scopes[scope]?.provider_scopes ?? []) out.add(providerScope);
+    for (const providerScope of Object.hasOwn(service.scopes, scope)
+      ? service.scopes[scope]!.provider_scopes
+      : [])
+      out.add(providerScope);
   return [...out];
 }
 
@@ -153,6 +162,9 @@ export function parseSaasCatalogue(raw: unknown, file = "<inline>"): SaasCatalog
     if (service.route_prefix !== `/${name}/`)
       problems.push(`${name}.route_prefix: must be /${name}/ (the sidecar routes by service name)`);
   }
+  for (const [name, service] of Object.entries(parsed.data))
+    if (service.iss_parameter_supported && !service.issuer)
+      problems.push(`${name}.iss_parameter_supported: needs issuer (the value iss must equal)`);
   if (problems.length) throw new SaasCatalogueError(file, problems);
   return new SaasCatalogue(Object.entries(parsed.data).map(([name, service]) => ({ ...service, name })));
 }

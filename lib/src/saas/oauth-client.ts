@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { OutboundError, type OutboundClient } from "../http/outbound.js";
 import type { SaasService } from "./catalogue.js";
 import type { PlainTokens } from "./sealed-tokens.js";
 
@@ -21,9 +22,11 @@ export const providerClientSchema = z.object({
 /**
  * `invalid_grant`: the provider refuses the grant for good (refresh token revoked or expired, code
  * used): the user must consent again. `unavailable`: the provider could not be reached or failed
- * (5xx): try again later. `refused`: any other refusal (misconfigured client).
+ * (5xx): try again later. `refused`: any other refusal (misconfigured client). `bad_response`: the
+ * provider answered something Warden does not read (a redirect, an oversized body, a non-public
+ * address): nothing from it is used, and the grant itself is not judged (a 502 to our caller).
  */
-export type OAuthFailure = "invalid_grant" | "unavailable" | "refused";
+export type OAuthFailure = "invalid_grant" | "unavailable" | "refused" | "bad_response";
 
 export class OAuthProviderError extends Error {
   constructor(
@@ -42,14 +45,16 @@ const tokenResponse = z.object({
   expires_in: z.union([z.number(), z.string().regex(/^\d+$/)]).optional(),
   refresh_token: z.string().min(1).optional(),
   scope: z.string().optional(),
+  id_token: z.string().min(1).max(16_384).optional(),
 });
 
 const errorResponse = z.object({ error: z.string() }).passthrough();
 
 export interface OAuthCallOptions {
+  /** The hardened client (lib/src/http/outbound.ts): no redirects, bounded answers, public targets. */
+  http: OutboundClient;
   timeoutMs: number;
   now?: () => Date;
-  fetch?: typeof fetch;
 }
 
 function clientAuth(
@@ -73,31 +78,49 @@ async function postForm(
   options: OAuthCallOptions,
 ): Promise<{ status: number; body: unknown }> {
   const auth = clientAuth(service, client);
-  let response: Response;
+  const response = await call(service, options, {
+    method: "POST",
+    url,
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      // GitHub answers form-encoded unless JSON is asked for.
+      accept: "application/json",
+      ...auth.headers,
+    },
+    body: new URLSearchParams({ ...params, ...auth.params }).toString(),
+  });
+  return { status: response.status, body: parseJson(response.body) };
+}
+
+async function call(
+  service: SaasService,
+  options: OAuthCallOptions,
+  request: { method: "GET" | "POST"; url: string; headers: Record<string, string>; body?: string },
+) {
   try {
-    response = await (options.fetch ?? fetch)(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        // GitHub answers form-encoded unless JSON is asked for.
-        accept: "application/json",
-        ...auth.headers,
-      },
-      body: new URLSearchParams({ ...params, ...auth.params }).toString(),
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
+    return await options.http.request({ ...request, timeoutMs: options.timeoutMs });
   } catch (error) {
-    const reason = error instanceof Error ? error.name : "error";
-    throw new OAuthProviderError("unavailable", `${service.display_name} did not answer (${reason})`, 0);
+    if (!(error instanceof OutboundError)) throw error;
+    if (error.failure === "timeout" || error.failure === "unreachable")
+      throw new OAuthProviderError(
+        "unavailable",
+        `${service.display_name} did not answer (${error.failure})`,
+        0,
+      );
+    throw new OAuthProviderError(
+      "bad_response",
+      `${service.display_name}: ${error.message}`,
+      error.failure === "redirect" ? 302 : 0,
+    );
   }
-  const text = await response.text().catch(() => "");
-  let body: unknown = undefined;
+}
+
+function parseJson(body: Buffer): unknown {
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return body.length ? (JSON.parse(body.toString("utf8")) as unknown) : undefined;
   } catch {
-    body = undefined;
+    return undefined;
   }
-  return { status: response.status, body };
 }
 
 function failure(service: SaasService, what: string, status: number, body: unknown): OAuthProviderError {
@@ -139,12 +162,18 @@ function tokensFrom(
   };
 }
 
+/** What a code exchange yields: the tokens, and the OIDC ID token when the provider sent one. */
+export interface CodeExchange {
+  tokens: PlainTokens;
+  idToken: string | null;
+}
+
 export async function exchangeAuthorizationCode(
   service: SaasService,
   client: ProviderClient,
   grant: { code: string; redirectUri: string; codeVerifier: string },
   options: OAuthCallOptions,
-): Promise<PlainTokens> {
+): Promise<CodeExchange> {
   const { status, body } = await postForm(
     service.token_url,
     service,
@@ -158,7 +187,32 @@ export async function exchangeAuthorizationCode(
     options,
   );
   if (status !== 200) throw failure(service, "code exchange", status, body);
-  return tokensFrom(service, body, (options.now ?? (() => new Date()))(), null);
+  const tokens = tokensFrom(service, body, (options.now ?? (() => new Date()))(), null);
+  const parsed = tokenResponse.safeParse(body);
+  return { tokens, idToken: parsed.success ? (parsed.data.id_token ?? null) : null };
+}
+
+/**
+ * The provider's description of the account a token belongs to (OIDC userinfo, GitHub `/user`,
+ * Drive `about`), from the catalogue's `userinfo_url`; null when the service has none or the answer
+ * is not a JSON object. Shown to the user before a connection is stored.
+ */
+export async function fetchUserinfo(
+  service: SaasService,
+  accessToken: string,
+  options: OAuthCallOptions,
+): Promise<Record<string, unknown> | null> {
+  if (!service.userinfo_url) return null;
+  const response = await call(service, options, {
+    method: "GET",
+    url: service.userinfo_url,
+    headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
+  });
+  if (response.status !== 200) throw failure(service, "account lookup", response.status, undefined);
+  const body = parseJson(response.body);
+  return body !== null && typeof body === "object" && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : null;
 }
 
 export async function refreshAccessToken(

@@ -79,7 +79,7 @@ export function verificationKeysFromJwks(jwks: { keys?: unknown }): Map<string, 
   for (const raw of Array.isArray(jwks.keys) ? (jwks.keys as PublicJwkLike[]) : []) {
     if (typeof raw !== "object" || raw === null) continue;
     const alg = raw.alg as JwsAlgorithm;
-    if (typeof raw.kid !== "string" || !(alg in HASH_OF) || raw.kty !== "EC") continue;
+    if (typeof raw.kid !== "string" || !Object.hasOwn(HASH_OF, alg) || raw.kty !== "EC") continue;
     if (raw.use !== undefined && raw.use !== "sig") continue;
     if (raw.crv !== CURVE_OF[alg] || typeof raw.x !== "string" || typeof raw.y !== "string") continue;
     try {
