@@ -94,6 +94,35 @@ describe("authorize", () => {
     expect(input.now_ns).toBe(1_700_000_000_000_000_000);
   });
 
+  it("strips credential query parameters upstream and redacts them from the policy input", () => {
+    const policy = recordingPolicy(allowAll);
+    const { response } = authorize(
+      checkRequest({ path: "/google-ai/v1beta/models?key=AIza-agent-secret&alt=sse&Access_Token=t&%6Bey=k" }),
+      deps(policy),
+    );
+    // As written: Envoy matches the names without decoding them, providers decode them.
+    expect(response.okResponse?.queryParametersToRemove).toEqual(["key", "Access_Token", "%6Bey"]);
+    expect(policy.inputs[0]!.request.query).toEqual({
+      key: "[REDACTED]",
+      alt: "sse",
+      Access_Token: "[REDACTED]",
+    });
+    expect(JSON.stringify(policy.inputs[0])).not.toContain("AIza-agent-secret");
+  });
+
+  it("refuses a body over a limit before the policy runs: 400 naming the limit, in the provider's shape", () => {
+    const policy = recordingPolicy(allowAll);
+    const { response } = authorize(
+      checkRequest({ body: "[".repeat(100_000) + "]".repeat(100_000) }),
+      deps(policy),
+    );
+    expect(policy.inputs).toHaveLength(0);
+    expect(response.deniedResponse?.status?.code).toBe(400);
+    expect(JSON.parse(response.deniedResponse!.body!)).toMatchObject({
+      error: { code: "body_too_deep", type: "invalid_request_error", message: expect.stringContaining("64") },
+    });
+  });
+
   it("takes the identity only from the verified peer principal, never from headers", () => {
     const policy = recordingPolicy(allowAll);
     authorize(checkRequest({ headers: { "x-spiffe-id": "spiffe://warden.local/agent/evil" } }), deps(policy));
@@ -154,8 +183,15 @@ describe("authorize", () => {
     );
     expect(response.status?.code).toBe(16);
     expect(response.deniedResponse?.status?.code).toBe(401);
+    // An LLM route (OpenAI): the provider's error shape, carrying Warden's code and decision id.
     expect(JSON.parse(response.deniedResponse!.body!)).toEqual({
-      error: { code: "identity_missing", message: "no client certificate", decision_id: "d-1" },
+      error: {
+        code: "identity_missing",
+        message: "no client certificate",
+        decision_id: "d-1",
+        type: "authentication_error",
+        param: null,
+      },
     });
   });
 

@@ -7,10 +7,12 @@ import {
   type Decision,
 } from "./check-response.js";
 import type { HandOff } from "../../lib/src/handoff.js";
+import { errorDialectOf, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
 import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
 import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity.js";
 import type { PeerAttributes, PeerIdentity } from "./peer-certificate.js";
 import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";
+import type { BodyLimits } from "./body-limits.js";
 import { BadRequestError, parseJsonBody, requestFacts } from "./request-facts.js";
 
 /**
@@ -37,7 +39,8 @@ export const REFUSE_ALL_DELEGATIONS: DelegationVerifier = {
   verify: () => ({
     ...NO_DELEGATION,
     present: true,
-    error: "delegation tokens are not accepted by this sidecar",
+    // A stable code (policies: delegation_not_accepted), like the verifier's (lib/src/tokens/verify.ts).
+    error: "not_accepted",
   }),
 };
 
@@ -47,6 +50,8 @@ export interface AuthorizerDeps {
   delegations: DelegationVerifier;
   nowNs: () => number;
   newDecisionId: () => string;
+  /** JSON body limits (defaults: DEFAULT_BODY_LIMITS). */
+  bodyLimits?: BodyLimits;
   /** Dry-run: evaluate and record, but allow (rolling out a new policy safely). */
   dryRun?: boolean;
   /**
@@ -82,9 +87,10 @@ function denial(
   message: string,
   revision: string | null,
   input: PolicyInput | null,
+  dialect: ErrorDialect,
 ): Outcome {
   return {
-    response: deniedResponse(status, reason, message, decisionId),
+    response: deniedResponse(status, reason, message, decisionId, dialect),
     record: {
       decision_id: decisionId,
       policy_revision: revision,
@@ -104,18 +110,23 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
   const decisionId = deps.newDecisionId();
   const policy = deps.policy();
   const revision = policy?.revision ?? null;
+  // The route (set by Envoy, never by the agent) decides the shape of a denial's body.
+  const route = check.attributes?.contextExtensions;
+  const dialect = errorDialectOf(route?.service, route?.kind);
 
   let input: PolicyInput;
   let rawDelegation: string | undefined;
+  let credentialQuery: string[];
   try {
     const facts = requestFacts(check);
-    const body = parseJsonBody(facts);
+    credentialQuery = facts.credentialQuery;
+    const body = parseJsonBody(facts, deps.bodyLimits);
     const nowNs = deps.nowNs();
     const identity: PeerIdentity = deps.identify
       ? deps.identify(facts.peer, nowNs)
       : { ok: true, source: sourceIdentity(facts.peer.principal) };
     if (!identity.ok)
-      return denial(decisionId, identity.status, identity.reason, identity.message, revision, null);
+      return denial(decisionId, identity.status, identity.reason, identity.message, revision, null, dialect);
     const source = identity.source;
     const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
     rawDelegation = facts.headers[DELEGATION_HEADER];
@@ -138,7 +149,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     });
   } catch (error) {
     if (error instanceof BadRequestError)
-      return denial(decisionId, 400, "bad_request", error.message, revision, null);
+      return denial(decisionId, error.status, error.code, error.message, revision, null, dialect);
     throw error;
   }
 
@@ -150,6 +161,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       "no policy is loaded; refusing all requests",
       revision,
       input,
+      dialect,
     );
   }
 
@@ -166,6 +178,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       `policy evaluation failed: ${message}`,
       revision,
       input,
+      dialect,
     );
   }
   const evalNs = Number(process.hrtime.bigint() - started);
@@ -185,7 +198,13 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
   };
   if (!allow) {
     return {
-      response: deniedResponse(decision.status, decision.reason, decisionMessage(decision), decisionId),
+      response: deniedResponse(
+        decision.status,
+        decision.reason,
+        decisionMessage(decision),
+        decisionId,
+        dialect,
+      ),
       record,
     };
   }
@@ -208,6 +227,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       decision.allow ? decision : { ...decision, headers: {} },
       handOff,
       Object.keys(input.request.headers),
+      credentialQuery,
     ),
     record,
   };

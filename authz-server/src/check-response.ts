@@ -1,4 +1,5 @@
-import { codeForStatus, errorBody } from "../../lib/src/errors.js";
+import { codeForStatus } from "../../lib/src/errors.js";
+import { agentErrorJson, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
 import { authzHeaderOption as headerOption } from "../../lib/src/envoy/headers.js";
 import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { toStruct } from "../../lib/src/envoy/struct.js";
@@ -28,6 +29,8 @@ const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
 const WARDEN_HEADER_PREFIX = "x-warden-";
 
 /**
+ * `credentialQuery`: query parameters that carry a credential (lib/src/credentials.ts); Envoy removes
+ * them before the request goes upstream, where the injected credential is the only one.
  * `agentHeaderNames`: the names the agent sent. Only Warden writes `x-warden-*` headers upstream, so
  * any the agent sent are removed (unless this decision sets them); the delegation token proves the
  * grant to us and the upstream must never see it.
@@ -36,6 +39,7 @@ export function okResponse(
   decision: Decision,
   handOff: HandOff,
   agentHeaderNames: readonly string[],
+  credentialQuery: readonly string[] = [],
 ): ICheckResponse {
   const headers = [headerOption(DECISION_ID_HEADER, handOff.decision_id)];
   for (const [name, value] of Object.entries(decision.headers)) headers.push(headerOption(name, value));
@@ -55,6 +59,7 @@ export function okResponse(
     okResponse: {
       headers,
       headersToRemove,
+      ...(credentialQuery.length > 0 ? { queryParametersToRemove: credentialQuery.slice() } : {}),
       responseHeadersToAdd: [headerOption(DECISION_ID_HEADER, handOff.decision_id)],
     },
     dynamicMetadata: toStruct({ ...handOff, policy: decision.metadata }),
@@ -64,12 +69,14 @@ export function okResponse(
 /**
  * A denial as the agent sees it: the HTTP status and `{ error: { code, message, decision_id } }`.
  * `code` is the policy's stable reason code (e.g. `kya_expired`), `message` the words for a person.
+ * On LLM routes the body takes the provider's error shape (`dialect`, lib/src/llm/error-shapes.ts).
  */
 export function deniedResponse(
   status: number,
   code: string,
   message: string,
   decisionId: string,
+  dialect: ErrorDialect = "warden",
 ): ICheckResponse {
   const httpStatus = DENY_STATUSES.has(status) ? status : 403;
   return {
@@ -77,7 +84,7 @@ export function deniedResponse(
     deniedResponse: {
       status: { code: httpStatus },
       headers: [JSON_CONTENT_TYPE, headerOption(DECISION_ID_HEADER, decisionId)],
-      body: JSON.stringify(errorBody(code || codeForStatus(httpStatus), message, decisionId)),
+      body: agentErrorJson(dialect, httpStatus, code || codeForStatus(httpStatus), message, decisionId),
     },
     dynamicMetadata: toStruct({ decision_id: decisionId }),
   };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
+import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
 export const authzConfigShape = {
   ...spiffeServerConfigShape,
@@ -40,6 +41,11 @@ export const authzConfigShape = {
     .default(1),
   WARDEN_LOG_LEVEL: env.logLevel(),
   WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(5_000),
+  /** JSON request body limits, checked before the policy sees a body (authz-server/src/body-limits.ts). */
+  WARDEN_BODY_MAX_BYTES: env.positiveInt(DEFAULT_BODY_LIMITS.maxBytes),
+  WARDEN_BODY_MAX_DEPTH: env.positiveInt(DEFAULT_BODY_LIMITS.maxDepth),
+  WARDEN_BODY_MAX_KEYS: env.positiveInt(DEFAULT_BODY_LIMITS.maxKeys),
+  WARDEN_BODY_MAX_STRING_BYTES: env.positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes),
 };
 
 export type AuthzConfig = ReturnType<typeof loadAuthzConfig>;
@@ -69,6 +75,15 @@ export function registrySource(config: AuthzConfig): RegistrySource {
 export function loadAuthzConfig(source: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(authzConfigShape, source);
   return config;
+}
+
+export function bodyLimitsOf(config: AuthzConfig): BodyLimits {
+  return {
+    maxBytes: config.WARDEN_BODY_MAX_BYTES,
+    maxDepth: config.WARDEN_BODY_MAX_DEPTH,
+    maxKeys: config.WARDEN_BODY_MAX_KEYS,
+    maxStringBytes: config.WARDEN_BODY_MAX_STRING_BYTES,
+  };
 }
 
 /** The audit database: explicit, else the registry database. None: decisions are log lines only. */

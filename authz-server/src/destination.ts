@@ -32,8 +32,9 @@ export function destinationOf(facts: RequestFacts): Destination {
   };
 }
 
-// Google AI carries the model in the path: /v1beta/models/{model}:generateContent
-const GOOGLE_MODEL_PATH = /\/models\/([^/:]+):(stream)?[Gg]enerateContent/;
+// Google AI carries the model in the path: /v1beta/models/{model}:generateContent (also
+// :streamGenerateContent, :countTokens, :embedContent); a bare /models/{model} only reads the model.
+const GOOGLE_MODEL_PATH = /\/models\/([^/:]+):([A-Za-z]+)$/;
 // Azure OpenAI carries the deployment (its model alias) in the path.
 const AZURE_DEPLOYMENT_PATH = /\/deployments\/([^/]+)\//;
 
@@ -45,7 +46,7 @@ export function llmFactsOf(facts: RequestFacts, destination: Destination, body: 
   const google = GOOGLE_MODEL_PATH.exec(facts.path);
   if (google) {
     model = google[1] ?? model;
-    stream = google[2] === "stream";
+    stream = google[2] === "streamGenerateContent";
   }
   const azure = AZURE_DEPLOYMENT_PATH.exec(facts.path);
   if (azure && model === null) model = azure[1] ?? null;

@@ -13,6 +13,7 @@ import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
 import {
   auditDatabaseUrl,
+  bodyLimitsOf,
   loadAuthzConfig,
   registrySource,
   type AuthzConfig,
@@ -131,6 +132,7 @@ const server = new AuthzServer({
     nowNs: () => Date.now() * 1e6,
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
+    bodyLimits: bodyLimitsOf(config),
     identify: mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined,
   },
 });

@@ -1,5 +1,10 @@
-import { redactCredentialHeaders } from "../../lib/src/credentials.js";
+import {
+  isCredentialQueryParam,
+  redactCredentialHeaders,
+  redactCredentialQuery,
+} from "../../lib/src/credentials.js";
 import type { CheckRequest } from "../../lib/src/envoy/services.js";
+import { checkBodyLimits, DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
 /**
  * Step 1 of a decision: the plain facts of a CheckRequest, with credentials already redacted.
@@ -12,10 +17,18 @@ export interface RequestFacts {
   host: string;
   /** Path as the upstream will see it (the route's prefix removed), percent-decoded. */
   path: string;
+  /** Credential parameters (lib/src/credentials.ts) carry `[REDACTED]`; their names are in `credentialQuery`. */
   query: Record<string, string | string[]>;
+  /**
+   * Query parameter names, as the agent wrote them (`%6Bey` too), that carry credentials: Envoy
+   * removes them before the request goes upstream.
+   */
+  credentialQuery: string[];
   headers: Record<string, string>;
   /** Raw body text when Envoy forwarded it (routes that ask for it), else null. */
   bodyText: string | null;
+  /** Bytes of the body Envoy forwarded. */
+  bodyBytes: number;
   contentType: string;
   peer: { principal: string; certificate: string };
   /** Set by the Envoy route (never by the agent). */
@@ -24,8 +37,13 @@ export interface RequestFacts {
   timeNs: number | null;
 }
 
+/** A request Warden refuses before any policy runs: a 400 (or 413) with a code that names the problem. */
 export class BadRequestError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: string = "bad_request",
+    readonly status: 400 | 413 = 400,
+  ) {
     super(message);
     this.name = "BadRequestError";
   }
@@ -65,6 +83,27 @@ function parseQuery(query: string): Record<string, string | string[]> {
   return out;
 }
 
+/**
+ * Envoy matches `query_parameters_to_remove` against the names as written, without decoding, while
+ * providers decode them: `?%6Bey=…` is Google's `key`. So the names to remove are the raw ones whose
+ * decoded form is a credential. Only called when the decoded query holds one.
+ */
+function rawCredentialNames(query: string): string[] {
+  const names = new Set<string>();
+  for (const part of query.split("&")) {
+    const eq = part.indexOf("=");
+    const raw = eq === -1 ? part : part.slice(0, eq);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(raw.replace(/\+/g, " "));
+    } catch {
+      decoded = raw;
+    }
+    if (isCredentialQueryParam(decoded)) names.add(raw);
+  }
+  return [...names];
+}
+
 export function requestFacts(check: CheckRequest): RequestFacts {
   const attributes = check.attributes;
   const http = attributes?.request?.http;
@@ -82,21 +121,30 @@ export function requestFacts(check: CheckRequest): RequestFacts {
       : decoded;
 
   let bodyText: string | null = null;
-  if (http?.rawBody && http.rawBody.length > 0) bodyText = Buffer.from(http.rawBody).toString("utf8");
-  else if (http?.body) bodyText = http.body;
+  let bodyBytes = 0;
+  if (http?.rawBody && http.rawBody.length > 0) {
+    bodyText = Buffer.from(http.rawBody).toString("utf8");
+    bodyBytes = http.rawBody.length;
+  } else if (http?.body) {
+    bodyText = http.body;
+    bodyBytes = Buffer.byteLength(http.body);
+  }
 
   const time = attributes?.request?.time;
   const timeNs = time?.seconds != null ? Number(time.seconds) * 1e9 + (time.nanos ?? 0) : null;
 
+  const parsedQuery = parseQuery(query);
   return {
     id: http?.id ?? "",
     method: (http?.method ?? "").toUpperCase(),
     scheme: http?.scheme ?? "",
     host: (http?.host ?? "").toLowerCase(),
     path: upstreamPath,
-    query: parseQuery(query),
+    query: parsedQuery,
+    credentialQuery: redactCredentialQuery(parsedQuery).length > 0 ? rawCredentialNames(query) : [],
     headers: redactCredentialHeaders(headers),
     bodyText,
+    bodyBytes,
     contentType: (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase(),
     peer: {
       principal: attributes?.source?.principal ?? "",
@@ -107,10 +155,15 @@ export function requestFacts(check: CheckRequest): RequestFacts {
   };
 }
 
-/** Parses a JSON request body when there is one; a body that claims JSON but isn't is a 400. */
-export function parseJsonBody(facts: RequestFacts): unknown {
+/**
+ * Parses a JSON request body when there is one; a body that claims JSON but isn't is a 400, and one
+ * over a limit (size, depth, keys, string length) a 400/413 naming the limit, before it is parsed.
+ */
+export function parseJsonBody(facts: RequestFacts, limits: BodyLimits = DEFAULT_BODY_LIMITS): unknown {
   if (facts.bodyText === null || facts.bodyText.length === 0) return null;
   if (facts.contentType !== "application/json" && !facts.contentType.endsWith("+json")) return null;
+  const exceeded = checkBodyLimits(facts.bodyText, facts.bodyBytes, limits);
+  if (exceeded) throw new BadRequestError(exceeded.message, exceeded.code, exceeded.status);
   try {
     return JSON.parse(facts.bodyText) as unknown;
   } catch {

@@ -1,5 +1,5 @@
 import { ConfigError } from "../../lib/src/config.js";
-import { loadExtprocConfig } from "./config.js";
+import { loadExtprocConfig, transportCheck } from "./config.js";
 
 describe("extproc-server configuration", () => {
   test("defaults: loopback port 9002, info logs", () => {
@@ -7,7 +7,26 @@ describe("extproc-server configuration", () => {
       WARDEN_EXTPROC_LISTEN: "127.0.0.1:9002",
       WARDEN_LOG_LEVEL: "info",
       WARDEN_SHUTDOWN_GRACE_MS: 25_000,
+      WARDEN_INSECURE_DEV_PLAINTEXT: false,
     });
+  });
+
+  test("with Vault configured, plaintext gRPC is refused unless the development flag says so", () => {
+    expect(transportCheck(loadExtprocConfig({}), true)).toEqual({
+      ok: false,
+      reason: expect.stringContaining("SPIFFE_ENDPOINT_SOCKET"),
+    });
+    expect(
+      transportCheck(loadExtprocConfig({ SPIFFE_ENDPOINT_SOCKET: "unix:/tmp/agent.sock" }), true),
+    ).toEqual({
+      ok: true,
+      insecureDev: false,
+    });
+    expect(transportCheck(loadExtprocConfig({ WARDEN_INSECURE_DEV_PLAINTEXT: "true" }), true)).toEqual({
+      ok: true,
+      insecureDev: true,
+    });
+    expect(transportCheck(loadExtprocConfig({}), false)).toEqual({ ok: true, insecureDev: false });
   });
 
   test.each(["127.0.0.1:0", "[::1]:9002", "extproc.local:443", "unix:/run/warden/extproc.sock"])(

@@ -7,10 +7,36 @@ export const extprocConfigShape = {
   WARDEN_LOG_LEVEL: env.logLevel(),
   // An open stream is an HTTP exchange in flight, possibly a long LLM stream: give it time to finish.
   WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(25_000),
+  /**
+   * Development only: serve plaintext gRPC although Vault is configured. Without it, a server that
+   * can hand out credentials refuses to start without SPIFFE mTLS (see plaintextRefusal).
+   */
+  WARDEN_INSECURE_DEV_PLAINTEXT: env.bool(false),
 };
 
 export type ExtprocConfig = ReturnType<typeof loadExtprocConfig>;
 
 export function loadExtprocConfig(source: NodeJS.ProcessEnv = process.env) {
   return loadConfig(extprocConfigShape, source);
+}
+
+/**
+ * Whether this server may serve plaintext gRPC. With Vault configured, every ext_proc stream can carry
+ * a tenant's key: over plaintext any local process could ask for one by sending ext_authz-shaped
+ * metadata. Only SPIFFE mTLS (which admits Envoy's SPIFFE ID alone) may serve it, unless the
+ * development flag says otherwise, out loud.
+ */
+export type TransportCheck = { ok: true; insecureDev: boolean } | { ok: false; reason: string };
+
+export function transportCheck(config: ExtprocConfig, vaultConfigured: boolean): TransportCheck {
+  const mtls = (config.WARDEN_SPIFFE_SOCKET ?? config.SPIFFE_ENDPOINT_SOCKET) !== undefined;
+  if (!vaultConfigured || mtls) return { ok: true, insecureDev: false };
+  if (config.WARDEN_INSECURE_DEV_PLAINTEXT) return { ok: true, insecureDev: true };
+  return {
+    ok: false,
+    reason:
+      "VAULT_ADDR is set but SPIFFE_ENDPOINT_SOCKET is not: extproc-server hands out credentials and " +
+      "serves them only over SPIFFE mTLS. Set SPIFFE_ENDPOINT_SOCKET (or, for local development only, " +
+      "WARDEN_INSECURE_DEV_PLAINTEXT=true)",
+  };
 }

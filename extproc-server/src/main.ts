@@ -1,7 +1,7 @@
 import { exitOnConfigError } from "../../lib/src/config.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
-import { loadExtprocConfig, type ExtprocConfig } from "./config.js";
+import { loadExtprocConfig, transportCheck, type ExtprocConfig } from "./config.js";
 import { loadLlmKeysConfig, vaultCertConfig, type LlmKeysConfig } from "./credentials/config.js";
 import { vaultLlmKeys } from "./credentials/vault-llm-keys.js";
 import type { Provider } from "./providers.js";
@@ -30,6 +30,16 @@ try {
 const logger = createLogger("extproc-server", config.WARDEN_LOG_LEVEL);
 const providers: Provider[] = [];
 const vault = vaultCertConfig(llmConfig);
+const transport = transportCheck(config, vault !== null);
+if (!transport.ok) {
+  process.stderr.write(`extproc-server: ${transport.reason}\n`);
+  process.exit(78); // EX_CONFIG
+}
+if (transport.insecureDev)
+  logger.warn(
+    { insecure_dev_plaintext: true },
+    "INSECURE: WARDEN_INSECURE_DEV_PLAINTEXT is set: Vault credentials are served over plaintext gRPC to any local process. Development only",
+  );
 let usage: RunningUsage | null = null;
 let oauth: RunningOAuth | null = null;
 if (vault) {

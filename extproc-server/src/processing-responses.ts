@@ -1,6 +1,7 @@
 import { headerOption } from "../../lib/src/envoy/headers.js";
 import type { IProcessingResponse } from "../../lib/src/envoy/services.js";
-import { errorBody, type ErrorCode } from "../../lib/src/errors.js";
+import type { ErrorCode } from "../../lib/src/errors.js";
+import { agentErrorJson, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
 import { DECISION_ID_HEADER } from "./request-headers.js";
 
@@ -78,14 +79,19 @@ const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
 /**
  * The agent's answer when we refuse or fail: Envoy replies with this at once, upstream is not asked
  * (or its answer is replaced). The body is the JSON error of the brief; `details` lands in Envoy's
- * response code details (spaces are not allowed there).
+ * response code details (spaces are not allowed there). On LLM routes the body takes the provider's
+ * error shape (`dialect`), so the agent's SDK raises its usual error.
  */
-export function immediateErrorResponse(error: AgentError, decisionId: string): IProcessingResponse {
+export function immediateErrorResponse(
+  error: AgentError,
+  decisionId: string,
+  dialect: ErrorDialect = "warden",
+): IProcessingResponse {
   return {
     immediateResponse: {
       status: { code: error.status },
       headers: { setHeaders: [JSON_CONTENT_TYPE, headerOption(DECISION_ID_HEADER, decisionId)] },
-      body: Buffer.from(JSON.stringify(errorBody(error.code, error.message, decisionId)), "utf8"),
+      body: Buffer.from(agentErrorJson(dialect, error.status, error.code, error.message, decisionId), "utf8"),
       details: `warden_${error.code}`,
     },
   };

@@ -21,6 +21,7 @@ export function requestHeaderEdits(
   for (const header of headers) {
     const name = header.key?.toLowerCase();
     if (!name) continue;
+    // `name` is lower-case already: one Set lookup per header on the hot path.
     if (CREDENTIAL_REQUEST_HEADERS.has(name)) edits.remove(name);
     else if (name.startsWith(WARDEN_HEADER_PREFIX) && !handOff.policyHeaders.includes(name))
       edits.remove(name);

@@ -11,7 +11,7 @@ import { ExternalProcessorService, type IProcessingResponse } from "../../lib/sr
 import type { Logger } from "../../lib/src/logger.js";
 import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
 import type { Provider } from "./providers.js";
-import { StreamProcessor, type Reply } from "./stream-processor.js";
+import { ProtocolViolation, StreamProcessor, type Reply } from "./stream-processor.js";
 
 export const EXTPROC_SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor";
 
@@ -43,6 +43,7 @@ export class ExtProcServer {
   });
   private readonly providers: readonly Provider[];
   private open = 0;
+  private violations = 0;
 
   constructor(private readonly options: ExtProcServerOptions) {
     this.server = new Server({
@@ -53,6 +54,11 @@ export class ExtProcServer {
     this.providers = options.providers ?? [];
     this.server.addService(ProcessService, { process: (call: ProcessCall) => this.serveStream(call) });
     this.health.addToServer(this.server);
+  }
+
+  /** Streams ended for messages out of protocol order (phase-order.ts) since start. */
+  get protocolViolations(): number {
+    return this.violations;
   }
 
   /** ext_proc streams in flight (each is one HTTP exchange). */
@@ -103,6 +109,16 @@ export class ExtProcServer {
     let pending: Promise<void> | null = null;
 
     const send = (reply: Reply): void => {
+      if (reply instanceof ProtocolViolation) {
+        this.violations++;
+        logger.warn({ protocol_violations: this.violations }, "ext_proc stream ended: protocol violation");
+        if (!closed && !call.cancelled)
+          call.emit("error", {
+            code: GrpcStatus.FAILED_PRECONDITION,
+            details: "ext_proc message out of order",
+          });
+        return;
+      }
       if (reply && !closed && !call.cancelled) call.write(reply);
     };
     const broken = (error: unknown): void => {

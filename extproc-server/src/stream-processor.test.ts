@@ -4,7 +4,7 @@ import { createLogger } from "../../lib/src/logger.js";
 import { UndecodableMessage, decodeProcessingRequest } from "./incoming.js";
 import { BODY_BUFFERED, BODY_STREAMED, CONTINUE } from "./processing-responses.js";
 import type { ExchangeHooks, Provider } from "./providers.js";
-import { StreamProcessor, type Reply } from "./stream-processor.js";
+import { ProtocolViolation, StreamProcessor, type Reply } from "./stream-processor.js";
 import {
   asEnvoyReads,
   authzMetadata,
@@ -24,6 +24,7 @@ function processor(providers: Provider[] = []): StreamProcessor {
 function now(reply: Reply | Promise<Reply>): IProcessingResponse {
   if (reply instanceof Promise) throw new Error("expected a synchronous reply");
   if (!reply) throw new Error("expected a reply");
+  if (reply instanceof ProtocolViolation) throw new Error(`protocol violation: ${reply.detail}`);
   return reply;
 }
 
@@ -80,8 +81,8 @@ describe("request headers", () => {
     });
   });
 
-  test("a request body arriving without any decision is refused too", () => {
-    expect(readImmediate(now(processor().process(wire.requestBody("{}"))))?.status).toBe(403);
+  test("a request body before any request headers ends the stream as a protocol violation", () => {
+    expect(processor().process(wire.requestBody("{}"))).toBeInstanceOf(ProtocolViolation);
   });
 });
 
@@ -197,7 +198,7 @@ describe("providers", () => {
     ]);
     const reply = stream.process(wire.requestHeaders(AGENT_REQUEST));
     expect(reply).toBeInstanceOf(Promise);
-    expect(readMutation((await reply)?.requestHeaders?.response?.headerMutation).set["x-api-key"]).toBe(
+    expect(readMutation(now(await reply).requestHeaders?.response?.headerMutation).set["x-api-key"]).toBe(
       "from-vault",
     );
   });
@@ -298,5 +299,36 @@ describe("providers", () => {
     expect(readImmediate(now(stream.process(wire.responseHeaders({ ":status": "200" }))))?.status).toBe(402);
     stream.end();
     expect(ends).toBe(1);
+  });
+});
+
+describe("protocol order", () => {
+  const allowed = () => wire.requestHeaders(AGENT_REQUEST);
+
+  test("a second request_headers on the same stream (another tenant) is a violation, and the stream stays refused", () => {
+    const stream = processor();
+    expect(now(stream.process(allowed())).requestHeaders).toBeDefined();
+    expect(stream.process(allowed())).toBeInstanceOf(ProtocolViolation);
+    expect(stream.process(wire.responseHeaders({ ":status": "200" }))).toBeNull();
+  });
+
+  test("a response body before the response headers is a violation", () => {
+    const stream = processor();
+    stream.process(allowed());
+    expect(stream.process(wire.responseBody("data"))).toBeInstanceOf(ProtocolViolation);
+  });
+
+  test("a request phase after the response began is a violation", () => {
+    const stream = processor();
+    stream.process(allowed());
+    now(stream.process(wire.responseHeaders({ ":status": "200" })));
+    expect(stream.process(wire.requestBody("{}"))).toBeInstanceOf(ProtocolViolation);
+  });
+
+  test("a local reply (response headers first) is stripped and nothing else", () => {
+    const stream = processor();
+    const reply = now(stream.process(wire.responseHeaders({ ":status": "403", "set-cookie": "a=b" })));
+    expect(readMutation(reply.responseHeaders?.response?.headerMutation).remove).toContain("set-cookie");
+    expect(stream.process(allowed())).toBeInstanceOf(ProtocolViolation);
   });
 });

@@ -3,9 +3,11 @@ import type { IProcessingResponse, ProcessingRequest } from "../../lib/src/envoy
 import { WardenError } from "../../lib/src/errors.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
 import { newDecisionId } from "../../lib/src/ids.js";
+import { errorDialectOf } from "../../lib/src/llm/error-shapes.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "./authz-handoff.js";
 import { HeaderView } from "./header-edits.js";
+import { PhaseOrder, type Phase } from "./phase-order.js";
 import { UndecodableMessage, type IncomingMessage } from "./incoming.js";
 import {
   BODY_BUFFERED,
@@ -32,8 +34,16 @@ export interface ProcessorDeps {
   readonly newDecisionId?: () => string;
 }
 
-/** What to send back for one message: null when nothing must be sent (the exchange was already refused). */
-export type Reply = IProcessingResponse | null;
+/** A message out of protocol order (phase-order.ts): the stream ends with an error, nothing is answered. */
+export class ProtocolViolation {
+  constructor(readonly detail: string) {}
+}
+
+/**
+ * What to send back for one message: null when nothing must be sent (the exchange was already
+ * refused), a ProtocolViolation when the stream must end with an error.
+ */
+export type Reply = IProcessingResponse | ProtocolViolation | null;
 
 const NO_HOOKS: readonly ExchangeHooks[] = Object.freeze([]);
 const EMPTY_BODY = new Uint8Array(0);
@@ -61,13 +71,18 @@ export class StreamProcessor {
   private refused = false;
   private ended = false;
   private responseBodyBuffered = false;
+  private readonly order = new PhaseOrder();
 
   constructor(private readonly deps: ProcessorDeps) {}
 
   process(message: IncomingMessage): Reply | Promise<Reply> {
     if (this.refused) return null;
+    // `request` is a protobufjs oneof getter that searches the fields: read it once.
+    const phase = message instanceof UndecodableMessage ? undefined : message.request;
+    const violation = this.outOfOrder(phase);
+    if (violation) return violation;
     try {
-      const reply = this.dispatch(message);
+      const reply = this.dispatch(message, phase);
       return isPromise(reply) ? reply.catch((error: unknown) => this.fail(error)) : reply;
     } catch (error) {
       return this.fail(error);
@@ -90,17 +105,33 @@ export class StreamProcessor {
     }
   }
 
+  private outOfOrder(phase: string | undefined): ProtocolViolation | null {
+    if (!isPhase(phase)) return null;
+    const detail = this.order.admit(phase);
+    if (detail === null) return null;
+    this.refused = true;
+    this.deps.logger.warn(
+      { decision_id: this.handOff?.decisionId, violation: detail },
+      "ext_proc message out of protocol order; ending the stream",
+    );
+    this.end();
+    return new ProtocolViolation(detail);
+  }
+
   /** The exchange's ext_authz decision once request headers were accepted. */
   get decision(): AuthzHandOff | null {
     return this.handOff;
   }
 
-  private dispatch(message: IncomingMessage): IProcessingResponse | Promise<IProcessingResponse> {
+  private dispatch(
+    message: IncomingMessage,
+    phase: string | undefined,
+  ): IProcessingResponse | Promise<IProcessingResponse> {
     if (message instanceof UndecodableMessage) {
       this.deps.logger.warn({ reason: message.reason }, "undecodable ext_proc message");
       return this.refuse(INTERNAL, this.newId());
     }
-    switch (message.request) {
+    switch (phase) {
       case "requestHeaders":
         return this.onRequestHeaders(message, message.requestHeaders!);
       case "requestBody":
@@ -257,7 +288,8 @@ export class StreamProcessor {
   private refuse(error: AgentError, decisionId: string): IProcessingResponse {
     this.refused = true;
     this.end();
-    return immediateErrorResponse(error, decisionId);
+    const route = this.handOff;
+    return immediateErrorResponse(error, decisionId, errorDialectOf(route?.service, route?.kind));
   }
 
   private newId(): string {
@@ -282,6 +314,19 @@ function bufferedBodyReplacement(
       },
     },
   };
+}
+
+const PHASES: ReadonlySet<string> = new Set<Phase>([
+  "requestHeaders",
+  "requestBody",
+  "requestTrailers",
+  "responseHeaders",
+  "responseBody",
+  "responseTrailers",
+]);
+
+function isPhase(value: string | undefined): value is Phase {
+  return value !== undefined && PHASES.has(value);
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

@@ -1,41 +1,24 @@
+import { isCredentialQueryParam } from "./credentials.js";
+
 /**
  * Redacts the values of secret-bearing query (and fragment) parameters in a URL or request target,
  * for logs and audit rows: OAuth codes and states, tokens, keys, signatures, passwords. Names and
  * the rest of the URL stay readable. A URL without `?` or `#` is returned as is, untouched and
  * unallocated: this runs on every authorization decision.
  *
- * TODO(#16 merge): the parameter names should become one list with the credential query-parameter
- * names in lib/src/credentials.ts (issue #16 adds them there); until then this module keeps its own.
+ * The credential names (keys, tokens, signatures, passwords) are lib/src/credentials.ts's list, the
+ * one Envoy strips from requests too; this module adds the names that are secret in a log but must
+ * still reach an upstream (OAuth codes and states, nonces).
  */
 export const URL_REDACTED = "[REDACTED]";
 
-/** Lower-case parameter names whose values are secrets or single-use codes. */
-export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
+/** Lower-case names whose values are secret in a log, beyond the credential names. */
+export const LOG_SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
   "code",
   "state",
   "session_state",
   "nonce",
   "code_verifier",
-  "access_token",
-  "refresh_token",
-  "id_token",
-  "token",
-  "subject_token",
-  "actor_token",
-  "assertion",
-  "client_assertion",
-  "client_secret",
-  "key",
-  "api_key",
-  "apikey",
-  "sig",
-  "signature",
-  "password",
-  "passwd",
-  "pwd",
-  "secret",
-  "auth",
-  "jwt",
   "ticket",
 ]);
 
@@ -56,7 +39,7 @@ function isSecretName(rawName: string): boolean {
     }
   }
   name = name.trim().toLowerCase();
-  return SECRET_QUERY_PARAMS.has(name) || SECRET_SUFFIX.test(name);
+  return isCredentialQueryParam(name) || LOG_SECRET_QUERY_PARAMS.has(name) || SECRET_SUFFIX.test(name);
 }
 
 /** `a=1&code=xyz` → `a=1&code=[REDACTED]`; separators `&` and `;` are kept as they were. */

@@ -164,6 +164,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       {
         WARDEN_EXTPROC_LISTEN: `127.0.0.1:${extprocPort}`,
         WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
+        // Stacks without SPIRE serve plaintext on loopback; with Vault that needs the dev flag.
+        ...(spire ? {} : { WARDEN_INSECURE_DEV_PLAINTEXT: "true" }),
         ...spiffeEnv,
         ...options.extprocEnv,
       },

@@ -181,7 +181,7 @@ describe("a user lets an agent read their Drive for 24 hours", () => {
   test("another agent presenting the same token (a different SVID) is refused", async () => {
     const res = await readFiles(agents.other, token);
     expect(res.status).toBe(403);
-    expect(errorCode(res)).toBe("delegation_invalid");
+    expect(errorCode(res)).toBe("delegation_agent_mismatch");
   });
 
   test("a tampered token (read scope widened to write) is refused", async () => {
@@ -192,10 +192,10 @@ describe("a user lets an agent read their Drive for 24 hours", () => {
     ).toString("base64url");
     const res = await createFile(agents.helper, `${header}.${widened}.${signature}`);
     expect(res.status).toBe(403);
-    expect(errorCode(res)).toBe("delegation_invalid");
+    expect(errorCode(res)).toBe("delegation_signature_invalid");
     // And a forged token of our own making, signed by nobody we trust.
     const forged = await readFiles(agents.helper, `${header}.${widened}.${"A".repeat(86)}`);
-    expect(errorCode(forged)).toBe("delegation_invalid");
+    expect(errorCode(forged)).toBe("delegation_signature_invalid");
   });
 
   test("a delegation limited to GitHub does not open Drive", async () => {

@@ -178,6 +178,56 @@ describe("extproc-server over gRPC", () => {
   });
 });
 
+describe("extproc-server protocol order", () => {
+  let server: Running;
+
+  beforeAll(async () => {
+    server = await startExtproc("extproc-grpc-order");
+  }, START_TIMEOUT_MS);
+  afterAll(() => server.client.close());
+
+  test("a second request_headers on one stream (naming another tenant) ends the stream with an error", async () => {
+    const stream = ExchangeStream.open(server.client);
+    await stream.send(requestHeadersRequest(AGENT_REQUEST));
+    stream.write(
+      requestHeadersRequest(AGENT_REQUEST, {
+        metadata: authzMetadata({ ...SAMPLE_HANDOFF, tenant: "other-tenant", decision_id: "dec-second" }),
+      }),
+    );
+    const status = await stream.status;
+    expect(status.code).toBe(9); // FAILED_PRECONDITION
+    expect(server.process.log()).toContain("protocol violation");
+    expect(await healthCheck(server.client, "")).toBe("SERVING");
+  });
+
+  test("response phases before request headers: a body before its headers ends the stream", async () => {
+    const stream = ExchangeStream.open(server.client);
+    stream.write(responseBodyRequest("data: x\n\n"));
+    expect((await stream.status).code).toBe(9);
+  });
+});
+
+describe("extproc-server start-up", () => {
+  test("with Vault configured and no SPIFFE mTLS it refuses to start (exit 78), naming the fix", async () => {
+    const child = startProcess({
+      name: "extproc-grpc-plaintext-vault",
+      command: process.execPath,
+      args: [MAIN],
+      env: {
+        WARDEN_EXTPROC_LISTEN: `127.0.0.1:${await freePort()}`,
+        SPIFFE_ENDPOINT_SOCKET: "",
+        WARDEN_SPIFFE_SOCKET: "",
+        VAULT_ADDR: "https://127.0.0.1:8200",
+        WARDEN_VAULT_CLIENT_CERT: "/nonexistent/cert.pem",
+        WARDEN_VAULT_CLIENT_KEY: "/nonexistent/key.pem",
+      },
+    });
+    expect(await child.waitForExit()).toBe(78);
+    expect(child.log()).toContain("SPIFFE_ENDPOINT_SOCKET");
+    expect(child.log()).toContain("WARDEN_INSECURE_DEV_PLAINTEXT");
+  }, 30_000);
+});
+
 describe("extproc-server shutdown", () => {
   test("SIGTERM lets an exchange in flight finish, then the process exits 0", async () => {
     const server = await startExtproc("extproc-grpc-drain", { WARDEN_SHUTDOWN_GRACE_MS: "20000" });

@@ -393,6 +393,20 @@ describe("the four providers through the real data plane", () => {
     });
   });
 
+  test("the OpenAI SDK's models.list() names no model: the shipped policy decides it on route and identity", async () => {
+    const client = new OpenAI({
+      baseURL: `${stack.agentUrl}/openai/v1`,
+      apiKey: PLACEHOLDER,
+      fetch: svidFetch,
+      maxRetries: 0,
+    });
+    const { data, response } = await client.models.list().withResponse();
+    expect(response.status).toBe(200);
+    expect(data.data.length).toBeGreaterThan(0);
+    const seen = stubRequestFor("openai", response.headers.get("x-warden-decision-id")!)!;
+    expect(seen.headers.authorization).toBe(`Bearer ${KEYS.openai}`);
+  });
+
   test("the Anthropic SDK streams through, its usage read from message_start/message_delta", async () => {
     const client = new Anthropic({
       baseURL: `${stack.agentUrl}/anthropic`,
@@ -491,6 +505,8 @@ describe("the four providers through the real data plane", () => {
         message:
           "model gpt-4-turbo is not allowed for this agent; allowed openai models: gpt-4.1*, gpt-4o, gpt-4o-mini, o3-mini",
         decision_id: answer.decisionId,
+        type: "permission_error",
+        param: null,
       },
     });
     expect(forwardedCount()).toBe(before);
@@ -619,9 +635,10 @@ describe("1,000 mixed calls", () => {
     ) as Record<Provider, RecordedRequest[]>;
     // JSON answers arrive whole; a cut stream reaches the agent as a connection closed early, or,
     // when the upstream went away before the response headers had passed the sidecar, as Envoy's
-    // 502 JSON (nothing of the stream reached the agent, nor extproc-server's body phase).
+    // 502 JSON (nothing of the stream reached the agent, nor extproc-server's body phase), in the
+    // provider's error shape: Warden's code is `code` (OpenAI, Anthropic) or the ErrorInfo `reason` (Google).
     const beforeHeaders = (answer: Answer) =>
-      answer.status === 502 && !answer.cut && answer.body.includes('"code":"upstream_unavailable"');
+      answer.status === 502 && !answer.cut && /"(code|reason)":"upstream_unavailable"/.test(answer.body);
     const wrongEnds = planned
       .map((call, i) => ({ call, answer: answers[i]!, i }))
       .filter(({ call, answer }) => {

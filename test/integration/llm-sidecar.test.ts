@@ -294,11 +294,16 @@ describe("the OpenAI SDK with a placeholder key", () => {
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
     const apiError = error as InstanceType<typeof OpenAI.PermissionDeniedError>;
     expect(apiError.status).toBe(403);
+    // OpenAI's error shape, so the SDK fills `type` and `code`; Warden's decision id rides along.
     expect(apiError.error).toEqual({
       code: "model_not_allowed",
       message: "model gpt-4.5-preview is not allowed; allowed models: gpt-4o, gpt-4o-mini",
+      type: "permission_error",
+      param: null,
       decision_id: expect.any(String),
     });
+    expect(apiError.code).toBe("model_not_allowed");
+    expect(apiError.type).toBe("permission_error");
     expect(openAiStub.requests.length).toBe(before);
   });
 });
@@ -551,6 +556,7 @@ describe("Vault down", () => {
     const apiError = error as InstanceType<typeof OpenAI.APIError>;
     expect(apiError.status).toBe(503);
     expect(apiError.error).toMatchObject({ code: "unavailable", decision_id: expect.any(String) });
+    expect(apiError.type).toBe("api_error"); // extproc-server's refusals take the provider's shape too
     expect(openAiStub.requests.length).toBe(before);
   });
 });

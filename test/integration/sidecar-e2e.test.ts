@@ -22,8 +22,20 @@ async function expectJsonError(response: Response, status: number): Promise<Erro
   expect({ status: response.status, body: text }).toEqual({ status, body: expect.any(String) });
   expect(response.headers.get("content-type")).toMatch(/^application\/json/);
   const body = JSON.parse(text) as ErrorBody;
+  // On LLM routes Warden's own denials take the provider's shape (OpenAI: type, param; Anthropic:
+  // a top-level type) around the same fields.
+  const llmShape = "type" in body.error ? { type: expect.any(String) } : {};
+  const anthropic = "type" in body ? { type: "error" } : {};
+  const openAi = "param" in body.error ? { param: null } : {};
   expect(body).toEqual({
-    error: { code: expect.any(String), message: expect.any(String), decision_id: body.error.decision_id },
+    ...anthropic,
+    error: {
+      code: expect.any(String),
+      message: expect.any(String),
+      decision_id: body.error.decision_id,
+      ...llmShape,
+      ...openAi,
+    },
   });
   expect(body.error.decision_id === null || typeof body.error.decision_id === "string").toBe(true);
   return body.error;
@@ -163,6 +175,9 @@ describe("the sidecar through the real Envoy", () => {
       code: "test_rule_denied",
       message: "denied by test rule",
       decision_id: expect.any(String),
+      // OpenAI's error shape on the openai route: its SDK raises PermissionDeniedError with these.
+      type: "permission_error",
+      param: null,
     });
     expect(error.decision_id).not.toBe("");
     expect(stack.upstream.requests).toHaveLength(0);
@@ -369,6 +384,7 @@ describe("the sidecar fails closed", () => {
       code: "unavailable",
       message: "authorization service unavailable",
       decision_id: null,
+      type: "api_error", // Envoy's own reply in OpenAI's shape on the openai route
     });
     expect(stack.upstream.requests).toHaveLength(0);
 

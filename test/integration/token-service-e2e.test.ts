@@ -370,8 +370,8 @@ describe("client_credentials with mutual TLS (RFC 8705)", () => {
     // The same agent's other certificate, and another agent: refused.
     const other = await chat(agents.botAgain, token);
     expect(other.status).toBe(403);
-    expect(errorCode(other)).toBe("delegation_invalid");
-    expect(errorCode(await chat(agents.rival, token))).toBe("delegation_invalid");
+    expect(errorCode(other)).toBe("delegation_certificate_mismatch");
+    expect(errorCode(await chat(agents.rival, token))).toBe("delegation_agent_mismatch");
   });
 });
 
@@ -403,8 +403,8 @@ describe("token exchange (RFC 8693): a delegation becomes a short-lived, certifi
     });
     expect((await readDrive(agents.bot, token)).status).toBe(200);
     // Bound to the certificate: the same agent's other SVID, or another agent, cannot use it.
-    expect(errorCode(await readDrive(agents.botAgain, token))).toBe("delegation_invalid");
-    expect(errorCode(await readDrive(agents.rival, token))).toBe("delegation_invalid");
+    expect(errorCode(await readDrive(agents.botAgain, token))).toBe("delegation_certificate_mismatch");
+    expect(errorCode(await readDrive(agents.rival, token))).toBe("delegation_agent_mismatch");
     // The exchange and the allowed use of the token (authz-server's decision, audited asynchronously)
     // are part of what the user sees the agent did; the refused uses carry no valid delegation.
     let actions: string[] = [];
@@ -547,7 +547,7 @@ describe("key rotation with overlap", () => {
     expect(Date.now() - rotatedAt).toBeGreaterThanOrEqual(RETENTION_S * 1000 - 1_500);
     await waitFor(
       "the data plane to refuse the old key's token",
-      async () => errorCode(await readDrive(agents.bot, before)) === "delegation_invalid",
+      async () => errorCode(await readDrive(agents.bot, before)) === "delegation_key_unknown",
       3_000,
     );
     expect((await readDrive(agents.bot, after)).status).toBe(200);

@@ -66,6 +66,14 @@ export const policyConfigSchema = z
         agents: z.record(modelLists).optional(),
         /** Per provider, alias → model (e.g. "fast" → "gpt-4o-mini"); the policy decides on the model. */
         aliases: z.record(z.record(z.string().min(1))).optional(),
+        /** Per provider, endpoints that name no model by design (model listing): {method, path or "prefix*"}. */
+        endpoints_without_model: z
+          .record(
+            z.array(
+              z.object({ method: z.string().regex(/^[A-Z]+$/), path: z.string().startsWith("/") }).strict(),
+            ),
+          )
+          .optional(),
       })
       .strict()
       .default({}),

@@ -6,8 +6,13 @@
 import { extProc, type IProcessingResponse } from "../../../lib/src/envoy/services.js";
 import { createLogger } from "../../../lib/src/logger.js";
 import { decodeProcessingRequest } from "../incoming.js";
-import { StreamProcessor } from "../stream-processor.js";
-import { encodeRequest, requestHeadersRequest, responseBodyRequest } from "../testing/envoy-messages.js";
+import { StreamProcessor, type Reply } from "../stream-processor.js";
+import {
+  encodeRequest,
+  requestHeadersRequest,
+  responseBodyRequest,
+  responseHeadersRequest,
+} from "../testing/envoy-messages.js";
 
 // What an OpenAI SDK call looks like by the time Envoy hands it over.
 const REQUEST_HEADERS: [string, string][] = [
@@ -43,9 +48,14 @@ function measure(name: string, once: () => unknown, iterations: number): void {
   console.log(JSON.stringify({ bench: "extproc", case: name, us_per_message: Math.round(ns) / 1000 }));
 }
 
-function encode(reply: IProcessingResponse | null | Promise<IProcessingResponse | null>): number {
-  if (!reply || reply instanceof Promise) throw new Error("expected a synchronous reply");
+function encode(reply: Reply | Promise<Reply>): number {
+  if (!reply || reply instanceof Promise || !isResponse(reply))
+    throw new Error("expected a synchronous reply");
   return extProc.ProcessingResponse.encode(reply).finish().length;
+}
+
+function isResponse(reply: Reply): reply is IProcessingResponse {
+  return reply !== null && !("detail" in reply);
 }
 
 const iterations = Number(process.env.ITERATIONS ?? 200_000);
@@ -60,6 +70,8 @@ measure(
   iterations,
 );
 const streaming = new StreamProcessor({ providers: [], logger });
+// Body chunks follow the response headers (phase-order.ts).
+streaming.process(decodeProcessingRequest(encodeRequest(responseHeadersRequest([[":status", "200"]]))));
 measure(
   "streamed body chunk: decode + process + encode",
   () => encode(streaming.process(decodeProcessingRequest(chunkBytes))),

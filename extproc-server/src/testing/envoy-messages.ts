@@ -122,8 +122,12 @@ export interface ReadableImmediate {
   details: string;
 }
 
-export function readImmediate(reply: IProcessingResponse | null | undefined): ReadableImmediate | null {
-  const immediate = reply?.immediateResponse;
+/** Accepts any processor reply; a ProtocolViolation (no `immediateResponse`) reads as null. */
+export function readImmediate(
+  reply: IProcessingResponse | object | null | undefined,
+): ReadableImmediate | null {
+  const immediate =
+    reply && "immediateResponse" in reply ? (reply as IProcessingResponse).immediateResponse : null;
   if (!immediate) return null;
   const body = immediate.body ? Buffer.from(immediate.body).toString("utf8") : "";
   return {

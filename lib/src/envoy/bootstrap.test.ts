@@ -318,11 +318,33 @@ describe("sidecar bootstrap", () => {
       const expression = String(at(mapper, "filter", "extension_filter", "typed_config", "expression"));
       expect(expression).toContain("response.code_details != 'ext_authz_denied'");
       expect(expression).toContain("application/json");
-      expect(at(mapper, "body_format_override", "json_format", "error")).toEqual({
-        code: expect.any(String),
-        message: expect.any(String),
-        decision_id: "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%",
+      const decisionId = "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%";
+      expect(at(mapper, "headers_to_add", 0, "header")).toEqual({
+        key: "x-warden-decision-id",
+        value: decisionId,
       });
+      const body = at(mapper, "body_format_override", "json_format");
+      if (!expression.includes("xds.route_name")) {
+        expect(body.error).toEqual({
+          code: expect.any(String),
+          message: expect.any(String),
+          decision_id: decisionId,
+        });
+      } else if (expression.includes("'anthropic'")) {
+        expect(body).toMatchObject({
+          type: "error",
+          error: { type: expect.any(String), decision_id: decisionId },
+        });
+      } else if (expression.includes("'google-ai'")) {
+        expect(body.error).toMatchObject({ code: expect.any(Number), status: expect.any(String) });
+      } else {
+        expect(expression).toContain("'openai'");
+        expect(body.error).toMatchObject({
+          type: expect.any(String),
+          code: expect.any(String),
+          decision_id: decisionId,
+        });
+      }
     }
   });
 

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { z } from "zod";
+import { agentErrorBody, errorDialectOf, type ErrorDialect } from "../llm/error-shapes.js";
 
 /**
  * Renders the Envoy sidecar bootstrap; envoy/README.md explains every part. Pure: validated
@@ -319,17 +320,41 @@ function httpConnectionManager(params: Params): JsonObject {
     access_log: [accessLog(params.accessLogPath)],
     route_config: routeConfig(params),
     http_filters: [extAuthzFilter(params), extProcFilter(params), routerFilter()],
-    local_reply_config: localReplyConfig(),
+    local_reply_config: localReplyConfig(params),
   });
 }
 
 // --- routes -------------------------------------------------------------------------------------
 
+/**
+ * Forwarding headers an agent could send to pose as another client or host. The agent is the edge
+ * (use_remote_address, no XFF appended), so no such header upstream can be true: none is forwarded.
+ * Envoy's note of the agent's address is for us, not for providers.
+ */
+export const AGENT_FORWARDING_HEADERS: readonly string[] = [
+  "x-envoy-external-address",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-server",
+  "forwarded",
+  "x-real-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "x-original-forwarded-for",
+  "x-original-host",
+  "x-original-url",
+  "x-rewrite-url",
+];
+
 function routeConfig(params: Params): JsonObject {
   return {
     name: "agent_routes",
-    // Envoy's note of the agent's address is for us, not for providers.
-    request_headers_to_remove: ["x-envoy-external-address"],
+    request_headers_to_remove: [...AGENT_FORWARDING_HEADERS],
     virtual_hosts: [
       {
         name: "destinations",
@@ -514,28 +539,66 @@ const REQ_WITHOUT_QUERY: JsonObject = {
   typed_config: typed("envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery", {}),
 };
 
-function localReplyConfig(): JsonObject {
-  return {
-    mappers: ERROR_MAPPINGS.map((mapping) => {
-      const mapper: JsonObject = {
-        filter: celFilter(`${NOT_OURS} && (${mapping.when})`),
-        body_format_override: {
-          json_format: {
-            error: {
-              code: mapping.code,
-              message: mapping.message,
-              // null until ext_authz has decided (a missing value renders as JSON null).
-              decision_id: `%DYNAMIC_METADATA(${EXT_AUTHZ_NAMESPACE}:decision_id)%`,
-            },
-          },
-          content_type: "application/json",
-          formatters: [REQ_WITHOUT_QUERY],
-        },
-      };
-      if (mapping.status !== undefined) mapper.status_code = mapping.status;
-      return mapper;
-    }),
+const DECISION_ID = `%DYNAMIC_METADATA(${EXT_AUTHZ_NAMESPACE}:decision_id)%`;
+
+/** The status a mapping answers with, for the error type its body names (catch-alls: 500 / 400). */
+function mappingStatus(mapping: ErrorMapping): number {
+  return mapping.status ?? Number(/response\.code [=>]= (\d+)/.exec(mapping.when)?.[1] ?? 500);
+}
+
+/** json_format takes strings, numbers and structs only: a null (OpenAI's `param`) is left out. */
+function withoutNulls(value: unknown): Json {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== "object" || value === null) return value as Json;
+  const out: JsonObject = {};
+  for (const [key, field] of Object.entries(value)) if (field !== null) out[key] = withoutNulls(field);
+  return out;
+}
+
+/**
+ * On LLM routes Envoy's own errors take the provider's error shape too (lib/src/llm/error-shapes.ts),
+ * so a 504 reaches the agent's SDK like one from the provider: a mapper per dialect, chosen by the
+ * route's name (`xds.route_name`; a reply without a route falls through to Warden's shape).
+ */
+function localReplyConfig(params: Params): JsonObject {
+  const routesByDialect = new Map<ErrorDialect, string[]>();
+  for (const destination of params.destinations) {
+    const dialect = errorDialectOf(destination.service, destination.kind);
+    if (dialect !== "warden")
+      routesByDialect.set(dialect, [...(routesByDialect.get(dialect) ?? []), destination.name]);
+  }
+  const mappers: JsonObject[] = [];
+  for (const mapping of ERROR_MAPPINGS) {
+    for (const [dialect, routes] of routesByDialect) {
+      const names = routes.map((name) => `'${name}'`).join(", ");
+      mappers.push(localReplyMapper(mapping, dialect, `xds.route_name in [${names}] && (${mapping.when})`));
+    }
+    mappers.push(localReplyMapper(mapping, "warden", mapping.when));
+  }
+  return { mappers };
+}
+
+function localReplyMapper(mapping: ErrorMapping, dialect: ErrorDialect, when: string): JsonObject {
+  const mapper: JsonObject = {
+    filter: celFilter(`${NOT_OURS} && (${when})`),
+    body_format_override: {
+      // decision_id: null until ext_authz has decided (a missing value renders as JSON null).
+      json_format: withoutNulls(
+        agentErrorBody(dialect, mappingStatus(mapping), mapping.code, mapping.message, DECISION_ID),
+      ),
+      content_type: "application/json",
+      formatters: [REQ_WITHOUT_QUERY],
+    },
+    // The agent quotes this id to an operator; it is the same one the body carries.
+    headers_to_add: [
+      {
+        header: { key: "x-warden-decision-id", value: DECISION_ID },
+        append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+      },
+    ],
   };
+  if (mapping.status !== undefined) mapper.status_code = mapping.status;
+  return mapper;
 }
 
 function celFilter(expression: string): JsonObject {

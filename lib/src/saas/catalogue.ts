@@ -59,6 +59,13 @@ const serviceSchema = z
     route_prefix: z.string().regex(/^\/[a-z0-9-]+\/$/, "must look like /name/"),
     /** Methods that read; every other method writes. */
     read_methods: z.array(z.string().regex(/^[A-Z]+$/)).default(["GET", "HEAD", "OPTIONS"]),
+    /**
+     * Request headers this service accepts credentials in, beyond the shared list in
+     * lib/src/credentials.ts: whatever the agent sends under them is removed before the request goes up.
+     */
+    credential_headers: z
+      .array(z.string().regex(/^[a-z0-9-]+$/, "must be a lower-case header name"))
+      .default([]),
     scopes: z
       .record(z.string().regex(/^[a-z0-9-]+:[a-z0-9:_-]+$/, "must look like service:operation"), scopeSchema)
       .refine((scopes) => Object.keys(scopes).length > 0, "needs at least one scope"),

@@ -18,6 +18,10 @@ delegation_denial := "delegation_required" if {
 	delegation_present
 	not delegation.valid == true
 	delegation.error == "revoked"
+} else := r if {
+	delegation_present
+	not delegation.valid == true
+	r := delegation_error_reasons[delegation.error]
 } else := "delegation_invalid" if {
 	delegation_present
 	not delegation.valid == true
@@ -84,3 +88,20 @@ delegated_scopes := s if {
 	s := delegation.scopes
 	is_array(s)
 } else := []
+
+# Why authz-server refused the token (lib/src/tokens/verify.ts), as a reason the agent can act on:
+# re-issue, ask the right issuer, present it from the right SVID, wait. Never key material.
+delegation_error_reasons := {
+	"malformed": "delegation_malformed",
+	"unsupported_token_type": "delegation_type_unsupported",
+	"unknown_key": "delegation_key_unknown",
+	"signature_invalid": "delegation_signature_invalid",
+	"claims_invalid": "delegation_claims_invalid",
+	"issuer_invalid": "delegation_issuer_untrusted",
+	"audience_invalid": "delegation_audience_mismatch",
+	"not_yet_valid": "delegation_not_yet_valid",
+	"agent_mismatch": "delegation_agent_mismatch",
+	"certificate_mismatch": "delegation_certificate_mismatch",
+	"not_accepted": "delegation_not_accepted",
+	"revocation_status_unknown": "delegation_revocation_unknown",
+}

@@ -22,6 +22,7 @@ model_denial := "model_missing" if {
 	service_kind == "llm"
 	is_object(input_object.llm)
 	model == ""
+	not model_less_endpoint
 } else := "model_not_allowed" if {
 	model != ""
 	not model_allowed
@@ -79,3 +80,14 @@ model_denial_message := sprintf("model %s is not allowed for this agent; allowed
 model_shown := sprintf("%s (alias %s)", [model, requested_model]) if {
 	model != requested_model
 } else := model
+
+# Endpoints that name no model by design (listing models, reading one, token counting without a
+# model): decided on route and identity like any other request, never refused for lacking a model.
+# `models.endpoints_without_model.<provider>`: [{"method", "path"}], path exact or "prefix*".
+model_less_endpoints := object.get(as_object(object.get(model_lists_config, "endpoints_without_model", {})), model_provider, [])
+
+model_less_endpoint if {
+	some endpoint in model_less_endpoints
+	endpoint.method == object.get(request, "method", "")
+	wildcard_match(endpoint.path, object.get(request, "path", ""))
+}

@@ -54,9 +54,11 @@ export class SaasExchange implements ExchangeHooks {
     this.operation = operationOf(deps.service, requestHeaders.get(":method") ?? "GET");
   }
 
-  onRequestHeaders(_headers: HeaderView, edits: HeaderEdits): MaybeAsync<void> {
+  onRequestHeaders(headers: HeaderView, edits: HeaderEdits): MaybeAsync<void> {
     const { handOff } = this;
     const { service } = this.deps;
+    // The shared credential headers are gone already (request-headers.ts); these are the service's own.
+    for (const name of service.credential_headers) if (headers.has(name)) edits.remove(name);
     if (!handOff.delegationId || !handOff.userId || !handOff.tenant)
       throw new WardenError("delegation_required", NO_DELEGATION);
     const allowing = scopesAllowing(service, this.operation);
