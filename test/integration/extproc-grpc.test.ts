@@ -184,7 +184,7 @@ describe("extproc-server protocol order", () => {
   beforeAll(async () => {
     server = await startExtproc("extproc-grpc-order");
   }, START_TIMEOUT_MS);
-  afterAll(() => server.client.close());
+  afterAll(() => server.client.close(), TEARDOWN_TIMEOUT_MS);
 
   test("a second request_headers on one stream (naming another tenant) ends the stream with an error", async () => {
     const stream = ExchangeStream.open(server.client);

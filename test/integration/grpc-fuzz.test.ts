@@ -11,6 +11,7 @@ import {
 } from "../../extproc-server/src/testing/envoy-messages.js";
 import { ExchangeStream, healthCheck } from "../../extproc-server/src/testing/exchange-client.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * A bounded fuzz run over both gRPC APIs, as a local attacker (or a broken proxy) could drive them:
@@ -144,7 +145,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 interface Tally {
   calls: number;

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { AUTHZ_REQUEST_BODY, type Destination } from "../../lib/src/envoy/bootstrap.js";
-import { REPO_ROOT, RUN_DIR } from "../harness/process.js";
+import { REPO_ROOT, RUN_DIR, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 
 /**
@@ -95,7 +95,7 @@ afterAll(async () => {
   await stack?.stop();
   slowUpstream?.closeAllConnections();
   await new Promise((resolve) => slowUpstream?.close(resolve));
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 beforeEach(() => stack.upstream.reset());
 
