@@ -125,6 +125,8 @@ const server = new AuthzServer({
     : undefined,
   credentials: mtls?.credentials,
   interceptors: mtls?.interceptors,
+  // Well inside Envoy's 250 ms ext_authz timeout; the control plane's JWKS answers in milliseconds.
+  tokenKeysRefreshed: delegations ? () => delegations.keysRefreshed(150) : undefined,
   deps: {
     policy: loader.current,
     directory,

@@ -26,6 +26,11 @@ export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 export interface AuthzServerOptions {
   deps: AuthorizerDeps;
   logger: Logger;
+  /**
+   * Called when a delegation names a token key we do not have: resolves true once a key refresh has
+   * landed (bounded), and the request is decided once more with the refreshed keys.
+   */
+  tokenKeysRefreshed?: () => Promise<boolean>;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
   credentials?: ServerCredentials;
@@ -55,10 +60,35 @@ export class AuthzServer {
     call: ServerUnaryCall<CheckRequest, ICheckResponse>,
     callback: sendUnaryData<ICheckResponse>,
   ): void => {
-    const { logger, deps, onDecision } = this.options;
+    const { deps, tokenKeysRefreshed } = this.options;
+    let outcome: ReturnType<typeof authorize>;
     try {
-      const { response, record } = authorize(call.request, deps);
-      callback(null, response);
+      outcome = authorize(call.request, deps);
+    } catch (error) {
+      this.failed(error, callback);
+      return;
+    }
+    if (outcome.record.input?.delegation.error !== "unknown_key" || !tokenKeysRefreshed) {
+      this.answer(call.request, outcome, callback);
+      return;
+    }
+    void tokenKeysRefreshed().then((refreshed) => {
+      try {
+        this.answer(call.request, refreshed ? authorize(call.request, deps) : outcome, callback);
+      } catch (error) {
+        this.failed(error, callback);
+      }
+    });
+  };
+
+  private answer(
+    request: CheckRequest,
+    { response, record }: ReturnType<typeof authorize>,
+    callback: sendUnaryData<ICheckResponse>,
+  ): void {
+    const { logger, onDecision } = this.options;
+    callback(null, response);
+    try {
       logger.info(
         {
           decision_id: record.decision_id,
@@ -78,13 +108,17 @@ export class AuthzServer {
           { decision_id: record.decision_id, input: redactedInput(record.input) },
           "decision input",
         );
-      onDecision?.(record, call.request);
+      onDecision?.(record, request);
     } catch (error) {
-      // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
-      logger.error({ err: error }, "check failed");
-      callback({ code: GrpcStatus.INTERNAL, details: "authorization failed" });
+      logger.error({ err: error, decision_id: record.decision_id }, "decision answered, but not recorded");
     }
-  };
+  }
+
+  private failed(error: unknown, callback: sendUnaryData<ICheckResponse>): void {
+    // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
+    this.options.logger.error({ err: error }, "check failed");
+    callback({ code: GrpcStatus.INTERNAL, details: "authorization failed" });
+  }
 
   async listen(
     address: string,

@@ -73,6 +73,21 @@ export class DelegationEnforcement {
     await this.feed.stop();
   }
 
+  /**
+   * Waits (at most `timeoutMs`) for a key refresh in flight, true if there was one. A token signed by
+   * a key published a moment ago asks for a refresh; the caller decides again once it lands instead
+   * of refusing the first call after a key rotation. Unknown `kid`s ask at most once a second, so a
+   * flood of made-up ones costs one JWKS fetch per second.
+   */
+  async keysRefreshed(timeoutMs: number): Promise<boolean> {
+    const pending = this.keys.pendingRefresh();
+    if (!pending) return false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pending, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    return true;
+  }
+
   /** Ready once the revocation set is loaded; until then every delegation is refused anyway. */
   ready(): boolean {
     return this.feed.loaded;

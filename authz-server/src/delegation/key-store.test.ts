@@ -51,3 +51,35 @@ test("an unreachable control plane keeps the keys already known", async () => {
   expect(store.lastError).toMatch(/connection refused/);
   store.stop();
 });
+
+test("the refresh an unknown kid asks for can be awaited, and a flood of unknown kids asks once per cooldown", async () => {
+  let published = [jwkOf("warden-tokens-v1")];
+  let fetches = 0;
+  const options = {
+    jwksUrl: "http://cp/.well-known/jwks.json",
+    refreshMs: 3_600_000,
+    fetch: (async () => {
+      fetches += 1;
+      return new Response(JSON.stringify({ keys: published }));
+    }) as typeof fetch,
+  };
+  const eager = new JwksKeyStore({ ...options, unknownKidCooldownMs: 0 });
+  await eager.start();
+  published = [published[0]!, jwkOf("warden-tokens-v2")];
+  expect(eager.pendingRefresh()).toBeUndefined();
+  expect(eager.keyFor("warden-tokens-v2")).toBeUndefined(); // not yet: a refresh is asked for
+  const pending = eager.pendingRefresh();
+  expect(pending).toBeDefined();
+  await pending;
+  expect(eager.keyFor("warden-tokens-v2")).toBeDefined();
+  eager.stop();
+
+  // start() counts as the last refresh: within the cooldown, made-up kids fetch nothing.
+  const patient = new JwksKeyStore({ ...options, unknownKidCooldownMs: 60_000 });
+  await patient.start();
+  const before = fetches;
+  for (let i = 0; i < 100; i++) expect(patient.keyFor(`made-up-${i}`)).toBeUndefined();
+  expect(patient.pendingRefresh()).toBeUndefined();
+  expect(fetches).toBe(before);
+  patient.stop();
+});

@@ -54,6 +54,11 @@ export class JwksKeyStore {
     return undefined;
   }
 
+  /** The refresh in flight (e.g. one an unknown `kid` just asked for), if any. */
+  pendingRefresh(): Promise<void> | undefined {
+    return this.inFlight;
+  }
+
   refresh(): Promise<void> {
     this.inFlight ??= this.fetchKeys().finally(() => {
       this.inFlight = undefined;
