@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { runPolicyCommand } from "../../../lib/src/cli/policy.js";
+import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "../../../lib/src/cli/runtime-commands.js";
 import { runSpireCommand } from "../../../lib/src/cli/spire-command.js";
 import { auditCommands } from "./audit-commands.js";
 import { ApiClient, CliError } from "./api-client.js";
@@ -19,7 +20,7 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
 };
 
 export function usage(): string {
-  const lines = ["usage: warden <group> <command> [flags] [--json]", ""];
+  const lines = [RUNTIME_USAGE, "", "usage: warden <group> <command> [flags] [--json]", ""];
   for (const [group, commands] of Object.entries(GROUPS)) {
     for (const [name, spec] of Object.entries(commands))
       lines.push(`  warden ${group} ${name} ${spec.usage}`);
@@ -39,6 +40,8 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
   const [group, name, ...rest] = argv;
   if (group === "spire") return runSpireCommand(argv.slice(1), io);
   if (group === "policy") return runPolicyCommand(argv.slice(1), io);
+  if ((RUNTIME_COMMANDS as readonly string[]).includes(group ?? ""))
+    return runRuntimeCommand(group!, argv.slice(1), io);
   if (group === undefined || group === "help" || group === "--help" || group === "-h") {
     io.stdout(usage());
     return group === undefined ? 2 : 0;
