@@ -6,6 +6,7 @@ import { auditCommands } from "./audit-commands.js";
 import { ApiClient, CliError } from "./api-client.js";
 import type { CliIo, CommandSpec } from "./command.js";
 import { kyaCommands } from "./kya-commands.js";
+import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
 import { registryCommands } from "./registry-commands.js";
 
 /**
@@ -16,6 +17,8 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   agents: registryCommands("agents"),
   "mcp-servers": registryCommands("mcp-servers"),
   kya: kyaCommands,
+  agent: agentOnboardingCommands,
+  "llm-key": llmKeyCommands,
   audit: auditCommands,
 };
 

@@ -16,6 +16,8 @@ import { ConfigError } from "../config.js";
 import { httpOk, pidAlive, sleep } from "../runtime/child.js";
 import { querySql } from "../runtime/components/postgres.js";
 import { homePaths, loadRuntimeConfig, REPO_ROOT } from "../runtime/layout.js";
+import { DEV_ADMIN, ensureAccounts } from "../runtime/dev-oidc/issuer.js";
+import { saveCliToken } from "../runtime/local-session.js";
 import { createSupervisor } from "../runtime/stack.js";
 import { readSupervisorState, type SupervisorState } from "../runtime/state.js";
 import type { CommandIo } from "./spire-command.js";
@@ -29,10 +31,12 @@ export const RUNTIME_USAGE = `usage:
   warden status [--json]           per component: pid, health, ports; policy revision; agent count
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
+  warden login [--user admin]      a control-plane token from the development OIDC issuer (password
+                                   on stdin; on this machine, read from $WARDEN_HOME/oidc/accounts.json)
 environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_PORT, WARDEN_CP_PORT,
              WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL)`;
 
-export const RUNTIME_COMMANDS = ["up", "status", "logs", "down"] as const;
+export const RUNTIME_COMMANDS = ["up", "status", "logs", "down", "login"] as const;
 
 const DETACHED_CHILD = "WARDEN_SUPERVISOR_CHILD";
 
@@ -64,6 +68,7 @@ export async function runRuntimeCommand(
         json: { type: "boolean" },
         follow: { type: "boolean", short: "f" },
         help: { type: "boolean", short: "h" },
+        user: { type: "string" },
       },
     }));
   } catch (error) {
@@ -141,6 +146,35 @@ export async function runRuntimeCommand(
         return 1;
       }
       io.stdout("warden down: stopped");
+      return 0;
+    }
+    case "login": {
+      const state = running();
+      if (!state) {
+        io.stderr(`warden login: no stack running from ${paths.home}; start it with warden up`);
+        return 1;
+      }
+      const user = typeof values.user === "string" ? values.user : DEV_ADMIN;
+      const given = process.stdin.isTTY ? "" : await readStdin();
+      const password = given || ensureAccounts(paths.oidc)[user]?.password;
+      if (!password) {
+        io.stderr(`warden login: no password for "${user}" (give it on stdin)`);
+        return 1;
+      }
+      const response = await fetch(`${state.oidcIssuer}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "password", username: user, password }).toString(),
+      });
+      const body = (await response.json()) as { access_token?: string; error_description?: string };
+      if (!response.ok || !body.access_token) {
+        io.stderr(`warden login: refused: ${body.error_description ?? response.status}`);
+        return 1;
+      }
+      const file = saveCliToken(paths.home, body.access_token);
+      io.stdout(
+        `warden login: logged in as ${user} (development issuer); token kept in ${file} for one hour`,
+      );
       return 0;
     }
     default:
@@ -287,4 +321,10 @@ async function logs(
     });
   });
   return 0;
+}
+
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of process.stdin as AsyncIterable<Buffer>) parts.push(part);
+  return Buffer.concat(parts).toString("utf8").trim();
 }
