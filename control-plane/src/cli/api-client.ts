@@ -36,9 +36,9 @@ export class ApiClient {
     const local = env.WARDEN_API_URL && (env.WARDEN_TOKEN_FILE || env.WARDEN_TOKEN) ? {} : localSession(env);
     const token = env.WARDEN_TOKEN_FILE
       ? readFileSync(env.WARDEN_TOKEN_FILE, "utf8").trim()
-      : (env.WARDEN_TOKEN ?? local.token);
+      : env.WARDEN_TOKEN || local.token;
     return new ApiClient(
-      (env.WARDEN_API_URL ?? local.apiUrl ?? "http://127.0.0.1:8081").replace(/\/$/, ""),
+      (env.WARDEN_API_URL || local.apiUrl || "http://127.0.0.1:8081").replace(/\/$/, ""),
       token || undefined,
     );
   }

@@ -79,7 +79,7 @@ const add: CommandSpec = {
         `agent ${agent.name} registered: ${agent.id}, ${agent.spiffe_id} (tenant ${agent.tenant})`,
         `SPIRE entry: ${selectors.join(", ")}`,
         `KYA submitted: ${attestation.id} (${attestation.status}); a reviewer approves it:`,
-        `  warden kya approve ${attestation.id} --level 1 --verified-capabilities llm:chat`,
+        `  warden kya approve ${attestation.id} --level 1 --capability llm:chat`,
         "run the agent as a process matching the selector, with:",
         `  SPIFFE_ENDPOINT_SOCKET=${state.workloadEndpoint}`,
         `  base URL ${state.agentUrl}/openai/v1 (mTLS with its X.509-SVID; the sidecar is ${state.envoySpiffeId})`,

@@ -12,6 +12,7 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
  */
 export const DEV_AUDIENCE = "warden-control-plane";
 export const DEV_ADMIN = "admin";
+export const DEV_REVIEWER = "reviewer";
 const TOKEN_TTL_S = 3600;
 
 export interface DevAccount {
@@ -24,7 +25,10 @@ export function accountsFile(dir: string): string {
   return join(dir, "accounts.json");
 }
 
-/** The accounts, made on first use: one `admin` with every control-plane role. */
+/**
+ * The accounts, made on first use: `admin` with every control-plane role, and `reviewer` (KYA
+ * approval is four-eyes: a reviewer cannot approve what they submitted).
+ */
 export function ensureAccounts(dir: string): Record<string, DevAccount> {
   const file = accountsFile(dir);
   if (!existsSync(file)) {
@@ -34,6 +38,7 @@ export function ensureAccounts(dir: string): Record<string, DevAccount> {
         password: randomBytes(18).toString("base64url"),
         roles: ["admin", "reviewer", "creator", "viewer", "user"],
       },
+      [DEV_REVIEWER]: { password: randomBytes(18).toString("base64url"), roles: ["reviewer", "viewer"] },
     };
     writeFileSync(file, `${JSON.stringify(accounts, null, 2)}\n`, { mode: 0o600 });
   }
