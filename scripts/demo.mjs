@@ -25,7 +25,6 @@ const load = (path) => import(pathToFileURL(resolve(root, "dist", path)).href);
 const { loadRuntimeConfig } = await load("lib/src/runtime/layout.js");
 const { createSupervisor } = await load("lib/src/runtime/stack.js");
 const { startStubUpstream } = await load("test/stubs/upstream.js");
-const { ensureAgentsBuilt } = await load("test/agents/run-agent.js");
 const pg = (await import("pg")).default;
 
 const started = Date.now();
@@ -129,7 +128,6 @@ function runAgent(state, extra = []) {
 
 const supervisor = createSupervisor(loadRuntimeConfig(env), (line) => console.log(line));
 try {
-  ensureAgentsBuilt();
   say("warden up: the whole stack, real components, state in .run/demo-home");
   await supervisor.start();
   const state = supervisor.state();
