@@ -48,6 +48,9 @@ export class Child {
         cwd: spec.cwd,
         env: { ...process.env, ...spec.env },
         stdio: ["ignore", out, out],
+        // Its own process group: a Ctrl-C in the terminal reaches the supervisor only, which then
+        // stops the components in reverse order instead of all of them dying at once.
+        detached: true,
         ...(spec.uid === undefined ? {} : { uid: spec.uid, gid: spec.gid ?? spec.uid }),
       });
       return new Child(child, spec.stopSignals ?? ["SIGTERM", "SIGKILL"]);
