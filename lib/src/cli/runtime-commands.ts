@@ -217,6 +217,7 @@ async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CommandIo): 
 /** Starts the supervisor in the background and returns once it is ready (or failed). */
 async function detach(home: string, logPath: string, statePath: string, io: CommandIo): Promise<number> {
   mkdirSync(join(home, "logs"), { recursive: true });
+  const previousRuns = existsSync(logPath) ? statSync(logPath).size : 0;
   const out = openSync(logPath, "a");
   const started = Date.now();
   const child = spawn(
@@ -245,10 +246,12 @@ async function detach(home: string, logPath: string, statePath: string, io: Comm
       return 0;
     }
     if (!pidAlive(pid)) {
-      const log = existsSync(logPath)
-        ? readFileSync(logPath, "utf8").trim().split("\n").slice(-5).join("\n")
-        : "";
-      io.stderr(`warden up: the supervisor stopped while starting:\n${log}`);
+      // This run's reason only, not earlier runs' lines.
+      const thisRun = readFileSync(logPath).subarray(previousRuns).toString("utf8").split("\n");
+      const reasons = thisRun.filter(
+        (line) => line.startsWith("warden up: ") && !line.includes("starting the stack"),
+      );
+      io.stderr(reasons.join("\n") || `warden up: the supervisor stopped while starting (${logPath})`);
       return 1;
     }
   }

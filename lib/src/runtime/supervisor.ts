@@ -1,5 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { Child, GiveUp, sleep, type LaunchSpec } from "./child.js";
+import { Child, GiveUp, portOpen, sleep, type LaunchSpec } from "./child.js";
 import type { HomePaths } from "./layout.js";
 import type { ComponentState, SupervisorState } from "./state.js";
 
@@ -65,6 +65,15 @@ export class Supervisor {
   /** Starts everything in order; on a failure stops what started and throws. */
   async start(): Promise<void> {
     mkdirSync(this.paths.logs, { recursive: true });
+    // A busy port is one clear line now, not a component dying half-way through the start.
+    for (const { component } of this.slots) {
+      for (const [what, port] of Object.entries(component.ports)) {
+        if (await portOpen(port))
+          throw new Error(
+            `port ${port} (${component.name} ${what}) is already in use: stop what uses it or set WARDEN_PORT_BASE`,
+          );
+      }
+    }
     this.writeState();
     try {
       for (const slot of this.slots) {
