@@ -115,6 +115,10 @@ export async function runRuntimeCommand(
         io.stdout(
           `policy revision ${extra.policyRevision ?? "-"}; agents registered ${extra.agentCount ?? "-"}`,
         );
+        for (const head of extra.auditHeads ?? [])
+          io.stdout(
+            `audit chain ${head.tenant}: ${head.last_seq} rows, head ${head.last_hash.slice(0, 16)}…`,
+          );
         io.stdout("");
         io.stdout(
           `${"component".padEnd(16)}${"pid".padEnd(9)}${"state".padEnd(12)}${"health".padEnd(10)}${"restarts".padEnd(10)}ports`,
@@ -257,8 +261,15 @@ async function detach(home: string, logPath: string, statePath: string, io: Comm
   }
 }
 
-async function liveFacts(state: SupervisorState): Promise<{ policyRevision?: string; agentCount?: number }> {
-  const facts: { policyRevision?: string; agentCount?: number } = {};
+interface LiveFacts {
+  policyRevision?: string;
+  agentCount?: number;
+  /** Per tenant: the audit chain's last sequence number and hash. */
+  auditHeads?: { tenant: string; last_seq: string; last_hash: string }[];
+}
+
+async function liveFacts(state: SupervisorState): Promise<LiveFacts> {
+  const facts: LiveFacts = {};
   try {
     if (await httpOk(`${state.authzStatusUrl}/status`)) {
       const status = (await (await fetch(`${state.authzStatusUrl}/status`)).json()) as Record<
@@ -275,6 +286,11 @@ async function liveFacts(state: SupervisorState): Promise<{ policyRevision?: str
   try {
     const result = await querySql(state.databaseUrl, "SELECT count(*)::int AS n FROM agents");
     facts.agentCount = (result.rows[0] as { n: number }).n;
+    const heads = await querySql(
+      state.databaseUrl,
+      "SELECT tenant, last_seq::text, last_hash FROM audit_chain_heads ORDER BY tenant",
+    );
+    facts.auditHeads = heads.rows as LiveFacts["auditHeads"];
   } catch {
     // shown as "-"
   }
