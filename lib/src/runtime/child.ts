@@ -23,20 +23,27 @@ export const STOP_GRACE_MS = 5_000;
 
 export class Child {
   private exitCode: number | null | undefined;
+  /** Why the program could not be started at all (e.g. ENOENT), if so. */
+  spawnError: string | undefined;
   readonly exited: Promise<number | null>;
 
   private constructor(
     readonly process: ChildProcess,
     private readonly stopSignals: readonly NodeJS.Signals[],
   ) {
-    this.exited = new Promise((resolve) =>
+    this.exited = new Promise((resolve) => {
       process.once("exit", (code, signal) => {
-        this.exitCode = code ?? (signal ? -1 : null);
+        this.exitCode ??= code ?? (signal ? -1 : null);
         resolve(this.exitCode);
-      }),
-    );
-    // A failed spawn (missing binary) reports "error" and then "exit"; the log has the reason.
-    process.once("error", () => undefined);
+      });
+      // A failed spawn (a missing binary) may report only "error": it counts as an exit.
+      process.once("error", (error) => {
+        if (this.exitCode !== undefined || process.pid !== undefined) return;
+        this.spawnError = error.message;
+        this.exitCode = -1;
+        resolve(-1);
+      });
+    });
   }
 
   static start(spec: LaunchSpec, logPath: string): Child {

@@ -22,8 +22,6 @@ export interface Component {
    */
   ready(alive: () => void): Promise<void>;
   healthy(): Promise<boolean>;
-  /** Milliseconds `ready` may take. */
-  readonly readyTimeoutMs?: number;
 }
 
 interface Slot {
@@ -102,7 +100,11 @@ export class Supervisor {
     this.writeState();
     const alive = () => {
       if (!child.running)
-        throw new GiveUp(`${component.name} exited while starting (see ${this.paths.log(component.name)})`);
+        throw new GiveUp(
+          child.spawnError
+            ? `could not start ${component.name}: ${child.spawnError}`
+            : `${component.name} exited while starting (see ${this.paths.log(component.name)})`,
+        );
     };
     try {
       await component.ready(alive);

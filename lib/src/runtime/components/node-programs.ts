@@ -76,7 +76,6 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
         NODE_EXTRA_CA_CERTS: params.vaultCaFile,
       },
     }),
-    readyTimeoutMs: 90_000,
     async ready(alive) {
       await waitFor(
         "control plane ready",

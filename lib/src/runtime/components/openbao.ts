@@ -136,7 +136,6 @@ export function openBaoComponent(
   return {
     name: "openbao",
     ports: { https: port, cluster: clusterPort },
-    readyTimeoutMs: 60_000,
     async prepare() {
       // Traversable (not listable) by the components' uids; the CA keys stay in tls/ (0700).
       mkdirSync(dir, { recursive: true, mode: 0o711 });

@@ -45,7 +45,6 @@ export function postgresComponent(dir: string, port: number): Component {
   return {
     name: "postgres",
     ports: { postgres: port },
-    readyTimeoutMs: 60_000,
     async prepare() {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (process.getuid?.() === 0) {
