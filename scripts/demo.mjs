@@ -233,6 +233,10 @@ try {
         "  npm run warden -- agents list",
         "  npm run warden -- logs authz-server",
         `  agents: ${state.agentUrl}/openai/v1 with an SVID from SPIFFE_ENDPOINT_SOCKET=${state.workloadEndpoint}`,
+        "  the demo agent's SVID as files, and curl with it (-k: curl cannot check the sidecar's SPIFFE ID):",
+        `    install -d -o ${AGENT_UID} -g ${AGENT_UID} -m 0700 /tmp/demo-svid`,
+        `    setpriv --reuid=${AGENT_UID} --regid=${AGENT_UID} --clear-groups .tools/bin/spire-agent api fetch x509 -socketPath ${state.workloadEndpoint.replace("unix://", "")} -write /tmp/demo-svid`,
+        `    curl -k --cert /tmp/demo-svid/svid.0.pem --key /tmp/demo-svid/svid.0.key ${state.agentUrl}/openai/v1/chat/completions -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'`,
         "Ctrl-C to stop.",
       ].join("\n"),
     );
