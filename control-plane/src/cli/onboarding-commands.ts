@@ -119,9 +119,11 @@ const set: CommandSpec = {
     if (!/^[a-z0-9-]+$/.test(provider)) throw usageError("provider must be lower-case letters, digits, -");
     const tenant = text(ctx.values, "tenant") ?? "default";
     if (!/^[A-Za-z0-9_-]+$/.test(tenant)) throw usageError("tenant must be letters, digits, _ or -");
-    const { home } = localStack(ctx);
-    const config = loadRuntimeConfig(ctx.io.env);
-    const files = openBaoFiles(homePaths(home).openbao, config.ports.openbao);
+    const { state, home } = localStack(ctx);
+    // The port the running stack uses (WARDEN_PORT_BASE may differ in this shell).
+    const port = state.components.find((c) => c.name === "openbao")?.ports.https;
+    if (port === undefined) throw new CliError("the running stack has no OpenBao");
+    const files = openBaoFiles(homePaths(home).openbao, port);
     const key = await readSecretFromStdin(`${provider} API key for tenant ${tenant}: `, ctx.io);
     if (!key) throw usageError("no key on stdin");
     const bao = new BaoClient(files.address, files.caFile);
