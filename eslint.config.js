@@ -3,7 +3,9 @@ import tseslint from "typescript-eslint";
 import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".tools/**", "**/gen/**", "coverage/**", ".run/**"] },
+  {
+    ignores: ["dist/**", "node_modules/**", ".tools/**", "**/gen/**", "coverage/**", ".run/**", ".warden/**"],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

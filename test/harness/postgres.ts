@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { freePort, startProcess, STOP_GRACE_MS, toolPath, waitFor, type ManagedProcess } from "./process.js";
+import { postgresBinary as binary } from "../../lib/src/runtime/layout.js";
+import { freePort, startProcess, STOP_GRACE_MS, waitFor, type ManagedProcess } from "./process.js";
 
 /**
  * A throw-away PostgreSQL cluster for tests: initdb into a temp dir, postgres on a free port on
@@ -16,18 +17,6 @@ import { freePort, startProcess, STOP_GRACE_MS, toolPath, waitFor, type ManagedP
  */
 const run = promisify(execFile);
 const RUN_AS = "nobody";
-
-function binary(name: string): string {
-  const tool = toolPath(name);
-  if (existsSync(tool)) return tool;
-  const base = "/usr/lib/postgresql";
-  const versions = existsSync(base) ? readdirSync(base).sort().reverse() : [];
-  for (const version of versions) {
-    const candidate = join(base, version, "bin", name);
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error(`${name} not found in .tools/bin or ${base} (run scripts/setup)`);
-}
 
 function asUnprivileged(command: string, args: string[]): { command: string; args: string[] } {
   if (process.getuid?.() !== 0) return { command, args };

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { localSession } from "../../../lib/src/runtime/local-session.js";
 
 /**
  * The CLI's HTTP client for the control-plane API. The bearer token comes from WARDEN_TOKEN or the
@@ -31,11 +32,13 @@ export class ApiClient {
   ) {}
 
   static fromEnv(env: NodeJS.ProcessEnv): ApiClient {
+    // Without either, a stack started by `warden up` in $WARDEN_HOME and the token of `warden login`.
+    const local = env.WARDEN_API_URL && (env.WARDEN_TOKEN_FILE || env.WARDEN_TOKEN) ? {} : localSession(env);
     const token = env.WARDEN_TOKEN_FILE
       ? readFileSync(env.WARDEN_TOKEN_FILE, "utf8").trim()
-      : env.WARDEN_TOKEN;
+      : env.WARDEN_TOKEN || local.token;
     return new ApiClient(
-      (env.WARDEN_API_URL ?? "http://127.0.0.1:8081").replace(/\/$/, ""),
+      (env.WARDEN_API_URL || local.apiUrl || "http://127.0.0.1:8081").replace(/\/$/, ""),
       token || undefined,
     );
   }

@@ -9,6 +9,7 @@ import {
   usageError,
   type CommandContext,
   type CommandSpec,
+  type FlagValues,
 } from "./command.js";
 import { renderRecord, renderTable } from "./table.js";
 
@@ -43,31 +44,38 @@ const reasonCommand = (action: "reject" | "revoke"): CommandSpec => ({
   },
 });
 
+/** KYA evidence from the flags of `warden kya submit` (also `warden agent add`). */
+export function evidenceFrom(values: FlagValues): Record<string, unknown> {
+  const checked = new Set(list(values, "checklist") ?? []);
+  const unknown = [...checked].filter((item) => !(CHECKLIST_ITEMS as readonly string[]).includes(item));
+  if (unknown.length)
+    throw usageError(
+      `unknown checklist item(s): ${unknown.join(", ")} (known: ${CHECKLIST_ITEMS.join(", ")})`,
+    );
+  return defined({
+    image_digest: text(values, "image-digest"),
+    code_hash: text(values, "code-hash"),
+    endpoints: list(values, "endpoint") ?? [],
+    security_checklist: Object.fromEntries(CHECKLIST_ITEMS.map((item) => [item, checked.has(item)])),
+    notes: text(values, "notes"),
+  });
+}
+
+export const EVIDENCE_OPTIONS = {
+  "image-digest": { type: "string" },
+  "code-hash": { type: "string" },
+  endpoint: { type: "string", multiple: true },
+  checklist: { type: "string", multiple: true },
+  notes: { type: "string" },
+} as const;
+
 export const kyaCommands: Record<string, CommandSpec> = {
   submit: {
     usage: `<agent-id> (--image-digest sha256:… | --code-hash sha256:…) [--endpoint url ...] [--checklist ${CHECKLIST_ITEMS.join(",")}] [--notes text]`,
-    options: {
-      "image-digest": { type: "string" },
-      "code-hash": { type: "string" },
-      endpoint: { type: "string", multiple: true },
-      checklist: { type: "string", multiple: true },
-      notes: { type: "string" },
-    },
+    options: EVIDENCE_OPTIONS,
     async run(ctx) {
       const agentId = onePositional(ctx, "agent id");
-      const checked = new Set(list(ctx.values, "checklist") ?? []);
-      const unknown = [...checked].filter((item) => !(CHECKLIST_ITEMS as readonly string[]).includes(item));
-      if (unknown.length)
-        throw usageError(
-          `unknown checklist item(s): ${unknown.join(", ")} (known: ${CHECKLIST_ITEMS.join(", ")})`,
-        );
-      const evidence = defined({
-        image_digest: text(ctx.values, "image-digest"),
-        code_hash: text(ctx.values, "code-hash"),
-        endpoints: list(ctx.values, "endpoint") ?? [],
-        security_checklist: Object.fromEntries(CHECKLIST_ITEMS.map((item) => [item, checked.has(item)])),
-        notes: text(ctx.values, "notes"),
-      });
+      const evidence = evidenceFrom(ctx.values);
       show(
         ctx,
         (

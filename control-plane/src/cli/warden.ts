@@ -1,10 +1,12 @@
 import { parseArgs } from "node:util";
 import { runPolicyCommand } from "../../../lib/src/cli/policy.js";
+import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "../../../lib/src/cli/runtime-commands.js";
 import { runSpireCommand } from "../../../lib/src/cli/spire-command.js";
 import { auditCommands } from "./audit-commands.js";
 import { ApiClient, CliError } from "./api-client.js";
 import type { CliIo, CommandSpec } from "./command.js";
 import { kyaCommands } from "./kya-commands.js";
+import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
 import { registryCommands } from "./registry-commands.js";
 
 /**
@@ -15,11 +17,13 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   agents: registryCommands("agents"),
   "mcp-servers": registryCommands("mcp-servers"),
   kya: kyaCommands,
+  agent: agentOnboardingCommands,
+  "llm-key": llmKeyCommands,
   audit: auditCommands,
 };
 
 export function usage(): string {
-  const lines = ["usage: warden <group> <command> [flags] [--json]", ""];
+  const lines = [RUNTIME_USAGE, "", "usage: warden <group> <command> [flags] [--json]", ""];
   for (const [group, commands] of Object.entries(GROUPS)) {
     for (const [name, spec] of Object.entries(commands))
       lines.push(`  warden ${group} ${name} ${spec.usage}`);
@@ -39,6 +43,8 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
   const [group, name, ...rest] = argv;
   if (group === "spire") return runSpireCommand(argv.slice(1), io);
   if (group === "policy") return runPolicyCommand(argv.slice(1), io);
+  if ((RUNTIME_COMMANDS as readonly string[]).includes(group ?? ""))
+    return runRuntimeCommand(group!, argv.slice(1), io);
   if (group === undefined || group === "help" || group === "--help" || group === "-h") {
     io.stdout(usage());
     return group === undefined ? 2 : 0;

@@ -1,0 +1,147 @@
+import { nodeAliasSpiffeId } from "../../../lib/src/spiffe/naming.js";
+import { SpireRegistrar, validateSelector } from "../../../lib/src/spiffe/registration.js";
+import { BaoClient, openBaoFiles, readRootToken } from "../../../lib/src/runtime/components/openbao.js";
+import { spirePaths } from "../../../lib/src/runtime/components/spire.js";
+import { homePaths, loadRuntimeConfig, toolPath } from "../../../lib/src/runtime/layout.js";
+import { readSupervisorState, type SupervisorState } from "../../../lib/src/runtime/state.js";
+import { CliError } from "./api-client.js";
+import { EVIDENCE_OPTIONS, evidenceFrom } from "./kya-commands.js";
+import { list, onePositional, text, usageError, type CommandContext, type CommandSpec } from "./command.js";
+
+/**
+ * Onboarding on a stack started by `warden up`: `warden agent add` (registry entry + SPIRE entry +
+ * KYA submission) and `warden llm-key set` (a provider key into OpenBao, read from stdin, never
+ * echoed). Both act on the local stack in $WARDEN_HOME.
+ */
+function localStack(ctx: CommandContext): { state: SupervisorState; home: string } {
+  const home = loadRuntimeConfig(ctx.io.env).home;
+  const state = readSupervisorState(homePaths(home).state);
+  if (!state) throw new CliError(`no stack started by warden up in ${home} (warden up --detach)`);
+  return { state, home };
+}
+
+type Agent = { id: string; name: string; spiffe_id: string; tenant: string };
+
+const add: CommandSpec = {
+  usage:
+    "<name> (--image-digest sha256:… | --code-hash sha256:…) [--selector unix:uid:N]... [--tenant default] [--team default] [--capabilities llm:chat] [--endpoint url ...] [--checklist item,...] [--notes text]",
+  options: {
+    ...EVIDENCE_OPTIONS,
+    selector: { type: "string", multiple: true },
+    tenant: { type: "string" },
+    team: { type: "string" },
+    capabilities: { type: "string", multiple: true },
+  },
+  async run(ctx) {
+    const name = onePositional(ctx, "agent name");
+    const { state, home } = localStack(ctx);
+    const selectors = (list(ctx.values, "selector") ?? [`unix:uid:${process.getuid?.() ?? 0}`]).map(
+      validateSelector,
+    );
+    // The KYA evidence is checked before anything is created.
+    if (!text(ctx.values, "image-digest") && !text(ctx.values, "code-hash"))
+      throw usageError("KYA evidence needs --image-digest or --code-hash");
+    const evidence = evidenceFrom(ctx.values);
+    const client = ctx.client();
+    const agent = (
+      await client.request<Agent>("POST", "/v1/agents", {
+        body: {
+          name,
+          tenant: text(ctx.values, "tenant") ?? "default",
+          team: text(ctx.values, "team") ?? "default",
+          type: "assistant",
+          environment: "development",
+          capabilities: list(ctx.values, "capabilities") ?? ["llm:chat"],
+        },
+      })
+    ).body;
+    const spire = spirePaths(homePaths(home).spire);
+    const registrar = new SpireRegistrar({
+      serverSocketPath: spire.serverSocket,
+      serverBinary: toolPath("spire-server"),
+    });
+    await registrar.create({
+      spiffeId: agent.spiffe_id,
+      parentId: nodeAliasSpiffeId(state.trustDomain),
+      selectors,
+    });
+    const attestation = (
+      await client.request<{ id: string; status: string }>("POST", "/v1/attestations", {
+        body: { agent_id: agent.id, evidence },
+      })
+    ).body;
+    if (ctx.json) {
+      ctx.io.stdout(JSON.stringify({ agent, selectors, attestation }, null, 2));
+      return;
+    }
+    ctx.io.stdout(
+      [
+        `agent ${agent.name} registered: ${agent.id}, ${agent.spiffe_id} (tenant ${agent.tenant})`,
+        `SPIRE entry: ${selectors.join(", ")}`,
+        `KYA submitted: ${attestation.id} (${attestation.status}); a reviewer approves it:`,
+        `  warden kya approve ${attestation.id} --level 1 --capability llm:chat`,
+        "run the agent as a process matching the selector, with:",
+        `  SPIFFE_ENDPOINT_SOCKET=${state.workloadEndpoint}`,
+        `  base URL ${state.agentUrl}/openai/v1 (mTLS with its X.509-SVID; the sidecar is ${state.envoySpiffeId})`,
+        "  no API key: the sidecar injects the tenant's key from OpenBao (warden llm-key set <provider>)",
+      ].join("\n"),
+    );
+  },
+};
+
+async function readSecretFromStdin(prompt: string, io: CommandContext["io"]): Promise<string> {
+  if (process.stdin.isTTY) {
+    io.stderr(prompt);
+    process.stdin.setRawMode(true);
+  }
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      if (process.stdin.isTTY && (chunk.includes(13) || chunk.includes(10))) {
+        chunks.push(chunk.subarray(0, Math.max(chunk.indexOf(13), chunk.indexOf(10), 0)));
+        break;
+      }
+      if (process.stdin.isTTY && chunk.includes(3)) throw new CliError("interrupted");
+      chunks.push(chunk);
+    }
+  } finally {
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    process.stdin.pause();
+  }
+  return Buffer.concat(chunks).toString("utf8").trim();
+}
+
+const set: CommandSpec = {
+  usage: "<provider> [--tenant default]   (the key is read from stdin, never echoed)",
+  options: { tenant: { type: "string" } },
+  async run(ctx) {
+    const provider = onePositional(ctx, "provider (openai, anthropic, ...)");
+    if (!/^[a-z0-9-]+$/.test(provider)) throw usageError("provider must be lower-case letters, digits, -");
+    const tenant = text(ctx.values, "tenant") ?? "default";
+    if (!/^[A-Za-z0-9_-]+$/.test(tenant)) throw usageError("tenant must be letters, digits, _ or -");
+    const { state, home } = localStack(ctx);
+    // The port the running stack uses (WARDEN_PORT_BASE may differ in this shell).
+    const port = state.components.find((c) => c.name === "openbao")?.ports.https;
+    if (port === undefined) throw new CliError("the running stack has no OpenBao");
+    const files = openBaoFiles(homePaths(home).openbao, port);
+    const key = await readSecretFromStdin(`${provider} API key for tenant ${tenant}: `, ctx.io);
+    if (!key) throw usageError("no key on stdin");
+    const bao = new BaoClient(files.address, files.caFile);
+    try {
+      const written = await bao.must<{ data: { version: number } }>(
+        "POST",
+        `warden/data/llm/${tenant}/${provider}`,
+        readRootToken(files),
+        { data: { api_key: key } },
+      );
+      ctx.io.stdout(
+        `stored in OpenBao at warden/llm/${tenant}/${provider} (field api_key, version ${written?.data.version ?? "?"})`,
+      );
+    } finally {
+      bao.close();
+    }
+  },
+};
+
+export const agentOnboardingCommands: Record<string, CommandSpec> = { add };
+export const llmKeyCommands: Record<string, CommandSpec> = { set };

@@ -1,0 +1,349 @@
+import { spawn } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statSync,
+  watch,
+} from "node:fs";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config.js";
+import { httpOk, pidAlive, sleep } from "../runtime/child.js";
+import { querySql } from "../runtime/components/postgres.js";
+import { homePaths, loadRuntimeConfig, REPO_ROOT } from "../runtime/layout.js";
+import { DEV_ADMIN, ensureAccounts } from "../runtime/dev-oidc/issuer.js";
+import { saveCliToken } from "../runtime/local-session.js";
+import { createSupervisor } from "../runtime/stack.js";
+import { readSupervisorState, type SupervisorState } from "../runtime/state.js";
+import type { CommandIo } from "./spire-command.js";
+
+/**
+ * `warden up [--detach] | status [--json] | logs [component] [-f] | down`: runs the whole stack on
+ * this machine through one supervisor (lib/src/runtime), state in $WARDEN_HOME (default ./.warden).
+ */
+export const RUNTIME_USAGE = `usage:
+  warden up [--detach]             start the whole stack (foreground until Ctrl-C; --detach: background)
+  warden status [--json]           per component: pid, health, ports; policy revision; agent count
+  warden logs [component] [-f]     a component's log (all components' last lines without one)
+  warden down                      stop the stack (state in $WARDEN_HOME is kept)
+  warden login [--user admin]      a control-plane token from the development OIDC issuer (password
+                                   on stdin; on this machine, read from $WARDEN_HOME/oidc/accounts.json)
+environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_PORT, WARDEN_CP_PORT,
+             WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL)`;
+
+export const RUNTIME_COMMANDS = ["up", "status", "logs", "down", "login"] as const;
+
+const DETACHED_CHILD = "WARDEN_SUPERVISOR_CHILD";
+
+export async function runRuntimeCommand(
+  command: string,
+  argv: readonly string[],
+  io: CommandIo,
+): Promise<number> {
+  let config;
+  try {
+    config = loadRuntimeConfig(io.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`warden ${command}: ${error.problems.join("; ")}`);
+      return 78;
+    }
+    throw error;
+  }
+  const paths = homePaths(config.home);
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        detach: { type: "boolean" },
+        json: { type: "boolean" },
+        follow: { type: "boolean", short: "f" },
+        help: { type: "boolean", short: "h" },
+        user: { type: "string" },
+      },
+    }));
+  } catch (error) {
+    io.stderr(`warden ${command}: ${(error as Error).message}\n${RUNTIME_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(RUNTIME_USAGE);
+    return 0;
+  }
+  const running = (): SupervisorState | null => {
+    const state = readSupervisorState(paths.state);
+    return state && pidAlive(state.pid) ? state : null;
+  };
+
+  switch (command) {
+    case "up": {
+      const existing = running();
+      if (existing && io.env[DETACHED_CHILD] !== "1") {
+        io.stderr(
+          `warden up: already running (supervisor pid ${existing.pid}, ${paths.home}); warden status`,
+        );
+        return 1;
+      }
+      if (values.detach) return detach(paths.home, paths.log("supervisor"), paths.state, io);
+      return up(config, io);
+    }
+    case "status": {
+      const state = running();
+      if (!state) {
+        io.stderr(`warden status: not running (${paths.home}); start it with warden up`);
+        return 1;
+      }
+      const extra = await liveFacts(state);
+      if (values.json) {
+        io.stdout(JSON.stringify({ ...state, ...extra }, null, 2));
+      } else {
+        io.stdout(
+          `supervisor pid ${state.pid}, up since ${state.startedAt}, ${state.ready ? "ready" : "starting"}`,
+        );
+        io.stdout(
+          `home ${state.home}; agents call ${state.agentUrl}; control plane ${state.controlPlaneUrl}`,
+        );
+        io.stdout(
+          `policy revision ${extra.policyRevision ?? "-"}; agents registered ${extra.agentCount ?? "-"}`,
+        );
+        for (const head of extra.auditHeads ?? [])
+          io.stdout(
+            `audit chain ${head.tenant}: ${head.last_seq} rows, head ${head.last_hash.slice(0, 16)}…`,
+          );
+        io.stdout("");
+        io.stdout(
+          `${"component".padEnd(16)}${"pid".padEnd(9)}${"state".padEnd(12)}${"health".padEnd(10)}${"restarts".padEnd(10)}ports`,
+        );
+        for (const c of state.components) {
+          const ports = Object.entries(c.ports)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ");
+          io.stdout(
+            `${c.name.padEnd(16)}${String(c.pid ?? "-").padEnd(9)}${c.state.padEnd(12)}${(c.healthy ? "healthy" : "unhealthy").padEnd(10)}${String(c.restarts).padEnd(10)}${ports}`,
+          );
+        }
+      }
+      return state.ready && state.components.every((c) => c.healthy) ? 0 : 1;
+    }
+    case "logs":
+      return logs(paths.logs, positionals[0], values.follow === true, io);
+    case "down": {
+      const state = running();
+      if (!state) {
+        io.stdout(`warden down: not running (${paths.home})`);
+        return 0;
+      }
+      process.kill(state.pid, "SIGTERM");
+      const deadline = Date.now() + 90_000;
+      while (pidAlive(state.pid) && Date.now() < deadline) await sleep(200);
+      if (pidAlive(state.pid)) {
+        io.stderr(`warden down: supervisor pid ${state.pid} still running after 90 s`);
+        return 1;
+      }
+      io.stdout("warden down: stopped");
+      return 0;
+    }
+    case "login": {
+      const state = running();
+      if (!state) {
+        io.stderr(`warden login: no stack running from ${paths.home}; start it with warden up`);
+        return 1;
+      }
+      const user = typeof values.user === "string" ? values.user : DEV_ADMIN;
+      const given = process.stdin.isTTY ? "" : await readStdin();
+      const password = given || ensureAccounts(paths.oidc)[user]?.password;
+      if (!password) {
+        io.stderr(`warden login: no password for "${user}" (give it on stdin)`);
+        return 1;
+      }
+      const response = await fetch(`${state.oidcIssuer}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "password", username: user, password }).toString(),
+      });
+      const body = (await response.json()) as { access_token?: string; error_description?: string };
+      if (!response.ok || !body.access_token) {
+        io.stderr(`warden login: refused: ${body.error_description ?? response.status}`);
+        return 1;
+      }
+      const file = saveCliToken(paths.home, body.access_token);
+      io.stdout(
+        `warden login: logged in as ${user} (development issuer); token kept in ${file} for one hour`,
+      );
+      return 0;
+    }
+    default:
+      io.stderr(RUNTIME_USAGE);
+      return 2;
+  }
+}
+
+async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CommandIo): Promise<number> {
+  const begun = Date.now();
+  io.stdout(`warden up: starting the stack in ${config.home}`);
+  let supervisor;
+  try {
+    supervisor = createSupervisor(config, (line) => io.stdout(line));
+  } catch (error) {
+    io.stderr(`warden up: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
+  });
+  try {
+    await Promise.race([supervisor.start(), stopped.then(() => Promise.reject(new Error("interrupted")))]);
+  } catch (error) {
+    await supervisor.stop();
+    io.stderr(`warden up: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  const state = supervisor.state();
+  io.stdout(`warden up: ready in ${((Date.now() - begun) / 1000).toFixed(1)} s`);
+  io.stdout(`  agents: ${state.agentUrl} (mTLS with an SVID from ${state.workloadEndpoint})`);
+  io.stdout(`  control plane: ${state.controlPlaneUrl}; logs: ${homePaths(config.home).logs}`);
+  await stopped;
+  io.stdout("warden up: stopping");
+  await supervisor.stop();
+  io.stdout("warden up: stopped");
+  return 0;
+}
+
+/** Starts the supervisor in the background and returns once it is ready (or failed). */
+async function detach(home: string, logPath: string, statePath: string, io: CommandIo): Promise<number> {
+  mkdirSync(join(home, "logs"), { recursive: true });
+  const previousRuns = existsSync(logPath) ? statSync(logPath).size : 0;
+  const out = openSync(logPath, "a");
+  const started = Date.now();
+  const child = spawn(
+    process.execPath,
+    [join(REPO_ROOT, "dist", "control-plane", "src", "cli", "main.js"), "up"],
+    {
+      detached: true,
+      stdio: ["ignore", out, out],
+      env: { ...io.env, [DETACHED_CHILD]: "1" },
+    },
+  );
+  closeSync(out);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) {
+    io.stderr("warden up: could not start the supervisor");
+    return 1;
+  }
+  for (;;) {
+    await sleep(250);
+    const state = readSupervisorState(statePath);
+    if (state?.pid === pid && state.ready) {
+      io.stdout(
+        `warden up: ready in ${((Date.now() - started) / 1000).toFixed(1)} s (supervisor pid ${pid}); warden status`,
+      );
+      return 0;
+    }
+    if (!pidAlive(pid)) {
+      // This run's reason only, not earlier runs' lines.
+      const thisRun = readFileSync(logPath).subarray(previousRuns).toString("utf8").split("\n");
+      const reasons = thisRun.filter(
+        (line) => line.startsWith("warden up: ") && !line.includes("starting the stack"),
+      );
+      io.stderr(reasons.join("\n") || `warden up: the supervisor stopped while starting (${logPath})`);
+      return 1;
+    }
+  }
+}
+
+interface LiveFacts {
+  policyRevision?: string;
+  agentCount?: number;
+  /** Per tenant: the audit chain's last sequence number and hash. */
+  auditHeads?: { tenant: string; last_seq: string; last_hash: string }[];
+}
+
+async function liveFacts(state: SupervisorState): Promise<LiveFacts> {
+  const facts: LiveFacts = {};
+  try {
+    if (await httpOk(`${state.authzStatusUrl}/status`)) {
+      const status = (await (await fetch(`${state.authzStatusUrl}/status`)).json()) as Record<
+        string,
+        unknown
+      >;
+      const policy = status.policy as { revision?: string } | undefined;
+      const revision = policy?.revision ?? status.revision;
+      if (typeof revision === "string") facts.policyRevision = revision;
+    }
+  } catch {
+    // shown as "-"
+  }
+  try {
+    const result = await querySql(state.databaseUrl, "SELECT count(*)::int AS n FROM agents");
+    facts.agentCount = (result.rows[0] as { n: number }).n;
+    const heads = await querySql(
+      state.databaseUrl,
+      "SELECT tenant, last_seq::text, last_hash FROM audit_chain_heads ORDER BY tenant",
+    );
+    facts.auditHeads = heads.rows as LiveFacts["auditHeads"];
+  } catch {
+    // shown as "-"
+  }
+  return facts;
+}
+
+async function logs(
+  dir: string,
+  component: string | undefined,
+  follow: boolean,
+  io: CommandIo,
+): Promise<number> {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".log")) : [];
+  if (component === undefined) {
+    for (const file of files.sort()) {
+      io.stdout(`==> ${basename(file, ".log")} <==`);
+      io.stdout(readFileSync(join(dir, file), "utf8").trimEnd().split("\n").slice(-10).join("\n"));
+    }
+    return 0;
+  }
+  const path = join(dir, `${component}.log`);
+  if (!existsSync(path)) {
+    io.stderr(
+      `warden logs: no log for "${component}"; there are: ${files.map((f) => basename(f, ".log")).join(", ")}`,
+    );
+    return 2;
+  }
+  const text = readFileSync(path, "utf8");
+  io.stdout(text.trimEnd());
+  if (!follow) return 0;
+  let offset = statSync(path).size;
+  await new Promise<void>((resolve) => {
+    const watcher = watch(path, () => {
+      const size = statSync(path).size;
+      if (size < offset) offset = 0;
+      if (size === offset) return;
+      const fd = openSync(path, "r");
+      const buffer = Buffer.alloc(size - offset);
+      readSync(fd, buffer, 0, buffer.length, offset);
+      closeSync(fd);
+      offset = size;
+      io.stdout(buffer.toString("utf8").trimEnd());
+    });
+    process.once("SIGINT", () => {
+      watcher.close();
+      resolve();
+    });
+  });
+  return 0;
+}
+
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of process.stdin as AsyncIterable<Buffer>) parts.push(part);
+  return Buffer.concat(parts).toString("utf8").trim();
+}

@@ -1,0 +1,297 @@
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+import { Agent, request } from "node:https";
+import { join } from "node:path";
+import { waitFor } from "../child.js";
+import { ensureCa, ensureLeaf, type PemPair } from "../local-ca.js";
+import { REPO_ROOT, toolPath } from "../layout.js";
+import type { Component } from "../supervisor.js";
+
+/**
+ * OpenBao with file storage in $WARDEN_HOME/openbao, TLS on loopback (a local CA made on first
+ * start). First start: initialised with one unseal key share; the unseal key and the root token are
+ * kept 0600 in openbao/init.json (local use only: production uses auto-unseal with a KMS or HSM and
+ * several key holders, docs/running.md). Every start: unsealed, then set up idempotently as
+ * compose/openbao/init.sh does: transit keys, KV v2 `warden/`, vault/*.hcl policies, cert auth with
+ * extproc-server's role, and a control-plane token file.
+ */
+export const TRANSIT_KEYS = ["warden-signing", "warden-tokens"] as const;
+
+export interface OpenBaoFiles {
+  address: string;
+  /** CA of OpenBao's server certificate (VAULT_CACERT, NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  /** The control plane's token (only the control-plane policy), VAULT_TOKEN_FILE. */
+  controlPlaneTokenFile: string;
+  /** extproc-server's cert auth login (its SPIFFE ID as URI SAN). */
+  extprocClient: PemPair;
+  initFile: string;
+}
+
+export function openBaoFiles(dir: string, port: number): OpenBaoFiles {
+  return {
+    address: `https://127.0.0.1:${port}`,
+    caFile: join(dir, "ca.pem"),
+    controlPlaneTokenFile: join(dir, "control-plane-token"),
+    extprocClient: {
+      certFile: join(dir, "extproc", "client.pem"),
+      keyFile: join(dir, "extproc", "client-key.pem"),
+    },
+    initFile: join(dir, "init.json"),
+  };
+}
+
+export class BaoClient {
+  private readonly agent: Agent;
+  constructor(
+    readonly address: string,
+    caFile: string,
+  ) {
+    this.agent = new Agent({ ca: readFileSync(caFile), keepAlive: false });
+  }
+
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T | undefined }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.address}/v1/${path}`,
+        {
+          method,
+          agent: this.agent,
+          timeout: 60_000,
+          headers: {
+            ...(token ? { "x-vault-token": token } : {}),
+            ...(payload === undefined ? {} : { "content-type": "application/json" }),
+          },
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on("data", (part: Buffer) => parts.push(part));
+          res.on("end", () => {
+            const text = Buffer.concat(parts).toString("utf8");
+            let parsed: T | undefined;
+            try {
+              parsed = text ? (JSON.parse(text) as T) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("OpenBao did not answer within 60 s")));
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
+  /** A call that must succeed (2xx); the error names the path and OpenBao's answer, never a token. */
+  async must<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+  ): Promise<T | undefined> {
+    const answer = await this.call<T>(method, path, token, body);
+    if (answer.status >= 300)
+      throw new Error(`OpenBao ${method} ${path}: ${answer.status} ${JSON.stringify(answer.body ?? "")}`);
+    return answer.body;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+interface InitMaterial {
+  unseal_key: string;
+  root_token: string;
+}
+
+export function readRootToken(files: OpenBaoFiles): string {
+  return (JSON.parse(readFileSync(files.initFile, "utf8")) as InitMaterial).root_token;
+}
+
+export function openBaoComponent(
+  dir: string,
+  port: number,
+  clusterPort: number,
+  trustDomain: string,
+  extprocUid?: number,
+): Component {
+  const files = openBaoFiles(dir, port);
+  const configFile = join(dir, "openbao.hcl");
+  return {
+    name: "openbao",
+    ports: { https: port, cluster: clusterPort },
+    async prepare() {
+      // Traversable (not listable) by the components' uids; the CA keys stay in tls/ (0700).
+      mkdirSync(dir, { recursive: true, mode: 0o711 });
+      chmodSync(dir, 0o711);
+      mkdirSync(join(dir, "tls"), { recursive: true, mode: 0o700 });
+      mkdirSync(join(dir, "extproc"), { recursive: true, mode: 0o711 });
+      mkdirSync(join(dir, "data"), { recursive: true, mode: 0o700 });
+      const ca = ensureCa(join(dir, "tls", "ca"), "/CN=Warden local OpenBao CA");
+      const server = ensureLeaf(join(dir, "tls", "server"), ca, {
+        subject: "/CN=openbao",
+        dnsNames: ["localhost"],
+        ips: ["127.0.0.1"],
+      });
+      const clientCa = ensureCa(join(dir, "tls", "client-ca"), "/CN=Warden local OpenBao client CA");
+      writeFileSync(files.caFile, readFileSync(ca.certFile));
+      ensureLeaf(join(dir, "extproc", "client"), clientCa, {
+        subject: "/CN=extproc-server",
+        uris: [`spiffe://${trustDomain}/warden/extproc`],
+      });
+      if (extprocUid !== undefined) chownSync(files.extprocClient.keyFile, extprocUid, extprocUid);
+      writeFileSync(
+        configFile,
+        [
+          // Integrated storage (raft), one node: OpenBao 2.7 has no file storage any more.
+          `storage "raft" {`,
+          `  path = "${join(dir, "data")}"`,
+          `  node_id = "warden-1"`,
+          `}`,
+          `listener "tcp" {`,
+          `  address = "127.0.0.1:${port}"`,
+          `  cluster_address = "127.0.0.1:${clusterPort}"`,
+          `  tls_cert_file = "${server.certFile}"`,
+          `  tls_key_file = "${server.keyFile}"`,
+          `}`,
+          `api_addr = "${files.address}"`,
+          `cluster_addr = "https://127.0.0.1:${clusterPort}"`,
+          `ui = false`,
+          "",
+        ].join("\n"),
+      );
+    },
+    launch() {
+      return {
+        command: toolPath("bao"),
+        args: ["server", `-config=${configFile}`],
+        env: { BAO_LOG_LEVEL: "warn" },
+      };
+    },
+    async ready(alive) {
+      const bao = new BaoClient(files.address, files.caFile);
+      try {
+        await waitFor(
+          "OpenBao to answer",
+          async () => {
+            alive();
+            const health = await bao.call("GET", "sys/health");
+            return health.status > 0;
+          },
+          30_000,
+        );
+        await initialiseAndUnseal(bao, files);
+        await waitFor(
+          "OpenBao to become active",
+          async () => (await bao.call("GET", "sys/health")).status === 200,
+          30_000,
+        );
+        await configure(
+          bao,
+          files,
+          readRootToken(files),
+          trustDomain,
+          readFileSync(join(dir, "tls", "client-ca.pem"), "utf8"),
+        );
+      } finally {
+        bao.close();
+      }
+    },
+    async healthy() {
+      const bao = new BaoClient(files.address, files.caFile);
+      try {
+        return (await bao.call("GET", "sys/health")).status === 200;
+      } catch {
+        return false;
+      } finally {
+        bao.close();
+      }
+    },
+  };
+}
+
+async function initialiseAndUnseal(bao: BaoClient, files: OpenBaoFiles): Promise<void> {
+  const status = await bao.must<{ initialized: boolean }>("GET", "sys/init", "");
+  if (!status?.initialized) {
+    const init = await bao.must<{ keys: string[]; root_token: string }>("PUT", "sys/init", "", {
+      secret_shares: 1,
+      secret_threshold: 1,
+    });
+    if (!init?.keys[0] || !init.root_token) throw new Error("OpenBao init returned no key or token");
+    const material: InitMaterial = { unseal_key: init.keys[0], root_token: init.root_token };
+    writeFileSync(files.initFile, JSON.stringify(material), { mode: 0o600 });
+  }
+  if (!existsSync(files.initFile))
+    throw new Error(`OpenBao is initialised but ${files.initFile} is missing: cannot unseal`);
+  const seal = await bao.must<{ sealed: boolean }>("GET", "sys/seal-status", "");
+  if (seal?.sealed) {
+    const material = JSON.parse(readFileSync(files.initFile, "utf8")) as InitMaterial;
+    await bao.must("PUT", "sys/unseal", "", { key: material.unseal_key });
+  }
+}
+
+async function configure(
+  bao: BaoClient,
+  files: OpenBaoFiles,
+  root: string,
+  trustDomain: string,
+  clientCaPem: string,
+): Promise<void> {
+  const mounts = (await bao.must<Record<string, unknown>>("GET", "sys/mounts", root)) ?? {};
+  if (!("transit/" in mounts)) await bao.must("POST", "sys/mounts/transit", root, { type: "transit" });
+  if (!("warden/" in mounts))
+    await bao.must("POST", "sys/mounts/warden", root, { type: "kv", options: { version: "2" } });
+  for (const key of TRANSIT_KEYS) {
+    if ((await bao.call("GET", `transit/keys/${key}`, root)).status === 404)
+      await bao.must("POST", `transit/keys/${key}`, root, { type: "ecdsa-p256" });
+  }
+  const policyDir = join(REPO_ROOT, "vault");
+  for (const file of readdirSync(policyDir).filter((f) => f.endsWith(".hcl"))) {
+    const policy = readFileSync(join(policyDir, file), "utf8");
+    await bao.must("PUT", `sys/policies/acl/${file.replace(/\.hcl$/, "")}`, root, { policy });
+  }
+  const auths = (await bao.must<Record<string, unknown>>("GET", "sys/auth", root)) ?? {};
+  if (!("cert/" in auths)) await bao.must("POST", "sys/auth/cert", root, { type: "cert" });
+  await bao.must("POST", "auth/cert/certs/extproc", root, {
+    certificate: clientCaPem,
+    allowed_uri_sans: [`spiffe://${trustDomain}/warden/extproc`],
+    token_policies: ["extproc"],
+    token_no_default_policy: true,
+    token_ttl: "1h",
+  });
+  // The control plane's token: kept while OpenBao still accepts it, else a new one.
+  if (existsSync(files.controlPlaneTokenFile)) {
+    const token = readFileSync(files.controlPlaneTokenFile, "utf8").trim();
+    if ((await bao.call("GET", "auth/token/lookup-self", token)).status === 200) return;
+  }
+  const created = await bao.must<{ auth: { client_token: string } }>(
+    "POST",
+    "auth/token/create-orphan",
+    root,
+    {
+      policies: ["control-plane"],
+      no_default_policy: true,
+      ttl: "768h",
+      renewable: true,
+      display_name: "warden-control-plane",
+    },
+  );
+  if (!created?.auth.client_token) throw new Error("OpenBao issued no control-plane token");
+  writeFileSync(files.controlPlaneTokenFile, created.auth.client_token, { mode: 0o600 });
+}

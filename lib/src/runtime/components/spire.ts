@@ -1,0 +1,180 @@
+import { execFile } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { nodeAliasSpiffeId } from "../../spiffe/naming.js";
+import { SpireRegistrar } from "../../spiffe/registration.js";
+import { waitFor } from "../child.js";
+import { REPO_ROOT, toolPath } from "../layout.js";
+import type { Component } from "../supervisor.js";
+
+/**
+ * SPIRE server and agent with their datastore and keys in $WARDEN_HOME/spire (spire/server.conf and
+ * spire/agent.conf, filled in through -expandEnv). First start: the agent attests with a join token
+ * whose node alias (spiffe://<td>/node/local) parents every entry; later starts: the agent
+ * re-attests with the SVID it kept in its data dir.
+ */
+const run = promisify(execFile);
+
+export interface SpirePaths {
+  dir: string;
+  serverSocket: string;
+  agentSocket: string;
+  bootstrapBundle: string;
+  joinToken: string;
+}
+
+/** Unix socket paths are limited to 107 bytes: $WARDEN_HOME must be short enough. */
+const MAX_SOCKET_PATH = 100;
+
+export function spirePaths(dir: string): SpirePaths {
+  const paths = {
+    dir,
+    serverSocket: join(dir, "server.sock"),
+    agentSocket: join(dir, "agent.sock"),
+    bootstrapBundle: join(dir, "bootstrap-bundle.pem"),
+    joinToken: join(dir, "join-token"),
+  };
+  if (paths.serverSocket.length > MAX_SOCKET_PATH)
+    throw new Error(`WARDEN_HOME is too long for unix sockets (${paths.serverSocket}): use a shorter path`);
+  return paths;
+}
+
+function spireEnv(trustDomain: string, paths: SpirePaths, serverPort: number): NodeJS.ProcessEnv {
+  return {
+    WARDEN_TRUST_DOMAIN: trustDomain,
+    WARDEN_SPIRE_DATA_DIR: paths.dir,
+    WARDEN_SPIRE_SERVER_PORT: String(serverPort),
+    WARDEN_SPIRE_SERVER_SOCKET: paths.serverSocket,
+    WARDEN_SPIRE_AGENT_SOCKET: paths.agentSocket,
+    WARDEN_SPIRE_LOG_LEVEL: "INFO",
+    WARDEN_SVID_TTL: "1h",
+    WARDEN_JWT_SVID_TTL: "5m",
+    // Long enough that the agent can re-attest with its kept SVID after a week off.
+    WARDEN_SPIRE_AGENT_TTL: "720h",
+    WARDEN_SPIRE_CA_TTL: "720h",
+    WARDEN_SPIRE_CACHE_RELOAD_INTERVAL: "500ms",
+    WARDEN_SPIRE_SYNC_INTERVAL: "1s",
+  };
+}
+
+async function spireServerCli(args: string[]): Promise<string> {
+  const { stdout } = await run(toolPath("spire-server"), args, { timeout: 10_000 });
+  return stdout;
+}
+
+export function spireServerComponent(paths: SpirePaths, trustDomain: string, port: number): Component {
+  const healthy = async () => {
+    try {
+      await spireServerCli(["healthcheck", "-socketPath", paths.serverSocket]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    name: "spire-server",
+    ports: { server: port },
+    async prepare() {
+      mkdirSync(join(paths.dir, "server"), { recursive: true, mode: 0o700 });
+      mkdirSync(join(paths.dir, "agent"), { recursive: true, mode: 0o700 });
+      // Workloads under other uids reach the Workload API socket: traverse, not list.
+      chmodSync(paths.dir, 0o711);
+    },
+    launch() {
+      return {
+        command: toolPath("spire-server"),
+        args: ["run", "-config", join(REPO_ROOT, "spire", "server.conf"), "-expandEnv"],
+        env: spireEnv(trustDomain, paths, port),
+      };
+    },
+    async ready(alive) {
+      await waitFor(
+        "spire-server healthy",
+        async () => {
+          alive();
+          return healthy();
+        },
+        60_000,
+      );
+      if (!existsSync(paths.bootstrapBundle))
+        writeFileSync(
+          paths.bootstrapBundle,
+          await spireServerCli(["bundle", "show", "-socketPath", paths.serverSocket, "-format", "pem"]),
+        );
+    },
+    healthy,
+  };
+}
+
+/** The agent has attested before when its data dir holds its SVID. */
+function agentAttested(paths: SpirePaths): boolean {
+  const dir = join(paths.dir, "agent");
+  return (
+    existsSync(dir) && readdirSync(dir).some((f) => f.startsWith("agent_svid") || f === "agent-data.json")
+  );
+}
+
+export function spireAgentComponent(
+  paths: SpirePaths,
+  trustDomain: string,
+  serverPort: number,
+  entries: { spiffeId: string; selectors: string[] }[],
+): Component {
+  const healthy = async () => {
+    try {
+      await run(toolPath("spire-agent"), ["healthcheck", "-socketPath", paths.agentSocket], {
+        timeout: 10_000,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    name: "spire-agent",
+    ports: {},
+    launch() {
+      const args = ["run", "-config", join(REPO_ROOT, "spire", "agent.conf"), "-expandEnv"];
+      if (!agentAttested(paths)) args.push("-joinTokenFile", paths.joinToken);
+      return { command: toolPath("spire-agent"), args, env: spireEnv(trustDomain, paths, serverPort) };
+    },
+    async prepare() {
+      if (agentAttested(paths)) return;
+      const output = await spireServerCli([
+        "token",
+        "generate",
+        "-socketPath",
+        paths.serverSocket,
+        "-spiffeID",
+        nodeAliasSpiffeId(trustDomain),
+        "-ttl",
+        "600",
+        "-output",
+        "json",
+      ]);
+      writeFileSync(paths.joinToken, (JSON.parse(output) as { value: string }).value, { mode: 0o600 });
+    },
+    async ready(alive) {
+      await waitFor(
+        "spire-agent healthy",
+        async () => {
+          alive();
+          return healthy();
+        },
+        60_000,
+      );
+      const registrar = new SpireRegistrar({
+        serverSocketPath: paths.serverSocket,
+        serverBinary: toolPath("spire-server"),
+      });
+      const parentId = nodeAliasSpiffeId(trustDomain);
+      for (const entry of entries) {
+        const existing = await registrar.list({ spiffeId: entry.spiffeId });
+        if (existing.some((e) => e.selectors.join(",") === entry.selectors.join(","))) continue;
+        await registrar.create({ spiffeId: entry.spiffeId, parentId, selectors: entry.selectors });
+      }
+    },
+    healthy,
+  };
+}

@@ -1,0 +1,134 @@
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { env, loadConfig } from "../config.js";
+
+/**
+ * Where `warden up` keeps everything and which ports it uses. One place, read by the supervisor
+ * (which writes the state) and by `warden status|logs|down` (which read it).
+ *
+ * Default ports never clash with each other (SPIRE's own default, 8081, is the control plane's).
+ * `WARDEN_PORT_BASE` moves every port to base+offset, for a second instance or a test.
+ */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..").replace(/\/dist$/, "");
+
+export const DEFAULT_PORTS = {
+  agent: 10000,
+  envoyAdmin: 9901,
+  authz: 9001,
+  authzStatus: 9101,
+  extproc: 9002,
+  controlPlane: 8081,
+  oidc: 8082,
+  spireServer: 8181,
+  openbao: 8200,
+  postgres: 5433,
+  openbaoCluster: 8201,
+} as const;
+
+export type PortName = keyof typeof DEFAULT_PORTS;
+export type Ports = Record<PortName, number>;
+
+/** The uids our components run under when the supervisor runs as root (SPIRE tells them apart by uid). */
+export const COMPONENT_UIDS = { envoy: 10001, authz: 10002, extproc: 10003 } as const;
+
+const runtimeShape = {
+  WARDEN_HOME: env.path().default(".warden"),
+  WARDEN_TRUST_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9._-]+$/, "must be a trust domain name like warden.local")
+    .default("warden.local"),
+  DATABASE_URL: z.string().url().optional(),
+  WARDEN_PORT_BASE: env.port().optional(),
+  WARDEN_AGENT_PORT: env.port(DEFAULT_PORTS.agent),
+  WARDEN_CP_PORT: env.port(DEFAULT_PORTS.controlPlane),
+  WARDEN_OIDC_PORT: env.port(DEFAULT_PORTS.oidc),
+  /**
+   * Development only: send every provider route to this plain-HTTP host:port (a local stub provider)
+   * instead of the provider's real host over TLS.
+   */
+  WARDEN_DEV_UPSTREAM: z
+    .string()
+    .regex(/^127\.0\.0\.1:\d{1,5}$/, "must be 127.0.0.1:<port> (a local stub, development only)")
+    .optional(),
+};
+
+export interface RuntimeConfig {
+  home: string;
+  trustDomain: string;
+  /** An external PostgreSQL; null runs the embedded cluster in the state directory. */
+  externalDatabaseUrl: string | null;
+  ports: Ports;
+  devUpstream: { address: string; port: number } | null;
+}
+
+export function loadRuntimeConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): RuntimeConfig {
+  const c = loadConfig(runtimeShape, source);
+  let ports: Ports;
+  if (c.WARDEN_PORT_BASE !== undefined) {
+    const base = c.WARDEN_PORT_BASE;
+    ports = Object.fromEntries(Object.keys(DEFAULT_PORTS).map((name, i) => [name, base + i])) as Ports;
+  } else {
+    ports = {
+      ...DEFAULT_PORTS,
+      agent: c.WARDEN_AGENT_PORT,
+      controlPlane: c.WARDEN_CP_PORT,
+      oidc: c.WARDEN_OIDC_PORT,
+    };
+  }
+  const [host, port] = c.WARDEN_DEV_UPSTREAM?.split(":") ?? [];
+  return {
+    home: resolve(cwd, c.WARDEN_HOME),
+    trustDomain: c.WARDEN_TRUST_DOMAIN,
+    externalDatabaseUrl: c.DATABASE_URL ?? null,
+    ports,
+    devUpstream: host && port ? { address: host, port: Number(port) } : null,
+  };
+}
+
+/** Every path under $WARDEN_HOME, in one place. */
+export function homePaths(home: string) {
+  return {
+    home,
+    logs: join(home, "logs"),
+    log: (component: string) => join(home, "logs", `${component}.log`),
+    state: join(home, "supervisor.json"),
+    postgres: join(home, "postgres"),
+    openbao: join(home, "openbao"),
+    spire: join(home, "spire"),
+    policy: join(home, "policy"),
+    oidc: join(home, "oidc"),
+    secrets: join(home, "secrets"),
+    envoy: join(home, "envoy"),
+    extproc: join(home, "extproc"),
+  };
+}
+
+export type HomePaths = ReturnType<typeof homePaths>;
+
+/** A pinned tool installed by scripts/setup into .tools/bin. */
+export function toolPath(name: string): string {
+  return join(REPO_ROOT, ".tools", "bin", name);
+}
+
+/** PostgreSQL programs: .tools/bin first, then the newest Debian install. */
+export function postgresBinary(name: string): string {
+  const tool = toolPath(name);
+  if (existsSync(tool)) return tool;
+  const base = "/usr/lib/postgresql";
+  const versions = existsSync(base) ? readdirSync(base).sort().reverse() : [];
+  for (const version of versions) {
+    const candidate = join(base, version, "bin", name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${name} not found in .tools/bin or ${base} (run scripts/setup)`);
+}
+
+/** A program of ours, built into dist/. */
+export function distMain(component: string): string {
+  return join(REPO_ROOT, "dist", component, "src", "main.js");
+}

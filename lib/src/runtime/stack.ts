@@ -1,0 +1,123 @@
+import { chmodSync, mkdirSync } from "node:fs";
+import { workloadSpiffeId } from "../spiffe/naming.js";
+import { envoyComponent } from "./components/envoy.js";
+import {
+  authzComponent,
+  controlPlaneComponent,
+  DATA_PLANE_LOGINS,
+  dataPlaneUrl,
+  devOidcComponent,
+  extprocComponent,
+} from "./components/node-programs.js";
+import { openBaoComponent, openBaoFiles } from "./components/openbao.js";
+import { postgresComponent, postgresUrl } from "./components/postgres.js";
+import { spireAgentComponent, spirePaths, spireServerComponent } from "./components/spire.js";
+import { COMPONENT_UIDS, homePaths, type RuntimeConfig } from "./layout.js";
+import type { SupervisorState } from "./state.js";
+import { Supervisor, type Component } from "./supervisor.js";
+
+/**
+ * The whole stack in dependency order: PostgreSQL (unless external), OpenBao, SPIRE server and
+ * agent (with entries for Envoy and both servers, each selected by its uid), the development OIDC
+ * issuer, the control plane, authz-server, extproc-server, Envoy.
+ */
+export function stackComponents(config: RuntimeConfig): {
+  components: Component[];
+  info: Omit<SupervisorState, "pid" | "startedAt" | "ready" | "components">;
+} {
+  const paths = homePaths(config.home);
+  const { ports, trustDomain } = config;
+  const asRoot = process.getuid?.() === 0;
+  if (!asRoot)
+    throw new Error(
+      "warden up runs Envoy and both servers under their own uids (SPIRE tells workloads apart by uid): run it as root, or run the components by hand (docs/running.md)",
+    );
+  mkdirSync(paths.home, { recursive: true, mode: 0o711 });
+  chmodSync(paths.home, 0o711);
+  const spire = spirePaths(paths.spire);
+  const bao = openBaoFiles(paths.openbao, ports.openbao);
+  const identities = {
+    envoy: workloadSpiffeId(trustDomain, "warden", "envoy"),
+    authz: workloadSpiffeId(trustDomain, "warden", "authz"),
+    extproc: workloadSpiffeId(trustDomain, "warden", "extproc"),
+  };
+  const databaseUrl = config.externalDatabaseUrl ?? postgresUrl(ports.postgres);
+  const oidcIssuer = `http://127.0.0.1:${ports.oidc}`;
+  const controlPlaneUrl = `http://127.0.0.1:${ports.controlPlane}`;
+  const spiffeEndpoint = `unix://${spire.agentSocket}`;
+  const embedded = config.externalDatabaseUrl === null;
+
+  const components: Component[] = [
+    ...(embedded ? [postgresComponent(paths.postgres, ports.postgres)] : []),
+    openBaoComponent(paths.openbao, ports.openbao, ports.openbaoCluster, trustDomain, COMPONENT_UIDS.extproc),
+    spireServerComponent(spire, trustDomain, ports.spireServer),
+    spireAgentComponent(spire, trustDomain, ports.spireServer, [
+      { spiffeId: identities.envoy, selectors: [`unix:uid:${COMPONENT_UIDS.envoy}`] },
+      { spiffeId: identities.authz, selectors: [`unix:uid:${COMPONENT_UIDS.authz}`] },
+      { spiffeId: identities.extproc, selectors: [`unix:uid:${COMPONENT_UIDS.extproc}`] },
+    ]),
+    devOidcComponent(paths.oidc, ports.oidc),
+    controlPlaneComponent({
+      port: ports.controlPlane,
+      oidcIssuer,
+      databaseUrl,
+      vaultAddress: bao.address,
+      vaultCaFile: bao.caFile,
+      vaultTokenFile: bao.controlPlaneTokenFile,
+      trustDomain,
+      createDataPlaneLogins: embedded,
+    }),
+    authzComponent({
+      trustDomain,
+      spiffeEndpoint,
+      uid: COMPONENT_UIDS.authz,
+      databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
+      port: ports.authz,
+      statusPort: ports.authzStatus,
+      policyDir: paths.policy,
+      jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
+    }),
+    extprocComponent({
+      trustDomain,
+      spiffeEndpoint,
+      uid: COMPONENT_UIDS.extproc,
+      databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.extproc) : databaseUrl,
+      port: ports.extproc,
+      vaultAddress: bao.address,
+      vaultCaFile: bao.caFile,
+      vaultClient: bao.extprocClient,
+      dir: paths.extproc,
+    }),
+    envoyComponent({
+      dir: paths.envoy,
+      agentPort: ports.agent,
+      adminPort: ports.envoyAdmin,
+      authzPort: ports.authz,
+      extprocPort: ports.extproc,
+      spireAgentSocket: spire.agentSocket,
+      trustDomain,
+      identities,
+      uid: COMPONENT_UIDS.envoy,
+      devUpstream: config.devUpstream,
+    }),
+  ];
+  return {
+    components,
+    info: {
+      home: paths.home,
+      trustDomain,
+      agentUrl: `https://127.0.0.1:${ports.agent}`,
+      controlPlaneUrl,
+      oidcIssuer,
+      authzStatusUrl: `http://127.0.0.1:${ports.authzStatus}`,
+      databaseUrl,
+      workloadEndpoint: spiffeEndpoint,
+      envoySpiffeId: identities.envoy,
+    },
+  };
+}
+
+export function createSupervisor(config: RuntimeConfig, say?: (line: string) => void): Supervisor {
+  const { components, info } = stackComponents(config);
+  return new Supervisor(homePaths(config.home), components, info, say);
+}

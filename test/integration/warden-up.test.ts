@@ -1,0 +1,247 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
+import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
+import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
+import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
+import { portAcceptsConnections, REPO_ROOT, sleep, waitFor } from "../harness/process.js";
+import { ensureBuilt } from "../harness/stack.js";
+import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
+
+/**
+ * `warden up` as a user runs it: the whole stack in the background through the supervisor, state in
+ * WARDEN_HOME; an agent onboarded with the CLI calls through the sidecar with its SVID; a component
+ * killed with SIGKILL is restarted while requests in the gap are refused (503 JSON, never passed
+ * unchecked); `warden down && warden up` keeps the records and the audit chain verifies.
+ * The only stand-in is the LLM provider (WARDEN_DEV_UPSTREAM).
+ */
+const CLI = join(REPO_ROOT, "dist", "control-plane", "src", "cli", "main.js");
+const PORT_COUNT = 11;
+const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+const CHECKLIST =
+  "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
+
+let home: string;
+let upstream: StubUpstream;
+let env: NodeJS.ProcessEnv;
+let workload: WorkloadApiClient | undefined;
+let watcher: X509SvidWatcher | undefined;
+let agent: SvidHttpsClient | undefined;
+const figures: Record<string, unknown> = {};
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function warden(args: string[], input?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env, timeout: 240_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(input ?? "");
+  });
+}
+
+async function status(): Promise<SupervisorState & { code: number }> {
+  const result = await warden(["status", "--json"]);
+  return { ...supervisorStateSchema.parse(JSON.parse(result.stdout)), code: result.code };
+}
+
+/** A port base with every port of the stack free. */
+async function freePortBase(): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const busy = await Promise.all(
+      Array.from({ length: PORT_COUNT }, (_, i) => portAcceptsConnections(base + i)),
+    );
+    if (!busy.some(Boolean)) return base;
+  }
+}
+
+async function call(): Promise<AgentResponse> {
+  if (!agent) throw new Error("no agent (the onboarding test failed)");
+  return agent.request(`${(await status()).agentUrl}/openai/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: CHAT_BODY,
+    timeoutMs: 5_000,
+  });
+}
+
+function code(response: AgentResponse): string {
+  try {
+    return (JSON.parse(response.body) as { error?: { code?: string } }).error?.code ?? "";
+  } catch {
+    return "";
+  }
+}
+
+async function timedUp(): Promise<number> {
+  const started = Date.now();
+  const up = await warden(["up", "--detach"]);
+  if (up.code !== 0) throw new Error(`warden up failed: ${up.stderr}${up.stdout}`);
+  return Date.now() - started;
+}
+
+beforeAll(async () => {
+  ensureBuilt([CLI], ["lib/src", "control-plane/src", "authz-server/src", "extproc-server/src"]);
+  // Short: the SPIRE sockets live under it (unix socket paths are limited to 107 bytes).
+  home = mkdtempSync(join(tmpdir(), "wup-"));
+  upstream = await startStubUpstream();
+  env = {
+    ...process.env,
+    WARDEN_HOME: home,
+    WARDEN_PORT_BASE: String(await freePortBase()),
+    WARDEN_DEV_UPSTREAM: `127.0.0.1:${upstream.port}`,
+    WARDEN_API_URL: "",
+    WARDEN_TOKEN: "",
+    WARDEN_TOKEN_FILE: "",
+  };
+  figures.coldStartMs = await timedUp();
+}, 300_000);
+
+afterAll(async () => {
+  agent?.close();
+  watcher?.close();
+  workload?.close();
+  await warden(["down"]);
+  await upstream?.close();
+  if (home) rmSync(home, { recursive: true, force: true });
+  process.stdout.write(`warden up figures: ${JSON.stringify(figures)}\n`);
+}, 120_000);
+
+describe("warden up", () => {
+  test("status shows every component running and healthy, with pids and ports", async () => {
+    const state = await status();
+    expect(state.code).toBe(0);
+    expect(state.components.map((c) => c.name)).toEqual([
+      "postgres",
+      "openbao",
+      "spire-server",
+      "spire-agent",
+      "dev-oidc",
+      "control-plane",
+      "authz-server",
+      "extproc-server",
+      "envoy",
+    ]);
+    for (const component of state.components) {
+      expect(component).toMatchObject({ state: "running", healthy: true, pid: expect.any(Number) });
+    }
+  });
+
+  test("an agent onboarded with the CLI is refused until KYA approval, then calls with the OpenBao key", async () => {
+    expect((await warden(["login"])).code).toBe(0);
+    const keySet = await warden(["llm-key", "set", "openai"], "sk-held-by-openbao\n");
+    expect(keySet.stdout).not.toContain("sk-held-by-openbao");
+    expect(keySet.code).toBe(0);
+    const added = await warden([
+      "agent",
+      "add",
+      "up-test-agent",
+      "--selector",
+      `unix:uid:${process.getuid?.() ?? 0}`,
+      "--image-digest",
+      `sha256:${"c".repeat(64)}`,
+      "--checklist",
+      CHECKLIST,
+      "--endpoint",
+      "https://api.openai.com/v1/chat/completions",
+      "--json",
+    ]);
+    expect(added.stderr).toBe("");
+    expect(added.code).toBe(0);
+    const { attestation } = JSON.parse(added.stdout) as { attestation: { id: string } };
+
+    const state = await status();
+    workload = new WorkloadApiClient({ endpoint: state.workloadEndpoint });
+    watcher = workload.watchX509Svids({ retryMaxMs: 250 });
+    agent = new SvidHttpsClient(watcher, state.envoySpiffeId);
+    await agent.ready(30_000);
+
+    let last: AgentResponse | undefined;
+    await waitFor(
+      "the agent to be known and pending",
+      async () => code((last = await call())) === "kya_pending",
+      20_000,
+    );
+    expect(last!.status).toBe(403);
+
+    // Four eyes: another person approves.
+    expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
+    const approved = await warden([
+      "kya",
+      "approve",
+      attestation.id,
+      "--level",
+      "2",
+      "--capability",
+      "llm:chat",
+    ]);
+    expect(approved.stderr).toBe("");
+    expect(approved.code).toBe(0);
+    await waitFor("the approval to be enforced", async () => (last = await call()).status === 200, 20_000);
+    expect(upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-held-by-openbao");
+  }, 120_000);
+
+  test.each(["authz-server", "extproc-server", "postgres"])(
+    "kill -9 of %s: the supervisor restarts it; requests in the gap never pass unchecked",
+    async (name) => {
+      expect((await call()).status).toBe(200);
+      const before = (await status()).components.find((c) => c.name === name)!;
+      const killedAt = Date.now();
+      process.kill(before.pid!, "SIGKILL");
+      /** Answers while the component is down: a response, or the connection error. */
+      const gap: (AgentResponse | Error)[] = [];
+      let back = false;
+      while (Date.now() - killedAt < 60_000) {
+        const response = await call().catch((error: unknown) => error as Error);
+        if (!(response instanceof Error) && response.status === 200 && (await status()).code === 0) {
+          back = true;
+          break;
+        }
+        gap.push(response);
+        await sleep(100);
+      }
+      figures[`${name}RecoveryMs`] = Date.now() - killedAt;
+      figures[`${name}Gap`] = gap
+        .map((r) => (r instanceof Error ? `error ${r.message}` : `${r.status} ${code(r)}`))
+        .join(", ");
+      expect(back).toBe(true);
+      const after = (await status()).components.find((c) => c.name === name)!;
+      expect(after.restarts).toBe(before.restarts + 1);
+      expect(after.pid).not.toBe(before.pid);
+      const answers = gap.filter((r): r is AgentResponse => !(r instanceof Error));
+      // A refusal is a JSON error; with authz-server down that is 503.
+      for (const response of answers.filter((r) => r.status !== 200)) {
+        expect(JSON.parse(response.body)).toMatchObject({ error: { code: expect.any(String) } });
+      }
+      if (name === "authz-server") expect(answers.some((r) => r.status === 503)).toBe(true);
+      // Without a governance server nothing is let through (PostgreSQL down: decisions go on from
+      // the registry authz-server already holds).
+      if (name !== "postgres") expect(answers.filter((r) => r.status === 200)).toEqual([]);
+    },
+    90_000,
+  );
+
+  test("warden down && warden up keeps the agent, its KYA and the audit chain", async () => {
+    const down = await warden(["down"]);
+    expect(down.code).toBe(0);
+    figures.warmStartMs = await timedUp();
+    const agents = await warden(["agents", "list", "--json"]);
+    expect(agents.code).toBe(0);
+    expect(agents.stdout).toContain("up-test-agent");
+    const verify = await warden(["audit", "verify"]);
+    expect(verify.stdout).toMatch(/^OK/);
+    expect(verify.code).toBe(0);
+    await waitFor("the agent's calls to be allowed again", async () => (await call()).status === 200, 30_000);
+  }, 240_000);
+});
