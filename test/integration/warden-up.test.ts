@@ -6,7 +6,13 @@ import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runti
 import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
 import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
 import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
-import { portAcceptsConnections, REPO_ROOT, sleep, waitFor } from "../harness/process.js";
+import {
+  portAcceptsConnections,
+  REPO_ROOT,
+  sleep,
+  TEARDOWN_TIMEOUT_MS,
+  waitFor,
+} from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 
@@ -116,7 +122,7 @@ afterAll(async () => {
   await upstream?.close();
   if (home) rmSync(home, { recursive: true, force: true });
   process.stdout.write(`warden up figures: ${JSON.stringify(figures)}\n`);
-}, 120_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("warden up", () => {
   test("status shows every component running and healthy, with pids and ports", async () => {
