@@ -6,7 +6,11 @@ const KEY = "sk-live-0123456789abcdef";
 
 function run(chunks: string[], maxHeld?: number) {
   const events: SseEvent[] = [];
-  const stream = new ScrubbedSseStream(new SecretScrubber([KEY]), (event) => events.push(event), maxHeld);
+  const stream = new ScrubbedSseStream(
+    new SecretScrubber([KEY]),
+    (event) => void events.push(event),
+    maxHeld,
+  );
   const sent: (string | null)[] = [];
   const held: number[] = [];
   chunks.forEach((chunk, index) => {

@@ -104,7 +104,7 @@ export class SaasExchange implements ExchangeHooks {
     for (const header of response.headers.list) {
       const name = header.key?.toLowerCase();
       if (!name || name.startsWith(":") || edits.removes(name)) continue;
-      const scrubbed = scrubber.scrubText(response.headers.get(name) ?? "");
+      const scrubbed = scrubber.scrubText(edits.valueOf(name) ?? response.headers.get(name) ?? "");
       if (scrubbed !== undefined) edits.set(name, scrubbed);
     }
     if (response.eventStream) this.sse = new ScrubbedSseStream(scrubber, () => undefined);
