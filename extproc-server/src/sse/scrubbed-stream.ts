@@ -6,7 +6,7 @@ export const DEFAULT_MAX_HELD_BYTES = 64 * 1024;
 
 /** What the stream's reader says about one event: "drop" keeps it from the agent. */
 export type SseEventVerdict = "drop" | undefined;
-export type SseEventReader = (event: SseEvent) => SseEventVerdict | void;
+export type SseEventReader = (event: SseEvent) => SseEventVerdict;
 
 /**
  * An SSE response body on its way to the agent. Every event is read once (for usage) and scrubbed
