@@ -240,7 +240,7 @@ describe("usage that cannot be dodged (finding 5)", () => {
     const record = await usageFor(decisionId);
     expect(record).toMatchObject({ outcome: "cut", usageSource: "estimated" });
     expect(record.usage.inputTokens).toBeGreaterThan(0);
-    // "w0 w1 w2 w3 w4 ": ten o200k tokens.
+    // "w0 w1 w2 w3 w4 " is eleven o200k tokens; the request ones are counted too.
     expect(record.usage.outputTokens).toBeGreaterThanOrEqual(5);
   });
 

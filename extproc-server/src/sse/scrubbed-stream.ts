@@ -1,6 +1,8 @@
 import type { SecretScrubber } from "../credentials/scrub.js";
 import { SseDecoder, type SseEvent } from "./decoder.js";
 
+const CR = 0x0d;
+const LF = 0x0a;
 /** An open event larger than this is released in parts (minus a tail that could start a split secret). */
 export const DEFAULT_MAX_HELD_BYTES = 64 * 1024;
 
@@ -25,6 +27,8 @@ export class ScrubbedSseStream {
   private held: Uint8Array | null = null;
   /** `held` is the tail of an oversized event whose start was already released: it cannot be dropped. */
   private partial = false;
+  private endedOnCr = false;
+  private droppedAtCr = false;
   private readonly holds: boolean;
 
   constructor(
@@ -42,10 +46,20 @@ export class ScrubbedSseStream {
     const heldLength = held?.length ?? 0;
     let drops: number[] | null = null;
     let boundary = 0;
+    // The LF of a CRLF split from its CR belongs to the event that ended at the CR: it goes (or is
+    // dropped) with that one, not with the next.
+    if (held === null && this.endedOnCr && bytes[0] === LF) {
+      boundary = 1;
+      if (this.droppedAtCr) drops = [0, 1];
+    }
+    this.endedOnCr = bytes.length > 0 && bytes[bytes.length - 1] === CR;
+    this.droppedAtCr = false;
     const end = this.decoder.push(bytes, (event, at) => {
       const eventEnd = heldLength + at;
-      if (this.onEvent(event) === "drop" && !(this.partial && boundary === 0))
+      if (this.onEvent(event) === "drop" && !(this.partial && boundary === 0)) {
         (drops ??= []).push(boundary, eventEnd);
+        if (at === bytes.length) this.droppedAtCr = this.endedOnCr;
+      }
       boundary = eventEnd;
     });
     if (!this.holds) return undefined;
