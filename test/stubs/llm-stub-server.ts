@@ -253,7 +253,7 @@ function writeSse(
     res.end();
   };
   // A provider that keeps the connection open a while after its last event.
-  const finish = () => (holdOpenMs > 0 && !res.destroyed ? void setTimeout(end, holdOpenMs) : end());
+  const finish = () => (holdOpenMs > 0 && !res.destroyed ? void setTimeout(end, holdOpenMs).unref() : end());
   const later = (then: () => void) => (intervalMs === 0 ? setImmediate(then) : setTimeout(then, intervalMs));
   const send = () => {
     if (res.destroyed) return finish();
@@ -269,7 +269,7 @@ function writeSse(
       const rest = events.slice();
       rest[next] = delayed;
       events = rest;
-      setTimeout(send, event.delayMs);
+      setTimeout(send, event.delayMs).unref();
       return;
     }
     const index = next;
