@@ -6,8 +6,9 @@ import type { TokenUsage } from "./record.js";
  * Warden saw: the request's text for input, the text delivered to the agent for output. Counting
  * uses OpenAI's o200k_base BPE (npm `gpt-tokenizer`, ranks shipped in the package, no network),
  * loaded on the first estimate only (≈125 ms and ≈70 MB once; nothing on calls with real usage).
- * It is exact for the counted text on o200k models; it leaves out the few framing tokens per
- * message, and for other providers' tokenizers it is an approximation (see docs/response-path.md).
+ * It adds OpenAI's documented chat framing (3 tokens per message, 3 for the reply); on the stub's
+ * chat calls it matches the reported prompt tokens (docs/response-path.md). For other providers'
+ * tokenizers it is an approximation.
  */
 
 /** Text beyond this many characters is not tokenized; its tokens are extrapolated from the part that was. */
@@ -46,7 +47,7 @@ export class DeliveredText {
   }
 
   /** The generated text of what was kept, and the factor that scales its count to everything seen. */
-  sample(): { text: string; scale: number } {
+  sample(): TextSample {
     const text = this.parts.map(generatedText).join("");
     return { text, scale: this.keptChars === 0 ? 1 : this.seenChars / this.keptChars };
   }
@@ -81,8 +82,19 @@ const NOT_PROMPT = new Set([
   "encoding_format",
 ]);
 
+/** What an estimate counts: a text sample, the factor that scales its count, and fixed extra tokens. */
+export interface TextSample {
+  readonly text: string;
+  readonly scale: number;
+  readonly framing?: number;
+}
+
+// OpenAI's documented chat framing: 3 tokens per message and 3 to prime the reply.
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_PER_REPLY = 3;
+
 /** The text of a request body the model reads (messages, system, input, prompt, tools), capped. */
-export function requestText(body: unknown): { text: string; scale: number } {
+export function requestText(body: unknown): TextSample {
   const parts: string[] = [];
   let kept = 0;
   let seen = 0;
@@ -101,17 +113,22 @@ export function requestText(body: unknown): { text: string; scale: number } {
     }
   };
   walk(body, null);
-  return { text: parts.join("\n"), scale: kept === 0 ? 1 : seen / kept };
+  const messages =
+    typeof body === "object" && body !== null && Array.isArray((body as { messages?: unknown }).messages)
+      ? (body as { messages: unknown[] }).messages.length
+      : 0;
+  return {
+    text: parts.join("\n"),
+    scale: kept === 0 ? 1 : seen / kept,
+    framing: messages === 0 ? 0 : messages * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY,
+  };
 }
 
 /** Estimated usage of a call whose provider reported none. */
-export function estimateUsage(
-  count: TokenCounter,
-  request: { text: string; scale: number },
-  output: { text: string; scale: number },
-): TokenUsage {
-  const tokens = (sample: { text: string; scale: number }) =>
-    sample.text.length === 0 ? 0 : Math.round(count.count(sample.text) * sample.scale);
+export function estimateUsage(count: TokenCounter, request: TextSample, output: TextSample): TokenUsage {
+  const tokens = (sample: TextSample) =>
+    (sample.text.length === 0 ? 0 : Math.round(count.count(sample.text) * sample.scale)) +
+    (sample.framing ?? 0);
   return {
     inputTokens: tokens(request),
     cachedInputTokens: 0,

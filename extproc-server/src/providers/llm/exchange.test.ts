@@ -368,7 +368,8 @@ describe("response", () => {
       outcome: "cut",
       status: 0,
       usageSource: "estimated",
-      usage: { inputTokens: 4, outputTokens: 0 },
+      // Four words, plus the chat framing of one message (3 + 3).
+      usage: { inputTokens: 10, outputTokens: 0 },
     });
   });
 
@@ -391,7 +392,7 @@ describe("response", () => {
     expect(records[0]).toMatchObject({
       outcome: "completed",
       usageSource: "estimated",
-      usage: { inputTokens: 3, outputTokens: 2 },
+      usage: { inputTokens: 3 + 6, outputTokens: 2 },
     });
   });
 

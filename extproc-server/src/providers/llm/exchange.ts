@@ -15,6 +15,7 @@ import {
   estimateUsage,
   loadTokenCounter,
   requestText,
+  type TextSample,
   type TokenCounter,
 } from "../../usage/estimate.js";
 import { NO_TOKENS, type UsageOutcome, type UsageRecord, type UsageSink } from "../../usage/record.js";
@@ -297,7 +298,7 @@ export class LlmExchange implements ExchangeHooks {
     );
   }
 
-  private outputSample(): { text: string; scale: number } {
+  private outputSample(): TextSample {
     const body = this.jsonBody;
     if (body && this.delivered.isEmpty) {
       const whole = body.wholeText();
