@@ -1,28 +1,17 @@
 #!/usr/bin/env node
-// `npm run demo [-- --once]`: installs the pinned tools if missing, builds, starts the local stack
-// (real Envoy sidecar → authz-server with a Rego policy compiled to WASM → extproc-server → a stub
-// LLM provider), sends a few requests as an agent would, and prints what happened.
+// `npm run demo [-- --once]`: installs what is missing and builds (scripts/prepare.mjs), starts the
+// local stack (real Envoy sidecar → authz-server with a Rego policy compiled to WASM → extproc-server
+// → a stub LLM provider), sends a few requests as an agent would, and prints what happened.
 // Without --once it keeps the sidecar up until Ctrl-C so you can send your own requests.
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { prepare } from "./prepare.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const once = process.argv.includes("--once");
 
-function run(cmd, args) {
-  const result = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
-  if (result.status !== 0) process.exit(result.status || 1);
-}
-
-const tools = ["envoy", "opa", "bao", "postgres", "spire-server", "spire-agent"];
-if (tools.some((t) => !existsSync(resolve(root, ".tools/bin", t)))) {
-  console.log("demo: installing the pinned tools (scripts/setup) ...");
-  run(resolve(root, "scripts/setup"), []);
-}
-console.log("demo: building ...");
-run(process.execPath, ["scripts/build.mjs"]);
+// Installs what is missing (tools, node modules) and builds, one line per step.
+prepare();
 
 const { startStack } = await import(pathToFileURL(resolve(root, "dist/test/harness/stack.js")).href);
 

@@ -1,20 +1,15 @@
 #!/usr/bin/env node
-// `npm test`: build, policy tests with the coverage gate, unit tests, then the integration tests that
-// start the real components (Envoy, SPIRE, OpenBao, PostgreSQL) one file at a time, then the bench smoke.
+// `npm test`: set-up of whatever is missing and the build (scripts/prepare.mjs), policy tests with
+// the coverage gate, unit tests, then the integration tests that start the real components (Envoy,
+// SPIRE, OpenBao, PostgreSQL) one file at a time, then the bench smoke.
 // Extra arguments go to jest (e.g. `npm test -- test/integration/sidecar-e2e.test.ts`).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { prepare } from "./prepare.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const tools = resolve(root, ".tools/bin");
-for (const tool of ["envoy", "opa", "bao", "postgres", "spire-server", "spire-agent"]) {
-  if (!existsSync(resolve(tools, tool))) {
-    console.error(`test: ${tool} is not installed; run scripts/setup first`);
-    process.exit(1);
-  }
-}
 
 function step(name, args, env = {}) {
   console.log(`\n== ${name}`);
@@ -33,7 +28,8 @@ const jest = [process.execPath, "--experimental-vm-modules", "node_modules/jest/
 const extra = process.argv.slice(2);
 const jestEnv = { NODE_NO_WARNINGS: "1" };
 
-step("build", [process.execPath, "scripts/build.mjs"]);
+// Installs what is missing (tools, node modules) and builds, one line per step.
+prepare();
 if (extra.length > 0) {
   step("jest", [...jest, "--runInBand", ...extra], jestEnv);
   process.exit(0);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { freePort, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
+import { freePort, startProcess, STOP_GRACE_MS, toolPath, waitFor, type ManagedProcess } from "./process.js";
 
 /**
  * A throw-away PostgreSQL cluster for tests: initdb into a temp dir, postgres on a free port on
@@ -103,6 +103,9 @@ export class PostgresCluster {
       name: `postgres-${this.port}`,
       command: postgres.command,
       args: postgres.args,
+      // SIGTERM is "smart" mode, which waits for every client to leave; SIGINT ("fast") disconnects
+      // them, SIGQUIT ("immediate") kills the backends. A lone SIGKILL would orphan the backends.
+      stopSignals: ["SIGINT", "SIGQUIT", "SIGKILL"],
     });
     await this.process.waitForPort(this.port, 30_000);
     await waitFor("postgres to accept queries", () => this.ping(), 30_000);
@@ -125,8 +128,7 @@ export class PostgresCluster {
   /** Clean shutdown (SIGINT: "fast" mode, clients are disconnected). */
   async stop(): Promise<void> {
     if (!this.process?.running) return;
-    this.process.child.kill("SIGINT");
-    await this.process.waitForExit();
+    await this.process.stop();
   }
 
   /**
@@ -136,8 +138,7 @@ export class PostgresCluster {
    */
   async kill(): Promise<void> {
     if (!this.process?.running) return;
-    this.process.child.kill("SIGQUIT");
-    await this.process.waitForExit();
+    await this.process.stop(STOP_GRACE_MS, ["SIGQUIT", "SIGKILL"]);
   }
 
   async restart(): Promise<void> {

@@ -15,6 +15,28 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "
 export const TOOLS_BIN = join(REPO_ROOT, ".tools", "bin");
 export const RUN_DIR = join(REPO_ROOT, ".run");
 
+/** How long a stop waits after each signal before escalating (SIGTERM → SIGKILL). */
+export const STOP_GRACE_MS = 3_000;
+/**
+ * The shutdown grace our own servers get in tests (`WARDEN_SHUTDOWN_GRACE_MS`): well inside
+ * STOP_GRACE_MS, so a server that drains for its whole grace still exits before the SIGKILL.
+ */
+export const SERVER_SHUTDOWN_GRACE_MS = 1_000;
+/** The worst case of one stop: every signal of the longest escalation (SIGINT → SIGQUIT → SIGKILL). */
+const WORST_STOP_MS = 3 * STOP_GRACE_MS;
+
+/**
+ * The timeout for a hook that stops `sequentialStops` programs one after another (stops that run
+ * in parallel count once), each waiting out its grace at worst, plus 5 s for files and sockets.
+ * Every afterAll that stops real processes passes this to jest instead of jest's 5 s default.
+ */
+export function teardownTimeoutMs(sequentialStops: number): number {
+  return sequentialStops * WORST_STOP_MS + 5_000;
+}
+
+/** Enough for the largest teardown in the suite (a full stack with SPIRE, OpenBao, PostgreSQL, control plane). */
+export const TEARDOWN_TIMEOUT_MS = teardownTimeoutMs(12);
+
 export function toolPath(name: string): string {
   return join(TOOLS_BIN, name);
 }
@@ -88,6 +110,8 @@ export interface StartOptions {
   /** Run as this user (and group `gid`, default the same number): tests tell workloads apart by uid. */
   uid?: number;
   gid?: number;
+  /** How `stop()` ends it: the first signal, then each next one after STOP_GRACE_MS. */
+  stopSignals?: readonly NodeJS.Signals[];
 }
 
 export class ManagedProcess {
@@ -99,6 +123,7 @@ export class ManagedProcess {
     readonly name: string,
     readonly child: ChildProcess,
     logPath: string,
+    private readonly stopSignals: readonly NodeJS.Signals[] = ["SIGTERM", "SIGKILL"],
   ) {
     this.logPath = logPath;
     this.exited = new Promise((r) =>
@@ -150,11 +175,29 @@ export class ManagedProcess {
     );
   }
 
-  /** SIGTERM, then SIGKILL if the program has not exited after `graceMs`. */
-  async stop(graceMs = 5_000): Promise<number | null> {
+  /**
+   * Sends `signals[0]`, then each next signal when the program is still running `graceMs` later
+   * (by default the program's own stop signals: SIGTERM, then SIGKILL), saying so on stderr: a stop
+   * can never wait forever.
+   */
+  async stop(graceMs = STOP_GRACE_MS, signals = this.stopSignals): Promise<number | null> {
     if (!this.running) return this.exitCode ?? null;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    const [first, ...escalations] = signals;
+    this.child.kill(first ?? "SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const escalate = (remaining: readonly NodeJS.Signals[], previous: NodeJS.Signals): void => {
+      const [next, ...rest] = remaining;
+      if (next === undefined) return;
+      timer = setTimeout(() => {
+        if (!this.running) return;
+        process.stderr.write(
+          `harness: ${this.name} (pid ${this.pid}) still running ${graceMs} ms after ${previous}; sending ${next}\n`,
+        );
+        this.child.kill(next);
+        escalate(rest, next);
+      }, graceMs);
+    };
+    escalate(escalations, first ?? "SIGTERM");
     const code = await this.exited;
     clearTimeout(timer);
     return code;
@@ -179,12 +222,13 @@ export function startProcess(options: StartOptions): ManagedProcess {
   const out = openSync(logPath, "w");
   const child = spawn(options.command, options.args ?? [], {
     cwd: options.cwd ?? REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    // Our servers drain for at most SERVER_SHUTDOWN_GRACE_MS unless a test asks for more.
+    env: { WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS), ...process.env, ...options.env },
     stdio: ["ignore", out, out],
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
   });
   closeSync(out);
-  const managed = new ManagedProcess(options.name, child, logPath);
+  const managed = new ManagedProcess(options.name, child, logPath, options.stopSignals);
   live.add(managed);
   void managed.waitForExit().then(() => live.delete(managed));
   return managed;

@@ -6,7 +6,15 @@ import { service as healthService, type ServingStatus } from "grpc-health-check"
 import type { Destination, SidecarParams } from "../../lib/src/envoy/bootstrap.js";
 import { providerDestinations } from "../../lib/src/envoy/bootstrap.js";
 import { startEnvoy, type EnvoySidecar } from "./envoy.js";
-import { freePorts, REPO_ROOT, RUN_DIR, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import {
+  freePorts,
+  REPO_ROOT,
+  RUN_DIR,
+  SERVER_SHUTDOWN_GRACE_MS,
+  startProcess,
+  waitFor,
+  type ManagedProcess,
+} from "./process.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
@@ -80,8 +88,6 @@ export interface Stack {
 }
 
 const SKELETON_POLICY = join(REPO_ROOT, "test", "fixtures", "policy-skeleton");
-// Tests stop servers while Envoy holds connections to them; draining is tested on its own.
-const SHUTDOWN_GRACE_MS = 1_000;
 let stacks = 0;
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -130,7 +136,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WARDEN_AUTHZ_STATUS_LISTEN: `127.0.0.1:${authzStatusPort}`,
         WARDEN_POLICY_BUNDLE: bundlePath,
         WARDEN_POLICY_REQUIRE_SIGNATURE: "false",
-        WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+        WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
         ...spiffeEnv,
         ...options.authzEnv,
       },
@@ -144,7 +150,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       null,
       {
         WARDEN_EXTPROC_LISTEN: `127.0.0.1:${extprocPort}`,
-        WARDEN_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+        WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
         ...spiffeEnv,
         ...options.extprocEnv,
       },

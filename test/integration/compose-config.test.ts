@@ -38,6 +38,7 @@ import {
   TOOLS_BIN,
   waitFor,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import { WORKLOAD_UIDS } from "../harness/stack.js";
 
@@ -242,7 +243,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll();
   sandbox?.remove();
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("the images are the versions the tests run", () => {
   test("every official image in docker-compose.yml carries the version scripts/setup pins", () => {
@@ -592,7 +593,7 @@ describe("PostgreSQL", () => {
   let cluster: PostgresCluster | undefined;
   afterAll(async () => {
     await cluster?.destroy();
-  }, 30_000);
+  }, TEARDOWN_TIMEOUT_MS);
 
   const login = (serviceName: string, variable: string) => {
     const url = new URL(env(serviceName, variable));

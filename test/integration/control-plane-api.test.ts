@@ -1,6 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
 import pg from "pg";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * The control-plane API end to end: real PostgreSQL, real OpenBao (transit signing), the stub OIDC
@@ -93,7 +94,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await listener?.end();
   await f?.close();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("service endpoints and the OpenAPI document", () => {
   test("health, readiness, the document and the interactive docs are served without a token", async () => {

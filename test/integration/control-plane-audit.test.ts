@@ -11,7 +11,7 @@ import { loadMigrations, migrate } from "../../lib/src/db/migrate.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, sleep } from "../harness/process.js";
+import { REPO_ROOT, sleep, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 const MIGRATIONS = join(REPO_ROOT, "control-plane", "migrations");
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.destroy();
   rmSync(spoolDir, { recursive: true, force: true });
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 async function freshDatabase(): Promise<{ url: string; db: Database }> {
   const url = await cluster.createDatabase();

@@ -1,5 +1,6 @@
 import { runWarden } from "../../control-plane/src/cli/warden.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /** The `warden` CLI against the real control plane (PostgreSQL, OpenBao, stub OIDC). */
 let f: ControlPlaneFixture;
@@ -16,7 +17,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await f?.close();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 async function warden(as: keyof typeof tokens | null, ...argv: string[]) {
   const stdout: string[] = [];

@@ -5,7 +5,7 @@ import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * Migration 004: the data plane's database role (`warden_dataplane`) reads the registry and the KYA
@@ -42,7 +42,7 @@ afterAll(async () => {
   await dataPlane?.close();
   await owner?.close();
   await cluster?.destroy();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 test("the data-plane login is not a superuser and reads the registry and attestations", async () => {
   const { rows } = await dataPlane.query<{ user: string; superuser: boolean }>(

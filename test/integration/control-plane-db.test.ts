@@ -1,6 +1,6 @@
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /** The shared data-access layer against a real PostgreSQL: transactions and LISTEN across a restart. */
 let cluster: PostgresCluster;
@@ -11,7 +11,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.destroy();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 test("a transaction that throws is rolled back; its NOTIFY is never delivered", async () => {
   const db = createPostgresDatabase(await cluster.createDatabase());

@@ -1,4 +1,5 @@
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /** With no DATABASE_URL the control plane runs the same migrations on embedded PGlite (the demo path). */
 let f: ControlPlaneFixture;
@@ -9,7 +10,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await f?.close();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 test("the same migrations, registry, audit chain and notifications work on embedded PGlite", async () => {
   expect(f.controlPlane.db.kind).toBe("pglite");

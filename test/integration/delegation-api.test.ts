@@ -10,6 +10,7 @@ import {
   type Entry,
   type Grant,
 } from "./delegation-fixture.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * Issue 6, part A: delegations through the control plane's API, on the real PostgreSQL and OpenBao
@@ -65,7 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await listener?.end();
   await f?.close();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 const waitForNotice = async (match: (p: Record<string, unknown>) => boolean) => {
   for (let i = 0; i < 100; i += 1) {

@@ -7,7 +7,7 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
@@ -150,7 +150,7 @@ afterAll(async () => {
   await spire?.stop();
   await stopAll();
   process.stdout.write(`delegation enforcement figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("a user lets an agent read their Drive for 24 hours", () => {
   let token: string;

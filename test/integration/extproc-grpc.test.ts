@@ -22,6 +22,7 @@ import {
   stopAll,
   waitFor,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 
 const MAIN = join(REPO_ROOT, "dist/extproc-server/src/main.js");
@@ -61,7 +62,7 @@ const AGENT_REQUEST = {
   "x-warden-decision-id": "forged",
 };
 
-afterAll(stopAll);
+afterAll(stopAll, TEARDOWN_TIMEOUT_MS);
 
 describe("extproc-server over gRPC", () => {
   let server: Running;
@@ -69,7 +70,7 @@ describe("extproc-server over gRPC", () => {
   beforeAll(async () => {
     server = await startExtproc("extproc-grpc");
   }, START_TIMEOUT_MS);
-  afterAll(() => server.client.close());
+  afterAll(() => server.client.close(), TEARDOWN_TIMEOUT_MS);
 
   test("reports SERVING on the gRPC health service", async () => {
     expect(await healthCheck(server.client, "")).toBe("SERVING");

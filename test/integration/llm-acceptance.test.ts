@@ -14,7 +14,7 @@ import {
 } from "../../lib/src/envoy/bootstrap.js";
 import { startControlPlaneProcess, type ControlPlaneProcess } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
@@ -212,7 +212,7 @@ afterAll(async () => {
   await cluster?.destroy();
   await stopAll();
   if (work) rmSync(work, { recursive: true, force: true });
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 // ---------------------------------------------------------------------------------------------
 // The agent's side: HTTPS with its SVID, nothing else.

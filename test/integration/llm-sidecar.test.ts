@@ -17,6 +17,7 @@ import {
   toolPath,
   waitFor,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
@@ -219,7 +220,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await Promise.all([openAiStub?.close(), anthropicStub?.close(), vault?.stop()]);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("the OpenAI SDK with a placeholder key", () => {
   test("a normal call completes; the provider saw the Vault key, never the placeholder", async () => {

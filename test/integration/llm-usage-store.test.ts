@@ -13,7 +13,7 @@ import { auditUsageSink } from "../../extproc-server/src/usage/audit-sink.js";
 import { PriceTable } from "../../extproc-server/src/usage/prices.js";
 import { NO_TOKENS, type UsageRecord } from "../../extproc-server/src/usage/record.js";
 import { insertUsageRows } from "../../extproc-server/src/usage/usage-event.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 
 /**
@@ -153,7 +153,7 @@ afterAll(async () => {
   for (const running of opened.splice(0).reverse()) await running.close().catch(() => undefined);
   await f?.close();
   if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("usage rows", () => {
   test("every record is one audit event and one usage row, stored by extproc's own role, priced exactly", async () => {

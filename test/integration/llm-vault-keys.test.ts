@@ -14,6 +14,7 @@ import {
   type VaultTls,
   type VaultTlsClient,
 } from "../harness/vault-tls.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
  * extproc-server's side of Vault, against a real OpenBao with TLS: cert auth with a client
@@ -42,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await vault?.stop();
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 test("extproc logs in with its certificate and reads a tenant's key with its KV version", async () => {
   await vault.putLlmKey("acme", "openai", "sk-acme-openai-v1");

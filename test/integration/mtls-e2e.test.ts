@@ -16,7 +16,7 @@ import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
 import { agentEvents, ensureAgentsBuilt, startExampleAgent, type AgentEvent } from "../agents/run-agent.js";
 import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
-import { REPO_ROOT, sleep, stopAll, toolPath, waitFor } from "../harness/process.js";
+import { REPO_ROOT, sleep, stopAll, toolPath, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 
@@ -81,7 +81,7 @@ afterAll(async () => {
   await partner?.stop();
   await stopAll();
   if (work) rmSync(work, { recursive: true, force: true });
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 const chatUrl = () => `${stack.agentUrl}/openai/v1/chat/completions`;
 

@@ -19,7 +19,7 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
@@ -254,7 +254,7 @@ afterAll(async () => {
   await stopAll();
   if (work) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`oauth connection figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("a user connects Google Drive and lets an agent read it", () => {
   test("before connecting, the agent's call is refused with 409 account_not_connected and nothing reaches Drive", async () => {

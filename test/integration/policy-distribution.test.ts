@@ -20,6 +20,7 @@ import {
   waitFor,
   REPO_ROOT,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import {
   activationTimes,
@@ -329,7 +330,7 @@ afterAll(async () => {
   await bundleServer?.close();
   if (figures.length > 0) process.stdout.write(`\npolicy distribution figures:\n  ${figures.join("\n  ")}\n`);
   if (work) removeDir(work);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag polling)", () => {
   let authz: AuthzUnderTest;

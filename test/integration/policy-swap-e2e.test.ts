@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { removeDir, signingKeys, tempDir, writePolicyDir } from "../harness/policy-bundles.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import {
   activationTimes,
   jitteredPause,
@@ -175,7 +175,7 @@ afterAll(async () => {
   await bundleServer?.close();
   if (figures.length > 0) process.stdout.write(`\npolicy swap through Envoy:\n  ${figures.join("\n  ")}\n`);
   if (work) removeDir(work);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("signed policy bundles hot-swapped behind the real Envoy", () => {
   test("a newly pushed signed bundle changes what the agent gets within the poll interval", async () => {

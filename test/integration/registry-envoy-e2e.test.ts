@@ -11,7 +11,7 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, sleep, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { registryWorkflow, type RegistryEntry, type RegistryWorkflow } from "../harness/registry-workflow.js";
@@ -118,7 +118,7 @@ afterAll(async () => {
   await stopAll();
   if (policyDir) rmSync(policyDir, { recursive: true, force: true });
   process.stdout.write(`registry through Envoy figures: ${JSON.stringify(figures, null, 2)}\n`);
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 // ---------- the agent, through the sidecar ----------
 

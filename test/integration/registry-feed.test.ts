@@ -21,6 +21,7 @@ import {
   waitFor,
   REPO_ROOT,
   type ManagedProcess,
+  TEARDOWN_TIMEOUT_MS,
 } from "../harness/process.js";
 import { ensureServersBuilt } from "../harness/stack.js";
 import { registryWorkflow, type RegistryWorkflow } from "../harness/registry-workflow.js";
@@ -189,7 +190,7 @@ afterAll(async () => {
   await f?.close();
   if (work) removeDir(work);
   process.stdout.write(`registry feed figures: ${JSON.stringify(figures, null, 2)}\n`);
-});
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("the registry reaches the data plane", () => {
   test("register → KYA approved → allowed; attestation revoked → kya_revoked; agent suspended → agent_suspended", async () => {

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, get as httpGet } from "node:http";
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { startStack, type Stack } from "../harness/stack.js";
-import { waitFor } from "../harness/process.js";
+import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { steadyLoad } from "../harness/policy-rollout.js";
 import { STUB_SET_COOKIE } from "../stubs/upstream.js";
 
@@ -107,7 +107,7 @@ describe("the sidecar through the real Envoy", () => {
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();
-  });
+  }, TEARDOWN_TIMEOUT_MS);
   beforeEach(() => stack.upstream.reset());
 
   test("an allowed request reaches the upstream with the decision id injected and without the agent's credentials", async () => {
@@ -234,7 +234,7 @@ describe("the sidecar through the real Envoy", () => {
       // And they still serve: an ordinary request goes through.
       const response = await fetch(url("/openai/v1/models"));
       expect(response.status).toBe(200);
-    });
+    }, TEARDOWN_TIMEOUT_MS);
 
     test("oversized headers: 431", async () => {
       const response = await fetch(url("/openai/v1/models"), {
@@ -316,7 +316,7 @@ describe("the sidecar under steady load", () => {
 
   afterAll(async () => {
     await stack?.stop();
-  });
+  }, TEARDOWN_TIMEOUT_MS);
 
   test("1,600 requests at 200/s all pass: ext_proc streams end without RST_STREAM, so Node's rapid-reset limit never refuses them", async () => {
     // Before `ext_proc_graceful_grpc_close`, Envoy reset every ext_proc stream; nghttp2 in
@@ -357,7 +357,7 @@ describe("the sidecar fails closed", () => {
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();
-  });
+  }, TEARDOWN_TIMEOUT_MS);
   beforeEach(() => stack.upstream.reset());
 
   test("with authz-server stopped, Envoy refuses with 503 and the upstream is not called", async () => {

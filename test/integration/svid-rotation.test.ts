@@ -1,5 +1,5 @@
 import { agentEvents, ensureAgentsBuilt, startExampleAgent } from "../agents/run-agent.js";
-import { sleep, stopAll } from "../harness/process.js";
+import { sleep, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 
@@ -29,7 +29,7 @@ let stack: Stack;
     await stack?.stop();
     await spire?.stop();
     await stopAll();
-  }, 60_000);
+  }, TEARDOWN_TIMEOUT_MS);
 
   /** Serials of Envoy's own SVID, read from its admin /certs. */
   async function envoySerials(): Promise<string[]> {

@@ -5,7 +5,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import type { X509Svid, X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import { certificateThumbprint } from "../../lib/src/tokens/thumbprint.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
-import { REPO_ROOT, stopAll, waitFor } from "../harness/process.js";
+import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
@@ -214,7 +214,7 @@ afterAll(async () => {
   await f?.close();
   await spire?.stop();
   await stopAll();
-}, 60_000);
+}, TEARDOWN_TIMEOUT_MS);
 
 describe("discovery", () => {
   test("the metadata names the mutual-TLS endpoints; both listeners serve it and the JWKS", async () => {
