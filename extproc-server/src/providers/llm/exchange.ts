@@ -174,9 +174,10 @@ export class LlmExchange implements ExchangeHooks {
     if (encoding !== undefined && !IDENTITY.test(encoding)) {
       // We asked for identity (inject): a compressed answer cannot be scanned for the key. Refuse it.
       this.status = 502;
+      // The value is not echoed: it comes from upstream and could carry anything, a key included.
       throw new WardenError(
         "upstream_unavailable",
-        `the provider answered with content-encoding ${encoding.slice(0, 32)}, which Agent Warden cannot scan for credentials`,
+        "the provider answered with a compressed body, which Agent Warden cannot scan for credentials",
       );
     }
     const scrubber = this.scrubber();
