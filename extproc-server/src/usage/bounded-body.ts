@@ -36,7 +36,7 @@ export class BoundedBody {
       this.keepTail(all);
       return;
     }
-    this.keepTail(Uint8Array.from(chunk));
+    this.keepTail(chunk);
   }
 
   /** Bytes seen in all. */
@@ -58,8 +58,11 @@ export class BoundedBody {
     return Buffer.concat(this.tailParts, this.tailBytes).toString("utf8");
   }
 
+  /** Keeps (a copy of) the last `tailMax` bytes seen; only what is kept is copied. */
   private keepTail(bytes: Uint8Array): void {
-    const part = bytes.length > this.tailMax ? bytes.subarray(bytes.length - this.tailMax) : bytes;
+    const part = Uint8Array.from(
+      bytes.length > this.tailMax ? bytes.subarray(bytes.length - this.tailMax) : bytes,
+    );
     this.tailParts.push(part);
     this.tailBytes += part.length;
     while (this.tailParts.length > 1 && this.tailBytes - this.tailParts[0]!.length >= this.tailMax) {
