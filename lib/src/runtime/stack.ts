@@ -66,6 +66,7 @@ export function stackComponents(config: RuntimeConfig): {
       vaultTokenFile: bao.controlPlaneTokenFile,
       trustDomain,
       createDataPlaneLogins: embedded,
+      dir: paths.controlPlane,
     }),
     authzComponent({
       trustDomain,
@@ -76,6 +77,7 @@ export function stackComponents(config: RuntimeConfig): {
       statusPort: ports.authzStatus,
       policyDir: paths.policy,
       jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
+      dir: paths.authz,
     }),
     extprocComponent({
       trustDomain,

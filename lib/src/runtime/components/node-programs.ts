@@ -45,6 +45,8 @@ export interface ControlPlaneParams {
   trustDomain: string;
   /** Embedded cluster: data-plane logins are created after the migrations. */
   createDataPlaneLogins: boolean;
+  /** Its own directory (the refusal audit spool while PostgreSQL is down). */
+  dir: string;
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -70,6 +72,7 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
         DATABASE_URL: params.databaseUrl,
         WARDEN_TRUST_DOMAIN: params.trustDomain,
         WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
+        WARDEN_CP_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
         VAULT_ADDR: params.vaultAddress,
         VAULT_TOKEN_FILE: params.vaultTokenFile,
         VAULT_TOKEN: "",
@@ -86,8 +89,9 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
         90_000,
       );
       if (!params.createDataPlaneLogins) return;
+      // authz-server reads the registry and appends its decisions to the audit log.
       const groups = {
-        [DATA_PLANE_LOGINS.authz]: "warden_dataplane",
+        [DATA_PLANE_LOGINS.authz]: "warden_dataplane, warden_audit_writer",
         [DATA_PLANE_LOGINS.extproc]: "warden_extproc",
       };
       for (const [login, group] of Object.entries(groups)) {
@@ -95,9 +99,10 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
           params.databaseUrl,
           `DO $$ BEGIN
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${login}') THEN
-               CREATE ROLE ${login} LOGIN IN ROLE ${group};
+               CREATE ROLE ${login} LOGIN;
              END IF;
-           END $$`,
+           END $$;
+           GRANT ${group} TO ${login}`,
         );
       }
     },
@@ -155,7 +160,14 @@ export interface ServerParams {
 }
 
 export function authzComponent(
-  params: ServerParams & { port: number; statusPort: number; policyDir: string; jwksUrl: string },
+  params: ServerParams & {
+    port: number;
+    statusPort: number;
+    policyDir: string;
+    jwksUrl: string;
+    /** Its own directory (the decision audit spool while PostgreSQL is down). */
+    dir: string;
+  },
 ): Component {
   let bundle = "";
   let publicKey = "";
@@ -165,6 +177,8 @@ export function authzComponent(
     ports: { grpc: params.port, status: params.statusPort },
     async prepare() {
       ({ bundle, publicKey } = await ensurePolicyBundle(params.policyDir));
+      mkdirSync(params.dir, { recursive: true, mode: 0o700 });
+      ownedBy(params.dir, params.uid);
     },
     launch: () => ({
       command: process.execPath,
@@ -179,6 +193,7 @@ export function authzComponent(
         WARDEN_REGISTRY_FILE: "",
         DATABASE_URL: params.databaseUrl,
         WARDEN_JWKS_URL: params.jwksUrl,
+        WARDEN_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
         WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
         SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
         WARDEN_SPIFFE_SOCKET: "",
