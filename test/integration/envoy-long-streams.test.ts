@@ -1,10 +1,7 @@
-import { providerDestinations, type Destination } from "../../lib/src/envoy/bootstrap.js";
 import { SseDecoder } from "../../extproc-server/src/sse/decoder.js";
 import { sleep, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { startOpenAiStub } from "../stubs/llm-openai.js";
-import type { LlmStub } from "../stubs/llm-stub-server.js";
+import type { Stack } from "../harness/stack.js";
+import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
  * Issue 15, the Envoy crash: Envoy 1.40 with `ext_proc_graceful_grpc_close` (which the sidecar needs,
@@ -19,42 +16,17 @@ const PLACEHOLDER = "sk-placeholder-the-agent-holds-nothing";
 const OPENAI_KEY = "sk-vault-acme-openai-long-streams-0f1e2d";
 const IDLE_S = 60;
 
-let vault: VaultTls;
-let stub: LlmStub;
+let sidecar: OpenAiSidecar | undefined;
 let stack: Stack;
 
 beforeAll(async () => {
-  vault = await startVaultTls("envoy-long-streams");
-  const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-  await vault.putLlmKey("acme", "openai", OPENAI_KEY);
-  stub = await startOpenAiStub({ validKeys: () => [OPENAI_KEY] });
-  stack = await startStack({
-    name: "envoy-long-streams",
+  sidecar = await startOpenAiSidecar("envoy-long-streams", OPENAI_KEY, {
     sidecar: { timeouts: { streamIdleS: IDLE_S } },
-    destinations: (fallback) =>
-      providerDestinations().map((destination): Destination => ({
-        ...destination,
-        upstream: {
-          address: "127.0.0.1",
-          port: destination.service === "openai" ? stub.port : fallback.port,
-          tls: false,
-        },
-      })),
-    extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_DEFAULT_TENANT: "acme",
-    },
   });
+  ({ stack } = sidecar);
 }, 180_000);
 
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all([stub?.close(), vault?.stop()]);
-}, TEARDOWN_TIMEOUT_MS);
+afterAll(() => sidecar?.close(), TEARDOWN_TIMEOUT_MS);
 
 /** A streaming chat call read to its end; the events' data and how it ended. */
 async function stream(headers: Record<string, string>): Promise<{ data: string[]; error: string | null }> {

@@ -2,12 +2,10 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { providerDestinations, type Destination } from "../../lib/src/envoy/bootstrap.js";
 import { REPO_ROOT, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { startOpenAiStub } from "../stubs/llm-openai.js";
+import type { Stack } from "../harness/stack.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
  * Issue 15, finding 4 and 5 with the real client: the PyPI `openai` SDK (pinned in scripts/setup,
@@ -21,42 +19,17 @@ const SCRIPT = join(REPO_ROOT, "test", "agents", "openai_stream.py");
 const OPENAI_KEY = "sk-vault-acme-openai-python-0a1b2c3d4e5f";
 const run = promisify(execFile);
 
-let vault: VaultTls;
+let sidecar: OpenAiSidecar | undefined;
 let stub: LlmStub;
 let stack: Stack;
 
 beforeAll(async () => {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run scripts/setup`);
-  vault = await startVaultTls("llm-python-sdk");
-  const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-  await vault.putLlmKey("acme", "openai", OPENAI_KEY);
-  stub = await startOpenAiStub({ validKeys: () => [OPENAI_KEY] });
-  stack = await startStack({
-    name: "llm-python-sdk",
-    destinations: (fallback) =>
-      providerDestinations().map((destination): Destination => ({
-        ...destination,
-        upstream: {
-          address: "127.0.0.1",
-          port: destination.service === "openai" ? stub.port : fallback.port,
-          tls: false,
-        },
-      })),
-    extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_DEFAULT_TENANT: "acme",
-    },
-  });
+  sidecar = await startOpenAiSidecar("llm-python-sdk", OPENAI_KEY);
+  ({ stub, stack } = sidecar);
 }, 180_000);
 
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all([stub?.close(), vault?.stop()]);
-}, TEARDOWN_TIMEOUT_MS);
+afterAll(() => sidecar?.close(), TEARDOWN_TIMEOUT_MS);
 
 interface ScriptResult {
   text: string;

@@ -1,10 +1,8 @@
-import { providerDestinations, type Destination } from "../../lib/src/envoy/bootstrap.js";
 import { SseDecoder } from "../../extproc-server/src/sse/decoder.js";
 import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { startOpenAiStub } from "../stubs/llm-openai.js";
+import type { Stack } from "../harness/stack.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
  * Issue 15, the response path through real Envoy (the shipped bootstrap, its 300 s stream idle
@@ -17,7 +15,7 @@ const PLACEHOLDER = "sk-placeholder-the-agent-holds-nothing";
 const OPENAI_KEY = "sk-vault-acme-openai-5d1e0c9b8a7f6e5d";
 const MiB = 1024 * 1024;
 
-let vault: VaultTls;
+let sidecar: OpenAiSidecar | undefined;
 let stub: LlmStub;
 let stack: Stack;
 
@@ -68,36 +66,11 @@ async function envoyAlive(): Promise<void> {
 }
 
 beforeAll(async () => {
-  vault = await startVaultTls("llm-response-path");
-  const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-  await vault.putLlmKey("acme", "openai", OPENAI_KEY);
-  stub = await startOpenAiStub({ validKeys: () => [OPENAI_KEY] });
-  stack = await startStack({
-    name: "llm-response-path",
-    destinations: (fallback) =>
-      providerDestinations().map((destination): Destination => ({
-        ...destination,
-        upstream: {
-          address: "127.0.0.1",
-          port: destination.service === "openai" ? stub.port : fallback.port,
-          tls: false,
-        },
-      })),
-    extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_DEFAULT_TENANT: "acme",
-    },
-  });
+  sidecar = await startOpenAiSidecar("llm-response-path", OPENAI_KEY);
+  ({ stub, stack } = sidecar);
 }, 180_000);
 
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all([stub?.close(), vault?.stop()]);
-}, TEARDOWN_TIMEOUT_MS);
+afterAll(() => sidecar?.close(), TEARDOWN_TIMEOUT_MS);
 
 describe("large JSON answers (finding 1)", () => {
   test.each([1, 10, 100])(

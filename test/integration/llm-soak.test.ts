@@ -1,11 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { providerDestinations, type Destination } from "../../lib/src/envoy/bootstrap.js";
 import { RUN_DIR, sleep, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { startOpenAiStub } from "../stubs/llm-openai.js";
-import type { LlmStub } from "../stubs/llm-stub-server.js";
+import type { Stack } from "../harness/stack.js";
+import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
  * Issue 15's soak: mixed LLM traffic through the real sidecar (loopback only, bounded concurrency)
@@ -22,8 +19,7 @@ const PLACEHOLDER = "sk-placeholder-the-agent-holds-nothing";
 const OPENAI_KEY = "sk-vault-acme-openai-soak-7e6d5c4b3a29";
 const MiB = 1024 * 1024;
 
-let vault: VaultTls;
-let stub: LlmStub;
+let sidecar: OpenAiSidecar | undefined;
 let stack: Stack;
 
 function rssMiB(pid: number | undefined): number {
@@ -83,37 +79,11 @@ async function call(kind: Kind, n: number): Promise<{ leaked: boolean; status: n
 
 (LONG ? describe : describe.skip)("LLM response path soak (WARDEN_LONG_TESTS=1)", () => {
   beforeAll(async () => {
-    vault = await startVaultTls("llm-soak");
-    const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-    await vault.putLlmKey("acme", "openai", OPENAI_KEY);
-    stub = await startOpenAiStub({ validKeys: () => [OPENAI_KEY] });
-    stack = await startStack({
-      name: "llm-soak",
-      destinations: (fallback) =>
-        providerDestinations().map((destination): Destination => ({
-          ...destination,
-          upstream: {
-            address: "127.0.0.1",
-            port: destination.service === "openai" ? stub.port : fallback.port,
-            tls: false,
-          },
-        })),
-      extprocEnv: {
-        VAULT_ADDR: vault.address,
-        VAULT_CACERT: vault.caFile,
-        WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-        WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-        WARDEN_VAULT_CERT_ROLE: "extproc",
-        WARDEN_DEFAULT_TENANT: "acme",
-        WARDEN_LOG_LEVEL: "info",
-      },
-    });
+    sidecar = await startOpenAiSidecar("llm-soak", OPENAI_KEY, { extprocEnv: { WARDEN_LOG_LEVEL: "info" } });
+    ({ stack } = sidecar);
   }, 180_000);
 
-  afterAll(async () => {
-    await stack?.stop();
-    await Promise.all([stub?.close(), vault?.stop()]);
-  }, TEARDOWN_TIMEOUT_MS);
+  afterAll(() => sidecar?.close(), TEARDOWN_TIMEOUT_MS);
 
   test(
     `${MINUTES} minutes of mixed traffic: no stall, no leak, no crash, every call metered`,
