@@ -105,6 +105,8 @@ export function homePaths(home: string) {
     secrets: join(home, "secrets"),
     envoy: join(home, "envoy"),
     extproc: join(home, "extproc"),
+    authz: join(home, "authz"),
+    controlPlane: join(home, "control-plane"),
   };
 }
 

@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { workloadSpiffeId } from "../spiffe/naming.js";
 import { envoyComponent } from "./components/envoy.js";
 import {
@@ -66,6 +67,7 @@ export function stackComponents(config: RuntimeConfig): {
       vaultTokenFile: bao.controlPlaneTokenFile,
       trustDomain,
       createDataPlaneLogins: embedded,
+      auditSpool: join(paths.controlPlane, "audit-spool.ndjson"),
     }),
     authzComponent({
       trustDomain,
@@ -76,6 +78,7 @@ export function stackComponents(config: RuntimeConfig): {
       statusPort: ports.authzStatus,
       policyDir: paths.policy,
       jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
+      dir: paths.authz,
     }),
     extprocComponent({
       trustDomain,

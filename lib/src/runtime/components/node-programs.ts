@@ -45,6 +45,8 @@ export interface ControlPlaneParams {
   trustDomain: string;
   /** Embedded cluster: data-plane logins are created after the migrations. */
   createDataPlaneLogins: boolean;
+  /** The audit spool (events while PostgreSQL is down), in $WARDEN_HOME, not the working directory. */
+  auditSpool: string;
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -74,6 +76,7 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
         VAULT_TOKEN_FILE: params.vaultTokenFile,
         VAULT_TOKEN: "",
         NODE_EXTRA_CA_CERTS: params.vaultCaFile,
+        WARDEN_CP_AUDIT_SPOOL: params.auditSpool,
       },
     }),
     async ready(alive) {
@@ -155,7 +158,14 @@ export interface ServerParams {
 }
 
 export function authzComponent(
-  params: ServerParams & { port: number; statusPort: number; policyDir: string; jwksUrl: string },
+  params: ServerParams & {
+    port: number;
+    statusPort: number;
+    policyDir: string;
+    jwksUrl: string;
+    /** Its own directory (the audit spool while PostgreSQL is down), owned by its uid. */
+    dir: string;
+  },
 ): Component {
   let bundle = "";
   let publicKey = "";
@@ -165,6 +175,8 @@ export function authzComponent(
     ports: { grpc: params.port, status: params.statusPort },
     async prepare() {
       ({ bundle, publicKey } = await ensurePolicyBundle(params.policyDir));
+      mkdirSync(params.dir, { recursive: true, mode: 0o700 });
+      ownedBy(params.dir, params.uid);
     },
     launch: () => ({
       command: process.execPath,
@@ -179,6 +191,7 @@ export function authzComponent(
         WARDEN_REGISTRY_FILE: "",
         DATABASE_URL: params.databaseUrl,
         WARDEN_JWKS_URL: params.jwksUrl,
+        WARDEN_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
         WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
         SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
         WARDEN_SPIFFE_SOCKET: "",
