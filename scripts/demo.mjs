@@ -28,7 +28,7 @@ prepare();
 const load = (path) => import(pathToFileURL(resolve(root, "dist", path)).href);
 const { loadRuntimeConfig } = await load("lib/src/runtime/layout.js");
 const { createSupervisor } = await load("lib/src/runtime/stack.js");
-const { startStubUpstream } = await load("test/stubs/upstream.js");
+const { startOpenAiStub } = await load("test/stubs/llm-openai.js");
 const { startOAuthProviderStub } = await load("test/stubs/oauth-provider.js");
 const { BaoClient, openBaoFiles, readRootToken } = await load("lib/src/runtime/components/openbao.js");
 const { cliTokenFile } = await load("lib/src/runtime/local-session.js");
@@ -63,16 +63,26 @@ async function freePortBase() {
 
 const home = join(root, ".run", "demo-home");
 rmSync(home, { recursive: true, force: true });
-const upstream = await startStubUpstream();
+// OpenAI's stand-in: accepts only the key OpenBao holds, reports usage as OpenAI does (in a last
+// stream chunk only when asked with stream_options.include_usage, which the sidecar adds).
+const upstream = await startOpenAiStub({ validKeys: () => [KEY] });
 // The OAuth provider (Google's stand-in) with its Drive API, and its OAuth client as registered there.
 const DRIVE_CLIENT = { clientId: "warden-demo-drive", clientSecret: `demo-${Date.now().toString(36)}` };
 const provider = await startOAuthProviderStub(DRIVE_CLIENT);
 // WARDEN_DEV_UPSTREAM sends every provider route to one local address: Drive paths go to the
 // OAuth provider stub, the rest to the LLM stub (streams pass through chunk by chunk).
 const dispatcher = createServer((req, res) => {
-  const port = req.url?.startsWith("/drive/") ? provider.port : upstream.port;
+  const drive = req.url?.startsWith("/drive/");
+  // The LLM stub paces its stream (5 content events, 20 ms apart), as a real model would.
+  const pacing = drive ? {} : { "x-stub-events": "5", "x-stub-interval-ms": "20" };
   const out = httpRequest(
-    { host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers },
+    {
+      host: "127.0.0.1",
+      port: drive ? provider.port : upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: { ...req.headers, ...pacing },
+    },
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
@@ -110,8 +120,8 @@ const env = {
 };
 const CLI = join(root, "dist", "control-plane", "src", "cli", "main.js");
 
-/** `warden …` as a user types it; echoes the command and its output. */
-function warden(args, input) {
+/** `warden …` as a user types it; echoes the command and (unless `echo` is false) its output. */
+function warden(args, input, { echo = true } = {}) {
   console.log(`  $ warden ${args.join(" ")}`);
   return new Promise((done) => {
     const child = execFile(
@@ -120,7 +130,7 @@ function warden(args, input) {
       { env, timeout: 60_000 },
       (error, stdout, stderr) => {
         const text = `${stdout}${stderr}`.trimEnd();
-        if (text) console.log(text.replace(/^/gm, "    "));
+        if (text && echo) console.log(text.replace(/^/gm, "    "));
         done({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
       },
     );
@@ -344,6 +354,11 @@ try {
     );
   await db.end();
   check(usage.some((row) => row.stream) && usage.some((row) => !row.stream), "usage recorded for both calls");
+  const streamed = usage.find((row) => row.stream);
+  check(
+    streamed !== undefined && streamed.input_tokens > 0 && streamed.output_tokens > 0,
+    "the streamed call's usage is the provider's own count (its last chunk)",
+  );
 
   say(
     "d. a user connects their Google Drive (OAuth code + PKCE, the tokens go to OpenBao) and lets the agent read it",
@@ -356,17 +371,36 @@ try {
     `  connected: ${linked.body?.service} for ${linked.body?.user_id} (${linked.account ?? "?"}), status ${linked.body?.status}, scopes ${JSON.stringify(linked.body?.scopes)}`,
   );
   check(linked.status === 200 && linked.body?.status === "active", "Drive account connected");
-  const granted = await api(state, "POST", "/v1/delegations", {
-    token: userToken,
-    body: { agent_id: agentId, scopes: ["google-drive:read"], ttl_seconds: 3600 },
-  });
-  const delegationId = granted.body?.delegation?.id;
-  console.log(
-    `  delegation ${delegationId ?? "(none)"}: ${granted.body?.delegation?.scopes?.join(" ") ?? JSON.stringify(granted.body)} for ${agentId}, a signed token handed to the agent (${String(granted.body?.token ?? "").length} characters)`,
+  // --json: the demo hands the token to the agent; it is not printed here.
+  const grantRun = await warden(
+    [
+      "delegations",
+      "grant",
+      "--agent",
+      agentId ?? "-",
+      "--scope",
+      "google-drive:read",
+      "--ttl",
+      "1h",
+      "--json",
+    ],
+    "",
+    { echo: false },
   );
-  check(granted.status === 201 && delegationId, "delegation granted");
+  let granted = {};
+  try {
+    granted = JSON.parse(grantRun.stdout);
+  } catch {
+    console.log(`    ${grantRun.stderr.trim()}`);
+  }
+  const delegationId = granted.delegation?.id;
+  console.log(
+    `  delegation ${delegationId ?? "(none)"}: ${granted.delegation?.scopes?.join(" ") ?? "-"} until ${granted.delegation?.expires_at ?? "-"}; a signed token (${String(granted.token ?? "").length} characters) handed to the agent`,
+  );
+  await warden(["delegations", "list"]);
+  check(grantRun.code === 0 && delegationId, "delegation granted");
   const driveUrl = `${state.agentUrl}/google-drive/drive/v3/files`;
-  const delegation = granted.body?.token;
+  const delegation = granted.token;
   let drive;
   for (let attempt = 0; attempt < 20; attempt += 1) {
     run = await runAgentProgram(state, "example-agent.js", ["--url", driveUrl, "--count", "1"], {
@@ -388,6 +422,7 @@ try {
   );
 
   say("e. the user revokes the delegation while the agent keeps calling (every 20 ms)");
+  let revokeStartedAt = 0;
   let revokedAt = 0;
   let revoking;
   run = await runAgentProgram(
@@ -398,10 +433,14 @@ try {
       delegation,
       onEvent: (event) => {
         if (revoking || event.event !== "response" || event.status !== 200) return;
-        revoking = api(state, "POST", `/v1/delegations/${delegationId}/revoke`, {
-          token: userToken,
-          body: { reason: "demo: the user changed their mind" },
-        }).then((answer) => ((revokedAt = Date.now()), answer));
+        revokeStartedAt = Date.now();
+        revoking = warden([
+          "delegations",
+          "revoke",
+          delegationId,
+          "--reason",
+          "the user changed their mind",
+        ]).then((answer) => ((revokedAt = Date.now()), answer));
       },
     },
   );
@@ -410,14 +449,12 @@ try {
   const firstDenied = responses.find((e) => e.status !== 200);
   const deniedCode = firstDenied?.body ? codeOf(firstDenied.body) : undefined;
   const allowedAfter = responses.filter((e) => e.status === 200 && e.sent_at >= revokedAt).length;
+  // The revocation commits while the CLI runs: a refusal can come before the command has exited.
   const latencyMs = firstDenied ? firstDenied.sent_at + firstDenied.ms - revokedAt : NaN;
   console.log(
-    `  revoke answered ${revoked?.status}: ${revoked?.body?.status ?? JSON.stringify(revoked?.body)}`,
+    `  ${responses.length} calls; \`warden delegations revoke\` took ${revokedAt - revokeStartedAt} ms; the first refusal (${firstDenied?.status ?? "-"} ${deniedCode ?? "-"}) came ${latencyMs <= 0 ? `${Math.round(-latencyMs)} ms before it returned` : `${Math.round(latencyMs)} ms after it returned`}; ${allowedAfter} call(s) allowed after it returned`,
   );
-  console.log(
-    `  ${responses.length} calls: first refusal ${firstDenied?.status ?? "-"} ${deniedCode ?? "-"} ${Math.round(latencyMs)} ms after the revocation was answered; ${allowedAfter} call(s) allowed after it`,
-  );
-  check(revoked?.status === 200, "delegation revoked");
+  check(revoked?.code === 0, "delegation revoked");
   check(
     firstDenied?.status === 403 && deniedCode === "delegation_revoked" && latencyMs < 1000,
     "refused with delegation_revoked within a second",
@@ -427,8 +464,9 @@ try {
     "every call after the first refusal refused",
   );
 
-  say("f. the audit trail, and its hash chain verified");
+  say("f. usage and cost, the audit trail, and its hash chain verified");
   check((await warden(["login"])).code === 0, "admin login");
+  check((await warden(["usage", "--group-by", "agent,model"])).code === 0, "warden usage");
   await warden(["audit", "list", "--limit", "15"]);
   check((await warden(["audit", "verify"])).code === 0, "audit verify");
 
