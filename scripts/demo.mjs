@@ -364,6 +364,7 @@ try {
     "d. a user connects their Google Drive (OAuth code + PKCE, the tokens go to OpenBao) and lets the agent read it",
   );
   await storeDriveClient(state);
+  console.log("  a Vault admin stored Warden's OAuth client for Drive at warden/providers/google-drive");
   check((await warden(["login", "--user", "user"])).code === 0, "user login");
   const userToken = readFileSync(cliTokenFile(home), "utf8").trim();
   const linked = await connectDrive(state, userToken);
