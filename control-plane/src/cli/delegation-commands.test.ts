@@ -67,6 +67,8 @@ test("--help prints the command's usage and exits 0", async () => {
   const { io, out } = cli();
   expect(await runWarden(["delegations", "revoke", "--help"], io)).toBe(0);
   expect(out).toEqual(["usage: warden delegations revoke <delegation-id> [--reason text] [--json]"]);
+  expect(await runWarden(["delegations", "--help"], io)).toBe(0);
+  expect(out[1]!.split("\n").map((line) => line.split(" ")[3])).toEqual(["grant", "list", "revoke"]);
 });
 
 test("an unreachable control plane is one line, exit 1", async () => {

@@ -56,6 +56,14 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
     io.stdout(usage());
     return group === undefined ? 2 : 0;
   }
+  if (GROUPS[group] && (name === "--help" || name === "-h")) {
+    io.stdout(
+      Object.entries(GROUPS[group])
+        .map(([command, spec]) => `usage: warden ${group} ${command} ${spec.usage} [--json]`)
+        .join("\n"),
+    );
+    return 0;
+  }
   const single = SINGLE[group];
   const spec = single ?? GROUPS[group]?.[name ?? ""];
   if (!spec) {
