@@ -41,8 +41,10 @@ export interface ExchangeHooks {
   onRequestBody?(body: Uint8Array, endOfStream: boolean): MaybeAsync<BodyReplacement>;
   onResponseHeaders?(response: ResponseStart, edits: HeaderEdits): MaybeAsync<void>;
   /**
-   * Ask for the body of a plain (non-streaming) response (BUFFERED), e.g. to read token usage.
-   * Streaming responses always come STREAMED; plain ones pay a body phase only when a hook asks.
+   * Ask for the body of a plain (non-streaming) response, e.g. to read token usage or scrub it.
+   * It comes STREAMED, chunk by chunk, never BUFFERED (Envoy stalls a BUFFERED body above its buffer
+   * limit; docs/response-path.md), without its content-length; streaming responses always come
+   * STREAMED; plain ones pay a body phase only when a hook asks.
    */
   wantsResponseBody?(response: ResponseStart): boolean;
   /** Called for every chunk at once; whatever it does must not hold the chunk back. */

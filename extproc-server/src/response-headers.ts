@@ -1,6 +1,7 @@
 import { CREDENTIAL_RESPONSE_HEADERS } from "../../lib/src/credentials.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
 import { HeaderEdits, headerValue } from "./header-edits.js";
+import { scrubUrlCredentials, URL_VALUED_RESPONSE_HEADERS } from "./url-credentials.js";
 
 export interface ResponseHeaderDecision {
   readonly edits: HeaderEdits;
@@ -12,7 +13,7 @@ export interface ResponseHeaderDecision {
 
 /**
  * Response headers on their way back to the agent: session cookies and anything that carries a
- * credential never reach it. One pass over the headers also tells whether the body is a stream.
+ * credential never reach it, nor a credential in the query of a URL-valued header (Location, ...). One pass over the headers also tells whether the body is a stream.
  */
 export function responseHeaderDecision(
   headers: readonly envoy.config.core.v3.IHeaderValue[],
@@ -20,7 +21,13 @@ export function responseHeaderDecision(
   const edits = new HeaderEdits();
   for (const header of headers) {
     const name = header.key?.toLowerCase();
-    if (name && CREDENTIAL_RESPONSE_HEADERS.has(name)) edits.remove(name);
+    if (!name) continue;
+    if (CREDENTIAL_RESPONSE_HEADERS.has(name)) {
+      edits.remove(name);
+    } else if (URL_VALUED_RESPONSE_HEADERS.has(name)) {
+      const scrubbed = scrubUrlCredentials(headerValue(headers, name) ?? "");
+      if (scrubbed !== undefined) edits.set(name, scrubbed);
+    }
   }
   return {
     edits,

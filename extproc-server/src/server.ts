@@ -7,6 +7,7 @@ import {
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import { performance } from "node:perf_hooks";
 import { ExternalProcessorService, type IProcessingResponse } from "../../lib/src/envoy/services.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
@@ -14,6 +15,9 @@ import type { Provider } from "./providers.js";
 import { ProtocolViolation, StreamProcessor, type Reply } from "./stream-processor.js";
 
 export const EXTPROC_SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor";
+
+/** Streams older than this are not closed by us (an Envoy crash, see the "end" handler). */
+export const LONG_STREAM_MS = 30_000;
 
 // Same wire method as lib's definition, but a frame that does not decode reaches the stream as a
 // value (answered with a JSON error) instead of ending the call from inside grpc-js.
@@ -161,11 +165,16 @@ export class ExtProcServer {
         });
       }
     });
+    const openedAt = performance.now();
     call.on("end", () => {
-      // Envoy half-closed: answer what is still pending, then finish the call cleanly.
+      // Envoy half-closed: answer what is still pending, then finish the call cleanly, unless the
+      // stream is old: Envoy 1.40 with ext_proc_graceful_grpc_close crashes when the processor closes
+      // a stream that has lived ~50 s or more (docs/response-path.md). Such a stream is left for
+      // Envoy to reset after its deferred-close timeout (5 s); few streams live that long, so the
+      // resets stay far below Node's rapid-reset limit (lib/src/envoy/bootstrap.ts, RUNTIME_FLAGS).
       void (pending ?? Promise.resolve()).then(() => {
         close();
-        if (!call.cancelled) call.end();
+        if (!call.cancelled && performance.now() - openedAt < LONG_STREAM_MS) call.end();
       });
     });
     call.on("cancelled", close);

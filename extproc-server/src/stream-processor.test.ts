@@ -233,15 +233,17 @@ describe("providers", () => {
     expect(JSON.stringify(refusal)).not.toContain("vault");
   });
 
-  test("a provider that wants a plain response's body gets it BUFFERED; a stream stays STREAMED", () => {
+  test("a response body is never asked for BUFFERED (Envoy would stall above its buffer limit): always STREAMED, length dropped", () => {
     const wantsBody: ExchangeHooks = { wantsResponseBody: () => true };
     const plain = processor([provider("usage", wantsBody)]);
     plain.process(wire.requestHeaders(AGENT_REQUEST));
-    expect(
-      now(plain.process(wire.responseHeaders({ "content-type": "application/json" }))).modeOverride,
-    ).toEqual({
-      responseBodyMode: BODY_BUFFERED,
-    });
+    const answer = now(
+      plain.process(
+        wire.responseHeaders({ "content-type": "application/json", "content-length": "3000000" }),
+      ),
+    );
+    expect(answer.modeOverride).toEqual({ responseBodyMode: BODY_STREAMED });
+    expect(readMutation(answer.responseHeaders?.response?.headerMutation).remove).toContain("content-length");
     const streaming = processor([provider("usage", wantsBody)]);
     streaming.process(wire.requestHeaders(AGENT_REQUEST));
     expect(

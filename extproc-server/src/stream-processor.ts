@@ -6,7 +6,7 @@ import { newDecisionId } from "../../lib/src/ids.js";
 import { errorDialectOf } from "../../lib/src/llm/error-shapes.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "./authz-handoff.js";
-import { HeaderView } from "./header-edits.js";
+import { HeaderView, type HeaderEdits } from "./header-edits.js";
 import { PhaseOrder, type Phase } from "./phase-order.js";
 import { UndecodableMessage, type IncomingMessage } from "./incoming.js";
 import {
@@ -48,7 +48,6 @@ export type Reply = IProcessingResponse | ProtocolViolation | null;
 const NO_HOOKS: readonly ExchangeHooks[] = Object.freeze([]);
 const EMPTY_BODY = new Uint8Array(0);
 const STREAM_RESPONSE_BODY: ProcessingMode = Object.freeze({ responseBodyMode: BODY_STREAMED });
-const BUFFER_RESPONSE_BODY: ProcessingMode = Object.freeze({ responseBodyMode: BODY_BUFFERED });
 const BUFFER_REQUEST_BODY: ProcessingMode = Object.freeze({ requestBodyMode: BODY_BUFFERED });
 
 const NOT_AUTHORIZED: AgentError = {
@@ -70,7 +69,6 @@ export class StreamProcessor {
   private responseBodyHooks: readonly ExchangeHooks[] = NO_HOOKS;
   private refused = false;
   private ended = false;
-  private responseBodyBuffered = false;
   private readonly order = new PhaseOrder();
 
   constructor(private readonly deps: ProcessorDeps) {}
@@ -218,19 +216,22 @@ export class StreamProcessor {
     };
     return after(
       eachInOrder(this.hooks, (hook) => hook.onResponseHeaders?.(response, decision.edits)),
-      () =>
-        responseHeadersResponse(
-          decision.edits.toMutation(),
-          bodyFollows ? this.responseBodyMode(response) : undefined,
-        ),
+      () => {
+        const mode = bodyFollows ? this.responseBodyMode(response, decision.edits) : undefined;
+        return responseHeadersResponse(decision.edits.toMutation(), mode);
+      },
     );
   }
 
-  private responseBodyMode(response: ResponseStart): ProcessingMode | undefined {
+  private responseBodyMode(response: ResponseStart, edits: HeaderEdits): ProcessingMode | undefined {
     // A stream is never buffered, whatever a provider wants: chunks must reach the agent at once.
     if (response.eventStream) return STREAM_RESPONSE_BODY;
-    this.responseBodyBuffered = this.hooks.some((hook) => hook.wantsResponseBody?.(response) === true);
-    return this.responseBodyBuffered ? BUFFER_RESPONSE_BODY : undefined;
+    if (!this.hooks.some((hook) => hook.wantsResponseBody?.(response) === true)) return undefined;
+    // Never BUFFERED: a body above Envoy's buffer limit would stall until the idle timeout (and
+    // Envoy 1.40 can crash then; docs/response-path.md). STREAMED keeps memory bounded on both
+    // sides; a hook may change the length, so the agent gets the body chunked, without a length.
+    edits.remove("content-length");
+    return STREAM_RESPONSE_BODY;
   }
 
   private onResponseBody(http: HttpBody): IProcessingResponse | Promise<IProcessingResponse> {
@@ -239,10 +240,7 @@ export class StreamProcessor {
     const endOfStream = http.endOfStream === true;
     return after(
       pipeBody(this.responseBodyHooks, original, (hook, chunk) => hook.onResponseBody!(chunk, endOfStream)),
-      (chunk) =>
-        chunk !== original && this.responseBodyBuffered
-          ? bufferedBodyReplacement("responseBody", chunk)
-          : responseBodyResponse(chunk === original ? undefined : chunk),
+      (chunk) => responseBodyResponse(chunk === original ? undefined : chunk),
     );
   }
 
@@ -302,10 +300,7 @@ export class StreamProcessor {
  * Envoy keeps the original content-length and leaves it to the processor to correct it (a mismatch
  * fails the request; envoy PR #29536). A STREAMED body has no content-length to correct.
  */
-function bufferedBodyReplacement(
-  phase: "requestBody" | "responseBody",
-  body: Uint8Array,
-): IProcessingResponse {
+function bufferedBodyReplacement(phase: "requestBody", body: Uint8Array): IProcessingResponse {
   return {
     [phase]: {
       response: {

@@ -183,8 +183,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         authz: { address: "127.0.0.1", port: authzPort },
         extproc: { address: "127.0.0.1", port: extprocPort },
         destinations,
-        timeouts: TEST_SIDECAR_TIMEOUTS,
         ...options.sidecar,
+        timeouts: { ...TEST_SIDECAR_TIMEOUTS, ...options.sidecar?.timeouts },
         ...(spire && identities
           ? {
               downstreamTls: {

@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import {
   bearerOrKey,
   messageCount,
@@ -5,6 +6,7 @@ import {
   type LlmStub,
   type ProviderCall,
   type ProviderStubOptions,
+  type ReportedUsage,
   type StubEvent,
 } from "./llm-stub-server.js";
 
@@ -46,6 +48,7 @@ export function startOpenAiStub(options: OpenAiStubOptions): Promise<LlmStub> {
         if (method === "GET" && path === "/v1/models") return listModels;
         if (method === "POST" && path === "/v1/chat/completions")
           return (call) => chatCompletion(call, String(call.body.model));
+        if (method === "POST" && path === "/v1/embeddings") return embeddings;
         return null;
       },
     },
@@ -75,6 +78,48 @@ export function startAzureOpenAiStub(options: AzureOpenAiStubOptions): Promise<L
   );
 }
 
+/**
+ * Embeddings of about `x-stub-bytes` bytes of JSON (default 1 KiB), written in 64 KiB pieces with a
+ * content-length, usage at the end as OpenAI puts it; `x-stub-echo-key: 1` puts the key in the
+ * middle of the body, split across two pieces. Prompt tokens = `x-stub-input-tokens` or 8.
+ */
+function embeddings(call: ProviderCall): void {
+  const { control, key, request } = call;
+  const size = Math.min(
+    Number.parseInt(String(request.headers["x-stub-bytes"] ?? "1024"), 10) || 1024,
+    256 << 20,
+  );
+  const promptTokens = control.inputTokens ?? 8;
+  const head =
+    '{"object":"list","model":"text-embedding-3-small","data":[{"object":"embedding","index":0,"embedding":[';
+  const tail = `0.5]}],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
+  const echo = control.echoKey ? `0.25,"${key}",` : "";
+  const fillerBytes = Math.max(0, size - head.length - tail.length - echo.length);
+  const unit = "0.0123456789,";
+  const filler = unit
+    .repeat(Math.ceil(fillerBytes / unit.length))
+    .slice(0, fillerBytes - (fillerBytes % unit.length));
+  const middle = Math.floor(filler.length / unit.length / 2) * unit.length;
+  const body = Buffer.from(head + filler.slice(0, middle) + echo + filler.slice(middle) + tail);
+  request.reported = { input: promptTokens, cached: 0, cacheWrite: 0, output: 0 };
+  call.res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+  const piece = 64 * 1024;
+  // The key straddles a piece boundary: the sidecar must catch a secret split across chunks.
+  const keyAt = echo ? body.indexOf(key) + Math.floor(key.length / 2) : -1;
+  let offset = 0;
+  const writeMore = (): void => {
+    while (offset < body.length) {
+      let end = Math.min(body.length, offset + piece);
+      if (keyAt > offset && keyAt < end) end = keyAt;
+      const ok = call.res.write(body.subarray(offset, end));
+      offset = end;
+      if (!ok) return void call.res.once("drain", writeMore);
+    }
+    call.res.end();
+  };
+  writeMore();
+}
+
 function listModels(call: ProviderCall): void {
   call.json(200, { object: "list", data: [{ id: "gpt-4o-mini", object: "model", owned_by: "stub" }] });
 }
@@ -99,6 +144,8 @@ function chatCompletion(call: ProviderCall, requestedModel: string): void {
     cacheWrite: 0,
     output: completion,
   });
+  const shape = String(call.request.headers["x-stub-shape"] ?? "");
+  if (shape !== "") return shapedAnswer(call, shape, model, usageOf(5), reported(5));
   if (body.stream !== true) {
     return call.json(
       200,
@@ -136,12 +183,73 @@ function chatCompletion(call: ProviderCall, requestedModel: string): void {
   }
   events.push({ text: chunk({}, "stop") });
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
+  const usageDelayMs = Number.parseInt(String(call.request.headers["x-stub-usage-delay-ms"] ?? "0"), 10) || 0;
   if (streamOptions?.include_usage === true) {
     events.push({
       text: `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageOf(control.events) })}\n\n`,
       usage: reported(control.events),
+      delayMs: usageDelayMs,
     });
   }
   events.push({ text: "data: [DONE]\n\n" });
-  call.sse(events, { headers: echo, split });
+  const holdOpenMs = Number.parseInt(String(call.request.headers["x-stub-hold-open-ms"] ?? "0"), 10) || 0;
+  call.sse(events, { headers: echo, split, holdOpenMs });
+}
+
+/**
+ * Answers that are not the usual JSON (`x-stub-shape`), each carrying the key: `json` (JSON, also
+ * for a `stream: true` request), `ndjson`, `octet`, `none` (no content type), `gzip` (a compressed
+ * body although the request asked for identity), `urls` (the key in the query of Location,
+ * Content-Location, Refresh and Link).
+ */
+function shapedAnswer(
+  call: ProviderCall,
+  shape: string,
+  model: string,
+  usage: Record<string, unknown>,
+  reported: ReportedUsage,
+): void {
+  const { key, res, request } = call;
+  const json = JSON.stringify({
+    id: "chatcmpl-stub",
+    object: "chat.completion",
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: `echo ${key}` }, finish_reason: "stop" }],
+    usage,
+  });
+  request.reported = reported;
+  const send = (headers: Record<string, string>, bytes: Buffer) => {
+    res.writeHead(200, { ...headers, "content-length": String(bytes.length) });
+    res.end(bytes);
+  };
+  switch (shape) {
+    case "json":
+      return send({ "content-type": "application/json" }, Buffer.from(json));
+    case "ndjson":
+      return send({ "content-type": "application/x-ndjson" }, Buffer.from(`${json}\n{"key":"${key}"}\n`));
+    case "octet":
+      return send(
+        { "content-type": "application/octet-stream" },
+        Buffer.concat([Buffer.from([0, 1, 2]), Buffer.from(key), Buffer.from([255])]),
+      );
+    case "none":
+      return send({}, Buffer.from(`plain ${key}`));
+    case "gzip":
+      return send({ "content-type": "application/json", "content-encoding": "gzip" }, gzipSync(json));
+    case "urls": {
+      const url = `https://files.example.com/out?key=${key}&page=2`;
+      return send(
+        {
+          "content-type": "application/json",
+          location: url,
+          "content-location": `/v1/files/1?access_token=${key}`,
+          refresh: `5; url=${url}`,
+          link: `<${url}>; rel="next", <https://files.example.com/out?sig=${key}>; rel="last"`,
+        },
+        Buffer.from(json),
+      );
+    }
+    default:
+      return send({ "content-type": "application/json" }, Buffer.from(json));
+  }
 }

@@ -79,6 +79,8 @@ export function streamControl(headers: IncomingHttpHeaders): StreamControl {
 export interface StubEvent {
   text: string;
   usage?: Partial<ReportedUsage>;
+  /** Wait this long before writing the event (a provider slow to send its usage chunk). */
+  delayMs?: number;
 }
 
 /** What a provider module gets for one authenticated request. */
@@ -100,7 +102,7 @@ export interface ProviderCall {
    */
   sse(
     events: readonly StubEvent[],
-    options?: { headers?: Record<string, string>; split?: ReadonlySet<number> },
+    options?: { headers?: Record<string, string>; split?: ReadonlySet<number>; holdOpenMs?: number },
   ): void;
 }
 
@@ -192,7 +194,16 @@ function providerCall(
     sse(events, options = {}) {
       const stream: SentStream = { path, sentAt: [], finished: false };
       stub.streams.push(stream);
-      writeSse(res, stream, events, streamControl(request.headers), report, options.headers, options.split);
+      writeSse(
+        res,
+        stream,
+        events,
+        streamControl(request.headers),
+        report,
+        options.headers,
+        options.split,
+        options.holdOpenMs ?? 0,
+      );
     },
   };
 }
@@ -231,15 +242,18 @@ function writeSse(
   report: (usage: Partial<ReportedUsage> | undefined) => void,
   headers: Record<string, string> = {},
   split: ReadonlySet<number> = new Set(),
+  holdOpenMs = 0,
 ): void {
   const { intervalMs, cutAfter } = control;
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers });
   res.flushHeaders();
   let next = 0;
-  const finish = () => {
+  const end = () => {
     stream.finished = !res.destroyed;
     res.end();
   };
+  // A provider that keeps the connection open a while after its last event.
+  const finish = () => (holdOpenMs > 0 && !res.destroyed ? void setTimeout(end, holdOpenMs).unref() : end());
   const later = (then: () => void) => (intervalMs === 0 ? setImmediate(then) : setTimeout(then, intervalMs));
   const send = () => {
     if (res.destroyed) return finish();
@@ -250,6 +264,14 @@ function writeSse(
     }
     const event = events[next];
     if (event === undefined) return finish();
+    if (event.delayMs) {
+      const delayed = { ...event, delayMs: 0 };
+      const rest = events.slice();
+      rest[next] = delayed;
+      events = rest;
+      setTimeout(send, event.delayMs).unref();
+      return;
+    }
     const index = next;
     next += 1;
     if (split.has(index)) {

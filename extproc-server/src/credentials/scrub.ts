@@ -49,6 +49,25 @@ export class SecretScrubber {
     return current;
   }
 
+  /**
+   * How many bytes at the end of `bytes` could be the start of a secret that the next chunk
+   * completes (the longest such suffix; 0 when none). A streaming scrubber holds exactly those back.
+   */
+  partialSecretAtEnd(bytes: Uint8Array): number {
+    let from = bytes.length;
+    for (const secret of this.secrets) {
+      const first = secret[0]!;
+      for (let p = Math.max(0, bytes.length - secret.length + 1); p < from; p++) {
+        if (bytes[p] !== first) continue;
+        if (isPrefix(bytes, p, secret)) {
+          from = p;
+          break;
+        }
+      }
+    }
+    return bytes.length - from;
+  }
+
   /** A header value with every secret replaced, or undefined when none occurs. */
   scrubText(text: string): string | undefined {
     let current: string | undefined;
@@ -58,6 +77,12 @@ export class SecretScrubber {
     }
     return current;
   }
+}
+
+/** bytes[from..] is a prefix of secret. */
+function isPrefix(bytes: Uint8Array, from: number, secret: Uint8Array): boolean {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] !== secret[i - from]) return false;
+  return true;
 }
 
 function replaceAll(source: Buffer, secret: Buffer): Buffer | undefined {

@@ -4,7 +4,8 @@ export interface SseEvent {
   readonly data: string;
 }
 
-export type SseEventHandler = (event: SseEvent) => void;
+/** `end`: the offset in the chunk being pushed just past the blank line that ended the event. */
+export type SseEventHandler = (event: SseEvent, end: number) => void;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -60,7 +61,7 @@ export class SseDecoder {
       const nextLf = chunk.indexOf(LF, i);
       const end = nextCr === -1 ? nextLf : nextLf === -1 ? nextCr : Math.min(nextLf, nextCr);
       if (end === -1) break;
-      const endedEvent = this.endLine(chunk, start, end, onEvent);
+      const endedEvent = this.endLine(chunk, start, end);
       i = end + 1;
       if (chunk[end] === CR) {
         if (i === chunk.length) {
@@ -71,7 +72,10 @@ export class SseDecoder {
         }
       }
       start = i;
-      if (endedEvent) lastEnd = start;
+      if (endedEvent) {
+        lastEnd = start;
+        this.dispatch(onEvent, start);
+      }
     }
     if (start < chunk.length) this.keepLinePart(chunk.subarray(start));
     return lastEnd;
@@ -93,14 +97,11 @@ export class SseDecoder {
     this.lineParts.push(Uint8Array.from(part));
   }
 
-  /** Ends the line chunk[start..end) (plus any part held from earlier chunks); true when it ended an event. */
-  private endLine(chunk: Uint8Array, start: number, end: number, onEvent: SseEventHandler): boolean {
+  /** Ends the line chunk[start..end) (plus any part held from earlier chunks); true when it ends an event (a blank line). */
+  private endLine(chunk: Uint8Array, start: number, end: number): boolean {
     const heldBytes = this.lineBytes;
     const lineLength = heldBytes + (end - start);
-    if (lineLength === 0) {
-      this.dispatch(onEvent);
-      return true;
-    }
+    if (lineLength === 0) return true;
     this.eventBytes += lineLength;
     this.lineBytes = 0;
     if (this.oversized || this.eventBytes > this.maxEventBytes) {
@@ -130,7 +131,7 @@ export class SseDecoder {
     }
   }
 
-  private dispatch(onEvent: SseEventHandler): void {
+  private dispatch(onEvent: SseEventHandler, end: number): void {
     const skipped = this.oversized;
     const data = this.data;
     const type = this.type || DEFAULT_TYPE;
@@ -140,7 +141,7 @@ export class SseDecoder {
     this.oversized = false;
     // An event with no data line is not dispatched (WHATWG), nor is one we could not hold.
     if (skipped || data.length === 0) return;
-    onEvent({ type, data: data.length === 1 ? data[0]! : data.join("\n") });
+    onEvent({ type, data: data.length === 1 ? data[0]! : data.join("\n") }, end);
   }
 }
 

@@ -6,7 +6,11 @@ const KEY = "sk-live-0123456789abcdef";
 
 function run(chunks: string[], maxHeld?: number) {
   const events: SseEvent[] = [];
-  const stream = new ScrubbedSseStream(new SecretScrubber([KEY]), (event) => events.push(event), maxHeld);
+  const stream = new ScrubbedSseStream(
+    new SecretScrubber([KEY]),
+    (event) => void events.push(event),
+    maxHeld,
+  );
   const sent: (string | null)[] = [];
   const held: number[] = [];
   chunks.forEach((chunk, index) => {
@@ -54,4 +58,31 @@ test("an oversized event is released in parts, holding only less than a key's le
   const { delivered, held } = run([...chunks, ""], 100);
   expect(delivered).toBe(big.replace(KEY, "[REDACTED]"));
   expect(Math.max(...held)).toBeLessThanOrEqual(100 + 50);
+});
+
+test("an event the reader drops never reaches the agent, wherever the chunks split", () => {
+  const stream = 'data: {"a":1}\r\n\r\ndata: {"choices":[],"usage":{}}\r\n\r\ndata: [DONE]\r\n\r\n';
+  for (let cut = 1; cut < stream.length; cut++) {
+    const scrubbed = new ScrubbedSseStream(
+      new SecretScrubber([KEY]),
+      (event) => (event.data.includes('"choices":[]') ? "drop" : undefined),
+      undefined,
+      true,
+    );
+    const parts = [stream.slice(0, cut), stream.slice(cut)];
+    const delivered = parts
+      .map((part, index) => {
+        const bytes = Buffer.from(part);
+        const out = scrubbed.chunk(bytes, index === 1);
+        return Buffer.from(out ?? bytes).toString("utf8");
+      })
+      .join("");
+    expect(delivered).toBe('data: {"a":1}\r\n\r\ndata: [DONE]\r\n\r\n');
+  }
+});
+
+test("with nothing to scrub and nothing to drop, chunks pass unchanged", () => {
+  const stream = new ScrubbedSseStream(new SecretScrubber([]), () => undefined);
+  expect(stream.chunk(Buffer.from('data: {"b"'), false)).toBeUndefined();
+  expect(stream.heldBytes).toBe(0);
 });

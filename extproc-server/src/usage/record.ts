@@ -70,8 +70,13 @@ export interface UsageRecord {
   readonly errorCode: string | null;
   readonly outcome: UsageOutcome;
   readonly usage: TokenUsage;
-  /** `body`: read from the JSON body; `stream`: from SSE events; `none`: the provider reported nothing we saw. */
-  readonly usageSource: "body" | "stream" | "none";
+  /**
+   * `body`: read from the JSON body; `stream`: from SSE events; `estimated`: the provider reported
+   * none (a stream left before its usage chunk, a stall, a cut), so Warden counted the request's and
+   * the delivered text's tokens (usage/estimate.ts); `none`: nothing to count (an error answer, a
+   * call that never went upstream).
+   */
+  readonly usageSource: "body" | "stream" | "estimated" | "none";
   /** From request headers to the end of the exchange. */
   readonly latencyMs: number;
   /** From request headers to response headers; null when no response came. */

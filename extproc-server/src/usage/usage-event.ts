@@ -73,7 +73,7 @@ const storedUsage = z.object({
     outputTokens: count,
     reasoningTokens: count,
   }),
-  usageSource: z.enum(["body", "stream", "none"]),
+  usageSource: z.enum(["body", "stream", "estimated", "none"]),
   costPicoUsd: z.string().regex(/^\d+$/).nullable(),
   priceVersion: z.string(),
   latencyMs: z.number().min(0),

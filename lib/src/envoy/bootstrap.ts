@@ -234,6 +234,8 @@ export function renderSidecarBootstrap(input: SidecarParams): string {
  * (token bucket: 1,000 burst, 33/s), so above ~33 requests/s it tears the connection down after
  * ~1,000+ requests and refuses the streams in flight (REFUSED_STREAM → 503 for the agent). With the
  * flag, Envoy half-closes and extproc-server ends the call with a status, so no reset is sent.
+ * (Except for streams older than 30 s: Envoy 1.40 crashes when the processor closes one of those;
+ * extproc-server leaves them to Envoy's reset. docs/response-path.md, "Envoy bugs".)
  */
 const RUNTIME_FLAGS: Readonly<JsonObject> = {
   "envoy.reloadable_features.ext_proc_graceful_grpc_close": true,

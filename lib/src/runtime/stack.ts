@@ -1,5 +1,4 @@
 import { chmodSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { workloadSpiffeId } from "../spiffe/naming.js";
 import { envoyComponent } from "./components/envoy.js";
 import {
@@ -67,7 +66,7 @@ export function stackComponents(config: RuntimeConfig): {
       vaultTokenFile: bao.controlPlaneTokenFile,
       trustDomain,
       createDataPlaneLogins: embedded,
-      auditSpool: join(paths.controlPlane, "audit-spool.ndjson"),
+      dir: paths.controlPlane,
     }),
     authzComponent({
       trustDomain,

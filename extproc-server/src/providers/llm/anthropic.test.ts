@@ -37,6 +37,7 @@ test("the request's model and stream flag are read; the body is never rewritten"
     model: "claude-3-5-haiku-latest",
     stream: true,
     rewritten: null,
+    hideUsageEvents: false,
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type LlmApi,
   type LlmRoute,
   type RequestReading,
+  type StreamEventKind,
   type StreamUsageReader,
   type UsageReading,
 } from "./api.js";
@@ -41,15 +42,17 @@ class AnthropicStreamUsage implements StreamUsageReader {
   private usage: UsageFields | null = null;
   private model: string | null = null;
 
-  onEvent(event: SseEvent): void {
-    if (event.type !== "message_start" && event.type !== "message_delta") return;
+  onEvent(event: SseEvent): StreamEventKind {
+    if (event.type === "message_stop") return "terminal";
+    if (event.type !== "message_start" && event.type !== "message_delta") return undefined;
     const data = parseJson(event.data);
-    if (!isRecord(data)) return;
+    if (!isRecord(data)) return undefined;
     const holder = event.type === "message_start" && isRecord(data.message) ? data.message : data;
     this.model ??= stringOrNull(holder.model);
-    if (!isRecord(holder.usage)) return;
+    if (!isRecord(holder.usage)) return undefined;
     this.usage ??= emptyUsage();
     applyAnthropicUsage(this.usage, holder.usage);
+    return undefined;
   }
 
   reading(): UsageReading | null {
@@ -66,7 +69,12 @@ export const anthropicApi: LlmApi = {
     edits.set("x-api-key", key);
   },
   readRequest(_route: LlmRoute, body: Record<string, unknown>): RequestReading {
-    return { model: stringOrNull(body.model), stream: body.stream === true, rewritten: null };
+    return {
+      model: stringOrNull(body.model),
+      stream: body.stream === true,
+      rewritten: null,
+      hideUsageEvents: false,
+    };
   },
   readJsonUsage(_route: LlmRoute, body: unknown): UsageReading | null {
     if (!isRecord(body) || !isRecord(body.usage)) return null;

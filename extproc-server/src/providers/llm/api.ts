@@ -23,6 +23,11 @@ export interface RequestReading {
   readonly stream: boolean;
   /** A body to send upstream instead (e.g. with `stream_options.include_usage` added); null to keep it. */
   readonly rewritten: Record<string, unknown> | null;
+  /**
+   * Warden asked the provider for usage events the agent did not ask for: they are read, then kept
+   * from the agent, who gets exactly the stream it asked for.
+   */
+  readonly hideUsageEvents: boolean;
 }
 
 export interface UsageReading {
@@ -31,9 +36,17 @@ export interface UsageReading {
   readonly model: string | null;
 }
 
+/**
+ * What an event means for the exchange: `terminal` ends the stream as far as the agent is concerned
+ * (`[DONE]`, `message_stop`, `response.completed`: the call is complete once the agent got it,
+ * whatever happens after); `usage_only` carries usage and nothing else (OpenAI's last chunk with
+ * `choices: []`).
+ */
+export type StreamEventKind = "terminal" | "usage_only" | undefined;
+
 /** Reads usage from a stream's events as they pass; never holds events. */
 export interface StreamUsageReader {
-  onEvent(event: SseEvent): void;
+  onEvent(event: SseEvent): StreamEventKind;
   /** What the stream has reported so far (a cut stream still gives what it saw); null if nothing. */
   reading(): UsageReading | null;
 }

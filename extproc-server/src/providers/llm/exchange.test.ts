@@ -48,6 +48,8 @@ function setup(options: { defaultTenant?: string | null; budgets?: BudgetGuard }
     budgets: options.budgets ?? null,
     monotonicMs: () => (clock += 5),
     wallClock: () => new Date("2025-01-01T00:00:00Z"),
+    // One token per word: enough to see that an estimate counts the request and what was delivered.
+    tokenCounter: () => Promise.resolve({ count: (words) => words.split(/\s+/).filter(Boolean).length }),
   });
   const stream = new StreamProcessor({ providers: [provider], logger, newDecisionId: () => "dec-new" });
   return { keys, records, stream };
@@ -66,6 +68,9 @@ const CHAT_HEADERS = {
   "content-length": "80",
   authorization: "Bearer placeholder-from-the-agent",
 };
+
+/** Estimated usage is recorded once the tokenizer has loaded (a promise). */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 const text = (bytes: Uint8Array | null | undefined) =>
   Buffer.from(bytes ?? new Uint8Array()).toString("utf8");
@@ -198,6 +203,7 @@ describe("request", () => {
       stream_options: { include_usage: true },
     });
     stream.end();
+    await settled();
     expect(records[0]).toMatchObject({ requestedModel: "fast", model: "gpt-4o-mini" });
   });
 
@@ -220,6 +226,7 @@ describe("request", () => {
       "/google-ai/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
     );
     stream.end();
+    await settled();
     expect(records[0]).toMatchObject({ requestedModel: "fast", model: "gemini-2.0-flash", stream: true });
   });
 
@@ -240,33 +247,36 @@ describe("response", () => {
     return context;
   }
 
-  test("a JSON body is buffered, read for usage and scrubbed of the key (content-length corrected)", async () => {
+  test("a JSON body is streamed (never buffered by Envoy), read for usage and scrubbed of the key", async () => {
     const { stream, records } = await started();
     const headers = await reply(
       stream.process(
         wire.responseHeaders({
           ":status": "200",
           "content-type": "application/json",
+          "content-length": "200",
           "x-debug-auth": `Bearer ${TENANT_KEY}`,
         }),
       ),
     );
-    expect(headers.modeOverride?.responseBodyMode).toBe(BODY_BUFFERED);
-    expect(readMutation(headers.responseHeaders?.response?.headerMutation).set["x-debug-auth"]).toBe(
-      "Bearer [REDACTED]",
-    );
+    expect(headers.modeOverride?.responseBodyMode).toBe(BODY_STREAMED);
+    const headerMutation = readMutation(headers.responseHeaders?.response?.headerMutation);
+    expect(headerMutation.set["x-debug-auth"]).toBe("Bearer [REDACTED]");
+    // The scrubbed body may differ in length: the agent gets it chunked.
+    expect(headerMutation.remove).toContain("content-length");
     const upstream = JSON.stringify({
       model: "gpt-4o-2024-08-06",
       echo: TENANT_KEY,
       usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
     });
-    const body = await reply(stream.process(wire.responseBody(upstream, true)));
-    const sent = text(body.responseBody?.response?.bodyMutation?.body);
+    const cut = upstream.indexOf(TENANT_KEY) + 5;
+    const first = await reply(stream.process(wire.responseBody(upstream.slice(0, cut), false)));
+    const last = await reply(stream.process(wire.responseBody(upstream.slice(cut), true)));
+    const sent = [first, last]
+      .map((answer) => text(answer.responseBody?.response?.bodyMutation?.body))
+      .join("");
     expect(sent).not.toContain(TENANT_KEY);
     expect(JSON.parse(sent)).toMatchObject({ echo: "[REDACTED]" });
-    expect(readMutation(body.responseBody?.response?.headerMutation).set["content-length"]).toBe(
-      String(Buffer.byteLength(sent)),
-    );
     stream.end();
     expect(records).toEqual([
       expect.objectContaining({
@@ -303,10 +313,11 @@ describe("response", () => {
       'data: {"model":"gpt-4o-mini-2024-07-18","choices":[{"delta":{"content":"Hi"}}],"usage":null}\n\n',
       'data: {"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n',
     ];
-    for (const [index, chunk] of chunks.entries()) {
-      const answer = await reply(stream.process(wire.responseBody(chunk, index === chunks.length - 1)));
-      expect(answer.responseBody?.response).toBeNull();
-    }
+    const first = await reply(stream.process(wire.responseBody(chunks[0]!, false)));
+    expect(first.responseBody?.response).toBeNull();
+    // The agent did not ask for usage: the usage-only chunk Warden asked for is kept from it.
+    const last = await reply(stream.process(wire.responseBody(chunks[1]!, true)));
+    expect(text(last.responseBody?.response?.bodyMutation?.body)).toBe("data: [DONE]\n\n");
     stream.end();
     expect(records[0]).toMatchObject({
       stream: true,
@@ -347,10 +358,59 @@ describe("response", () => {
     expect(records[0]).toMatchObject({ outcome: "cut", usage: { inputTokens: 5, outputTokens: 1 } });
   });
 
-  test("an exchange that ends after going upstream but before any answer is recorded as cut", async () => {
-    const { stream, records } = await started('{"model":"gpt-4o","stream":true}');
+  test("an exchange that ends after going upstream but before any answer is cut, and charged an estimate", async () => {
+    const { stream, records } = await started(
+      '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"four words of prompt"}]}',
+    );
     stream.end();
-    expect(records[0]).toMatchObject({ outcome: "cut", status: 0, usageSource: "none" });
+    await settled();
+    expect(records[0]).toMatchObject({
+      outcome: "cut",
+      status: 0,
+      usageSource: "estimated",
+      // Four words, plus the chat framing of one message (3 + 3).
+      usage: { inputTokens: 10, outputTokens: 0 },
+    });
+  });
+
+  test("a stream the agent read to [DONE] but left before the usage chunk is complete and estimated", async () => {
+    const { stream, records } = await started(
+      '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"say two words"}]}',
+    );
+    await reply(
+      stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
+    );
+    await reply(
+      stream.process(
+        wire.responseBody(
+          'data: {"model":"gpt-4o","choices":[{"delta":{"content":"hello there"}}],"usage":null}\n\ndata: [DONE]\n\n',
+        ),
+      ),
+    );
+    stream.end();
+    await settled();
+    expect(records[0]).toMatchObject({
+      outcome: "completed",
+      usageSource: "estimated",
+      usage: { inputTokens: 3 + 6, outputTokens: 2 },
+    });
+  });
+
+  test("a compressed answer cannot be scanned: 502 JSON", async () => {
+    const { stream } = await started();
+    const answer = await reply(
+      stream.process(
+        wire.responseHeaders({
+          ":status": "200",
+          "content-type": "application/json",
+          "content-encoding": "gzip",
+        }),
+      ),
+    );
+    expect(readImmediate(answer as IProcessingResponse)).toMatchObject({
+      status: 502,
+      body: { error: { code: "upstream_unavailable" } },
+    });
   });
 
   test("a 401 from the provider drops the cached key", async () => {
@@ -361,11 +421,13 @@ describe("response", () => {
     expect(keys.invalidated).toEqual(["acme/openai"]);
   });
 
-  test("a binary response pays no body phase", async () => {
+  test("a binary response is scanned too (streamed), and not read for usage", async () => {
     const { stream } = await started();
     const answer = await reply(
       stream.process(wire.responseHeaders({ ":status": "200", "content-type": "audio/mpeg" })),
     );
-    expect(answer.modeOverride).toBeNull();
+    expect(answer.modeOverride?.responseBodyMode).toBe(BODY_STREAMED);
+    const body = await reply(stream.process(wire.responseBody(`\u0000ID3${TENANT_KEY}\u0001`, true)));
+    expect(text(body.responseBody?.response?.bodyMutation?.body)).toBe("\u0000ID3[REDACTED]\u0001");
   });
 });

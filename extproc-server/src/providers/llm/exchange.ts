@@ -2,11 +2,22 @@ import { WardenError } from "../../../../lib/src/errors.js";
 import type { AuthzHandOff } from "../../authz-handoff.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
+import { StreamScrubber } from "../../credentials/stream-scrubber.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { HeaderEdits, HeaderView } from "../../header-edits.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, ResponseStart } from "../../providers.js";
-import { ScrubbedSseStream } from "../../sse/scrubbed-stream.js";
+import type { SseEvent } from "../../sse/decoder.js";
+import { ScrubbedSseStream, type SseEventVerdict } from "../../sse/scrubbed-stream.js";
 import { spenderOf } from "../../usage/accounting.js";
+import { BoundedBody, lastObjectField, stringField } from "../../usage/bounded-body.js";
+import {
+  DeliveredText,
+  estimateUsage,
+  loadTokenCounter,
+  requestText,
+  type TextSample,
+  type TokenCounter,
+} from "../../usage/estimate.js";
 import { NO_TOKENS, type UsageOutcome, type UsageRecord, type UsageSink } from "../../usage/record.js";
 import {
   isRecord,
@@ -26,6 +37,8 @@ export interface LlmExchangeDeps {
   readonly defaultTenant: string | null;
   /** Hard budgets, checked before anything else (null: none are enforced). */
   readonly budgets: BudgetGuard | null;
+  /** Counts tokens when usage must be estimated (loaded on first use); a test may pass its own. */
+  readonly tokenCounter?: () => Promise<TokenCounter>;
   /** Monotonic milliseconds (performance.now) for latencies. */
   readonly monotonicMs: () => number;
   readonly wallClock: () => Date;
@@ -55,8 +68,15 @@ export class LlmExchange implements ExchangeHooks {
   private responseScrubber: SecretScrubber | null = null;
   private sse: ScrubbedSseStream | null = null;
   private streamReader: StreamUsageReader | null = null;
-  private jsonParts: Uint8Array[] | null = null;
+  private bodyScrubber: StreamScrubber | null = null;
+  private jsonBody: BoundedBody | null = null;
   private jsonUsage: UsageReading | null = null;
+  /** The parsed request body, kept for an estimate when the provider reports no usage. */
+  private requestBody: Record<string, unknown> | null = null;
+  private hideUsageEvents = false;
+  private readonly delivered = new DeliveredText();
+  /** The agent was sent the stream's terminal event: the call is complete whatever happens after. */
+  private terminalSent = false;
   private bodyPhase = false;
   private bodyEnded = false;
   private recorded = false;
@@ -132,9 +152,11 @@ export class LlmExchange implements ExchangeHooks {
     if (!endOfStream) return undefined;
     const parsed = parseJson(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
     if (!isRecord(parsed)) return undefined;
+    this.requestBody = parsed;
     const reading = this.deps.api.readRequest(this.route, parsed);
     this.requestedModel = reading.model ?? this.requestedModel;
     this.stream = reading.stream || this.route.pathStream;
+    this.hideUsageEvents = reading.hideUsageEvents;
     // The policy decided on the model an alias stands for; that model is what goes upstream.
     const resolved = this.handOff.model;
     const realias = typeof parsed.model === "string" && resolved !== null && parsed.model !== resolved;
@@ -148,26 +170,51 @@ export class LlmExchange implements ExchangeHooks {
     this.firstByteMs = this.deps.monotonicMs() - this.startedMs;
     if (response.status === 401 && this.tenant)
       this.deps.keys.invalidate(this.tenant, this.deps.api.provider);
+    const encoding = response.headers.get("content-encoding");
+    if (encoding !== undefined && !IDENTITY.test(encoding)) {
+      // We asked for identity (inject): a compressed answer cannot be scanned for the key. Refuse it.
+      this.status = 502;
+      // The value is not echoed: it comes from upstream and could carry anything, a key included.
+      throw new WardenError(
+        "upstream_unavailable",
+        "the provider answered with a compressed body, which Agent Warden cannot scan for credentials",
+      );
+    }
     const scrubber = this.scrubber();
     for (const header of response.headers.list) {
       const name = header.key?.toLowerCase();
       if (!name || name.startsWith(":") || edits.removes(name)) continue;
-      const scrubbed = scrubber.scrubText(response.headers.get(name) ?? "");
+      const scrubbed = scrubber.scrubText(edits.valueOf(name) ?? response.headers.get(name) ?? "");
       if (scrubbed !== undefined) edits.set(name, scrubbed);
     }
     if (response.eventStream) {
-      const reader = this.deps.api.streamUsage(this.route);
-      this.streamReader = reader;
-      this.sse = new ScrubbedSseStream(scrubber, (event) => reader.onEvent(event));
+      this.streamReader = this.deps.api.streamUsage(this.route);
+      this.sse = new ScrubbedSseStream(
+        scrubber,
+        (event) => this.onStreamEvent(event),
+        undefined,
+        this.hideUsageEvents,
+      );
     }
   }
 
+  private onStreamEvent(event: SseEvent): SseEventVerdict {
+    const kind = this.streamReader!.onEvent(event);
+    if (kind === "usage_only" && this.hideUsageEvents) return "drop";
+    if (kind === "terminal") this.terminalSent = true;
+    this.delivered.add(event.data);
+    return undefined;
+  }
+
+  /**
+   * Every response body is scanned for the key (STREAMED, bounded memory; stream-processor never
+   * asks Envoy to buffer one), whatever its content type: JSON answering a streaming request,
+   * NDJSON, octet-stream, none. A textual one is also read for usage.
+   */
   wantsResponseBody(response: ResponseStart): boolean {
-    if (!isTextual(response.headers.get("content-type"))) return false;
-    // A stream that is not SSE (Google's streamGenerateContent without alt=sse) must not be buffered;
-    // an error answer to a streaming request is small and is read like any other.
-    if (this.stream && response.status < 400) return false;
-    this.jsonParts = [];
+    if (response.eventStream) return true;
+    this.bodyScrubber = new StreamScrubber(this.scrubber());
+    if (isTextual(response.headers.get("content-type"))) this.jsonBody = new BoundedBody();
     return true;
   }
 
@@ -175,17 +222,25 @@ export class LlmExchange implements ExchangeHooks {
     this.bodyPhase = true;
     if (endOfStream) this.bodyEnded = true;
     if (this.sse) return this.sse.chunk(chunk, endOfStream);
-    if (!this.jsonParts) return undefined;
-    // BUFFERED: the whole body arrives in one message; keep parts only in case Envoy splits it.
-    if (!endOfStream) {
-      this.jsonParts.push(Uint8Array.from(chunk));
-    } else {
-      const whole = this.jsonParts.length === 0 ? chunk : Buffer.concat([...this.jsonParts, chunk]);
-      this.jsonParts = null;
-      const text = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength).toString("utf8");
-      this.jsonUsage = this.deps.api.readJsonUsage(this.route, parseJson(text));
+    if (this.jsonBody) {
+      this.jsonBody.push(chunk);
+      if (endOfStream) this.jsonUsage = this.readBodyUsage(this.jsonBody);
     }
-    return this.scrubber().scrub(chunk);
+    return this.bodyScrubber?.chunk(chunk, endOfStream);
+  }
+
+  /** Usage from a whole JSON body, or from the head and tail of one too large to keep. */
+  private readBodyUsage(body: BoundedBody): UsageReading | null {
+    const whole = body.wholeText();
+    if (whole !== null) return this.deps.api.readJsonUsage(this.route, parseJson(whole));
+    const head = body.headText();
+    const tail = body.tailText();
+    return this.deps.api.readJsonUsage(this.route, {
+      model: stringField(head, "model", "first"),
+      modelVersion: stringField(tail, "modelVersion", "last"),
+      usage: lastObjectField(tail, "usage"),
+      usageMetadata: lastObjectField(tail, "usageMetadata"),
+    });
   }
 
   onEnd(): void {
@@ -215,12 +270,54 @@ export class LlmExchange implements ExchangeHooks {
       latencyMs: round(this.deps.monotonicMs() - this.startedMs),
       timeToFirstByteMs: this.firstByteMs === null ? null : round(this.firstByteMs),
     };
+    if (reading === null && this.mustEstimate()) return this.recordEstimate(record);
     this.deps.usage.record(record);
+  }
+
+  /**
+   * A call that went upstream and was answered (or not answered at all: a stall, a cut), but whose
+   * provider reported no usage, is charged an estimate rather than nothing.
+   */
+  private mustEstimate(): boolean {
+    if (this.refusal !== null || this.key === null || this.route.operation === "other") return false;
+    return this.status === 0 || (this.status >= 200 && this.status < 300);
+  }
+
+  private recordEstimate(record: UsageRecord): void {
+    const request = requestText(this.requestBody);
+    const output = this.outputSample();
+    const load = this.deps.tokenCounter ?? loadTokenCounter;
+    load().then(
+      (counter) =>
+        this.deps.usage.record({
+          ...record,
+          usage: estimateUsage(counter, request, output),
+          usageSource: "estimated",
+        }),
+      // Without a tokenizer the call is still recorded, as unmetered, never lost.
+      () => this.deps.usage.record(record),
+    );
+  }
+
+  private outputSample(): TextSample {
+    const body = this.jsonBody;
+    if (body && this.delivered.isEmpty) {
+      const whole = body.wholeText();
+      if (whole !== null) this.delivered.add(whole);
+      else {
+        this.delivered.add(body.headText());
+        this.delivered.add(body.tailText());
+      }
+    }
+    return this.delivered.sample();
   }
 
   private outcome(): UsageOutcome {
     // Without a key (refused, or the agent left first) nothing can have gone upstream.
     if (this.refusal !== null || this.key === null) return "not_forwarded";
+    // The agent got the stream's terminal event: complete, even if it left before the body ended
+    // (the sync Python client closes right after [DONE]).
+    if (this.terminalSent) return "completed";
     // Sent upstream, but no answer reached us: the upstream or the agent ended the exchange first.
     if (this.status === 0) return "cut";
     // A body we watched must have reached its end; one we did not watch (or none at all) counts as whole.
@@ -234,7 +331,8 @@ export class LlmExchange implements ExchangeHooks {
   }
 }
 
-const TEXTUAL = /^(application\/([\w.+-]*\+)?json|text\/)/i;
+const TEXTUAL = /^(application\/([\w.+-]*\+)?json|application\/x-ndjson|text\/)/i;
+const IDENTITY = /^\s*(identity)?\s*$/i;
 
 function isTextual(contentType: string | undefined): boolean {
   return contentType !== undefined && TEXTUAL.test(contentType.trimStart());

@@ -11,6 +11,7 @@ import {
   type LlmApi,
   type LlmRoute,
   type RequestReading,
+  type StreamEventKind,
   type StreamUsageReader,
   type UsageReading,
 } from "./api.js";
@@ -43,9 +44,11 @@ function readGoogleUsage(body: unknown): UsageReading | null {
 class GoogleStreamUsage implements StreamUsageReader {
   private last: UsageReading | null = null;
 
-  onEvent(event: SseEvent): void {
-    if (!event.data.includes('"usageMetadata"')) return;
-    this.last = readGoogleUsage(parseJson(event.data)) ?? this.last;
+  /** Google's stream has no terminal event: it is complete when its body ends. */
+  onEvent(event: SseEvent): StreamEventKind {
+    if (event.data.includes('"usageMetadata"'))
+      this.last = readGoogleUsage(parseJson(event.data)) ?? this.last;
+    return undefined;
   }
 
   reading(): UsageReading | null {
@@ -68,7 +71,7 @@ export const googleAiApi: LlmApi = {
     edits.set("x-goog-api-key", key);
   },
   readRequest(route: LlmRoute): RequestReading {
-    return { model: route.pathModel, stream: route.pathStream, rewritten: null };
+    return { model: route.pathModel, stream: route.pathStream, rewritten: null, hideUsageEvents: false };
   },
   readJsonUsage: (_route: LlmRoute, body: unknown) => readGoogleUsage(body),
   streamUsage: () => new GoogleStreamUsage(),

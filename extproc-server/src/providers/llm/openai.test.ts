@@ -54,6 +54,7 @@ describe("OpenAI", () => {
     expect(reading).toEqual({
       model: "gpt-4o",
       stream: true,
+      hideUsageEvents: true,
       rewritten: {
         model: "gpt-4o",
         stream: true,
@@ -70,6 +71,14 @@ describe("OpenAI", () => {
       openAiApi.readRequest(route, { model: "m", stream: true, stream_options: { include_usage: true } })
         .rewritten,
     ).toBeNull();
+    // An explicit include_usage: false is overridden upstream, but the agent still gets no usage chunk.
+    const declined = openAiApi.readRequest(route, {
+      model: "m",
+      stream: true,
+      stream_options: { include_usage: false },
+    });
+    expect(declined.rewritten).toMatchObject({ stream_options: { include_usage: true } });
+    expect(declined.hideUsageEvents).toBe(true);
     const responses = openAiApi.route("POST", "/openai/v1/responses");
     expect(openAiApi.readRequest(responses, { model: "m", stream: true }).rewritten).toBeNull();
   });

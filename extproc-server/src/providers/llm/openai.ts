@@ -13,6 +13,7 @@ import {
   type LlmOperation,
   type LlmRoute,
   type RequestReading,
+  type StreamEventKind,
   type StreamUsageReader,
   type UsageReading,
 } from "./api.js";
@@ -21,7 +22,8 @@ import {
  * OpenAI: `Authorization: Bearer <key>`; `/v1/chat/completions`, `/v1/completions`, `/v1/responses`,
  * `/v1/embeddings`. A streaming chat completion reports usage only when asked
  * (`stream_options.include_usage`), in a last chunk with empty `choices`; Warden always asks, so
- * every streamed call is priced. The Responses API reports usage in `response.completed` (or
+ * every streamed call is priced, and keeps that chunk from an agent that did not ask for it (an SDK
+ * reading `chunk.choices[0]` would fail on it). The Responses API reports usage in `response.completed` (or
  * `response.incomplete` / `response.failed`) without being asked.
  */
 const OPERATIONS: readonly (readonly [string, LlmOperation])[] = [
@@ -50,6 +52,7 @@ export function readOpenAiRequest(route: LlmRoute, body: Record<string, unknown>
     model,
     stream,
     rewritten: mustAsk ? { ...body, stream_options: { ...options, include_usage: true } } : null,
+    hideUsageEvents: mustAsk,
   };
 }
 
@@ -74,19 +77,29 @@ export function readOpenAiJsonUsage(_route: LlmRoute, body: unknown): UsageReadi
   return { usage: openAiTokenUsage(body.usage), model: stringOrNull(body.model) };
 }
 
+// The Responses API's last event; it carries the usage.
+const RESPONSES_TERMINAL: ReadonlySet<string> = new Set([
+  "response.completed",
+  "response.incomplete",
+  "response.failed",
+]);
+
 /** Chat chunks (usage in the last one) and Responses events (usage inside `response`). */
 export class OpenAiStreamUsage implements StreamUsageReader {
   private usage: TokenUsage | null = null;
   private model: string | null = null;
 
-  onEvent(event: SseEvent): void {
-    if (this.model !== null && !mayCarryUsage(event.data)) return;
-    if (event.data === "[DONE]") return;
+  onEvent(event: SseEvent): StreamEventKind {
+    if (event.data === "[DONE]") return "terminal";
+    if (this.model !== null && !mayCarryUsage(event.data)) return undefined;
     const chunk = parseJson(event.data);
-    if (!isRecord(chunk)) return;
+    if (!isRecord(chunk)) return undefined;
     const holder = isRecord(chunk.response) ? chunk.response : chunk;
     this.model ??= stringOrNull(holder.model);
-    if (isRecord(holder.usage)) this.usage = openAiTokenUsage(holder.usage);
+    if (!isRecord(holder.usage)) return undefined;
+    this.usage = openAiTokenUsage(holder.usage);
+    if (typeof chunk.type === "string" && RESPONSES_TERMINAL.has(chunk.type)) return "terminal";
+    return Array.isArray(chunk.choices) && chunk.choices.length === 0 ? "usage_only" : undefined;
   }
 
   reading(): UsageReading | null {

@@ -3,6 +3,7 @@ import { WardenError } from "../../../../lib/src/errors.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
+import type { TokenCounter } from "../../usage/estimate.js";
 import type { UsageSink } from "../../usage/record.js";
 import type { LlmApi } from "./api.js";
 import { LlmExchange, type LlmExchangeDeps } from "./exchange.js";
@@ -16,6 +17,8 @@ export interface LlmProviderOptions {
   apis?: ReadonlyMap<string, LlmApi>;
   monotonicMs?: () => number;
   wallClock?: () => Date;
+  /** The tokenizer for usage estimates (default: loaded on first use). */
+  tokenCounter?: () => Promise<TokenCounter>;
 }
 
 /** An LLM route whose service has no module: nothing could put a key in, so nothing goes upstream. */
@@ -45,6 +48,7 @@ export class LlmProvider implements Provider {
       budgets: options.budgets ?? null,
       monotonicMs: options.monotonicMs ?? (() => performance.now()),
       wallClock: options.wallClock ?? (() => new Date()),
+      ...(options.tokenCounter ? { tokenCounter: options.tokenCounter } : {}),
     };
   }
 

@@ -118,3 +118,22 @@ test("token fields and the token itself are stripped from a JSON answer; a 401 r
     refresh_token: "[REDACTED]",
   });
 });
+
+test("a file download (not JSON) is streamed and scanned for the token too, even split across chunks", async () => {
+  const { stream } = setup();
+  await reply(stream.process(wire.requestHeaders(GET_FILES, { metadata: authzMetadata(DRIVE_HANDOFF) })));
+  const headers = await reply(
+    stream.process(wire.responseHeaders({ ":status": "200", "content-type": "application/octet-stream" })),
+  );
+  expect(headers.modeOverride?.responseBodyMode).toBe(1); // STREAMED
+  const file = `\u0000PK${USER_TOKEN}\u0001`;
+  const cut = file.indexOf(USER_TOKEN) + 7;
+  const parts = [file.slice(0, cut), file.slice(cut)];
+  const delivered: string[] = [];
+  for (const [index, part] of parts.entries()) {
+    const answer = await reply(stream.process(wire.responseBody(part, index === 1)));
+    const mutation = answer.responseBody?.response?.bodyMutation;
+    delivered.push(mutation ? Buffer.from(mutation.body ?? new Uint8Array()).toString("utf8") : part);
+  }
+  expect(delivered.join("")).toBe("\u0000PK[REDACTED]\u0001");
+});

@@ -7,6 +7,7 @@ import {
 } from "../../../../lib/src/saas/catalogue.js";
 import type { AuthzHandOff } from "../../authz-handoff.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
+import { StreamScrubber } from "../../credentials/stream-scrubber.js";
 import type { HeaderEdits, HeaderView } from "../../header-edits.js";
 import type { OAuthEvents, RequestIdentity } from "../../oauth/events.js";
 import type { UserTokens } from "../../oauth/user-tokens.js";
@@ -45,6 +46,7 @@ export class SaasExchange implements ExchangeHooks {
   private responseScrubber: SecretScrubber | null = null;
   private sse: ScrubbedSseStream | null = null;
   private parts: Uint8Array[] | null = null;
+  private bodyScrubber: StreamScrubber | null = null;
 
   constructor(
     private readonly handOff: AuthzHandOff,
@@ -106,22 +108,28 @@ export class SaasExchange implements ExchangeHooks {
     for (const header of response.headers.list) {
       const name = header.key?.toLowerCase();
       if (!name || name.startsWith(":") || edits.removes(name)) continue;
-      const scrubbed = scrubber.scrubText(response.headers.get(name) ?? "");
+      const scrubbed = scrubber.scrubText(edits.valueOf(name) ?? response.headers.get(name) ?? "");
       if (scrubbed !== undefined) edits.set(name, scrubbed);
     }
     if (response.eventStream) this.sse = new ScrubbedSseStream(scrubber, () => undefined);
   }
 
   wantsResponseBody(response: ResponseStart): boolean {
-    if (!isTextual(response.headers.get("content-type"))) return false;
+    // A body that is not JSON or text is still scanned for the token, chunk by chunk (issue 15).
+    if (!isTextual(response.headers.get("content-type"))) {
+      this.bodyScrubber = new StreamScrubber(this.scrubber());
+      return true;
+    }
     this.parts = [];
     return true;
   }
 
   onResponseBody(chunk: Uint8Array, endOfStream: boolean): BodyReplacement {
     if (this.sse) return this.sse.chunk(chunk, endOfStream);
+    if (this.bodyScrubber) return this.bodyScrubber.chunk(chunk, endOfStream);
     if (!this.parts) return undefined;
-    // BUFFERED: the whole body in one message; parts are kept only in case Envoy splits it.
+    // The JSON answer is kept whole (token fields are redacted structurally), chunk by chunk: the
+    // body comes STREAMED, never BUFFERED (docs/response-path.md); the agent gets it at its end.
     if (!endOfStream) {
       this.parts.push(Uint8Array.from(chunk));
       return new Uint8Array(0);

@@ -45,8 +45,8 @@ export interface ControlPlaneParams {
   trustDomain: string;
   /** Embedded cluster: data-plane logins are created after the migrations. */
   createDataPlaneLogins: boolean;
-  /** The audit spool (events while PostgreSQL is down), in $WARDEN_HOME, not the working directory. */
-  auditSpool: string;
+  /** Its own directory (the refusal audit spool while PostgreSQL is down). */
+  dir: string;
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -72,11 +72,11 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
         DATABASE_URL: params.databaseUrl,
         WARDEN_TRUST_DOMAIN: params.trustDomain,
         WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
+        WARDEN_CP_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
         VAULT_ADDR: params.vaultAddress,
         VAULT_TOKEN_FILE: params.vaultTokenFile,
         VAULT_TOKEN: "",
         NODE_EXTRA_CA_CERTS: params.vaultCaFile,
-        WARDEN_CP_AUDIT_SPOOL: params.auditSpool,
       },
     }),
     async ready(alive) {
@@ -89,8 +89,9 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
         90_000,
       );
       if (!params.createDataPlaneLogins) return;
+      // authz-server reads the registry and appends its decisions to the audit log.
       const groups = {
-        [DATA_PLANE_LOGINS.authz]: "warden_dataplane",
+        [DATA_PLANE_LOGINS.authz]: "warden_dataplane, warden_audit_writer",
         [DATA_PLANE_LOGINS.extproc]: "warden_extproc",
       };
       for (const [login, group] of Object.entries(groups)) {
@@ -98,9 +99,10 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
           params.databaseUrl,
           `DO $$ BEGIN
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${login}') THEN
-               CREATE ROLE ${login} LOGIN IN ROLE ${group};
+               CREATE ROLE ${login} LOGIN;
              END IF;
-           END $$`,
+           END $$;
+           GRANT ${group} TO ${login}`,
         );
       }
     },
@@ -163,7 +165,7 @@ export function authzComponent(
     statusPort: number;
     policyDir: string;
     jwksUrl: string;
-    /** Its own directory (the audit spool while PostgreSQL is down), owned by its uid. */
+    /** Its own directory (the decision audit spool while PostgreSQL is down). */
     dir: string;
   },
 ): Component {

@@ -1,0 +1,59 @@
+import { providerDestinations, type Destination } from "../../lib/src/envoy/bootstrap.js";
+import { startStack, type Stack, type StackOptions } from "../harness/stack.js";
+import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
+import { startOpenAiStub } from "../stubs/llm-openai.js";
+import type { LlmStub } from "../stubs/llm-stub-server.js";
+
+/**
+ * The stack the response-path suites share: OpenBao over TLS holding tenant acme's OpenAI key,
+ * extproc-server logged in with its certificate, the OpenAI route pointed at a stub that accepts only
+ * that key (every other route at the stack's own stub upstream).
+ */
+export interface OpenAiSidecar {
+  vault: VaultTls;
+  stub: LlmStub;
+  stack: Stack;
+  close(): Promise<void>;
+}
+
+export async function startOpenAiSidecar(
+  name: string,
+  openAiKey: string,
+  options: { sidecar?: StackOptions["sidecar"]; extprocEnv?: NodeJS.ProcessEnv } = {},
+): Promise<OpenAiSidecar> {
+  const vault = await startVaultTls(name);
+  const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
+  await vault.putLlmKey("acme", "openai", openAiKey);
+  const stub = await startOpenAiStub({ validKeys: () => [openAiKey] });
+  const stack = await startStack({
+    name,
+    ...(options.sidecar ? { sidecar: options.sidecar } : {}),
+    destinations: (fallback) =>
+      providerDestinations().map((destination): Destination => ({
+        ...destination,
+        upstream: {
+          address: "127.0.0.1",
+          port: destination.service === "openai" ? stub.port : fallback.port,
+          tls: false,
+        },
+      })),
+    extprocEnv: {
+      VAULT_ADDR: vault.address,
+      VAULT_CACERT: vault.caFile,
+      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
+      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
+      WARDEN_VAULT_CERT_ROLE: "extproc",
+      WARDEN_DEFAULT_TENANT: "acme",
+      ...options.extprocEnv,
+    },
+  });
+  return {
+    vault,
+    stub,
+    stack,
+    close: async () => {
+      await stack.stop();
+      await Promise.all([stub.close(), vault.stop()]);
+    },
+  };
+}
