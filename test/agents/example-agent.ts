@@ -11,6 +11,9 @@ import { SvidHttpsClient } from "./svid-https-client.js";
  *                 [--sidecar-id spiffe://warden.local/warden/envoy] [--count 1 | --duration-ms N]
  *                 [--interval-ms 100] [--body '{"model":"gpt-4o-mini",...}']
  *
+ * A delegation token in WARDEN_DELEGATION (not on the command line, where other users could see it)
+ * goes with every request as `x-warden-delegation`.
+ *
  * Prints one JSON line per request (`{"event":"response",...}`) and a summary (`{"event":"summary",...}`).
  */
 const { values } = parseArgs({
@@ -32,6 +35,7 @@ const count = values.count === undefined ? undefined : Number(values.count);
 const durationMs = values["duration-ms"] === undefined ? undefined : Number(values["duration-ms"]);
 const intervalMs = Number(values["interval-ms"]);
 
+const delegation = process.env.WARDEN_DELEGATION;
 const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
 const workloadApi = new WorkloadApiClient();
@@ -52,7 +56,10 @@ while ((count === undefined || requests < count) && Date.now() < deadline) {
   try {
     const response = await client.request(url, {
       method: values.body ? "POST" : "GET",
-      headers: values.body ? { "content-type": "application/json" } : {},
+      headers: {
+        ...(values.body ? { "content-type": "application/json" } : {}),
+        ...(delegation ? { "x-warden-delegation": delegation } : {}),
+      },
       body: values.body,
     });
     statuses[response.status] = (statuses[response.status] ?? 0) + 1;
@@ -61,6 +68,7 @@ while ((count === undefined || requests < count) && Date.now() < deadline) {
     emit({
       event: "response",
       status: response.status,
+      sent_at: sent,
       ms: Date.now() - sent,
       client_serial: response.clientSerial,
       server_serial: response.serverSerial,

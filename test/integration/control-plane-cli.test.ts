@@ -4,7 +4,7 @@ import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /** The `warden` CLI against the real control plane (PostgreSQL, OpenBao, stub OIDC). */
 let f: ControlPlaneFixture;
-let tokens: Record<"admin" | "reviewer" | "creator", string>;
+let tokens: Record<"admin" | "reviewer" | "creator" | "user", string>;
 
 beforeAll(async () => {
   f = await startControlPlaneFixture({ vault: true });
@@ -12,6 +12,7 @@ beforeAll(async () => {
     admin: await f.token({ sub: "alice", roles: ["admin"] }),
     reviewer: await f.token({ sub: "rita", roles: ["reviewer"] }),
     creator: await f.token({ sub: "carl", roles: ["creator"] }),
+    user: await f.token({ sub: "ursula", roles: ["user"], tenant: "acme" }),
   };
 }, 120_000);
 
@@ -198,6 +199,144 @@ test("KYA from the command line: submit, approve, list, revoke", async () => {
   expect((await warden("creator", "kya", "submit", agent.id, "--checklist", "vibes")).err).toMatch(
     /unknown checklist item/,
   );
+});
+
+test("delegations, usage and budgets from the command line", async () => {
+  const agent = JSON.parse(
+    (
+      await warden(
+        "creator",
+        "agents",
+        "create",
+        "--name",
+        "drive-cli-bot",
+        "--tenant",
+        "acme",
+        "--team",
+        "r",
+        "--type",
+        "assistant",
+        "--environment",
+        "dev",
+        "--capability",
+        "google-drive:read",
+        "--json",
+      )
+    ).out,
+  ) as { id: string; spiffe_id: string };
+  const attestation = JSON.parse(
+    (
+      await warden(
+        "creator",
+        "kya",
+        "submit",
+        agent.id,
+        "--image-digest",
+        `sha256:${"d".repeat(64)}`,
+        "--checklist",
+        "no_embedded_credentials",
+        "--json",
+      )
+    ).out,
+  ) as { id: string };
+  expect(
+    (
+      await warden(
+        "reviewer",
+        "kya",
+        "approve",
+        attestation.id,
+        "--level",
+        "1",
+        "--capability",
+        "google-drive:read",
+      )
+    ).code,
+  ).toBe(0);
+
+  const granted = await warden(
+    "user",
+    "delegations",
+    "grant",
+    "--agent",
+    agent.id,
+    "--scope",
+    "google-drive:read",
+    "--ttl",
+    "2h",
+  );
+  expect(granted.code).toBe(0);
+  const [headline, howTo, token] = granted.out.split("\n");
+  expect(headline).toMatch(
+    new RegExp(`^delegation (\\S+) granted: google-drive:read to ${agent.spiffe_id} until `),
+  );
+  expect(howTo).toMatch(/x-warden-delegation \(shown once, not stored\)/);
+  expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+  const id = /^delegation (\S+)/.exec(headline!)![1]!;
+
+  const escalation = await warden(
+    "user",
+    "delegations",
+    "grant",
+    "--agent",
+    agent.id,
+    "--scope",
+    "github:write",
+  );
+  expect(escalation.code).toBe(1);
+  expect(escalation.err).toMatch(/^warden delegations grant: 403 /);
+
+  const listed = await warden("user", "delegations", "list");
+  expect(listed.out.split("\n")[0]).toMatch(/^ID\s+USER\s+AGENT\s+SCOPES\s+STATUS\s+EXPIRES\s+REVOKED$/);
+  expect(listed.out).toMatch(
+    new RegExp(`${id}\\s+ursula\\s+${agent.spiffe_id}\\s+google-drive:read\\s+active`),
+  );
+
+  const revoked = await warden("user", "delegations", "revoke", id, "--reason", "done", "--json");
+  expect(revoked.code).toBe(0);
+  expect(JSON.parse(revoked.out)).toMatchObject({ id, status: "revoked", revocation_reason: "done" });
+  const after = JSON.parse(
+    (await warden("user", "delegations", "list", "--status", "revoked", "--json")).out,
+  ) as {
+    id: string;
+  }[];
+  expect(after.map((d) => d.id)).toContain(id);
+
+  const usage = await warden("admin", "usage", "--tenant", "acme", "--group-by", "model");
+  expect(usage.code).toBe(0);
+  expect(usage.out.split("\n")[0]).toMatch(/^MODEL\s+REQUESTS\s+INPUT\s+OUTPUT\s+UNPRICED\s+COST USD$/);
+  const totals = JSON.parse((await warden("admin", "usage", "--tenant", "acme", "--json")).out) as {
+    totals: { requests: number };
+  };
+  expect(typeof totals.totals.requests).toBe("number");
+
+  const created = await warden("admin", "budgets", "set", "--tenant", "acme", "--limit-usd", "250");
+  expect(created.code).toBe(0);
+  expect(created.out).toMatch(/^budget created\n/);
+  expect(created.out).toMatch(/^limit_usd\s+250(\.0+)?$/m);
+  const changed = await warden(
+    "admin",
+    "budgets",
+    "set",
+    "--tenant",
+    "acme",
+    "--limit-usd",
+    "100",
+    "--enforcement",
+    "soft",
+    "--json",
+  );
+  expect(changed.code).toBe(0);
+  expect(JSON.parse(changed.out)).toMatchObject({
+    scope: "tenant",
+    subject: "acme",
+    enforcement: "soft",
+    version: 2,
+  });
+  const budgets = await warden("admin", "budgets", "list", "--tenant", "acme");
+  expect(budgets.out.split("\n")).toHaveLength(2);
+  expect(budgets.out).toMatch(/acme\s+tenant\s+acme\s+monthly\s+100(\.0+)?\s+\S+\s+soft$/m);
+  expect((await warden("user", "budgets", "list")).err).toMatch(/^warden budgets list: 403 /);
 });
 
 test("audit: list, export and verify (through the API and directly against PostgreSQL)", async () => {

@@ -7,7 +7,9 @@ import { ApiClient, CliError } from "./api-client.js";
 import type { CliIo, CommandSpec } from "./command.js";
 import { kyaCommands } from "./kya-commands.js";
 import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
+import { delegationCommands } from "./delegation-commands.js";
 import { registryCommands } from "./registry-commands.js";
+import { budgetCommands, usageCommand } from "./usage-commands.js";
 
 /**
  * `warden <group> <command> [flags]`: the control-plane CLI. Tables by default, `--json` for
@@ -20,7 +22,11 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   agent: agentOnboardingCommands,
   "llm-key": llmKeyCommands,
   audit: auditCommands,
+  delegations: delegationCommands,
+  budgets: budgetCommands,
 };
+/** Commands that are a group on their own: `warden usage [flags]`. */
+const SINGLE: Record<string, CommandSpec> = { usage: usageCommand };
 
 export function usage(): string {
   const lines = [RUNTIME_USAGE, "", "usage: warden <group> <command> [flags] [--json]", ""];
@@ -28,6 +34,7 @@ export function usage(): string {
     for (const [name, spec] of Object.entries(commands))
       lines.push(`  warden ${group} ${name} ${spec.usage}`);
   }
+  for (const [name, spec] of Object.entries(SINGLE)) lines.push(`  warden ${name} ${spec.usage}`);
   lines.push("  warden spire ...                (SPIRE registration entries; warden spire --help)");
   lines.push(
     "  warden policy ...               (test | build | sign | push policy bundles; warden policy --help)",
@@ -49,14 +56,29 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
     io.stdout(usage());
     return group === undefined ? 2 : 0;
   }
-  const spec = GROUPS[group]?.[name ?? ""];
+  if (GROUPS[group] && (name === "--help" || name === "-h")) {
+    io.stdout(
+      Object.entries(GROUPS[group])
+        .map(([command, spec]) => `usage: warden ${group} ${command} ${spec.usage} [--json]`)
+        .join("\n"),
+    );
+    return 0;
+  }
+  const single = SINGLE[group];
+  const spec = single ?? GROUPS[group]?.[name ?? ""];
   if (!spec) {
     io.stderr(`warden: unknown command "${[group, name].filter(Boolean).join(" ")}"\n${usage()}`);
     return 2;
   }
+  const command = single ? group : `${group} ${name}`;
+  const args = single ? argv.slice(1) : rest;
+  if (args.includes("--help") || args.includes("-h")) {
+    io.stdout(`usage: warden ${command} ${spec.usage} [--json]`);
+    return 0;
+  }
   try {
     const { values, positionals } = parseArgs({
-      args: rest,
+      args,
       allowPositionals: true,
       strict: true,
       options: { ...spec.options, json: { type: "boolean" } },
@@ -72,18 +94,16 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
   } catch (error) {
     if (error instanceof CliError) {
       io.stderr(
-        `warden ${group} ${name}: ${error.message}${error.exitCode === 2 ? `\nusage: warden ${group} ${name} ${spec.usage}` : ""}`,
+        `warden ${command}: ${error.message}${error.exitCode === 2 ? `\nusage: warden ${command} ${spec.usage}` : ""}`,
       );
       return error.exitCode;
     }
     const code = (error as { code?: unknown }).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr(
-        `warden ${group} ${name}: ${(error as Error).message}\nusage: warden ${group} ${name} ${spec.usage}`,
-      );
+      io.stderr(`warden ${command}: ${(error as Error).message}\nusage: warden ${command} ${spec.usage}`);
       return 2;
     }
-    io.stderr(`warden ${group} ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    io.stderr(`warden ${command}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
 }

@@ -32,7 +32,8 @@ export const RUNTIME_USAGE = `usage:
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
   warden login [--user admin]      a control-plane token from the development OIDC issuer (password
-                                   on stdin; on this machine, read from $WARDEN_HOME/oidc/accounts.json)
+                                   on stdin; on this machine, read from $WARDEN_HOME/oidc/accounts.json);
+                                   accounts: admin, reviewer (KYA approvals), user (tenant default)
 environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_PORT, WARDEN_CP_PORT,
              WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL)`;
 

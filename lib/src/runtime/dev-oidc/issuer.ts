@@ -13,6 +13,8 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 export const DEV_AUDIENCE = "warden-control-plane";
 export const DEV_ADMIN = "admin";
 export const DEV_REVIEWER = "reviewer";
+/** An end user of tenant `default`: connects SaaS accounts and grants agents delegations. */
+export const DEV_USER = "user";
 const TOKEN_TTL_S = 3600;
 
 export interface DevAccount {
@@ -26,8 +28,9 @@ export function accountsFile(dir: string): string {
 }
 
 /**
- * The accounts, made on first use: `admin` with every control-plane role, and `reviewer` (KYA
- * approval is four-eyes: a reviewer cannot approve what they submitted).
+ * The accounts, made on first use: `admin` with every control-plane role, `reviewer` (KYA
+ * approval is four-eyes: a reviewer cannot approve what they submitted), and `user`, an end user of
+ * tenant `default` (delegating needs a token with the tenant claim).
  */
 export function ensureAccounts(dir: string): Record<string, DevAccount> {
   const file = accountsFile(dir);
@@ -39,6 +42,7 @@ export function ensureAccounts(dir: string): Record<string, DevAccount> {
         roles: ["admin", "reviewer", "creator", "viewer", "user"],
       },
       [DEV_REVIEWER]: { password: randomBytes(18).toString("base64url"), roles: ["reviewer", "viewer"] },
+      [DEV_USER]: { password: randomBytes(18).toString("base64url"), roles: ["user"], tenant: "default" },
     };
     writeFileSync(file, `${JSON.stringify(accounts, null, 2)}\n`, { mode: 0o600 });
   }
