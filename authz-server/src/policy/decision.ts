@@ -40,7 +40,7 @@ const decisionSchema = z
     }
   });
 
-/** A denial produced by the engine itself (no policy, evaluation failure, invalid result). */
+/** A denial produced by the engine itself (evaluation failure, invalid result). */
 export function engineDenial(
   status: number,
   reason: string,

@@ -1,4 +1,4 @@
-import { parseSpireCommand, runSpireCommand } from "./spire-command.js";
+import { parseSpireCommand, runSpireCommand } from "./spire-commands.js";
 
 describe("warden spire command line", () => {
   it("registers an agent under the naming scheme with the default node alias as parent", () => {
