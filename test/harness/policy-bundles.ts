@@ -55,11 +55,13 @@ export function writePolicyDir(parent: string, name: string, rego: string): stri
   return dir;
 }
 
+export interface SigningKeys {
+  privateKeyFile: string;
+  publicKeyPem: string;
+}
+
 /** Test-only signing keys, generated per run; the private key never leaves the temp dir. */
-export function signingKeys(
-  dir: string,
-  kind: "ec" | "rsa" = "ec",
-): { privateKeyFile: string; publicKeyPem: string } {
+export function signingKeys(dir: string, kind: "ec" | "rsa" = "ec"): SigningKeys {
   const { privateKey, publicKey } =
     kind === "ec"
       ? generateKeyPairSync("ec", { namedCurve: "P-256" })

@@ -13,6 +13,7 @@ import {
   signingKeys,
   tempDir,
   writePolicyDir,
+  type SigningKeys,
 } from "../harness/policy-bundles.js";
 
 /**
@@ -26,11 +27,8 @@ const allowedInput = caseInput(
 );
 
 let dir: string;
-let keys: { privateKeyFile: string; publicKeyPem: string };
-let otherKeys: { privateKeyFile: string; publicKeyPem: string };
-let signedA: Buffer;
-let signedB: Buffer;
-let unsigned: Buffer;
+let keys: SigningKeys, otherKeys: SigningKeys;
+let signedA: Buffer, signedB: Buffer, unsigned: Buffer;
 
 beforeAll(() => {
   dir = tempDir("policy-bundle");

@@ -39,25 +39,35 @@ export function parseFlags<const Options extends FlagOptions>(argv: readonly str
 }
 
 /**
- * Runs a group whose first word names the action (`warden spire list`, `warden policy sign`):
- * anything wrong with the words prints `warden <group>: <problem>` and the group's usage (exit 2);
+ * A group whose first word names the action (`warden spire list`, `warden policy sign`): `parse`
+ * turns the words after `warden <name>` into a command, `run` carries it out.
+ */
+export interface ActionGroup<Command extends { action: string }> {
+  name: string;
+  usage: string;
+  parse(argv: readonly string[], env: NodeJS.ProcessEnv): Command;
+  /** Resolves to the exit code. */
+  run(command: Command, io: CliIo): Promise<number>;
+}
+
+/**
+ * Anything wrong with the words prints `warden <group>: <problem>` and the group's usage (exit 2);
  * a failed action prints `warden <group> <action>: <problem>` (exit 1).
  */
 export async function runActionGroup<Command extends { action: string }>(
-  group: { name: string; usage: string },
-  parse: () => Command,
-  run: (command: Command) => Promise<number>,
+  group: ActionGroup<Command>,
+  argv: readonly string[],
   io: CliIo,
 ): Promise<number> {
   let command: Command;
   try {
-    command = parse();
+    command = group.parse(argv, io.env);
   } catch (error) {
     io.stderr(`warden ${group.name}: ${(error as Error).message}\n${group.usage}`);
     return 2;
   }
   try {
-    return await run(command);
+    return await group.run(command, io);
   } catch (error) {
     io.stderr(`warden ${group.name} ${command.action}: ${(error as Error).message}`);
     return 1;

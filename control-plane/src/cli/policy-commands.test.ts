@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { loadBundle } from "../../../authz-server/src/policy/engine.js";
 import { PolicyLoadError } from "../../../lib/src/policy-bundle/errors.js";
 import { readTarGz, writeTarGz } from "../../../lib/src/policy-bundle/tar.js";
-import { buildBundle, removeDir, signingKeys, tempDir } from "../../../test/harness/policy-bundles.js";
+import {
+  buildBundle,
+  removeDir,
+  signingKeys,
+  tempDir,
+  type SigningKeys,
+} from "../../../test/harness/policy-bundles.js";
 import { toolPath } from "../../../test/harness/process.js";
 import { startBundleServer, type BundleServer } from "../../../test/stubs/bundle-server.js";
 import { parsePolicyCommand, runPolicyCommand } from "./policy-commands.js";
@@ -57,7 +63,7 @@ function opaVerifies(
 }
 
 let dir: string;
-let ec: { privateKeyFile: string; publicKeyPem: string };
+let ec: SigningKeys;
 let unsignedPath: string;
 
 beforeAll(() => {

@@ -135,16 +135,6 @@ export function parsePolicyCommand(argv: readonly string[], env: NodeJS.ProcessE
   }
 }
 
-/** Runs one `warden policy ...` command; returns the exit code (0 done, 1 failed, 2 usage). */
-export function runPolicyCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  return runActionGroup(
-    { name: "policy", usage: POLICY_USAGE },
-    () => parsePolicyCommand(argv, io.env),
-    (command) => runPolicy(command, io),
-    io,
-  );
-}
-
 async function runPolicy(command: PolicyCommand, io: CliIo): Promise<number> {
   switch (command.action) {
     case "test":
@@ -269,3 +259,8 @@ function runScript(script: string, args: string[], io: CliIo): Promise<number> {
     });
   });
 }
+
+const policyGroup = { name: "policy", usage: POLICY_USAGE, parse: parsePolicyCommand, run: runPolicy };
+
+/** Runs one `warden policy ...` command; returns the exit code (0 done, 1 failed, 2 usage). */
+export const runPolicyCommand = (argv: readonly string[], io: CliIo) => runActionGroup(policyGroup, argv, io);

@@ -115,16 +115,6 @@ export function formatEntry(entry: RegistrationEntry): string {
   return `${entry.id}  ${entry.spiffeId}  parent=${entry.parentId}  selectors=${entry.selectors.join(",")}  x509-ttl=${ttl}`;
 }
 
-/** Runs one `warden spire ...` command; returns the process exit code (0 ok, 1 failed, 2 usage). */
-export function runSpireCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  return runActionGroup(
-    { name: "spire", usage: SPIRE_USAGE },
-    () => parseSpireCommand(argv, io.env),
-    (command) => runSpire(command, io),
-    io,
-  );
-}
-
 async function runSpire(command: SpireCommand, io: CliIo): Promise<number> {
   const registrar = new SpireRegistrar({
     serverSocketPath: command.socketPath,
@@ -160,3 +150,8 @@ async function runSpire(command: SpireCommand, io: CliIo): Promise<number> {
   }
   return 0;
 }
+
+const spireGroup = { name: "spire", usage: SPIRE_USAGE, parse: parseSpireCommand, run: runSpire };
+
+/** Runs one `warden spire ...` command; returns the exit code (0 ok, 1 failed, 2 usage). */
+export const runSpireCommand = (argv: readonly string[], io: CliIo) => runActionGroup(spireGroup, argv, io);
