@@ -171,6 +171,8 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
   try {
     decision = policy.evaluate(input);
   } catch (error) {
+    // The one place an evaluation failure is caught: it becomes a decision like an invalid answer,
+    // so the record, dry-run and the denial body treat both alike.
     decision = engineDenial(500, "policy_evaluation_failed", String(error).slice(0, 200), revision);
   }
   const evalNs = Number(process.hrtime.bigint() - started);

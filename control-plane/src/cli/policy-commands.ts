@@ -79,7 +79,7 @@ export function parsePolicyCommand(argv: readonly string[], env: NodeJS.ProcessE
     json: { type: "boolean" },
   });
   const [action, ...extra] = positionals;
-  if (extra.length > 0) throw usageError(`unexpected argument "${extra[0]}"`);
+  flags.noPositionals({ positionals: extra });
   const signingKey = values["signing-key"] ?? (env.WARDEN_POLICY_SIGNING_KEY_FILE || undefined);
 
   switch (action) {
