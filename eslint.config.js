@@ -17,6 +17,24 @@ export default tseslint.config(
     },
   },
   {
+    // Dependencies point down: lib/ is the shared library, never importing the programs built on it.
+    files: ["lib/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/authz-server/**", "**/extproc-server/**", "**/control-plane/**"],
+              message:
+                "lib/ must not import from authz-server, extproc-server or control-plane; move the code down into lib/.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.mjs", "**/*.js"],
     languageOptions: {
       globals: {

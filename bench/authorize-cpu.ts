@@ -5,7 +5,7 @@
  * Run: npm run build && node dist/bench/authorize-cpu.js [iterations=100000]
  */
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps } from "../authz-server/src/authorizer.js";
-import { EMPTY_DIRECTORY } from "../authz-server/src/identity.js";
+import { EMPTY_DIRECTORY } from "../authz-server/src/identity/source.js";
 import { auth, type CheckRequest } from "../lib/src/envoy/services.js";
 import { realisticCheckRequestBytes } from "./fixtures/check-request.js";
 

@@ -3,7 +3,7 @@
 #   spire/run-local.sh            foreground; Ctrl-C stops both
 # Then, in another shell:
 #   export SPIFFE_ENDPOINT_SOCKET=unix://$PWD/.run/spire/agent.sock WARDEN_SPIRE_SERVER_SOCKET=$PWD/.run/spire/server.sock
-#   node dist/lib/src/cli/warden-spire.js register --agent my-bot --selector unix:uid:$(id -u)
+#   npm run warden -- spire register --agent my-bot --selector unix:uid:$(id -u)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

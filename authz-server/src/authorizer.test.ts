@@ -2,8 +2,9 @@ import { auth, type CheckRequest } from "../../lib/src/envoy/services.js";
 import { fromStruct } from "../../lib/src/envoy/struct.js";
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps, type Policy } from "./authorizer.js";
 import type { Decision } from "./check-response.js";
-import { EMPTY_DIRECTORY, type AgentDirectory } from "./identity.js";
+import { EMPTY_DIRECTORY, type AgentDirectory } from "./identity/source.js";
 import type { PolicyInput } from "./policy-input.js";
+import { PolicyHolder } from "./policy/holder.js";
 
 type Headers = Record<string, string>;
 
@@ -203,13 +204,14 @@ describe("authorize", () => {
     expect(response.deniedResponse?.status?.code).toBe(403);
   });
 
-  it("refuses everything with 503 while no policy is loaded", () => {
-    const { response } = authorize(checkRequest({}), deps(undefined));
+  it("refuses everything with 503 policy_not_loaded while the holder has no policy yet", () => {
+    const { response, record } = authorize(checkRequest({}), deps(new PolicyHolder().current()));
     expect(response.deniedResponse?.status?.code).toBe(503);
+    expect(record).toMatchObject({ allow: false, status: 503, reason: "policy_not_loaded" });
   });
 
-  it("refuses with 500 when the policy throws, never allows", () => {
-    const { response } = authorize(
+  it("refuses with 500 policy_evaluation_failed when the policy throws, never allows", () => {
+    const { response, record } = authorize(
       checkRequest({}),
       deps(
         recordingPolicy(() => {
@@ -219,6 +221,7 @@ describe("authorize", () => {
     );
     expect(response.deniedResponse?.status?.code).toBe(500);
     expect(response.okResponse).toBeFalsy();
+    expect(record).toMatchObject({ allow: false, status: 500, reason: "policy_evaluation_failed" });
   });
 
   it("answers 400 for a body that claims JSON but is not, and for a path that is not UTF-8", () => {

@@ -9,8 +9,9 @@ import {
 import type { HandOff } from "../../lib/src/handoff.js";
 import { errorDialectOf, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
 import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
-import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity.js";
-import type { PeerAttributes, PeerIdentity } from "./peer-certificate.js";
+import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity/source.js";
+import type { PeerAttributes, PeerIdentity } from "./identity/peer-certificate.js";
+import { engineDenial } from "./policy/decision.js";
 import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";
 import type { BodyLimits } from "./body-limits.js";
 import { BadRequestError, parseJsonBody, requestFacts } from "./request-facts.js";
@@ -170,16 +171,9 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
   try {
     decision = policy.evaluate(input);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return denial(
-      decisionId,
-      500,
-      "policy_evaluation_failed",
-      `policy evaluation failed: ${message}`,
-      revision,
-      input,
-      dialect,
-    );
+    // The one place an evaluation failure is caught: it becomes a decision like an invalid answer,
+    // so the record, dry-run and the denial body treat both alike.
+    decision = engineDenial(500, "policy_evaluation_failed", String(error).slice(0, 200), revision);
   }
   const evalNs = Number(process.hrtime.bigint() - started);
 

@@ -1,6 +1,6 @@
 import type { Destination, LlmFacts, McpFacts } from "./destination.js";
 import type { RequestFacts } from "./request-facts.js";
-import type { AgentRecord, KyaFacts, SourceIdentity } from "./identity.js";
+import type { AgentRecord, KyaFacts, SourceIdentity } from "./identity/source.js";
 
 /** Step 3: the policy input of the architecture brief. Plain facts only; all crypto is done before. */
 export interface DelegationFacts {

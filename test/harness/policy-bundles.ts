@@ -3,7 +3,6 @@ import { generateKeyPairSync } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
 import { REPO_ROOT } from "./process.js";
 
 /** Helpers for the policy tests: real bundles built by scripts/build-policy.mjs with the pinned opa. */
@@ -56,11 +55,13 @@ export function writePolicyDir(parent: string, name: string, rego: string): stri
   return dir;
 }
 
+export interface SigningKeys {
+  privateKeyFile: string;
+  publicKeyPem: string;
+}
+
 /** Test-only signing keys, generated per run; the private key never leaves the temp dir. */
-export function signingKeys(
-  dir: string,
-  kind: "ec" | "rsa" = "ec",
-): { privateKeyFile: string; publicKeyPem: string } {
+export function signingKeys(dir: string, kind: "ec" | "rsa" = "ec"): SigningKeys {
   const { privateKey, publicKey } =
     kind === "ec"
       ? generateKeyPairSync("ec", { namedCurve: "P-256" })
@@ -68,34 +69,6 @@ export function signingKeys(
   const privateKeyFile = join(dir, `signing-${kind}-${Math.random().toString(36).slice(2)}.pem`);
   writeFileSync(privateKeyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   return { privateKeyFile, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString() };
-}
-
-function tarHeader(name: string, size: number): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0, 100, "utf8");
-  header.write("0000644\0", 100, "ascii");
-  header.write("0000000\0", 108, "ascii");
-  header.write("0000000\0", 116, "ascii");
-  header.write(`${size.toString(8).padStart(11, "0")}\0`, 124, "ascii");
-  header.write("00000000000\0", 136, "ascii");
-  header.write("        ", 148, "ascii");
-  header.write("0", 156, "ascii");
-  header.write("ustar\0", 257, "ascii");
-  header.write("00", 263, "ascii");
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "ascii");
-  return header;
-}
-
-/** Writes files back into a .tar.gz the way OPA does (names with a leading "/"). */
-export function writeTarGz(files: ReadonlyMap<string, Buffer>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, data] of files) {
-    parts.push(tarHeader(`/${name}`, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  parts.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(parts));
 }
 
 // The decision table, shared with policies/tests/decision_test.rego.

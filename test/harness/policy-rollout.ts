@@ -1,8 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { readTarGz } from "../../authz-server/src/policy/tar.js";
-import { runPolicyCommand } from "../../lib/src/cli/policy.js";
-import { writeTarGz } from "./policy-bundles.js";
+import { runWarden } from "../../control-plane/src/cli/warden.js";
+import { readTarGz, writeTarGz } from "../../lib/src/policy-bundle/tar.js";
 
 /**
  * Helpers for the policy rollout tests (distribution and hot swap): the author's `warden policy`
@@ -13,7 +12,7 @@ import { writeTarGz } from "./policy-bundles.js";
 export async function wardenPolicy(...argv: string[]): Promise<string> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runPolicyCommand(argv, {
+  const code = await runWarden(["policy", ...argv], {
     env: { PATH: process.env.PATH },
     stdout: (line) => out.push(line),
     stderr: (line) => err.push(line),

@@ -32,25 +32,28 @@ async function warden(as: keyof typeof tokens | null, ...argv: string[]) {
   return { code, out: stdout.join("\n"), err: stderr.join("\n") };
 }
 
+/** `warden agents create` for an assistant in tenant acme's dev environment, as "creator". */
+function createAgent(name: string, team: string, ...flags: string[]) {
+  const fields = ["--tenant", "acme", "--team", team, "--type", "assistant", "--environment", "dev"];
+  return warden("creator", "agents", "create", "--name", name, ...fields, ...flags);
+}
+
+/** A new agent's id and SPIFFE ID. */
+async function newAgent(name: string, capability: string): Promise<{ id: string; spiffe_id: string }> {
+  return JSON.parse((await createAgent(name, "r", "--capability", capability, "--json")).out) as {
+    id: string;
+    spiffe_id: string;
+  };
+}
+
+/** `warden kya approve` as the reviewer. */
+function approve(attestationId: string, level: string, capability: string) {
+  return warden("reviewer", "kya", "approve", attestationId, "--level", level, "--capability", capability);
+}
+
 test("register, list, suspend an agent; readable tables and --json", async () => {
-  const created = await warden(
-    "creator",
-    "agents",
-    "create",
-    "--name",
-    "cli-bot",
-    "--tenant",
-    "acme",
-    "--team",
-    "research",
-    "--type",
-    "assistant",
-    "--environment",
-    "dev",
-    "--capability",
-    "llm:chat,github:repo.read",
-    "--json",
-  );
+  const capabilities = "llm:chat,github:repo.read";
+  const created = await createAgent("cli-bot", "research", "--capability", capabilities, "--json");
   expect(created.code).toBe(0);
   const agent = JSON.parse(created.out) as { id: string; spiffe_id: string; capabilities: string[] };
   expect(agent).toMatchObject({
@@ -68,90 +71,26 @@ test("register, list, suspend an agent; readable tables and --json", async () =>
   expect(suspended.code).toBe(0);
   expect(suspended.out).toMatch(/^status\s+suspended$/m);
 
-  const duplicate = await warden(
-    "creator",
-    "agents",
-    "create",
-    "--name",
-    "cli-bot",
-    "--tenant",
-    "acme",
-    "--team",
-    "research",
-    "--type",
-    "assistant",
-    "--environment",
-    "dev",
-  );
+  const duplicate = await createAgent("cli-bot", "research");
   expect(duplicate).toMatchObject({ code: 1 });
   expect(duplicate.err).toMatch(/409 conflict: an entry with this SPIFFE ID is already registered/);
 
-  const invalid = await warden(
-    "creator",
-    "agents",
-    "create",
-    "--name",
-    "Bad!",
-    "--tenant",
-    "acme",
-    "--team",
-    "r",
-    "--type",
-    "t",
-    "--environment",
-    "dev",
-  );
+  const invalid = await createAgent("Bad!", "r");
   expect(invalid.code).toBe(1);
   expect(invalid.err).toMatch(/400 bad_request.*\n\s+name: must match pattern/);
 });
 
 test("MCP servers with external services", async () => {
-  const created = await warden(
-    "creator",
-    "mcp-servers",
-    "create",
-    "--name",
-    "drive-mcp",
-    "--tenant",
-    "acme",
-    "--team",
-    "tools",
-    "--type",
-    "mcp",
-    "--environment",
-    "prod",
-    "--external-service",
-    "google-drive",
-    "--json",
-  );
+  const fields = "--name drive-mcp --tenant acme --team tools --type mcp --environment prod".split(" ");
+  const service = ["--external-service", "google-drive"];
+  const created = await warden("creator", "mcp-servers", "create", ...fields, ...service, "--json");
   expect(created.code).toBe(0);
   const list = await warden("creator", "mcp-servers", "list", "--external-service", "google-drive");
   expect(list.out).toMatch(/drive-mcp.*google-drive.*spiffe:\/\/warden\.local\/mcp\/drive-mcp/);
 });
 
 test("KYA from the command line: submit, approve, list, revoke", async () => {
-  const agent = JSON.parse(
-    (
-      await warden(
-        "creator",
-        "agents",
-        "create",
-        "--name",
-        "kya-cli-bot",
-        "--tenant",
-        "acme",
-        "--team",
-        "r",
-        "--type",
-        "assistant",
-        "--environment",
-        "dev",
-        "--capability",
-        "llm:chat",
-        "--json",
-      )
-    ).out,
-  ) as { id: string };
+  const agent = await newAgent("kya-cli-bot", "llm:chat");
   const submitted = await warden(
     "creator",
     "kya",
@@ -176,16 +115,7 @@ test("KYA from the command line: submit, approve, list, revoke", async () => {
     dependencies_scanned: false,
   });
 
-  const approved = await warden(
-    "reviewer",
-    "kya",
-    "approve",
-    attestation.id,
-    "--level",
-    "2",
-    "--capability",
-    "llm:chat",
-  );
+  const approved = await approve(attestation.id, "2", "llm:chat");
   expect(approved.code).toBe(0);
   expect(approved.out).toMatch(/^status\s+approved$/m);
   expect(approved.out).toMatch(/^jws\s+eyJ/m);
@@ -202,28 +132,7 @@ test("KYA from the command line: submit, approve, list, revoke", async () => {
 });
 
 test("delegations, usage and budgets from the command line", async () => {
-  const agent = JSON.parse(
-    (
-      await warden(
-        "creator",
-        "agents",
-        "create",
-        "--name",
-        "drive-cli-bot",
-        "--tenant",
-        "acme",
-        "--team",
-        "r",
-        "--type",
-        "assistant",
-        "--environment",
-        "dev",
-        "--capability",
-        "google-drive:read",
-        "--json",
-      )
-    ).out,
-  ) as { id: string; spiffe_id: string };
+  const agent = await newAgent("drive-cli-bot", "google-drive:read");
   const attestation = JSON.parse(
     (
       await warden(
@@ -239,32 +148,11 @@ test("delegations, usage and budgets from the command line", async () => {
       )
     ).out,
   ) as { id: string };
-  expect(
-    (
-      await warden(
-        "reviewer",
-        "kya",
-        "approve",
-        attestation.id,
-        "--level",
-        "1",
-        "--capability",
-        "google-drive:read",
-      )
-    ).code,
-  ).toBe(0);
+  expect((await approve(attestation.id, "1", "google-drive:read")).code).toBe(0);
 
-  const granted = await warden(
-    "user",
-    "delegations",
-    "grant",
-    "--agent",
-    agent.id,
-    "--scope",
-    "google-drive:read",
-    "--ttl",
-    "2h",
-  );
+  const grant = (scope: string, ...flags: string[]) =>
+    warden("user", "delegations", "grant", "--agent", agent.id, "--scope", scope, ...flags);
+  const granted = await grant("google-drive:read", "--ttl", "2h");
   expect(granted.code).toBe(0);
   const [headline, howTo, token] = granted.out.split("\n");
   expect(headline).toMatch(
@@ -274,15 +162,7 @@ test("delegations, usage and budgets from the command line", async () => {
   expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
   const id = /^delegation (\S+)/.exec(headline!)![1]!;
 
-  const escalation = await warden(
-    "user",
-    "delegations",
-    "grant",
-    "--agent",
-    agent.id,
-    "--scope",
-    "github:write",
-  );
+  const escalation = await grant("github:write");
   expect(escalation.code).toBe(1);
   expect(escalation.err).toMatch(/^warden delegations grant: 403 /);
 

@@ -1,5 +1,5 @@
 import { X509Certificate, createPublicKey } from "node:crypto";
-import { runSpireCommand } from "../../lib/src/cli/spire-command.js";
+import { runSpireCommand } from "../../control-plane/src/cli/spire-commands.js";
 import { stopAll, toolPath } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";

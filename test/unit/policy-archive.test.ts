@@ -1,8 +1,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
-import { PolicyLoadError } from "../../authz-server/src/policy/errors.js";
-import { canonicalOpaJson, JsonSyntaxError } from "../../authz-server/src/policy/opa-json-digest.js";
-import { readTarGz } from "../../authz-server/src/policy/tar.js";
-import { writeTarGz } from "../harness/policy-bundles.js";
+import { PolicyLoadError } from "../../lib/src/policy-bundle/errors.js";
+import { canonicalOpaJson, JsonSyntaxError } from "../../lib/src/policy-bundle/opa-json-digest.js";
+import { readTarGz, writeTarGz } from "../../lib/src/policy-bundle/tar.js";
 
 /** The bundle archive reader and OPA's structured-file digest, on inputs opa build never writes. */
 function refusedWith(bytes: Buffer, maxBytes?: number): string {

@@ -1,13 +1,9 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  loadBundle,
-  PolicyHolder,
-  PolicyLoadError,
-  type LoadedPolicy,
-  type LoadOptions,
-} from "../../authz-server/src/policy/engine.js";
-import { readTarGz } from "../../authz-server/src/policy/tar.js";
+import { loadBundle, type LoadedPolicy, type LoadOptions } from "../../authz-server/src/policy/engine.js";
+import { PolicyHolder } from "../../authz-server/src/policy/holder.js";
+import { PolicyLoadError } from "../../lib/src/policy-bundle/errors.js";
+import { readTarGz, writeTarGz } from "../../lib/src/policy-bundle/tar.js";
 import {
   buildBundle,
   caseInput,
@@ -17,7 +13,7 @@ import {
   signingKeys,
   tempDir,
   writePolicyDir,
-  writeTarGz,
+  type SigningKeys,
 } from "../harness/policy-bundles.js";
 
 /**
@@ -31,11 +27,8 @@ const allowedInput = caseInput(
 );
 
 let dir: string;
-let keys: { privateKeyFile: string; publicKeyPem: string };
-let otherKeys: { privateKeyFile: string; publicKeyPem: string };
-let signedA: Buffer;
-let signedB: Buffer;
-let unsigned: Buffer;
+let keys: SigningKeys, otherKeys: SigningKeys;
+let signedA: Buffer, signedB: Buffer, unsigned: Buffer;
 
 beforeAll(() => {
   dir = tempDir("policy-bundle");
@@ -288,12 +281,9 @@ describe("decisions of the wrong shape", () => {
 });
 
 describe("the policy holder", () => {
-  test("with no bundle loaded every request is denied with 503", () => {
-    expect(new PolicyHolder().evaluate(allowedInput)).toMatchObject({
-      allow: false,
-      status: 503,
-      reason: "policy_not_loaded",
-    });
+  test("with no bundle loaded there is no policy to serve (the authorizer then refuses with 503)", () => {
+    expect(new PolicyHolder().current()).toBeUndefined();
+    expect(new PolicyHolder().status()).toMatchObject({ revision: null, swaps: 0 });
   });
 
   test("a refused bundle leaves the last good policy serving and says why", async () => {
@@ -305,7 +295,7 @@ describe("the policy holder", () => {
     for (const bad of [unsigned, tampered, Buffer.from("junk")]) {
       expect(await holder.load(bad, strict())).toBe(false);
       expect(holder.current()?.revision).toBe("rev-a");
-      expect(holder.evaluate(allowedInput)).toMatchObject({
+      expect(holder.current()!.evaluate(allowedInput)).toMatchObject({
         allow: true,
         metadata: { policy_revision: "rev-a" },
       });
@@ -326,7 +316,7 @@ describe("the policy holder", () => {
     let loading = true;
     const traffic = (async () => {
       while (loading) {
-        const decision = holder.evaluate(allowedInput);
+        const decision = holder.current()!.evaluate(allowedInput);
         expect(decision.allow).toBe(true);
         seen.push(String(decision.metadata.policy_revision));
         await new Promise((r) => setImmediate(r));
@@ -338,7 +328,7 @@ describe("the policy holder", () => {
     expect(swapped).toBe(true);
     expect(seen.length).toBeGreaterThan(0);
     expect(new Set(seen)).toEqual(new Set(seen.includes("rev-b") ? ["rev-a", "rev-b"] : ["rev-a"]));
-    expect(holder.evaluate(allowedInput).metadata.policy_revision).toBe("rev-b");
+    expect(holder.current()!.evaluate(allowedInput).metadata.policy_revision).toBe("rev-b");
   });
 
   test("when loads overlap, an older bundle that finishes last does not replace a newer one", async () => {

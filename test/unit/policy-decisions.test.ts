@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { instantiatePolicy, loadBundle, type LoadedPolicy } from "../../authz-server/src/policy/engine.js";
 import { validatePolicyData } from "../../authz-server/src/policy/policy-data.js";
-import { readTarGz } from "../../authz-server/src/policy/tar.js";
+import { readTarGz } from "../../lib/src/policy-bundle/tar.js";
 import {
   buildBundle,
   caseInput,

@@ -6,8 +6,8 @@ import {
 import { auth, type CheckRequest } from "../../../lib/src/envoy/services.js";
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps } from "../authorizer.js";
 import type { Decision } from "../check-response.js";
-import type { AgentDirectory } from "../identity.js";
-import type { PeerIdentity } from "../peer-certificate.js";
+import type { AgentDirectory } from "../identity/source.js";
+import type { PeerIdentity } from "../identity/peer-certificate.js";
 import { decisionAuditor } from "./decision-audit.js";
 import { DECISION_ACTION } from "./decision-event.js";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { DEFAULT_MAX_BUNDLE_BYTES } from "../policy/tar.js";
+import { DEFAULT_MAX_BUNDLE_BYTES } from "../../../lib/src/policy-bundle/tar.js";
 
 /**
  * Where policy bundles come from. A source only fetches bytes (and says when nothing changed);

@@ -1,4 +1,4 @@
-import type { AgentDirectory, AgentRecord, KyaFacts } from "../identity.js";
+import type { AgentDirectory, AgentRecord, KyaFacts } from "../identity/source.js";
 
 /**
  * The in-memory index the data plane decides from: SPIFFE ID → registration and KYA facts.

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NO_KYA, type KyaFacts } from "../identity.js";
+import { NO_KYA, type KyaFacts } from "../identity/source.js";
 import type { DirectoryEntry } from "./agent-index.js";
 
 /**

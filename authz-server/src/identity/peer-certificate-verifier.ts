@@ -7,7 +7,7 @@ import {
   type CertificateCheck,
   type PeerAttributes,
   type PeerIdentity,
-} from "../peer-certificate.js";
+} from "./peer-certificate.js";
 
 /**
  * The request-path face of peer certificate verification: the trust bundles of the moment (from

@@ -1,18 +1,5 @@
 import { z } from "zod";
 
-/**
- * The policy's answer, checked before anyone acts on it (as opa-envoy-plugin does): a result of
- * the wrong shape, or one that contradicts itself (allowed with an error status), becomes a denial
- * with a reason that says so. Nothing the policy returns can turn into a silent allow.
- */
-export interface PolicyDecision {
-  allow: boolean;
-  status: number;
-  reason: string;
-  headers: Record<string, string>;
-  metadata: Record<string, unknown>;
-}
-
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
 const decisionSchema = z
@@ -40,7 +27,14 @@ const decisionSchema = z
     }
   });
 
-/** A denial produced by the engine itself (no policy, evaluation failure, invalid result). */
+/**
+ * The policy's answer, checked before anyone acts on it (as opa-envoy-plugin does): a result of
+ * the wrong shape, or one that contradicts itself (allowed with an error status), becomes a denial
+ * with a reason that says so. Nothing the policy returns can turn into a silent allow.
+ */
+export type PolicyDecision = z.infer<typeof decisionSchema>;
+
+/** A denial produced by the engine itself (evaluation failure, invalid result). */
 export function engineDenial(
   status: number,
   reason: string,

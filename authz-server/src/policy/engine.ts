@@ -1,28 +1,31 @@
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
-import { z } from "zod";
-import { decisionFromResults, engineDenial, type PolicyDecision } from "./decision.js";
-import { PolicyLoadError } from "./errors.js";
+import { PolicyLoadError } from "../../../lib/src/policy-bundle/errors.js";
+import { readManifest } from "../../../lib/src/policy-bundle/manifest.js";
+import {
+  SIGNATURES_FILE,
+  verifyBundleSignature,
+  type SigningAlgorithm,
+} from "../../../lib/src/policy-bundle/signature.js";
+import { readTarGz } from "../../../lib/src/policy-bundle/tar.js";
+import { decisionFromResults, type PolicyDecision } from "./decision.js";
 import { validatePolicyData, type PolicyConfig } from "./policy-data.js";
-import { SIGNATURES_FILE, verifyBundleSignature, type SigningAlgorithm } from "./signature.js";
-import { readTarGz } from "./tar.js";
 
 /**
  * The policy engine: an OPA bundle (.tar.gz with policy.wasm, data.json, .manifest and, when
  * signed, .signatures.json) is read, verified, instantiated once and then evaluated synchronously
  * per request. Loading happens off the request path; see PolicyHolder for the atomic swap.
  */
-export { PolicyLoadError } from "./errors.js";
-export type { PolicyDecision } from "./decision.js";
-export { PolicyHolder, type PolicyStatus } from "./holder.js";
 
 export const ENTRYPOINT = "warden/authz/decision";
 const WASM_FILE = "policy.wasm";
 const DATA_FILE = "data.json";
-const MANIFEST_FILE = ".manifest";
 
 export interface LoadedPolicy {
   revision: string;
-  /** Synchronous; the WebAssembly instance is created once, at load. Never throws. */
+  /**
+   * Synchronous; the WebAssembly instance is created once, at load. Throws when evaluation fails
+   * (e.g. memory exhausted); the authorizer turns that into a 500 denial.
+   */
   evaluate(input: unknown): PolicyDecision;
   /** The validated policy data (service catalogue, tiers, model lists) of this bundle. */
   readonly config: PolicyConfig;
@@ -39,32 +42,9 @@ export interface LoadOptions {
   scope?: string;
 }
 
-const manifestSchema = z.object({
-  revision: z.string().min(1, "the manifest has no revision"),
-  wasm: z.array(z.object({ entrypoint: z.string(), module: z.string() })).default([]),
-});
-
 // Plenty for our inputs; a bounded maximum keeps a runaway input from growing memory without end
 // (growing past it fails that one evaluation, which then denies).
 const MEMORY = { initial: 16, maximum: 4096 } as const;
-
-function readManifest(files: ReadonlyMap<string, Buffer>): z.infer<typeof manifestSchema> {
-  const raw = files.get(MANIFEST_FILE);
-  if (!raw)
-    throw new PolicyLoadError(
-      "manifest_invalid",
-      "the bundle has no .manifest (build it with opa build --revision)",
-    );
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString("utf8"));
-  } catch {
-    throw new PolicyLoadError("manifest_invalid", ".manifest is not valid JSON");
-  }
-  const manifest = manifestSchema.safeParse(parsed);
-  if (!manifest.success) throw new PolicyLoadError("manifest_invalid", manifest.error.issues[0]!.message);
-  return manifest.data;
-}
 
 function readData(files: ReadonlyMap<string, Buffer>): { data: unknown; config: PolicyConfig } {
   const raw = files.get(DATA_FILE);
@@ -147,24 +127,19 @@ export async function instantiatePolicy(
   const policy: LoadedPolicy = {
     revision,
     config,
-    evaluate(input: unknown): PolicyDecision {
-      let results: unknown;
-      try {
-        results = opa.evaluate(input, entrypointId);
-      } catch (error) {
-        return engineDenial(500, "policy_evaluation_failed", String(error).slice(0, 200), revision);
-      }
-      return decisionFromResults(results, revision);
-    },
+    evaluate: (input: unknown): PolicyDecision =>
+      decisionFromResults(opa.evaluate(input, entrypointId), revision),
   };
 
-  const probe = policy.evaluate({});
-  if (probe.reason === "policy_decision_invalid" || probe.reason === "policy_evaluation_failed") {
-    throw new PolicyLoadError(
-      "policy_unsafe",
-      `the policy's decision for an empty input is not valid: ${String(probe.metadata.detail)}`,
-    );
+  const unsafe = (detail: string) =>
+    new PolicyLoadError("policy_unsafe", `the policy's decision for an empty input is not valid: ${detail}`);
+  let probe: PolicyDecision;
+  try {
+    probe = policy.evaluate({});
+  } catch (error) {
+    throw unsafe(String(error).slice(0, 200));
   }
+  if (probe.reason === "policy_decision_invalid") throw unsafe(String(probe.metadata.detail));
   if (probe.allow)
     throw new PolicyLoadError(
       "policy_unsafe",

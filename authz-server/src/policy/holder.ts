@@ -1,6 +1,5 @@
-import { engineDenial, type PolicyDecision } from "./decision.js";
+import { PolicyLoadError } from "../../../lib/src/policy-bundle/errors.js";
 import { loadBundle, type LoadedPolicy, type LoadOptions } from "./engine.js";
-import { PolicyLoadError } from "./errors.js";
 
 /**
  * Holds the policy that is serving. A new bundle is read, verified and instantiated before the
@@ -71,13 +70,6 @@ export class PolicyHolder {
       this.lastErrorAt = new Date();
       return false;
     }
-  }
-
-  /** Evaluates with the serving policy; with none loaded yet, every request is denied (503). */
-  evaluate(input: unknown): PolicyDecision {
-    const policy = this.active;
-    if (!policy) return engineDenial(503, "policy_not_loaded", "no policy bundle has been loaded yet", null);
-    return policy.evaluate(input);
   }
 
   status(): PolicyStatus {

@@ -1,20 +1,11 @@
 import { readFileSync } from "node:fs";
 import { localSession } from "../../../lib/src/runtime/local-session.js";
+import { CliError } from "./cli-error.js";
 
 /**
  * The CLI's HTTP client for the control-plane API. The bearer token comes from WARDEN_TOKEN or the
  * file named by WARDEN_TOKEN_FILE, never from the command line (where other users could see it).
  */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = "CliError";
-  }
-}
-
 export interface ApiReply<T> {
   status: number;
   etag: string | null;
@@ -53,6 +44,25 @@ export class ApiClient {
     const body = text ? (JSON.parse(text) as T) : (undefined as T);
     if (!response.ok) throw errorFrom(response.status, body as ErrorBody);
     return { status: response.status, etag: response.headers.get("etag"), body };
+  }
+
+  /** GET of a paged list: the first page, or with `all` every page (following `next_cursor`). */
+  async list<T>(
+    path: string,
+    params: Record<string, string | number | undefined>,
+    all: boolean,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.request<{ items: T[]; next_cursor?: string | null }>(
+        "GET",
+        `${path}${queryString({ ...params, cursor })}`,
+      );
+      items.push(...page.body.items);
+      cursor = all ? (page.body.next_cursor ?? undefined) : undefined;
+    } while (cursor);
+    return items;
   }
 
   /** For NDJSON: the raw response body, streamed. */

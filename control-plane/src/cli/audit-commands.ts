@@ -1,42 +1,42 @@
 import { verifyAuditChain, type VerifyResult } from "../../../lib/src/audit/verify.js";
 import { createPostgresDatabase } from "../../../lib/src/db/postgres.js";
 import { queryString } from "./api-client.js";
-import {
-  integer,
-  text,
-  usageError,
-  type CommandContext,
-  type CommandSpec,
-  type FlagValues,
-} from "./command.js";
-import { renderTable } from "./table.js";
+import { usageError } from "./cli-error.js";
+import type { CommandSpec } from "./command.js";
+import * as flags from "./flags.js";
+import { fieldColumns, renderTable } from "./table.js";
 
 /** `warden audit ...`: search, export and verify the audit log. */
 type AuditEvent = Record<string, unknown> & { id: number };
 
-const FILTER_FLAGS = {
-  tenant: { type: "string" },
-  agent: { type: "string" },
-  "agent-spiffe-id": { type: "string" },
-  user: { type: "string" },
-  decision: { type: "string" },
-  action: { type: "string" },
-  from: { type: "string" },
-  to: { type: "string" },
-} as const;
+const FILTER_FLAGS = flags.stringFlags(
+  "tenant",
+  "agent",
+  "agent-spiffe-id",
+  "user",
+  "decision",
+  "action",
+  "from",
+  "to",
+);
 const FILTER_USAGE =
   "[--tenant t] [--agent id] [--agent-spiffe-id id] [--user u] [--decision allow|deny] [--action a.b] [--from iso] [--to iso]";
 
-function filters(values: FlagValues) {
+const COLUMNS = fieldColumns<AuditEvent>(
+  ["id", "occurred_at", "tenant", "action", "actor", "agent_spiffe_id", "decision", "reason"],
+  { occurred_at: "OCCURRED", agent_spiffe_id: "AGENT" },
+);
+
+function filters(values: flags.FlagValues) {
   return {
-    tenant: text(values, "tenant"),
-    agent_id: text(values, "agent"),
-    agent_spiffe_id: text(values, "agent-spiffe-id"),
-    user_id: text(values, "user"),
-    decision: text(values, "decision"),
-    action: text(values, "action"),
-    from: text(values, "from"),
-    to: text(values, "to"),
+    tenant: flags.text(values, "tenant"),
+    agent_id: flags.text(values, "agent"),
+    agent_spiffe_id: flags.text(values, "agent-spiffe-id"),
+    user_id: flags.text(values, "user"),
+    decision: flags.text(values, "decision"),
+    action: flags.text(values, "action"),
+    from: flags.text(values, "from"),
+    to: flags.text(values, "to"),
   };
 }
 
@@ -50,11 +50,7 @@ export function describeVerification(result: VerifyResult): string {
   return `BROKEN: tenant ${p.tenant}, ${row}: ${p.message} [${p.kind}]`;
 }
 
-async function verifyDirect(
-  ctx: CommandContext,
-  url: string,
-  tenant: string | undefined,
-): Promise<VerifyResult> {
+async function verifyDirect(url: string, tenant: string | undefined): Promise<VerifyResult> {
   const db = createPostgresDatabase(url, { max: 1, applicationName: "warden-audit-verify" });
   try {
     return await verifyAuditChain(db, tenant === undefined ? {} : { tenant });
@@ -68,28 +64,9 @@ export const auditCommands: Record<string, CommandSpec> = {
     usage: `${FILTER_USAGE} [--limit n] [--all]`,
     options: { ...FILTER_FLAGS, limit: { type: "string" }, all: { type: "boolean" } },
     async run(ctx) {
-      const client = ctx.client();
-      const events: AuditEvent[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await client.request<{ items: AuditEvent[]; next_cursor: string | null }>(
-          "GET",
-          `/v1/audit/events${queryString({ ...filters(ctx.values), limit: integer(ctx.values, "limit") ?? 100, cursor })}`,
-        );
-        events.push(...page.body.items);
-        cursor = ctx.values.all ? (page.body.next_cursor ?? undefined) : undefined;
-      } while (cursor);
-      const columns = [
-        { header: "ID", value: (e: AuditEvent) => e.id },
-        { header: "OCCURRED", value: (e: AuditEvent) => e.occurred_at },
-        { header: "TENANT", value: (e: AuditEvent) => e.tenant },
-        { header: "ACTION", value: (e: AuditEvent) => e.action },
-        { header: "ACTOR", value: (e: AuditEvent) => e.actor },
-        { header: "AGENT", value: (e: AuditEvent) => e.agent_spiffe_id },
-        { header: "DECISION", value: (e: AuditEvent) => e.decision },
-        { header: "REASON", value: (e: AuditEvent) => e.reason },
-      ];
-      ctx.io.stdout(ctx.json ? JSON.stringify(events, null, 2) : renderTable(columns, events));
+      const params = { ...filters(ctx.values), limit: flags.integer(ctx.values, "limit") ?? 100 };
+      const events = await ctx.client().list<AuditEvent>("/v1/audit/events", params, ctx.values.all === true);
+      ctx.print(events, (rows) => renderTable(COLUMNS, rows));
     },
   },
   export: {
@@ -110,22 +87,22 @@ export const auditCommands: Record<string, CommandSpec> = {
   verify: {
     usage:
       "[--tenant t] [--direct | --database-url url]   (--direct reads DATABASE_URL; otherwise asks the API)",
-    options: { tenant: { type: "string" }, direct: { type: "boolean" }, "database-url": { type: "string" } },
+    options: { ...flags.stringFlags("tenant", "database-url"), direct: { type: "boolean" } },
     async run(ctx) {
-      const tenant = text(ctx.values, "tenant");
-      let url = text(ctx.values, "database-url");
+      const tenant = flags.text(ctx.values, "tenant");
+      let url = flags.text(ctx.values, "database-url");
       if (ctx.values.direct) {
         url = ctx.io.env.DATABASE_URL;
         if (!url) throw usageError("--direct needs DATABASE_URL");
       }
       const result = url
-        ? await verifyDirect(ctx, url, tenant)
+        ? await verifyDirect(url, tenant)
         : (
             await ctx.client().request<VerifyResult>("POST", "/v1/audit/verify", {
               body: tenant === undefined ? {} : { tenant },
             })
           ).body;
-      ctx.io.stdout(ctx.json ? JSON.stringify(result, null, 2) : describeVerification(result));
+      ctx.print(result, describeVerification);
       return result.ok ? 0 : 1;
     },
   },

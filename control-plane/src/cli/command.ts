@@ -1,81 +1,75 @@
-import type { ParseArgsConfig } from "node:util";
-import { ApiClient, CliError } from "./api-client.js";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ApiClient } from "./api-client.js";
+import { usageError } from "./cli-error.js";
+import type { FlagValues } from "./flags.js";
 
-/** The pieces every `warden <group> <command>` shares: parsed flags, output, the API client. */
+/** How every `warden` command talks to the world: its environment and its output, line by line. */
 export interface CliIo {
   env: NodeJS.ProcessEnv;
   stdout: (line: string) => void;
   stderr: (line: string) => void;
 }
 
-export type FlagValues = Record<string, string | boolean | string[] | undefined>;
+export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
 
+/** The pieces every `warden <group> <command>` shares: parsed flags, output, the API client. */
 export interface CommandContext {
   io: CliIo;
   values: FlagValues;
   positionals: string[];
-  json: boolean;
   client: () => ApiClient;
+  /** `--json`: the value as JSON; otherwise what `human` makes of it. */
+  print<T>(value: T, human: (value: T) => string): void;
 }
 
 export interface CommandSpec {
   usage: string;
-  options: NonNullable<ParseArgsConfig["options"]>;
+  options: FlagOptions;
   /** Resolves to the exit code, or to nothing for success. */
   run(ctx: CommandContext): Promise<unknown>;
 }
 
-export function usageError(message: string): CliError {
-  return new CliError(message, 2);
-}
-
-export function text(values: FlagValues, name: string): string | undefined {
-  const value = values[name];
-  return typeof value === "string" ? value : undefined;
-}
-
-export function requiredText(values: FlagValues, name: string): string {
-  const value = text(values, name);
-  if (value === undefined) throw usageError(`--${name} is required`);
-  return value;
-}
-
-export function list(values: FlagValues, name: string): string[] | undefined {
-  const value = values[name];
-  if (value === undefined) return undefined;
-  return (Array.isArray(value) ? value : [String(value)])
-    .flatMap((v) => v.split(","))
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
-export function integer(values: FlagValues, name: string): number | undefined {
-  const value = text(values, name);
-  if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value)) throw usageError(`--${name} must be a whole number`);
-  return Number(value);
-}
-
-export function jsonObject(values: FlagValues, name: string): Record<string, unknown> | undefined {
-  const value = text(values, name);
-  if (value === undefined) return undefined;
+/** Strict flag parsing (unknown flags refused); a parse failure is a usage error. */
+export function parseFlags<const Options extends FlagOptions>(argv: readonly string[], options: Options) {
   try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // reported below
+    return parseArgs({ args: [...argv], allowPositionals: true as const, strict: true as const, options });
+  } catch (error) {
+    throw usageError((error as Error).message);
   }
-  throw usageError(`--${name} must be a JSON object, e.g. '{"key":"value"}'`);
 }
 
-export function onePositional(ctx: CommandContext, what: string): string {
-  const [value, ...rest] = ctx.positionals;
-  if (value === undefined || rest.length) throw usageError(`give exactly one ${what}`);
-  return value;
+/**
+ * A group whose first word names the action (`warden spire list`, `warden policy sign`): `parse`
+ * turns the words after `warden <name>` into a command, `run` carries it out.
+ */
+export interface ActionGroup<Command extends { action: string }> {
+  name: string;
+  usage: string;
+  parse(argv: readonly string[], env: NodeJS.ProcessEnv): Command;
+  /** Resolves to the exit code. */
+  run(command: Command, io: CliIo): Promise<number>;
 }
 
-/** Drops undefined members so only the flags given become fields. */
-export function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * Anything wrong with the words prints `warden <group>: <problem>` and the group's usage (exit 2);
+ * a failed action prints `warden <group> <action>: <problem>` (exit 1).
+ */
+export async function runActionGroup<Command extends { action: string }>(
+  group: ActionGroup<Command>,
+  argv: readonly string[],
+  io: CliIo,
+): Promise<number> {
+  let command: Command;
+  try {
+    command = group.parse(argv, io.env);
+  } catch (error) {
+    io.stderr(`warden ${group.name}: ${(error as Error).message}\n${group.usage}`);
+    return 2;
+  }
+  try {
+    return await group.run(command, io);
+  } catch (error) {
+    io.stderr(`warden ${group.name} ${command.action}: ${(error as Error).message}`);
+    return 1;
+  }
 }

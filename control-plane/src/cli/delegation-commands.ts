@@ -1,17 +1,7 @@
-import { queryString } from "./api-client.js";
-import {
-  defined,
-  integer,
-  list,
-  onePositional,
-  requiredText,
-  text,
-  usageError,
-  type CommandContext,
-  type CommandSpec,
-  type FlagValues,
-} from "./command.js";
-import { renderRecord, renderTable } from "./table.js";
+import { usageError } from "./cli-error.js";
+import type { CommandSpec } from "./command.js";
+import * as flags from "./flags.js";
+import { fieldColumns, renderTable } from "./table.js";
 
 /**
  * `warden delegations grant|list|revoke`: a user lets an agent act for them (POST /v1/delegations),
@@ -20,11 +10,11 @@ import { renderRecord, renderTable } from "./table.js";
  */
 type Delegation = Record<string, unknown> & { id: string; status: string; scopes: string[] };
 type Grant = { delegation: Delegation; token: string; header: string };
-type Page = { items: Delegation[]; next_cursor: string | null };
 
 const SCOPE = /^[a-z0-9][a-z0-9-]*:[a-z0-9*][a-z0-9:*_-]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUSES = ["active", "expired", "revoked"] as const;
+type FlagValues = flags.FlagValues;
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /** `3600`, `90s`, `30m`, `24h`, `7d` → whole seconds. */
@@ -37,7 +27,7 @@ export function parseTtl(value: string): number {
 }
 
 export function scopesFrom(values: FlagValues): string[] {
-  const scopes = list(values, "scope");
+  const scopes = flags.list(values, "scope");
   if (!scopes?.length) throw usageError("give at least one --scope (e.g. --scope google-drive:read)");
   for (const scope of scopes)
     if (!SCOPE.test(scope)) throw usageError(`--scope "${scope}" is not a scope like google-drive:read`);
@@ -50,59 +40,41 @@ export function uuid(value: string, what: string): string {
 }
 
 export function delegationStatus(values: FlagValues): string | undefined {
-  const status = text(values, "status");
-  if (status !== undefined && !(STATUSES as readonly string[]).includes(status))
-    throw usageError(`--status must be one of ${STATUSES.join(", ")}`);
-  return status;
+  return flags.oneOf(values, "status", STATUSES);
 }
 
 /** The grant request body, validated before anything is sent. */
 export function grantBody(values: FlagValues) {
-  const ttl = text(values, "ttl");
-  return defined({
-    agent_id: uuid(requiredText(values, "agent"), "--agent"),
+  const ttl = flags.text(values, "ttl");
+  return flags.defined({
+    agent_id: uuid(flags.requiredText(values, "agent"), "--agent"),
     scopes: scopesFrom(values),
     ttl_seconds: ttl === undefined ? undefined : parseTtl(ttl),
-    destinations: list(values, "destination"),
+    destinations: flags.list(values, "destination"),
   });
 }
 
-const COLUMNS = [
-  { header: "ID", value: (d: Delegation) => d.id },
-  { header: "USER", value: (d: Delegation) => d.user_id },
-  { header: "AGENT", value: (d: Delegation) => d.agent_spiffe_id },
-  { header: "SCOPES", value: (d: Delegation) => d.scopes },
-  { header: "STATUS", value: (d: Delegation) => d.status },
-  { header: "EXPIRES", value: (d: Delegation) => d.expires_at },
-  { header: "REVOKED", value: (d: Delegation) => d.revoked_at },
-];
-
-function show(ctx: CommandContext, delegation: Delegation): void {
-  ctx.io.stdout(ctx.json ? JSON.stringify(delegation, null, 2) : renderRecord(delegation));
-}
+const COLUMNS = fieldColumns<Delegation>(
+  ["id", "user_id", "agent_spiffe_id", "scopes", "status", "expires_at", "revoked_at"],
+  { user_id: "USER", agent_spiffe_id: "AGENT", expires_at: "EXPIRES", revoked_at: "REVOKED" },
+);
 
 const grant: CommandSpec = {
   usage: "--agent <agent-id> --scope s [--scope s ...] [--ttl 24h] [--destination service ...]",
   options: {
-    agent: { type: "string" },
+    ...flags.stringFlags("agent", "ttl"),
     scope: { type: "string", multiple: true },
-    ttl: { type: "string" },
     destination: { type: "string", multiple: true },
   },
   async run(ctx) {
-    if (ctx.positionals.length) throw usageError(`unexpected argument "${ctx.positionals[0]}"`);
+    flags.noPositionals(ctx);
     const body = grantBody(ctx.values);
     const granted = (await ctx.client().request<Grant>("POST", "/v1/delegations", { body })).body;
-    if (ctx.json) {
-      ctx.io.stdout(JSON.stringify(granted, null, 2));
-      return;
-    }
-    const d = granted.delegation;
-    ctx.io.stdout(
+    ctx.print(granted, ({ delegation: d, header, token }) =>
       [
         `delegation ${d.id} granted: ${d.scopes.join(" ")} to ${String(d.agent_spiffe_id)} until ${String(d.expires_at)}`,
-        `the agent sends this token in ${granted.header} (shown once, not stored):`,
-        granted.token,
+        `the agent sends this token in ${header} (shown once, not stored):`,
+        token,
       ].join("\n"),
     );
   },
@@ -110,33 +82,19 @@ const grant: CommandSpec = {
 
 const listCommand: CommandSpec = {
   usage: "[--agent id] [--user u] [--tenant t] [--status active|expired|revoked] [--limit n] [--all]",
-  options: {
-    agent: { type: "string" },
-    user: { type: "string" },
-    tenant: { type: "string" },
-    status: { type: "string" },
-    limit: { type: "string" },
-    all: { type: "boolean" },
-  },
+  options: { ...flags.stringFlags("agent", "user", "tenant", "status", "limit"), all: { type: "boolean" } },
   async run(ctx) {
-    if (ctx.positionals.length) throw usageError(`unexpected argument "${ctx.positionals[0]}"`);
-    const agent = text(ctx.values, "agent");
+    flags.noPositionals(ctx);
+    const agent = flags.text(ctx.values, "agent");
     const params = {
       agent_id: agent === undefined ? undefined : uuid(agent, "--agent"),
-      user_id: text(ctx.values, "user"),
-      tenant: text(ctx.values, "tenant"),
+      user_id: flags.text(ctx.values, "user"),
+      tenant: flags.text(ctx.values, "tenant"),
       status: delegationStatus(ctx.values),
-      limit: integer(ctx.values, "limit") ?? 100,
+      limit: flags.integer(ctx.values, "limit") ?? 100,
     };
-    const client = ctx.client();
-    const items: Delegation[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.request<Page>("GET", `/v1/delegations${queryString({ ...params, cursor })}`);
-      items.push(...page.body.items);
-      cursor = ctx.values.all ? (page.body.next_cursor ?? undefined) : undefined;
-    } while (cursor);
-    ctx.io.stdout(ctx.json ? JSON.stringify(items, null, 2) : renderTable(COLUMNS, items));
+    const items = await ctx.client().list<Delegation>("/v1/delegations", params, ctx.values.all === true);
+    ctx.print(items, (rows) => renderTable(COLUMNS, rows));
   },
 };
 
@@ -144,18 +102,16 @@ const revoke: CommandSpec = {
   usage: "<delegation-id> [--reason text]",
   options: { reason: { type: "string" } },
   async run(ctx) {
-    const id = uuid(onePositional(ctx, "delegation id"), "the delegation id");
-    const reason = text(ctx.values, "reason");
+    const id = uuid(flags.onePositional(ctx, "delegation id"), "the delegation id");
+    const reason = flags.text(ctx.values, "reason");
     if (reason !== undefined && (reason.length < 1 || reason.length > 1024))
       throw usageError("--reason must be 1 to 1024 characters");
     const revoked = (
       await ctx
         .client()
-        .request<Delegation>("POST", `/v1/delegations/${id}/revoke`, { body: defined({ reason }) })
+        .request<Delegation>("POST", `/v1/delegations/${id}/revoke`, { body: flags.defined({ reason }) })
     ).body;
-    if (ctx.json) show(ctx, revoked);
-    else
-      ctx.io.stdout(`delegation ${revoked.id} ${revoked.status}; the data plane refuses it within a second`);
+    ctx.print(revoked, (d) => `delegation ${d.id} ${d.status}; the data plane refuses it within a second`);
   },
 };
 

@@ -1,17 +1,7 @@
-import { queryString } from "./api-client.js";
-import {
-  defined,
-  integer,
-  list,
-  onePositional,
-  requiredText,
-  text,
-  usageError,
-  type CommandContext,
-  type CommandSpec,
-  type FlagValues,
-} from "./command.js";
-import { renderRecord, renderTable } from "./table.js";
+import { usageError } from "./cli-error.js";
+import type { CommandContext, CommandSpec } from "./command.js";
+import * as flags from "./flags.js";
+import { fieldColumns, renderRecord, renderTable } from "./table.js";
 
 /** `warden kya ...`: submit, review and revoke KYA attestations. */
 type Attestation = Record<string, unknown> & { id: string; status: string };
@@ -24,49 +14,46 @@ export const CHECKLIST_ITEMS = [
   "data_retention_policy",
 ] as const;
 
-function show(ctx: CommandContext, attestation: Attestation): void {
-  ctx.io.stdout(ctx.json ? JSON.stringify(attestation, null, 2) : renderRecord(attestation));
+const COLUMNS = fieldColumns<Attestation>(
+  ["id", "agent_id", "status", "level", "submitted_by", "expires_at"],
+  { agent_id: "AGENT", expires_at: "EXPIRES" },
+);
+
+async function showAttestation(ctx: CommandContext, method: "GET" | "POST", path: string, body?: unknown) {
+  const attestation = await ctx.client().request<Attestation>(method, `/v1/attestations${path}`, { body });
+  ctx.print(attestation.body, renderRecord);
 }
 
 const reasonCommand = (action: "reject" | "revoke"): CommandSpec => ({
   usage: "<attestation-id> --reason r",
-  options: { reason: { type: "string" } },
-  async run(ctx) {
-    const id = onePositional(ctx, "attestation id");
-    show(
-      ctx,
-      (
-        await ctx.client().request<Attestation>("POST", `/v1/attestations/${id}/${action}`, {
-          body: { reason: requiredText(ctx.values, "reason") },
-        })
-      ).body,
-    );
-  },
+  options: flags.stringFlags("reason"),
+  run: (ctx) =>
+    showAttestation(ctx, "POST", `/${flags.onePositional(ctx, "attestation id")}/${action}`, {
+      reason: flags.requiredText(ctx.values, "reason"),
+    }),
 });
 
 /** KYA evidence from the flags of `warden kya submit` (also `warden agent add`). */
-export function evidenceFrom(values: FlagValues): Record<string, unknown> {
-  const checked = new Set(list(values, "checklist") ?? []);
+export function evidenceFrom(values: flags.FlagValues): Record<string, unknown> {
+  const checked = new Set(flags.list(values, "checklist") ?? []);
   const unknown = [...checked].filter((item) => !(CHECKLIST_ITEMS as readonly string[]).includes(item));
   if (unknown.length)
     throw usageError(
       `unknown checklist item(s): ${unknown.join(", ")} (known: ${CHECKLIST_ITEMS.join(", ")})`,
     );
-  return defined({
-    image_digest: text(values, "image-digest"),
-    code_hash: text(values, "code-hash"),
-    endpoints: list(values, "endpoint") ?? [],
+  return flags.defined({
+    image_digest: flags.text(values, "image-digest"),
+    code_hash: flags.text(values, "code-hash"),
+    endpoints: flags.list(values, "endpoint") ?? [],
     security_checklist: Object.fromEntries(CHECKLIST_ITEMS.map((item) => [item, checked.has(item)])),
-    notes: text(values, "notes"),
+    notes: flags.text(values, "notes"),
   });
 }
 
 export const EVIDENCE_OPTIONS = {
-  "image-digest": { type: "string" },
-  "code-hash": { type: "string" },
+  ...flags.stringFlags("image-digest", "code-hash", "notes"),
   endpoint: { type: "string", multiple: true },
   checklist: { type: "string", multiple: true },
-  notes: { type: "string" },
 } as const;
 
 export const kyaCommands: Record<string, CommandSpec> = {
@@ -74,85 +61,47 @@ export const kyaCommands: Record<string, CommandSpec> = {
     usage: `<agent-id> (--image-digest sha256:… | --code-hash sha256:…) [--endpoint url ...] [--checklist ${CHECKLIST_ITEMS.join(",")}] [--notes text]`,
     options: EVIDENCE_OPTIONS,
     async run(ctx) {
-      const agentId = onePositional(ctx, "agent id");
+      const agentId = flags.onePositional(ctx, "agent id");
       const evidence = evidenceFrom(ctx.values);
-      show(
-        ctx,
-        (
-          await ctx
-            .client()
-            .request<Attestation>("POST", "/v1/attestations", { body: { agent_id: agentId, evidence } })
-        ).body,
-      );
+      await showAttestation(ctx, "POST", "", { agent_id: agentId, evidence });
     },
   },
   list: {
     usage: "[--agent id] [--status s] [--tenant t] [--limit n]",
-    options: {
-      agent: { type: "string" },
-      status: { type: "string" },
-      tenant: { type: "string" },
-      limit: { type: "string" },
-    },
+    options: flags.stringFlags("agent", "status", "tenant", "limit"),
     async run(ctx) {
       const params = {
-        agent_id: text(ctx.values, "agent"),
-        status: text(ctx.values, "status"),
-        tenant: text(ctx.values, "tenant"),
-        limit: integer(ctx.values, "limit") ?? 100,
+        agent_id: flags.text(ctx.values, "agent"),
+        status: flags.text(ctx.values, "status"),
+        tenant: flags.text(ctx.values, "tenant"),
+        limit: flags.integer(ctx.values, "limit") ?? 100,
       };
-      const page = await ctx
-        .client()
-        .request<{ items: Attestation[] }>("GET", `/v1/attestations${queryString(params)}`);
-      const columns = [
-        { header: "ID", value: (a: Attestation) => a.id },
-        { header: "AGENT", value: (a: Attestation) => a.agent_id },
-        { header: "STATUS", value: (a: Attestation) => a.status },
-        { header: "LEVEL", value: (a: Attestation) => a.level },
-        { header: "SUBMITTED BY", value: (a: Attestation) => a.submitted_by },
-        { header: "EXPIRES", value: (a: Attestation) => a.expires_at },
-      ];
-      ctx.io.stdout(
-        ctx.json ? JSON.stringify(page.body.items, null, 2) : renderTable(columns, page.body.items),
-      );
+      const items = await ctx.client().list<Attestation>("/v1/attestations", params, false);
+      ctx.print(items, (rows) => renderTable(COLUMNS, rows));
     },
   },
   get: {
     usage: "<attestation-id>",
     options: {},
-    async run(ctx) {
-      show(
-        ctx,
-        (
-          await ctx
-            .client()
-            .request<Attestation>("GET", `/v1/attestations/${onePositional(ctx, "attestation id")}`)
-        ).body,
-      );
-    },
+    run: (ctx) => showAttestation(ctx, "GET", `/${flags.onePositional(ctx, "attestation id")}`),
   },
   approve: {
     usage: "<attestation-id> --level 1|2|3 [--capability c ...] [--valid-days n] [--notes text]",
     options: {
-      level: { type: "string" },
+      ...flags.stringFlags("level", "valid-days", "notes"),
       capability: { type: "string", multiple: true },
-      "valid-days": { type: "string" },
-      notes: { type: "string" },
     },
     async run(ctx) {
-      const id = onePositional(ctx, "attestation id");
-      const level = integer(ctx.values, "level");
+      const id = flags.onePositional(ctx, "attestation id");
+      const level = flags.integer(ctx.values, "level");
       if (level === undefined) throw usageError("--level is required");
-      const body = defined({
+      const body = flags.defined({
         level,
-        verified_capabilities: list(ctx.values, "capability") ?? [],
-        valid_days: integer(ctx.values, "valid-days"),
-        notes: text(ctx.values, "notes"),
+        verified_capabilities: flags.list(ctx.values, "capability") ?? [],
+        valid_days: flags.integer(ctx.values, "valid-days"),
+        notes: flags.text(ctx.values, "notes"),
       });
-      show(
-        ctx,
-        (await ctx.client().request<Attestation>("POST", `/v1/attestations/${id}/approve`, { body })).body,
-      );
+      await showAttestation(ctx, "POST", `/${id}/approve`, body);
     },
   },
   reject: reasonCommand("reject"),

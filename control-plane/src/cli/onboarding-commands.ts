@@ -4,9 +4,10 @@ import { BaoClient, openBaoFiles, readRootToken } from "../../../lib/src/runtime
 import { spirePaths } from "../../../lib/src/runtime/components/spire.js";
 import { homePaths, loadRuntimeConfig, toolPath } from "../../../lib/src/runtime/layout.js";
 import { readSupervisorState, type SupervisorState } from "../../../lib/src/runtime/state.js";
-import { CliError } from "./api-client.js";
+import { CliError, usageError } from "./cli-error.js";
+import type { CommandContext, CommandSpec } from "./command.js";
+import * as flags from "./flags.js";
 import { EVIDENCE_OPTIONS, evidenceFrom } from "./kya-commands.js";
-import { list, onePositional, text, usageError, type CommandContext, type CommandSpec } from "./command.js";
 
 /**
  * Onboarding on a stack started by `warden up`: `warden agent add` (registry entry + SPIRE entry +
@@ -28,18 +29,17 @@ const add: CommandSpec = {
   options: {
     ...EVIDENCE_OPTIONS,
     selector: { type: "string", multiple: true },
-    tenant: { type: "string" },
-    team: { type: "string" },
+    ...flags.stringFlags("tenant", "team"),
     capabilities: { type: "string", multiple: true },
   },
   async run(ctx) {
-    const name = onePositional(ctx, "agent name");
+    const name = flags.onePositional(ctx, "agent name");
     const { state, home } = localStack(ctx);
-    const selectors = (list(ctx.values, "selector") ?? [`unix:uid:${process.getuid?.() ?? 0}`]).map(
+    const selectors = (flags.list(ctx.values, "selector") ?? [`unix:uid:${process.getuid?.() ?? 0}`]).map(
       validateSelector,
     );
     // The KYA evidence is checked before anything is created.
-    if (!text(ctx.values, "image-digest") && !text(ctx.values, "code-hash"))
+    if (!flags.text(ctx.values, "image-digest") && !flags.text(ctx.values, "code-hash"))
       throw usageError("KYA evidence needs --image-digest or --code-hash");
     const evidence = evidenceFrom(ctx.values);
     const client = ctx.client();
@@ -47,11 +47,11 @@ const add: CommandSpec = {
       await client.request<Agent>("POST", "/v1/agents", {
         body: {
           name,
-          tenant: text(ctx.values, "tenant") ?? "default",
-          team: text(ctx.values, "team") ?? "default",
+          tenant: flags.text(ctx.values, "tenant") ?? "default",
+          team: flags.text(ctx.values, "team") ?? "default",
           type: "assistant",
           environment: "development",
-          capabilities: list(ctx.values, "capabilities") ?? ["llm:chat"],
+          capabilities: flags.list(ctx.values, "capabilities") ?? ["llm:chat"],
         },
       })
     ).body;
@@ -70,11 +70,7 @@ const add: CommandSpec = {
         body: { agent_id: agent.id, evidence },
       })
     ).body;
-    if (ctx.json) {
-      ctx.io.stdout(JSON.stringify({ agent, selectors, attestation }, null, 2));
-      return;
-    }
-    ctx.io.stdout(
+    ctx.print({ agent, selectors, attestation }, () =>
       [
         `agent ${agent.name} registered: ${agent.id}, ${agent.spiffe_id} (tenant ${agent.tenant})`,
         `SPIRE entry: ${selectors.join(", ")}`,
@@ -113,11 +109,11 @@ async function readSecretFromStdin(prompt: string, io: CommandContext["io"]): Pr
 
 const set: CommandSpec = {
   usage: "<provider> [--tenant default]   (the key is read from stdin, never echoed)",
-  options: { tenant: { type: "string" } },
+  options: flags.stringFlags("tenant"),
   async run(ctx) {
-    const provider = onePositional(ctx, "provider (openai, anthropic, ...)");
+    const provider = flags.onePositional(ctx, "provider (openai, anthropic, ...)");
     if (!/^[a-z0-9-]+$/.test(provider)) throw usageError("provider must be lower-case letters, digits, -");
-    const tenant = text(ctx.values, "tenant") ?? "default";
+    const tenant = flags.text(ctx.values, "tenant") ?? "default";
     if (!/^[A-Za-z0-9_-]+$/.test(tenant)) throw usageError("tenant must be letters, digits, _ or -");
     const { state, home } = localStack(ctx);
     // The port the running stack uses (WARDEN_PORT_BASE may differ in this shell).

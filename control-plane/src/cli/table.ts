@@ -28,3 +28,14 @@ export function renderRecord(record: Record<string, unknown>): string {
     )
     .join("\n");
 }
+
+/** One column per field, headed by the field's name in capitals unless `headers` names it otherwise. */
+export function fieldColumns<Row extends Record<string, unknown>>(
+  fields: readonly string[],
+  headers: Readonly<Record<string, string>> = {},
+): Column<Row>[] {
+  return fields.map((field) => ({
+    header: headers[field] ?? field.toUpperCase().replace(/_/g, " "),
+    value: (row: Row) => row[field],
+  }));
+}

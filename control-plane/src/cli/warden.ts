@@ -1,14 +1,14 @@
-import { parseArgs } from "node:util";
-import { runPolicyCommand } from "../../../lib/src/cli/policy.js";
-import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "../../../lib/src/cli/runtime-commands.js";
-import { runSpireCommand } from "../../../lib/src/cli/spire-command.js";
+import { ApiClient } from "./api-client.js";
 import { auditCommands } from "./audit-commands.js";
-import { ApiClient, CliError } from "./api-client.js";
-import type { CliIo, CommandSpec } from "./command.js";
+import { CliError } from "./cli-error.js";
+import { parseFlags, type CliIo, type CommandSpec } from "./command.js";
+import { delegationCommands } from "./delegation-commands.js";
 import { kyaCommands } from "./kya-commands.js";
 import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
-import { delegationCommands } from "./delegation-commands.js";
+import { runPolicyCommand } from "./policy-commands.js";
 import { registryCommands } from "./registry-commands.js";
+import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "./runtime-commands.js";
+import { runSpireCommand } from "./spire-commands.js";
 import { budgetCommands, usageCommand } from "./usage-commands.js";
 
 /**
@@ -77,18 +77,14 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
     return 0;
   }
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { ...spec.options, json: { type: "boolean" } },
-    });
+    const { values, positionals } = parseFlags(args, { ...spec.options, json: { type: "boolean" } });
+    const json = values.json === true;
     const code = await spec.run({
       io,
       values,
       positionals,
-      json: values.json === true,
       client: () => ApiClient.fromEnv(io.env),
+      print: (value, human) => io.stdout(json ? JSON.stringify(value, null, 2) : human(value)),
     });
     return typeof code === "number" ? code : 0;
   } catch (error) {
@@ -97,11 +93,6 @@ export async function runWarden(argv: readonly string[], io: CliIo): Promise<num
         `warden ${command}: ${error.message}${error.exitCode === 2 ? `\nusage: warden ${command} ${spec.usage}` : ""}`,
       );
       return error.exitCode;
-    }
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr(`warden ${command}: ${(error as Error).message}\nusage: warden ${command} ${spec.usage}`);
-      return 2;
     }
     io.stderr(`warden ${command}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;

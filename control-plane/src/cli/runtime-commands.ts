@@ -11,16 +11,15 @@ import {
   watch,
 } from "node:fs";
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
-import { ConfigError } from "../config.js";
-import { httpOk, pidAlive, sleep } from "../runtime/child.js";
-import { querySql } from "../runtime/components/postgres.js";
-import { homePaths, loadRuntimeConfig, REPO_ROOT } from "../runtime/layout.js";
-import { DEV_ADMIN, ensureAccounts } from "../runtime/dev-oidc/issuer.js";
-import { saveCliToken } from "../runtime/local-session.js";
-import { createSupervisor } from "../runtime/stack.js";
-import { readSupervisorState, type SupervisorState } from "../runtime/state.js";
-import type { CommandIo } from "./spire-command.js";
+import { ConfigError } from "../../../lib/src/config.js";
+import { httpOk, pidAlive, sleep } from "../../../lib/src/runtime/child.js";
+import { querySql } from "../../../lib/src/runtime/components/postgres.js";
+import { DEV_ADMIN, ensureAccounts } from "../../../lib/src/runtime/dev-oidc/issuer.js";
+import { homePaths, loadRuntimeConfig, REPO_ROOT } from "../../../lib/src/runtime/layout.js";
+import { saveCliToken } from "../../../lib/src/runtime/local-session.js";
+import { createSupervisor } from "../../../lib/src/runtime/stack.js";
+import { readSupervisorState, type SupervisorState } from "../../../lib/src/runtime/state.js";
+import { parseFlags, type CliIo } from "./command.js";
 
 /**
  * `warden up [--detach] | status [--json] | logs [component] [-f] | down`: runs the whole stack on
@@ -44,7 +43,7 @@ const DETACHED_CHILD = "WARDEN_SUPERVISOR_CHILD";
 export async function runRuntimeCommand(
   command: string,
   argv: readonly string[],
-  io: CommandIo,
+  io: CliIo,
 ): Promise<number> {
   let config;
   try {
@@ -60,17 +59,12 @@ export async function runRuntimeCommand(
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        detach: { type: "boolean" },
-        json: { type: "boolean" },
-        follow: { type: "boolean", short: "f" },
-        help: { type: "boolean", short: "h" },
-        user: { type: "string" },
-      },
+    ({ values, positionals } = parseFlags(argv, {
+      detach: { type: "boolean" },
+      json: { type: "boolean" },
+      follow: { type: "boolean", short: "f" },
+      help: { type: "boolean", short: "h" },
+      user: { type: "string" },
     }));
   } catch (error) {
     io.stderr(`warden ${command}: ${(error as Error).message}\n${RUNTIME_USAGE}`);
@@ -188,7 +182,7 @@ export async function runRuntimeCommand(
   }
 }
 
-async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CommandIo): Promise<number> {
+async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CliIo): Promise<number> {
   const begun = Date.now();
   io.stdout(`warden up: starting the stack in ${config.home}`);
   let supervisor;
@@ -220,7 +214,7 @@ async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CommandIo): 
 }
 
 /** Starts the supervisor in the background and returns once it is ready (or failed). */
-async function detach(home: string, logPath: string, statePath: string, io: CommandIo): Promise<number> {
+async function detach(home: string, logPath: string, statePath: string, io: CliIo): Promise<number> {
   mkdirSync(join(home, "logs"), { recursive: true });
   const previousRuns = existsSync(logPath) ? statSync(logPath).size : 0;
   const out = openSync(logPath, "a");
@@ -298,12 +292,7 @@ async function liveFacts(state: SupervisorState): Promise<LiveFacts> {
   return facts;
 }
 
-async function logs(
-  dir: string,
-  component: string | undefined,
-  follow: boolean,
-  io: CommandIo,
-): Promise<number> {
+async function logs(dir: string, component: string | undefined, follow: boolean, io: CliIo): Promise<number> {
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".log")) : [];
   if (component === undefined) {
     for (const file of files.sort()) {

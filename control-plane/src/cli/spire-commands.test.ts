@@ -1,18 +1,9 @@
-import { parseSpireCommand, runSpireCommand } from "./spire-command.js";
+import { parseSpireCommand, runSpireCommand } from "./spire-commands.js";
 
 describe("warden spire command line", () => {
   it("registers an agent under the naming scheme with the default node alias as parent", () => {
-    expect(
-      parseSpireCommand([
-        "register",
-        "--agent",
-        "research-bot",
-        "--selector",
-        "unix:uid:1000",
-        "--ttl",
-        "600",
-      ]),
-    ).toEqual({
+    const argv = "register --agent research-bot --selector unix:uid:1000 --ttl 600".split(" ");
+    expect(parseSpireCommand(argv)).toEqual({
       action: "register",
       socketPath: "/tmp/spire-server/private/api.sock",
       entry: {

@@ -14,6 +14,21 @@ export function opaJsonDigest(text: string, algorithm: string): Buffer {
   return hash.digest();
 }
 
+/** OPA hashes data.json and .manifest as JSON values (whitespace and key order do not matter). */
+function isStructured(name: string): boolean {
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  return base === "data.json" || base === ".manifest";
+}
+
+/**
+ * The digest of one bundle file as OPA signs and verifies it: structured files as JSON values,
+ * every other file as bytes. Throws JsonSyntaxError when a structured file is not valid JSON.
+ */
+export function bundleFileDigest(name: string, bytes: Buffer, algorithm: string): Buffer {
+  if (!isStructured(name)) return createHash(algorithm).update(bytes).digest();
+  return opaJsonDigest(bytes.toString("utf8"), algorithm);
+}
+
 export function canonicalOpaJson(text: string): string {
   const parser = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   const value = parser.value();

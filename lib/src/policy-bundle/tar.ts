@@ -1,14 +1,16 @@
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { PolicyLoadError } from "./errors.js";
 
 /**
- * Reads an OPA bundle (.tar.gz) into memory: regular files only, names without the leading "/"
- * OPA writes. Anything unexpected (links, devices, ".." paths, duplicates, bad header checksums)
- * refuses the bundle; nothing is ever written to disk.
+ * OPA bundle archives (.tar.gz). Reading: regular files only, names without the leading "/" OPA
+ * writes; anything unexpected (links, devices, ".." paths, duplicates, bad header checksums)
+ * refuses the bundle, and nothing is ever written to disk. Writing: the same layout `opa build`
+ * writes, with fixed mode/owner/mtime so the same files always give the same bytes.
  */
 export const DEFAULT_MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 const BLOCK = 512;
+const NAME_FIELD = 100;
 
 function bad(message: string): PolicyLoadError {
   return new PolicyLoadError("bundle_malformed", message);
@@ -119,4 +121,59 @@ export function readTarGz(bytes: Buffer, maxBytes = DEFAULT_MAX_BUNDLE_BYTES): M
   }
   if (files.size === 0) throw bad("bundle contains no files");
   return files;
+}
+
+function octalField(value: number, width: number): string {
+  return `${value.toString(8).padStart(width - 1, "0")}\0`;
+}
+
+function entryHeader(name: string, size: number, type: "0" | "x"): Buffer {
+  const block = Buffer.alloc(BLOCK);
+  block.write(name, 0, NAME_FIELD, "utf8");
+  block.write(octalField(0o644, 8), 100, "ascii");
+  block.write(octalField(0, 8), 108, "ascii");
+  block.write(octalField(0, 8), 116, "ascii");
+  block.write(octalField(size, 12), 124, "ascii");
+  block.write(octalField(0, 12), 136, "ascii");
+  block.write("        ", 148, "ascii");
+  block.write(type, 156, "ascii");
+  block.write("ustar\0", 257, "ascii");
+  block.write("00", 263, "ascii");
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "ascii");
+  return block;
+}
+
+function padding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+}
+
+/** One PAX record, "<length> path=<name>\n", where <length> counts its own digits too. */
+function paxPathRecord(name: string): Buffer {
+  const body = ` path=${name}\n`;
+  const bodyBytes = Buffer.byteLength(body, "utf8");
+  let length = bodyBytes + 1;
+  while (String(length).length + bodyBytes !== length) length = String(length).length + bodyBytes;
+  return Buffer.from(`${length}${body}`, "utf8");
+}
+
+/** Names longer than the 100-byte ustar field get a PAX `path` record (readTarGz and OPA read it). */
+function entry(name: string, data: Buffer): Buffer[] {
+  const path = `/${name}`;
+  const parts: Buffer[] = [];
+  if (Buffer.byteLength(path, "utf8") > NAME_FIELD) {
+    const record = paxPathRecord(path);
+    parts.push(entryHeader("././@PaxHeader", record.length, "x"), record, padding(record.length));
+  }
+  parts.push(entryHeader(path.slice(0, NAME_FIELD), data.length, "0"), data, padding(data.length));
+  return parts;
+}
+
+/** `files` maps names without the leading "/" to contents, in archive order. */
+export function writeTarGz(files: Iterable<readonly [string, Buffer]>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, data] of files) parts.push(...entry(name, data));
+  parts.push(Buffer.alloc(2 * BLOCK));
+  return gzipSync(Buffer.concat(parts));
 }

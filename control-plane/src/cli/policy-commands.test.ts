@@ -1,18 +1,19 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadBundle, PolicyLoadError } from "../../../authz-server/src/policy/engine.js";
-import { readTarGz } from "../../../authz-server/src/policy/tar.js";
+import { loadBundle } from "../../../authz-server/src/policy/engine.js";
+import { PolicyLoadError } from "../../../lib/src/policy-bundle/errors.js";
+import { readTarGz, writeTarGz } from "../../../lib/src/policy-bundle/tar.js";
 import {
   buildBundle,
   removeDir,
   signingKeys,
   tempDir,
-  writeTarGz,
+  type SigningKeys,
 } from "../../../test/harness/policy-bundles.js";
 import { toolPath } from "../../../test/harness/process.js";
 import { startBundleServer, type BundleServer } from "../../../test/stubs/bundle-server.js";
-import { parsePolicyCommand, runPolicyCommand } from "./policy.js";
+import { parsePolicyCommand, runPolicyCommand } from "./policy-commands.js";
 
 /**
  * `warden policy`: bundles it signs are accepted by authz-server's verifier and by the real opa,
@@ -62,7 +63,7 @@ function opaVerifies(
 }
 
 let dir: string;
-let ec: { privateKeyFile: string; publicKeyPem: string };
+let ec: SigningKeys;
 let unsignedPath: string;
 
 beforeAll(() => {

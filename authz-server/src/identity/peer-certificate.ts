@@ -3,8 +3,8 @@ import {
   parsePemCertificates,
   spiffeIdFromCertificate,
   type X509Bundles,
-} from "../../lib/src/spiffe/x509.js";
-import type { SourceIdentity } from "./identity.js";
+} from "../../../lib/src/spiffe/x509.js";
+import type { SourceIdentity } from "./source.js";
 
 /**
  * The caller's identity from the peer certificate Envoy forwards (`include_peer_certificate`: the

@@ -1,10 +1,10 @@
 import { X509Certificate } from "node:crypto";
-import { auth, type CheckRequest } from "../../lib/src/envoy/services.js";
-import { makeCertificate, type TestCertificate } from "../../lib/src/spiffe/testing/certificates.js";
-import { parseX509Bundles } from "../../lib/src/spiffe/x509.js";
-import { authorize, REFUSE_ALL_DELEGATIONS, type Policy } from "./authorizer.js";
-import { EMPTY_DIRECTORY } from "./identity.js";
-import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
+import { auth, type CheckRequest } from "../../../lib/src/envoy/services.js";
+import { makeCertificate, type TestCertificate } from "../../../lib/src/spiffe/testing/certificates.js";
+import { parseX509Bundles } from "../../../lib/src/spiffe/x509.js";
+import { authorize, REFUSE_ALL_DELEGATIONS, type Policy } from "../authorizer.js";
+import { EMPTY_DIRECTORY } from "./source.js";
+import { PeerCertificateVerifier } from "./peer-certificate-verifier.js";
 import { checkPeerCertificate, identityAt, identityFromPeerCertificate } from "./peer-certificate.js";
 
 /** Certificates made with the real openssl: a warden.local CA, a partner CA and a rogue CA. */

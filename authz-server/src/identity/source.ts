@@ -1,4 +1,4 @@
-import { tryParseSpiffeId } from "../../lib/src/spiffe/spiffe-id.js";
+import { tryParseSpiffeId } from "../../../lib/src/spiffe/spiffe-id.js";
 
 /**
  * Who is calling. The SPIFFE ID comes only from the agent's certificate: with mTLS authz-server

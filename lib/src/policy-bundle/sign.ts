@@ -1,13 +1,9 @@
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { CompactSign } from "jose";
-import { opaJsonDigest } from "../../../authz-server/src/policy/opa-json-digest.js";
-import {
-  SIGNATURES_FILE,
-  verifyBundleSignature,
-  type SigningAlgorithm,
-} from "../../../authz-server/src/policy/signature.js";
-import { readTarGz } from "../../../authz-server/src/policy/tar.js";
-import { writeBundleTarGz } from "./bundle-tar.js";
+import { manifestRevision } from "./manifest.js";
+import { bundleFileDigest } from "./opa-json-digest.js";
+import { SIGNATURES_FILE, verifyBundleSignature, type SigningAlgorithm } from "./signature.js";
+import { readTarGz, writeTarGz } from "./tar.js";
 
 /**
  * Signs an already-built OPA bundle the way `opa build --signing-key` does (OPA's signature format,
@@ -73,31 +69,11 @@ export function defaultAlgorithmFor(key: KeyObject): SigningAlgorithm {
   );
 }
 
-/** OPA hashes data.json and .manifest as JSON values (whitespace and key order do not matter). */
-function isStructured(name: string): boolean {
-  const base = name.slice(name.lastIndexOf("/") + 1);
-  return base === "data.json" || base === ".manifest";
-}
-
 function sha256(name: string, bytes: Buffer): string {
-  if (!isStructured(name)) return createHash("sha256").update(bytes).digest("hex");
   try {
-    return opaJsonDigest(bytes.toString("utf8"), "sha256").toString("hex");
+    return bundleFileDigest(name, bytes, "sha256").toString("hex");
   } catch {
     throw new SigningError(`${name} is not valid JSON`);
-  }
-}
-
-/** The `.manifest` revision, or null when the bundle has none. */
-export function manifestRevision(files: ReadonlyMap<string, Buffer>): string | null {
-  const raw = files.get(".manifest");
-  if (!raw) return null;
-  try {
-    const manifest: unknown = JSON.parse(raw.toString("utf8"));
-    const revision = (manifest as { revision?: unknown }).revision;
-    return typeof revision === "string" && revision !== "" ? revision : null;
-  } catch {
-    return null;
   }
 }
 
@@ -135,7 +111,7 @@ export async function signBundle(bundle: Buffer, options: SigningOptions): Promi
   });
 
   return {
-    bytes: writeBundleTarGz(signed),
+    bytes: writeTarGz(signed),
     revision: manifestRevision(files),
     files: covered.map((f) => f.name),
     replacedSignature,

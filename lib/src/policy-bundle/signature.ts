@@ -1,7 +1,7 @@
-import { createHash, createPublicKey, verify, X509Certificate, constants, type KeyObject } from "node:crypto";
+import { createPublicKey, verify, X509Certificate, constants, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { PolicyLoadError } from "./errors.js";
-import { JsonSyntaxError, opaJsonDigest } from "./opa-json-digest.js";
+import { bundleFileDigest, JsonSyntaxError } from "./opa-json-digest.js";
 
 /**
  * OPA bundle signature verification, matching `opa build --signing-key` and OPA's own verifier
@@ -127,16 +127,9 @@ function verifyJws(
   return { kid: header.kid, payload: decodeSegment(payloadPart, payloadSchema, "payload") };
 }
 
-/** OPA hashes data.json and .manifest as JSON values, every other file as bytes. */
-function isStructured(name: string): boolean {
-  const base = name.slice(name.lastIndexOf("/") + 1);
-  return base === "data.json" || base === ".manifest";
-}
-
 function fileDigest(name: string, bytes: Buffer, algorithm: string): Buffer {
-  if (!isStructured(name)) return createHash(algorithm).update(bytes).digest();
   try {
-    return opaJsonDigest(bytes.toString("utf8"), algorithm);
+    return bundleFileDigest(name, bytes, algorithm);
   } catch (error) {
     if (error instanceof JsonSyntaxError) throw tampered(`${name} is not valid JSON`);
     throw error;

@@ -1,4 +1,4 @@
-import { sourceIdentity } from "./identity.js";
+import { sourceIdentity } from "./source.js";
 
 describe("sourceIdentity (plaintext mode: the principal names the caller)", () => {
   it("names the caller and its trust domain from a valid SPIFFE ID", () => {

@@ -3,24 +3,24 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { SIGNATURES_FILE, type SigningAlgorithm } from "../../../authz-server/src/policy/signature.js";
-import { readTarGz } from "../../../authz-server/src/policy/tar.js";
-import { describeTarget, parsePushTarget, pushBundle, type PushTarget } from "./policy-push.js";
+import { manifestRevision } from "../../../lib/src/policy-bundle/manifest.js";
 import {
   defaultAlgorithmFor,
-  manifestRevision,
   readPrivateKey,
   signBundle,
   SIGNING_ALGORITHMS,
-} from "./policy-signing.js";
-import type { CommandIo } from "./spire-command.js";
+} from "../../../lib/src/policy-bundle/sign.js";
+import { SIGNATURES_FILE, type SigningAlgorithm } from "../../../lib/src/policy-bundle/signature.js";
+import { readTarGz } from "../../../lib/src/policy-bundle/tar.js";
+import { usageError } from "./cli-error.js";
+import { parseFlags, runActionGroup, type CliIo } from "./command.js";
+import * as flags from "./flags.js";
+import { describeTarget, parsePushTarget, pushBundle, type PushTarget } from "./policy-push.js";
 
 /**
  * `warden policy test|build|sign|push`: the policy author's workflow. `test` and `build` run the
  * project's scripts (scripts/policy-coverage.mjs, scripts/build-policy.mjs) so there is one
- * implementation of each; `sign` and `push` work on a built bundle. The project CLI mounts
- * `runPolicyCommand`; lib/src/cli/warden-policy.ts runs it on its own.
+ * implementation of each; `sign` and `push` work on a built bundle.
  */
 export const POLICY_USAGE = `usage:
   warden policy test  [--dir policies] [--min-coverage 90] [--json]
@@ -59,59 +59,34 @@ export type PolicyCommand =
     }
   | { action: "push"; bundle: string; to: PushTarget; tokenFile?: string };
 
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
 function algorithm(text: string | undefined): SigningAlgorithm | undefined {
   if (text === undefined) return undefined;
   const found = SIGNING_ALGORITHMS.find((a) => a === text.toUpperCase());
-  if (!found) throw new UsageError(`--signing-alg must be one of ${SIGNING_ALGORITHMS.join(", ")}`);
+  if (!found) throw usageError(`--signing-alg must be one of ${SIGNING_ALGORITHMS.join(", ")}`);
   return found;
 }
 
 function required(value: string | undefined, flag: string, action: string): string {
-  if (value === undefined || value === "") throw new UsageError(`${action} needs --${flag}`);
+  if (value === undefined || value === "") throw usageError(`${action} needs --${flag}`);
   return value;
-}
-
-function parseFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        dir: { type: "string" },
-        "min-coverage": { type: "string" },
-        json: { type: "boolean" },
-        out: { type: "string" },
-        revision: { type: "string" },
-        bundle: { type: "string" },
-        "signing-key": { type: "string" },
-        "signing-alg": { type: "string" },
-        "key-id": { type: "string" },
-        to: { type: "string" },
-        "token-file": { type: "string" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
 }
 
 /** Parses the words after `warden policy`. Pure apart from resolving paths against the cwd. */
 export function parsePolicyCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {}): PolicyCommand {
-  const { values, positionals } = parseFlags(argv);
+  const { values, positionals } = parseFlags(argv, {
+    ...flags.stringFlags("dir", "min-coverage", "out", "revision", "bundle", "signing-key", "signing-alg"),
+    ...flags.stringFlags("key-id", "to", "token-file"),
+    json: { type: "boolean" },
+  });
   const [action, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  flags.noPositionals({ positionals: extra });
   const signingKey = values["signing-key"] ?? (env.WARDEN_POLICY_SIGNING_KEY_FILE || undefined);
 
   switch (action) {
     case "test": {
       const minCoverage = Number(values["min-coverage"] ?? "90");
       if (!Number.isFinite(minCoverage) || minCoverage < 0 || minCoverage > 100) {
-        throw new UsageError("--min-coverage must be a percentage between 0 and 100");
+        throw usageError("--min-coverage must be a percentage between 0 and 100");
       }
       return { action, dir: resolve(values.dir ?? "policies"), minCoverage, json: values.json ?? false };
     }
@@ -140,12 +115,12 @@ export function parsePolicyCommand(argv: readonly string[], env: NodeJS.ProcessE
     }
     case "push": {
       const to = values.to ?? (env.WARDEN_POLICY_BUNDLE || undefined);
-      if (!to) throw new UsageError("push needs --to (or WARDEN_POLICY_BUNDLE)");
+      if (!to) throw usageError("push needs --to (or WARDEN_POLICY_BUNDLE)");
       let target: PushTarget;
       try {
         target = parsePushTarget(to);
       } catch (error) {
-        throw new UsageError((error as Error).message);
+        throw usageError((error as Error).message);
       }
       const tokenFile = values["token-file"] ?? (env.WARDEN_POLICY_PUSH_TOKEN_FILE || undefined);
       return {
@@ -156,45 +131,26 @@ export function parsePolicyCommand(argv: readonly string[], env: NodeJS.ProcessE
       };
     }
     default:
-      throw new UsageError(action ? `unknown command "${action}"` : "missing command");
+      throw usageError(action ? `unknown command "${action}"` : "missing command");
   }
 }
 
-const PROCESS_IO: CommandIo = {
-  env: process.env,
-  stdout: (line) => process.stdout.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
-};
-
-/** Runs one `warden policy ...` command; returns the exit code (0 done, 1 failed, 2 usage). */
-export async function runPolicyCommand(argv: string[], io: CommandIo = PROCESS_IO): Promise<number> {
-  let command: PolicyCommand;
-  try {
-    command = parsePolicyCommand(argv, io.env);
-  } catch (error) {
-    io.stderr(`warden policy: ${(error as Error).message}\n${POLICY_USAGE}`);
-    return 2;
-  }
-  try {
-    switch (command.action) {
-      case "test":
-        return await runScript(
-          COVERAGE_SCRIPT,
-          ["--dir", command.dir, "--min", String(command.minCoverage), ...(command.json ? ["--json"] : [])],
-          io,
-        );
-      case "build":
-        return await runScript(BUILD_SCRIPT, buildArgs(command), io);
-      case "sign":
-        await sign(command, io);
-        return 0;
-      case "push":
-        await push(command, io);
-        return 0;
-    }
-  } catch (error) {
-    io.stderr(`warden policy ${command.action}: ${(error as Error).message}`);
-    return 1;
+async function runPolicy(command: PolicyCommand, io: CliIo): Promise<number> {
+  switch (command.action) {
+    case "test":
+      return runScript(
+        COVERAGE_SCRIPT,
+        ["--dir", command.dir, "--min", String(command.minCoverage), ...(command.json ? ["--json"] : [])],
+        io,
+      );
+    case "build":
+      return runScript(BUILD_SCRIPT, buildArgs(command), io);
+    case "sign":
+      await sign(command, io);
+      return 0;
+    case "push":
+      await push(command, io);
+      return 0;
   }
 }
 
@@ -227,7 +183,7 @@ async function readBundle(path: string): Promise<{ bytes: Buffer; files: Map<str
   }
 }
 
-async function sign(command: Extract<PolicyCommand, { action: "sign" }>, io: CommandIo): Promise<void> {
+async function sign(command: Extract<PolicyCommand, { action: "sign" }>, io: CliIo): Promise<void> {
   const { bytes } = await readBundle(command.bundle);
   const privateKey = readPrivateKey((await readInput(command.signingKey, "signing key")).toString("utf8"));
   const algorithm = command.algorithm ?? defaultAlgorithmFor(privateKey);
@@ -239,7 +195,7 @@ async function sign(command: Extract<PolicyCommand, { action: "sign" }>, io: Com
   );
 }
 
-async function push(command: Extract<PolicyCommand, { action: "push" }>, io: CommandIo): Promise<void> {
+async function push(command: Extract<PolicyCommand, { action: "push" }>, io: CliIo): Promise<void> {
   const { bytes, files } = await readBundle(command.bundle);
   if (!files.has(".manifest"))
     throw new Error(`${command.bundle} has no .manifest; build it with warden policy build`);
@@ -263,7 +219,7 @@ async function push(command: Extract<PolicyCommand, { action: "push" }>, io: Com
 }
 
 /** Runs one of the project's node scripts, passing its output through line by line. */
-function runScript(script: string, args: string[], io: CommandIo): Promise<number> {
+function runScript(script: string, args: string[], io: CliIo): Promise<number> {
   if (!existsSync(script)) {
     io.stderr(`warden policy: ${script} is missing (run from an Agent Warden checkout)`);
     return Promise.resolve(1);
@@ -303,3 +259,8 @@ function runScript(script: string, args: string[], io: CommandIo): Promise<numbe
     });
   });
 }
+
+const policyGroup = { name: "policy", usage: POLICY_USAGE, parse: parsePolicyCommand, run: runPolicy };
+
+/** Runs one `warden policy ...` command; returns the exit code (0 done, 1 failed, 2 usage). */
+export const runPolicyCommand = (argv: readonly string[], io: CliIo) => runActionGroup(policyGroup, argv, io);

@@ -1,23 +1,21 @@
-import { parseArgs } from "node:util";
-import { WardenError } from "../errors.js";
 import {
   DEFAULT_TRUST_DOMAIN,
   nodeAliasSpiffeId,
   workloadSpiffeId,
   type WorkloadKind,
-} from "../spiffe/naming.js";
+} from "../../../lib/src/spiffe/naming.js";
 import {
   SpireRegistrar,
   validateSelector,
   type EntrySpec,
   type RegistrationEntry,
-} from "../spiffe/registration.js";
-import { parseSpiffeId, parseTrustDomain } from "../spiffe/spiffe-id.js";
+} from "../../../lib/src/spiffe/registration.js";
+import { parseSpiffeId, parseTrustDomain } from "../../../lib/src/spiffe/spiffe-id.js";
+import { CliError, usageError } from "./cli-error.js";
+import { parseFlags, runActionGroup, type CliIo } from "./command.js";
+import * as flags from "./flags.js";
 
-/**
- * `warden spire register|list|delete|ban`: SPIRE registration entries under Warden's naming scheme.
- * The project CLI mounts `runSpireCommand`; lib/src/cli/warden-spire.ts runs it on its own.
- */
+/** `warden spire register|list|delete|ban`: SPIRE registration entries under Warden's naming scheme. */
 export const SPIRE_USAGE = `usage:
   warden spire register (--agent <name> | --mcp <name> | --warden <component> | --spiffe-id <id>)
                         --selector <type:value> [--selector ...] [--ttl <s>] [--jwt-ttl <s>] [--dns <name>] [--parent <id>]
@@ -38,10 +36,6 @@ export type SpireCommand =
 
 const DEFAULT_SERVER_SOCKET = "/tmp/spire-server/private/api.sock";
 
-function usageError(message: string): WardenError {
-  return new WardenError("bad_request", message);
-}
-
 function positiveSeconds(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const seconds = Number(text);
@@ -52,25 +46,12 @@ function positiveSeconds(flag: string, text: string | undefined): number | undef
 
 /** Parses `register|list|delete|ban ...` (the words after `warden spire`). Pure. */
 export function parseSpireCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {}): SpireCommand {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      agent: { type: "string" },
-      mcp: { type: "string" },
-      warden: { type: "string" },
-      "spiffe-id": { type: "string" },
-      selector: { type: "string", multiple: true },
-      ttl: { type: "string" },
-      "jwt-ttl": { type: "string" },
-      dns: { type: "string", multiple: true },
-      parent: { type: "string" },
-      "trust-domain": { type: "string" },
-      socket: { type: "string" },
-      "spire-server": { type: "string" },
-      json: { type: "boolean" },
-    },
+  const { values, positionals } = parseFlags(argv, {
+    ...flags.stringFlags("agent", "mcp", "warden", "spiffe-id", "ttl", "jwt-ttl", "parent"),
+    ...flags.stringFlags("trust-domain", "socket", "spire-server"),
+    selector: { type: "string", multiple: true },
+    dns: { type: "string", multiple: true },
+    json: { type: "boolean" },
   });
   const [action, ...rest] = positionals;
   const trustDomain = parseTrustDomain(
@@ -134,57 +115,43 @@ export function formatEntry(entry: RegistrationEntry): string {
   return `${entry.id}  ${entry.spiffeId}  parent=${entry.parentId}  selectors=${entry.selectors.join(",")}  x509-ttl=${ttl}`;
 }
 
-export interface CommandIo {
-  env: NodeJS.ProcessEnv;
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
-}
-
-/** Runs one `warden spire ...` command; returns the process exit code (0 ok, 1 failed, 2 usage). */
-export async function runSpireCommand(argv: readonly string[], io: CommandIo): Promise<number> {
-  let command: SpireCommand;
-  try {
-    command = parseSpireCommand(argv, io.env);
-  } catch (error) {
-    io.stderr(`warden spire: ${(error as Error).message}\n${SPIRE_USAGE}`);
-    return 2;
-  }
+async function runSpire(command: SpireCommand, io: CliIo): Promise<number> {
   const registrar = new SpireRegistrar({
     serverSocketPath: command.socketPath,
     ...(command.serverBinary ? { serverBinary: command.serverBinary } : {}),
   });
-  try {
-    switch (command.action) {
-      case "register": {
-        const entry = await registrar.create(command.entry);
-        io.stdout(`registered ${formatEntry(entry)}`);
-        break;
-      }
-      case "list": {
-        const entries = await registrar.list(command.spiffeId ? { spiffeId: command.spiffeId } : {});
-        if (command.json) io.stdout(JSON.stringify(entries, null, 2));
-        else for (const entry of entries) io.stdout(formatEntry(entry));
-        break;
-      }
-      case "delete": {
-        const ids = command.entryId
-          ? [command.entryId]
-          : (await registrar.list({ spiffeId: command.spiffeId! })).map((e) => e.id);
-        if (ids.length === 0) throw new WardenError("not_found", `no entry for ${command.spiffeId}`);
-        for (const id of ids) {
-          await registrar.delete(id);
-          io.stdout(`deleted ${id}`);
-        }
-        break;
-      }
-      case "ban":
-        await registrar.banAgent(command.agentSpiffeId);
-        io.stdout(`banned ${command.agentSpiffeId}`);
-        break;
+  switch (command.action) {
+    case "register": {
+      const entry = await registrar.create(command.entry);
+      io.stdout(`registered ${formatEntry(entry)}`);
+      break;
     }
-    return 0;
-  } catch (error) {
-    io.stderr(`warden spire ${command.action}: ${(error as Error).message}`);
-    return 1;
+    case "list": {
+      const entries = await registrar.list(command.spiffeId ? { spiffeId: command.spiffeId } : {});
+      if (command.json) io.stdout(JSON.stringify(entries, null, 2));
+      else for (const entry of entries) io.stdout(formatEntry(entry));
+      break;
+    }
+    case "delete": {
+      const ids = command.entryId
+        ? [command.entryId]
+        : (await registrar.list({ spiffeId: command.spiffeId! })).map((e) => e.id);
+      if (ids.length === 0) throw new CliError(`no entry for ${command.spiffeId}`);
+      for (const id of ids) {
+        await registrar.delete(id);
+        io.stdout(`deleted ${id}`);
+      }
+      break;
+    }
+    case "ban":
+      await registrar.banAgent(command.agentSpiffeId);
+      io.stdout(`banned ${command.agentSpiffeId}`);
+      break;
   }
+  return 0;
 }
+
+const spireGroup = { name: "spire", usage: SPIRE_USAGE, parse: parseSpireCommand, run: runSpire };
+
+/** Runs one `warden spire ...` command; returns the exit code (0 ok, 1 failed, 2 usage). */
+export const runSpireCommand = (argv: readonly string[], io: CliIo) => runActionGroup(spireGroup, argv, io);
