@@ -5,6 +5,7 @@ import { runSpireCommand } from "../../../lib/src/cli/spire-command.js";
 import { auditCommands } from "./audit-commands.js";
 import { ApiClient, CliError } from "./api-client.js";
 import type { CliIo, CommandSpec } from "./command.js";
+import { initCommands } from "./init-commands.js";
 import { kyaCommands } from "./kya-commands.js";
 import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
 import { delegationCommands } from "./delegation-commands.js";
@@ -24,6 +25,7 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   audit: auditCommands,
   delegations: delegationCommands,
   budgets: budgetCommands,
+  init: initCommands,
 };
 /** Commands that are a group on their own: `warden usage [flags]`. */
 const SINGLE: Record<string, CommandSpec> = { usage: usageCommand };
