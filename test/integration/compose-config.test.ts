@@ -602,6 +602,52 @@ describe("OpenBao", () => {
   }, 180_000);
 });
 
+describe("people's identity provider", () => {
+  test("dev-oidc is the control plane's default issuer: its discovery names itself as the control plane expects, and the password grant gives a token with that issuer", async () => {
+    const expected = /^\$\{WARDEN_OIDC_ISSUER:-(.+)\}$/.exec(env("control-plane", "WARDEN_OIDC_ISSUER"))?.[1];
+    expect(expected).toBe("http://dev-oidc:8082");
+    const [port] = (await freePorts(1)) as [number];
+    const [node = "", ...args] = sandbox.command("dev-oidc");
+    const hostArgs = args.map((arg) =>
+      arg === "8082" ? String(port) : arg === "0.0.0.0" ? "127.0.0.1" : arg,
+    );
+    const issuer = startProcess({ name: `compose-dev-oidc-${process.pid}`, command: node, args: hostArgs });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor("dev-oidc to answer", async () => (await fetch(`${base}/healthz`)).ok, 20_000);
+      const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as {
+        issuer: string;
+        jwks_uri: string;
+      };
+      expect(discovery.issuer).toBe(expected);
+      expect(discovery.jwks_uri).toBe(`${expected}/jwks.json`);
+      const accounts = JSON.parse(
+        read(sandbox.rewrite("dev-oidc", "/var/lib/warden/oidc/accounts.json")),
+      ) as Record<string, { password: string }>;
+      const answer = await fetch(`${base}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "password",
+          username: "admin",
+          password: accounts.admin!.password,
+        }).toString(),
+      });
+      const { access_token: token } = (await answer.json()) as { access_token: string };
+      const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+        iss: string;
+        aud: string;
+      };
+      expect(claims.iss).toBe(expected);
+      expect(claims.aud).toBe(
+        /^\$\{WARDEN_OIDC_AUDIENCE:-(.+)\}$/.exec(env("control-plane", "WARDEN_OIDC_AUDIENCE"))?.[1],
+      );
+    } finally {
+      await issuer.stop();
+    }
+  }, 60_000);
+});
+
 describe("PostgreSQL", () => {
   let cluster: PostgresCluster | undefined;
   afterAll(async () => {
