@@ -253,7 +253,6 @@ describe("the images are the versions the tests run", () => {
       "spire-server": `ghcr.io/spiffe/spire-server:${spire}`,
       "spire-agent": `ghcr.io/spiffe/spire-agent:${spire}`,
       openbao: `openbao/openbao:${pinned("BAO_VERSION")}`,
-      "openbao-init": `openbao/openbao:${pinned("BAO_VERSION")}`,
     };
     for (const [name, image] of Object.entries(expected))
       expect({ name, image: service(name).image }).toEqual({ name, image });
@@ -511,25 +510,39 @@ describe("OpenBao", () => {
       startProcess({ name: `compose-openbao-${process.pid}`, command: toolPath(bao), args: baoArgs });
     let server = startBao();
 
-    const initEnv = sandbox.environment("openbao-init", { BAO_ADDR: address });
+    // openbao-init runs `warden init openbao` in our image (cwd /app = the checkout here).
+    const initEnv = sandbox.environment("openbao-init");
+    const inContainer = (args: string[]) =>
+      args.map((arg) => (arg === "https://openbao:8200" ? address : arg));
     const openbaoInit = () => {
-      const [shell = "", ...args] = sandbox.command("openbao-init");
-      return mustRun(shell, args, { env: initEnv });
+      const [node = "", ...args] = sandbox.command("openbao-init");
+      return mustRun(node, inContainer(args), { env: initEnv });
     };
     const first = await openbaoInit();
-    expect(first.stderr).toMatch(/initialised/);
+    expect(first.stdout).toMatch(/initialised, unsealed and configured/);
     // Nothing secret reaches the output.
-    const rootToken = read(join(initEnv.OPENBAO_KEYS_DIR ?? "", "root-token"));
+    const initFile = sandbox.rewrite("openbao-init", "/openbao/keys/init.json");
+    const rootToken = (JSON.parse(read(initFile)) as { root_token: string }).root_token;
     expect(`${first.stdout}${first.stderr}`).not.toContain(rootToken);
 
-    // An operator stores a tenant's key (stdin, never the command line).
+    // An operator stores a tenant's key (stdin, never the command line), as compose/README.md says.
     await mustRun(
-      "sh",
-      [sandbox.rewrite("openbao-init", "/warden/openbao/put-llm-key.sh"), "acme", "openai"],
-      {
-        env: initEnv,
-        input: "sk-compose-test\n",
-      },
+      "node",
+      inContainer([
+        "dist/control-plane/src/cli/main.js",
+        "llm-key",
+        "set",
+        "openai",
+        "--tenant",
+        "acme",
+        "--openbao",
+        "https://openbao:8200",
+        "--ca-file",
+        sandbox.rewrite("openbao-init", "/run/secrets/openbao-ca"),
+        "--init-file",
+        initFile,
+      ]),
+      { env: initEnv, input: "sk-compose-test\n" },
     );
 
     // The control plane, through its own mounts: the token file in the shared volume, OpenBao's CA.
@@ -572,8 +585,8 @@ describe("OpenBao", () => {
     await server.stop();
     server = startBao();
     const again = await openbaoInit();
-    expect(again.stderr).not.toMatch(/initialised/);
-    expect(again.stderr).toMatch(/unsealed/);
+    expect(again.stdout).toMatch(/unsealed and configured/);
+    expect((JSON.parse(read(initFile)) as { root_token: string }).root_token).toBe(rootToken);
     const newToken = read(cpEnv.VAULT_TOKEN_FILE ?? "");
     expect(newToken).not.toBe(cpToken);
     await expect(controlPlane(cpToken).request("GET", "transit/keys/warden-signing")).rejects.toMatchObject({
@@ -587,6 +600,52 @@ describe("OpenBao", () => {
     transport.close();
     await server.stop();
   }, 180_000);
+});
+
+describe("people's identity provider", () => {
+  test("dev-oidc is the control plane's default issuer: its discovery names itself as the control plane expects, and the password grant gives a token with that issuer", async () => {
+    const expected = /^\$\{WARDEN_OIDC_ISSUER:-(.+)\}$/.exec(env("control-plane", "WARDEN_OIDC_ISSUER"))?.[1];
+    expect(expected).toBe("http://dev-oidc:8082");
+    const [port] = (await freePorts(1)) as [number];
+    const [node = "", ...args] = sandbox.command("dev-oidc");
+    const hostArgs = args.map((arg) =>
+      arg === "8082" ? String(port) : arg === "0.0.0.0" ? "127.0.0.1" : arg,
+    );
+    const issuer = startProcess({ name: `compose-dev-oidc-${process.pid}`, command: node, args: hostArgs });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor("dev-oidc to answer", async () => (await fetch(`${base}/healthz`)).ok, 20_000);
+      const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as {
+        issuer: string;
+        jwks_uri: string;
+      };
+      expect(discovery.issuer).toBe(expected);
+      expect(discovery.jwks_uri).toBe(`${expected}/jwks.json`);
+      const accounts = JSON.parse(
+        read(sandbox.rewrite("dev-oidc", "/var/lib/warden/oidc/accounts.json")),
+      ) as Record<string, { password: string }>;
+      const answer = await fetch(`${base}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "password",
+          username: "admin",
+          password: accounts.admin!.password,
+        }).toString(),
+      });
+      const { access_token: token } = (await answer.json()) as { access_token: string };
+      const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+        iss: string;
+        aud: string;
+      };
+      expect(claims.iss).toBe(expected);
+      expect(claims.aud).toBe(
+        /^\$\{WARDEN_OIDC_AUDIENCE:-(.+)\}$/.exec(env("control-plane", "WARDEN_OIDC_AUDIENCE"))?.[1],
+      );
+    } finally {
+      await issuer.stop();
+    }
+  }, 60_000);
 });
 
 describe("PostgreSQL", () => {
@@ -680,8 +739,6 @@ describe("the compose file", () => {
       ["render.sh", "bash"],
       ["spire/init.sh", "bash"],
       ["postgres/init-roles.sh", "bash"],
-      ["openbao/init.sh", "sh"],
-      ["openbao/put-llm-key.sh", "sh"],
       ["bin/entrypoint.sh", "sh"],
     ];
     for (const [script, shell] of scripts) await mustRun(shell, ["-n", join(COMPOSE_DIR, script)]);

@@ -12,7 +12,8 @@ import { EVIDENCE_OPTIONS, evidenceFrom } from "./kya-commands.js";
 /**
  * Onboarding on a stack started by `warden up`: `warden agent add` (registry entry + SPIRE entry +
  * KYA submission) and `warden llm-key set` (a provider key into OpenBao, read from stdin, never
- * echoed). Both act on the local stack in $WARDEN_HOME.
+ * echoed). Both act on the local stack in $WARDEN_HOME; `llm-key set --openbao` on any OpenBao whose
+ * init file it can read (the compose stack's).
  */
 function localStack(ctx: CommandContext): { state: SupervisorState; home: string } {
   const home = loadRuntimeConfig(ctx.io.env).home;
@@ -107,27 +108,41 @@ async function readSecretFromStdin(prompt: string, io: CommandContext["io"]): Pr
   return Buffer.concat(chunks).toString("utf8").trim();
 }
 
+/** OpenBao's address, CA and init file: from the flags (any OpenBao), else the local stack's. */
+function openBaoTarget(ctx: CommandContext): { address: string; caFile: string; initFile: string } {
+  const address = flags.text(ctx.values, "openbao");
+  if (address !== undefined) {
+    if (!/^https:\/\/[^/]+$/.test(address)) throw usageError("--openbao must be https://host:port");
+    const caFile = flags.text(ctx.values, "ca-file");
+    const initFile = flags.text(ctx.values, "init-file");
+    if (!caFile || !initFile) throw usageError("--openbao needs --ca-file and --init-file");
+    return { address, caFile, initFile };
+  }
+  const { state, home } = localStack(ctx);
+  // The port the running stack uses (WARDEN_PORT_BASE may differ in this shell).
+  const port = state.components.find((c) => c.name === "openbao")?.ports.https;
+  if (port === undefined) throw new CliError("the running stack has no OpenBao");
+  return openBaoFiles(homePaths(home).openbao, port);
+}
+
 const set: CommandSpec = {
-  usage: "<provider> [--tenant default]   (the key is read from stdin, never echoed)",
-  options: flags.stringFlags("tenant"),
+  usage:
+    "<provider> [--tenant default] [--openbao https://host:8200 --ca-file pem --init-file path]   (the key is read from stdin, never echoed; without --openbao: the stack warden up started)",
+  options: flags.stringFlags("tenant", "openbao", "ca-file", "init-file"),
   async run(ctx) {
     const provider = flags.onePositional(ctx, "provider (openai, anthropic, ...)");
     if (!/^[a-z0-9-]+$/.test(provider)) throw usageError("provider must be lower-case letters, digits, -");
     const tenant = flags.text(ctx.values, "tenant") ?? "default";
     if (!/^[A-Za-z0-9_-]+$/.test(tenant)) throw usageError("tenant must be letters, digits, _ or -");
-    const { state, home } = localStack(ctx);
-    // The port the running stack uses (WARDEN_PORT_BASE may differ in this shell).
-    const port = state.components.find((c) => c.name === "openbao")?.ports.https;
-    if (port === undefined) throw new CliError("the running stack has no OpenBao");
-    const files = openBaoFiles(homePaths(home).openbao, port);
+    const target = openBaoTarget(ctx);
     const key = await readSecretFromStdin(`${provider} API key for tenant ${tenant}: `, ctx.io);
     if (!key) throw usageError("no key on stdin");
-    const bao = new BaoClient(files.address, files.caFile);
+    const bao = new BaoClient(target.address, target.caFile);
     try {
       const written = await bao.must<{ data: { version: number } }>(
         "POST",
         `warden/data/llm/${tenant}/${provider}`,
-        readRootToken(files),
+        readRootToken(target),
         { data: { api_key: key } },
       );
       ctx.io.stdout(

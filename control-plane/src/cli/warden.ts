@@ -3,6 +3,7 @@ import { auditCommands } from "./audit-commands.js";
 import { CliError } from "./cli-error.js";
 import { parseFlags, type CliIo, type CommandSpec } from "./command.js";
 import { delegationCommands } from "./delegation-commands.js";
+import { initCommands } from "./init-commands.js";
 import { kyaCommands } from "./kya-commands.js";
 import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
 import { runPolicyCommand } from "./policy-commands.js";
@@ -24,6 +25,7 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   audit: auditCommands,
   delegations: delegationCommands,
   budgets: budgetCommands,
+  init: initCommands,
 };
 /** Commands that are a group on their own: `warden usage [flags]`. */
 const SINGLE: Record<string, CommandSpec> = { usage: usageCommand };

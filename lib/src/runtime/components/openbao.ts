@@ -5,6 +5,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   writeFileSync,
 } from "node:fs";
 import { Agent, request } from "node:https";
@@ -19,8 +20,8 @@ import type { Component } from "../supervisor.js";
  * start). First start: initialised with one unseal key share; the unseal key and the root token are
  * kept 0600 in openbao/init.json (local use only: production uses auto-unseal with a KMS or HSM and
  * several key holders, docs/running.md). Every start: unsealed, then set up idempotently as
- * compose/openbao/init.sh does: transit keys, KV v2 `warden/`, vault/*.hcl policies, cert auth with
- * extproc-server's role, and a control-plane token file.
+ * `warden init openbao` does for the compose stack: transit keys, KV v2 `warden/`, vault/*.hcl
+ * policies, cert auth with extproc-server's role, and a fresh control-plane token file.
  */
 export const TRANSIT_KEYS = ["warden-signing", "warden-tokens"] as const;
 
@@ -120,8 +121,12 @@ interface InitMaterial {
   root_token: string;
 }
 
-export function readRootToken(files: OpenBaoFiles): string {
-  return (JSON.parse(readFileSync(files.initFile, "utf8")) as InitMaterial).root_token;
+export function readRootToken(files: Pick<OpenBaoFiles, "initFile">): string {
+  return readRootTokenFrom(files.initFile);
+}
+
+function readRootTokenFrom(initFile: string): string {
+  return (JSON.parse(readFileSync(initFile, "utf8")) as InitMaterial).root_token;
 }
 
 export function openBaoComponent(
@@ -185,33 +190,12 @@ export function openBaoComponent(
       };
     },
     async ready(alive) {
-      const bao = new BaoClient(files.address, files.caFile);
-      try {
-        await waitFor(
-          "OpenBao to answer",
-          async () => {
-            alive();
-            const health = await bao.call("GET", "sys/health");
-            return health.status > 0;
-          },
-          30_000,
-        );
-        await initialiseAndUnseal(bao, files);
-        await waitFor(
-          "OpenBao to become active",
-          async () => (await bao.call("GET", "sys/health")).status === 200,
-          30_000,
-        );
-        await configure(
-          bao,
-          files,
-          readRootToken(files),
-          trustDomain,
-          readFileSync(join(dir, "tls", "client-ca.pem"), "utf8"),
-        );
-      } finally {
-        bao.close();
-      }
+      await setUpOpenBao({
+        files,
+        trustDomain,
+        clientCaPem: readFileSync(join(dir, "tls", "client-ca.pem"), "utf8"),
+        alive,
+      });
     },
     async healthy() {
       const bao = new BaoClient(files.address, files.caFile);
@@ -226,7 +210,7 @@ export function openBaoComponent(
   };
 }
 
-async function initialiseAndUnseal(bao: BaoClient, files: OpenBaoFiles): Promise<void> {
+async function initialiseAndUnseal(bao: BaoClient, files: Pick<OpenBaoFiles, "initFile">): Promise<void> {
   const status = await bao.must<{ initialized: boolean }>("GET", "sys/init", "");
   if (!status?.initialized) {
     const init = await bao.must<{ keys: string[]; root_token: string }>("PUT", "sys/init", "", {
@@ -246,13 +230,8 @@ async function initialiseAndUnseal(bao: BaoClient, files: OpenBaoFiles): Promise
   }
 }
 
-async function configure(
-  bao: BaoClient,
-  files: OpenBaoFiles,
-  root: string,
-  trustDomain: string,
-  clientCaPem: string,
-): Promise<void> {
+async function configure(bao: BaoClient, options: OpenBaoSetUp, root: string): Promise<void> {
+  const { files, trustDomain, clientCaPem } = options;
   const mounts = (await bao.must<Record<string, unknown>>("GET", "sys/mounts", root)) ?? {};
   if (!("transit/" in mounts)) await bao.must("POST", "sys/mounts/transit", root, { type: "transit" });
   if (!("warden/" in mounts))
@@ -261,7 +240,7 @@ async function configure(
     if ((await bao.call("GET", `transit/keys/${key}`, root)).status === 404)
       await bao.must("POST", `transit/keys/${key}`, root, { type: "ecdsa-p256" });
   }
-  const policyDir = join(REPO_ROOT, "vault");
+  const policyDir = options.policyDir ?? join(REPO_ROOT, "vault");
   for (const file of readdirSync(policyDir).filter((f) => f.endsWith(".hcl"))) {
     const policy = readFileSync(join(policyDir, file), "utf8");
     await bao.must("PUT", `sys/policies/acl/${file.replace(/\.hcl$/, "")}`, root, { policy });
@@ -275,11 +254,21 @@ async function configure(
     token_no_default_policy: true,
     token_ttl: "1h",
   });
-  // The control plane's token: kept while OpenBao still accepts it, else a new one.
-  if (existsSync(files.controlPlaneTokenFile)) {
-    const token = readFileSync(files.controlPlaneTokenFile, "utf8").trim();
-    if ((await bao.call("GET", "auth/token/lookup-self", token)).status === 200) return;
-  }
+  await rotateControlPlaneToken(bao, files.controlPlaneTokenFile, root, options.controlPlaneUid);
+}
+
+/**
+ * A fresh token for the control plane at every set-up (only the `control-plane` policy): written next
+ * to the old file and renamed over it, so the file always holds a working token (the control plane
+ * re-reads it when OpenBao refuses its token), then the previous token is revoked.
+ */
+async function rotateControlPlaneToken(
+  bao: BaoClient,
+  tokenFile: string,
+  root: string,
+  ownerUid: number | undefined,
+): Promise<void> {
+  const previous = existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "";
   const created = await bao.must<{ auth: { client_token: string } }>(
     "POST",
     "auth/token/create-orphan",
@@ -293,5 +282,57 @@ async function configure(
     },
   );
   if (!created?.auth.client_token) throw new Error("OpenBao issued no control-plane token");
-  writeFileSync(files.controlPlaneTokenFile, created.auth.client_token, { mode: 0o600 });
+  const staged = `${tokenFile}.new`;
+  writeFileSync(staged, created.auth.client_token, { mode: 0o600 });
+  if (ownerUid !== undefined) chownSync(staged, ownerUid, ownerUid);
+  renameSync(staged, tokenFile);
+  // Revoked with the root token (the control plane's own has no default policy); already invalid is fine.
+  if (previous) await bao.call("POST", "auth/token/revoke", root, { token: previous });
+}
+
+export interface OpenBaoSetUp {
+  /** Where OpenBao is, its CA, and the files the set-up keeps (init material, control-plane token). */
+  files: Pick<OpenBaoFiles, "address" | "caFile" | "initFile" | "controlPlaneTokenFile">;
+  trustDomain: string;
+  /** The CA that signs extproc-server's cert-auth client certificate. */
+  clientCaPem: string;
+  /** The Vault policies (`<name>.hcl`); the repository's `vault/` by default. */
+  policyDir?: string;
+  /** Owner of the control-plane token file (when the control plane runs under another uid). */
+  controlPlaneUid?: number;
+  /** Called while waiting, to stop early when the server process died. */
+  alive?: () => void;
+  waitMs?: number;
+}
+
+/**
+ * The whole OpenBao set-up, idempotent: waits for the server, initialises it on first start (one
+ * unseal key share, kept with the root token in `files.initFile`, 0600), unseals it, waits until it
+ * is active, then configures transit, KV, policies, cert auth and the control plane's token. Run by
+ * `warden up` and by `warden init openbao` (the compose stack's openbao-init job).
+ */
+export async function setUpOpenBao(options: OpenBaoSetUp): Promise<void> {
+  const { files } = options;
+  const waitMs = options.waitMs ?? 30_000;
+  const bao = new BaoClient(files.address, files.caFile);
+  try {
+    await waitFor(
+      "OpenBao to answer",
+      async () => {
+        options.alive?.();
+        const health = await bao.call("GET", "sys/health");
+        return health.status > 0;
+      },
+      waitMs,
+    );
+    await initialiseAndUnseal(bao, files);
+    await waitFor(
+      "OpenBao to become active",
+      async () => (await bao.call("GET", "sys/health")).status === 200,
+      waitMs,
+    );
+    await configure(bao, options, readRootTokenFrom(files.initFile));
+  } finally {
+    bao.close();
+  }
 }

@@ -85,9 +85,22 @@ async function readForm(request: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(text);
 }
 
-export async function startDevIssuer(dir: string, port: number): Promise<Server> {
-  const issuer = `http://127.0.0.1:${port}`;
+export interface DevIssuerOptions {
+  /** The address it listens on; loopback unless a container network needs more. */
+  host?: string;
+  /** Its issuer URL, as the control plane reaches it (`iss` of its tokens, discovery). */
+  issuer?: string;
+}
+
+export async function startDevIssuer(
+  dir: string,
+  port: number,
+  options: DevIssuerOptions = {},
+): Promise<Server> {
+  const issuer = options.issuer ?? `http://127.0.0.1:${port}`;
   const privateJwk = await ensureKey(dir);
+  // Made at start, so whoever runs it can read the passwords before the first login.
+  ensureAccounts(dir);
   const key = await importJWK(privateJwk, "ES256");
   const { d: _d, ...publicJwk } = privateJwk;
   const send = (response: ServerResponse, status: number, body: unknown) => {
@@ -144,7 +157,7 @@ export async function startDevIssuer(dir: string, port: number): Promise<Server>
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", resolve);
+    server.listen(port, options.host ?? "127.0.0.1", resolve);
   });
   return server;
 }
