@@ -142,6 +142,13 @@ describe("warden up", () => {
     for (const component of state.components) {
       expect(component).toMatchObject({ state: "running", healthy: true, pid: expect.any(Number) });
     }
+    // Each with the version the program reports (the pinned tools; our package's for our own).
+    const { components } = JSON.parse((await warden(["status", "--json"])).stdout) as {
+      components: { name: string; version: string }[];
+    };
+    const versions = Object.fromEntries(components.map((c) => [c.name, c.version]));
+    expect(versions).toMatchObject({ envoy: "1.40.0", openbao: "2.7.2", "spire-server": "1.13.3" });
+    expect(versions["authz-server"]).toMatch(/^\d+\.\d+\.\d+ \(node 20\./);
   });
 
   test("an agent onboarded with the CLI is refused until KYA approval, then calls with the OpenBao key", async () => {

@@ -20,6 +20,7 @@ import { saveCliToken } from "../../../lib/src/runtime/local-session.js";
 import { createSupervisor } from "../../../lib/src/runtime/stack.js";
 import { readSupervisorState, type SupervisorState } from "../../../lib/src/runtime/state.js";
 import { parseFlags, type CliIo } from "./command.js";
+import { componentVersions } from "./component-versions.js";
 
 /**
  * `warden up [--detach] | status [--json] | logs [component] [-f] | down`: runs the whole stack on
@@ -27,7 +28,7 @@ import { parseFlags, type CliIo } from "./command.js";
  */
 export const RUNTIME_USAGE = `usage:
   warden up [--detach]             start the whole stack (foreground until Ctrl-C; --detach: background)
-  warden status [--json]           per component: pid, health, ports; policy revision; agent count
+  warden status [--json]           per component: version, pid, health, ports; policy revision; agents; audit heads
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
   warden login [--user admin]      a control-plane token from the development OIDC issuer (password
@@ -98,8 +99,10 @@ export async function runRuntimeCommand(
         return 1;
       }
       const extra = await liveFacts(state);
+      const versions = await componentVersions(state.components.map((c) => c.name));
       if (values.json) {
-        io.stdout(JSON.stringify({ ...state, ...extra }, null, 2));
+        const components = state.components.map((c) => ({ ...c, version: versions[c.name] ?? "-" }));
+        io.stdout(JSON.stringify({ ...state, components, ...extra }, null, 2));
       } else {
         io.stdout(
           `supervisor pid ${state.pid}, up since ${state.startedAt}, ${state.ready ? "ready" : "starting"}`,
@@ -116,14 +119,14 @@ export async function runRuntimeCommand(
           );
         io.stdout("");
         io.stdout(
-          `${"component".padEnd(16)}${"pid".padEnd(9)}${"state".padEnd(12)}${"health".padEnd(10)}${"restarts".padEnd(10)}ports`,
+          `${"component".padEnd(16)}${"version".padEnd(22)}${"pid".padEnd(9)}${"state".padEnd(12)}${"health".padEnd(10)}${"restarts".padEnd(10)}ports`,
         );
         for (const c of state.components) {
           const ports = Object.entries(c.ports)
             .map(([k, v]) => `${k}=${v}`)
             .join(" ");
           io.stdout(
-            `${c.name.padEnd(16)}${String(c.pid ?? "-").padEnd(9)}${c.state.padEnd(12)}${(c.healthy ? "healthy" : "unhealthy").padEnd(10)}${String(c.restarts).padEnd(10)}${ports}`,
+            `${c.name.padEnd(16)}${(versions[c.name] ?? "-").padEnd(22)}${String(c.pid ?? "-").padEnd(9)}${c.state.padEnd(12)}${(c.healthy ? "healthy" : "unhealthy").padEnd(10)}${String(c.restarts).padEnd(10)}${ports}`,
           );
         }
       }
