@@ -49,28 +49,48 @@ export function errorBody(code: string, message: string, decisionId: string | nu
   return { error: { code, message, decision_id: decisionId } };
 }
 
+/**
+ * What one HTTP status is called in each error vocabulary an agent may read: Warden's own code, the
+ * error `type` of Anthropic (whose names OpenAI's SDK also reads), and the google.rpc.Code name
+ * (https://cloud.google.com/apis/design/errors#handling_errors). The one status mapping: every error
+ * body, Warden's or a provider's shape (llm/error-shapes.ts), takes its names from here.
+ */
+export interface StatusNames {
+  readonly code: ErrorCode;
+  readonly providerType: string;
+  readonly googleStatus: string;
+}
+
+const NAMES_OF_STATUS: ReadonlyMap<number, StatusNames> = new Map([
+  [400, { code: "bad_request", providerType: "invalid_request_error", googleStatus: "INVALID_ARGUMENT" }],
+  [401, { code: "unauthenticated", providerType: "authentication_error", googleStatus: "UNAUTHENTICATED" }],
+  [402, { code: "payment_required", providerType: "billing_error", googleStatus: "RESOURCE_EXHAUSTED" }],
+  [403, { code: "forbidden", providerType: "permission_error", googleStatus: "PERMISSION_DENIED" }],
+  [404, { code: "not_found", providerType: "not_found_error", googleStatus: "NOT_FOUND" }],
+  [409, { code: "conflict", providerType: "invalid_request_error", googleStatus: "FAILED_PRECONDITION" }],
+  [413, { code: "payload_too_large", providerType: "request_too_large", googleStatus: "INVALID_ARGUMENT" }],
+  [429, { code: "rate_limited", providerType: "rate_limit_error", googleStatus: "RESOURCE_EXHAUSTED" }],
+  [502, { code: "upstream_unavailable", providerType: "api_error", googleStatus: "UNAVAILABLE" }],
+  [503, { code: "unavailable", providerType: "api_error", googleStatus: "UNAVAILABLE" }],
+  [504, { code: "internal", providerType: "api_error", googleStatus: "DEADLINE_EXCEEDED" }],
+] satisfies [number, StatusNames][]);
+
+const OTHER_SERVER_ERROR: StatusNames = {
+  code: "internal",
+  providerType: "api_error",
+  googleStatus: "INTERNAL",
+};
+const OTHER_CLIENT_ERROR: StatusNames = {
+  code: "forbidden",
+  providerType: "invalid_request_error",
+  googleStatus: "FAILED_PRECONDITION",
+};
+
+export function namesOfStatus(status: number): StatusNames {
+  return NAMES_OF_STATUS.get(status) ?? (status >= 500 ? OTHER_SERVER_ERROR : OTHER_CLIENT_ERROR);
+}
+
 /** Maps an HTTP status to the error code an agent sees when only the status is known. */
 export function codeForStatus(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return "bad_request";
-    case 401:
-      return "unauthenticated";
-    case 402:
-      return "payment_required";
-    case 404:
-      return "not_found";
-    case 409:
-      return "conflict";
-    case 413:
-      return "payload_too_large";
-    case 429:
-      return "rate_limited";
-    case 502:
-      return "upstream_unavailable";
-    case 503:
-      return "unavailable";
-    default:
-      return status >= 500 ? "internal" : "forbidden";
-  }
+  return namesOfStatus(status).code;
 }
