@@ -1,11 +1,10 @@
 import {
   status as GrpcStatus,
   type ServerCredentials,
-  type ServerInterceptor,
   type ServerUnaryCall,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { GrpcServer } from "../../lib/src/grpc-server/grpc-server.js";
+import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
 import type { Logger } from "../../lib/src/logger.js";
 import {
   AuthorizationService,
@@ -22,7 +21,7 @@ import type { PolicyInput } from "./policy-input.js";
  */
 export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 
-export interface AuthzServerOptions {
+export interface AuthzServerOptions extends GrpcTransport {
   deps: AuthorizerDeps;
   logger: Logger;
   /**
@@ -32,21 +31,13 @@ export interface AuthzServerOptions {
   tokenKeysRefreshed?: () => Promise<boolean>;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
-  credentials?: ServerCredentials;
-  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
-  interceptors?: ServerInterceptor[];
 }
 
 export class AuthzServer {
   private readonly server: GrpcServer;
 
   constructor(private readonly options: AuthzServerOptions) {
-    this.server = new GrpcServer({
-      serviceName: AUTHZ_SERVICE_NAME,
-      maxReceiveMessageBytes: 4 * 1024 * 1024,
-      credentials: options.credentials,
-      interceptors: options.interceptors,
-    });
+    this.server = new GrpcServer(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
     this.server.addService(AuthorizationService, { check: this.check });
   }
 

@@ -1,13 +1,7 @@
-import {
-  status as GrpcStatus,
-  type ServerCredentials,
-  type ServerDuplexStream,
-  type ServerInterceptor,
-  type ServiceDefinition,
-} from "@grpc/grpc-js";
+import { status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
 import { ExternalProcessorService, type IProcessingResponse } from "../../lib/src/envoy/services.js";
-import { GrpcServer } from "../../lib/src/grpc-server/grpc-server.js";
+import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
 import type { Provider } from "./providers.js";
@@ -26,12 +20,9 @@ const ProcessService = {
 
 type ProcessCall = ServerDuplexStream<IncomingMessage, IProcessingResponse>;
 
-export interface ExtProcServerOptions {
+export interface ExtProcServerOptions extends GrpcTransport {
   logger: Logger;
   providers?: readonly Provider[];
-  credentials?: ServerCredentials;
-  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
-  interceptors?: ServerInterceptor[];
 }
 
 /**
@@ -45,12 +36,7 @@ export class ExtProcServer {
   private violations = 0;
 
   constructor(private readonly options: ExtProcServerOptions) {
-    this.server = new GrpcServer({
-      serviceName: EXTPROC_SERVICE_NAME,
-      maxReceiveMessageBytes: 8 * 1024 * 1024,
-      credentials: options.credentials,
-      interceptors: options.interceptors,
-    });
+    this.server = new GrpcServer(EXTPROC_SERVICE_NAME, 8 * 1024 * 1024, options);
     this.providers = options.providers ?? [];
     this.server.addService(ProcessService, { process: (call: ProcessCall) => this.serveStream(call) });
   }

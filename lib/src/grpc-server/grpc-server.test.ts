@@ -44,7 +44,7 @@ const HangService = {
 } satisfies ServiceDefinition;
 
 test("health says NOT_SERVING until the server is told it serves, for the server and its service", async () => {
-  const server = new GrpcServer({ serviceName: "test.Hang", maxReceiveMessageBytes: 1024 });
+  const server = new GrpcServer("test.Hang", 1024);
   const port = await server.listen("127.0.0.1:0");
   try {
     expect(await health(port, "")).toBe("NOT_SERVING");
@@ -57,7 +57,7 @@ test("health says NOT_SERVING until the server is told it serves, for the server
 });
 
 test("a call still open when the grace ends is cut, after onForced, and shutdown resolves", async () => {
-  const server = new GrpcServer({ serviceName: "test.Hang", maxReceiveMessageBytes: 1024 });
+  const server = new GrpcServer("test.Hang", 1024);
   let started!: () => void;
   const inFlight = new Promise<void>((resolve) => (started = resolve));
   server.addService(HangService, { hang: () => started() });

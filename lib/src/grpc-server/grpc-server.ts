@@ -7,14 +7,11 @@ import {
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 
-export interface GrpcServerOptions {
-  /** The service the health check reports on, besides "" (the server as a whole). */
-  serviceName: string;
-  /** The largest message a client may send, in bytes. */
-  maxReceiveMessageBytes: number;
+/** How a server is reached: both come from serverMtlsFromConfig (lib/src/spiffe/grpc-mtls.ts). */
+export interface GrpcTransport {
   /** Without them: plaintext, for loopback (dev and the plaintext tests). */
   credentials?: ServerCredentials;
-  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE, lib/src/spiffe/grpc-mtls.ts). */
+  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
   interceptors?: ServerInterceptor[];
 }
 
@@ -27,13 +24,21 @@ export class GrpcServer {
   private readonly server: Server;
   private readonly health: HealthImplementation;
 
-  constructor(private readonly options: GrpcServerOptions) {
+  /**
+   * @param serviceName the service the health check reports on, besides "" (the server as a whole)
+   * @param maxReceiveMessageBytes the largest message a client may send
+   */
+  constructor(
+    private readonly serviceName: string,
+    maxReceiveMessageBytes: number,
+    private readonly transport: GrpcTransport = {},
+  ) {
     this.server = new Server({
-      "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
+      "grpc.max_receive_message_length": maxReceiveMessageBytes,
       "grpc.keepalive_permit_without_calls": 1,
-      interceptors: options.interceptors ?? [],
+      interceptors: transport.interceptors ?? [],
     });
-    this.health = new HealthImplementation({ "": "NOT_SERVING", [options.serviceName]: "NOT_SERVING" });
+    this.health = new HealthImplementation({ "": "NOT_SERVING", [serviceName]: "NOT_SERVING" });
     this.health.addToServer(this.server);
   }
 
@@ -44,7 +49,7 @@ export class GrpcServer {
   /** Binds `host:port` (port 0: any free one) or `unix:path`; resolves to the bound port. */
   listen(
     address: string,
-    credentials: ServerCredentials = this.options.credentials ?? ServerCredentials.createInsecure(),
+    credentials: ServerCredentials = this.transport.credentials ?? ServerCredentials.createInsecure(),
   ): Promise<number> {
     return new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
@@ -54,7 +59,7 @@ export class GrpcServer {
   setServing(serving: boolean): void {
     const status = serving ? "SERVING" : "NOT_SERVING";
     this.health.setStatus("", status);
-    this.health.setStatus(this.options.serviceName, status);
+    this.health.setStatus(this.serviceName, status);
   }
 
   /**
