@@ -1,3 +1,4 @@
+import { loadSaasCatalogue } from "../saas/catalogue.js";
 import type { Destination } from "./params.js";
 
 /**
@@ -8,47 +9,54 @@ import type { Destination } from "./params.js";
  */
 export const AUTHZ_REQUEST_BODY = { maxBytes: 1024 * 1024, allowPartial: false } as const;
 
-/** The public providers and their API hosts. Azure OpenAI and MCP servers are per deployment. */
-export function providerDestinations(): Destination[] {
-  const provider = (name: string, kind: "llm" | "saas", host: string): Destination => ({
+/** The public LLM APIs and their hosts. Azure OpenAI is per deployment (azureOpenAiDestination). */
+const LLM_HOSTS: readonly (readonly [service: string, host: string])[] = [
+  ["openai", "api.openai.com"],
+  ["anthropic", "api.anthropic.com"],
+  ["google-ai", "generativelanguage.googleapis.com"],
+];
+
+/** A public provider's route at `/<name>/`; LLM routes send ext_authz the body (it names the model). */
+function providerDestination(name: string, kind: "llm" | "saas", host: string): Destination {
+  return {
     name,
     service: name,
     kind,
     pathPrefix: `/${name}/`,
     upstream: { address: host, port: 443, tls: true },
     ...(kind === "llm" ? { authzRequestBody: { ...AUTHZ_REQUEST_BODY } } : {}),
-  });
+  };
+}
+
+let saasHosts: readonly (readonly [service: string, host: string])[] | undefined;
+
+/**
+ * The SaaS services of the shipped catalogue (lib/src/saas/services.json) that live on one fixed API
+ * host, in catalogue order. One on per-customer hosts (`*.my.salesforce.com`) has its own function.
+ */
+function fixedHostSaasServices(): readonly (readonly [service: string, host: string])[] {
+  saasHosts ??= loadSaasCatalogue()
+    .services.filter((service) => service.hosts.length === 1 && !service.hosts[0]!.includes("*"))
+    .map((service) => [service.name, service.hosts[0]!] as const);
+  return saasHosts;
+}
+
+/** The public providers and their API hosts. Azure OpenAI, Salesforce and MCP servers are per deployment. */
+export function providerDestinations(): Destination[] {
   return [
-    provider("openai", "llm", "api.openai.com"),
-    provider("anthropic", "llm", "api.anthropic.com"),
-    provider("google-ai", "llm", "generativelanguage.googleapis.com"),
-    provider("google-drive", "saas", "www.googleapis.com"),
-    provider("github", "saas", "api.github.com"),
-    provider("microsoft-365", "saas", "graph.microsoft.com"),
+    ...LLM_HOSTS.map(([name, host]) => providerDestination(name, "llm", host)),
+    ...fixedHostSaasServices().map(([name, host]) => providerDestination(name, "saas", host)),
   ];
 }
 
 /** Salesforce lives on a per-org instance host, e.g. `acme.my.salesforce.com`. */
 export function salesforceDestination(instanceHost: string): Destination {
-  return {
-    name: "salesforce",
-    service: "salesforce",
-    kind: "saas",
-    pathPrefix: "/salesforce/",
-    upstream: { address: instanceHost, port: 443, tls: true },
-  };
+  return providerDestination("salesforce", "saas", instanceHost);
 }
 
 /** Azure OpenAI lives on a per-customer resource host, e.g. `myresource.openai.azure.com`. */
 export function azureOpenAiDestination(resourceHost: string): Destination {
-  return {
-    name: "azure-openai",
-    service: "azure-openai",
-    kind: "llm",
-    pathPrefix: "/azure-openai/",
-    upstream: { address: resourceHost, port: 443, tls: true },
-    authzRequestBody: { ...AUTHZ_REQUEST_BODY },
-  };
+  return providerDestination("azure-openai", "llm", resourceHost);
 }
 
 /** An MCP server reached at `/mcp/<name>/`; `destination.service` is its name. */
