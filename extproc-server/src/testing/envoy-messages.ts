@@ -6,7 +6,6 @@ import {
 } from "../../../lib/src/envoy/services.js";
 import { toStruct } from "../../../lib/src/envoy/struct.js";
 import type { envoy } from "../../../lib/src/gen/envoy.js";
-import { ProtocolViolation, type Reply } from "../stream-processor.js";
 
 /**
  * ext_proc messages shaped the way Envoy sends them (header values in `raw_value` only, the
@@ -94,15 +93,6 @@ export const wire = {
 /** A reply as Envoy would read it: encoded and decoded by the real codec. */
 export function asEnvoyReads(reply: IProcessingResponse): envoy.service.ext_proc.v3.ProcessingResponse {
   return extProc.ProcessingResponse.decode(extProc.ProcessingResponse.encode(reply).finish());
-}
-
-/** What a processor answered a message (awaited when async), as Envoy reads it; there must be one. */
-export async function replyAsEnvoyReads(
-  value: Reply | Promise<Reply>,
-): Promise<envoy.service.ext_proc.v3.ProcessingResponse> {
-  const answer = await value;
-  if (!answer || answer instanceof ProtocolViolation) throw new Error("expected a reply");
-  return asEnvoyReads(answer);
 }
 
 export interface ReadableMutation {

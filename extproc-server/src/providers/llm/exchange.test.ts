@@ -1,21 +1,23 @@
 import { WardenError } from "../../../../lib/src/errors.js";
 import type { IProcessingResponse } from "../../../../lib/src/envoy/services.js";
+import { createLogger } from "../../../../lib/src/logger.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import { SecretScrubber } from "../../credentials/scrub.js";
 import { BODY_BUFFERED, BODY_STREAMED } from "../../processing-responses.js";
+import { StreamProcessor } from "../../stream-processor.js";
 import {
+  asEnvoyReads,
   authzMetadata,
   readImmediate,
   readMutation,
-  replyAsEnvoyReads,
   SAMPLE_HANDOFF,
   wire,
 } from "../../testing/envoy-messages.js";
-import { testProcessor } from "../../testing/processor.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { UsageRecord } from "../../usage/record.js";
 import { LlmProvider } from "./provider.js";
 
+const logger = createLogger("llm-exchange-test", "silent");
 const TENANT_KEY = "sk-vault-held-acme-openai-0123456789";
 
 class StubKeys implements LlmKeySource {
@@ -49,8 +51,14 @@ function setup(options: { defaultTenant?: string | null; budgets?: BudgetGuard }
     // One token per word: enough to see that an estimate counts the request and what was delivered.
     tokenCounter: () => Promise.resolve({ count: (words) => words.split(/\s+/).filter(Boolean).length }),
   });
-  const stream = testProcessor([provider]);
+  const stream = new StreamProcessor({ providers: [provider], logger, newDecisionId: () => "dec-new" });
   return { keys, records, stream };
+}
+
+async function reply(value: ReturnType<StreamProcessor["process"]>) {
+  const answer = await value;
+  if (!answer) throw new Error("expected a reply");
+  return asEnvoyReads(answer as IProcessingResponse);
 }
 
 const CHAT_HEADERS = {
@@ -70,7 +78,7 @@ const text = (bytes: Uint8Array | null | undefined) =>
 describe("request", () => {
   test("the agent's credential is replaced by the tenant's key, and the body is asked for (BUFFERED)", async () => {
     const { stream } = setup();
-    const answer = await replyAsEnvoyReads(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
     const mutation = readMutation(answer.requestHeaders?.response?.headerMutation);
     expect(mutation.set.authorization).toBe(`Bearer ${TENANT_KEY}`);
     expect(mutation.set["accept-encoding"]).toBe("identity");
@@ -82,7 +90,7 @@ describe("request", () => {
   test("an async key lookup gives the same result", async () => {
     const { stream, keys } = setup();
     keys.async = true;
-    const answer = await replyAsEnvoyReads(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
     expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBe(
       `Bearer ${TENANT_KEY}`,
     );
@@ -90,13 +98,13 @@ describe("request", () => {
 
   test("a streaming chat body is rewritten to ask for usage, with a matching content-length", async () => {
     const { stream } = setup();
-    await replyAsEnvoyReads(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
     const body = JSON.stringify({
       model: "gpt-4o-mini",
       stream: true,
       messages: [{ role: "user", content: "hi" }],
     });
-    const answer = await replyAsEnvoyReads(stream.process(wire.requestBody(body)));
+    const answer = await reply(stream.process(wire.requestBody(body)));
     const sent = text(answer.requestBody?.response?.bodyMutation?.body);
     expect(JSON.parse(sent)).toMatchObject({ model: "gpt-4o-mini", stream_options: { include_usage: true } });
     expect(readMutation(answer.requestBody?.response?.headerMutation).set).toEqual({
@@ -106,10 +114,8 @@ describe("request", () => {
 
   test("a non-streaming body goes on unchanged", async () => {
     const { stream } = setup();
-    await replyAsEnvoyReads(stream.process(wire.requestHeaders(CHAT_HEADERS)));
-    const answer = await replyAsEnvoyReads(
-      stream.process(wire.requestBody('{"model":"gpt-4o","messages":[]}')),
-    );
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const answer = await reply(stream.process(wire.requestBody('{"model":"gpt-4o","messages":[]}')));
     expect(answer.requestBody?.response).toBeNull();
   });
 
@@ -135,7 +141,7 @@ describe("request", () => {
         ?.status,
     ).toBe(403);
     const single = setup({ defaultTenant: "solo" });
-    const answer = await replyAsEnvoyReads(
+    const answer = await reply(
       single.stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: noTenant })),
     );
     expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBe(
@@ -182,8 +188,8 @@ describe("request", () => {
   test("an alias the policy resolved: the resolved model goes upstream, both are recorded", async () => {
     const { stream, records } = setup();
     const metadata = authzMetadata({ ...SAMPLE_HANDOFF, policy: { model: "gpt-4o-mini" } });
-    await replyAsEnvoyReads(stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata })));
-    const answer = await replyAsEnvoyReads(
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata })));
+    const answer = await reply(
       stream.process(wire.requestBody('{"model":"fast","stream":true,"messages":[]}')),
     );
     const sent = JSON.parse(text(answer.requestBody?.response?.bodyMutation?.body)) as Record<
@@ -208,7 +214,7 @@ describe("request", () => {
       service: "google-ai",
       policy: { model: "gemini-2.0-flash" },
     });
-    const answer = await replyAsEnvoyReads(
+    const answer = await reply(
       stream.process(
         wire.requestHeaders(
           { ":method": "POST", ":path": "/google-ai/v1beta/models/fast:streamGenerateContent?alt=sse" },
@@ -227,9 +233,7 @@ describe("request", () => {
   test("routes that are not LLM routes are not touched", async () => {
     const { stream } = setup();
     const saas = authzMetadata({ ...SAMPLE_HANDOFF, service: "github", kind: "saas" });
-    const answer = await replyAsEnvoyReads(
-      stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: saas })),
-    );
+    const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: saas })));
     expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBeUndefined();
     expect(answer.modeOverride).toBeNull();
   });
@@ -238,14 +242,14 @@ describe("request", () => {
 describe("response", () => {
   async function started(body = '{"model":"gpt-4o","messages":[]}') {
     const context = setup();
-    await replyAsEnvoyReads(context.stream.process(wire.requestHeaders(CHAT_HEADERS)));
-    await replyAsEnvoyReads(context.stream.process(wire.requestBody(body)));
+    await reply(context.stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    await reply(context.stream.process(wire.requestBody(body)));
     return context;
   }
 
   test("a JSON body is streamed (never buffered by Envoy), read for usage and scrubbed of the key", async () => {
     const { stream, records } = await started();
-    const headers = await replyAsEnvoyReads(
+    const headers = await reply(
       stream.process(
         wire.responseHeaders({
           ":status": "200",
@@ -266,8 +270,8 @@ describe("response", () => {
       usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
     });
     const cut = upstream.indexOf(TENANT_KEY) + 5;
-    const first = await replyAsEnvoyReads(stream.process(wire.responseBody(upstream.slice(0, cut), false)));
-    const last = await replyAsEnvoyReads(stream.process(wire.responseBody(upstream.slice(cut), true)));
+    const first = await reply(stream.process(wire.responseBody(upstream.slice(0, cut), false)));
+    const last = await reply(stream.process(wire.responseBody(upstream.slice(cut), true)));
     const sent = [first, last]
       .map((answer) => text(answer.responseBody?.response?.bodyMutation?.body))
       .join("");
@@ -301,7 +305,7 @@ describe("response", () => {
 
   test("an SSE response streams; usage is read as it passes; the record says completed", async () => {
     const { stream, records } = await started('{"model":"gpt-4o-mini","stream":true,"messages":[]}');
-    const headers = await replyAsEnvoyReads(
+    const headers = await reply(
       stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
     );
     expect(headers.modeOverride?.responseBodyMode).toBe(BODY_STREAMED);
@@ -309,10 +313,10 @@ describe("response", () => {
       'data: {"model":"gpt-4o-mini-2024-07-18","choices":[{"delta":{"content":"Hi"}}],"usage":null}\n\n',
       'data: {"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n',
     ];
-    const first = await replyAsEnvoyReads(stream.process(wire.responseBody(chunks[0]!, false)));
+    const first = await reply(stream.process(wire.responseBody(chunks[0]!, false)));
     expect(first.responseBody?.response).toBeNull();
     // The agent did not ask for usage: the usage-only chunk Warden asked for is kept from it.
-    const last = await replyAsEnvoyReads(stream.process(wire.responseBody(chunks[1]!, true)));
+    const last = await reply(stream.process(wire.responseBody(chunks[1]!, true)));
     expect(text(last.responseBody?.response?.bodyMutation?.body)).toBe("data: [DONE]\n\n");
     stream.end();
     expect(records[0]).toMatchObject({
@@ -326,13 +330,13 @@ describe("response", () => {
 
   test("a key split across SSE chunks never reaches the agent", async () => {
     const { stream } = await started('{"model":"gpt-4o-mini","stream":true}');
-    await replyAsEnvoyReads(
+    await reply(
       stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
     );
     const event = `data: {"leak":"${TENANT_KEY}"}\n\n`;
     const cut = event.indexOf(TENANT_KEY) + 10;
-    const first = await replyAsEnvoyReads(stream.process(wire.responseBody(event.slice(0, cut))));
-    const second = await replyAsEnvoyReads(stream.process(wire.responseBody(event.slice(cut))));
+    const first = await reply(stream.process(wire.responseBody(event.slice(0, cut))));
+    const second = await reply(stream.process(wire.responseBody(event.slice(cut))));
     const delivered = [first, second]
       .map((answer) => text(answer.responseBody?.response?.bodyMutation?.body))
       .join("");
@@ -342,10 +346,10 @@ describe("response", () => {
 
   test("a stream cut before its end still records the usage it saw, as cut", async () => {
     const { stream, records } = await started('{"model":"claude","stream":true}');
-    await replyAsEnvoyReads(
+    await reply(
       stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
     );
-    await replyAsEnvoyReads(
+    await reply(
       stream.process(
         wire.responseBody('data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1}}\n\n'),
       ),
@@ -373,10 +377,10 @@ describe("response", () => {
     const { stream, records } = await started(
       '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"say two words"}]}',
     );
-    await replyAsEnvoyReads(
+    await reply(
       stream.process(wire.responseHeaders({ ":status": "200", "content-type": "text/event-stream" })),
     );
-    await replyAsEnvoyReads(
+    await reply(
       stream.process(
         wire.responseBody(
           'data: {"model":"gpt-4o","choices":[{"delta":{"content":"hello there"}}],"usage":null}\n\ndata: [DONE]\n\n',
@@ -394,7 +398,7 @@ describe("response", () => {
 
   test("a compressed answer cannot be scanned: 502 JSON", async () => {
     const { stream } = await started();
-    const answer = await replyAsEnvoyReads(
+    const answer = await reply(
       stream.process(
         wire.responseHeaders({
           ":status": "200",
@@ -411,7 +415,7 @@ describe("response", () => {
 
   test("a 401 from the provider drops the cached key", async () => {
     const { stream, keys } = await started();
-    await replyAsEnvoyReads(
+    await reply(
       stream.process(wire.responseHeaders({ ":status": "401", "content-type": "application/json" })),
     );
     expect(keys.invalidated).toEqual(["acme/openai"]);
@@ -419,13 +423,11 @@ describe("response", () => {
 
   test("a binary response is scanned too (streamed), and not read for usage", async () => {
     const { stream } = await started();
-    const answer = await replyAsEnvoyReads(
+    const answer = await reply(
       stream.process(wire.responseHeaders({ ":status": "200", "content-type": "audio/mpeg" })),
     );
     expect(answer.modeOverride?.responseBodyMode).toBe(BODY_STREAMED);
-    const body = await replyAsEnvoyReads(
-      stream.process(wire.responseBody(`\u0000ID3${TENANT_KEY}\u0001`, true)),
-    );
+    const body = await reply(stream.process(wire.responseBody(`\u0000ID3${TENANT_KEY}\u0001`, true)));
     expect(text(body.responseBody?.response?.bodyMutation?.body)).toBe("\u0000ID3[REDACTED]\u0001");
   });
 });

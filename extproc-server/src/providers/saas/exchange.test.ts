@@ -1,18 +1,21 @@
+import type { IProcessingResponse } from "../../../../lib/src/envoy/services.js";
+import { createLogger } from "../../../../lib/src/logger.js";
 import { loadSaasCatalogue, type SaasService } from "../../../../lib/src/saas/catalogue.js";
 import { SecretScrubber } from "../../credentials/scrub.js";
 import type { OAuthEvent, RequestIdentity } from "../../oauth/events.js";
 import type { UserTokens } from "../../oauth/user-tokens.js";
+import { StreamProcessor } from "../../stream-processor.js";
 import {
+  asEnvoyReads,
   authzMetadata,
   readImmediate,
   readMutation,
-  replyAsEnvoyReads,
   SAMPLE_HANDOFF,
   wire,
 } from "../../testing/envoy-messages.js";
-import { testProcessor } from "../../testing/processor.js";
 import { SaasProvider } from "./provider.js";
 
+const logger = createLogger("saas-exchange-test", "silent");
 const USER_TOKEN = "ya29.user-token-held-in-vault-0123456789";
 const DRIVE_HANDOFF = {
   ...SAMPLE_HANDOFF,
@@ -42,8 +45,14 @@ function setup() {
     tokens: tokens as unknown as UserTokens,
     events: { record: (event) => events.push(event) },
   });
-  const stream = testProcessor([provider]);
+  const stream = new StreamProcessor({ providers: [provider], logger, newDecisionId: () => "dec-new" });
   return { tokens, events, stream };
+}
+
+async function reply(value: ReturnType<StreamProcessor["process"]>) {
+  const answer = await value;
+  if (!answer) throw new Error("expected a reply");
+  return asEnvoyReads(answer as IProcessingResponse);
 }
 
 const GET_FILES = {
@@ -54,7 +63,7 @@ const GET_FILES = {
 
 test("the agent's Authorization is replaced by the user's token, and the injection is audited", async () => {
   const { stream, events } = setup();
-  const answer = await replyAsEnvoyReads(
+  const answer = await reply(
     stream.process(wire.requestHeaders(GET_FILES, { metadata: authzMetadata(DRIVE_HANDOFF) })),
   );
   const mutation = readMutation(answer.requestHeaders?.response?.headerMutation);
@@ -85,10 +94,8 @@ test("a write with a read-only delegation: 403 delegation_scope_insufficient", a
 
 test("token fields and the token itself are stripped from a JSON answer; a 401 refreshes", async () => {
   const { stream, tokens } = setup();
-  await replyAsEnvoyReads(
-    stream.process(wire.requestHeaders(GET_FILES, { metadata: authzMetadata(DRIVE_HANDOFF) })),
-  );
-  const headers = await replyAsEnvoyReads(
+  await reply(stream.process(wire.requestHeaders(GET_FILES, { metadata: authzMetadata(DRIVE_HANDOFF) })));
+  const headers = await reply(
     stream.process(
       wire.responseHeaders({
         ":status": "401",
@@ -102,7 +109,7 @@ test("token fields and the token itself are stripped from a JSON answer; a 401 r
   expect(mutation.set["x-warden-token-refreshed"]).toBe("true");
   expect(tokens.unauthorizedCalls).toEqual([USER_TOKEN]);
   const body = JSON.stringify({ error: { message: `bad token ${USER_TOKEN}` }, refresh_token: "1//another" });
-  const answer = await replyAsEnvoyReads(stream.process(wire.responseBody(body, true)));
+  const answer = await reply(stream.process(wire.responseBody(body, true)));
   const sent = Buffer.from(answer.responseBody?.response?.bodyMutation?.body ?? new Uint8Array()).toString(
     "utf8",
   );
@@ -114,10 +121,8 @@ test("token fields and the token itself are stripped from a JSON answer; a 401 r
 
 test("a file download (not JSON) is streamed and scanned for the token too, even split across chunks", async () => {
   const { stream } = setup();
-  await replyAsEnvoyReads(
-    stream.process(wire.requestHeaders(GET_FILES, { metadata: authzMetadata(DRIVE_HANDOFF) })),
-  );
-  const headers = await replyAsEnvoyReads(
+  await reply(stream.process(wire.requestHeaders(GET_FILES, { metadata: authzMetadata(DRIVE_HANDOFF) })));
+  const headers = await reply(
     stream.process(wire.responseHeaders({ ":status": "200", "content-type": "application/octet-stream" })),
   );
   expect(headers.modeOverride?.responseBodyMode).toBe(1); // STREAMED
@@ -126,7 +131,7 @@ test("a file download (not JSON) is streamed and scanned for the token too, even
   const parts = [file.slice(0, cut), file.slice(cut)];
   const delivered: string[] = [];
   for (const [index, part] of parts.entries()) {
-    const answer = await replyAsEnvoyReads(stream.process(wire.responseBody(part, index === 1)));
+    const answer = await reply(stream.process(wire.responseBody(part, index === 1)));
     const mutation = answer.responseBody?.response?.bodyMutation;
     delivered.push(mutation ? Buffer.from(mutation.body ?? new Uint8Array()).toString("utf8") : part);
   }
