@@ -1,5 +1,4 @@
 import { exitOnConfigError } from "../../lib/src/config.js";
-import { stopOnSignals } from "../../lib/src/stop-signals.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
 import { loadExtprocConfig, transportCheck, type ExtprocConfig } from "./config.js";
@@ -14,6 +13,7 @@ import { ExtProcServer } from "./server.js";
 import { loadUsageConfig, type UsageConfig } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
+import { stopOnSignals } from "../../lib/src/stop-signals.js";
 
 let config: ExtprocConfig;
 let llmConfig: LlmKeysConfig;
