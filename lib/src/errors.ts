@@ -1,7 +1,8 @@
 /**
- * Every failure an agent can see is one of these codes. The code decides the HTTP status and the
- * JSON body `{ "error": { "code", "message", "decision_id" } }` of the architecture brief; the
- * mapping lives here and nowhere else.
+ * Every failure an agent or an API client can see is one of these codes. The code decides the HTTP
+ * status and the JSON body `{ "error": { "code", "message", "decision_id" } }` of the architecture
+ * brief (the control plane's API answers a subset, with a request id: control-plane/src/http/errors.ts);
+ * the mapping lives here and nowhere else.
  */
 export const ERROR_STATUS = {
   unauthenticated: 401,
@@ -19,11 +20,18 @@ export const ERROR_STATUS = {
   reconsent_required: 409,
   not_found: 404,
   conflict: 409,
+  /** An If-Match that no longer matches (control-plane API). */
+  precondition_failed: 412,
+  /** A change that must name the version it replaces, and did not (control-plane API). */
+  precondition_required: 428,
+  unsupported_media_type: 415,
   bad_request: 400,
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
   upstream_unavailable: 502,
+  /** A provider the control plane called answered with an error (control-plane API). */
+  bad_gateway: 502,
   unavailable: 503,
 } as const;
 
