@@ -10,9 +10,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 renderer="dist/lib/src/envoy/bootstrap.js"
-source_file="lib/src/envoy/bootstrap.ts"
-if [ ! -f "$renderer" ] || [ "$source_file" -nt "$renderer" ]; then
-  echo "render: building (dist/ is missing or older than $source_file)" >&2
+sources="lib/src/envoy lib/src/saas/services.json"
+# shellcheck disable=SC2086 # two paths, split on purpose
+if [ ! -f "$renderer" ] || [ -n "$(find $sources -newer "$renderer" -print -quit)" ]; then
+  echo "render: building (dist/ is missing or older than $sources)" >&2
   npm run --silent build
 fi
 

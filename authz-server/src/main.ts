@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { AuditWriter } from "../../lib/src/audit/writer.js";
 import { exitOnConfigError } from "../../lib/src/config.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
+import { stopOnSignals } from "../../lib/src/stop-signals.js";
 import { newDecisionId } from "../../lib/src/ids.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
@@ -167,10 +168,7 @@ logger.info(
   "authz-server listening",
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+stopOnSignals(async (signal) => {
   logger.info({ signal }, "authz-server draining");
   loader.stop();
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
@@ -182,7 +180,4 @@ async function shutdown(signal: string): Promise<void> {
   statusServer.close();
   mtls?.svid.close();
   logger.info("authz-server stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

@@ -1,12 +1,10 @@
 import {
-  Server,
-  ServerCredentials,
   status as GrpcStatus,
-  type ServerInterceptor,
+  type ServerCredentials,
   type ServerUnaryCall,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
+import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
 import type { Logger } from "../../lib/src/logger.js";
 import {
   AuthorizationService,
@@ -23,7 +21,7 @@ import type { PolicyInput } from "./policy-input.js";
  */
 export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 
-export interface AuthzServerOptions {
+export interface AuthzServerOptions extends GrpcTransport {
   deps: AuthorizerDeps;
   logger: Logger;
   /**
@@ -33,27 +31,14 @@ export interface AuthzServerOptions {
   tokenKeysRefreshed?: () => Promise<boolean>;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
-  credentials?: ServerCredentials;
-  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
-  interceptors?: ServerInterceptor[];
 }
 
 export class AuthzServer {
-  private readonly server: Server;
-  private readonly health = new HealthImplementation({
-    "": "NOT_SERVING",
-    [AUTHZ_SERVICE_NAME]: "NOT_SERVING",
-  });
-  private port = 0;
+  private readonly server: GrpcServer;
 
   constructor(private readonly options: AuthzServerOptions) {
-    this.server = new Server({
-      "grpc.max_receive_message_length": 4 * 1024 * 1024,
-      "grpc.keepalive_permit_without_calls": 1,
-      interceptors: options.interceptors ?? [],
-    });
+    this.server = new GrpcServer(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
     this.server.addService(AuthorizationService, { check: this.check });
-    this.health.addToServer(this.server);
   }
 
   private readonly check = (
@@ -120,35 +105,18 @@ export class AuthzServer {
     callback({ code: GrpcStatus.INTERNAL, details: "authorization failed" });
   }
 
-  async listen(
-    address: string,
-    credentials: ServerCredentials = this.options.credentials ?? ServerCredentials.createInsecure(),
-  ): Promise<number> {
-    this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
-    );
-    return this.port;
+  /** Health stays NOT_SERVING until setServing(true): the caller knows when a policy decides. */
+  listen(address: string, credentials?: ServerCredentials): Promise<number> {
+    return this.server.listen(address, credentials);
   }
 
   setServing(serving: boolean): void {
-    const status = serving ? "SERVING" : "NOT_SERVING";
-    this.health.setStatus("", status);
-    this.health.setStatus(AUTHZ_SERVICE_NAME, status);
+    this.server.setServing(serving);
   }
 
   /** Stops taking new calls, lets in-flight ones finish (up to `graceMs`), then closes. */
-  async shutdown(graceMs = 5_000): Promise<void> {
-    this.setServing(false);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  shutdown(graceMs = 5_000): Promise<void> {
+    return this.server.shutdown(graceMs);
   }
 }
 

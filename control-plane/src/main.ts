@@ -1,12 +1,9 @@
 import { exitOnConfigError } from "../../lib/src/config.js";
+import { stopOnSignals } from "../../lib/src/stop-signals.js";
 import { startControlPlane } from "./app.js";
 
 const running = await startControlPlane().catch((error: unknown) =>
   exitOnConfigError("control-plane", error),
 );
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void running.close().then(() => process.exit(0));
-  });
-}
+stopOnSignals(() => running.close());

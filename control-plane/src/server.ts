@@ -1,9 +1,8 @@
-import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { auditHandlers } from "./audit/handlers.js";
-import { auditRefusals, type CallerIdentity } from "./audit/refusals.js";
+import type { CallerIdentity } from "./audit/refusals.js";
 import { budgetHandlers } from "./budgets/handlers.js";
 import type { AppContext } from "./context.js";
 import { OPENAPI_PATH } from "./files.js";
@@ -11,7 +10,7 @@ import { healthHandlers } from "./health.js";
 import type { Authenticator } from "./http/auth.js";
 import { ApiError, sendError } from "./http/errors.js";
 import { dereference, loadApiDocument, type JsonSchema } from "./http/openapi.js";
-import { logRequests } from "./http/request-log.js";
+import { listenerOptions, watchRequests } from "./http/listener.js";
 import { registerOperations, type Handlers } from "./http/routes.js";
 import { kyaHandlers } from "./kya/handlers.js";
 import { registryHandlers } from "./registry/handlers.js";
@@ -29,25 +28,13 @@ export interface ServerOptions {
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { context } = options;
   const api = loadApiDocument(OPENAPI_PATH);
-  const app = Fastify({
-    loggerInstance: context.logger as FastifyBaseLogger,
-    bodyLimit: options.bodyLimit,
-    genReqId: () => randomUUID(),
-    onProtoPoisoning: "error",
-    onConstructorPoisoning: "error",
-    return503OnClosing: true,
-    // Fastify's own request lines carry the full URL; http/request-log.ts writes a redacted one.
-    disableRequestLogging: true,
-  });
-  logRequests(app);
-  app.decorateRequest("refusal", null);
-  if (context.auditWriter)
-    auditRefusals(app, {
-      writer: context.auditWriter,
-      logger: context.logger,
-      source: "api",
-      identify: apiCaller,
-    });
+  const app = Fastify(listenerOptions(context.logger, options.bodyLimit));
+  watchRequests(
+    app,
+    context.auditWriter
+      ? { writer: context.auditWriter, logger: context.logger, source: "api", identify: apiCaller }
+      : null,
+  );
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>

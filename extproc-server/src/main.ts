@@ -13,6 +13,7 @@ import { ExtProcServer } from "./server.js";
 import { loadUsageConfig, type UsageConfig } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
+import { stopOnSignals } from "../../lib/src/stop-signals.js";
 
 let config: ExtprocConfig;
 let llmConfig: LlmKeysConfig;
@@ -93,10 +94,7 @@ logger.info(
   "extproc-server listening",
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+stopOnSignals(async (signal) => {
   logger.info({ signal, open_streams: server.openStreams }, "extproc-server draining");
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
   // Exchanges are over: their usage records are queued; store them (database or spool) before leaving.
@@ -108,7 +106,4 @@ async function shutdown(signal: string): Promise<void> {
     .catch((error: unknown) => logger.error({ err: error }, "oauth audit store did not close cleanly"));
   mtls?.svid.close();
   logger.info("extproc-server stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

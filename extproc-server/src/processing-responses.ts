@@ -32,40 +32,41 @@ export const CONTINUE: Readonly<{
   responseTrailers: Object.freeze({ responseTrailers: Object.freeze({}) }),
 });
 
-export function requestHeadersResponse(
+type HeadersPhase = "requestHeaders" | "responseHeaders";
+
+/** The answer to a headers message: CONTINUE unless there are edits or a processing mode to switch to. */
+export function headersResponse(
+  phase: HeadersPhase,
   mutation: HeaderMutation | undefined,
   modeOverride?: ProcessingMode,
 ): IProcessingResponse {
-  if (!mutation && !modeOverride) return CONTINUE.requestHeaders;
+  if (!mutation && !modeOverride) return CONTINUE[phase];
   const response: IProcessingResponse = {
-    requestHeaders: mutation ? { response: { headerMutation: mutation } } : {},
+    [phase]: mutation ? { response: { headerMutation: mutation } } : {},
   };
   if (modeOverride) response.modeOverride = modeOverride;
   return response;
 }
 
-export function responseHeadersResponse(
-  mutation: HeaderMutation | undefined,
-  modeOverride?: ProcessingMode,
-): IProcessingResponse {
-  if (!mutation && !modeOverride) return CONTINUE.responseHeaders;
-  const response: IProcessingResponse = {
-    responseHeaders: mutation ? { response: { headerMutation: mutation } } : {},
+/** A STREAMED response body chunk replaced: no content-length to correct. */
+export function responseBodyReplacement(body: Uint8Array): IProcessingResponse {
+  return { responseBody: { response: { bodyMutation: { body } } } };
+}
+
+/**
+ * A replaced BUFFERED request body with its new content-length: in BUFFERED mode with headers sent
+ * to us, Envoy keeps the original content-length and leaves it to the processor to correct it (a
+ * mismatch fails the request; envoy PR #29536).
+ */
+export function requestBodyReplacement(body: Uint8Array): IProcessingResponse {
+  return {
+    requestBody: {
+      response: {
+        headerMutation: { setHeaders: [headerOption("content-length", String(body.byteLength))] },
+        bodyMutation: { body },
+      },
+    },
   };
-  if (modeOverride) response.modeOverride = modeOverride;
-  return response;
-}
-
-export function requestBodyResponse(replacement: Uint8Array | undefined): IProcessingResponse {
-  return replacement
-    ? { requestBody: { response: { bodyMutation: { body: replacement } } } }
-    : CONTINUE.requestBody;
-}
-
-export function responseBodyResponse(replacement: Uint8Array | undefined): IProcessingResponse {
-  return replacement
-    ? { responseBody: { response: { bodyMutation: { body: replacement } } } }
-    : CONTINUE.responseBody;
 }
 
 export interface AgentError {

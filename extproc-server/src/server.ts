@@ -1,14 +1,7 @@
-import {
-  Server,
-  ServerCredentials,
-  status as GrpcStatus,
-  type ServerDuplexStream,
-  type ServerInterceptor,
-  type ServiceDefinition,
-} from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
+import { status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
 import { ExternalProcessorService, type IProcessingResponse } from "../../lib/src/envoy/services.js";
+import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
 import type { Provider } from "./providers.js";
@@ -27,12 +20,9 @@ const ProcessService = {
 
 type ProcessCall = ServerDuplexStream<IncomingMessage, IProcessingResponse>;
 
-export interface ExtProcServerOptions {
+export interface ExtProcServerOptions extends GrpcTransport {
   logger: Logger;
   providers?: readonly Provider[];
-  credentials?: ServerCredentials;
-  /** e.g. allowOnlySpiffeIds: only Envoy may call (mTLS with SPIRE). */
-  interceptors?: ServerInterceptor[];
 }
 
 /**
@@ -40,24 +30,15 @@ export interface ExtProcServerOptions {
  * drain on shutdown. Nothing here decides anything, and nothing a client sends can stop the process.
  */
 export class ExtProcServer {
-  private readonly server: Server;
-  private readonly health = new HealthImplementation({
-    "": "NOT_SERVING",
-    [EXTPROC_SERVICE_NAME]: "NOT_SERVING",
-  });
+  private readonly server: GrpcServer;
   private readonly providers: readonly Provider[];
   private open = 0;
   private violations = 0;
 
   constructor(private readonly options: ExtProcServerOptions) {
-    this.server = new Server({
-      "grpc.max_receive_message_length": 8 * 1024 * 1024,
-      "grpc.keepalive_permit_without_calls": 1,
-      interceptors: options.interceptors ?? [],
-    });
+    this.server = new GrpcServer(EXTPROC_SERVICE_NAME, 8 * 1024 * 1024, options);
     this.providers = options.providers ?? [];
     this.server.addService(ProcessService, { process: (call: ProcessCall) => this.serveStream(call) });
-    this.health.addToServer(this.server);
   }
 
   /** Streams ended for messages out of protocol order (phase-order.ts) since start. */
@@ -70,38 +51,25 @@ export class ExtProcServer {
     return this.open;
   }
 
+  /** Serving as soon as it listens: nothing must load first. */
   async listen(address: string): Promise<number> {
-    const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
-    const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
+    const port = await this.server.listen(address);
     this.setServing(true);
     return port;
   }
 
   setServing(serving: boolean): void {
-    const status = serving ? "SERVING" : "NOT_SERVING";
-    this.health.setStatus("", status);
-    this.health.setStatus(EXTPROC_SERVICE_NAME, status);
+    this.server.setServing(serving);
   }
 
   /**
    * Stops taking new streams and lets open ones finish: an open stream is an HTTP exchange in flight
    * (possibly a long LLM stream). After `graceMs` the rest are cut.
    */
-  async shutdown(graceMs: number): Promise<void> {
-    this.setServing(false);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.options.logger.warn({ open_streams: this.open }, "drain timed out; closing open streams");
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  shutdown(graceMs: number): Promise<void> {
+    return this.server.shutdown(graceMs, () =>
+      this.options.logger.warn({ open_streams: this.open }, "drain timed out; closing open streams"),
+    );
   }
 
   private serveStream(call: ProcessCall): void {

@@ -1,4 +1,3 @@
-import { headerOption } from "../../lib/src/envoy/headers.js";
 import type { IProcessingResponse, ProcessingRequest } from "../../lib/src/envoy/services.js";
 import { WardenError } from "../../lib/src/errors.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
@@ -7,17 +6,16 @@ import { errorDialectOf } from "../../lib/src/llm/error-shapes.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "./authz-handoff.js";
 import { HeaderView, type HeaderEdits } from "./header-edits.js";
-import { PhaseOrder, type Phase } from "./phase-order.js";
+import { isPhase, PhaseOrder } from "./phase-order.js";
 import { UndecodableMessage, type IncomingMessage } from "./incoming.js";
 import {
   BODY_BUFFERED,
   BODY_STREAMED,
   CONTINUE,
   immediateErrorResponse,
-  requestBodyResponse,
-  requestHeadersResponse,
-  responseBodyResponse,
-  responseHeadersResponse,
+  headersResponse,
+  requestBodyReplacement,
+  responseBodyReplacement,
   type AgentError,
 } from "./processing-responses.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, Provider, ResponseStart } from "./providers.js";
@@ -158,16 +156,17 @@ export class StreamProcessor {
     this.handOff = handOff;
     const headers = http.headers?.headers ?? [];
     const edits = requestHeaderEdits(headers, handOff);
-    if (this.deps.providers.length === 0) return requestHeadersResponse(edits.toMutation());
+    if (this.deps.providers.length === 0) return headersResponse("requestHeaders", edits.toMutation());
 
     const view = new HeaderView(headers);
     this.attachProviders(handOff, view);
-    if (this.hooks.length === 0) return requestHeadersResponse(edits.toMutation());
+    if (this.hooks.length === 0) return headersResponse("requestHeaders", edits.toMutation());
     const bodyFollows = !http.endOfStream;
     return after(
       eachInOrder(this.hooks, (hook) => hook.onRequestHeaders?.(view, edits)),
       () =>
-        requestHeadersResponse(
+        headersResponse(
+          "requestHeaders",
           edits.toMutation(),
           bodyFollows && this.hooks.some((hook) => hook.wantsRequestBody?.() === true)
             ? BUFFER_REQUEST_BODY
@@ -188,15 +187,8 @@ export class StreamProcessor {
   }
 
   private onRequestBody(http: HttpBody): IProcessingResponse | Promise<IProcessingResponse> {
-    if (this.requestBodyHooks.length === 0) return CONTINUE.requestBody;
-    const original = http.body ?? EMPTY_BODY;
-    const endOfStream = http.endOfStream === true;
-    return after(
-      pipeBody(this.requestBodyHooks, original, (hook, body) => hook.onRequestBody!(body, endOfStream)),
-      // The request body is only ever asked for BUFFERED (see onRequestHeaders).
-      (body) =>
-        body === original ? requestBodyResponse(undefined) : bufferedBodyReplacement("requestBody", body),
-    );
+    // The request body is only ever asked for BUFFERED (see onRequestHeaders).
+    return this.passBody("requestBody", this.requestBodyHooks, http, requestBodyReplacement);
   }
 
   private onResponseHeaders(http: HttpHeaders): IProcessingResponse | Promise<IProcessingResponse> {
@@ -204,7 +196,8 @@ export class StreamProcessor {
     const decision = responseHeaderDecision(headers);
     const bodyFollows = !http.endOfStream;
     if (this.hooks.length === 0) {
-      return responseHeadersResponse(
+      return headersResponse(
+        "responseHeaders",
         decision.edits.toMutation(),
         bodyFollows && decision.eventStream ? STREAM_RESPONSE_BODY : undefined,
       );
@@ -218,7 +211,7 @@ export class StreamProcessor {
       eachInOrder(this.hooks, (hook) => hook.onResponseHeaders?.(response, decision.edits)),
       () => {
         const mode = bodyFollows ? this.responseBodyMode(response, decision.edits) : undefined;
-        return responseHeadersResponse(decision.edits.toMutation(), mode);
+        return headersResponse("responseHeaders", decision.edits.toMutation(), mode);
       },
     );
   }
@@ -235,12 +228,23 @@ export class StreamProcessor {
   }
 
   private onResponseBody(http: HttpBody): IProcessingResponse | Promise<IProcessingResponse> {
-    if (this.responseBodyHooks.length === 0) return CONTINUE.responseBody;
+    return this.passBody("responseBody", this.responseBodyHooks, http, responseBodyReplacement);
+  }
+
+  /** A body message through the hooks that take bodies, each seeing the previous one's bytes. */
+  private passBody(
+    phase: "requestBody" | "responseBody",
+    hooks: readonly ExchangeHooks[],
+    http: HttpBody,
+    replaced: (body: Uint8Array) => IProcessingResponse,
+  ): IProcessingResponse | Promise<IProcessingResponse> {
+    if (hooks.length === 0) return CONTINUE[phase];
     const original = http.body ?? EMPTY_BODY;
     const endOfStream = http.endOfStream === true;
+    const method = phase === "requestBody" ? "onRequestBody" : "onResponseBody";
     return after(
-      pipeBody(this.responseBodyHooks, original, (hook, chunk) => hook.onResponseBody!(chunk, endOfStream)),
-      (chunk) => responseBodyResponse(chunk === original ? undefined : chunk),
+      pipeBody(hooks, original, (hook, chunk) => hook[method]!(chunk, endOfStream)),
+      (body) => (body === original ? CONTINUE[phase] : replaced(body)),
     );
   }
 
@@ -293,35 +297,6 @@ export class StreamProcessor {
   private newId(): string {
     return (this.deps.newDecisionId ?? newDecisionId)();
   }
-}
-
-/**
- * A replaced BUFFERED body with its new content-length: in BUFFERED mode with headers sent to us,
- * Envoy keeps the original content-length and leaves it to the processor to correct it (a mismatch
- * fails the request; envoy PR #29536). A STREAMED body has no content-length to correct.
- */
-function bufferedBodyReplacement(phase: "requestBody", body: Uint8Array): IProcessingResponse {
-  return {
-    [phase]: {
-      response: {
-        headerMutation: { setHeaders: [headerOption("content-length", String(body.byteLength))] },
-        bodyMutation: { body },
-      },
-    },
-  };
-}
-
-const PHASES: ReadonlySet<string> = new Set<Phase>([
-  "requestHeaders",
-  "requestBody",
-  "requestTrailers",
-  "responseHeaders",
-  "responseBody",
-  "responseTrailers",
-]);
-
-function isPhase(value: string | undefined): value is Phase {
-  return value !== undefined && PHASES.has(value);
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ERROR_STATUS, type ErrorCode } from "../../../lib/src/errors.js";
 import {
   constraintName,
   isConnectionError,
@@ -12,22 +13,27 @@ import { fieldProblems, type FieldProblem } from "./validation.js";
  * Every failure the API reports: a code, an HTTP status, a message for a person, and for 400s the
  * offending fields. Mapped to JSON in one place (`sendError`); never a stack trace.
  */
-export const API_ERROR_STATUS = {
-  bad_request: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  precondition_failed: 412,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  precondition_required: 428,
-  internal: 500,
-  bad_gateway: 502,
-  unavailable: 503,
-} as const;
+const API_ERROR_CODES = [
+  "bad_request",
+  "unauthenticated",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "precondition_failed",
+  "payload_too_large",
+  "unsupported_media_type",
+  "precondition_required",
+  "internal",
+  "bad_gateway",
+  "unavailable",
+] as const satisfies readonly ErrorCode[];
 
-export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+/** The API's codes with their statuses, from the one table (lib/src/errors.ts). */
+export const API_ERROR_STATUS = Object.fromEntries(
+  API_ERROR_CODES.map((code) => [code, ERROR_STATUS[code]]),
+) as { readonly [Code in ApiErrorCode]: (typeof ERROR_STATUS)[Code] };
 
 export class ApiError extends Error {
   readonly status: number;

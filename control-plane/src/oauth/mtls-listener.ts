@@ -1,17 +1,15 @@
-import { randomUUID } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
-import Fastify, { type FastifyBaseLogger, type FastifyError } from "fastify";
+import Fastify, { type FastifyError } from "fastify";
 import { WorkloadApiClient } from "../../../lib/src/spiffe/workload-client.js";
 import type { X509SvidUpdate } from "../../../lib/src/spiffe/svid-update.js";
 import { parseX509Bundles, type X509Bundles } from "../../../lib/src/spiffe/x509.js";
-import { auditRefusals } from "../audit/refusals.js";
 import type { AppContext } from "../context.js";
 import { authenticateClient, peerChain } from "./client-auth.js";
 import type { TokenServiceContext } from "./context.js";
 import { discoveryDocument } from "./discovery.js";
 import { OAuthError, sendOAuthError } from "./errors.js";
-import { logRequests } from "../http/request-log.js";
+import { listenerOptions, watchRequests } from "../http/listener.js";
 import { registerTokenEndpoints } from "./token-endpoints.js";
 
 /**
@@ -80,31 +78,29 @@ export async function startMtlsListener(options: MtlsListenerOptions): Promise<M
   let bundles: X509Bundles = parseX509Bundles(current.bundlesPem);
 
   const server = Fastify({
-    loggerInstance: app.logger as FastifyBaseLogger,
+    ...listenerOptions(app.logger, 64 * 1024),
     https: tlsOptions(current, options.spiffeId),
-    genReqId: () => randomUUID(),
-    bodyLimit: 64 * 1024,
-    return503OnClosing: true,
-    disableRequestLogging: true,
   });
-  logRequests(server);
-  server.decorateRequest("refusal", null);
-  if (app.auditWriter)
-    auditRefusals(server, {
-      writer: app.auditWriter,
-      logger: app.logger,
-      source: "token_service",
-      // The client's SVID when it verifies; otherwise what the certificate claims, marked unverified.
-      identify: (request) => {
-        const chain = peerChain(request.raw.socket as TLSSocket);
-        try {
-          const client = authenticateClient(chain, bundles, app.now(), undefined);
-          return { actor: client.spiffeId, tenant: null, agentSpiffeId: client.spiffeId };
-        } catch {
-          return { actor: null, tenant: null, presented: chain[0]?.subjectAltName ?? null };
+  watchRequests(
+    server,
+    app.auditWriter
+      ? {
+          writer: app.auditWriter,
+          logger: app.logger,
+          source: "token_service",
+          // The client's SVID when it verifies; otherwise what the certificate claims, marked unverified.
+          identify: (request) => {
+            const chain = peerChain(request.raw.socket as TLSSocket);
+            try {
+              const client = authenticateClient(chain, bundles, app.now(), undefined);
+              return { actor: client.spiffeId, tenant: null, agentSpiffeId: client.spiffeId };
+            } catch {
+              return { actor: null, tenant: null, presented: chain[0]?.subjectAltName ?? null };
+            }
+          },
         }
-      },
-    });
+      : null,
+  );
   server.setErrorHandler((error: FastifyError | OAuthError, _request, reply) => {
     if (error instanceof OAuthError) return sendOAuthError(reply, error);
     const status = typeof error.statusCode === "number" ? error.statusCode : 500;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { loadSaasCatalogue } from "../saas/catalogue.js";
 import {
   ACCESS_LOG_FORMAT,
   azureOpenAiDestination,
@@ -226,6 +227,23 @@ describe("sidecar bootstrap", () => {
     expect(body("mcp-files")).toBeDefined();
     expect(body("github")).toBeUndefined();
     expect(body("google-drive")).toBeUndefined();
+  });
+
+  test("every SaaS service the catalogue puts on one fixed host gets a TLS route to that host", () => {
+    const catalogue = loadSaasCatalogue();
+    const saas = providerDestinations().filter((d) => d.kind === "saas");
+    const fixed = catalogue.services.filter((s) => s.hosts.length === 1 && !s.hosts[0]!.includes("*"));
+    expect(saas.map((d) => [d.service, d.upstream.address, d.pathPrefix])).toEqual(
+      fixed.map((s) => [s.name, s.hosts[0], s.route_prefix]),
+    );
+    expect(saas.map((d) => d.service)).toEqual(["google-drive", "github", "microsoft-365"]);
+    expect(salesforceDestination("acme.my.salesforce.com")).toEqual({
+      name: "salesforce",
+      service: "salesforce",
+      kind: "saas",
+      pathPrefix: "/salesforce/",
+      upstream: { address: "acme.my.salesforce.com", port: 443, tls: true },
+    });
   });
 
   test("an unknown path is answered 404 by Envoy itself, last, with neither ext_authz nor ext_proc", () => {

@@ -1,4 +1,4 @@
-import { errorBody } from "../errors.js";
+import { errorBody, namesOfStatus } from "../errors.js";
 
 /**
  * The body of an error Warden answers in place of a provider. On LLM routes it takes the provider's
@@ -30,55 +30,6 @@ export function errorDialectOf(
   return DIALECT_OF_SERVICE[service] ?? "openai";
 }
 
-// Anthropic's documented error types; OpenAI's SDK only reads `type`, so the same names serve both.
-function errorType(status: number): string {
-  switch (status) {
-    case 400:
-      return "invalid_request_error";
-    case 401:
-      return "authentication_error";
-    case 402:
-      return "billing_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    default:
-      return status >= 500 ? "api_error" : "invalid_request_error";
-  }
-}
-
-// google.rpc.Code names for HTTP statuses (https://cloud.google.com/apis/design/errors#handling_errors).
-function googleStatus(status: number): string {
-  switch (status) {
-    case 400:
-    case 413:
-      return "INVALID_ARGUMENT";
-    case 401:
-      return "UNAUTHENTICATED";
-    case 402:
-    case 429:
-      return "RESOURCE_EXHAUSTED";
-    case 403:
-      return "PERMISSION_DENIED";
-    case 404:
-      return "NOT_FOUND";
-    case 409:
-      return "FAILED_PRECONDITION";
-    case 503:
-    case 502:
-      return "UNAVAILABLE";
-    case 504:
-      return "DEADLINE_EXCEEDED";
-    default:
-      return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
-  }
-}
-
 export function agentErrorBody(
   dialect: ErrorDialect,
   status: number,
@@ -89,19 +40,25 @@ export function agentErrorBody(
   switch (dialect) {
     case "openai":
       return {
-        error: { message, type: errorType(status), param: null, code, decision_id: decisionId },
+        error: {
+          message,
+          type: namesOfStatus(status).providerType,
+          param: null,
+          code,
+          decision_id: decisionId,
+        },
       };
     case "anthropic":
       return {
         type: "error",
-        error: { type: errorType(status), message, code, decision_id: decisionId },
+        error: { type: namesOfStatus(status).providerType, message, code, decision_id: decisionId },
       };
     case "google":
       return {
         error: {
           code: status,
           message,
-          status: googleStatus(status),
+          status: namesOfStatus(status).googleStatus,
           details: [
             {
               "@type": "type.googleapis.com/google.rpc.ErrorInfo",

@@ -6,6 +6,7 @@ import { StreamScrubber } from "../../credentials/stream-scrubber.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { HeaderEdits, HeaderView } from "../../header-edits.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, ResponseStart } from "../../providers.js";
+import { isJsonTextOrNdjson, scrubResponseHeaders } from "../response-scrub.js";
 import type { SseEvent } from "../../sse/decoder.js";
 import { ScrubbedSseStream, type SseEventVerdict } from "../../sse/scrubbed-stream.js";
 import { spenderOf } from "../../usage/accounting.js";
@@ -181,12 +182,7 @@ export class LlmExchange implements ExchangeHooks {
       );
     }
     const scrubber = this.scrubber();
-    for (const header of response.headers.list) {
-      const name = header.key?.toLowerCase();
-      if (!name || name.startsWith(":") || edits.removes(name)) continue;
-      const scrubbed = scrubber.scrubText(edits.valueOf(name) ?? response.headers.get(name) ?? "");
-      if (scrubbed !== undefined) edits.set(name, scrubbed);
-    }
+    scrubResponseHeaders(response, edits, scrubber);
     if (response.eventStream) {
       this.streamReader = this.deps.api.streamUsage(this.route);
       this.sse = new ScrubbedSseStream(
@@ -214,7 +210,7 @@ export class LlmExchange implements ExchangeHooks {
   wantsResponseBody(response: ResponseStart): boolean {
     if (response.eventStream) return true;
     this.bodyScrubber = new StreamScrubber(this.scrubber());
-    if (isTextual(response.headers.get("content-type"))) this.jsonBody = new BoundedBody();
+    if (isJsonTextOrNdjson(response.headers.get("content-type"))) this.jsonBody = new BoundedBody();
     return true;
   }
 
@@ -331,12 +327,7 @@ export class LlmExchange implements ExchangeHooks {
   }
 }
 
-const TEXTUAL = /^(application\/([\w.+-]*\+)?json|application\/x-ndjson|text\/)/i;
 const IDENTITY = /^\s*(identity)?\s*$/i;
-
-function isTextual(contentType: string | undefined): boolean {
-  return contentType !== undefined && TEXTUAL.test(contentType.trimStart());
-}
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;

@@ -1,11 +1,11 @@
 import { performance } from "node:perf_hooks";
-import { WardenError } from "../../../../lib/src/errors.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
 import type { TokenCounter } from "../../usage/estimate.js";
 import type { UsageSink } from "../../usage/record.js";
 import type { LlmApi } from "./api.js";
+import { refuseUnknownService } from "../response-scrub.js";
 import { LlmExchange, type LlmExchangeDeps } from "./exchange.js";
 import { LLM_APIS } from "./registry.js";
 
@@ -19,15 +19,6 @@ export interface LlmProviderOptions {
   wallClock?: () => Date;
   /** The tokenizer for usage estimates (default: loaded on first use). */
   tokenCounter?: () => Promise<TokenCounter>;
-}
-
-/** An LLM route whose service has no module: nothing could put a key in, so nothing goes upstream. */
-function refuseUnknownService(service: string): ExchangeHooks {
-  return {
-    onRequestHeaders() {
-      throw new WardenError("internal", `no LLM provider module for service ${service}`);
-    },
-  };
 }
 
 /**
@@ -56,7 +47,8 @@ export class LlmProvider implements Provider {
     if (handOff.kind !== "llm") return null;
     const service = handOff.service ?? "";
     const api = this.apis.get(service);
-    if (!api) return refuseUnknownService(service);
+    // Nothing could put a key in, so nothing goes upstream.
+    if (!api) return refuseUnknownService(`no LLM provider module for service ${service}`);
     return new LlmExchange(handOff, requestHeaders, { ...this.shared, api });
   }
 }

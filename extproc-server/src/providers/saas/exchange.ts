@@ -12,6 +12,7 @@ import type { HeaderEdits, HeaderView } from "../../header-edits.js";
 import type { OAuthEvents, RequestIdentity } from "../../oauth/events.js";
 import type { UserTokens } from "../../oauth/user-tokens.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, ResponseStart } from "../../providers.js";
+import { isJsonOrText, scrubResponseHeaders } from "../response-scrub.js";
 import { ScrubbedSseStream } from "../../sse/scrubbed-stream.js";
 import { redactTokenFields } from "./token-fields.js";
 
@@ -105,18 +106,13 @@ export class SaasExchange implements ExchangeHooks {
       edits.set("x-warden-token-refreshed", "true");
     }
     const scrubber = this.scrubber();
-    for (const header of response.headers.list) {
-      const name = header.key?.toLowerCase();
-      if (!name || name.startsWith(":") || edits.removes(name)) continue;
-      const scrubbed = scrubber.scrubText(edits.valueOf(name) ?? response.headers.get(name) ?? "");
-      if (scrubbed !== undefined) edits.set(name, scrubbed);
-    }
+    scrubResponseHeaders(response, edits, scrubber);
     if (response.eventStream) this.sse = new ScrubbedSseStream(scrubber, () => undefined);
   }
 
   wantsResponseBody(response: ResponseStart): boolean {
     // A body that is not JSON or text is still scanned for the token, chunk by chunk (issue 15).
-    if (!isTextual(response.headers.get("content-type"))) {
+    if (!isJsonOrText(response.headers.get("content-type"))) {
       this.bodyScrubber = new StreamScrubber(this.scrubber());
       return true;
     }
@@ -152,10 +148,4 @@ export class SaasExchange implements ExchangeHooks {
       : this.deps.tokens.scrubber();
     return this.responseScrubber;
   }
-}
-
-const TEXTUAL = /^(application\/([\w.+-]*\+)?json|text\/)/i;
-
-function isTextual(contentType: string | undefined): boolean {
-  return contentType !== undefined && TEXTUAL.test(contentType.trimStart());
 }

@@ -1,8 +1,8 @@
-import { WardenError } from "../../../../lib/src/errors.js";
 import type { SaasCatalogue } from "../../../../lib/src/saas/catalogue.js";
 import type { OAuthEvents } from "../../oauth/events.js";
 import type { UserTokens } from "../../oauth/user-tokens.js";
 import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
+import { refuseUnknownService } from "../response-scrub.js";
 import { SaasExchange } from "./exchange.js";
 
 /**
@@ -18,14 +18,7 @@ export class SaasProvider implements Provider {
   attach({ handOff, requestHeaders }: ExchangeStart): ExchangeHooks | null {
     if (handOff.kind !== "saas") return null;
     const service = this.deps.catalogue.service(handOff.service ?? "");
-    if (!service) {
-      const name = handOff.service ?? "";
-      return {
-        onRequestHeaders() {
-          throw new WardenError("internal", `no SaaS catalogue entry for service ${name}`);
-        },
-      };
-    }
+    if (!service) return refuseUnknownService(`no SaaS catalogue entry for service ${handOff.service ?? ""}`);
     return new SaasExchange(handOff, requestHeaders, {
       service,
       tokens: this.deps.tokens,

@@ -1,0 +1,54 @@
+import { accessLog } from "./access-log.js";
+import { typed, seconds, socketAddress, type JsonObject } from "./config-json.js";
+import { extAuthzFilter, extProcFilter, routerFilter } from "./filters.js";
+import { localReplyConfig } from "./local-replies.js";
+import type { Params } from "./params.js";
+import { routeConfig } from "./routes.js";
+import { downstreamTlsSocket } from "./tls.js";
+
+export function agentListener(params: Params): JsonObject {
+  const filterChain: JsonObject = {
+    filters: [
+      { name: "envoy.filters.network.http_connection_manager", typed_config: httpConnectionManager(params) },
+    ],
+  };
+  // Issue 3: agents connect with mTLS and their X.509-SVID.
+  if (params.downstreamTls) filterChain.transport_socket = downstreamTlsSocket(params.downstreamTls);
+  return {
+    name: "agent",
+    address: socketAddress(params.agentListener.address, params.agentListener.port),
+    filter_chains: [filterChain],
+  };
+}
+
+function httpConnectionManager(params: Params): JsonObject {
+  const t = params.timeouts;
+  return typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
+    stat_prefix: "agent",
+    codec_type: "AUTO",
+    // The agent is the edge: Envoy sets x-request-id itself and drops agent-sent x-envoy-* headers.
+    // No peer may count as "internal", not even loopback; an empty cidr_ranges would mean the
+    // default (RFC 1918 and loopback), so the list holds one range no peer can have.
+    use_remote_address: true,
+    skip_xff_append: true,
+    internal_address_config: {
+      unix_sockets: false,
+      cidr_ranges: [{ address_prefix: "0.0.0.0", prefix_len: 32 }],
+    },
+    preserve_external_request_id: false,
+    // The policy judges the path Envoy routes, so that must be the path the upstream acts on:
+    // normalised, and without encoded slashes an upstream could decode into another path.
+    normalize_path: true,
+    merge_slashes: true,
+    path_with_escaped_slashes_action: "REJECT_REQUEST",
+    max_request_headers_kb: params.maxRequestHeadersKb,
+    request_headers_timeout: seconds(t.requestHeadersS),
+    stream_idle_timeout: seconds(t.streamIdleS),
+    common_http_protocol_options: { headers_with_underscores_action: "DROP_HEADER" },
+    forward_client_cert_details: "SANITIZE",
+    access_log: [accessLog(params.accessLogPath)],
+    route_config: routeConfig(params),
+    http_filters: [extAuthzFilter(params), extProcFilter(params), routerFilter()],
+    local_reply_config: localReplyConfig(params),
+  });
+}

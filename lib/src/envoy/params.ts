@@ -1,0 +1,139 @@
+import { z } from "zod";
+
+/** The sidecar's parameters, validated: names shared by every part of the bootstrap, and the schemas. */
+
+export const AUTHZ_CLUSTER = "warden_authz";
+export const EXTPROC_CLUSTER = "warden_extproc";
+export const SPIRE_AGENT_CLUSTER = "spire_agent";
+const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  AUTHZ_CLUSTER,
+  EXTPROC_CLUSTER,
+  SPIRE_AGENT_CLUSTER,
+  "unknown",
+]);
+
+/** ext_authz writes its dynamic metadata here, and ext_proc receives this namespace. */
+export const EXT_AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz";
+export const EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz";
+export const EXT_PROC_FILTER = "envoy.filters.http.ext_proc";
+
+export const DESTINATION_KINDS = ["llm", "saas", "tool", "mcp"] as const;
+
+const isLoopback = (address: string): boolean =>
+  address === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+
+const port = z.number().int().min(1).max(65535);
+const hostOrIp = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or an IP address");
+export const endpointSchema = z.object({ address: hostOrIp, port });
+/** Envoy binds listeners to IP addresses only. */
+const listenIp = z.string().ip();
+
+export const destinationSchema = z.object({
+  /** Envoy route and cluster name. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "lower-case letters, digits, '-' and '_'"),
+  /** `destination.service` in the policy input (sent to ext_authz as a context extension). */
+  service: z.string().min(1),
+  kind: z.enum(DESTINATION_KINDS),
+  /** The agent's base URL path, e.g. `/openai/`; replaced by `/` before the request goes upstream. */
+  pathPrefix: z.string().regex(/^\/([a-z0-9._-]+\/)+$/, "like /openai/ or /mcp/<name>/ (ends with /)"),
+  upstream: z.object({
+    address: hostOrIp,
+    port,
+    /** TLS to the upstream (production); plain HTTP only for stubs on loopback in tests. */
+    tls: z.boolean(),
+    /** TLS server name, also the DNS SAN the upstream certificate must carry; defaults to `address`. */
+    sni: hostOrIp.optional(),
+    /** Host header sent upstream; defaults to `address` (with `:port` unless the scheme's default). */
+    hostHeader: hostOrIp.optional(),
+  }),
+  /** Send the request body to ext_authz (LLM model or MCP method checks); off unless set. */
+  authzRequestBody: z
+    .object({ maxBytes: z.number().int().positive(), allowPartial: z.boolean().default(false) })
+    .optional(),
+});
+
+export const downstreamTlsSchema = z.object({
+  /** The SPIRE agent's Workload API socket, which also serves SDS. */
+  spireAgentSocket: z.string().min(1),
+  /** SDS name of Envoy's own X.509-SVID, e.g. `spiffe://warden.local/warden/envoy`. */
+  svidName: z.string().startsWith("spiffe://"),
+  /** SDS name of the bundle agents' certificates must chain to, e.g. `spiffe://warden.local`. */
+  trustBundleName: z.string().startsWith("spiffe://"),
+});
+
+/** mTLS from Envoy to our gRPC servers: Envoy's SVID (from downstreamTls) and each server's SPIFFE ID. */
+const serverIdentitiesSchema = z.object({
+  authz: z.string().startsWith("spiffe://"),
+  extproc: z.string().startsWith("spiffe://"),
+});
+
+const timeoutsSchema = z.object({
+  authzMs: z.number().int().positive().default(250),
+  extprocMessageMs: z.number().int().positive().default(1000),
+  upstreamConnectMs: z.number().int().positive().default(5000),
+  /** The whole upstream exchange; completions can run for minutes. 0 disables. */
+  upstreamRequestS: z.number().int().min(0).default(600),
+  /** No bytes either way for this long ends a stream (this is what bounds a stalled SSE stream). */
+  streamIdleS: z.number().int().positive().default(300),
+  requestHeadersS: z.number().int().positive().default(10),
+});
+
+export const sidecarParamsSchema = z
+  .object({
+    nodeId: z.string().min(1).default("warden-sidecar"),
+    nodeCluster: z.string().min(1).default("warden"),
+    agentListener: z.object({ address: listenIp.default("127.0.0.1"), port }),
+    admin: z.object({
+      address: listenIp
+        .default("127.0.0.1")
+        .refine(isLoopback, "the admin interface listens on loopback only"),
+      port,
+    }),
+    authz: endpointSchema,
+    extproc: endpointSchema,
+    destinations: z.array(destinationSchema).min(1),
+    /** A file for the JSON access log; null writes it to Envoy's stdout (containers). */
+    accessLogPath: z.string().startsWith("/").nullable().default(null),
+    /** CA bundle for upstream TLS. */
+    caBundlePath: z.string().min(1).default("/etc/ssl/certs/ca-certificates.crt"),
+    timeouts: timeoutsSchema.default({}),
+    maxRequestHeadersKb: z.number().int().min(1).max(8192).default(60),
+    maxDownstreamConnections: z.number().int().positive().default(1024),
+    /** mTLS from agents with SPIRE SVIDs over SDS (issue 3). Null: plain HTTP, loopback only. */
+    downstreamTls: downstreamTlsSchema.nullable().default(null),
+    /** mTLS to authz-server and extproc-server with SVIDs (needs downstreamTls: same SDS source). */
+    serverIdentities: serverIdentitiesSchema.nullable().default(null),
+  })
+  .superRefine((params, ctx) => {
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+    if (params.downstreamTls === null && !isLoopback(params.agentListener.address)) {
+      issue(
+        ["agentListener", "address"],
+        "a plain-HTTP agent listener must be on loopback; set downstreamTls",
+      );
+    }
+    if (params.serverIdentities !== null && params.downstreamTls === null) {
+      issue(["serverIdentities"], "mTLS to our servers takes Envoy's SVID from downstreamTls; set it");
+    }
+    const names = new Set<string>();
+    const prefixes = new Set<string>();
+    for (const [index, destination] of params.destinations.entries()) {
+      if (RESERVED_NAMES.has(destination.name)) issue(["destinations", index, "name"], "reserved name");
+      if (names.has(destination.name)) issue(["destinations", index, "name"], "duplicate name");
+      if (prefixes.has(destination.pathPrefix))
+        issue(["destinations", index, "pathPrefix"], "duplicate prefix");
+      names.add(destination.name);
+      prefixes.add(destination.pathPrefix);
+    }
+  });
+
+export type Destination = z.input<typeof destinationSchema>;
+export type SidecarParams = z.input<typeof sidecarParamsSchema>;
+export type Params = z.output<typeof sidecarParamsSchema>;
+export type DestinationConfig = z.output<typeof destinationSchema>;
+export type Endpoint = z.output<typeof endpointSchema>;
+export type DownstreamTls = z.output<typeof downstreamTlsSchema>;
