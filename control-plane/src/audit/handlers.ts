@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { verifyAuditChain } from "../../../lib/src/audit/verify.js";
 import type { AppContext } from "../context.js";
 import { scopedTenant } from "../http/auth.js";
-import { decodeSequenceCursor, encodeSequenceCursor } from "../http/cursor.js";
+import { decodeSequenceCursor, encodeSequenceCursor, pageOf } from "../http/cursor.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { queryAuditEvents, type AuditFilter } from "./query.js";
 
@@ -20,12 +20,12 @@ export function auditHandlers(ctx: AppContext): Handlers {
         afterId,
         limit + 1,
       );
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page,
-        next_cursor: rows.length > limit && last ? encodeSequenceCursor("audit", last.id) : null,
-      };
+      return pageOf(
+        rows,
+        limit,
+        (event) => event,
+        (last) => encodeSequenceCursor("audit", last.id),
+      );
     },
 
     exportAuditEvents: async (request, reply) => {

@@ -10,6 +10,7 @@ import {
   decodeTimeCursor,
   encodeSequenceCursor,
   encodeTimeCursor,
+  pageOf,
 } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
@@ -220,13 +221,12 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         query.limit + 1,
         now,
       );
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((d) => toApi(d, now)),
-        next_cursor:
-          rows.length > query.limit && last ? encodeTimeCursor("delegations", last.issued_at, last.id) : null,
-      };
+      return pageOf(
+        rows,
+        query.limit,
+        (d) => toApi(d, now),
+        (last) => encodeTimeCursor("delegations", last.issued_at, last.id),
+      );
     },
 
     listMyDelegations: async (request) => {
@@ -245,19 +245,16 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         query.limit + 1,
         now,
       );
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(({ agent_name, agent_kind, events, allowed, denied, last_event_at, ...d }) => ({
+      return pageOf(
+        rows,
+        query.limit,
+        ({ agent_name, agent_kind, events, allowed, denied, last_event_at, ...d }) => ({
           delegation: toApi(d, now),
           agent: { id: d.agent_id, name: agent_name, kind: agent_kind, spiffe_id: d.agent_spiffe_id },
           activity: { events, allowed, denied, last_event_at: last_event_at?.toISOString() ?? null },
-        })),
-        next_cursor:
-          rows.length > query.limit && last
-            ? encodeTimeCursor("my-delegations", last.issued_at, last.id)
-            : null,
-      };
+        }),
+        (last) => encodeTimeCursor("my-delegations", last.issued_at, last.id),
+      );
     },
 
     getDelegation: async (request) => toApi(await visible(ctx.db, request), ctx.now()),
@@ -267,13 +264,12 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const query = request.query as { limit: number; cursor?: string };
       const afterId = decodeSequenceCursor("delegation-events", query.cursor) ?? 0;
       const rows = await delegationEvents(ctx.db, delegation, afterId, query.limit + 1);
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page,
-        next_cursor:
-          rows.length > query.limit && last ? encodeSequenceCursor("delegation-events", last.id) : null,
-      };
+      return pageOf(
+        rows,
+        query.limit,
+        (event) => event,
+        (last) => encodeSequenceCursor("delegation-events", last.id),
+      );
     },
 
     revokeDelegation: async (request) => {

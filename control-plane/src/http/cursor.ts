@@ -53,3 +53,26 @@ export function decodeSequenceCursor(list: string, cursor: string | undefined): 
   if (!parsed.success || parsed.data.l !== list) throw invalid();
   return parsed.data.s;
 }
+
+export interface Page<Item> {
+  items: Item[];
+  next_cursor: string | null;
+}
+
+/**
+ * One page of a list read with `limit + 1` rows: the extra row only tells that a next page exists,
+ * whose cursor is the sort key of the page's last row.
+ */
+export function pageOf<Row, Item>(
+  rows: Row[],
+  limit: number,
+  toItem: (row: Row) => Item,
+  cursorAfter: (last: Row) => string,
+): Page<Item> {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toItem),
+    next_cursor: rows.length > limit && last ? cursorAfter(last) : null,
+  };
+}

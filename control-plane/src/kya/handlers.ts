@@ -5,7 +5,7 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant, type Principal } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { decodeTimeCursor, encodeTimeCursor } from "../http/cursor.js";
+import { decodeTimeCursor, encodeTimeCursor, pageOf } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
@@ -135,15 +135,12 @@ export function kyaHandlers(ctx: AppContext): Handlers {
         status: query.status,
       };
       const rows = await listAttestations(ctx.db, filter, after, query.limit + 1, now);
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((a) => toApi(a, now)),
-        next_cursor:
-          rows.length > query.limit && last
-            ? encodeTimeCursor("attestations", last.submitted_at, last.id)
-            : null,
-      };
+      return pageOf(
+        rows,
+        query.limit,
+        (a) => toApi(a, now),
+        (last) => encodeTimeCursor("attestations", last.submitted_at, last.id),
+      );
     },
 
     getAttestation: async (request, reply) => {

@@ -4,7 +4,7 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { decodeTimeCursor, encodeTimeCursor } from "../http/cursor.js";
+import { decodeTimeCursor, encodeTimeCursor, pageOf } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
@@ -113,13 +113,7 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
         after,
         limit + 1,
       );
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(toApi),
-        next_cursor:
-          rows.length > limit && last ? encodeTimeCursor(listName, last.created_at, last.id) : null,
-      };
+      return pageOf(rows, limit, toApi, (last) => encodeTimeCursor(listName, last.created_at, last.id));
     },
 
     [`create${names[1]}`]: async (request, reply) => {
