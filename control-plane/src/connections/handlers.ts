@@ -296,9 +296,8 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
         );
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: link.tenant,
             action: "oauth.connected",
             userId: link.user_id,
@@ -334,9 +333,8 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
         await clearPendingLink(tx, linkId);
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant,
             action: "oauth.link_declined",
             userId: principal.subject,
@@ -434,9 +432,8 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       );
       await recordAction(
         tx,
+        request,
         {
-          principal,
-          requestId: String(request.id),
           tenant,
           action: "oauth.disconnected",
           userId,

@@ -114,9 +114,8 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const single = selector.via === "delegation" ? rows[0] : undefined;
       await recordAction(
         tx,
+        request,
         {
-          principal,
-          requestId: String(request.id),
           tenant,
           action: single ? "delegation.revoked" : `delegations.revoked_by_${selector.via}`,
           agentId: single?.agent_id ?? ("agent_id" in selector ? selector.agent_id : null),
@@ -173,9 +172,8 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         });
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: delegation.tenant,
             action: "delegation.granted",
             agentId: agent.id,

@@ -31,14 +31,14 @@ export async function findAttestation(
   return findRowById(db, ATTESTATIONS, id, forUpdate);
 }
 
-type Changes = Partial<
+export type AttestationChanges = Partial<
   Omit<Attestation, "id" | "agent_id" | "tenant" | "version" | "updated_at" | "submitted_at" | "submitted_by">
 >;
 
 export async function updateAttestation(
   tx: Queryable,
   id: string,
-  changes: Changes,
+  changes: AttestationChanges,
   now: Date,
 ): Promise<Attestation> {
   return updateRow(tx, ATTESTATIONS, id, changes, now);

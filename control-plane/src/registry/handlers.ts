@@ -81,9 +81,8 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
       const after = await updateEntry(tx, id, changes, now);
       await recordAction(
         tx,
+        request,
         {
-          principal,
-          requestId: String(request.id),
           tenant: after.tenant,
           action: auditAction(entry),
           agentId: after.id,
@@ -146,9 +145,8 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
         });
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: entry.tenant,
             action: `${action}.created`,
             agentId: entry.id,
