@@ -1,5 +1,6 @@
 import { DELEGATION_TOKEN_TYPE, WARDEN_AUDIENCE } from "../../../lib/src/tokens/claims.js";
 import { ApiError } from "../http/errors.js";
+import { withIsoDates } from "../http/iso-dates.js";
 import type { FieldProblem } from "../http/validation.js";
 import type { ScopeCatalogue } from "./catalogue.js";
 
@@ -162,12 +163,5 @@ export function delegationClaims({ issuer, delegation }: DelegationClaimsInput):
 export const DELEGATION_JWS_TYPE = DELEGATION_TOKEN_TYPE;
 
 export function toApi(delegation: Delegation, now: Date): Record<string, unknown> {
-  const iso = (d: Date | null) => (d === null ? null : d.toISOString());
-  return {
-    ...delegation,
-    status: statusOf(delegation, now),
-    issued_at: delegation.issued_at.toISOString(),
-    expires_at: delegation.expires_at.toISOString(),
-    revoked_at: iso(delegation.revoked_at),
-  };
+  return { ...withIsoDates(delegation), status: statusOf(delegation, now) };
 }
