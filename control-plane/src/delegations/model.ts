@@ -1,6 +1,6 @@
 import { DELEGATION_TOKEN_TYPE, WARDEN_AUDIENCE } from "../../../lib/src/tokens/claims.js";
 import { ApiError } from "../http/errors.js";
-import { withIsoDates } from "../http/iso-dates.js";
+import { withIsoDates, type WithIsoDates } from "../http/iso-dates.js";
 import type { FieldProblem } from "../http/validation.js";
 import type { ScopeCatalogue } from "./catalogue.js";
 
@@ -162,6 +162,9 @@ export function delegationClaims({ issuer, delegation }: DelegationClaimsInput):
 
 export const DELEGATION_JWS_TYPE = DELEGATION_TOKEN_TYPE;
 
-export function toApi(delegation: Delegation, now: Date): Record<string, unknown> {
+/** A delegation as the API returns it: timestamps as ISO-8601 strings, with its status now. */
+export type DelegationView = WithIsoDates<Delegation> & { status: DelegationStatus };
+
+export function toApi(delegation: Delegation, now: Date): DelegationView {
   return { ...withIsoDates(delegation), status: statusOf(delegation, now) };
 }
