@@ -32,16 +32,27 @@ status() {
   bao status >/dev/null 2>&1 || rc=$?
   echo "$rc"
 }
+answers() { [ "$(status)" != 1 ]; }
+active() { [ "$(status)" = 0 ]; }
+accepts_token() { bao token lookup >/dev/null 2>&1; }
 
-waited=0
-while [ "$(status)" = 1 ]; do
-  if [ "$waited" -ge "$OPENBAO_WAIT_SECONDS" ]; then
-    log "OpenBao at $BAO_ADDR did not answer within ${OPENBAO_WAIT_SECONDS}s"
-    exit 1
-  fi
-  sleep 1
-  waited=$((waited + 1))
-done
+# wait_for MESSAGE COMMAND...: runs COMMAND once a second until it succeeds; gives up with MESSAGE
+# after OPENBAO_WAIT_SECONDS.
+wait_for() {
+  message=$1
+  shift
+  waited=0
+  until "$@"; do
+    if [ "$waited" -ge "$OPENBAO_WAIT_SECONDS" ]; then
+      log "$message"
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+wait_for "OpenBao at $BAO_ADDR did not answer within ${OPENBAO_WAIT_SECONDS}s" answers
 
 umask 077
 mkdir -p "$OPENBAO_KEYS_DIR"
@@ -74,29 +85,13 @@ if [ "$(status)" = 2 ]; then
   fi
   bao write -format=json sys/unseal key=@"$unseal_key" >/dev/null
 fi
-waited=0
-until [ "$(status)" = 0 ]; do
-  if [ "$waited" -ge "$OPENBAO_WAIT_SECONDS" ]; then
-    log "OpenBao did not become active (unsealed, raft leader) within ${OPENBAO_WAIT_SECONDS}s"
-    exit 1
-  fi
-  sleep 1
-  waited=$((waited + 1))
-done
+wait_for "OpenBao did not become active (unsealed, raft leader) within ${OPENBAO_WAIT_SECONDS}s" active
 log "unsealed"
 
 BAO_TOKEN="$(cat "$root_token")"
 export BAO_TOKEN
 # Right after unsealing, the raft leader may still be settling: retry the first authenticated call.
-waited=0
-until bao token lookup >/dev/null 2>&1; do
-  if [ "$waited" -ge "$OPENBAO_WAIT_SECONDS" ]; then
-    log "OpenBao does not accept the root token"
-    exit 1
-  fi
-  sleep 1
-  waited=$((waited + 1))
-done
+wait_for "OpenBao does not accept the root token" accepts_token
 
 secrets="$(bao secrets list)"
 case "$secrets" in
