@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { verifyAuditChain } from "../../../lib/src/audit/verify.js";
 import type { AppContext } from "../context.js";
 import { scopedTenant } from "../http/auth.js";
-import { decodeSequenceCursor, encodeSequenceCursor, pageOf } from "../http/cursor.js";
+import { afterSequence, decodeSequenceCursor, readPage } from "../http/cursor.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { queryAuditEvents, type AuditFilter } from "./query.js";
 
@@ -14,17 +14,12 @@ export function auditHandlers(ctx: AppContext): Handlers {
       const query = request.query as AuditFilter & { limit: number; cursor?: string };
       const { limit, cursor, ...filter } = query;
       const afterId = decodeSequenceCursor("audit", cursor) ?? 0;
-      const rows = await queryAuditEvents(
-        ctx.db,
-        { ...filter, tenant: scopedTenant(principalOf(request), filter.tenant) },
-        afterId,
-        limit + 1,
-      );
-      return pageOf(
-        rows,
+      const scoped = { ...filter, tenant: scopedTenant(principalOf(request), filter.tenant) };
+      return readPage(
         limit,
+        (rows) => queryAuditEvents(ctx.db, scoped, afterId, rows),
         (event) => event,
-        (last) => encodeSequenceCursor("audit", last.id),
+        afterSequence("audit"),
       );
     },
 

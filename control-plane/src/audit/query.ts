@@ -21,15 +21,15 @@ export async function queryAuditEvents(
   afterId: number,
   limit: number,
 ): Promise<AuditRecord[]> {
-  const where = new Conditions();
-  if (filter.tenant !== undefined) where.add("tenant = ?", filter.tenant);
+  const where = new Conditions().equal(filter, [
+    "tenant",
+    "agent_spiffe_id",
+    "user_id",
+    "decision",
+    "action",
+  ]);
   if (filter.agent_id !== undefined) where.add("agent_id = ?::uuid", filter.agent_id);
-  if (filter.agent_spiffe_id !== undefined) where.add("agent_spiffe_id = ?", filter.agent_spiffe_id);
-  if (filter.user_id !== undefined) where.add("user_id = ?", filter.user_id);
-  if (filter.decision !== undefined) where.add("decision = ?", filter.decision);
-  if (filter.action !== undefined) where.add("action = ?", filter.action);
-  if (filter.from !== undefined) where.add("occurred_at >= ?::timestamptz", filter.from);
-  if (filter.to !== undefined) where.add("occurred_at < ?::timestamptz", filter.to);
+  where.within("occurred_at", filter.from, filter.to);
   where.add("id > ?", afterId);
   const { rows } = await db.query(
     `${AUDIT_SELECT} ${where.where()} ORDER BY id LIMIT ${where.bind(limit)}`,

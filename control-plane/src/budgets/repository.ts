@@ -1,7 +1,7 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { BudgetEnforcement, BudgetPeriod, BudgetScope } from "../../../lib/src/llm/budgets.js";
 import { Conditions } from "../sql/conditions.js";
-import { findRowById, insertRow, type Table } from "../sql/table.js";
+import { RowTable } from "../sql/table.js";
 
 /** Rows of `llm_budgets` (migration 005). */
 export interface BudgetRow {
@@ -19,12 +19,10 @@ export interface BudgetRow {
   updated_at: Date;
 }
 
-const BUDGETS: Table = {
-  name: "llm_budgets",
-  columns:
-    "id, tenant, scope, subject, period, limit_micros::text AS limit_micros, enforcement, description, version, created_by, created_at, updated_at",
-  jsonb: new Set(),
-};
+const BUDGETS = new RowTable<Record<string, unknown>>(
+  "llm_budgets",
+  "id, tenant, scope, subject, period, limit_micros::text AS limit_micros, enforcement, description, version, created_by, created_at, updated_at",
+);
 
 function fromRow(row: Record<string, unknown>): BudgetRow {
   return { ...(row as unknown as BudgetRow), limit_micros: BigInt(row.limit_micros as string) };
@@ -34,7 +32,7 @@ export type NewBudget = Omit<BudgetRow, "id" | "version" | "updated_at">;
 
 export async function insertBudget(tx: Queryable, budget: NewBudget): Promise<BudgetRow> {
   return fromRow(
-    await insertRow(tx, BUDGETS, {
+    await BUDGETS.insert(tx, {
       ...budget,
       limit_micros: budget.limit_micros.toString(),
       updated_at: budget.created_at,
@@ -43,7 +41,7 @@ export async function insertBudget(tx: Queryable, budget: NewBudget): Promise<Bu
 }
 
 export async function findBudget(db: Queryable, id: string, forUpdate = false): Promise<BudgetRow | null> {
-  const row = await findRowById<Record<string, unknown>>(db, BUDGETS, id, forUpdate);
+  const row = await BUDGETS.find(db, id, forUpdate);
   return row ? fromRow(row) : null;
 }
 
@@ -51,9 +49,7 @@ export async function listBudgets(
   db: Queryable,
   filter: { tenant?: string | undefined; scope?: BudgetScope | undefined },
 ): Promise<BudgetRow[]> {
-  const where = new Conditions();
-  if (filter.tenant !== undefined) where.add("tenant = ?", filter.tenant);
-  if (filter.scope !== undefined) where.add("scope = ?", filter.scope);
+  const where = new Conditions().equal(filter, ["tenant", "scope"]);
   const { rows } = await db.query(
     `SELECT ${BUDGETS.columns} FROM llm_budgets ${where.where()}
       ORDER BY tenant, scope, subject, period`,

@@ -6,11 +6,11 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant, userTenantOf, type Principal } from "../http/auth.js";
 import {
+  afterSequence,
+  afterTime,
   decodeSequenceCursor,
   decodeTimeCursor,
-  encodeSequenceCursor,
-  encodeTimeCursor,
-  pageOf,
+  readPage,
 } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
@@ -207,23 +207,17 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         throw new ApiError("forbidden", "only an admin can list other users' delegations");
       const after = decodeTimeCursor("delegations", query.cursor);
       const now = ctx.now();
-      const rows = await listDelegations(
-        ctx.db,
-        {
-          tenant: scopedTenant(principal, query.tenant),
-          user_id: isAdmin(principal) ? query.user_id : principal.subject,
-          agent_id: query.agent_id,
-          status: query.status,
-        },
-        after,
-        query.limit + 1,
-        now,
-      );
-      return pageOf(
-        rows,
+      const filter = {
+        tenant: scopedTenant(principal, query.tenant),
+        user_id: isAdmin(principal) ? query.user_id : principal.subject,
+        agent_id: query.agent_id,
+        status: query.status,
+      };
+      return readPage(
         query.limit,
+        (rows) => listDelegations(ctx.db, filter, after, rows, now),
         (d) => toApi(d, now),
-        (last) => encodeTimeCursor("delegations", last.issued_at, last.id),
+        afterTime("delegations", (d) => d.issued_at),
       );
     },
 
@@ -232,26 +226,20 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const query = request.query as ListQuery;
       const after = decodeTimeCursor("my-delegations", query.cursor);
       const now = ctx.now();
-      const rows = await listWithActivity(
-        ctx.db,
-        {
-          tenant: userTenantOf(principal, "listing your delegations"),
-          user_id: principal.subject,
-          status: query.status ?? "active",
-        },
-        after,
-        query.limit + 1,
-        now,
-      );
-      return pageOf(
-        rows,
+      const filter = {
+        tenant: userTenantOf(principal, "listing your delegations"),
+        user_id: principal.subject,
+        status: query.status ?? "active",
+      };
+      return readPage(
         query.limit,
+        (rows) => listWithActivity(ctx.db, filter, after, rows, now),
         ({ agent_name, agent_kind, events, allowed, denied, last_event_at, ...d }) => ({
           delegation: toApi(d, now),
           agent: { id: d.agent_id, name: agent_name, kind: agent_kind, spiffe_id: d.agent_spiffe_id },
           activity: { events, allowed, denied, last_event_at: last_event_at?.toISOString() ?? null },
         }),
-        (last) => encodeTimeCursor("my-delegations", last.issued_at, last.id),
+        afterTime("my-delegations", (d) => d.issued_at),
       );
     },
 
@@ -261,12 +249,11 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const delegation = await visible(ctx.db, request);
       const query = request.query as { limit: number; cursor?: string };
       const afterId = decodeSequenceCursor("delegation-events", query.cursor) ?? 0;
-      const rows = await delegationEvents(ctx.db, delegation, afterId, query.limit + 1);
-      return pageOf(
-        rows,
+      return readPage(
         query.limit,
+        (rows) => delegationEvents(ctx.db, delegation, afterId, rows),
         (event) => event,
-        (last) => encodeSequenceCursor("delegation-events", last.id),
+        afterSequence("delegation-events"),
       );
     },
 

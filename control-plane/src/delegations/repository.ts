@@ -1,30 +1,23 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { TimeAndIdKey } from "../http/cursor.js";
 import { Conditions } from "../sql/conditions.js";
-import { findRowById, insertRow, type Table } from "../sql/table.js";
+import { RowTable } from "../sql/table.js";
 import type { Delegation, DelegationStatus, RevocationVia } from "./model.js";
 
-const DELEGATIONS: Table = {
-  name: "delegations",
-  columns:
-    "id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by, revoked_at, revoked_by, revoked_via, revocation_reason, version",
-  jsonb: new Set(["scopes", "destinations"]),
-};
+const DELEGATIONS = new RowTable<Delegation>(
+  "delegations",
+  "id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by, revoked_at, revoked_by, revoked_via, revocation_reason, version",
+  new Set(["scopes", "destinations"]),
+);
 
-export async function insertDelegation(
-  tx: Queryable,
-  delegation: Omit<Delegation, "revoked_at" | "revoked_by" | "revoked_via" | "revocation_reason" | "version">,
-): Promise<Delegation> {
-  return insertRow(tx, DELEGATIONS, delegation);
-}
-
-export async function findDelegation(
-  db: Queryable,
-  id: string,
-  forUpdate = false,
-): Promise<Delegation | undefined> {
-  return findRowById(db, DELEGATIONS, id, forUpdate);
-}
+export type NewDelegation = Omit<
+  Delegation,
+  "revoked_at" | "revoked_by" | "revoked_via" | "revocation_reason" | "version"
+>;
+export const insertDelegation = (tx: Queryable, delegation: NewDelegation) =>
+  DELEGATIONS.insert(tx, delegation);
+export const findDelegation = (db: Queryable, id: string, forUpdate = false) =>
+  DELEGATIONS.find(db, id, forUpdate);
 
 /** The verified capabilities of the agent's approved, unexpired attestation; null when it has none. */
 export async function verifiedCapabilities(

@@ -5,7 +5,7 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { decodeTimeCursor, encodeTimeCursor, pageOf } from "../http/cursor.js";
+import { afterTime, decodeTimeCursor, readPage } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
@@ -157,12 +157,11 @@ export function kyaHandlers(ctx: AppContext): Handlers {
         agent_id: query.agent_id,
         status: query.status,
       };
-      const rows = await listAttestations(ctx.db, filter, after, query.limit + 1, now);
-      return pageOf(
-        rows,
+      return readPage(
         query.limit,
+        (rows) => listAttestations(ctx.db, filter, after, rows, now),
         (a) => toApi(a, now),
-        (last) => encodeTimeCursor("attestations", last.submitted_at, last.id),
+        afterTime("attestations", (a) => a.submitted_at),
       );
     },
 

@@ -1,48 +1,29 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { TimeAndIdKey } from "../http/cursor.js";
 import { Conditions } from "../sql/conditions.js";
-import { findRowById, insertRow, updateRow, type Table } from "../sql/table.js";
+import { RowTable } from "../sql/table.js";
 import type { Attestation, AttestationStatus } from "./model.js";
 
-const ATTESTATIONS: Table = {
-  name: "kya_attestations",
-  columns:
-    "id, agent_id, tenant, status, evidence, declared_capabilities, submitted_by, submitted_at, level, verified_capabilities, reviewed_by, reviewed_at, review_notes, rejection_reason, issued_at, expires_at, jws, signing_key_id, revoked_by, revoked_at, revocation_reason, version, updated_at",
-  jsonb: new Set(["evidence", "declared_capabilities", "verified_capabilities"]),
-};
+const ATTESTATIONS = new RowTable<Attestation>(
+  "kya_attestations",
+  "id, agent_id, tenant, status, evidence, declared_capabilities, submitted_by, submitted_at, level, verified_capabilities, reviewed_by, reviewed_at, review_notes, rejection_reason, issued_at, expires_at, jws, signing_key_id, revoked_by, revoked_at, revocation_reason, version, updated_at",
+  new Set(["evidence", "declared_capabilities", "verified_capabilities"]),
+);
 
-export async function insertAttestation(
-  tx: Queryable,
-  {
-    now,
-    ...input
-  }: Pick<Attestation, "agent_id" | "tenant" | "evidence" | "declared_capabilities" | "submitted_by"> & {
-    now: Date;
-  },
-): Promise<Attestation> {
-  return insertRow(tx, ATTESTATIONS, { ...input, submitted_at: now, updated_at: now });
-}
-
-export async function findAttestation(
-  db: Queryable,
-  id: string,
-  forUpdate = false,
-): Promise<Attestation | undefined> {
-  return findRowById(db, ATTESTATIONS, id, forUpdate);
-}
-
+export type NewAttestation = Pick<
+  Attestation,
+  "agent_id" | "tenant" | "evidence" | "declared_capabilities" | "submitted_by"
+>;
 export type AttestationChanges = Partial<
   Omit<Attestation, "id" | "agent_id" | "tenant" | "version" | "updated_at" | "submitted_at" | "submitted_by">
 >;
 
-export async function updateAttestation(
-  tx: Queryable,
-  id: string,
-  changes: AttestationChanges,
-  now: Date,
-): Promise<Attestation> {
-  return updateRow(tx, ATTESTATIONS, id, changes, now);
-}
+export const insertAttestation = (tx: Queryable, { now, ...attestation }: NewAttestation & { now: Date }) =>
+  ATTESTATIONS.insert(tx, { ...attestation, submitted_at: now, updated_at: now });
+export const findAttestation = (db: Queryable, id: string, forUpdate = false) =>
+  ATTESTATIONS.find(db, id, forUpdate);
+export const updateAttestation = (tx: Queryable, id: string, changes: AttestationChanges, now: Date) =>
+  ATTESTATIONS.update(tx, id, changes, now);
 
 /** The agent's current approval, locked; it is superseded when a new one is approved. */
 export async function findApprovedForAgent(tx: Queryable, agentId: string): Promise<Attestation | undefined> {
@@ -66,9 +47,7 @@ export async function listAttestations(
   limit: number,
   now: Date,
 ): Promise<Attestation[]> {
-  const where = new Conditions();
-  if (filter.tenant !== undefined) where.add("tenant = ?", filter.tenant);
-  if (filter.agent_id !== undefined) where.add("agent_id = ?", filter.agent_id);
+  const where = new Conditions().equal(filter, ["tenant", "agent_id"]);
   if (filter.status === "expired") where.add("status = 'approved' AND expires_at <= ?", now);
   else if (filter.status === "approved") where.add("status = 'approved' AND expires_at > ?", now);
   else if (filter.status !== undefined) where.add("status = ?", filter.status);

@@ -4,7 +4,7 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { decodeTimeCursor, encodeTimeCursor, pageOf } from "../http/cursor.js";
+import { afterTime, decodeTimeCursor, readPage } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
@@ -106,13 +106,13 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
       const listName = `registry:${kind}`;
       const after = decodeTimeCursor(listName, query.cursor);
       const { limit, cursor: _cursor, ...filters } = query;
-      const rows = await listEntries(
-        ctx.db,
-        { ...filters, kind, tenant: scopedTenant(principal, filters.tenant) },
-        after,
-        limit + 1,
+      const filter = { ...filters, kind, tenant: scopedTenant(principal, filters.tenant) };
+      return readPage(
+        limit,
+        (rows) => listEntries(ctx.db, filter, after, rows),
+        toApi,
+        afterTime(listName, (entry) => entry.created_at),
       );
-      return pageOf(rows, limit, toApi, (last) => encodeTimeCursor(listName, last.created_at, last.id));
     },
 
     [`create${names[1]}`]: async (request, reply) => {

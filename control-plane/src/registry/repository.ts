@@ -1,21 +1,18 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { TimeAndIdKey } from "../http/cursor.js";
 import { Conditions } from "../sql/conditions.js";
-import { insertRow, updateRow, type Table } from "../sql/table.js";
+import { RowTable } from "../sql/table.js";
 import type { RegistrationStatus, RegistryEntry, RegistryKind, RegistryUpdateBody } from "./model.js";
 
-const AGENTS: Table = {
-  name: "agents",
-  columns:
-    "id, kind, name, spiffe_id, tenant, owner, team, type, environment, capabilities, external_services, status, metadata, version, created_by, created_at, updated_at",
-  jsonb: new Set(["capabilities", "external_services", "metadata"]),
-};
+const AGENTS = new RowTable<RegistryEntry>(
+  "agents",
+  "id, kind, name, spiffe_id, tenant, owner, team, type, environment, capabilities, external_services, status, metadata, version, created_by, created_at, updated_at",
+  new Set(["capabilities", "external_services", "metadata"]),
+);
 
 export type NewEntry = Omit<RegistryEntry, "id" | "status" | "version" | "updated_at">;
-
-export async function insertEntry(tx: Queryable, entry: NewEntry): Promise<RegistryEntry> {
-  return insertRow(tx, AGENTS, { ...entry, updated_at: entry.created_at });
-}
+export const insertEntry = (tx: Queryable, entry: NewEntry) =>
+  AGENTS.insert(tx, { ...entry, updated_at: entry.created_at });
 
 export async function findEntry(
   db: Queryable,
@@ -31,14 +28,12 @@ export async function findEntry(
   return rows[0];
 }
 
-export async function updateEntry(
+export const updateEntry = (
   tx: Queryable,
   id: string,
   changes: RegistryUpdateBody | { status: RegistrationStatus },
   updatedAt: Date,
-): Promise<RegistryEntry> {
-  return updateRow(tx, AGENTS, id, changes, updatedAt);
-}
+) => AGENTS.update(tx, id, changes, updatedAt);
 
 export interface RegistryFilter {
   kind: RegistryKind;
@@ -58,14 +53,16 @@ export async function listEntries(
   after: TimeAndIdKey | undefined,
   limit: number,
 ): Promise<RegistryEntry[]> {
-  const where = new Conditions().add("kind = ?", filter.kind);
-  if (filter.tenant !== undefined) where.add("tenant = ?", filter.tenant);
-  if (filter.status !== undefined) where.add("status = ?", filter.status);
-  else where.add("status <> 'archived'");
-  if (filter.team !== undefined) where.add("team = ?", filter.team);
-  if (filter.owner !== undefined) where.add("owner = ?", filter.owner);
-  if (filter.type !== undefined) where.add("type = ?", filter.type);
-  if (filter.environment !== undefined) where.add("environment = ?", filter.environment);
+  const where = new Conditions().equal(filter, [
+    "kind",
+    "tenant",
+    "status",
+    "team",
+    "owner",
+    "type",
+    "environment",
+  ]);
+  if (filter.status === undefined) where.add("status <> 'archived'");
   if (filter.capability !== undefined)
     where.add("capabilities @> ?::jsonb", JSON.stringify([filter.capability]));
   if (filter.external_service !== undefined)

@@ -15,6 +15,22 @@ export class Conditions {
     return this;
   }
 
+  /** `column = ?` for each listed field the filter sets (filter fields are named as their columns). */
+  equal<Filter extends object>(filter: Filter, columns: readonly (keyof Filter & string)[]): this {
+    for (const column of columns) {
+      const value = filter[column];
+      if (value !== undefined) this.add(`${column} = ?`, value);
+    }
+    return this;
+  }
+
+  /** A half-open time range on `column`: from (inclusive) and to (exclusive), each when given. */
+  within(column: string, from: string | undefined, to: string | undefined): this {
+    if (from !== undefined) this.add(`${column} >= ?::timestamptz`, from);
+    if (to !== undefined) this.add(`${column} < ?::timestamptz`, to);
+    return this;
+  }
+
   /** Binds a value used outside the conditions (a LIMIT, a SET); returns its placeholder. */
   bind(value: unknown): string {
     this.params.push(value);

@@ -1,7 +1,7 @@
 import type { QueryResult, Queryable } from "../../../lib/src/db/types.js";
-import { findRowById, insertRow, updateRow, type Table } from "./table.js";
+import { RowTable } from "./table.js";
 
-const THINGS: Table = { name: "things", columns: "id, name, tags", jsonb: new Set(["tags"]) };
+const THINGS = new RowTable<{ id: string }>("things", "id, name, tags", new Set(["tags"]));
 
 function recording(): Queryable & { calls: { sql: string; params: readonly unknown[] }[] } {
   const calls: { sql: string; params: readonly unknown[] }[] = [];
@@ -18,7 +18,7 @@ function recording(): Queryable & { calls: { sql: string; params: readonly unkno
 describe("whole-row statements", () => {
   test("an insert sends JSON columns as JSON text cast to jsonb", async () => {
     const db = recording();
-    await insertRow(db, THINGS, { name: "a", tags: ["x"] });
+    await THINGS.insert(db, { name: "a", tags: ["x"] });
     expect(db.calls[0]).toEqual({
       sql: "INSERT INTO things (name, tags) VALUES ($1, $2::jsonb) RETURNING id, name, tags",
       params: ["a", '["x"]'],
@@ -28,7 +28,7 @@ describe("whole-row statements", () => {
   test("an update sets only the defined fields and bumps the version", async () => {
     const db = recording();
     const at = new Date(0);
-    await updateRow(db, THINGS, "1", { name: undefined, tags: null }, at);
+    await THINGS.update(db, "1", { name: undefined, tags: null }, at);
     expect(db.calls[0]).toEqual({
       sql: "UPDATE things SET tags = $3::jsonb, version = version + 1, updated_at = $2 WHERE id = $1 RETURNING id, name, tags",
       params: ["1", at, null],
@@ -37,7 +37,7 @@ describe("whole-row statements", () => {
 
   test("a lookup by id can lock the row", async () => {
     const db = recording();
-    await findRowById(db, THINGS, "1", true);
+    await THINGS.find(db, "1", true);
     expect(db.calls[0]?.sql).toBe("SELECT id, name, tags FROM things WHERE id = $1 FOR UPDATE");
   });
 });

@@ -81,16 +81,10 @@ function totalsOf(row: AggregateRow): UsageTotals {
 }
 
 function conditionsOf(filter: UsageFilter): Conditions {
-  const where = new Conditions();
-  if (filter.tenant !== undefined) where.add("tenant = ?", filter.tenant);
+  const where = new Conditions().equal(filter, ["tenant", "user_id", "team", "provider", "model"]);
   if (filter.agent !== undefined)
     where.add("(agent_id = ? OR agent_spiffe_id = ?)", filter.agent, filter.agent);
-  if (filter.user_id !== undefined) where.add("user_id = ?", filter.user_id);
-  if (filter.team !== undefined) where.add("team = ?", filter.team);
-  if (filter.provider !== undefined) where.add("provider = ?", filter.provider);
-  if (filter.model !== undefined) where.add("model = ?", filter.model);
-  if (filter.from !== undefined) where.add("occurred_at >= ?::timestamptz", filter.from);
-  if (filter.to !== undefined) where.add("occurred_at < ?::timestamptz", filter.to);
+  where.within("occurred_at", filter.from, filter.to);
   return where;
 }
 
