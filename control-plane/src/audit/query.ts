@@ -14,6 +14,9 @@ export interface AuditFilter {
   to?: string | undefined;
 }
 
+/** Filter fields that match their column exactly. */
+const EXACT_FILTERS = ["tenant", "agent_spiffe_id", "user_id", "decision", "action"] as const;
+
 /** Audit events matching the filter, in the order they were stored, after the event with id `afterId`. */
 export async function queryAuditEvents(
   db: Queryable,
@@ -21,13 +24,7 @@ export async function queryAuditEvents(
   afterId: number,
   limit: number,
 ): Promise<AuditRecord[]> {
-  const where = new Conditions().equal(filter, [
-    "tenant",
-    "agent_spiffe_id",
-    "user_id",
-    "decision",
-    "action",
-  ]);
+  const where = new Conditions().equal(filter, EXACT_FILTERS);
   if (filter.agent_id !== undefined) where.add("agent_id = ?::uuid", filter.agent_id);
   where.within("occurred_at", filter.from, filter.to);
   where.add("id > ?", afterId);

@@ -5,14 +5,9 @@ import { VaultError } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant, userTenantOf, type Principal } from "../http/auth.js";
-import {
-  afterSequence,
-  afterTime,
-  decodeSequenceCursor,
-  decodeTimeCursor,
-  readPage,
-} from "../http/cursor.js";
+import { decodeSequenceCursor, decodeTimeCursor } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
+import { afterSequence, afterTime, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import type { TokenServiceContext } from "../oauth/context.js";
 import { holdRevocation } from "../oauth/issuance-lock.js";
@@ -213,9 +208,10 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         agent_id: query.agent_id,
         status: query.status,
       };
+      const read = (rows: number) => listDelegations(ctx.db, filter, after, rows, now);
       return readPage(
-        query.limit,
-        (rows) => listDelegations(ctx.db, filter, after, rows, now),
+        query,
+        read,
         (d) => toApi(d, now),
         afterTime("delegations", (d) => d.issued_at),
       );
@@ -232,7 +228,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         status: query.status ?? "active",
       };
       return readPage(
-        query.limit,
+        query,
         (rows) => listWithActivity(ctx.db, filter, after, rows, now),
         ({ agent_name, agent_kind, events, allowed, denied, last_event_at, ...d }) => ({
           delegation: toApi(d, now),
@@ -249,12 +245,8 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const delegation = await visible(ctx.db, request);
       const query = request.query as { limit: number; cursor?: string };
       const afterId = decodeSequenceCursor("delegation-events", query.cursor) ?? 0;
-      return readPage(
-        query.limit,
-        (rows) => delegationEvents(ctx.db, delegation, afterId, rows),
-        (event) => event,
-        afterSequence("delegation-events"),
-      );
+      const read = (rows: number) => delegationEvents(ctx.db, delegation, afterId, rows);
+      return readPage(query, read, (event) => event, afterSequence("delegation-events"));
     },
 
     revokeDelegation: async (request) => {

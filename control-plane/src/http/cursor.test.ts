@@ -1,12 +1,5 @@
 import { ApiError } from "./errors.js";
-import {
-  afterSequence,
-  decodeSequenceCursor,
-  decodeTimeCursor,
-  encodeSequenceCursor,
-  encodeTimeCursor,
-  readPage,
-} from "./cursor.js";
+import { decodeSequenceCursor, decodeTimeCursor, encodeSequenceCursor, encodeTimeCursor } from "./cursor.js";
 
 describe("pagination cursors", () => {
   test("round-trip the sort key of the last item", () => {
@@ -48,36 +41,5 @@ describe("pagination cursors", () => {
       expect(error).toBeInstanceOf(ApiError);
       expect(error).toMatchObject({ status: 400, details: [{ field: "query.cursor" }] });
     }
-  });
-});
-
-describe("list pages", () => {
-  const rows = [
-    { id: 1, name: "a" },
-    { id: 2, name: "b" },
-    { id: 3, name: "c" },
-  ];
-
-  test("read one row more than the page, and point the cursor after the page's last row", async () => {
-    const asked: number[] = [];
-    const page = await readPage(
-      2,
-      async (n) => (asked.push(n), rows.slice(0, n)),
-      (row) => row.name,
-      afterSequence("things"),
-    );
-    expect(asked).toEqual([3]);
-    expect(page.items).toEqual(["a", "b"]);
-    expect(decodeSequenceCursor("things", page.next_cursor ?? undefined)).toBe(2);
-  });
-
-  test("the last page has no cursor", async () => {
-    const page = await readPage(
-      3,
-      async () => rows,
-      (row) => row.id,
-      afterSequence("things"),
-    );
-    expect(page).toEqual({ items: [1, 2, 3], next_cursor: null });
   });
 });

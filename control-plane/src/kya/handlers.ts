@@ -5,8 +5,9 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { afterTime, decodeTimeCursor, readPage } from "../http/cursor.js";
+import { decodeTimeCursor } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
+import { afterTime, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
 import type { RegistryEntry } from "../registry/model.js";
@@ -157,9 +158,10 @@ export function kyaHandlers(ctx: AppContext): Handlers {
         agent_id: query.agent_id,
         status: query.status,
       };
+      const read = (rows: number) => listAttestations(ctx.db, filter, after, rows, now);
       return readPage(
-        query.limit,
-        (rows) => listAttestations(ctx.db, filter, after, rows, now),
+        query,
+        read,
         (a) => toApi(a, now),
         afterTime("attestations", (a) => a.submitted_at),
       );

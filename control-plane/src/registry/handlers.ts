@@ -4,8 +4,9 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { afterTime, decodeTimeCursor, readPage } from "../http/cursor.js";
+import { decodeTimeCursor } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
+import { afterTime, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
 import {
@@ -105,10 +106,10 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
       const query = request.query as ListQuery;
       const listName = `registry:${kind}`;
       const after = decodeTimeCursor(listName, query.cursor);
-      const { limit, cursor: _cursor, ...filters } = query;
+      const { limit: _limit, cursor: _cursor, ...filters } = query;
       const filter = { ...filters, kind, tenant: scopedTenant(principal, filters.tenant) };
       return readPage(
-        limit,
+        query,
         (rows) => listEntries(ctx.db, filter, after, rows),
         toApi,
         afterTime(listName, (entry) => entry.created_at),

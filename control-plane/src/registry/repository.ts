@@ -47,21 +47,16 @@ export interface RegistryFilter {
   external_service?: string | undefined;
 }
 
+/** Filter fields that match their column exactly. */
+const EXACT_FILTERS = ["kind", "tenant", "status", "team", "owner", "type", "environment"] as const;
+
 export async function listEntries(
   db: Queryable,
   filter: RegistryFilter,
   after: TimeAndIdKey | undefined,
   limit: number,
 ): Promise<RegistryEntry[]> {
-  const where = new Conditions().equal(filter, [
-    "kind",
-    "tenant",
-    "status",
-    "team",
-    "owner",
-    "type",
-    "environment",
-  ]);
+  const where = new Conditions().equal(filter, EXACT_FILTERS);
   if (filter.status === undefined) where.add("status <> 'archived'");
   if (filter.capability !== undefined)
     where.add("capabilities @> ?::jsonb", JSON.stringify([filter.capability]));

@@ -80,8 +80,11 @@ function totalsOf(row: AggregateRow): UsageTotals {
   };
 }
 
+/** Filter fields that match their column exactly. */
+const EXACT_FILTERS = ["tenant", "user_id", "team", "provider", "model"] as const;
+
 function conditionsOf(filter: UsageFilter): Conditions {
-  const where = new Conditions().equal(filter, ["tenant", "user_id", "team", "provider", "model"]);
+  const where = new Conditions().equal(filter, EXACT_FILTERS);
   if (filter.agent !== undefined)
     where.add("(agent_id = ? OR agent_spiffe_id = ?)", filter.agent, filter.agent);
   where.within("occurred_at", filter.from, filter.to);
