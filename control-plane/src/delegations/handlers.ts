@@ -47,6 +47,8 @@ type ListQuery = {
   status?: DelegationStatus;
 };
 type BulkRevokeBody = { agent_id?: string; user_id?: string; tenant?: string; reason?: string };
+/** Delegation lists are sorted by (issued_at, id). */
+const issuedAt = (delegation: Delegation) => delegation.issued_at;
 
 /**
  * Delegations API: a user grants an agent scopes for a while (and gets the signed token the agent
@@ -209,12 +211,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         status: query.status,
       };
       const read = (rows: number) => listDelegations(ctx.db, filter, after, rows, now);
-      return readPage(
-        query,
-        read,
-        (d) => toApi(d, now),
-        afterTime("delegations", (d) => d.issued_at),
-      );
+      return readPage(query, read, (d) => toApi(d, now), afterTime("delegations", issuedAt));
     },
 
     listMyDelegations: async (request) => {
@@ -235,7 +232,7 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
           agent: { id: d.agent_id, name: agent_name, kind: agent_kind, spiffe_id: d.agent_spiffe_id },
           activity: { events, allowed, denied, last_event_at: last_event_at?.toISOString() ?? null },
         }),
-        afterTime("my-delegations", (d) => d.issued_at),
+        afterTime("my-delegations", issuedAt),
       );
     },
 

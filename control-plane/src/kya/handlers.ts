@@ -36,6 +36,7 @@ import {
 
 type IdParams = { id: string };
 const DAY_MS = 86_400_000;
+const CURSOR_AFTER = afterTime("attestations", (a: Attestation) => a.submitted_at);
 
 export function kyaHandlers(ctx: AppContext): Handlers {
   const send = (reply: FastifyReply, attestation: Attestation, status = 200) =>
@@ -159,12 +160,7 @@ export function kyaHandlers(ctx: AppContext): Handlers {
         status: query.status,
       };
       const read = (rows: number) => listAttestations(ctx.db, filter, after, rows, now);
-      return readPage(
-        query,
-        read,
-        (a) => toApi(a, now),
-        afterTime("attestations", (a) => a.submitted_at),
-      );
+      return readPage(query, read, (a) => toApi(a, now), CURSOR_AFTER);
     },
 
     getAttestation: async (request, reply) => {
