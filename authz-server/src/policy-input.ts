@@ -15,18 +15,8 @@ export interface DelegationFacts {
   expires_at: number | null;
 }
 
-export interface PolicyInput {
-  now_ns: number;
-  request: {
-    id: string;
-    method: string;
-    scheme: string;
-    host: string;
-    path: string;
-    query: Record<string, string | string[]>;
-    headers: Record<string, string>;
-    body: unknown;
-  };
+/** What the earlier steps found out about the caller and the destination, as the policy reads it. */
+export interface DecisionFacts {
   source: SourceIdentity;
   agent: AgentRecord | null;
   kya: KyaFacts;
@@ -34,6 +24,13 @@ export interface PolicyInput {
   destination: Destination;
   llm: LlmFacts | null;
   mcp: McpFacts | null;
+}
+
+export interface PolicyInput extends DecisionFacts {
+  now_ns: number;
+  request: Pick<RequestFacts, "id" | "method" | "scheme" | "host" | "path" | "query" | "headers"> & {
+    body: unknown;
+  };
 }
 
 export const NO_DELEGATION: DelegationFacts = Object.freeze({
@@ -47,39 +44,13 @@ export const NO_DELEGATION: DelegationFacts = Object.freeze({
   expires_at: null,
 }) as DelegationFacts;
 
-export interface InputParts {
+export interface InputParts extends DecisionFacts {
   nowNs: number;
   facts: RequestFacts;
   body: unknown;
-  source: SourceIdentity;
-  agent: AgentRecord | null;
-  kya: KyaFacts;
-  delegation: DelegationFacts;
-  destination: Destination;
-  llm: LlmFacts | null;
-  mcp: McpFacts | null;
 }
 
-export function buildPolicyInput(parts: InputParts): PolicyInput {
-  const { facts } = parts;
-  return {
-    now_ns: parts.nowNs,
-    request: {
-      id: facts.id,
-      method: facts.method,
-      scheme: facts.scheme,
-      host: facts.host,
-      path: facts.path,
-      query: facts.query,
-      headers: facts.headers,
-      body: parts.body,
-    },
-    source: parts.source,
-    agent: parts.agent,
-    kya: parts.kya,
-    delegation: parts.delegation,
-    destination: parts.destination,
-    llm: parts.llm,
-    mcp: parts.mcp,
-  };
+export function buildPolicyInput({ nowNs, facts, body, ...decided }: InputParts): PolicyInput {
+  const { id, method, scheme, host, path, query, headers } = facts;
+  return { now_ns: nowNs, request: { id, method, scheme, host, path, query, headers, body }, ...decided };
 }

@@ -72,7 +72,7 @@ function parseQuery(query: string): Record<string, string | string[]> {
   } catch {
     throw new BadRequestError("request query string is malformed");
   }
-  // Own properties only: `?constructor=x` or `?__proto__=x` are ordinary parameters (issue 17).
+  // Own properties only: `?constructor=x` or `?__proto__=x` are ordinary parameters.
   for (const [key, value] of params) {
     const existing = Object.hasOwn(out, key) ? out[key] : undefined;
     if (existing === undefined)

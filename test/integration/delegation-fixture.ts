@@ -1,5 +1,6 @@
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { performance } from "node:perf_hooks";
+import type { DelegationView } from "../../control-plane/src/delegations/model.js";
 import type { ApiResponse, CallOptions } from "./control-plane-fixture.js";
 
 /**
@@ -20,21 +21,7 @@ export interface Entry {
   tenant: string;
 }
 
-export interface DelegationView {
-  id: string;
-  tenant: string;
-  user_id: string;
-  agent_id: string;
-  agent_spiffe_id: string;
-  scopes: string[];
-  destinations: string[];
-  status: "active" | "expired" | "revoked";
-  issued_at: string;
-  expires_at: string;
-  revoked_at: string | null;
-  revoked_via: string | null;
-  signing_key_id: string;
-}
+export type { DelegationView };
 
 export interface Grant {
   delegation: DelegationView;

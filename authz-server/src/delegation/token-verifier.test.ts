@@ -197,18 +197,10 @@ describe("a delegation token", () => {
 });
 
 describe("an access token (RFC 8705 certificate-bound)", () => {
+  // Exchanged from a delegation: its claims, shorter-lived, naming it and bound to certA.
   const accessClaims = (patch: Record<string, unknown> = {}) => ({
-    iss: "https://cp.example",
-    sub: "ursula",
-    aud: "warden",
-    client_id: AGENT,
-    act: { sub: AGENT },
+    ...delegationClaims({ iat: NOW_S - 10, nbf: undefined, exp: NOW_S + 300 }),
     delegation_id: randomUUID(),
-    scope: "google-drive:read",
-    jti: randomUUID(),
-    iat: NOW_S - 10,
-    exp: NOW_S + 300,
-    tenant: "acme",
     cnf: { "x5t#S256": pemLeafThumbprint(certA) },
     ...patch,
   });

@@ -2,7 +2,8 @@ import { Readable } from "node:stream";
 import { verifyAuditChain } from "../../../lib/src/audit/verify.js";
 import type { AppContext } from "../context.js";
 import { scopedTenant } from "../http/auth.js";
-import { decodeSequenceCursor, encodeSequenceCursor } from "../http/cursor.js";
+import { decodeSequenceCursor } from "../http/cursor.js";
+import { afterSequence, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { queryAuditEvents, type AuditFilter } from "./query.js";
 
@@ -12,20 +13,11 @@ export function auditHandlers(ctx: AppContext): Handlers {
   return {
     listAuditEvents: async (request) => {
       const query = request.query as AuditFilter & { limit: number; cursor?: string };
-      const { limit, cursor, ...filter } = query;
+      const { limit: _limit, cursor, ...filter } = query;
       const afterId = decodeSequenceCursor("audit", cursor) ?? 0;
-      const rows = await queryAuditEvents(
-        ctx.db,
-        { ...filter, tenant: scopedTenant(principalOf(request), filter.tenant) },
-        afterId,
-        limit + 1,
-      );
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page,
-        next_cursor: rows.length > limit && last ? encodeSequenceCursor("audit", last.id) : null,
-      };
+      const scoped = { ...filter, tenant: scopedTenant(principalOf(request), filter.tenant) };
+      const read = (rows: number) => queryAuditEvents(ctx.db, scoped, afterId, rows);
+      return readPage(query, read, (event) => event, afterSequence("audit"));
     },
 
     exportAuditEvents: async (request, reply) => {

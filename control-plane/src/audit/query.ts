@@ -1,6 +1,7 @@
 import type { AuditRecord } from "../../../lib/src/audit/chain.js";
 import { AUDIT_SELECT, recordFromRow } from "../../../lib/src/audit/store.js";
 import type { Queryable } from "../../../lib/src/db/types.js";
+import { Conditions } from "../sql/conditions.js";
 
 export interface AuditFilter {
   tenant?: string | undefined;
@@ -13,6 +14,9 @@ export interface AuditFilter {
   to?: string | undefined;
 }
 
+/** Filter fields that match their column exactly. */
+const EXACT_FILTERS = ["tenant", "agent_spiffe_id", "user_id", "decision", "action"] as const;
+
 /** Audit events matching the filter, in the order they were stored, after the event with id `afterId`. */
 export async function queryAuditEvents(
   db: Queryable,
@@ -20,25 +24,13 @@ export async function queryAuditEvents(
   afterId: number,
   limit: number,
 ): Promise<AuditRecord[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (column: string, operator: string, value: unknown, cast = "") => {
-    params.push(value);
-    where.push(`${column} ${operator} $${params.length}${cast}`);
-  };
-  if (filter.tenant !== undefined) add("tenant", "=", filter.tenant);
-  if (filter.agent_id !== undefined) add("agent_id", "=", filter.agent_id, "::uuid");
-  if (filter.agent_spiffe_id !== undefined) add("agent_spiffe_id", "=", filter.agent_spiffe_id);
-  if (filter.user_id !== undefined) add("user_id", "=", filter.user_id);
-  if (filter.decision !== undefined) add("decision", "=", filter.decision);
-  if (filter.action !== undefined) add("action", "=", filter.action);
-  if (filter.from !== undefined) add("occurred_at", ">=", filter.from, "::timestamptz");
-  if (filter.to !== undefined) add("occurred_at", "<", filter.to, "::timestamptz");
-  add("id", ">", afterId);
-  params.push(limit);
+  const where = new Conditions().equal(filter, EXACT_FILTERS);
+  if (filter.agent_id !== undefined) where.add("agent_id = ?::uuid", filter.agent_id);
+  where.within("occurred_at", filter.from, filter.to);
+  where.add("id > ?", afterId);
   const { rows } = await db.query(
-    `${AUDIT_SELECT} WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length}`,
-    params,
+    `${AUDIT_SELECT} ${where.where()} ORDER BY id LIMIT ${where.bind(limit)}`,
+    where.params,
   );
   return rows.map(recordFromRow);
 }

@@ -135,9 +135,8 @@ export function budgetHandlers(ctx: AppContext): Handlers {
         });
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: row.tenant,
             action: "llm_budget.created",
             resourceType: "llm_budget",
@@ -161,7 +160,6 @@ export function budgetHandlers(ctx: AppContext): Handlers {
     getBudget: async (request, reply) => send(reply, await loadVisible(request, ctx.db, false)),
 
     updateBudget: async (request, reply) => {
-      const principal = principalOf(request);
       const body = request.body as BudgetUpdateBody;
       const changes: BudgetChanges = {};
       if (body.limit_usd !== undefined) changes.limit_micros = limitOf(body.limit_usd);
@@ -174,9 +172,8 @@ export function budgetHandlers(ctx: AppContext): Handlers {
         const row = await updateBudget(tx, before.id, changes, now);
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: row.tenant,
             action: "llm_budget.updated",
             resourceType: "llm_budget",
@@ -192,16 +189,14 @@ export function budgetHandlers(ctx: AppContext): Handlers {
     },
 
     deleteBudget: async (request, reply) => {
-      const principal = principalOf(request);
       await ctx.db.transaction(async (tx) => {
         const row = await loadVisible(request, tx, true);
         checkIfMatch(request.headers["if-match"], row.version, false);
         await deleteBudget(tx, row.id);
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: row.tenant,
             action: "llm_budget.deleted",
             resourceType: "llm_budget",

@@ -1,5 +1,7 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { BudgetEnforcement, BudgetPeriod, BudgetScope } from "../../../lib/src/llm/budgets.js";
+import { Conditions } from "../sql/conditions.js";
+import { RowTable } from "../sql/table.js";
 
 /** Rows of `llm_budgets` (migration 005). */
 export interface BudgetRow {
@@ -17,8 +19,10 @@ export interface BudgetRow {
   updated_at: Date;
 }
 
-const COLUMNS =
-  "id, tenant, scope, subject, period, limit_micros::text AS limit_micros, enforcement, description, version, created_by, created_at, updated_at";
+const BUDGETS = new RowTable<Record<string, unknown>>(
+  "llm_budgets",
+  "id, tenant, scope, subject, period, limit_micros::text AS limit_micros, enforcement, description, version, created_by, created_at, updated_at",
+);
 
 function fromRow(row: Record<string, unknown>): BudgetRow {
   return { ...(row as unknown as BudgetRow), limit_micros: BigInt(row.limit_micros as string) };
@@ -27,50 +31,29 @@ function fromRow(row: Record<string, unknown>): BudgetRow {
 export type NewBudget = Omit<BudgetRow, "id" | "version" | "updated_at">;
 
 export async function insertBudget(tx: Queryable, budget: NewBudget): Promise<BudgetRow> {
-  const { rows } = await tx.query(
-    `INSERT INTO llm_budgets (tenant, scope, subject, period, limit_micros, enforcement, description, created_by, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ${COLUMNS}`,
-    [
-      budget.tenant,
-      budget.scope,
-      budget.subject,
-      budget.period,
-      budget.limit_micros.toString(),
-      budget.enforcement,
-      budget.description,
-      budget.created_by,
-      budget.created_at,
-    ],
+  return fromRow(
+    await BUDGETS.insert(tx, {
+      ...budget,
+      limit_micros: budget.limit_micros.toString(),
+      updated_at: budget.created_at,
+    }),
   );
-  return fromRow(rows[0]!);
 }
 
 export async function findBudget(db: Queryable, id: string, forUpdate = false): Promise<BudgetRow | null> {
-  const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM llm_budgets WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`,
-    [id],
-  );
-  return rows[0] ? fromRow(rows[0]) : null;
+  const row = await BUDGETS.find(db, id, forUpdate);
+  return row ? fromRow(row) : null;
 }
 
 export async function listBudgets(
   db: Queryable,
   filter: { tenant?: string | undefined; scope?: BudgetScope | undefined },
 ): Promise<BudgetRow[]> {
-  const params: unknown[] = [];
-  const where: string[] = [];
-  if (filter.tenant !== undefined) {
-    params.push(filter.tenant);
-    where.push(`tenant = $${params.length}`);
-  }
-  if (filter.scope !== undefined) {
-    params.push(filter.scope);
-    where.push(`scope = $${params.length}`);
-  }
+  const where = new Conditions().equal(filter, ["tenant", "scope"]);
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM llm_budgets ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    `SELECT ${BUDGETS.columns} FROM llm_budgets ${where.where()}
       ORDER BY tenant, scope, subject, period`,
-    params,
+    where.params,
   );
   return rows.map(fromRow);
 }
@@ -94,7 +77,7 @@ export async function updateBudget(
             description = CASE WHEN $4::boolean THEN $5 ELSE description END,
             version = version + 1,
             updated_at = $6
-      WHERE id = $1 RETURNING ${COLUMNS}`,
+      WHERE id = $1 RETURNING ${BUDGETS.columns}`,
     [
       id,
       changes.limit_micros?.toString() ?? null,

@@ -29,6 +29,7 @@ import {
   writeStoredTokens,
   type OAuthVaultPaths,
 } from "../../../lib/src/saas/token-store.js";
+import type { Queryable } from "../../../lib/src/db/types.js";
 import type { VaultClient } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
@@ -56,6 +57,7 @@ import {
   takeState,
   upsertConnection,
   type ConnectionRow,
+  type PendingLinkRow,
 } from "./repository.js";
 
 export interface ConnectionsContext {
@@ -96,6 +98,29 @@ export function toApi(row: ConnectionRow) {
 
 function userTenant(principal: Principal): string {
   return userTenantOf(principal, "connecting an account");
+}
+
+interface LinkCaller {
+  principal: Principal;
+  tenant: string;
+  linkId: string;
+}
+
+/** Who confirms or declines which pending link; a principal without a tenant is refused here. */
+function linkCaller(request: FastifyRequest): LinkCaller {
+  const principal = principalOf(request);
+  return { principal, tenant: userTenant(principal), linkId: (request.params as LinkParams).link_id };
+}
+
+/** The caller's pending link: another user's (or tenant's) is not found, so its existence does not leak. */
+async function ownPendingLink(
+  tx: Queryable,
+  { principal, tenant, linkId }: LinkCaller,
+): Promise<PendingLinkRow> {
+  const found = await findPendingLink(tx, linkId);
+  if (!found || found.tenant !== tenant || found.user_id !== principal.subject)
+    throw notFound("pending link");
+  return found;
 }
 
 /**
@@ -252,18 +277,13 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
     },
 
     confirmConnection: async (request, reply) => {
-      const principal = principalOf(request);
-      const tenant = userTenant(principal);
-      const { link_id: linkId } = request.params as LinkParams;
+      const caller = linkCaller(request);
       const now = ctx.now();
       const link = await ctx.db.transaction(async (tx) => {
-        const found = await findPendingLink(tx, linkId);
-        // Another user's (or tenant's) pending link is not found, so its existence does not leak.
-        if (!found || found.tenant !== tenant || found.user_id !== principal.subject)
-          throw notFound("pending link");
+        const found = await ownPendingLink(tx, caller);
         if (!bindingMatches(bindingFrom(request.headers.cookie), found.browser_binding))
           throw browserMismatch();
-        await clearPendingLink(tx, linkId);
+        await clearPendingLink(tx, caller.linkId);
         if (found.pending_expires_at.getTime() <= now.getTime())
           return new ApiError("bad_request", "link_expired: the pending link has expired; connect again", [
             { field: "path.link_id", message: "link_expired" },
@@ -296,9 +316,8 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
         );
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: link.tenant,
             action: "oauth.connected",
             userId: link.user_id,
@@ -322,21 +341,17 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
     },
 
     declineConnection: async (request, reply) => {
-      const principal = principalOf(request);
-      const tenant = userTenant(principal);
-      const { link_id: linkId } = request.params as LinkParams;
+      const caller = linkCaller(request);
+      const { principal, tenant, linkId } = caller;
       const now = ctx.now();
       await ctx.db.transaction(async (tx) => {
-        const found = await findPendingLink(tx, linkId);
-        if (!found || found.tenant !== tenant || found.user_id !== principal.subject)
-          throw notFound("pending link");
+        const found = await ownPendingLink(tx, caller);
         // Declining needs no cookie: the user may always refuse a link, from wherever they see it.
         await clearPendingLink(tx, linkId);
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant,
             action: "oauth.link_declined",
             userId: principal.subject,
@@ -434,9 +449,8 @@ export function connectionHandlers(ctx: AppContext, c: ConnectionsContext): Hand
       );
       await recordAction(
         tx,
+        request,
         {
-          principal,
-          requestId: String(request.id),
           tenant,
           action: "oauth.disconnected",
           userId,

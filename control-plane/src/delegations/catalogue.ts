@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { shippedFile } from "../../../lib/src/shipped-file.js";
 
 /**
  * The delegation scopes users may grant, and the services a delegation may be limited to: the
@@ -42,11 +42,11 @@ export function catalogueFromPolicyData(data: unknown): ScopeCatalogue {
 
 /** The shipped policy data, found from src/ and from dist/ alike. */
 export function defaultCatalogueFile(): string {
-  for (const relative of ["../../../policies/data.json", "../../../../policies/data.json"]) {
-    const path = fileURLToPath(new URL(relative, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  throw new Error("policies/data.json not found; set WARDEN_SCOPE_CATALOGUE");
+  return shippedFile(
+    import.meta.url,
+    ["../../../policies/data.json", "../../../../policies/data.json"],
+    "policies/data.json not found; set WARDEN_SCOPE_CATALOGUE",
+  );
 }
 
 export function loadScopeCatalogue(file: string = defaultCatalogueFile()): ScopeCatalogue {

@@ -5,13 +5,9 @@ import { VaultError } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant, userTenantOf, type Principal } from "../http/auth.js";
-import {
-  decodeSequenceCursor,
-  decodeTimeCursor,
-  encodeSequenceCursor,
-  encodeTimeCursor,
-} from "../http/cursor.js";
+import { decodeSequenceCursor, decodeTimeCursor } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
+import { afterSequence, afterTime, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import type { TokenServiceContext } from "../oauth/context.js";
 import { holdRevocation } from "../oauth/issuance-lock.js";
@@ -51,6 +47,8 @@ type ListQuery = {
   status?: DelegationStatus;
 };
 type BulkRevokeBody = { agent_id?: string; user_id?: string; tenant?: string; reason?: string };
+/** Delegation lists are sorted by (issued_at, id). */
+const issuedAt = (delegation: Delegation) => delegation.issued_at;
 
 /**
  * Delegations API: a user grants an agent scopes for a while (and gets the signed token the agent
@@ -113,9 +111,8 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const single = selector.via === "delegation" ? rows[0] : undefined;
       await recordAction(
         tx,
+        request,
         {
-          principal,
-          requestId: String(request.id),
           tenant,
           action: single ? "delegation.revoked" : `delegations.revoked_by_${selector.via}`,
           agentId: single?.agent_id ?? ("agent_id" in selector ? selector.agent_id : null),
@@ -172,9 +169,8 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         });
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: delegation.tenant,
             action: "delegation.granted",
             agentId: agent.id,
@@ -208,25 +204,14 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
         throw new ApiError("forbidden", "only an admin can list other users' delegations");
       const after = decodeTimeCursor("delegations", query.cursor);
       const now = ctx.now();
-      const rows = await listDelegations(
-        ctx.db,
-        {
-          tenant: scopedTenant(principal, query.tenant),
-          user_id: isAdmin(principal) ? query.user_id : principal.subject,
-          agent_id: query.agent_id,
-          status: query.status,
-        },
-        after,
-        query.limit + 1,
-        now,
-      );
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((d) => toApi(d, now)),
-        next_cursor:
-          rows.length > query.limit && last ? encodeTimeCursor("delegations", last.issued_at, last.id) : null,
+      const filter = {
+        tenant: scopedTenant(principal, query.tenant),
+        user_id: isAdmin(principal) ? query.user_id : principal.subject,
+        agent_id: query.agent_id,
+        status: query.status,
       };
+      const read = (rows: number) => listDelegations(ctx.db, filter, after, rows, now);
+      return readPage(query, read, (d) => toApi(d, now), afterTime("delegations", issuedAt));
     },
 
     listMyDelegations: async (request) => {
@@ -234,30 +219,21 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const query = request.query as ListQuery;
       const after = decodeTimeCursor("my-delegations", query.cursor);
       const now = ctx.now();
-      const rows = await listWithActivity(
-        ctx.db,
-        {
-          tenant: userTenantOf(principal, "listing your delegations"),
-          user_id: principal.subject,
-          status: query.status ?? "active",
-        },
-        after,
-        query.limit + 1,
-        now,
-      );
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(({ agent_name, agent_kind, events, allowed, denied, last_event_at, ...d }) => ({
+      const filter = {
+        tenant: userTenantOf(principal, "listing your delegations"),
+        user_id: principal.subject,
+        status: query.status ?? "active",
+      };
+      return readPage(
+        query,
+        (rows) => listWithActivity(ctx.db, filter, after, rows, now),
+        ({ agent_name, agent_kind, events, allowed, denied, last_event_at, ...d }) => ({
           delegation: toApi(d, now),
           agent: { id: d.agent_id, name: agent_name, kind: agent_kind, spiffe_id: d.agent_spiffe_id },
           activity: { events, allowed, denied, last_event_at: last_event_at?.toISOString() ?? null },
-        })),
-        next_cursor:
-          rows.length > query.limit && last
-            ? encodeTimeCursor("my-delegations", last.issued_at, last.id)
-            : null,
-      };
+        }),
+        afterTime("my-delegations", issuedAt),
+      );
     },
 
     getDelegation: async (request) => toApi(await visible(ctx.db, request), ctx.now()),
@@ -266,14 +242,8 @@ export function delegationHandlers(ctx: AppContext, tokens: TokenServiceContext)
       const delegation = await visible(ctx.db, request);
       const query = request.query as { limit: number; cursor?: string };
       const afterId = decodeSequenceCursor("delegation-events", query.cursor) ?? 0;
-      const rows = await delegationEvents(ctx.db, delegation, afterId, query.limit + 1);
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page,
-        next_cursor:
-          rows.length > query.limit && last ? encodeSequenceCursor("delegation-events", last.id) : null,
-      };
+      const read = (rows: number) => delegationEvents(ctx.db, delegation, afterId, rows);
+      return readPage(query, read, (event) => event, afterSequence("delegation-events"));
     },
 
     revokeDelegation: async (request) => {

@@ -1,5 +1,6 @@
 import { DELEGATION_TOKEN_TYPE, WARDEN_AUDIENCE } from "../../../lib/src/tokens/claims.js";
 import { ApiError } from "../http/errors.js";
+import { withIsoDates, type WithIsoDates } from "../http/iso-dates.js";
 import type { FieldProblem } from "../http/validation.js";
 import type { ScopeCatalogue } from "./catalogue.js";
 
@@ -161,13 +162,9 @@ export function delegationClaims({ issuer, delegation }: DelegationClaimsInput):
 
 export const DELEGATION_JWS_TYPE = DELEGATION_TOKEN_TYPE;
 
-export function toApi(delegation: Delegation, now: Date): Record<string, unknown> {
-  const iso = (d: Date | null) => (d === null ? null : d.toISOString());
-  return {
-    ...delegation,
-    status: statusOf(delegation, now),
-    issued_at: delegation.issued_at.toISOString(),
-    expires_at: delegation.expires_at.toISOString(),
-    revoked_at: iso(delegation.revoked_at),
-  };
+/** A delegation as the API returns it: timestamps as ISO-8601 strings, with its status now. */
+export type DelegationView = WithIsoDates<Delegation> & { status: DelegationStatus };
+
+export function toApi(delegation: Delegation, now: Date): DelegationView {
+  return { ...withIsoDates(delegation), status: statusOf(delegation, now) };
 }

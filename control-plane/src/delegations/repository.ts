@@ -1,45 +1,23 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { TimeAndIdKey } from "../http/cursor.js";
+import { Conditions } from "../sql/conditions.js";
+import { RowTable } from "../sql/table.js";
 import type { Delegation, DelegationStatus, RevocationVia } from "./model.js";
 
-const COLUMNS =
-  "id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by, revoked_at, revoked_by, revoked_via, revocation_reason, version";
+const DELEGATIONS = new RowTable<Delegation>(
+  "delegations",
+  "id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by, revoked_at, revoked_by, revoked_via, revocation_reason, version",
+  new Set(["scopes", "destinations"]),
+);
 
-export async function insertDelegation(
-  tx: Queryable,
-  d: Omit<Delegation, "revoked_at" | "revoked_by" | "revoked_via" | "revocation_reason" | "version">,
-): Promise<Delegation> {
-  const { rows } = await tx.query<Delegation>(
-    `INSERT INTO delegations (id, tenant, user_id, agent_id, agent_spiffe_id, scopes, destinations, issued_at, expires_at, signing_key_id, granted_by)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
-    [
-      d.id,
-      d.tenant,
-      d.user_id,
-      d.agent_id,
-      d.agent_spiffe_id,
-      JSON.stringify(d.scopes),
-      JSON.stringify(d.destinations),
-      d.issued_at,
-      d.expires_at,
-      d.signing_key_id,
-      d.granted_by,
-    ],
-  );
-  return rows[0]!;
-}
-
-export async function findDelegation(
-  db: Queryable,
-  id: string,
-  forUpdate = false,
-): Promise<Delegation | undefined> {
-  const { rows } = await db.query<Delegation>(
-    `SELECT ${COLUMNS} FROM delegations WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`,
-    [id],
-  );
-  return rows[0];
-}
+export type NewDelegation = Omit<
+  Delegation,
+  "revoked_at" | "revoked_by" | "revoked_via" | "revocation_reason" | "version"
+>;
+export const insertDelegation = (tx: Queryable, delegation: NewDelegation) =>
+  DELEGATIONS.insert(tx, delegation);
+export const findDelegation = (db: Queryable, id: string, forUpdate = false) =>
+  DELEGATIONS.find(db, id, forUpdate);
 
 /** The verified capabilities of the agent's approved, unexpired attestation; null when it has none. */
 export async function verifiedCapabilities(
@@ -62,22 +40,16 @@ export interface DelegationFilter {
   status?: DelegationStatus | undefined;
 }
 
-function whereClause(filter: DelegationFilter, now: Date, params: unknown[], alias = ""): string[] {
-  const where: string[] = [];
-  const add = (sql: string, ...values: unknown[]) => {
-    let text = sql;
-    for (const value of values) {
-      params.push(value);
-      text = text.replace("?", `$${params.length}`);
-    }
-    where.push(text);
-  };
-  if (filter.tenant !== undefined) add(`${alias}tenant = ?`, filter.tenant);
-  if (filter.user_id !== undefined) add(`${alias}user_id = ?`, filter.user_id);
-  if (filter.agent_id !== undefined) add(`${alias}agent_id = ?::uuid`, filter.agent_id);
-  if (filter.status === "revoked") add(`${alias}revoked_at IS NOT NULL`);
-  else if (filter.status === "active") add(`${alias}revoked_at IS NULL AND ${alias}expires_at > ?`, now);
-  else if (filter.status === "expired") add(`${alias}revoked_at IS NULL AND ${alias}expires_at <= ?`, now);
+function conditionsOf(filter: DelegationFilter, now: Date, alias = ""): Conditions {
+  const where = new Conditions();
+  if (filter.tenant !== undefined) where.add(`${alias}tenant = ?`, filter.tenant);
+  if (filter.user_id !== undefined) where.add(`${alias}user_id = ?`, filter.user_id);
+  if (filter.agent_id !== undefined) where.add(`${alias}agent_id = ?::uuid`, filter.agent_id);
+  if (filter.status === "revoked") where.add(`${alias}revoked_at IS NOT NULL`);
+  else if (filter.status === "active")
+    where.add(`${alias}revoked_at IS NULL AND ${alias}expires_at > ?`, now);
+  else if (filter.status === "expired")
+    where.add(`${alias}revoked_at IS NULL AND ${alias}expires_at <= ?`, now);
   return where;
 }
 
@@ -88,16 +60,11 @@ export async function listDelegations(
   limit: number,
   now: Date,
 ): Promise<Delegation[]> {
-  const params: unknown[] = [];
-  const where = whereClause(filter, now, params);
-  if (after) {
-    params.push(after.t, after.i);
-    where.push(`(issued_at, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-  }
-  params.push(limit);
+  const where = conditionsOf(filter, now);
+  if (after) where.add("(issued_at, id) > (?::timestamptz, ?::uuid)", after.t, after.i);
   const { rows } = await db.query<Delegation>(
-    `SELECT ${COLUMNS} FROM delegations ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY issued_at, id LIMIT $${params.length}`,
-    params,
+    `SELECT ${DELEGATIONS.columns} FROM delegations ${where.where()} ORDER BY issued_at, id LIMIT ${where.bind(limit)}`,
+    where.params,
   );
   return rows;
 }
@@ -122,15 +89,11 @@ export async function listWithActivity(
   limit: number,
   now: Date,
 ): Promise<DelegationWithActivity[]> {
-  const params: unknown[] = [];
-  const where = whereClause(filter, now, params, "d.");
-  if (after) {
-    params.push(after.t, after.i);
-    where.push(`(d.issued_at, d.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-  }
-  params.push(limit);
+  const where = conditionsOf(filter, now, "d.");
+  if (after) where.add("(d.issued_at, d.id) > (?::timestamptz, ?::uuid)", after.t, after.i);
   const { rows } = await db.query<DelegationWithActivity>(
-    `SELECT ${COLUMNS.split(", ")
+    `SELECT ${DELEGATIONS.columns
+      .split(", ")
       .map((c) => `d.${c}`)
       .join(", ")},
             a.name AS agent_name, a.kind AS agent_kind,
@@ -146,9 +109,9 @@ export async function listWithActivity(
            FROM audit_events
           WHERE user_id = d.user_id AND delegation_id = d.id::text
        ) e ON true
-      WHERE ${where.join(" AND ")}
-      ORDER BY d.issued_at, d.id LIMIT $${params.length}`,
-    params,
+      ${where.where()}
+      ORDER BY d.issued_at, d.id LIMIT ${where.bind(limit)}`,
+    where.params,
   );
   return rows;
 }
@@ -175,33 +138,31 @@ export async function revokeDelegations(
   by: { subject: string; reason: string | null },
   now: Date,
 ): Promise<RevokedRow[]> {
-  const params: unknown[] = [now, by.subject, selector.via, by.reason];
-  const where: string[] = ["revoked_at IS NULL", "expires_at > $1"];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    where.push(sql.replace("?", `$${params.length}`));
-  };
+  const where = new Conditions(
+    [now, by.subject, selector.via, by.reason],
+    ["revoked_at IS NULL", "expires_at > $1"],
+  );
   switch (selector.via) {
     case "delegation":
-      add("id = ?::uuid", selector.id);
+      where.add("id = ?::uuid", selector.id);
       break;
     case "user":
-      add("user_id = ?", selector.user_id);
-      if (selector.tenant !== undefined) add("tenant = ?", selector.tenant);
+      where.add("user_id = ?", selector.user_id);
+      if (selector.tenant !== undefined) where.add("tenant = ?", selector.tenant);
       break;
     case "agent":
-      add("agent_id = ?::uuid", selector.agent_id);
+      where.add("agent_id = ?::uuid", selector.agent_id);
       break;
     case "tenant":
-      add("tenant = ?", selector.tenant);
+      where.add("tenant = ?", selector.tenant);
       break;
   }
   const { rows } = await tx.query<RevokedRow>(
     `UPDATE delegations
         SET revoked_at = $1, revoked_by = $2, revoked_via = $3, revocation_reason = $4, version = version + 1
-      WHERE ${where.join(" AND ")}
+      ${where.where()}
       RETURNING id, tenant, user_id, agent_id, agent_spiffe_id, expires_at`,
-    params,
+    where.params,
   );
   return rows;
 }

@@ -3,10 +3,11 @@ import type { Queryable } from "../../../lib/src/db/types.js";
 import { VaultError } from "../../../lib/src/vault/client.js";
 import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
-import { canSeeTenant, hasRole, scopedTenant, type Principal } from "../http/auth.js";
+import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { decodeTimeCursor, encodeTimeCursor } from "../http/cursor.js";
+import { decodeTimeCursor } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
+import { afterTime, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
 import type { RegistryEntry } from "../registry/model.js";
@@ -29,11 +30,13 @@ import {
   insertAttestation,
   listAttestations,
   updateAttestation,
+  type AttestationChanges,
   type AttestationFilter,
 } from "./repository.js";
 
 type IdParams = { id: string };
 const DAY_MS = 86_400_000;
+const CURSOR_AFTER = afterTime("attestations", (a: Attestation) => a.submitted_at);
 
 export function kyaHandlers(ctx: AppContext): Handlers {
   const send = (reply: FastifyReply, attestation: Attestation, status = 200) =>
@@ -57,7 +60,6 @@ export function kyaHandlers(ctx: AppContext): Handlers {
   async function audit(
     tx: Queryable,
     request: FastifyRequest,
-    principal: Principal,
     action: string,
     attestation: Attestation,
     agent: RegistryEntry,
@@ -66,9 +68,8 @@ export function kyaHandlers(ctx: AppContext): Handlers {
   ) {
     await recordAction(
       tx,
+      request,
       {
-        principal,
-        requestId: String(request.id),
         tenant: attestation.tenant,
         action,
         agentId: agent.id,
@@ -80,6 +81,30 @@ export function kyaHandlers(ctx: AppContext): Handlers {
       },
       now,
     );
+  }
+
+  /**
+   * Rejects or revokes: `close` checks the step is allowed and says what changes; the change is
+   * stored, audited with the reason and announced in one transaction.
+   */
+  async function closeAttestation(
+    request: FastifyRequest,
+    action: "kya.rejected" | "kya.revoked",
+    close: (attestation: Attestation, by: string, reason: string, now: Date) => AttestationChanges,
+  ): Promise<Attestation> {
+    const principal = principalOf(request);
+    const { reason } = request.body as { reason: string };
+    return ctx.db.transaction(async (tx) => {
+      // No access token is issued after a revocation commits (oauth/issuance-lock.ts).
+      if (action === "kya.revoked") await holdRevocation(tx);
+      const { attestation, agent } = await lockForReview(tx, request);
+      const now = ctx.now();
+      const changes = close(attestation, principal.subject, reason, now);
+      const after = await updateAttestation(tx, attestation.id, changes, now);
+      await audit(tx, request, action, after, agent, now, { reason });
+      await announce(tx, after, agent);
+      return after;
+    });
   }
 
   /** Loads and locks the attestation and its agent; 404 outside the caller's tenant; checks If-Match. */
@@ -134,16 +159,8 @@ export function kyaHandlers(ctx: AppContext): Handlers {
         agent_id: query.agent_id,
         status: query.status,
       };
-      const rows = await listAttestations(ctx.db, filter, after, query.limit + 1, now);
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((a) => toApi(a, now)),
-        next_cursor:
-          rows.length > query.limit && last
-            ? encodeTimeCursor("attestations", last.submitted_at, last.id)
-            : null,
-      };
+      const read = (rows: number) => listAttestations(ctx.db, filter, after, rows, now);
+      return readPage(query, read, (a) => toApi(a, now), CURSOR_AFTER);
     },
 
     getAttestation: async (request, reply) => {
@@ -177,7 +194,7 @@ export function kyaHandlers(ctx: AppContext): Handlers {
           submitted_by: principal.subject,
           now,
         });
-        await audit(tx, request, principal, "kya.submitted", attestation, agent, now);
+        await audit(tx, request, "kya.submitted", attestation, agent, now);
         await announce(tx, attestation, agent);
         return attestation;
       });
@@ -196,7 +213,7 @@ export function kyaHandlers(ctx: AppContext): Handlers {
         const previous = await findApprovedForAgent(tx, agent.id);
         if (previous) {
           const superseded = await updateAttestation(tx, previous.id, { status: "superseded" }, now);
-          await audit(tx, request, principal, "kya.superseded", superseded, agent, now, {
+          await audit(tx, request, "kya.superseded", superseded, agent, now, {
             details: { superseded_by: attestation.id },
           });
           await announce(tx, superseded, agent);
@@ -220,7 +237,7 @@ export function kyaHandlers(ctx: AppContext): Handlers {
           },
           now,
         );
-        await audit(tx, request, principal, "kya.approved", after, agent, now, {
+        await audit(tx, request, "kya.approved", after, agent, now, {
           details: {
             level: approval.level,
             verified_capabilities: approval.verified_capabilities,
@@ -234,47 +251,23 @@ export function kyaHandlers(ctx: AppContext): Handlers {
       return send(reply, approved);
     },
 
-    rejectAttestation: async (request, reply) => {
-      const principal = principalOf(request);
-      const { reason } = request.body as { reason: string };
-      const rejected = await ctx.db.transaction(async (tx) => {
-        const { attestation, agent } = await lockForReview(tx, request);
-        checkCanReview(attestation, principal.subject);
-        const now = ctx.now();
-        const after = await updateAttestation(
-          tx,
-          attestation.id,
-          { status: "rejected", rejection_reason: reason, reviewed_by: principal.subject, reviewed_at: now },
-          now,
-        );
-        await audit(tx, request, principal, "kya.rejected", after, agent, now, { reason });
-        await announce(tx, after, agent);
-        return after;
-      });
-      return send(reply, rejected);
-    },
+    rejectAttestation: async (request, reply) =>
+      send(
+        reply,
+        await closeAttestation(request, "kya.rejected", (attestation, reviewer, reason, now) => {
+          checkCanReview(attestation, reviewer);
+          return { status: "rejected", rejection_reason: reason, reviewed_by: reviewer, reviewed_at: now };
+        }),
+      ),
 
-    revokeAttestation: async (request, reply) => {
-      const principal = principalOf(request);
-      const { reason } = request.body as { reason: string };
-      const revoked = await ctx.db.transaction(async (tx) => {
-        // No access token is issued after this commits (oauth/issuance-lock.ts).
-        await holdRevocation(tx);
-        const { attestation, agent } = await lockForReview(tx, request);
-        checkCanRevoke(attestation);
-        const now = ctx.now();
-        const after = await updateAttestation(
-          tx,
-          attestation.id,
-          { status: "revoked", revoked_by: principal.subject, revoked_at: now, revocation_reason: reason },
-          now,
-        );
-        await audit(tx, request, principal, "kya.revoked", after, agent, now, { reason });
-        await announce(tx, after, agent);
-        return after;
-      });
-      return send(reply, revoked);
-    },
+    revokeAttestation: async (request, reply) =>
+      send(
+        reply,
+        await closeAttestation(request, "kya.revoked", (attestation, revoker, reason, now) => {
+          checkCanRevoke(attestation);
+          return { status: "revoked", revoked_by: revoker, revoked_at: now, revocation_reason: reason };
+        }),
+      ),
 
     getJwks: async () => {
       if (!ctx.signer)

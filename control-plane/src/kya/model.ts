@@ -1,4 +1,5 @@
 import { ApiError } from "../http/errors.js";
+import { withIsoDates } from "../http/iso-dates.js";
 
 /** KYA attestations: the workflow rules and the signed claims. Pure; SQL is in repository.ts. */
 export type StoredAttestationStatus = "pending" | "approved" | "rejected" | "revoked" | "superseded";
@@ -128,15 +129,5 @@ export function attestationClaims(input: ClaimsInput): Record<string, unknown> {
 export const ATTESTATION_JWS_TYPE = "kya+jwt";
 
 export function toApi(attestation: Attestation, now: Date): Record<string, unknown> {
-  const iso = (d: Date | null) => (d === null ? null : d.toISOString());
-  return {
-    ...attestation,
-    status: effectiveStatus(attestation, now),
-    submitted_at: attestation.submitted_at.toISOString(),
-    reviewed_at: iso(attestation.reviewed_at),
-    issued_at: iso(attestation.issued_at),
-    expires_at: iso(attestation.expires_at),
-    revoked_at: iso(attestation.revoked_at),
-    updated_at: attestation.updated_at.toISOString(),
-  };
+  return { ...withIsoDates(attestation), status: effectiveStatus(attestation, now) };
 }

@@ -13,7 +13,7 @@ import type { Queryable } from "../../../lib/src/db/types.js";
  * test; the lock manager queues heavyweight locks fairly (a new shared request waits behind a
  * waiting exclusive one). Taken before any row or audit-chain lock on both sides: no deadlock.
  */
-const ISSUANCE_LOCK_KEY = 0x5741_5244_454e_0017n; // "WARDEN" + issue 17; any fixed bigint works
+const ISSUANCE_LOCK_KEY = 0x5741_5244_454e_0017n; // "WARDEN" + 0x17; any fixed bigint works
 
 export async function holdIssuance(tx: Queryable): Promise<void> {
   await tx.query("SELECT pg_advisory_xact_lock_shared($1::bigint)", [ISSUANCE_LOCK_KEY.toString()]);

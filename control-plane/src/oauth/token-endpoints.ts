@@ -224,14 +224,7 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     await publishedKeys();
     const now = app.now();
     const { agent, verified } = await attestedAgent(app.db, client, now);
-    const input: AccessTokenInput = {
-      issuer: tokens.urls.issuer,
-      jti: randomUUID(),
-      now,
-      ttlSeconds: ttl,
-      client,
-      tenant: agent.tenant,
-    };
+    const input = accessTokenInput(client, agent.tenant, now);
     const claims = clientCredentialsClaims(input, grant, verified);
     const token = await sign(claims);
     // As for exchanges: re-checked under the issuance lock, so nothing is issued after the agent's
@@ -251,6 +244,11 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       });
     });
     return issued(reply, token, claims, false);
+  }
+
+  /** A new access token's common facts: a fresh jti, this issuer and the configured lifetime. */
+  function accessTokenInput(client: AuthenticatedClient, tenant: string, now: Date): AccessTokenInput {
+    return { issuer: tokens.urls.issuer, jti: randomUUID(), now, ttlSeconds: ttl, client, tenant };
   }
 
   async function attestedAgent(tx: Queryable, client: AuthenticatedClient, now: Date) {
@@ -274,14 +272,7 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
     // connection, then checked again and recorded in one short transaction.
     const now = app.now();
     const agent = await stillEntitled(app.db, client, delegation, now);
-    const input: AccessTokenInput = {
-      issuer: tokens.urls.issuer,
-      jti: randomUUID(),
-      now,
-      ttlSeconds: ttl,
-      client,
-      tenant: delegation.tenant,
-    };
+    const input = accessTokenInput(client, delegation.tenant, now);
     const claims = exchangeClaims(input, grant, delegation, tokens.catalogue.services);
     const token = await sign(claims);
     await app.db.transaction(async (tx) => {

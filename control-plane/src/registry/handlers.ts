@@ -4,8 +4,9 @@ import { recordAction } from "../audit/record.js";
 import type { AppContext } from "../context.js";
 import { canSeeTenant, hasRole, scopedTenant } from "../http/auth.js";
 import { checkIfMatch, etagOf } from "../http/conditional.js";
-import { decodeTimeCursor, encodeTimeCursor } from "../http/cursor.js";
+import { decodeTimeCursor } from "../http/cursor.js";
 import { ApiError, notFound } from "../http/errors.js";
+import { afterTime, readPage } from "../http/page.js";
 import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
 import {
@@ -81,9 +82,8 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
       const after = await updateEntry(tx, id, changes, now);
       await recordAction(
         tx,
+        request,
         {
-          principal,
-          requestId: String(request.id),
           tenant: after.tenant,
           action: auditAction(entry),
           agentId: after.id,
@@ -106,20 +106,14 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
       const query = request.query as ListQuery;
       const listName = `registry:${kind}`;
       const after = decodeTimeCursor(listName, query.cursor);
-      const { limit, cursor: _cursor, ...filters } = query;
-      const rows = await listEntries(
-        ctx.db,
-        { ...filters, kind, tenant: scopedTenant(principal, filters.tenant) },
-        after,
-        limit + 1,
+      const { limit: _limit, cursor: _cursor, ...filters } = query;
+      const filter = { ...filters, kind, tenant: scopedTenant(principal, filters.tenant) };
+      return readPage(
+        query,
+        (rows) => listEntries(ctx.db, filter, after, rows),
+        toApi,
+        afterTime(listName, (entry) => entry.created_at),
       );
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(toApi),
-        next_cursor:
-          rows.length > limit && last ? encodeTimeCursor(listName, last.created_at, last.id) : null,
-      };
     },
 
     [`create${names[1]}`]: async (request, reply) => {
@@ -152,9 +146,8 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
         });
         await recordAction(
           tx,
+          request,
           {
-            principal,
-            requestId: String(request.id),
             tenant: entry.tenant,
             action: `${action}.created`,
             agentId: entry.id,

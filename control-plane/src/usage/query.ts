@@ -1,5 +1,6 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
 import { formatUsd } from "../../../lib/src/llm/money.js";
+import { Conditions } from "../sql/conditions.js";
 
 /**
  * Usage totals over `llm_usage`, filtered and grouped. Group columns come from a fixed list (never
@@ -79,21 +80,15 @@ function totalsOf(row: AggregateRow): UsageTotals {
   };
 }
 
-function whereClause(filter: UsageFilter, params: unknown[]): string {
-  const where: string[] = [];
-  const add = (condition: (placeholder: string) => string, value: unknown) => {
-    params.push(value);
-    where.push(condition(`$${params.length}`));
-  };
-  if (filter.tenant !== undefined) add((p) => `tenant = ${p}`, filter.tenant);
-  if (filter.agent !== undefined) add((p) => `(agent_id = ${p} OR agent_spiffe_id = ${p})`, filter.agent);
-  if (filter.user_id !== undefined) add((p) => `user_id = ${p}`, filter.user_id);
-  if (filter.team !== undefined) add((p) => `team = ${p}`, filter.team);
-  if (filter.provider !== undefined) add((p) => `provider = ${p}`, filter.provider);
-  if (filter.model !== undefined) add((p) => `model = ${p}`, filter.model);
-  if (filter.from !== undefined) add((p) => `occurred_at >= ${p}::timestamptz`, filter.from);
-  if (filter.to !== undefined) add((p) => `occurred_at < ${p}::timestamptz`, filter.to);
-  return where.length ? `WHERE ${where.join(" AND ")}` : "";
+/** Filter fields that match their column exactly. */
+const EXACT_FILTERS = ["tenant", "user_id", "team", "provider", "model"] as const;
+
+function conditionsOf(filter: UsageFilter): Conditions {
+  const where = new Conditions().equal(filter, EXACT_FILTERS);
+  if (filter.agent !== undefined)
+    where.add("(agent_id = ? OR agent_spiffe_id = ?)", filter.agent, filter.agent);
+  where.within("occurred_at", filter.from, filter.to);
+  return where;
 }
 
 export async function usageReport(
@@ -102,8 +97,9 @@ export async function usageReport(
   groupBy: readonly UsageDimension[],
   maxGroups: number,
 ): Promise<UsageReport> {
-  const params: unknown[] = [];
-  const where = whereClause(filter, params);
+  const conditions = conditionsOf(filter);
+  const where = conditions.where();
+  const params = conditions.params;
   const totals = await db.query<AggregateRow>(`SELECT ${AGGREGATES} FROM llm_usage ${where}`, params);
   let groups: UsageReport["groups"] = [];
   let truncated = false;

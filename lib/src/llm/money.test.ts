@@ -8,11 +8,13 @@ import {
 } from "./money.js";
 
 describe("exact money", () => {
-  test("a price per million tokens becomes whole pico-dollars per token", () => {
-    expect(pricePerTokenPico("0.15")).toBe(150_000n);
-    expect(pricePerTokenPico("0.01875")).toBe(18_750n);
-    expect(pricePerTokenPico("75")).toBe(75_000_000n);
-    expect(pricePerTokenPico("0.000001")).toBe(1n);
+  test.each([
+    ["0.15", 150_000n],
+    ["0.01875", 18_750n],
+    ["75", 75_000_000n],
+    ["0.000001", 1n],
+  ])("a price of %s per million tokens is %p pico-dollars per token", (perMillion, perToken) => {
+    expect(pricePerTokenPico(perMillion)).toBe(perToken);
   });
 
   test("amounts with more than six decimals, signs, exponents or garbage are refused", () => {

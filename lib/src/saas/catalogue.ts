@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { shippedFile } from "../shipped-file.js";
 
 /**
  * The SaaS services users connect their accounts to (Google Drive, GitHub, Salesforce, Microsoft
@@ -171,11 +171,11 @@ export function parseSaasCatalogue(raw: unknown, file = "<inline>"): SaasCatalog
 
 /** The shipped catalogue, found from src/ and from dist/ alike. */
 export function defaultSaasCatalogueFile(): string {
-  for (const relative of ["./services.json", "../../../../lib/src/saas/services.json"]) {
-    const path = fileURLToPath(new URL(relative, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  throw new Error("lib/src/saas/services.json not found; set WARDEN_SAAS_CATALOGUE");
+  return shippedFile(
+    import.meta.url,
+    ["./services.json", "../../../../lib/src/saas/services.json"],
+    "lib/src/saas/services.json not found; set WARDEN_SAAS_CATALOGUE",
+  );
 }
 
 /** Reads and checks a catalogue file; a SaasCatalogueError names every wrong entry. */

@@ -54,16 +54,40 @@ export function oauthSecretPath(tenant: string, userId: string, service: string)
   return ["oauth", tenant, userPathSegment(userId), service];
 }
 
-const encryptResponse = z.object({
+const batchResponse = z.object({
   data: z.object({
-    batch_results: z.array(z.object({ ciphertext: z.string().optional(), error: z.string().optional() })),
+    batch_results: z.array(
+      z.object({
+        ciphertext: z.string().optional(),
+        plaintext: z.string().optional(),
+        error: z.string().optional(),
+      }),
+    ),
   }),
 });
-const decryptResponse = z.object({
-  data: z.object({
-    batch_results: z.array(z.object({ plaintext: z.string().optional(), error: z.string().optional() })),
-  }),
-});
+
+/** One batch call to the tenant's transit key; each result's `field`, or a 502 with Vault's error. */
+async function transitBatch(
+  client: VaultClient,
+  mount: string,
+  tenant: string,
+  operation: "encrypt" | "decrypt",
+  batchInput: readonly object[],
+): Promise<string[]> {
+  const field = operation === "encrypt" ? "ciphertext" : "plaintext";
+  const raw = await client.request(
+    "POST",
+    `${mount}/${operation}/${encodeURIComponent(tenantTransitKey(tenant))}`,
+    { batch_input: batchInput },
+  );
+  return batchResponse.parse(raw).data.batch_results.map((result) => {
+    const value = result[field];
+    // An empty plaintext is an empty value; an empty ciphertext is no answer.
+    if (value === undefined || (value === "" && field === "ciphertext"))
+      throw new VaultError(`transit ${operation} failed: ${result.error ?? `no ${field}`}`, 502);
+    return value;
+  });
+}
 
 /** Encrypts values with the tenant's transit key (one call for all of them). */
 export async function transitEncrypt(
@@ -72,19 +96,8 @@ export async function transitEncrypt(
   tenant: string,
   values: readonly string[],
 ): Promise<string[]> {
-  const raw = await client.request(
-    "POST",
-    `${mount}/encrypt/${encodeURIComponent(tenantTransitKey(tenant))}`,
-    {
-      batch_input: values.map((value) => ({ plaintext: Buffer.from(value, "utf8").toString("base64") })),
-    },
-  );
-  const results = encryptResponse.parse(raw).data.batch_results;
-  return results.map((result) => {
-    if (!result.ciphertext)
-      throw new VaultError(`transit encrypt failed: ${result.error ?? "no ciphertext"}`, 502);
-    return result.ciphertext;
-  });
+  const batch = values.map((value) => ({ plaintext: Buffer.from(value, "utf8").toString("base64") }));
+  return transitBatch(client, mount, tenant, "encrypt", batch);
 }
 
 export async function transitDecrypt(
@@ -93,19 +106,14 @@ export async function transitDecrypt(
   tenant: string,
   ciphertexts: readonly string[],
 ): Promise<string[]> {
-  const raw = await client.request(
-    "POST",
-    `${mount}/decrypt/${encodeURIComponent(tenantTransitKey(tenant))}`,
-    {
-      batch_input: ciphertexts.map((ciphertext) => ({ ciphertext })),
-    },
+  const plaintexts = await transitBatch(
+    client,
+    mount,
+    tenant,
+    "decrypt",
+    ciphertexts.map((ciphertext) => ({ ciphertext })),
   );
-  const results = decryptResponse.parse(raw).data.batch_results;
-  return results.map((result) => {
-    if (result.plaintext === undefined)
-      throw new VaultError(`transit decrypt failed: ${result.error ?? "no plaintext"}`, 502);
-    return Buffer.from(result.plaintext, "base64").toString("utf8");
-  });
+  return plaintexts.map((plaintext) => Buffer.from(plaintext, "base64").toString("utf8"));
 }
 
 export async function sealTokens(

@@ -18,6 +18,19 @@ type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
 
+/** Adds the listener and, on a microtask, hands it the current value if there is one by then. */
+function listenWithCurrent<Update>(
+  listeners: Set<(update: Update | null) => void>,
+  listener: (update: Update | null) => void,
+  current: () => Update | null,
+): void {
+  listeners.add(listener);
+  queueMicrotask(() => {
+    const value = current();
+    if (value && listeners.has(listener)) listener(value);
+  });
+}
+
 /**
  * Serves gRPC with the component's own X.509-SVID and trusts the SPIRE bundle. Fed by the Workload
  * API stream: every rotation pushed by the agent replaces the identity and CA certificates in place,
@@ -48,10 +61,7 @@ export class SvidCertificateProvider implements CertificateProvider {
   // server's watcher only after registering these listeners, so a synchronous delivery is lost and
   // the server drops every connection until the next rotation.
   addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    queueMicrotask(() => {
-      if (this.ca && this.caListeners.has(listener)) listener(this.ca);
-    });
+    listenWithCurrent(this.caListeners, listener, () => this.ca);
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -59,10 +69,7 @@ export class SvidCertificateProvider implements CertificateProvider {
   }
 
   addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
-    queueMicrotask(() => {
-      if (this.identity && this.identityListeners.has(listener)) listener(this.identity);
-    });
+    listenWithCurrent(this.identityListeners, listener, () => this.identity);
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {

@@ -151,12 +151,24 @@ function batchError(status: z.infer<typeof statusSchema>, what: string): WardenE
   return new WardenError(codes[status.code] ?? "unavailable", `${what}: ${status.message}`);
 }
 
+/** The single result of a SPIRE batch call (one entry created or deleted). */
+function onlyResult<Result extends z.ZodTypeAny>(
+  stdout: string,
+  result: Result,
+  what: string,
+): z.infer<Result> {
+  const first: z.infer<Result> | undefined = z.object({ results: z.array(result) }).parse(JSON.parse(stdout))
+    .results[0];
+  if (!first) throw new WardenError("unavailable", `${what}: empty result`);
+  return first;
+}
+
 export function parseEntryCreateOutput(stdout: string): RegistrationEntry {
-  const output = z
-    .object({ results: z.array(z.object({ status: statusSchema, entry: entrySchema.nullish() })) })
-    .parse(JSON.parse(stdout));
-  const result = output.results[0];
-  if (!result) throw new WardenError("unavailable", "entry create: empty result");
+  const result = onlyResult(
+    stdout,
+    z.object({ status: statusSchema, entry: entrySchema.nullish() }),
+    "entry create",
+  );
   if (result.status.code !== 0 || !result.entry) throw batchError(result.status, "entry create");
   return toEntry(result.entry);
 }
@@ -169,11 +181,7 @@ export function parseEntryShowOutput(stdout: string): RegistrationEntry[] {
 }
 
 export function parseEntryDeleteOutput(stdout: string): string {
-  const output = z
-    .object({ results: z.array(z.object({ status: statusSchema, id: z.string() })) })
-    .parse(JSON.parse(stdout));
-  const result = output.results[0];
-  if (!result) throw new WardenError("unavailable", "entry delete: empty result");
+  const result = onlyResult(stdout, z.object({ status: statusSchema, id: z.string() }), "entry delete");
   if (result.status.code !== 0) throw batchError(result.status, `entry delete ${result.id}`);
   return result.id;
 }

@@ -1,36 +1,33 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { inspect } from "node:util";
 import { x509SvidUpdateFromResponse } from "./svid-update.js";
-import { makeCertificate } from "./testing/certificates.js";
+import { makeCertificate, makeSvidCertificate, type TestCertificate } from "./testing/certificates.js";
+
+const der = (pem: string): Buffer => new X509Certificate(pem).raw;
+const keyDer = (pem: string): Buffer => createPrivateKey(pem).export({ format: "der", type: "pkcs8" });
+
+/** The stream message's form of one SVID issued under `ca`. */
+function svidMessage(cert: TestCertificate, ca: TestCertificate, id: string, hint = "") {
+  return {
+    spiffeId: id,
+    x509Svid: der(cert.certPem),
+    x509SvidKey: keyDer(cert.keyPem),
+    bundle: der(ca.certPem),
+    hint,
+  };
+}
 
 describe("X.509-SVID stream messages", () => {
   it("become PEM chains, keys and bundles keyed by trust domain, with the first SVID as default", () => {
     const ca = makeCertificate({ subject: "/O=Warden CA", ca: true });
     const partnerCa = makeCertificate({ subject: "/O=Partner CA", ca: true });
-    const envoy = makeCertificate({
-      subject: "/O=SPIRE",
-      uris: ["spiffe://warden.local/warden/envoy"],
-      issuer: ca,
-    });
-    const authz = makeCertificate({
-      subject: "/O=SPIRE",
-      uris: ["spiffe://warden.local/warden/authz"],
-      issuer: ca,
-    });
-    const der = (pem: string): Buffer => new X509Certificate(pem).raw;
-    const keyDer = (pem: string): Buffer => createPrivateKey(pem).export({ format: "der", type: "pkcs8" });
-    const svid = (cert: typeof envoy, id: string) => ({
-      spiffeId: id,
-      x509Svid: der(cert.certPem),
-      x509SvidKey: keyDer(cert.keyPem),
-      bundle: der(ca.certPem),
-      hint: id.endsWith("envoy") ? "internal" : "",
-    });
+    const envoy = makeSvidCertificate("spiffe://warden.local/warden/envoy", ca);
+    const authz = makeSvidCertificate("spiffe://warden.local/warden/authz", ca);
 
     const update = x509SvidUpdateFromResponse({
       svids: [
-        svid(envoy, "spiffe://warden.local/warden/envoy"),
-        svid(authz, "spiffe://warden.local/warden/authz"),
+        svidMessage(envoy, ca, "spiffe://warden.local/warden/envoy", "internal"),
+        svidMessage(authz, ca, "spiffe://warden.local/warden/authz"),
       ],
       crl: [],
       federatedBundles: { "spiffe://partner.example": der(partnerCa.certPem) },
@@ -51,21 +48,9 @@ describe("X.509-SVID stream messages", () => {
 
   it("never prints the private key in JSON or inspected output", () => {
     const ca = makeCertificate({ subject: "/O=Warden CA", ca: true });
-    const leaf = makeCertificate({
-      subject: "/O=SPIRE",
-      uris: ["spiffe://warden.local/agent/bot"],
-      issuer: ca,
-    });
+    const leaf = makeSvidCertificate("spiffe://warden.local/agent/bot", ca);
     const update = x509SvidUpdateFromResponse({
-      svids: [
-        {
-          spiffeId: "spiffe://warden.local/agent/bot",
-          x509Svid: new X509Certificate(leaf.certPem).raw,
-          x509SvidKey: createPrivateKey(leaf.keyPem).export({ format: "der", type: "pkcs8" }),
-          bundle: new X509Certificate(ca.certPem).raw,
-          hint: "",
-        },
-      ],
+      svids: [svidMessage(leaf, ca, "spiffe://warden.local/agent/bot")],
       crl: [],
       federatedBundles: {},
     });

@@ -9,15 +9,15 @@ describe("Workload API endpoint addresses", () => {
   });
 
   it.each([
-    ["unix://host/run/agent.sock", "no host"],
-    ["unix:///", "socket path is missing"],
-    ["unix:///run/agent.sock?x=1", "query"],
-    ["tcp://localhost:8000", "IP address"],
-    ["tcp://127.0.0.1", "port"],
-    ["tcp://127.0.0.1:8000/path", "no path"],
-    ["http://127.0.0.1:8000", "unsupported scheme"],
-    ["relative/agent.sock", "not a URL"],
-  ])("rejects %j (%s)", (address, reason) => {
+    { address: "unix://host/run/agent.sock", reason: "no host" },
+    { address: "unix:///", reason: "socket path is missing" },
+    { address: "unix:///run/agent.sock?x=1", reason: "query" },
+    { address: "tcp://localhost:8000", reason: "IP address" },
+    { address: "tcp://127.0.0.1", reason: "port" },
+    { address: "tcp://127.0.0.1:8000/path", reason: "no path" },
+    { address: "http://127.0.0.1:8000", reason: "unsupported scheme" },
+    { address: "relative/agent.sock", reason: "not a URL" },
+  ])("rejects $address ($reason)", ({ address, reason }) => {
     expect(() => workloadApiTarget(address)).toThrow(reason);
   });
 });

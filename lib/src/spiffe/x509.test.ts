@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { makeCertificate, type TestCertificate } from "./testing/certificates.js";
+import { makeCertificate, makeSvidCertificate, type TestCertificate } from "./testing/certificates.js";
 import {
   derCertificatesToPem,
   parsePemCertificates,
@@ -22,12 +22,9 @@ describe("X.509-SVID helpers", () => {
     ca = makeCertificate({ subject: "/O=Warden Test CA", uris: ["spiffe://warden.local"], ca: true });
     otherCa = makeCertificate({ subject: "/O=Someone Else CA", ca: true });
     intermediate = makeCertificate({ subject: "/O=Warden Intermediate", ca: true, issuer: ca });
-    leaf = makeCertificate({ subject: "/O=SPIRE", uris: [AGENT_ID], issuer: ca });
-    leafViaIntermediate = makeCertificate({
-      subject: "/O=SPIRE",
-      uris: ["spiffe://warden.local/mcp/github"],
+    leaf = makeSvidCertificate(AGENT_ID, ca);
+    leafViaIntermediate = makeSvidCertificate("spiffe://warden.local/mcp/github", intermediate, {
       dnsNames: ["github.mcp.local"],
-      issuer: intermediate,
     });
   });
 
@@ -72,17 +69,13 @@ describe("X.509-SVID helpers", () => {
   });
 
   it("rejects an SVID from another CA, a missing intermediate, a CA leaf and an unknown trust domain", () => {
-    const forged = makeCertificate({ subject: "/O=SPIRE", uris: [AGENT_ID], issuer: otherCa });
+    const forged = makeSvidCertificate(AGENT_ID, otherCa);
     expect(() => verifyX509Svid(forged.certPem, bundles())).toThrow("not signed by the trust bundle");
     expect(() => verifyX509Svid(leafViaIntermediate.certPem, bundles())).toThrow(
       "not signed by the trust bundle",
     );
     expect(() => verifyX509Svid(intermediate.certPem, bundles())).toThrow("leaf certificate is a CA");
-    const foreign = makeCertificate({
-      subject: "/O=SPIRE",
-      uris: ["spiffe://partner.example/agent/x"],
-      issuer: ca,
-    });
+    const foreign = makeSvidCertificate("spiffe://partner.example/agent/x", ca);
     expect(() => verifyX509Svid(foreign.certPem, bundles())).toThrow(
       'no trust bundle for trust domain "partner.example"',
     );

@@ -87,6 +87,21 @@ export function audiencesOf(aud: string | string[]): string[] {
   return Array.isArray(aud) ? aud : [aud];
 }
 
+type CommonClaims = Pick<DelegationClaims, keyof typeof common>;
+
+/** What both kinds of token say alike: scopes, destinations, audience, issuer and times. */
+function termsOf(claims: CommonClaims) {
+  return {
+    scopes: scopesOf(claims.scope),
+    destinations: claims.destinations ?? [],
+    audience: audiencesOf(claims.aud),
+    issuer: claims.iss,
+    issuedAt: claims.iat,
+    notBefore: claims.nbf ?? claims.iat,
+    expiresAt: claims.exp,
+  };
+}
+
 export function grantFromDelegation(claims: DelegationClaims): Grant {
   return {
     kind: "delegation",
@@ -95,13 +110,7 @@ export function grantFromDelegation(claims: DelegationClaims): Grant {
     userId: claims.sub,
     tenant: claims.tenant,
     agentSpiffeId: claims.act.sub,
-    scopes: scopesOf(claims.scope),
-    destinations: claims.destinations ?? [],
-    audience: audiencesOf(claims.aud),
-    issuer: claims.iss,
-    issuedAt: claims.iat,
-    notBefore: claims.nbf ?? claims.iat,
-    expiresAt: claims.exp,
+    ...termsOf(claims),
     certificateThumbprint: null,
   };
 }
@@ -115,13 +124,7 @@ export function grantFromAccessToken(claims: AccessTokenClaims): Grant {
     userId: delegated ? claims.sub : null,
     tenant: claims.tenant,
     agentSpiffeId: claims.act?.sub ?? claims.client_id,
-    scopes: scopesOf(claims.scope),
-    destinations: claims.destinations ?? [],
-    audience: audiencesOf(claims.aud),
-    issuer: claims.iss,
-    issuedAt: claims.iat,
-    notBefore: claims.nbf ?? claims.iat,
-    expiresAt: claims.exp,
+    ...termsOf(claims),
     certificateThumbprint: claims.cnf["x5t#S256"],
   };
 }

@@ -46,45 +46,37 @@ export function makeCertificate(spec: CertificateSpec): TestCertificate {
     openssl("pkcs8", "-topk8", "-nocrypt", "-in", path("key.sec1"), "-out", path("key.pem"));
     openssl("req", "-new", "-key", path("key.pem"), "-subj", spec.subject, "-out", path("req.csr"));
     const days = String(spec.days ?? 1);
+    // Signed by the issuer when there is one, else by its own key (a self-signed root).
+    let signWith = ["-signkey", path("key.pem")];
     if (spec.issuer) {
       writeFileSync(path("issuer.pem"), spec.issuer.certPem);
       writeFileSync(path("issuer.key"), spec.issuer.keyPem);
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        path("req.csr"),
-        "-CA",
-        path("issuer.pem"),
-        "-CAkey",
-        path("issuer.key"),
-        "-set_serial",
-        String(Date.now()),
-        "-days",
-        days,
-        "-extfile",
-        path("ext.cnf"),
-        "-out",
-        path("cert.pem"),
-      );
-    } else {
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        path("req.csr"),
-        "-signkey",
-        path("key.pem"),
-        "-days",
-        days,
-        "-extfile",
-        path("ext.cnf"),
-        "-out",
-        path("cert.pem"),
-      );
+      signWith = ["-CA", path("issuer.pem"), "-CAkey", path("issuer.key"), "-set_serial", String(Date.now())];
     }
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      path("req.csr"),
+      ...signWith,
+      "-days",
+      days,
+      "-extfile",
+      path("ext.cnf"),
+      "-out",
+      path("cert.pem"),
+    );
     return { certPem: readFileSync(path("cert.pem"), "utf8"), keyPem: readFileSync(path("key.pem"), "utf8") };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** An X.509-SVID as SPIRE issues it: the SPIFFE ID as the only URI SAN, signed by `issuer`. */
+export function makeSvidCertificate(
+  spiffeId: string,
+  issuer: TestCertificate,
+  spec: Partial<CertificateSpec> = {},
+): TestCertificate {
+  return makeCertificate({ subject: "/O=SPIRE", uris: [spiffeId], issuer, ...spec });
 }
