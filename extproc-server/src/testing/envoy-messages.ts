@@ -1,4 +1,4 @@
-import { EXT_AUTHZ_NAMESPACE } from "../../../lib/src/envoy/bootstrap.js";
+import { EXT_AUTHZ_NAMESPACE } from "../../../lib/src/handoff/contract.js";
 import {
   extProc,
   type IProcessingResponse,

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { agentErrorBody, errorDialectOf, type ErrorDialect } from "../llm/error-shapes.js";
+import { DECISION_ID_HEADER, EXT_AUTHZ_NAMESPACE } from "../handoff/contract.js";
 
 /**
  * Renders the Envoy sidecar bootstrap; envoy/README.md explains every part. Pure: validated
@@ -20,7 +21,7 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** ext_authz writes its dynamic metadata here, and ext_proc receives this namespace. */
-export const EXT_AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz";
+export { EXT_AUTHZ_NAMESPACE };
 const EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz";
 const EXT_PROC_FILTER = "envoy.filters.http.ext_proc";
 
@@ -594,7 +595,7 @@ function localReplyMapper(mapping: ErrorMapping, dialect: ErrorDialect, when: st
     // The agent quotes this id to an operator; it is the same one the body carries.
     headers_to_add: [
       {
-        header: { key: "x-warden-decision-id", value: DECISION_ID },
+        header: { key: DECISION_ID_HEADER, value: DECISION_ID },
         append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
       },
     ],
