@@ -36,6 +36,11 @@ export const SAMPLE_HANDOFF = {
   kind: "llm",
 } as const;
 
+/** The sample decision with some fields changed (another service, other scopes…). */
+export function handOffFields(changes: Record<string, unknown>): Record<string, unknown> {
+  return { ...SAMPLE_HANDOFF, ...changes };
+}
+
 export function authzMetadata(
   fields: Record<string, unknown> = SAMPLE_HANDOFF,
 ): envoy.config.core.v3.IMetadata {
