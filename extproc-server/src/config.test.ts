@@ -2,13 +2,38 @@ import { ConfigError } from "../../lib/src/config.js";
 import { loadExtprocConfig, transportCheck } from "./config.js";
 
 describe("extproc-server configuration", () => {
-  test("defaults: loopback port 9002, info logs", () => {
-    expect(loadExtprocConfig({})).toEqual({
+  test("defaults: loopback port 9002, info logs, no Vault and no database", () => {
+    const config = loadExtprocConfig({});
+    expect(config).toMatchObject({
       WARDEN_EXTPROC_LISTEN: "127.0.0.1:9002",
       WARDEN_LOG_LEVEL: "info",
       WARDEN_SHUTDOWN_GRACE_MS: 25_000,
       WARDEN_INSECURE_DEV_PLAINTEXT: false,
+      WARDEN_OAUTH_PROVIDER_TIMEOUT_MS: 700,
+      WARDEN_VAULT_TIMEOUT_MS: 800,
     });
+    expect(config.VAULT_ADDR).toBeUndefined();
+    expect(config.DATABASE_URL).toBeUndefined();
+  });
+
+  test("wrong values of every part (server, Vault keys, usage, OAuth) are reported together", () => {
+    let problems: string[] = [];
+    try {
+      loadExtprocConfig({
+        WARDEN_EXTPROC_LISTEN: "nowhere",
+        WARDEN_VAULT_TIMEOUT_MS: "soon",
+        DATABASE_URL: "mysql://db",
+        WARDEN_OAUTH_REFRESH_MARGIN_S: "-5",
+      });
+    } catch (error) {
+      if (error instanceof ConfigError) problems = error.problems;
+    }
+    expect(problems.map((problem) => problem.split(":")[0])).toEqual([
+      "WARDEN_EXTPROC_LISTEN",
+      "WARDEN_VAULT_TIMEOUT_MS",
+      "DATABASE_URL",
+      "WARDEN_OAUTH_REFRESH_MARGIN_S",
+    ]);
   });
 
   test("with Vault configured, plaintext gRPC is refused unless the development flag says so", () => {

@@ -1,8 +1,9 @@
 import { ConfigError } from "../../../lib/src/config.js";
-import { loadLlmKeysConfig, vaultCertConfig } from "./config.js";
+import { loadExtprocConfig } from "../config.js";
+import { vaultCertConfig } from "./config.js";
 
 test("without VAULT_ADDR there is no Vault, and the cache defaults apply", () => {
-  const config = loadLlmKeysConfig({});
+  const config = loadExtprocConfig({});
   expect(vaultCertConfig(config)).toBeNull();
   expect(config).toMatchObject({ WARDEN_LLM_KEY_CACHE_TTL_MS: 60_000, WARDEN_LLM_KEY_MAX_STALE_MS: 300_000 });
 });
@@ -10,7 +11,7 @@ test("without VAULT_ADDR there is no Vault, and the cache defaults apply", () =>
 test("VAULT_ADDR without the client certificate names both missing variables", () => {
   let problems: string[] = [];
   try {
-    loadLlmKeysConfig({ VAULT_ADDR: "https://127.0.0.1:8200" });
+    loadExtprocConfig({ VAULT_ADDR: "https://127.0.0.1:8200" });
   } catch (error) {
     if (error instanceof ConfigError) problems = error.problems;
   }
@@ -21,7 +22,7 @@ test("VAULT_ADDR without the client certificate names both missing variables", (
 });
 
 test("a complete Vault setting becomes the cert login settings", () => {
-  const config = loadLlmKeysConfig({
+  const config = loadExtprocConfig({
     VAULT_ADDR: "https://127.0.0.1:8200",
     VAULT_CACERT: "/etc/warden/vault-ca.pem",
     WARDEN_VAULT_CLIENT_CERT: "/run/svid.pem",
