@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
+import type { ConfigSection } from "../../lib/src/config-docs.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
@@ -10,7 +11,7 @@ export const authzConfigShape = {
   WARDEN_POLICY_BUNDLE: env
     .path()
     .describe(
-      "The policy bundle: a file path, `file://` URL or `http(s)://` URL (polled for new revisions).",
+      "The policy bundle: a file path, `file://` URL or `http(s)://` bundle server URL (polled with ETags).",
     ),
   WARDEN_POLICY_BUNDLE_TOKEN: env.secret(
     "Bearer token sent when fetching an `http(s)://` policy bundle (e.g. the control plane's bundle endpoint).",
@@ -34,17 +35,21 @@ export const authzConfigShape = {
   WARDEN_REGISTRY_FILE: env
     .path()
     .optional()
-    .describe("A static agent registry (JSON) instead of the control plane's database."),
+    .describe(
+      "A registry snapshot (agents and KYA, JSON) when no database feed is used; not together with `WARDEN_REGISTRY_DATABASE_URL`.",
+    ),
   WARDEN_REGISTRY_DATABASE_URL: env
     .text()
     .optional()
-    .describe("The control plane's database, the agent registry feed; `DATABASE_URL` is the fallback."),
+    .describe(
+      "The control plane's database: the registry feed (agents and KYA, LISTEN/NOTIFY) and the delegation revocation feed (without it no delegation is accepted); needs `WARDEN_JWKS_URL`. `DATABASE_URL` is the fallback.",
+    ),
   DATABASE_URL: env.text().optional().describe("Fallback for `WARDEN_REGISTRY_DATABASE_URL`."),
   WARDEN_JWKS_URL: env
     .url()
     .optional()
     .describe(
-      "The control plane's `/.well-known/jwks.json`: keys of attestations and delegations; required with a registry database.",
+      "The control plane's `/.well-known/jwks.json`: verifies attestations, delegations and access tokens; required with a registry database.",
     ),
   WARDEN_ATTESTATION_ISSUER: env
     .text()
@@ -59,7 +64,9 @@ export const authzConfigShape = {
     .text()
     .optional()
     .describe("The `iss` delegation and access tokens must carry, when set (docs/delegations.md)."),
-  WARDEN_JWKS_REFRESH_MS: env.positiveInt(30_000).describe("How often the JWKS is re-fetched."),
+  WARDEN_JWKS_REFRESH_MS: env
+    .positiveInt(30_000)
+    .describe("How often the JWKS is re-fetched (also on an unknown `kid`)."),
   WARDEN_REVOCATION_RESYNC_MS: env
     .positiveInt(60_000)
     .describe("Full re-read of delegation revocations, a safety net behind LISTEN/NOTIFY."),
@@ -67,34 +74,45 @@ export const authzConfigShape = {
     .postgresUrl()
     .optional()
     .describe(
-      'Where decisions are appended (docs/security.md "Audit and logs"); default: the registry database.',
+      "Where every decision (allow and deny) is appended to the hash-chained audit log, as a login in `warden_audit_writer` (migration 008); default: the registry database; none: decisions are log lines only.",
     ),
   WARDEN_AUDIT_SPOOL: env
     .path()
     .default(".warden/authz-audit-spool.ndjson")
-    .describe("Where decision audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd)."),
+    .describe(
+      "Where decision audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd; one file per process).",
+    ),
   WARDEN_AUDIT_ALLOW_SAMPLE: z.coerce
     .number()
     .min(0, "must be a fraction between 0 and 1")
     .max(1, "must be a fraction between 0 and 1")
     .default(1)
-    .describe("Fraction of allowed requests recorded in the audit log (denials always are)."),
-  WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level."),
+    .describe(
+      'Fraction (0..1) of allowed requests audited; denials always are. Below 1 only by explicit choice (docs/security.md, "Audit and logs").',
+    ),
+  WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level; decision inputs are logged at `debug` only."),
   WARDEN_SHUTDOWN_GRACE_MS: env
     .positiveInt(5_000)
     .describe("How long in-flight checks may take to finish after SIGTERM."),
   WARDEN_BODY_MAX_BYTES: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxBytes)
-    .describe("Largest JSON request body the policy is given; larger is refused (413)."),
+    .describe("Largest JSON request body the policy is given; larger is refused (413 `payload_too_large`)."),
   WARDEN_BODY_MAX_DEPTH: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxDepth)
-    .describe("Deepest nesting of a JSON request body."),
+    .describe("Deepest nesting of a JSON request body (else 400 `body_too_deep`)."),
   WARDEN_BODY_MAX_KEYS: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxKeys)
-    .describe("Most keys in a JSON request body."),
+    .describe("Most keys in a JSON request body (else 400 `body_too_many_keys`)."),
   WARDEN_BODY_MAX_STRING_BYTES: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes)
-    .describe("Longest string in a JSON request body."),
+    .describe("Longest string in a JSON request body (else 400 `body_string_too_long`)."),
+};
+
+export const authzConfigReference: ConfigSection = {
+  process: "authz-server",
+  intro:
+    "The ext_authz server: identity, KYA, delegations and the Rego policy. It serves gRPC health, and `/healthz`, `/readyz` (ready once a policy is loaded) and `/status` on its status listener.",
+  shape: authzConfigShape,
 };
 
 export type AuthzConfig = ReturnType<typeof loadAuthzConfig>;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { env, loadConfig } from "../../lib/src/config.js";
+import type { ConfigSection } from "../../lib/src/config-docs.js";
 import { DEFAULT_TRUST_DOMAIN } from "../../lib/src/spiffe/naming.js";
 import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
@@ -65,6 +66,13 @@ export const controlPlaneConfigShape = {
     .describe("Where refusal audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd)."),
   ...tokenServiceConfigShape,
   ...connectionsConfigShape,
+};
+
+export const controlPlaneConfigReference: ConfigSection = {
+  process: "control-plane",
+  intro:
+    "The REST API and OAuth token service over PostgreSQL: registry, KYA, delegations, account connections, budgets, usage and audit.",
+  shape: controlPlaneConfigShape,
 };
 
 export type ControlPlaneConfig = ReturnType<typeof loadControlPlaneConfig>;

@@ -1,4 +1,5 @@
 import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
+import type { ConfigSection } from "../../lib/src/config-docs.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
 import { oauthConfigShape } from "./oauth/config.js";
@@ -19,11 +20,18 @@ export const extprocConfigShape = {
   WARDEN_INSECURE_DEV_PLAINTEXT: env
     .bool(false)
     .describe(
-      "Development only: serve plaintext gRPC although Vault is configured. Without it, a server that can hand out credentials refuses to start without SPIFFE mTLS.",
+      "Development only: serve plaintext gRPC although Vault is configured (logged as INSECURE at start-up). Without it, extproc-server with `VAULT_ADDR` refuses to start (exit 78) unless `SPIFFE_ENDPOINT_SOCKET` is set.",
     ),
   ...llmKeysConfigShape,
   ...usageConfigShape,
   ...oauthConfigShape,
+};
+
+export const extprocConfigReference: ConfigSection = {
+  process: "extproc-server",
+  intro:
+    "The ext_proc server: credentials in (LLM keys, users' SaaS tokens), credentials out of responses, usage, cost and budgets. Without `VAULT_ADDR` it injects nothing and LLM routes pass with the agent's credentials removed.",
+  shape: extprocConfigShape,
 };
 
 export type ExtprocConfig = ReturnType<typeof loadExtprocConfig>;

@@ -7,7 +7,9 @@ export const connectionsConfigShape = {
   WARDEN_SAAS_CATALOGUE: env
     .path()
     .optional()
-    .describe("The SaaS service catalogue (JSON); the shipped lib/src/saas/services.json when unset."),
+    .describe(
+      "The SaaS service catalogue (JSON: OAuth endpoints, scopes, hosts; checked at start-up; docs/oauth-connections.md); the shipped lib/src/saas/services.json when unset.",
+    ),
   WARDEN_OAUTH_CALLBACK_URL: env
     .url()
     .optional()

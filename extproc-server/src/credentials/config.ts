@@ -9,7 +9,9 @@ export const llmKeysConfigShape = {
   VAULT_ADDR: env
     .url()
     .optional()
-    .describe("Vault (OpenBao) address; when set, LLM keys are injected from Vault."),
+    .describe(
+      "Vault (OpenBao) address; when set, LLM keys are injected from Vault with TLS cert auth (extproc-server/src/providers/llm/README.md).",
+    ),
   VAULT_CACERT: env
     .path()
     .optional()

@@ -8,7 +8,9 @@ export const oauthConfigShape = {
   WARDEN_SAAS_CATALOGUE: env
     .path()
     .optional()
-    .describe("The SaaS service catalogue (JSON); the shipped lib/src/saas/services.json when unset."),
+    .describe(
+      "The SaaS service catalogue (JSON: OAuth endpoints, scopes, hosts; checked at start-up; docs/oauth-connections.md); the shipped lib/src/saas/services.json when unset.",
+    ),
   WARDEN_OAUTH_REFRESH_MARGIN_S: env
     .nonNegativeInt(60)
     .describe("Refresh a user's token this many seconds before it expires."),

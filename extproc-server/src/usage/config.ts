@@ -22,7 +22,7 @@ export const usageConfigShape = {
     .postgresUrl()
     .optional()
     .describe(
-      "PostgreSQL for usage rows, budgets and OAuth audit events; unset: usage records are log lines and no budget applies.",
+      "PostgreSQL for LLM usage rows (audit log and `llm_usage`, spooled while it is down), budgets (402) and OAuth audit events; unset: usage is logged and no budget applies.",
     ),
   WARDEN_LLM_PRICES: env
     .path()

@@ -64,7 +64,7 @@ export const outboundConfigShape = {
   WARDEN_OUTBOUND_MAX_RESPONSE_BYTES: env
     .positiveInt(1024 * 1024)
     .describe(
-      "Largest answer read from a third party (OAuth providers); beyond it the call fails (502 to our caller).",
+      'Largest answer read from a third party (OAuth providers); beyond it the call fails (502 to our caller). See docs/oauth-connections.md "Provider calls".',
     ),
   WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: z
     .string()

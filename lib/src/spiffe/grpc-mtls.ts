@@ -185,7 +185,7 @@ export const spiffeSocketConfigShape = {
     .min(1)
     .optional()
     .describe(
-      "The SPIRE agent's Workload API (`unix:/path`): when set, the component serves mTLS with its SVID.",
+      "The SPIRE agent's Workload API (`unix:/path`): when set, a server serves gRPC with its SVID (mTLS), accepting only `WARDEN_ALLOWED_CLIENT_IDS`.",
     ),
   WARDEN_SPIFFE_SOCKET: z
     .string()
