@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
-import type { ConfigSection } from "../../lib/src/config-docs.js";
+import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
@@ -108,12 +107,19 @@ export const authzConfigShape = {
     .describe("Longest string in a JSON request body (else 400 `body_string_too_long`)."),
 };
 
-export const authzConfigReference: ConfigSection = {
+const authzConfig = processConfig({
   process: "authz-server",
   intro:
     "The ext_authz server: identity, KYA, delegations and the Rego policy. It serves gRPC health, and `/healthz`, `/readyz` (ready once a policy is loaded) and `/status` on its status listener.",
   shape: authzConfigShape,
-};
+  problems: (config) =>
+    config.WARDEN_POLICY_REQUIRE_SIGNATURE && !config.WARDEN_POLICY_PUBLIC_KEY
+      ? ["WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)"]
+      : [],
+});
+
+export const authzConfigReference = authzConfig.reference;
+export const loadAuthzConfig = authzConfig.load;
 
 export type AuthzConfig = ReturnType<typeof loadAuthzConfig>;
 
@@ -137,15 +143,6 @@ export function registrySource(config: AuthzConfig): RegistrySource {
       "WARDEN_JWKS_URL: required with a registry database, to verify attestations (not set)",
     ]);
   return { kind: "database", url, jwksUrl: config.WARDEN_JWKS_URL };
-}
-
-export function loadAuthzConfig(source: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(authzConfigShape, source);
-  if (config.WARDEN_POLICY_REQUIRE_SIGNATURE && !config.WARDEN_POLICY_PUBLIC_KEY)
-    throw new ConfigError([
-      "WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)",
-    ]);
-  return config;
 }
 
 export function bodyLimitsOf(config: AuthzConfig): BodyLimits {

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { env, loadConfig } from "../../lib/src/config.js";
-import type { ConfigSection } from "../../lib/src/config-docs.js";
+import { env, processConfig } from "../../lib/src/config.js";
 import { DEFAULT_TRUST_DOMAIN } from "../../lib/src/spiffe/naming.js";
 import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
@@ -68,15 +67,13 @@ export const controlPlaneConfigShape = {
   ...connectionsConfigShape,
 };
 
-export const controlPlaneConfigReference: ConfigSection = {
+const controlPlaneConfig = processConfig({
   process: "control-plane",
   intro:
     "The REST API and OAuth token service over PostgreSQL: registry, KYA, delegations, account connections, budgets, usage and audit.",
   shape: controlPlaneConfigShape,
-};
+});
 
+export const controlPlaneConfigReference = controlPlaneConfig.reference;
+export const loadControlPlaneConfig = controlPlaneConfig.load;
 export type ControlPlaneConfig = ReturnType<typeof loadControlPlaneConfig>;
-
-export function loadControlPlaneConfig(environment: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(controlPlaneConfigShape, environment);
-}

@@ -1,6 +1,17 @@
 import { ConfigError } from "../../lib/src/config.js";
 import { loadExtprocConfig, transportCheck } from "./config.js";
 
+/** The problems a ConfigError lists for this environment (none when it loads). */
+function problemsOf(environment: NodeJS.ProcessEnv): string[] {
+  try {
+    loadExtprocConfig(environment);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
 describe("extproc-server configuration", () => {
   test("defaults: loopback port 9002, info logs, no Vault and no database", () => {
     const config = loadExtprocConfig({});
@@ -17,17 +28,12 @@ describe("extproc-server configuration", () => {
   });
 
   test("wrong values of every part (server, Vault keys, usage, OAuth) are reported together", () => {
-    let problems: string[] = [];
-    try {
-      loadExtprocConfig({
-        WARDEN_EXTPROC_LISTEN: "nowhere",
-        WARDEN_VAULT_TIMEOUT_MS: "soon",
-        DATABASE_URL: "mysql://db",
-        WARDEN_OAUTH_REFRESH_MARGIN_S: "-5",
-      });
-    } catch (error) {
-      if (error instanceof ConfigError) problems = error.problems;
-    }
+    const problems = problemsOf({
+      WARDEN_EXTPROC_LISTEN: "nowhere",
+      WARDEN_VAULT_TIMEOUT_MS: "soon",
+      DATABASE_URL: "mysql://db",
+      WARDEN_OAUTH_REFRESH_MARGIN_S: "-5",
+    });
     expect(problems.map((problem) => problem.split(":")[0])).toEqual([
       "WARDEN_EXTPROC_LISTEN",
       "WARDEN_VAULT_TIMEOUT_MS",
@@ -62,16 +68,11 @@ describe("extproc-server configuration", () => {
   );
 
   test("every wrong value is reported at once, by variable name", () => {
-    let problems: string[] = [];
-    try {
-      loadExtprocConfig({
-        WARDEN_EXTPROC_LISTEN: "127.0.0.1:99999",
-        WARDEN_LOG_LEVEL: "loud",
-        WARDEN_SHUTDOWN_GRACE_MS: "-1",
-      });
-    } catch (error) {
-      if (error instanceof ConfigError) problems = error.problems;
-    }
+    const problems = problemsOf({
+      WARDEN_EXTPROC_LISTEN: "127.0.0.1:99999",
+      WARDEN_LOG_LEVEL: "loud",
+      WARDEN_SHUTDOWN_GRACE_MS: "-1",
+    });
     expect(problems).toHaveLength(3);
     expect(problems[0]).toMatch(/^WARDEN_EXTPROC_LISTEN: .*"127.0.0.1:99999"/);
     expect(problems[1]).toMatch(/^WARDEN_LOG_LEVEL/);

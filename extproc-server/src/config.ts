@@ -1,5 +1,4 @@
-import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
-import type { ConfigSection } from "../../lib/src/config-docs.js";
+import { env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
 import { oauthConfigShape } from "./oauth/config.js";
@@ -27,21 +26,17 @@ export const extprocConfigShape = {
   ...oauthConfigShape,
 };
 
-export const extprocConfigReference: ConfigSection = {
+const extprocConfig = processConfig({
   process: "extproc-server",
   intro:
     "The ext_proc server: credentials in (LLM keys, users' SaaS tokens), credentials out of responses, usage, cost and budgets. Without `VAULT_ADDR` it injects nothing and LLM routes pass with the agent's credentials removed.",
   shape: extprocConfigShape,
-};
+  problems: llmKeysProblems,
+});
 
+export const extprocConfigReference = extprocConfig.reference;
+export const loadExtprocConfig = extprocConfig.load;
 export type ExtprocConfig = ReturnType<typeof loadExtprocConfig>;
-
-export function loadExtprocConfig(source: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(extprocConfigShape, source);
-  const problems = llmKeysProblems(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
-}
 
 /**
  * Whether this server may serve plaintext gRPC. With Vault configured, every ext_proc stream can carry

@@ -1,11 +1,4 @@
-import { fieldDocs, type ConfigShape } from "./config.js";
-
-/** One process's part of docs/configuration.md. */
-export interface ConfigSection {
-  readonly process: string;
-  readonly intro: string;
-  readonly shape: ConfigShape;
-}
+import { fieldDocs, type ConfigSection } from "./config.js";
 
 export const CONFIG_DOCS_PATH = "docs/configuration.md";
 

@@ -66,6 +66,37 @@ function isSecret(field: z.ZodTypeAny | undefined): boolean {
   return field?.description?.startsWith(`(${SECRET_FIELD}) `) === true;
 }
 
+/** One process's configuration: its schema, its reference text, and its one loader. */
+export interface ConfigSection {
+  readonly process: string;
+  readonly intro: string;
+  readonly shape: ConfigShape;
+}
+
+export interface ProcessConfig<S extends ConfigShape> {
+  readonly reference: ConfigSection;
+  /** Validates every variable of the schema, then the rules between them; a ConfigError lists all problems. */
+  load(env?: NodeJS.ProcessEnv): z.infer<z.ZodObject<S>>;
+}
+
+export function processConfig<S extends ConfigShape>(spec: {
+  process: string;
+  intro: string;
+  shape: S;
+  /** Rules between variables (`A` needs `B`), one line per problem. */
+  problems?: (config: z.infer<z.ZodObject<S>>) => string[];
+}): ProcessConfig<S> {
+  return {
+    reference: { process: spec.process, intro: spec.intro, shape: spec.shape },
+    load(env = process.env) {
+      const config = loadConfig(spec.shape, env);
+      const problems = spec.problems?.(config) ?? [];
+      if (problems.length > 0) throw new ConfigError(problems);
+      return config;
+    },
+  };
+}
+
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 export function isListenAddress(value: string): boolean {

@@ -24,76 +24,39 @@ interface Call {
   readonly stream: boolean;
 }
 
+const call = (path: string, body: Record<string, unknown>, model: string | null, stream = false): Call => ({
+  path,
+  body,
+  model,
+  stream,
+});
+
 const CALLS: Readonly<Record<string, readonly Call[]>> = {
   openai: [
-    {
-      path: "v1/chat/completions",
-      body: { model: "gpt-4o-mini", stream: true },
-      model: "gpt-4o-mini",
-      stream: true,
-    },
-    {
-      path: "v1/completions",
-      body: { model: "gpt-3.5-turbo-instruct" },
-      model: "gpt-3.5-turbo-instruct",
-      stream: false,
-    },
-    { path: "v1/responses?x=1", body: { model: "o3-mini", stream: true }, model: "o3-mini", stream: true },
-    {
-      path: "v1/embeddings",
-      body: { model: "text-embedding-3-small" },
-      model: "text-embedding-3-small",
-      stream: false,
-    },
+    call("v1/chat/completions", { model: "gpt-4o-mini", stream: true }, "gpt-4o-mini", true),
+    call("v1/completions", { model: "gpt-3.5-turbo-instruct" }, "gpt-3.5-turbo-instruct"),
+    call("v1/responses?x=1", { model: "o3-mini", stream: true }, "o3-mini", true),
+    call("v1/embeddings", { model: "text-embedding-3-small" }, "text-embedding-3-small"),
   ],
   anthropic: [
-    {
-      path: "v1/messages",
-      body: { model: "claude-sonnet-4-5", stream: true },
-      model: "claude-sonnet-4-5",
-      stream: true,
-    },
-    {
-      path: "v1/messages",
-      body: { model: "claude-3-5-haiku-latest" },
-      model: "claude-3-5-haiku-latest",
-      stream: false,
-    },
+    call("v1/messages", { model: "claude-sonnet-4-5", stream: true }, "claude-sonnet-4-5", true),
+    call("v1/messages", { model: "claude-3-5-haiku-latest" }, "claude-3-5-haiku-latest"),
   ],
   "google-ai": [
-    {
-      path: "v1beta/models/gemini-2.5-flash:generateContent",
-      body: {},
-      model: "gemini-2.5-flash",
-      stream: false,
-    },
-    {
-      path: "v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-      body: {},
-      model: "gemini-2.5-flash",
-      stream: true,
-    },
-    {
-      path: "v1beta/models/gemini%2D2.0-flash:generateContent",
-      body: { model: "ignored" },
-      model: "gemini-2.0-flash",
-      stream: false,
-    },
+    call("v1beta/models/gemini-2.5-flash:generateContent", {}, "gemini-2.5-flash"),
+    call("v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", {}, "gemini-2.5-flash", true),
+    call("v1beta/models/gemini%2D2.0-flash:generateContent", { model: "ignored" }, "gemini-2.0-flash"),
+    call("v1beta/models/gemini-2.0-flash:countTokens", {}, "gemini-2.0-flash"),
   ],
   "azure-openai": [
-    {
-      path: "openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21",
-      body: { messages: [], stream: true },
-      model: "gpt-4o-prod",
-      stream: true,
-    },
-    {
-      path: "openai/deployments/gpt-4o-prod/embeddings?api-version=2024-10-21",
-      body: { model: "text-embedding-3-large" },
-      model: "text-embedding-3-large",
-      stream: false,
-    },
-    { path: "openai/v1/chat/completions", body: { model: "gpt-4.1" }, model: "gpt-4.1", stream: false },
+    call(
+      "openai/deployments/gpt-4o-prod/chat/completions?api-version=1",
+      { stream: true },
+      "gpt-4o-prod",
+      true,
+    ),
+    call("openai/deployments/prod/embeddings", { model: "text-embedding-3-large" }, "text-embedding-3-large"),
+    call("openai/v1/chat/completions", { model: "gpt-4.1" }, "gpt-4.1"),
   ],
 };
 

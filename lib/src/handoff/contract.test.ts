@@ -1,6 +1,7 @@
 import { extProc } from "../envoy/services.js";
 import { toStruct } from "../envoy/struct.js";
 import type { google } from "../gen/envoy.js";
+import { SAMPLE_HANDOFF } from "./sample.js";
 import { EXT_AUTHZ_NAMESPACE, encodeHandOff, readAuthzHandOff, type HandOffFacts } from "./contract.js";
 
 const FACTS: HandOffFacts = {
@@ -17,18 +18,7 @@ const FACTS: HandOffFacts = {
   policyHeaders: [],
 };
 
-const WIRE_FIELDS = {
-  decision_id: "dec-0001",
-  policy_revision: "rev-7",
-  agent_spiffe_id: "spiffe://warden.local/agent/researcher",
-  agent_id: "agt-1",
-  tenant: "acme",
-  user_id: "user-9",
-  delegation_id: "del-3",
-  scopes: ["llm:chat", "drive:read"],
-  service: "openai",
-  kind: "llm",
-};
+const WIRE_FIELDS = SAMPLE_HANDOFF;
 
 /** The metadata as extproc-server receives it: through the real ext_proc codec. */
 function throughEnvoy(struct: google.protobuf.IStruct) {
