@@ -1,5 +1,6 @@
 import { ConfigError } from "../../lib/src/config.js";
 import { loadExtprocConfig, transportCheck } from "./config.js";
+import { vaultCertConfig } from "./credentials/config.js";
 
 /** The problems a ConfigError lists for this environment (none when it loads). */
 function problemsOf(environment: NodeJS.ProcessEnv): string[] {
@@ -28,12 +29,12 @@ describe("extproc-server configuration", () => {
   });
 
   test("wrong values of every part (server, Vault keys, usage, OAuth) are reported together", () => {
-    const problems = problemsOf({
+    const wrong = {
       WARDEN_EXTPROC_LISTEN: "nowhere",
       WARDEN_VAULT_TIMEOUT_MS: "soon",
       DATABASE_URL: "mysql://db",
-      WARDEN_OAUTH_REFRESH_MARGIN_S: "-5",
-    });
+    };
+    const problems = problemsOf({ ...wrong, WARDEN_OAUTH_REFRESH_MARGIN_S: "-5" });
     expect(problems.map((problem) => problem.split(":")[0])).toEqual([
       "WARDEN_EXTPROC_LISTEN",
       "WARDEN_VAULT_TIMEOUT_MS",
@@ -77,5 +78,44 @@ describe("extproc-server configuration", () => {
     expect(problems[0]).toMatch(/^WARDEN_EXTPROC_LISTEN: .*"127.0.0.1:99999"/);
     expect(problems[1]).toMatch(/^WARDEN_LOG_LEVEL/);
     expect(problems[2]).toMatch(/^WARDEN_SHUTDOWN_GRACE_MS/);
+  });
+});
+
+describe("Vault key settings", () => {
+  test("without VAULT_ADDR there is no Vault, and the cache defaults apply", () => {
+    const config = loadExtprocConfig({});
+    expect(vaultCertConfig(config)).toBeNull();
+    expect(config).toMatchObject({
+      WARDEN_LLM_KEY_CACHE_TTL_MS: 60_000,
+      WARDEN_LLM_KEY_MAX_STALE_MS: 300_000,
+    });
+  });
+
+  test("VAULT_ADDR without the client certificate names both missing variables", () => {
+    expect(problemsOf({ VAULT_ADDR: "https://127.0.0.1:8200" })).toEqual([
+      expect.stringMatching(/^WARDEN_VAULT_CLIENT_CERT: required/),
+      expect.stringMatching(/^WARDEN_VAULT_CLIENT_KEY: required/),
+    ]);
+  });
+
+  test("a complete Vault setting becomes the cert login settings", () => {
+    const config = loadExtprocConfig({
+      VAULT_ADDR: "https://127.0.0.1:8200",
+      VAULT_CACERT: "/etc/warden/vault-ca.pem",
+      WARDEN_VAULT_CLIENT_CERT: "/run/svid.pem",
+      WARDEN_VAULT_CLIENT_KEY: "/run/svid-key.pem",
+      WARDEN_LLM_KEY_MAX_STALE_MS: "0",
+    });
+    expect(vaultCertConfig(config)).toEqual({
+      address: "https://127.0.0.1:8200",
+      caFile: "/etc/warden/vault-ca.pem",
+      certFile: "/run/svid.pem",
+      keyFile: "/run/svid-key.pem",
+      role: undefined,
+      authMount: "cert",
+      kvMount: "warden",
+      timeoutMs: 800,
+    });
+    expect(config.WARDEN_LLM_KEY_MAX_STALE_MS).toBe(0);
   });
 });
