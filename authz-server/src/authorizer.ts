@@ -6,7 +6,7 @@ import {
   okResponse,
   type Decision,
 } from "./check-response.js";
-import type { HandOff } from "../../lib/src/handoff.js";
+import type { HandOffFacts } from "../../lib/src/handoff/contract.js";
 import { errorDialectOf, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
 import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
 import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity/source.js";
@@ -203,18 +203,18 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     };
   }
 
-  const handOff: HandOff = {
-    decision_id: decisionId,
-    policy_revision: revision ?? "",
-    agent_spiffe_id: input.source.spiffe_id,
-    agent_id: input.agent?.id ?? null,
+  const handOff: HandOffFacts = {
+    decisionId,
+    policyRevision: revision ?? "",
+    agentSpiffeId: input.source.spiffe_id,
+    agentId: input.agent?.id ?? null,
     tenant: input.agent?.tenant ?? input.delegation.user?.tenant ?? null,
-    user_id: input.delegation.valid ? (input.delegation.user?.id ?? null) : null,
-    delegation_id: input.delegation.valid ? input.delegation.id : null,
+    userId: input.delegation.valid ? (input.delegation.user?.id ?? null) : null,
+    delegationId: input.delegation.valid ? input.delegation.id : null,
     scopes: input.delegation.valid ? input.delegation.scopes : [],
     service: input.destination.service,
     kind: input.destination.kind,
-    policy_headers: decision.allow ? Object.keys(decision.headers) : [],
+    policyHeaders: decision.allow ? Object.keys(decision.headers) : [],
   };
   return {
     response: okResponse(

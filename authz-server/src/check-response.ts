@@ -3,7 +3,13 @@ import { agentErrorJson, type ErrorDialect } from "../../lib/src/llm/error-shape
 import { authzHeaderOption as headerOption } from "../../lib/src/envoy/headers.js";
 import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { toStruct } from "../../lib/src/envoy/struct.js";
-import { DELEGATION_HEADER, type HandOff } from "../../lib/src/handoff.js";
+import {
+  DECISION_ID_HEADER,
+  DELEGATION_HEADER,
+  encodeHandOff,
+  WARDEN_HEADER_PREFIX,
+  type HandOffFacts,
+} from "../../lib/src/handoff/contract.js";
 import type { PolicyDecision } from "./policy/decision.js";
 
 /** Step 5: a decision becomes the Envoy CheckResponse. */
@@ -15,8 +21,7 @@ export function decisionMessage(decision: Decision): string {
   return typeof message === "string" && message.length > 0 ? message : decision.reason;
 }
 
-export const DECISION_ID_HEADER = "x-warden-decision-id";
-export { DELEGATION_HEADER } from "../../lib/src/handoff.js";
+export { DECISION_ID_HEADER, DELEGATION_HEADER } from "../../lib/src/handoff/contract.js";
 
 // HTTP statuses a denial may carry; anything else a policy returns becomes 403 (fail closed).
 const DENY_STATUSES: ReadonlySet<number> = new Set([400, 401, 402, 403, 404, 409, 413, 429, 500, 502, 503]);
@@ -25,8 +30,6 @@ const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
 
 const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
-
-const WARDEN_HEADER_PREFIX = "x-warden-";
 
 /**
  * `credentialQuery`: query parameters that carry a credential (lib/src/credentials.ts); Envoy removes
@@ -37,11 +40,11 @@ const WARDEN_HEADER_PREFIX = "x-warden-";
  */
 export function okResponse(
   decision: Decision,
-  handOff: HandOff,
+  handOff: HandOffFacts,
   agentHeaderNames: readonly string[],
   credentialQuery: readonly string[] = [],
 ): ICheckResponse {
-  const headers = [headerOption(DECISION_ID_HEADER, handOff.decision_id)];
+  const headers = [headerOption(DECISION_ID_HEADER, handOff.decisionId)];
   for (const [name, value] of Object.entries(decision.headers)) headers.push(headerOption(name, value));
   const headersToRemove = [DELEGATION_HEADER];
   for (const name of agentHeaderNames) {
@@ -60,9 +63,9 @@ export function okResponse(
       headers,
       headersToRemove,
       ...(credentialQuery.length > 0 ? { queryParametersToRemove: credentialQuery.slice() } : {}),
-      responseHeadersToAdd: [headerOption(DECISION_ID_HEADER, handOff.decision_id)],
+      responseHeadersToAdd: [headerOption(DECISION_ID_HEADER, handOff.decisionId)],
     },
-    dynamicMetadata: toStruct({ ...handOff, policy: decision.metadata }),
+    dynamicMetadata: encodeHandOff(handOff, decision.metadata),
   };
 }
 

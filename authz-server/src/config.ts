@@ -1,52 +1,125 @@
 import { z } from "zod";
-import { ConfigError, env, loadConfig } from "../../lib/src/config.js";
+import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
+/** Every environment variable authz-server reads (docs/configuration.md is generated from this). */
 export const authzConfigShape = {
   ...spiffeServerConfigShape,
-  WARDEN_AUTHZ_LISTEN: env.listenAddress("127.0.0.1:9001"),
-  WARDEN_POLICY_BUNDLE: env.path(),
-  WARDEN_POLICY_PUBLIC_KEY: z.string().min(1).optional(),
-  WARDEN_POLICY_REQUIRE_SIGNATURE: env.bool(true),
-  WARDEN_POLICY_DRY_RUN: env.bool(false),
-  WARDEN_POLICY_POLL_MS: env.positiveInt(2_000),
-  WARDEN_AUTHZ_STATUS_LISTEN: env.listenAddress("127.0.0.1:9101"),
-  WARDEN_REGISTRY_FILE: z.string().min(1).optional(),
-  /** The control plane's database (`DATABASE_URL` is the fallback): the registry feed. */
-  WARDEN_REGISTRY_DATABASE_URL: z.string().min(1).optional(),
-  DATABASE_URL: z.string().min(1).optional(),
-  /** The control plane's `/.well-known/jwks.json`: the keys attestations are verified with. */
-  WARDEN_JWKS_URL: z.string().url().optional(),
-  WARDEN_ATTESTATION_ISSUER: z.string().min(1).optional(),
-  WARDEN_REGISTRY_RESYNC_MS: env.positiveInt(60_000),
-  /** Delegations (docs/delegations.md): `iss` tokens must carry, when set; key and revocation refreshes. */
-  WARDEN_TOKEN_ISSUER: z.string().min(1).optional(),
-  WARDEN_JWKS_REFRESH_MS: env.positiveInt(30_000),
-  WARDEN_REVOCATION_RESYNC_MS: env.positiveInt(60_000),
-  /**
-   * Decision audit (docs/security.md "Audit and logs"): the database the decisions are appended to
-   * (default: the registry database), where they wait while it is unreachable, and the fraction of
-   * allowed requests recorded (denials always are).
-   */
-  WARDEN_AUDIT_DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
-    .optional(),
-  WARDEN_AUDIT_SPOOL: env.path().default(".warden/authz-audit-spool.ndjson"),
+  WARDEN_AUTHZ_LISTEN: env.listenAddress("127.0.0.1:9001").describe("The ext_authz gRPC listen address."),
+  WARDEN_POLICY_BUNDLE: env
+    .path()
+    .describe(
+      "The policy bundle: a file path, `file://` URL or `http(s)://` bundle server URL (polled with ETags).",
+    ),
+  WARDEN_POLICY_BUNDLE_TOKEN: env.secret(
+    "Bearer token sent when fetching an `http(s)://` policy bundle (e.g. the control plane's bundle endpoint).",
+  ),
+  WARDEN_POLICY_PUBLIC_KEY: env
+    .path()
+    .optional()
+    .describe("PEM file of the key policy bundles are signed with."),
+  WARDEN_POLICY_REQUIRE_SIGNATURE: env
+    .bool(true)
+    .describe("Refuse unsigned bundles; `WARDEN_POLICY_PUBLIC_KEY` is then required."),
+  WARDEN_POLICY_DRY_RUN: env
+    .bool(false)
+    .describe("Evaluate and record decisions but allow every request (rolling out a new policy)."),
+  WARDEN_POLICY_POLL_MS: env
+    .positiveInt(2_000)
+    .describe("How often the bundle is checked for a new revision."),
+  WARDEN_AUTHZ_STATUS_LISTEN: env
+    .listenAddress("127.0.0.1:9101")
+    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`)."),
+  WARDEN_REGISTRY_FILE: env
+    .path()
+    .optional()
+    .describe(
+      "A registry snapshot (agents and KYA, JSON) when no database feed is used; not together with `WARDEN_REGISTRY_DATABASE_URL`.",
+    ),
+  WARDEN_REGISTRY_DATABASE_URL: env
+    .text()
+    .optional()
+    .describe(
+      "The control plane's database: the registry feed (agents and KYA, LISTEN/NOTIFY) and the delegation revocation feed (without it no delegation is accepted); needs `WARDEN_JWKS_URL`. `DATABASE_URL` is the fallback.",
+    ),
+  DATABASE_URL: env.text().optional().describe("Fallback for `WARDEN_REGISTRY_DATABASE_URL`."),
+  WARDEN_JWKS_URL: env
+    .url()
+    .optional()
+    .describe(
+      "The control plane's `/.well-known/jwks.json`: verifies attestations, delegations and access tokens; required with a registry database.",
+    ),
+  WARDEN_ATTESTATION_ISSUER: env
+    .text()
+    .optional()
+    .describe(
+      "The `iss` KYA attestations must carry, when set (the control plane's variable of the same name sets it).",
+    ),
+  WARDEN_REGISTRY_RESYNC_MS: env
+    .positiveInt(60_000)
+    .describe("Full registry re-read, a safety net behind LISTEN/NOTIFY."),
+  WARDEN_TOKEN_ISSUER: env
+    .text()
+    .optional()
+    .describe("The `iss` delegation and access tokens must carry, when set (docs/delegations.md)."),
+  WARDEN_JWKS_REFRESH_MS: env
+    .positiveInt(30_000)
+    .describe("How often the JWKS is re-fetched (also on an unknown `kid`)."),
+  WARDEN_REVOCATION_RESYNC_MS: env
+    .positiveInt(60_000)
+    .describe("Full re-read of delegation revocations, a safety net behind LISTEN/NOTIFY."),
+  WARDEN_AUDIT_DATABASE_URL: env
+    .postgresUrl()
+    .optional()
+    .describe(
+      "Where every decision (allow and deny) is appended to the hash-chained audit log, as a login in `warden_audit_writer` (migration 008); default: the registry database; none: decisions are log lines only.",
+    ),
+  WARDEN_AUDIT_SPOOL: env
+    .path()
+    .default(".warden/authz-audit-spool.ndjson")
+    .describe(
+      "Where decision audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd; one file per process).",
+    ),
   WARDEN_AUDIT_ALLOW_SAMPLE: z.coerce
     .number()
     .min(0, "must be a fraction between 0 and 1")
     .max(1, "must be a fraction between 0 and 1")
-    .default(1),
-  WARDEN_LOG_LEVEL: env.logLevel(),
-  WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(5_000),
-  /** JSON request body limits, checked before the policy sees a body (authz-server/src/body-limits.ts). */
-  WARDEN_BODY_MAX_BYTES: env.positiveInt(DEFAULT_BODY_LIMITS.maxBytes),
-  WARDEN_BODY_MAX_DEPTH: env.positiveInt(DEFAULT_BODY_LIMITS.maxDepth),
-  WARDEN_BODY_MAX_KEYS: env.positiveInt(DEFAULT_BODY_LIMITS.maxKeys),
-  WARDEN_BODY_MAX_STRING_BYTES: env.positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes),
+    .default(1)
+    .describe(
+      'Fraction (0..1) of allowed requests audited; denials always are. Below 1 only by explicit choice (docs/security.md, "Audit and logs").',
+    ),
+  WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level; decision inputs are logged at `debug` only."),
+  WARDEN_SHUTDOWN_GRACE_MS: env
+    .positiveInt(5_000)
+    .describe("How long in-flight checks may take to finish after SIGTERM."),
+  WARDEN_BODY_MAX_BYTES: env
+    .positiveInt(DEFAULT_BODY_LIMITS.maxBytes)
+    .describe("Largest JSON request body the policy is given; larger is refused (413 `payload_too_large`)."),
+  WARDEN_BODY_MAX_DEPTH: env
+    .positiveInt(DEFAULT_BODY_LIMITS.maxDepth)
+    .describe("Deepest nesting of a JSON request body (else 400 `body_too_deep`)."),
+  WARDEN_BODY_MAX_KEYS: env
+    .positiveInt(DEFAULT_BODY_LIMITS.maxKeys)
+    .describe("Most keys in a JSON request body (else 400 `body_too_many_keys`)."),
+  WARDEN_BODY_MAX_STRING_BYTES: env
+    .positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes)
+    .describe("Longest string in a JSON request body (else 400 `body_string_too_long`)."),
 };
+
+const authzConfig = processConfig({
+  process: "authz-server",
+  intro:
+    "The ext_authz server: identity, KYA, delegations and the Rego policy. It serves gRPC health, and `/healthz`, `/readyz` (ready once a policy is loaded) and `/status` on its status listener.",
+  shape: authzConfigShape,
+  problems: (config) =>
+    config.WARDEN_POLICY_REQUIRE_SIGNATURE && !config.WARDEN_POLICY_PUBLIC_KEY
+      ? ["WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)"]
+      : [],
+});
+
+export const authzConfigReference = authzConfig.reference;
+export const loadAuthzConfig = authzConfig.load;
 
 export type AuthzConfig = ReturnType<typeof loadAuthzConfig>;
 
@@ -70,11 +143,6 @@ export function registrySource(config: AuthzConfig): RegistrySource {
       "WARDEN_JWKS_URL: required with a registry database, to verify attestations (not set)",
     ]);
   return { kind: "database", url, jwksUrl: config.WARDEN_JWKS_URL };
-}
-
-export function loadAuthzConfig(source: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(authzConfigShape, source);
-  return config;
 }
 
 export function bodyLimitsOf(config: AuthzConfig): BodyLimits {

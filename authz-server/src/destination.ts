@@ -1,3 +1,4 @@
+import { llmRequestFacts } from "../../lib/src/handoff/llm-route.js";
 import type { RequestFacts } from "./request-facts.js";
 
 /** Step 2: where the request goes and what it asks for, from the Envoy route and the body. */
@@ -32,24 +33,15 @@ export function destinationOf(facts: RequestFacts): Destination {
   };
 }
 
-// Google AI carries the model in the path: /v1beta/models/{model}:generateContent (also
-// :streamGenerateContent, :countTokens, :embedContent); a bare /models/{model} only reads the model.
-const GOOGLE_MODEL_PATH = /\/models\/([^/:]+):([A-Za-z]+)$/;
-// Azure OpenAI carries the deployment (its model alias) in the path.
-const AZURE_DEPLOYMENT_PATH = /\/deployments\/([^/]+)\//;
-
+/** The model the request names, read by the same code extproc-server meters it with (lib/src/handoff). */
 export function llmFactsOf(facts: RequestFacts, destination: Destination, body: unknown): LlmFacts | null {
   if (destination.kind !== "llm") return null;
-  const fields = isRecord(body) ? body : {};
-  let model = typeof fields.model === "string" ? fields.model : null;
-  let stream = fields.stream === true;
-  const google = GOOGLE_MODEL_PATH.exec(facts.path);
-  if (google) {
-    model = google[1] ?? model;
-    stream = google[2] === "streamGenerateContent";
-  }
-  const azure = AZURE_DEPLOYMENT_PATH.exec(facts.path);
-  if (azure && model === null) model = azure[1] ?? null;
+  const { model, stream } = llmRequestFacts(
+    destination.service,
+    facts.method,
+    facts.path,
+    isRecord(body) ? body : {},
+  );
   return { provider: destination.service, model, stream };
 }
 

@@ -40,15 +40,9 @@ const logger = createLogger("authz-server", config.WARDEN_LOG_LEVEL);
 const publicKeyPem = config.WARDEN_POLICY_PUBLIC_KEY
   ? readFileSync(config.WARDEN_POLICY_PUBLIC_KEY, "utf8")
   : undefined;
-if (config.WARDEN_POLICY_REQUIRE_SIGNATURE && !publicKeyPem) {
-  process.stderr.write(
-    "authz-server: invalid configuration:\n  - WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)\n",
-  );
-  process.exit(78);
-}
 
 const loader = new BundleLoader(
-  bundleSourceFor(config.WARDEN_POLICY_BUNDLE, process.env.WARDEN_POLICY_BUNDLE_TOKEN),
+  bundleSourceFor(config.WARDEN_POLICY_BUNDLE, config.WARDEN_POLICY_BUNDLE_TOKEN?.reveal()),
   new PolicyHolder(),
   { publicKeyPem, requireSignature: config.WARDEN_POLICY_REQUIRE_SIGNATURE },
   logger,
@@ -66,8 +60,7 @@ if (registry.kind === "file") {
   try {
     directory.replaceAll(readRegistryFile(registry.path));
   } catch (error) {
-    process.stderr.write(`authz-server: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(78);
+    exitOnConfigError("authz-server", error, [Error]);
   }
 }
 const registryDb =

@@ -5,7 +5,7 @@ import { migrate } from "../../lib/src/db/migrate.js";
 import { openDatabase } from "../../lib/src/db/open.js";
 import type { Database } from "../../lib/src/db/types.js";
 import { createLogger, type Logger } from "../../lib/src/logger.js";
-import { vaultClientFromEnv } from "../../lib/src/vault/client.js";
+import { vaultClientFrom } from "../../lib/src/vault/client.js";
 import { loadControlPlaneConfig } from "./config.js";
 import { MIGRATIONS_DIR } from "./files.js";
 import { createOidcAuthenticator } from "./http/auth.js";
@@ -47,9 +47,9 @@ export async function startControlPlane(
       logger: log,
     });
     closeWriter = () => auditWriter.close();
-    const vault = vaultClientFromEnv(environment);
-    const tokenService = createTokenService(environment, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
-    const connections = createConnections(environment, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const vault = vaultClientFrom(config);
+    const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const context: AppContext = {
       db,
       trustDomain: config.WARDEN_TRUST_DOMAIN,

@@ -1,24 +1,42 @@
-import { env, loadConfig } from "../../lib/src/config.js";
+import { env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
+import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
+import { oauthConfigShape } from "./oauth/config.js";
+import { usageConfigShape } from "./usage/config.js";
 
+/**
+ * Every environment variable extproc-server reads, in one schema (docs/configuration.md is
+ * generated from it); each part belongs to the module that uses it.
+ */
 export const extprocConfigShape = {
   ...spiffeServerConfigShape,
-  WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002"),
-  WARDEN_LOG_LEVEL: env.logLevel(),
+  WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002").describe("The ext_proc gRPC listen address."),
+  WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level."),
   // An open stream is an HTTP exchange in flight, possibly a long LLM stream: give it time to finish.
-  WARDEN_SHUTDOWN_GRACE_MS: env.positiveInt(25_000),
-  /**
-   * Development only: serve plaintext gRPC although Vault is configured. Without it, a server that
-   * can hand out credentials refuses to start without SPIFFE mTLS (see plaintextRefusal).
-   */
-  WARDEN_INSECURE_DEV_PLAINTEXT: env.bool(false),
+  WARDEN_SHUTDOWN_GRACE_MS: env
+    .positiveInt(25_000)
+    .describe("How long open exchanges (a long LLM stream) may take to finish after SIGTERM."),
+  WARDEN_INSECURE_DEV_PLAINTEXT: env
+    .bool(false)
+    .describe(
+      "Development only: serve plaintext gRPC although Vault is configured (logged as INSECURE at start-up). Without it, extproc-server with `VAULT_ADDR` refuses to start (exit 78) unless `SPIFFE_ENDPOINT_SOCKET` is set.",
+    ),
+  ...llmKeysConfigShape,
+  ...usageConfigShape,
+  ...oauthConfigShape,
 };
 
-export type ExtprocConfig = ReturnType<typeof loadExtprocConfig>;
+const extprocConfig = processConfig({
+  process: "extproc-server",
+  intro:
+    "The ext_proc server: credentials in (LLM keys, users' SaaS tokens), credentials out of responses, usage, cost and budgets. Without `VAULT_ADDR` it injects nothing and LLM routes pass with the agent's credentials removed.",
+  shape: extprocConfigShape,
+  problems: llmKeysProblems,
+});
 
-export function loadExtprocConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(extprocConfigShape, source);
-}
+export const extprocConfigReference = extprocConfig.reference;
+export const loadExtprocConfig = extprocConfig.load;
+export type ExtprocConfig = ReturnType<typeof loadExtprocConfig>;
 
 /**
  * Whether this server may serve plaintext gRPC. With Vault configured, every ext_proc stream can carry

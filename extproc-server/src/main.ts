@@ -1,41 +1,33 @@
 import { exitOnConfigError } from "../../lib/src/config.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
+import { ConfigError } from "../../lib/src/config.js";
 import { loadExtprocConfig, transportCheck, type ExtprocConfig } from "./config.js";
-import { loadLlmKeysConfig, vaultCertConfig, type LlmKeysConfig } from "./credentials/config.js";
+import { vaultCertConfig } from "./credentials/config.js";
 import { vaultLlmKeys } from "./credentials/vault-llm-keys.js";
 import type { Provider } from "./providers.js";
 import { LlmProvider } from "./providers/llm/provider.js";
-import { loadOAuthConfig, type OAuthConfig } from "./oauth/config.js";
 import { startOAuth, type RunningOAuth } from "./oauth/start-oauth.js";
 import { SaasCatalogueError } from "../../lib/src/saas/catalogue.js";
 import { ExtProcServer } from "./server.js";
-import { loadUsageConfig, type UsageConfig } from "./usage/config.js";
+import { usageSettings } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
 import { stopOnSignals } from "../../lib/src/stop-signals.js";
 
 let config: ExtprocConfig;
-let llmConfig: LlmKeysConfig;
-let usageConfig: UsageConfig;
-let oauthConfig: OAuthConfig;
 try {
   config = loadExtprocConfig();
-  llmConfig = loadLlmKeysConfig();
-  usageConfig = loadUsageConfig();
-  oauthConfig = loadOAuthConfig();
 } catch (error) {
   exitOnConfigError("extproc-server", error);
 }
+const usageConfig = usageSettings(config);
 
 const logger = createLogger("extproc-server", config.WARDEN_LOG_LEVEL);
 const providers: Provider[] = [];
-const vault = vaultCertConfig(llmConfig);
+const vault = vaultCertConfig(config);
 const transport = transportCheck(config, vault !== null);
-if (!transport.ok) {
-  process.stderr.write(`extproc-server: ${transport.reason}\n`);
-  process.exit(78); // EX_CONFIG
-}
+if (!transport.ok) exitOnConfigError("extproc-server", new ConfigError([transport.reason]));
 if (transport.insecureDev)
   logger.warn(
     { insecure_dev_plaintext: true },
@@ -47,26 +39,22 @@ if (vault) {
   try {
     usage = await startUsage(usageConfig, logger);
   } catch (error) {
-    if (!(error instanceof PriceTableError)) throw error;
-    process.stderr.write(`extproc-server: ${error.message}\n`);
-    process.exit(78); // EX_CONFIG
+    exitOnConfigError("extproc-server", error, [PriceTableError]);
   }
-  const { keys, session } = vaultLlmKeys(vault, llmConfig, logger);
+  const { keys, session } = vaultLlmKeys(vault, config, logger);
   providers.push(
     new LlmProvider({
       keys,
       usage: usage.usage,
       budgets: usage.budgets,
-      defaultTenant: llmConfig.WARDEN_DEFAULT_TENANT ?? null,
+      defaultTenant: config.WARDEN_DEFAULT_TENANT ?? null,
     }),
   );
   logger.info({ vault: vault.address, kv_mount: vault.kvMount }, "LLM key injection from Vault");
   try {
-    oauth = await startOAuth(oauthConfig, session, vault.kvMount, logger, usageConfig.WARDEN_USAGE_SPOOL);
+    oauth = await startOAuth(config, session, vault.kvMount, logger, usageConfig.WARDEN_USAGE_SPOOL);
   } catch (error) {
-    if (!(error instanceof SaasCatalogueError)) throw error;
-    process.stderr.write(`extproc-server: ${error.message}\n`);
-    process.exit(78); // EX_CONFIG
+    exitOnConfigError("extproc-server", error, [SaasCatalogueError]);
   }
   providers.push(oauth.provider);
 } else {

@@ -1,4 +1,4 @@
-import type { AuthzHandOff } from "./authz-handoff.js";
+import type { AuthzHandOff } from "../../lib/src/handoff/contract.js";
 import type { HeaderEdits, HeaderView } from "./header-edits.js";
 
 /**

@@ -1,4 +1,4 @@
-import { readAuthzHandOff, type AuthzHandOff } from "./authz-handoff.js";
+import { readAuthzHandOff, type AuthzHandOff } from "../../lib/src/handoff/contract.js";
 import { requestHeaderEdits } from "./request-headers.js";
 import {
   authzMetadata,

@@ -1,11 +1,14 @@
 import { CREDENTIAL_REQUEST_HEADERS } from "../../lib/src/credentials.js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
-import type { AuthzHandOff } from "./authz-handoff.js";
+import {
+  DECISION_ID_HEADER,
+  WARDEN_HEADER_PREFIX,
+  type AuthzHandOff,
+} from "../../lib/src/handoff/contract.js";
 import { HeaderEdits } from "./header-edits.js";
 
-export const DECISION_ID_HEADER = "x-warden-decision-id";
+export { DECISION_ID_HEADER };
 export const AGENT_HEADER = "x-warden-agent";
-const WARDEN_HEADER_PREFIX = "x-warden-";
 
 /**
  * Request headers on their way upstream: every credential the agent sent goes (agents hold none;

@@ -1,10 +1,9 @@
 import type { IProcessingResponse } from "../../lib/src/envoy/services.js";
 import { WardenError } from "../../lib/src/errors.js";
-import { createLogger } from "../../lib/src/logger.js";
 import { UndecodableMessage, decodeProcessingRequest } from "./incoming.js";
 import { BODY_BUFFERED, BODY_STREAMED, CONTINUE } from "./processing-responses.js";
 import type { ExchangeHooks, Provider } from "./providers.js";
-import { ProtocolViolation, StreamProcessor, type Reply } from "./stream-processor.js";
+import { ProtocolViolation, type Reply } from "./stream-processor.js";
 import {
   asEnvoyReads,
   authzMetadata,
@@ -13,12 +12,9 @@ import {
   SAMPLE_HANDOFF,
   wire,
 } from "./testing/envoy-messages.js";
+import { processorWith } from "./testing/processor.js";
 
-const logger = createLogger("extproc-test", "silent");
-
-function processor(providers: Provider[] = []): StreamProcessor {
-  return new StreamProcessor({ providers, logger, newDecisionId: () => "dec-generated" });
-}
+const processor = (providers: Provider[] = []) => processorWith(providers, "dec-generated");
 
 /** The processor's answer when no provider is async: a plain value, no promise. */
 function now(reply: Reply | Promise<Reply>): IProcessingResponse {

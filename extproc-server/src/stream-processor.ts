@@ -4,7 +4,7 @@ import type { envoy } from "../../lib/src/gen/envoy.js";
 import { newDecisionId } from "../../lib/src/ids.js";
 import { errorDialectOf } from "../../lib/src/llm/error-shapes.js";
 import type { Logger } from "../../lib/src/logger.js";
-import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "./authz-handoff.js";
+import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "../../lib/src/handoff/contract.js";
 import { HeaderView, type HeaderEdits } from "./header-edits.js";
 import { isPhase, PhaseOrder } from "./phase-order.js";
 import { UndecodableMessage, type IncomingMessage } from "./incoming.js";

@@ -5,7 +5,8 @@ import { createLogger } from "../../lib/src/logger.js";
 import { VaultError } from "../../lib/src/vault/client.js";
 import { destroyKvSecret, readKvSecret, writeKvSecret } from "../../lib/src/vault/kv.js";
 import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
-import { loadLlmKeysConfig, vaultCertConfig } from "../../extproc-server/src/credentials/config.js";
+import { loadExtprocConfig } from "../../extproc-server/src/config.js";
+import { vaultCertConfig } from "../../extproc-server/src/credentials/config.js";
 import { VaultCertSession } from "../../extproc-server/src/credentials/vault-cert-session.js";
 import { vaultLlmKeys } from "../../extproc-server/src/credentials/vault-llm-keys.js";
 import {
@@ -26,7 +27,7 @@ let vault: VaultTls;
 let extproc: VaultTlsClient;
 
 function settings(client: VaultTlsClient, extra: NodeJS.ProcessEnv = {}) {
-  const config = loadLlmKeysConfig({
+  const config = loadExtprocConfig({
     VAULT_ADDR: vault.address,
     VAULT_CACERT: vault.caFile,
     WARDEN_VAULT_CLIENT_CERT: client.certFile,

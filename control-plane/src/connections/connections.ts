@@ -4,7 +4,7 @@ import { loadSaasCatalogue } from "../../../lib/src/saas/catalogue.js";
 import type { VaultClient } from "../../../lib/src/vault/client.js";
 import type { AppContext } from "../context.js";
 import type { Handlers } from "../http/routes.js";
-import { loadConnectionsConfig } from "./config.js";
+import type { ConnectionsConfig } from "./config.js";
 import { connectionHandlers, type ConnectionsContext } from "./handlers.js";
 
 export const CALLBACK_PATH = "/v1/connections/callback";
@@ -17,12 +17,11 @@ export interface Connections {
 
 /** Account connections as configured (catalogue checked at start: a bad one stops the start). */
 export function createConnections(
-  environment: NodeJS.ProcessEnv,
+  config: ConnectionsConfig,
   vault: VaultClient | null,
   transitMount: string,
   logger: Logger,
 ): Connections {
-  const config = loadConnectionsConfig(environment);
   const catalogue = loadSaasCatalogue(config.WARDEN_SAAS_CATALOGUE);
   let callbackUrl = config.WARDEN_OAUTH_CALLBACK_URL ?? "";
   const context: ConnectionsContext = {

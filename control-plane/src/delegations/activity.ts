@@ -3,7 +3,7 @@ import { AUDIT_SELECT, recordFromRow } from "../../../lib/src/audit/store.js";
 import type { Queryable } from "../../../lib/src/db/types.js";
 import type { Delegation } from "./model.js";
 
-export { DELEGATION_HEADER } from "../../../lib/src/handoff.js";
+export { DELEGATION_HEADER } from "../../../lib/src/handoff/contract.js";
 
 /**
  * What was done under a delegation: the audit events naming it (its grant and revocation, token

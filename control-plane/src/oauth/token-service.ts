@@ -5,7 +5,7 @@ import { loadScopeCatalogue } from "../delegations/catalogue.js";
 import { delegationHandlers } from "../delegations/handlers.js";
 import type { Handlers } from "../http/routes.js";
 import type { AttestationSigner } from "../kya/signer.js";
-import { keyRetentionSeconds, loadTokenServiceConfig, type TokenServiceConfig } from "./config.js";
+import { keyRetentionSeconds, type TokenServiceConfig } from "./config.js";
 import type { TokenServiceContext } from "./context.js";
 import { discoveryHandlers } from "./discovery.js";
 import { startMtlsListener, type MtlsListener } from "./mtls-listener.js";
@@ -27,12 +27,11 @@ export interface TokenService {
 }
 
 export function createTokenService(
-  environment: NodeJS.ProcessEnv,
+  config: TokenServiceConfig,
   vault: VaultClient | null,
   transitMount: string,
   logger: Logger,
 ): TokenService {
-  const config: TokenServiceConfig = loadTokenServiceConfig(environment);
   const signer = vault
     ? createTokenSigner(vault, {
         key: { mount: transitMount, name: config.WARDEN_TOKEN_SIGNING_KEY },

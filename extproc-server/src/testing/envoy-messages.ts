@@ -1,4 +1,5 @@
-import { EXT_AUTHZ_NAMESPACE } from "../../../lib/src/envoy/bootstrap.js";
+import { EXT_AUTHZ_NAMESPACE } from "../../../lib/src/handoff/contract.js";
+import { SAMPLE_HANDOFF } from "../../../lib/src/handoff/sample.js";
 import {
   extProc,
   type IProcessingResponse,
@@ -23,18 +24,12 @@ export function envoyHeaders(headers: HeaderInput): IHeaderValue[] {
   return entries.map(([key, value]) => ({ key, rawValue: Buffer.from(value, "utf8") }));
 }
 
-export const SAMPLE_HANDOFF = {
-  decision_id: "dec-0001",
-  policy_revision: "rev-7",
-  agent_spiffe_id: "spiffe://warden.local/agent/researcher",
-  agent_id: "agt-1",
-  tenant: "acme",
-  user_id: "user-9",
-  delegation_id: "del-3",
-  scopes: ["llm:chat", "drive:read"],
-  service: "openai",
-  kind: "llm",
-} as const;
+export { SAMPLE_HANDOFF };
+
+/** The sample decision with some fields changed (another service, other scopes…). */
+export function handOffFields(changes: Record<string, unknown>): Record<string, unknown> {
+  return { ...SAMPLE_HANDOFF, ...changes };
+}
 
 export function authzMetadata(
   fields: Record<string, unknown> = SAMPLE_HANDOFF,

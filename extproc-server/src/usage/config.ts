@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { env, loadConfig } from "../../../lib/src/config.js";
+import { env } from "../../../lib/src/config.js";
 
 /** The price table shipped with extproc-server, found from src/ and from dist/ alike. */
 export function defaultPriceTablePath(): string {
@@ -18,27 +18,38 @@ export function defaultPriceTablePath(): string {
  * budget applies.
  */
 export const usageConfigShape = {
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
-    .optional(),
-  /** The price table (JSON, see extproc-server/llm-prices.json); read and checked at start-up. */
-  WARDEN_LLM_PRICES: env.path().optional(),
-  /** Where usage records wait while PostgreSQL is unreachable (NDJSON, fsync'd). */
-  WARDEN_USAGE_SPOOL: env.path().default(".warden/extproc-usage-spool.ndjson"),
-  /** How often spend is re-read from PostgreSQL (what other sidecars spent). */
-  WARDEN_BUDGET_RESYNC_MS: env.positiveInt(10_000),
-  /** This instance's name on its usage rows; a new one per process by default. */
+  DATABASE_URL: env
+    .postgresUrl()
+    .optional()
+    .describe(
+      "PostgreSQL for LLM usage rows (audit log and `llm_usage`, spooled while it is down), budgets (402) and OAuth audit events; unset: usage is logged and no budget applies.",
+    ),
+  WARDEN_LLM_PRICES: env
+    .path()
+    .optional()
+    .describe(
+      "The LLM price table (JSON, see extproc-server/llm-prices.json; the shipped one when unset), checked at start-up.",
+    ),
+  WARDEN_USAGE_SPOOL: env
+    .path()
+    .default(".warden/extproc-usage-spool.ndjson")
+    .describe("Where usage records wait while PostgreSQL is unreachable (NDJSON, fsync'd)."),
+  WARDEN_BUDGET_RESYNC_MS: env
+    .positiveInt(10_000)
+    .describe("How often spend is re-read from PostgreSQL (what other sidecars spent)."),
   WARDEN_INSTANCE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,128}$/)
-    .optional(),
+    .optional()
+    .describe("This instance's name on its usage rows; a new one per process by default."),
 };
 
-export type UsageConfig = ReturnType<typeof loadUsageConfig>;
+type UsageFields = z.infer<z.ZodObject<typeof usageConfigShape>>;
 
-export function loadUsageConfig(source: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(usageConfigShape, source);
+export type UsageConfig = ReturnType<typeof usageSettings>;
+
+/** The usage settings with their defaults that depend on where and how the process runs. */
+export function usageSettings<C extends UsageFields>(config: C) {
   return {
     ...config,
     pricesPath: config.WARDEN_LLM_PRICES ?? defaultPriceTablePath(),

@@ -1,3 +1,4 @@
+import { DECISION_ID_HEADER } from "../handoff/contract.js";
 import { agentErrorBody, errorDialectOf, type ErrorDialect } from "../llm/error-shapes.js";
 import { typed, type Json, type JsonObject } from "./config-json.js";
 import { EXT_AUTHZ_NAMESPACE, type Params } from "./params.js";
@@ -110,7 +111,7 @@ function localReplyMapper(mapping: ErrorMapping, dialect: ErrorDialect, when: st
     // The agent quotes this id to an operator; it is the same one the body carries.
     headers_to_add: [
       {
-        header: { key: "x-warden-decision-id", value: DECISION_ID },
+        header: { key: DECISION_ID_HEADER, value: DECISION_ID },
         append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
       },
     ],

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EXT_AUTHZ_NAMESPACE } from "../handoff/contract.js";
 
 /** The sidecar's parameters, validated: names shared by every part of the bootstrap, and the schemas. */
 
@@ -13,7 +14,7 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** ext_authz writes its dynamic metadata here, and ext_proc receives this namespace. */
-export const EXT_AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz";
+export { EXT_AUTHZ_NAMESPACE };
 export const EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz";
 export const EXT_PROC_FILTER = "envoy.filters.http.ext_proc";
 

@@ -61,12 +61,11 @@ const HOST_ENTRY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+|[0-9a-fA-F:.]+)$/;
 
 /** Start-up settings (`WARDEN_OUTBOUND_*`), shared by every component that calls third parties. */
 export const outboundConfigShape = {
-  /** Largest answer read from a third party; beyond it the call fails (502 to our caller). */
-  WARDEN_OUTBOUND_MAX_RESPONSE_BYTES: env.positiveInt(1024 * 1024),
-  /**
-   * Comma-separated hosts that may be private or loopback (as written in the URL: `127.0.0.1`,
-   * `localhost`, `idp.internal`). Empty: every third party must be on a public address.
-   */
+  WARDEN_OUTBOUND_MAX_RESPONSE_BYTES: env
+    .positiveInt(1024 * 1024)
+    .describe(
+      'Largest answer read from a third party (OAuth providers); beyond it the call fails (502 to our caller). See docs/oauth-connections.md "Provider calls".',
+    ),
   WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: z
     .string()
     .optional()
@@ -79,7 +78,10 @@ export const outboundConfigShape = {
         if (!HOST_ENTRY.test(host))
           context.addIssue({ code: z.ZodIssueCode.custom, message: `"${host}" is not a host name or IP` });
       return hosts;
-    }),
+    })
+    .describe(
+      "Comma-separated hosts a third-party call may reach on a private or loopback address (as written in the URL: `127.0.0.1`, `localhost`, `idp.internal`). Empty: every third party must be on a public address.",
+    ),
 };
 
 export function outboundPolicyFrom(config: {

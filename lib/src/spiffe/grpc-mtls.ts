@@ -186,13 +186,28 @@ export async function watchServerSvid(
 }
 
 /** Environment of a server that may run on SVIDs (both of our gRPC servers). */
+export const spiffeSocketConfigShape = {
+  SPIFFE_ENDPOINT_SOCKET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The SPIRE agent's Workload API (`unix:/path`): when set, a server serves gRPC with its SVID (mTLS), accepting only `WARDEN_ALLOWED_CLIENT_IDS`.",
+    ),
+  WARDEN_SPIFFE_SOCKET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The Workload API socket for this component; takes precedence over `SPIFFE_ENDPOINT_SOCKET`."),
+};
+
 export const spiffeServerConfigShape = {
-  /** Set (to the SPIRE agent's Workload API) to serve mTLS with the component's SVID. */
-  SPIFFE_ENDPOINT_SOCKET: z.string().min(1).optional(),
-  /** Takes precedence over SPIFFE_ENDPOINT_SOCKET. */
-  WARDEN_SPIFFE_SOCKET: z.string().min(1).optional(),
-  /** Comma-separated SPIFFE IDs that may call; default: Envoy's in the server's own trust domain. */
-  WARDEN_ALLOWED_CLIENT_IDS: z.string().min(1).optional(),
+  ...spiffeSocketConfigShape,
+  WARDEN_ALLOWED_CLIENT_IDS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Comma-separated SPIFFE IDs that may call; default: Envoy's in the server's own trust domain."),
 };
 
 /** The callers a server accepts: the configured list, else Envoy's SPIFFE ID in its own trust domain. */

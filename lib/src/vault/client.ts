@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import type { Secret } from "../config.js";
 
 /**
  * A small Vault/OpenBao HTTP client (fetch). The token comes from the environment or from a file
@@ -120,13 +121,21 @@ export class VaultClient {
   }
 }
 
+/** Vault settings as a process's config schema validated them (`VAULT_TOKEN` a Secret). */
+export interface VaultSettings {
+  readonly VAULT_ADDR?: string | undefined;
+  readonly VAULT_TOKEN?: Secret | undefined;
+  readonly VAULT_TOKEN_FILE?: string | undefined;
+  readonly VAULT_NAMESPACE?: string | undefined;
+}
+
 /** VAULT_ADDR with VAULT_TOKEN_FILE or VAULT_TOKEN; null when Vault is not configured. */
-export function vaultClientFromEnv(env: NodeJS.ProcessEnv = process.env): VaultClient | null {
-  if (!env.VAULT_ADDR) return null;
+export function vaultClientFrom(settings: VaultSettings): VaultClient | null {
+  if (!settings.VAULT_ADDR) return null;
   return new VaultClient({
-    address: env.VAULT_ADDR,
-    token: env.VAULT_TOKEN || undefined,
-    tokenFile: env.VAULT_TOKEN_FILE || undefined,
-    namespace: env.VAULT_NAMESPACE || undefined,
+    address: settings.VAULT_ADDR,
+    token: settings.VAULT_TOKEN?.reveal(),
+    tokenFile: settings.VAULT_TOKEN_FILE,
+    namespace: settings.VAULT_NAMESPACE,
   });
 }

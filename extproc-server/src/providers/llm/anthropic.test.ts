@@ -1,5 +1,5 @@
 import { HeaderEdits } from "../../header-edits.js";
-import { SseDecoder } from "../../sse/decoder.js";
+import { streamUsageOf, tokenUsage } from "../../testing/llm-usage.js";
 import { anthropicApi } from "./anthropic.js";
 
 // Recorded from the Messages API (abridged): prompt caching on, so cache counts appear.
@@ -14,11 +14,7 @@ const MESSAGES_STREAM =
 
 const route = anthropicApi.route("POST", "/anthropic/v1/messages");
 
-function read(stream: string) {
-  const reader = anthropicApi.streamUsage(route);
-  new SseDecoder().push(Buffer.from(stream), (event) => reader.onEvent(event));
-  return reader.reading();
-}
+const read = (stream: string) => streamUsageOf(anthropicApi, "/anthropic/v1/messages", stream);
 
 test("the key goes in x-api-key", () => {
   const edits = new HeaderEdits();
@@ -44,13 +40,7 @@ test("the request's model and stream flag are read; the body is never rewritten"
 test("stream usage: message_start gives input and cache counts, message_delta the final output", () => {
   expect(read(MESSAGES_STREAM)).toEqual({
     model: "claude-sonnet-4-5-20250929",
-    usage: {
-      inputTokens: 472,
-      cachedInputTokens: 2048,
-      cacheWriteTokens: 0,
-      outputTokens: 15,
-      reasoningTokens: 0,
-    },
+    usage: tokenUsage({ inputTokens: 472, cachedInputTokens: 2048, outputTokens: 15 }),
   });
 });
 
@@ -72,12 +62,6 @@ test("JSON usage", () => {
     }),
   ).toEqual({
     model: "claude-3-5-haiku-20241022",
-    usage: {
-      inputTokens: 12,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 100,
-      outputTokens: 30,
-      reasoningTokens: 0,
-    },
+    usage: tokenUsage({ inputTokens: 12, cacheWriteTokens: 100, outputTokens: 30 }),
   });
 });

@@ -1,28 +1,13 @@
-import type { HeaderEdits } from "../../header-edits.js";
 import type { SseEvent } from "../../sse/decoder.js";
 import type { TokenUsage } from "../../usage/record.js";
-import {
-  count,
-  isRecord,
-  OTHER_ROUTE,
-  parseJson,
-  pathOnly,
-  stringOrNull,
-  type LlmApi,
-  type LlmRoute,
-  type RequestReading,
-  type StreamEventKind,
-  type StreamUsageReader,
-  type UsageReading,
-} from "./api.js";
+import { count, isRecord, llmApi, parseJson, stringOrNull } from "./api.js";
+import type { StreamEventKind, StreamUsageReader, UsageReading } from "./api.js";
 
 /**
  * Anthropic Messages: `x-api-key: <key>`; `/v1/messages`. A stream reports usage in `message_start`
  * (input and cache counts, the model) and in `message_delta` (cumulative output, sometimes updated
  * input counts); the last value of each field wins.
  */
-const MESSAGES_ROUTE: LlmRoute = Object.freeze({ operation: "messages", pathModel: null, pathStream: false });
-
 type UsageFields = { -readonly [K in keyof TokenUsage]: TokenUsage[K] };
 
 /** Copies the counts present in an Anthropic usage object onto `into` (absent fields keep their value). */
@@ -60,27 +45,16 @@ class AnthropicStreamUsage implements StreamUsageReader {
   }
 }
 
-export const anthropicApi: LlmApi = {
+function readAnthropicJsonUsage(body: unknown): UsageReading | null {
+  if (!isRecord(body) || !isRecord(body.usage)) return null;
+  const usage = emptyUsage();
+  applyAnthropicUsage(usage, body.usage);
+  return { usage, model: stringOrNull(body.model) };
+}
+
+export const anthropicApi = llmApi({
   provider: "anthropic",
-  route(method: string, path: string): LlmRoute {
-    return method === "POST" && pathOnly(path).endsWith("/v1/messages") ? MESSAGES_ROUTE : OTHER_ROUTE;
-  },
-  injectKey(edits: HeaderEdits, key: string): void {
-    edits.set("x-api-key", key);
-  },
-  readRequest(_route: LlmRoute, body: Record<string, unknown>): RequestReading {
-    return {
-      model: stringOrNull(body.model),
-      stream: body.stream === true,
-      rewritten: null,
-      hideUsageEvents: false,
-    };
-  },
-  readJsonUsage(_route: LlmRoute, body: unknown): UsageReading | null {
-    if (!isRecord(body) || !isRecord(body.usage)) return null;
-    const usage = emptyUsage();
-    applyAnthropicUsage(usage, body.usage);
-    return { usage, model: stringOrNull(body.model) };
-  },
+  keyHeader: "x-api-key",
+  readJsonUsage: readAnthropicJsonUsage,
   streamUsage: () => new AnthropicStreamUsage(),
-};
+});

@@ -1,22 +1,21 @@
 import type { HeaderEdits } from "../../header-edits.js";
 import type { SseEvent } from "../../sse/decoder.js";
 import type { TokenUsage } from "../../usage/record.js";
+import {
+  decodedRequestPath,
+  llmRouteReader,
+  pathOnly,
+  type LlmOperation,
+  type LlmRoute,
+} from "../../../../lib/src/handoff/llm-route.js";
 
 /**
  * One module per LLM API shape (openai.ts, anthropic.ts, google-ai.ts, azure-openai.ts) implements
- * this: where the key goes, what the request says (model, stream), and where usage sits in a JSON
- * body and in an SSE stream. Modules are pure: bytes and parsed JSON in, facts out.
+ * this: where the key goes and where usage sits in a JSON body and in an SSE stream. Which operation
+ * a path is and which model a request names is lib/src/handoff/llm-route.ts, the code authz-server
+ * decides with. Modules are pure: bytes and parsed JSON in, facts out.
  */
-export type LlmOperation =
-  "chat" | "completions" | "responses" | "embeddings" | "messages" | "generate" | "other";
-
-export interface LlmRoute {
-  readonly operation: LlmOperation;
-  /** The model when the path names it (Google `models/{model}:…`, an Azure deployment). */
-  readonly pathModel: string | null;
-  /** Streaming decided by the path (Google `:streamGenerateContent`). */
-  readonly pathStream: boolean;
-}
+export type { LlmOperation, LlmRoute };
 
 export interface RequestReading {
   readonly model: string | null;
@@ -63,12 +62,6 @@ export interface LlmApi {
   streamUsage(route: LlmRoute): StreamUsageReader;
 }
 
-export const OTHER_ROUTE: LlmRoute = Object.freeze({
-  operation: "other",
-  pathModel: null,
-  pathStream: false,
-});
-
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -82,11 +75,7 @@ export function stringOrNull(value: unknown): string | null {
   return typeof value === "string" && value.length > 0 ? value : null;
 }
 
-/** The path without its query string. */
-export function pathOnly(path: string): string {
-  const query = path.indexOf("?");
-  return query === -1 ? path : path.slice(0, query);
-}
+export { pathOnly };
 
 /** Parses JSON that came from an upstream or an agent; undefined when it is not JSON. */
 export function parseJson(text: string): unknown {
@@ -102,4 +91,30 @@ const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 
 export function mayCarryUsage(data: string): boolean {
   return USAGE_OBJECT.test(data);
+}
+
+/** What a provider module says about itself; `llmApi` adds the route and request reading from lib. */
+export interface LlmApiParts {
+  readonly provider: string;
+  /** The header the tenant's key goes in, and its value (the key itself unless given). */
+  readonly keyHeader: string;
+  readonly keyValue?: (key: string) => string;
+  /** Reads the request beyond its model and stream flag (OpenAI asks for stream usage). */
+  readonly readRequest?: (route: LlmRoute, body: Record<string, unknown>) => RequestReading;
+  readonly readJsonUsage: (body: unknown) => UsageReading | null;
+  readonly streamUsage: () => StreamUsageReader;
+}
+
+export function llmApi(parts: LlmApiParts): LlmApi {
+  const routes = llmRouteReader(parts.provider);
+  return {
+    provider: parts.provider,
+    route: (method, path) => routes.route(method, decodedRequestPath(path)),
+    injectKey: (edits, key) => edits.set(parts.keyHeader, parts.keyValue ? parts.keyValue(key) : key),
+    readRequest:
+      parts.readRequest ??
+      ((route, body) => ({ ...routes.request(route, body), rewritten: null, hideUsageEvents: false })),
+    readJsonUsage: (_route, body) => parts.readJsonUsage(body),
+    streamUsage: () => parts.streamUsage(),
+  };
 }

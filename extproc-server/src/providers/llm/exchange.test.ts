@@ -1,23 +1,20 @@
 import { WardenError } from "../../../../lib/src/errors.js";
 import type { IProcessingResponse } from "../../../../lib/src/envoy/services.js";
-import { createLogger } from "../../../../lib/src/logger.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import { SecretScrubber } from "../../credentials/scrub.js";
 import { BODY_BUFFERED, BODY_STREAMED } from "../../processing-responses.js";
-import { StreamProcessor } from "../../stream-processor.js";
 import {
-  asEnvoyReads,
   authzMetadata,
   readImmediate,
   readMutation,
   SAMPLE_HANDOFF,
   wire,
 } from "../../testing/envoy-messages.js";
+import { envoyReply as reply, processorWith } from "../../testing/processor.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { UsageRecord } from "../../usage/record.js";
 import { LlmProvider } from "./provider.js";
 
-const logger = createLogger("llm-exchange-test", "silent");
 const TENANT_KEY = "sk-vault-held-acme-openai-0123456789";
 
 class StubKeys implements LlmKeySource {
@@ -51,14 +48,8 @@ function setup(options: { defaultTenant?: string | null; budgets?: BudgetGuard }
     // One token per word: enough to see that an estimate counts the request and what was delivered.
     tokenCounter: () => Promise.resolve({ count: (words) => words.split(/\s+/).filter(Boolean).length }),
   });
-  const stream = new StreamProcessor({ providers: [provider], logger, newDecisionId: () => "dec-new" });
+  const stream = processorWith([provider]);
   return { keys, records, stream };
-}
-
-async function reply(value: ReturnType<StreamProcessor["process"]>) {
-  const answer = await value;
-  if (!answer) throw new Error("expected a reply");
-  return asEnvoyReads(answer as IProcessingResponse);
 }
 
 const CHAT_HEADERS = {

@@ -1,5 +1,5 @@
 import { WardenError } from "../../../../lib/src/errors.js";
-import type { AuthzHandOff } from "../../authz-handoff.js";
+import type { AuthzHandOff } from "../../../../lib/src/handoff/contract.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
 import { StreamScrubber } from "../../credentials/stream-scrubber.js";

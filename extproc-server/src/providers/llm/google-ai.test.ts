@@ -1,5 +1,5 @@
 import { HeaderEdits } from "../../header-edits.js";
-import { SseDecoder } from "../../sse/decoder.js";
+import { streamUsageOf, tokenUsage } from "../../testing/llm-usage.js";
 import { googleAiApi } from "./google-ai.js";
 
 const STREAM = [
@@ -30,35 +30,17 @@ test("the model and streaming come from the path", () => {
 });
 
 test("stream usage: the last usageMetadata wins; thoughts are billed as output", () => {
-  const route = googleAiApi.route(
-    "POST",
-    "/google-ai/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-  );
-  const reader = googleAiApi.streamUsage(route);
-  new SseDecoder().push(Buffer.from(STREAM), (event) => reader.onEvent(event));
-  expect(reader.reading()).toEqual({
+  const path = "/google-ai/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse";
+  expect(streamUsageOf(googleAiApi, path, STREAM)).toEqual({
     model: "gemini-2.5-flash",
-    usage: {
-      inputTokens: 6,
-      cachedInputTokens: 3,
-      cacheWriteTokens: 0,
-      outputTokens: 24,
-      reasoningTokens: 20,
-    },
+    usage: tokenUsage({ inputTokens: 6, cachedInputTokens: 3, outputTokens: 24, reasoningTokens: 20 }),
   });
 });
 
 test("JSON usage", () => {
+  const body = { usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 7, totalTokenCount: 12 } };
   const route = googleAiApi.route("POST", "/google-ai/v1beta/models/gemini-2.0-flash:generateContent");
-  expect(
-    googleAiApi.readJsonUsage(route, {
-      usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 7, totalTokenCount: 12 },
-    })?.usage,
-  ).toEqual({
-    inputTokens: 5,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: 7,
-    reasoningTokens: 0,
-  });
+  expect(googleAiApi.readJsonUsage(route, body)?.usage).toEqual(
+    tokenUsage({ inputTokens: 5, outputTokens: 7 }),
+  );
 });

@@ -1,28 +1,13 @@
-import type { HeaderEdits } from "../../header-edits.js";
 import type { SseEvent } from "../../sse/decoder.js";
 import type { TokenUsage } from "../../usage/record.js";
-import {
-  count,
-  isRecord,
-  OTHER_ROUTE,
-  parseJson,
-  pathOnly,
-  stringOrNull,
-  type LlmApi,
-  type LlmRoute,
-  type RequestReading,
-  type StreamEventKind,
-  type StreamUsageReader,
-  type UsageReading,
-} from "./api.js";
+import { count, isRecord, llmApi, parseJson, stringOrNull } from "./api.js";
+import type { StreamEventKind, StreamUsageReader, UsageReading } from "./api.js";
 
 /**
  * Google AI (Gemini API): `x-goog-api-key: <key>`; the model and streaming are in the path
  * (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`). Every response, and
  * every event of a stream, may carry `usageMetadata` with running totals: the last one wins.
  */
-const GENERATE = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
-
 export function googleTokenUsage(metadata: Record<string, unknown>): TokenUsage {
   const prompt = count(metadata.promptTokenCount);
   const cached = Math.min(prompt, count(metadata.cachedContentTokenCount));
@@ -56,23 +41,9 @@ class GoogleStreamUsage implements StreamUsageReader {
   }
 }
 
-export const googleAiApi: LlmApi = {
+export const googleAiApi = llmApi({
   provider: "google-ai",
-  route(_method: string, path: string): LlmRoute {
-    const match = GENERATE.exec(pathOnly(path));
-    if (!match) return OTHER_ROUTE;
-    return {
-      operation: "generate",
-      pathModel: decodeURIComponent(match[1]!),
-      pathStream: match[2] === "streamGenerateContent",
-    };
-  },
-  injectKey(edits: HeaderEdits, key: string): void {
-    edits.set("x-goog-api-key", key);
-  },
-  readRequest(route: LlmRoute): RequestReading {
-    return { model: route.pathModel, stream: route.pathStream, rewritten: null, hideUsageEvents: false };
-  },
-  readJsonUsage: (_route: LlmRoute, body: unknown) => readGoogleUsage(body),
+  keyHeader: "x-goog-api-key",
+  readJsonUsage: readGoogleUsage,
   streamUsage: () => new GoogleStreamUsage(),
-};
+});

@@ -1,5 +1,5 @@
 import { HeaderEdits } from "../../header-edits.js";
-import { SseDecoder } from "../../sse/decoder.js";
+import { streamUsageOf, tokenUsage } from "../../testing/llm-usage.js";
 import { azureOpenAiApi } from "./azure-openai.js";
 import { openAiApi } from "./openai.js";
 
@@ -19,14 +19,6 @@ const RESPONSES_STREAM =
   'event: response.created\ndata: {"type":"response.created","response":{"id":"r1","model":"o3-mini","usage":null}}\n\n' +
   'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"Hi"}\n\n' +
   'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r1","model":"o3-mini","usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":0},"output_tokens":87,"output_tokens_details":{"reasoning_tokens":64},"total_tokens":123}}}\n\n';
-
-function streamReading(api: typeof openAiApi, path: string, stream: string) {
-  const route = api.route("POST", path);
-  const reader = api.streamUsage(route);
-  const decoder = new SseDecoder();
-  decoder.push(Buffer.from(stream), (event) => reader.onEvent(event));
-  return reader.reading();
-}
 
 describe("OpenAI", () => {
   test("the key goes in Authorization as a bearer token", () => {
@@ -97,13 +89,7 @@ describe("OpenAI", () => {
     };
     expect(openAiApi.readJsonUsage(route, body)).toEqual({
       model: "gpt-4o-2024-08-06",
-      usage: {
-        inputTokens: 40,
-        cachedInputTokens: 60,
-        cacheWriteTokens: 0,
-        outputTokens: 20,
-        reasoningTokens: 5,
-      },
+      usage: tokenUsage({ inputTokens: 40, cachedInputTokens: 60, outputTokens: 20, reasoningTokens: 5 }),
     });
   });
 
@@ -114,44 +100,26 @@ describe("OpenAI", () => {
         model: "text-embedding-3-small",
         usage: { prompt_tokens: 8, total_tokens: 8 },
       })?.usage,
-    ).toEqual({
-      inputTokens: 8,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: 0,
-      reasoningTokens: 0,
-    });
+    ).toEqual(tokenUsage({ inputTokens: 8 }));
   });
 
   test("a chat stream's usage comes from its last chunk", () => {
-    expect(streamReading(openAiApi, "/openai/v1/chat/completions", CHAT_STREAM)).toEqual({
+    expect(streamUsageOf(openAiApi, "/openai/v1/chat/completions", CHAT_STREAM)).toEqual({
       model: "gpt-4o-mini-2024-07-18",
-      usage: {
-        inputTokens: 15,
-        cachedInputTokens: 4,
-        cacheWriteTokens: 0,
-        outputTokens: 10,
-        reasoningTokens: 0,
-      },
+      usage: tokenUsage({ inputTokens: 15, cachedInputTokens: 4, outputTokens: 10 }),
     });
   });
 
   test("a Responses stream's usage comes from response.completed", () => {
-    expect(streamReading(openAiApi, "/openai/v1/responses", RESPONSES_STREAM)).toEqual({
+    expect(streamUsageOf(openAiApi, "/openai/v1/responses", RESPONSES_STREAM)).toEqual({
       model: "o3-mini",
-      usage: {
-        inputTokens: 36,
-        cachedInputTokens: 0,
-        cacheWriteTokens: 0,
-        outputTokens: 87,
-        reasoningTokens: 64,
-      },
+      usage: tokenUsage({ inputTokens: 36, outputTokens: 87, reasoningTokens: 64 }),
     });
   });
 
   test("a stream cut before its usage chunk reports nothing (the record says so)", () => {
     const cut = CHAT_STREAM.slice(0, CHAT_STREAM.indexOf('"usage":{'));
-    expect(streamReading(openAiApi, "/openai/v1/chat/completions", cut)).toBeNull();
+    expect(streamUsageOf(openAiApi, "/openai/v1/chat/completions", cut)).toBeNull();
   });
 
   test("a JSON body without usage reads as null, not as zero tokens", () => {
@@ -176,7 +144,7 @@ describe("Azure OpenAI", () => {
 
   test("streams and bodies are read as OpenAI's", () => {
     expect(
-      streamReading(azureOpenAiApi, "/azure-openai/openai/deployments/d/chat/completions", CHAT_STREAM)?.usage
+      streamUsageOf(azureOpenAiApi, "/azure-openai/openai/deployments/d/chat/completions", CHAT_STREAM)?.usage
         .outputTokens,
     ).toBe(10);
   });

@@ -1,16 +1,14 @@
-import type { HeaderEdits } from "../../header-edits.js";
+import { openAiRoutes } from "../../../../lib/src/handoff/llm-route.js";
 import type { SseEvent } from "../../sse/decoder.js";
 import type { TokenUsage } from "../../usage/record.js";
 import {
   count,
   isRecord,
+  llmApi,
   mayCarryUsage,
-  OTHER_ROUTE,
   parseJson,
-  pathOnly,
   stringOrNull,
-  type LlmApi,
-  type LlmOperation,
+  type LlmApiParts,
   type LlmRoute,
   type RequestReading,
   type StreamEventKind,
@@ -26,23 +24,9 @@ import {
  * reading `chunk.choices[0]` would fail on it). The Responses API reports usage in `response.completed` (or
  * `response.incomplete` / `response.failed`) without being asked.
  */
-const OPERATIONS: readonly (readonly [string, LlmOperation])[] = [
-  ["/chat/completions", "chat"],
-  ["/completions", "completions"],
-  ["/responses", "responses"],
-  ["/embeddings", "embeddings"],
-];
-
-export function openAiOperation(path: string): LlmOperation {
-  const bare = pathOnly(path);
-  for (const [suffix, operation] of OPERATIONS) if (bare.endsWith(suffix)) return operation;
-  return "other";
-}
-
 /** Chat and completions stream usage only when asked: ask, keeping the agent's other stream options. */
-export function readOpenAiRequest(route: LlmRoute, body: Record<string, unknown>): RequestReading {
-  const model = stringOrNull(body.model) ?? route.pathModel;
-  const stream = body.stream === true;
+function readOpenAiRequest(route: LlmRoute, body: Record<string, unknown>): RequestReading {
+  const { model, stream } = openAiRoutes.request(route, body);
   const options = isRecord(body.stream_options) ? body.stream_options : null;
   const mustAsk =
     stream &&
@@ -72,7 +56,7 @@ export function openAiTokenUsage(usage: Record<string, unknown>): TokenUsage {
   };
 }
 
-export function readOpenAiJsonUsage(_route: LlmRoute, body: unknown): UsageReading | null {
+function readOpenAiJsonUsage(body: unknown): UsageReading | null {
   if (!isRecord(body) || !isRecord(body.usage)) return null;
   return { usage: openAiTokenUsage(body.usage), model: stringOrNull(body.model) };
 }
@@ -85,7 +69,7 @@ const RESPONSES_TERMINAL: ReadonlySet<string> = new Set([
 ]);
 
 /** Chat chunks (usage in the last one) and Responses events (usage inside `response`). */
-export class OpenAiStreamUsage implements StreamUsageReader {
+class OpenAiStreamUsage implements StreamUsageReader {
   private usage: TokenUsage | null = null;
   private model: string | null = null;
 
@@ -107,16 +91,16 @@ export class OpenAiStreamUsage implements StreamUsageReader {
   }
 }
 
-export const openAiApi: LlmApi = {
-  provider: "openai",
-  route(_method: string, path: string): LlmRoute {
-    const operation = openAiOperation(path);
-    return operation === "other" ? OTHER_ROUTE : { operation, pathModel: null, pathStream: false };
-  },
-  injectKey(edits: HeaderEdits, key: string): void {
-    edits.set("authorization", `Bearer ${key}`);
-  },
+/** Bodies and usage as OpenAI's API shapes them (Azure OpenAI's too). */
+export const OPENAI_SHAPES: Pick<LlmApiParts, "readRequest" | "readJsonUsage" | "streamUsage"> = {
   readRequest: readOpenAiRequest,
   readJsonUsage: readOpenAiJsonUsage,
   streamUsage: () => new OpenAiStreamUsage(),
 };
+
+export const openAiApi = llmApi({
+  provider: "openai",
+  keyHeader: "authorization",
+  keyValue: (key) => `Bearer ${key}`,
+  ...OPENAI_SHAPES,
+});

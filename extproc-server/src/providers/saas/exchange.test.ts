@@ -1,28 +1,19 @@
-import type { IProcessingResponse } from "../../../../lib/src/envoy/services.js";
-import { createLogger } from "../../../../lib/src/logger.js";
 import { loadSaasCatalogue, type SaasService } from "../../../../lib/src/saas/catalogue.js";
 import { SecretScrubber } from "../../credentials/scrub.js";
 import type { OAuthEvent, RequestIdentity } from "../../oauth/events.js";
 import type { UserTokens } from "../../oauth/user-tokens.js";
-import { StreamProcessor } from "../../stream-processor.js";
 import {
-  asEnvoyReads,
   authzMetadata,
+  handOffFields,
   readImmediate,
   readMutation,
-  SAMPLE_HANDOFF,
   wire,
 } from "../../testing/envoy-messages.js";
+import { envoyReply as reply, processorWith } from "../../testing/processor.js";
 import { SaasProvider } from "./provider.js";
 
-const logger = createLogger("saas-exchange-test", "silent");
 const USER_TOKEN = "ya29.user-token-held-in-vault-0123456789";
-const DRIVE_HANDOFF = {
-  ...SAMPLE_HANDOFF,
-  service: "google-drive",
-  kind: "saas",
-  scopes: ["google-drive:read"],
-};
+const DRIVE_HANDOFF = handOffFields({ service: "google-drive", kind: "saas", scopes: ["google-drive:read"] });
 
 class StubTokens {
   unauthorizedCalls: string[] = [];
@@ -45,14 +36,8 @@ function setup() {
     tokens: tokens as unknown as UserTokens,
     events: { record: (event) => events.push(event) },
   });
-  const stream = new StreamProcessor({ providers: [provider], logger, newDecisionId: () => "dec-new" });
+  const stream = processorWith([provider]);
   return { tokens, events, stream };
-}
-
-async function reply(value: ReturnType<StreamProcessor["process"]>) {
-  const answer = await value;
-  if (!answer) throw new Error("expected a reply");
-  return asEnvoyReads(answer as IProcessingResponse);
 }
 
 const GET_FILES = {

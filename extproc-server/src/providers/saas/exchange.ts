@@ -5,7 +5,7 @@ import {
   type SaasOperation,
   type SaasService,
 } from "../../../../lib/src/saas/catalogue.js";
-import type { AuthzHandOff } from "../../authz-handoff.js";
+import type { AuthzHandOff } from "../../../../lib/src/handoff/contract.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
 import { StreamScrubber } from "../../credentials/stream-scrubber.js";
 import type { HeaderEdits, HeaderView } from "../../header-edits.js";

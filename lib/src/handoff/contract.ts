@@ -1,11 +1,29 @@
-import { EXT_AUTHZ_NAMESPACE } from "../../lib/src/handoff.js";
-import type { envoy, google } from "../../lib/src/gen/envoy.js";
+import type { envoy, google } from "../gen/envoy.js";
+import { toStruct } from "../envoy/struct.js";
 
 /**
- * The ext_authz decision as Envoy hands it to us: dynamic metadata in the namespace
- * `envoy.filters.http.ext_authz` (forwarded because the ext_proc filter lists it in
- * `metadata_options.forwarding_namespaces.untyped`). Only Envoy and authz-server can write it, so it
- * is the one source of identity we trust; headers an agent sends prove nothing.
+ * The contract between authz-server and extproc-server: the decision travels as Envoy dynamic
+ * metadata in this namespace (ext_proc gets it because its filter config forwards the namespace in
+ * `metadata_options.forwarding_namespaces.untyped`). Keys are snake_case on the wire; both sides
+ * encode and decode them here and nowhere else.
+ */
+export const EXT_AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz";
+
+/**
+ * The header an agent sends a user's delegation (or an access token exchanged for one) in. Only
+ * authz-server reads it; it is removed before anything goes upstream (docs/delegations.md).
+ */
+export const DELEGATION_HEADER = "x-warden-delegation";
+
+/** The decision id, upstream and back to the agent. */
+export const DECISION_ID_HEADER = "x-warden-decision-id";
+
+/** Only Warden writes headers with this prefix upstream; agent-sent ones are removed. */
+export const WARDEN_HEADER_PREFIX = "x-warden-";
+
+/**
+ * The ext_authz decision as extproc-server reads it. Only Envoy and authz-server can write it, so it
+ * is the one source of identity extproc trusts; headers an agent sends prove nothing.
  */
 export interface AuthzHandOff {
   readonly decisionId: string;
@@ -26,6 +44,30 @@ export interface AuthzHandOff {
   readonly model: string | null;
 }
 
+/** What authz-server decides on its own; `team` and `model` travel inside the policy's metadata. */
+export type HandOffFacts = Omit<AuthzHandOff, "team" | "model">;
+
+/** The dynamic metadata authz-server returns in its CheckResponse. */
+export function encodeHandOff(
+  facts: HandOffFacts,
+  policyMetadata: Readonly<Record<string, unknown>>,
+): google.protobuf.IStruct {
+  return toStruct({
+    decision_id: facts.decisionId,
+    policy_revision: facts.policyRevision,
+    agent_spiffe_id: facts.agentSpiffeId,
+    agent_id: facts.agentId,
+    tenant: facts.tenant,
+    user_id: facts.userId,
+    delegation_id: facts.delegationId,
+    scopes: facts.scopes,
+    service: facts.service,
+    kind: facts.kind,
+    policy_headers: facts.policyHeaders,
+    policy: policyMetadata,
+  });
+}
+
 export type HandOffReading =
   | { readonly ok: true; readonly handOff: AuthzHandOff }
   /** `absent`: ext_authz did not run for this request. `malformed`: it ran, but we cannot read it. */
@@ -43,6 +85,7 @@ class MalformedHandOff extends Error {}
 
 const NO_SCOPES: readonly string[] = Object.freeze([]);
 
+/** Reads the decision from the metadata Envoy forwards to ext_proc. */
 export function readAuthzHandOff(metadata: Metadata): HandOffReading {
   const fields = metadata?.filterMetadata?.[EXT_AUTHZ_NAMESPACE]?.fields;
   if (!fields) return { ok: false, problem: "absent", detail: "no ext_authz metadata", decisionId: null };
