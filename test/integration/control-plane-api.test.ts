@@ -3,6 +3,7 @@ import pg from "pg";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
+import { FULL_SECURITY_CHECKLIST } from "../harness/registry-workflow.js";
 
 /**
  * The control-plane API end to end: real PostgreSQL, real OpenBao (transit signing), the stub OIDC
@@ -929,13 +930,7 @@ describe("dependencies failing", () => {
         evidence: {
           code_hash: `sha256:${"b".repeat(64)}`,
           endpoints: [],
-          security_checklist: {
-            no_embedded_credentials: true,
-            dependencies_scanned: true,
-            least_privilege_scopes: true,
-            audit_logging: true,
-            data_retention_policy: true,
-          },
+          security_checklist: FULL_SECURITY_CHECKLIST,
         },
       },
     });

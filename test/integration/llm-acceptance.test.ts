@@ -3,7 +3,6 @@ import { Agent, request } from "node:https";
 import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import type { PeerCertificate } from "node:tls";
 import OpenAI, { AzureOpenAI } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
@@ -24,6 +23,7 @@ import { startGoogleAiStub } from "../stubs/llm-google.js";
 import { startAzureOpenAiStub, startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub, RecordedRequest, ReportedUsage } from "../stubs/llm-stub-server.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import { svidFetch } from "../agents/svid-fetch.js";
 
 /**
  * Issue 7's acceptance, all real but the providers: an agent with a SPIRE SVID calls through Envoy
@@ -217,38 +217,14 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // The agent's side: HTTPS with its SVID, nothing else.
 
-/** A `fetch` over mTLS with the agent's SVID, for the official SDKs; records all it receives. */
-const svidFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-  const url = new URL(input instanceof Request ? input.url : String(input));
-  const body =
-    init.body == null
-      ? undefined
-      : typeof init.body === "string"
-        ? init.body
-        : Buffer.from(await new Response(init.body).arrayBuffer());
-  const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
-  return new Promise<Response>((resolve, reject) => {
-    const req = request(url, { method: init.method ?? "GET", headers, agent: tls }, (res) => {
-      const responseHeaders = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (typeof value === "string") responseHeaders.set(name, value);
-        else if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
-        agentSaw.push(`${name}: ${String(value)}`);
-      }
-      res.on("data", (chunk: Buffer) => agentSaw.push(chunk.toString("utf8")));
-      resolve(
-        new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, {
-          status: res.statusCode ?? 0,
-          headers: responseHeaders,
-        }),
-      );
-    });
-    init.signal?.addEventListener("abort", () => req.destroy(new Error("aborted")));
-    req.on("error", reject);
-    req.end(body);
-  });
-}) as typeof fetch;
+/** Records all the agent receives, headers and body, for the final leak scan. */
+function recordWhatTheAgentSaw(res: IncomingMessage): void {
+  for (const [name, value] of Object.entries(res.headers)) agentSaw.push(`${name}: ${String(value)}`);
+  res.on("data", (chunk: Buffer) => agentSaw.push(chunk.toString("utf8")));
+}
+
+/** The official SDKs' `fetch`: mTLS with the agent's SVID (the agent is set up in beforeAll). */
+const agentFetch: typeof fetch = (input, init) => svidFetch(tls, recordWhatTheAgentSaw)(input, init);
 
 interface Answer {
   status: number;
@@ -371,7 +347,7 @@ describe("the four providers through the real data plane", () => {
     const client = new OpenAI({
       baseURL: `${stack.agentUrl}/openai/v1`,
       apiKey: PLACEHOLDER,
-      fetch: svidFetch,
+      fetch: agentFetch,
       maxRetries: 0,
     });
     const { data, response } = await client.chat.completions
@@ -398,7 +374,7 @@ describe("the four providers through the real data plane", () => {
     const client = new OpenAI({
       baseURL: `${stack.agentUrl}/openai/v1`,
       apiKey: PLACEHOLDER,
-      fetch: svidFetch,
+      fetch: agentFetch,
       maxRetries: 0,
     });
     const { data, response } = await client.models.list().withResponse();
@@ -412,7 +388,7 @@ describe("the four providers through the real data plane", () => {
     const client = new Anthropic({
       baseURL: `${stack.agentUrl}/anthropic`,
       apiKey: PLACEHOLDER,
-      fetch: svidFetch,
+      fetch: agentFetch,
       maxRetries: 0,
     });
     const { data: stream, response } = await client.messages
@@ -444,7 +420,7 @@ describe("the four providers through the real data plane", () => {
       apiKey: PLACEHOLDER,
       apiVersion: "2024-10-21",
       deployment: AZURE_DEPLOYMENT,
-      fetch: svidFetch,
+      fetch: agentFetch,
       maxRetries: 0,
     });
     const { data, response } = await client.chat.completions
