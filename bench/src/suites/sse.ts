@@ -5,6 +5,7 @@ import { startStack, type Stack } from "../../../test/harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../../../test/harness/vault-tls.js";
 import { startOpenAiStub } from "../../../test/stubs/llm-openai.js";
 import type { LlmStub } from "../../../test/stubs/llm-stub-server.js";
+import { extprocVaultLogin } from "../../../test/support/extproc-vault-login.js";
 import { timedStream } from "../../../test/support/timed-stream.js";
 import { PATH_VARIANTS, withoutFilters } from "../envoy-variants.js";
 import { startProfiledSidecar } from "../profiled.js";
@@ -46,14 +47,7 @@ export async function sseSuite(options: { profile?: boolean } = {}): Promise<Sui
     const port = stub.port;
     const destinations = (): Destination[] =>
       providerDestinations().map((d) => ({ ...d, upstream: { address: "127.0.0.1", port, tls: false } }));
-    const extprocEnv = {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_DEFAULT_TENANT: "acme",
-    };
+    const extprocEnv = { ...extprocVaultLogin(vault, extproc), WARDEN_DEFAULT_TENANT: "acme" };
     stack = await startStack({ name: "bench-sse", destinations, extprocEnv });
     const [agentPort, adminPort] = (await freePorts(2)) as [number, number];
     await startEnvoy(
