@@ -226,6 +226,11 @@ function recordWhatTheAgentSaw(res: IncomingMessage): void {
 /** The official SDKs' `fetch`: mTLS with the agent's SVID (the agent is set up in beforeAll). */
 const agentFetch: typeof fetch = (input, init) => svidFetch(tls, recordWhatTheAgentSaw)(input, init);
 
+/** What the official SDKs are given: the sidecar's route, a placeholder key, the agent's fetch, no retries. */
+function sdkOptions(route: string) {
+  return { baseURL: `${stack.agentUrl}${route}`, apiKey: PLACEHOLDER, fetch: agentFetch, maxRetries: 0 };
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -344,12 +349,7 @@ async function usageRow(decisionId: string): Promise<UsageRow> {
 
 describe("the four providers through the real data plane", () => {
   test("the OpenAI SDK with a placeholder key and an alias: the policy resolves it, the provider sees the Vault key", async () => {
-    const client = new OpenAI({
-      baseURL: `${stack.agentUrl}/openai/v1`,
-      apiKey: PLACEHOLDER,
-      fetch: agentFetch,
-      maxRetries: 0,
-    });
+    const client = new OpenAI(sdkOptions("/openai/v1"));
     const { data, response } = await client.chat.completions
       .create({ model: "fast", messages: [{ role: "user", content: "hi" }] })
       .withResponse();
@@ -371,12 +371,7 @@ describe("the four providers through the real data plane", () => {
   });
 
   test("the OpenAI SDK's models.list() names no model: the shipped policy decides it on route and identity", async () => {
-    const client = new OpenAI({
-      baseURL: `${stack.agentUrl}/openai/v1`,
-      apiKey: PLACEHOLDER,
-      fetch: agentFetch,
-      maxRetries: 0,
-    });
+    const client = new OpenAI(sdkOptions("/openai/v1"));
     const { data, response } = await client.models.list().withResponse();
     expect(response.status).toBe(200);
     expect(data.data.length).toBeGreaterThan(0);
@@ -385,12 +380,7 @@ describe("the four providers through the real data plane", () => {
   });
 
   test("the Anthropic SDK streams through, its usage read from message_start/message_delta", async () => {
-    const client = new Anthropic({
-      baseURL: `${stack.agentUrl}/anthropic`,
-      apiKey: PLACEHOLDER,
-      fetch: agentFetch,
-      maxRetries: 0,
-    });
+    const client = new Anthropic(sdkOptions("/anthropic"));
     const { data: stream, response } = await client.messages
       .create(
         {

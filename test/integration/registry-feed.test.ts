@@ -97,6 +97,9 @@ function check(client: CheckClient, agentName: string): Promise<Verdict> {
   });
 }
 
+const ALLOWED: Verdict = { allowed: true, reason: "" };
+const refused = (reason: string): Verdict => ({ allowed: false, reason });
+
 async function verdictBecomes(agentName: string, wanted: (v: Verdict) => boolean): Promise<Verdict> {
   let last: Verdict = { allowed: false, reason: "" };
   await waitFor(
@@ -200,29 +203,22 @@ describe("the registry reaches the data plane", () => {
     );
     expect(listeners).toEqual([{ usename: "warden_authz" }]);
     const agent = await workflow.register("feed-bot");
-    expect(await verdictBecomes("feed-bot", (v) => v.reason === "kya_missing")).toEqual({
-      allowed: false,
-      reason: "kya_missing",
-    });
+    expect(await verdictBecomes("feed-bot", (v) => v.reason === "kya_missing")).toEqual(
+      refused("kya_missing"),
+    );
 
     const attestation = await workflow.approve(await workflow.submit(agent));
-    expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
+    expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual(ALLOWED);
 
     await workflow.revoke(attestation);
-    expect(await verdictBecomes("feed-bot", (v) => !v.allowed)).toEqual({
-      allowed: false,
-      reason: "kya_revoked",
-    });
+    expect(await verdictBecomes("feed-bot", (v) => !v.allowed)).toEqual(refused("kya_revoked"));
 
     await workflow.approve(await workflow.submit(agent));
     await verdictBecomes("feed-bot", (v) => v.allowed);
     await workflow.setStatus(agent, "suspended");
-    expect(await verdictBecomes("feed-bot", (v) => !v.allowed)).toEqual({
-      allowed: false,
-      reason: "agent_suspended",
-    });
+    expect(await verdictBecomes("feed-bot", (v) => !v.allowed)).toEqual(refused("agent_suspended"));
     await workflow.setStatus(agent, "active");
-    expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
+    expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual(ALLOWED);
   }, 60_000);
 
   test("an approved attestation whose signature does not verify counts as none, and is logged", async () => {
@@ -244,10 +240,7 @@ describe("the registry reaches the data plane", () => {
       [JSON.stringify({ v: 1, entity: "attestation", op: "upsert", id: attestation.id, agent_id: agent.id })],
       new URL(f.databaseUrl!).pathname.slice(1),
     );
-    expect(await verdictBecomes("forged-bot", (v) => !v.allowed)).toEqual({
-      allowed: false,
-      reason: "kya_missing",
-    });
+    expect(await verdictBecomes("forged-bot", (v) => !v.allowed)).toEqual(refused("kya_missing"));
     expect(authz.process.log()).toMatch(
       new RegExp(`"attestation_id":"${attestation.id}".*ERR_JWS_SIGNATURE_VERIFICATION_FAILED`),
     );
@@ -261,18 +254,15 @@ describe("the registry reaches the data plane", () => {
     // Changed behind the control plane's back: no NOTIFY, so only a full resync can see it.
     await f.cluster!.sql("UPDATE agents SET status = 'suspended' WHERE id = $1", [agent.id], database);
     await sleep(300);
-    expect(await check(authz.client, "reconnect-bot")).toEqual({ allowed: true, reason: "" });
+    expect(await check(authz.client, "reconnect-bot")).toEqual(ALLOWED);
 
     await f.cluster!.kill();
-    expect(await check(authz.client, "reconnect-bot")).toEqual({ allowed: true, reason: "" });
+    expect(await check(authz.client, "reconnect-bot")).toEqual(ALLOWED);
     await f.cluster!.start();
-    expect(await verdictBecomes("reconnect-bot", (v) => !v.allowed)).toEqual({
-      allowed: false,
-      reason: "agent_suspended",
-    });
+    expect(await verdictBecomes("reconnect-bot", (v) => !v.allowed)).toEqual(refused("agent_suspended"));
     // And notifications flow again on the new connection.
     await workflow.setStatus(agent, "active");
-    expect(await verdictBecomes("reconnect-bot", (v) => v.allowed)).toEqual({ allowed: true, reason: "" });
+    expect(await verdictBecomes("reconnect-bot", (v) => v.allowed)).toEqual(ALLOWED);
   }, 60_000);
 
   test(`revocation reaches enforcement as soon as it is pushed (p99 over ${TRIALS} trials)`, async () => {
@@ -331,7 +321,7 @@ describe(`${BULK_AGENTS.toLocaleString("en")} registered agents`, () => {
     authz = large;
     const largeStatus = await large.registry();
     expect(largeStatus.agents).toBe(smallStatus.agents + BULK_AGENTS);
-    expect(await check(large.client, "bulk-7777")).toEqual({ allowed: false, reason: "kya_missing" });
+    expect(await check(large.client, "bulk-7777")).toEqual(refused("kya_missing"));
     await waitFor("timing-bot allowed", async () => (await check(large.client, "timing-bot")).allowed);
     const largeP50 = await checkLatencyP50(large.client, "timing-bot");
     const largeRss = large.rssKb();
