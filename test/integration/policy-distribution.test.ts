@@ -1,15 +1,8 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import {
-  credentials,
-  makeGenericClientConstructor,
-  type CallOptions,
-  type Client,
-  type ServiceError,
-} from "@grpc/grpc-js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
-import { AuthorizationService, type ICheckResponse } from "../../lib/src/envoy/services.js";
+import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { fromStruct } from "../../lib/src/envoy/struct.js";
 import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
 import { POLICY_DIR, removeDir, signingKeys, tempDir } from "../harness/policy-bundles.js";
@@ -34,6 +27,7 @@ import {
 import { ensureServersBuilt } from "../harness/stack.js";
 import { startBundleServer, type BundleServer } from "../stubs/bundle-server.js";
 import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
+import { checkClient, type CheckClient } from "../support/check-client.js";
 
 /**
  * The policy author's path to production, against the real authz-server process: `warden policy
@@ -92,15 +86,6 @@ function push(bundle: Prepared, to: string): Promise<number> {
 }
 
 // ---------- asking the real authz-server, as Envoy does ----------
-
-interface CheckClient extends Client {
-  check(
-    request: envoy.service.auth.v3.ICheckRequest,
-    options: CallOptions,
-    callback: (error: ServiceError | null, response?: ICheckResponse) => void,
-  ): void;
-}
-const AuthorizationClient = makeGenericClientConstructor(AuthorizationService, "Authorization");
 
 interface Verdict {
   allowed: boolean;
@@ -212,10 +197,7 @@ async function startAuthz(name: string, bundleLocation: string): Promise<AuthzUn
   await managed.waitForLog(/authz-server listening/);
   const statusUrl = `http://127.0.0.1:${statusPort}`;
   await waitFor(`${name} ready`, async () => (await fetch(`${statusUrl}/readyz`)).ok);
-  const client = new AuthorizationClient(
-    `127.0.0.1:${grpcPort}`,
-    credentials.createInsecure(),
-  ) as unknown as CheckClient;
+  const client = checkClient(`127.0.0.1:${grpcPort}`);
   clients.push(client);
 
   const decisionLines = () =>

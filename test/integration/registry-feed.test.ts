@@ -1,16 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import {
-  credentials,
-  makeGenericClientConstructor,
-  type CallOptions,
-  type Client,
-  type ServiceError,
-} from "@grpc/grpc-js";
 import { realisticCheckRequestObject } from "../../bench/fixtures/check-request.js";
-import type { envoy } from "../../lib/src/gen/envoy.js";
-import { AuthorizationService, type ICheckResponse } from "../../lib/src/envoy/services.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
 import { buildBundle, removeDir, signingKeys, tempDir } from "../harness/policy-bundles.js";
 import {
@@ -27,6 +18,7 @@ import { ensureServersBuilt } from "../harness/stack.js";
 import { registryWorkflow, type RegistryWorkflow } from "../harness/registry-workflow.js";
 import { latencySummary, percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { checkClient, type CheckClient } from "../support/check-client.js";
 
 /**
  * The data-plane feed end to end: the control plane (real PostgreSQL, real OpenBao signing the
@@ -40,15 +32,6 @@ const TRIALS = 100;
 const BULK_AGENTS = 10_000;
 const SMALL_REGISTRY = 10;
 const LATENCY_SAMPLES = 1_000;
-
-interface CheckClient extends Client {
-  check(
-    request: envoy.service.auth.v3.ICheckRequest,
-    options: CallOptions,
-    callback: (error: ServiceError | null, response?: ICheckResponse) => void,
-  ): void;
-}
-const AuthorizationClient = makeGenericClientConstructor(AuthorizationService, "Authorization");
 
 interface Verdict {
   allowed: boolean;
@@ -133,10 +116,7 @@ async function startAuthz(name: string): Promise<AuthzUnderTest> {
   await managed.waitForLog(/authz-server listening/);
   const statusUrl = `http://127.0.0.1:${statusPort}`;
   await waitFor(`${name} ready`, async () => (await fetch(`${statusUrl}/readyz`)).ok);
-  const client = new AuthorizationClient(
-    `127.0.0.1:${grpcPort}`,
-    credentials.createInsecure(),
-  ) as unknown as CheckClient;
+  const client = checkClient(`127.0.0.1:${grpcPort}`);
   return {
     process: managed,
     client,
