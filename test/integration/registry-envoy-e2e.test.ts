@@ -18,6 +18,7 @@ import { latencySummary, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { pollUntilRefused } from "../support/poll-until-refused.js";
+import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
  * Issue 5 end to end, every component real: reviewers and creators use the control plane's REST API
@@ -34,7 +35,6 @@ const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const TRIALS = 100;
 /** Polling pace while waiting for enforcement; each poll is a full request through Envoy. */
 const POLL_PAUSE_MS = 2;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 
 interface Outcome {
   status: number;

@@ -15,6 +15,7 @@ import { StubOidcIssuer } from "../../../test/stubs/oidc-issuer.js";
 import { pollUntilRefused } from "../../../test/support/poll-until-refused.js";
 import { Recorder, type SuiteRun } from "../results.js";
 import { summarize } from "../stats.js";
+import { CHAT_BODY } from "../../../test/support/chat-request.js";
 
 /**
  * Time from a reviewer's revocation API call to the agent's first refused request, every part real:
@@ -29,7 +30,6 @@ const AGENT = "revocation-bench-bot";
 const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const TRIALS = Number(process.env.BENCH_REVOCATION_TRIALS ?? 100);
 const POLL_PAUSE_MS = 2;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 export async function revocationSuite(): Promise<SuiteRun> {
   const recorder = new Recorder("revocation");
   Object.assign(recorder.settings, {
