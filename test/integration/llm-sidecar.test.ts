@@ -116,6 +116,11 @@ function usageFor(decisionId: string | null): Promise<LoggedUsage> {
   return loggedUsageOf(stack, decisionId, 5_000);
 }
 
+/** The usage record of a stream that ran to its end, its usage read from the stream. */
+function completedStream(inputTokens: number, outputTokens: number): Partial<LoggedUsage> {
+  return { stream: true, outcome: "completed", usageSource: "stream", usage: { inputTokens, outputTokens } };
+}
+
 function openAi(): OpenAI {
   return new OpenAI({
     baseURL: `${stack.agentUrl}/openai/v1`,
@@ -123,6 +128,15 @@ function openAi(): OpenAI {
     fetch: agent.fetch,
     maxRetries: 0,
   });
+}
+
+/** A chat call through the sidecar that fails: the OpenAI SDK's error, checked to be one. */
+async function refusedChat(model: string): Promise<InstanceType<typeof OpenAI.APIError>> {
+  const error = await openAi()
+    .chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] })
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(OpenAI.APIError);
+  return error as InstanceType<typeof OpenAI.APIError>;
 }
 
 function anthropic(): Anthropic {
@@ -214,12 +228,9 @@ describe("the OpenAI SDK with a placeholder key", () => {
       stream_options: { include_usage: true },
     });
     expect(lastRequest(openAiStub).headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
-    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject({
-      stream: true,
-      outcome: "completed",
-      usageSource: "stream",
-      usage: { inputTokens: 11, outputTokens: 4 },
-    });
+    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject(
+      completedStream(11, 4),
+    );
   });
 
   test("a provider echoing the key (header, JSON, an SSE event split across chunks) never hands it on", async () => {
@@ -241,11 +252,8 @@ describe("the OpenAI SDK with a placeholder key", () => {
 
   test("a model outside the allow-list: 403 naming the model and the allowed ones; nothing forwarded", async () => {
     const before = openAiStub.requests.length;
-    const error = await openAi()
-      .chat.completions.create({ model: "gpt-4.5-preview", messages: [{ role: "user", content: "hi" }] })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
-    const apiError = error as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    const apiError = await refusedChat("gpt-4.5-preview");
+    expect(apiError).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(apiError.status).toBe(403);
     // OpenAI's error shape, so the SDK fills `type` and `code`; Warden's decision id rides along.
     expect(apiError.error).toEqual({
@@ -299,12 +307,9 @@ describe("the Anthropic SDK with a placeholder key", () => {
       if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text;
     }
     expect(text).toBe("w0 w1 w2 w3 w4 w5 ");
-    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject({
-      stream: true,
-      outcome: "completed",
-      usageSource: "stream",
-      usage: { inputTokens: 21, outputTokens: 6 },
-    });
+    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject(
+      completedStream(21, 6),
+    );
   });
 
   test("an echoed key inside a streamed event split across chunks is scrubbed", async () => {
@@ -458,11 +463,7 @@ describe("Vault down", () => {
     // The cache TTL in this stack is 1 s and no stale key may serve.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     const before = openAiStub.requests.length;
-    const error = await openAi()
-      .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.APIError);
-    const apiError = error as InstanceType<typeof OpenAI.APIError>;
+    const apiError = await refusedChat("gpt-4o-mini");
     expect(apiError.status).toBe(503);
     expect(apiError.error).toMatchObject({ code: "unavailable", decision_id: expect.any(String) });
     expect(apiError.type).toBe("api_error"); // extproc-server's refusals take the provider's shape too
