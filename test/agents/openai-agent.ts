@@ -1,9 +1,9 @@
-import { request, Agent } from "node:https";
+import { Agent } from "node:https";
 import type { PeerCertificate } from "node:tls";
-import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
+import { svidFetch } from "./svid-fetch.js";
 
 /**
  * An example AI agent written the way agents are: the official `openai` SDK, base URL = the Warden
@@ -46,41 +46,10 @@ const tls = new Agent({
 });
 emit({ event: "svid", spiffe_id: svid.svids[0]?.spiffeId });
 
-/** `fetch` over mTLS with the SVID, for the SDK. */
-const svidFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-  const url = new URL(input instanceof Request ? input.url : String(input));
-  const body =
-    init.body == null
-      ? undefined
-      : typeof init.body === "string"
-        ? init.body
-        : Buffer.from(await new Response(init.body).arrayBuffer());
-  const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
-  return new Promise<Response>((resolve, reject) => {
-    const req = request(url, { method: init.method ?? "GET", headers, agent: tls }, (res) => {
-      const responseHeaders = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (typeof value === "string") responseHeaders.set(name, value);
-        else if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
-      }
-      resolve(
-        new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, {
-          status: res.statusCode ?? 0,
-          headers: responseHeaders,
-        }),
-      );
-    });
-    init.signal?.addEventListener("abort", () => req.destroy(new Error("aborted")));
-    req.on("error", reject);
-    req.end(body);
-  });
-}) as typeof fetch;
-
 const client = new OpenAI({
   baseURL: values["base-url"],
   apiKey: "placeholder-the-agent-holds-no-key",
-  fetch: svidFetch,
+  fetch: svidFetch(tls),
   maxRetries: 0,
 });
 const started = Date.now();

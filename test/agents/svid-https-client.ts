@@ -3,6 +3,7 @@ import { Agent, request } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
+import { responseText } from "./response-text.js";
 
 /**
  * An agent's HTTPS client for the Warden sidecar: mTLS with the agent's X.509-SVID, the sidecar
@@ -53,17 +54,16 @@ export class SvidHttpsClient {
         { method: options.method ?? "GET", headers: options.headers, agent: pool },
         (res) => {
           const socket = res.socket as TLSSocket;
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("end", () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              body: Buffer.concat(chunks).toString("utf8"),
-              clientSerial,
-              serverSerial: socket.getPeerCertificate().serialNumber ?? "",
-            }),
+          responseText(res).then(
+            (body) =>
+              resolve({
+                status: res.statusCode ?? 0,
+                body,
+                clientSerial,
+                serverSerial: socket.getPeerCertificate().serialNumber ?? "",
+              }),
+            reject,
           );
-          res.on("error", reject);
         },
       );
       req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error("request timed out")));

@@ -21,6 +21,12 @@ export async function wardenPolicy(...argv: string[]): Promise<string> {
   return out.join("\n");
 }
 
+/** `warden policy push` of `bundlePath` to `to`; answers performance.now() once the upload is complete. */
+export async function pushBundle(bundlePath: string, to: string, tokenFile: string): Promise<number> {
+  await wardenPolicy("push", "--bundle", bundlePath, "--to", to, "--token-file", tokenFile);
+  return performance.now();
+}
+
 /** Changes `from` to `to` (same length: one byte) in the bundle's data.json, leaving the signature. */
 export function tamperWithData(bundlePath: string, from: string, to: string): void {
   const files = readTarGz(readFileSync(bundlePath));
@@ -87,4 +93,22 @@ export function activationTimes(log: string, revision: RegExp): number[] {
  */
 export function sentAroundSwap(sentAt: number, activations: readonly number[]): boolean {
   return activations.some((t) => sentAt >= t - 250 && sentAt <= t);
+}
+
+/**
+ * The figure of what a swap costs a request in flight: latency of all requests, of those sent in the
+ * 250 ms before an activation (`sentAroundSwap`), and how many of the latter failed.
+ */
+export function swapLatencyFigure(
+  label: string,
+  outcomes: readonly { sentAtEpoch: number; ms: number }[],
+  activations: readonly number[],
+  failed: readonly unknown[],
+): string {
+  const nearSwap = outcomes.filter((o) => sentAroundSwap(o.sentAtEpoch, activations));
+  return (
+    `${label} (ms): all ${latencySummary(outcomes.map((o) => o.ms))}; ` +
+    `sent ≤ 250 ms before a swap took effect (${nearSwap.length}) ${latencySummary(nearSwap.map((o) => o.ms))}; ` +
+    `of these failed: ${nearSwap.filter((o) => failed.includes(o)).length}`
+  );
 }

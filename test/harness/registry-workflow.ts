@@ -27,17 +27,20 @@ export interface KyaAttestation {
   jws: string | null;
 }
 
+/** The KYA security checklist with every item answered yes. */
+export const FULL_SECURITY_CHECKLIST = {
+  no_embedded_credentials: true,
+  dependencies_scanned: true,
+  least_privilege_scopes: true,
+  audit_logging: true,
+  data_retention_policy: true,
+};
+
 /** Evidence a reviewer accepts: a pinned image, the endpoints it calls, the checklist all true. */
 export const KYA_EVIDENCE = {
   image_digest: `sha256:${"c".repeat(64)}`,
   endpoints: ["https://api.openai.com/v1/chat/completions"],
-  security_checklist: {
-    no_embedded_credentials: true,
-    dependencies_scanned: true,
-    least_privilege_scopes: true,
-    audit_logging: true,
-    data_retention_policy: true,
-  },
+  security_checklist: FULL_SECURITY_CHECKLIST,
 };
 
 async function expecting<T>(what: string, status: number, response: Promise<ApiResponse<T>>): Promise<T> {

@@ -20,6 +20,7 @@ import { currentProcessSelector, startSpire, type SpireStack } from "../harness/
 import { startStack, type Stack } from "../harness/stack.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
  * Issue 17, findings 4 and 5, end to end with every component real: refusals of every kind leave an
@@ -36,7 +37,6 @@ import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 const TD = "warden.local";
 const AGENT = "audit-bot";
 const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 
 /** Secrets this test puts in URLs and headers; none may appear in a log or an audit row. */
 const SECRETS = {

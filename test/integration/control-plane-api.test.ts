@@ -3,6 +3,7 @@ import pg from "pg";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
+import { FULL_SECURITY_CHECKLIST } from "../harness/registry-workflow.js";
 
 /**
  * The control-plane API end to end: real PostgreSQL, real OpenBao (transit signing), the stub OIDC
@@ -353,41 +354,15 @@ describe("agent registry", () => {
       headers: { "if-match": '"v1"' },
     });
     expect(notOwner.status).toBe(403);
-    const suspended = await f.call<Entry>("PATCH", path, {
-      token: creator,
-      body: { status: "suspended" },
-      headers: { "if-match": '"v1"' },
-    });
+    const setStatus = <T = Entry>(token: string, status: string, etag: string) =>
+      f.call<T>("PATCH", path, { token, body: { status }, headers: { "if-match": etag } });
+    const suspended = await setStatus(creator, "suspended", '"v1"');
     expect(suspended.body.status).toBe("suspended");
-    const reactivate = await f.call("PATCH", path, {
-      token: creator,
-      body: { status: "active" },
-      headers: { "if-match": '"v2"' },
-    });
+    const reactivate = await setStatus(creator, "active", '"v2"');
     expect(reactivate.status).toBe(403);
-    expect(
-      (
-        await f.call<Entry>("PATCH", path, {
-          token: reviewer,
-          body: { status: "active" },
-          headers: { "if-match": '"v2"' },
-        })
-      ).body.status,
-    ).toBe("active");
-    expect(
-      (
-        await f.call<Entry>("PATCH", path, {
-          token: admin,
-          body: { status: "revoked" },
-          headers: { "if-match": '"v3"' },
-        })
-      ).body.status,
-    ).toBe("revoked");
-    const back = await f.call<ErrorReply>("PATCH", path, {
-      token: admin,
-      body: { status: "active" },
-      headers: { "if-match": '"v4"' },
-    });
+    expect((await setStatus(reviewer, "active", '"v2"')).body.status).toBe("active");
+    expect((await setStatus(admin, "revoked", '"v3"')).body.status).toBe("revoked");
+    const back = await setStatus<ErrorReply>(admin, "active", '"v4"');
     expect(back.status).toBe(409);
     expect(back.body.error.message).toMatch(/from revoked to active/);
     expect((await f.call("DELETE", path, { token: creator })).status).toBe(428);
@@ -583,31 +558,19 @@ describe("KYA attestations", () => {
     });
     expect(twice.status).toBe(409);
     const id = submitted.body.id;
+    const approve = (token: string, body: Record<string, unknown>) =>
+      f.call<ErrorReply>("POST", `/v1/attestations/${id}/approve`, { token, body });
 
-    expect(
-      (
-        await f.call("POST", `/v1/attestations/${id}/approve`, {
-          token: creator,
-          body: { level: 2, verified_capabilities: [] },
-        })
-      ).status,
-    ).toBe(403);
-    const overreach = await f.call<ErrorReply>("POST", `/v1/attestations/${id}/approve`, {
-      token: reviewer,
-      body: { level: 2, verified_capabilities: ["llm:chat", "drive:files.write"] },
+    expect((await approve(creator, { level: 2, verified_capabilities: [] })).status).toBe(403);
+    const overreach = await approve(reviewer, {
+      level: 2,
+      verified_capabilities: ["llm:chat", "drive:files.write"],
     });
     expect(overreach.status).toBe(400);
     expect(overreach.body.error.details).toEqual([
       { field: "verified_capabilities[1]", message: '"drive:files.write" was not declared' },
     ]);
-    expect(
-      (
-        await f.call("POST", `/v1/attestations/${id}/approve`, {
-          token: reviewer,
-          body: { level: 4, verified_capabilities: [] },
-        })
-      ).status,
-    ).toBe(400);
+    expect((await approve(reviewer, { level: 4, verified_capabilities: [] })).status).toBe(400);
 
     const approved = await f.call<Attestation>("POST", `/v1/attestations/${id}/approve`, {
       token: reviewer,
@@ -929,13 +892,7 @@ describe("dependencies failing", () => {
         evidence: {
           code_hash: `sha256:${"b".repeat(64)}`,
           endpoints: [],
-          security_checklist: {
-            no_embedded_credentials: true,
-            dependencies_scanned: true,
-            least_privilege_scopes: true,
-            audit_logging: true,
-            data_retention_policy: true,
-          },
+          security_checklist: FULL_SECURITY_CHECKLIST,
         },
       },
     });

@@ -1,20 +1,13 @@
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { performance } from "node:perf_hooks";
 import type { DelegationView } from "../../control-plane/src/delegations/model.js";
-import type { ApiResponse, CallOptions } from "./control-plane-fixture.js";
+import { responseText } from "../agents/response-text.js";
+import { FULL_SECURITY_CHECKLIST, type ControlPlaneApi } from "../harness/registry-workflow.js";
 
 /**
  * What the delegation and token-service tests do through the control plane's API, as its users do:
  * register an agent, get its KYA attestation approved, grant and revoke delegations.
  */
-export interface Api {
-  call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    options?: CallOptions,
-  ): Promise<ApiResponse<T>>;
-}
-
 export interface Entry {
   id: string;
   spiffe_id: string;
@@ -32,13 +25,7 @@ export interface Grant {
 export const EVIDENCE = {
   image_digest: `sha256:${"d".repeat(64)}`,
   endpoints: ["https://www.googleapis.com/drive/v3/files"],
-  security_checklist: {
-    no_embedded_credentials: true,
-    dependencies_scanned: true,
-    least_privilege_scopes: true,
-    audit_logging: true,
-    data_retention_policy: true,
-  },
+  security_checklist: FULL_SECURITY_CHECKLIST,
 };
 
 export interface AgentSpec {
@@ -53,7 +40,7 @@ export interface AgentSpec {
 
 /** Registers an agent (as `creator`) and, unless `verified` is null, has `reviewer` approve its KYA. */
 export async function registerAgent(
-  api: Api,
+  api: ControlPlaneApi,
   creator: string,
   reviewer: string,
   spec: AgentSpec,
@@ -85,7 +72,7 @@ export async function registerAgent(
 }
 
 export async function grant(
-  api: Api,
+  api: ControlPlaneApi,
   user: string,
   body: { agent_id: string; scopes: string[]; ttl_seconds?: number; destinations?: string[] },
 ): Promise<Grant> {
@@ -139,17 +126,10 @@ export function callSidecar(
       url,
       { method: options.method ?? "GET", headers: options.headers, agent },
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString("utf8"),
-            sentAt,
-            receivedAt: performance.now(),
-          }),
+        responseText(res).then(
+          (body) => resolve({ status: res.statusCode ?? 0, body, sentAt, receivedAt: performance.now() }),
+          reject,
         );
-        res.on("error", reject);
       },
     );
     req.setTimeout(10_000, () => req.destroy(new Error("request timed out")));

@@ -3,7 +3,6 @@ import { Agent, request } from "node:https";
 import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import type { PeerCertificate } from "node:tls";
 import OpenAI, { AzureOpenAI } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
@@ -24,6 +23,7 @@ import { startGoogleAiStub } from "../stubs/llm-google.js";
 import { startAzureOpenAiStub, startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub, RecordedRequest, ReportedUsage } from "../stubs/llm-stub-server.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import { svidFetch } from "../agents/svid-fetch.js";
 
 /**
  * Issue 7's acceptance, all real but the providers: an agent with a SPIRE SVID calls through Envoy
@@ -217,38 +217,19 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // The agent's side: HTTPS with its SVID, nothing else.
 
-/** A `fetch` over mTLS with the agent's SVID, for the official SDKs; records all it receives. */
-const svidFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-  const url = new URL(input instanceof Request ? input.url : String(input));
-  const body =
-    init.body == null
-      ? undefined
-      : typeof init.body === "string"
-        ? init.body
-        : Buffer.from(await new Response(init.body).arrayBuffer());
-  const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
-  return new Promise<Response>((resolve, reject) => {
-    const req = request(url, { method: init.method ?? "GET", headers, agent: tls }, (res) => {
-      const responseHeaders = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (typeof value === "string") responseHeaders.set(name, value);
-        else if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
-        agentSaw.push(`${name}: ${String(value)}`);
-      }
-      res.on("data", (chunk: Buffer) => agentSaw.push(chunk.toString("utf8")));
-      resolve(
-        new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, {
-          status: res.statusCode ?? 0,
-          headers: responseHeaders,
-        }),
-      );
-    });
-    init.signal?.addEventListener("abort", () => req.destroy(new Error("aborted")));
-    req.on("error", reject);
-    req.end(body);
-  });
-}) as typeof fetch;
+/** Records all the agent receives, headers and body, for the final leak scan. */
+function recordWhatTheAgentSaw(res: IncomingMessage): void {
+  for (const [name, value] of Object.entries(res.headers)) agentSaw.push(`${name}: ${String(value)}`);
+  res.on("data", (chunk: Buffer) => agentSaw.push(chunk.toString("utf8")));
+}
+
+/** The official SDKs' `fetch`: mTLS with the agent's SVID (the agent is set up in beforeAll). */
+const agentFetch: typeof fetch = (input, init) => svidFetch(tls, recordWhatTheAgentSaw)(input, init);
+
+/** What the official SDKs are given: the sidecar's route, a placeholder key, the agent's fetch, no retries. */
+function sdkOptions(route: string) {
+  return { baseURL: `${stack.agentUrl}${route}`, apiKey: PLACEHOLDER, fetch: agentFetch, maxRetries: 0 };
+}
 
 interface Answer {
   status: number;
@@ -368,12 +349,7 @@ async function usageRow(decisionId: string): Promise<UsageRow> {
 
 describe("the four providers through the real data plane", () => {
   test("the OpenAI SDK with a placeholder key and an alias: the policy resolves it, the provider sees the Vault key", async () => {
-    const client = new OpenAI({
-      baseURL: `${stack.agentUrl}/openai/v1`,
-      apiKey: PLACEHOLDER,
-      fetch: svidFetch,
-      maxRetries: 0,
-    });
+    const client = new OpenAI(sdkOptions("/openai/v1"));
     const { data, response } = await client.chat.completions
       .create({ model: "fast", messages: [{ role: "user", content: "hi" }] })
       .withResponse();
@@ -395,12 +371,7 @@ describe("the four providers through the real data plane", () => {
   });
 
   test("the OpenAI SDK's models.list() names no model: the shipped policy decides it on route and identity", async () => {
-    const client = new OpenAI({
-      baseURL: `${stack.agentUrl}/openai/v1`,
-      apiKey: PLACEHOLDER,
-      fetch: svidFetch,
-      maxRetries: 0,
-    });
+    const client = new OpenAI(sdkOptions("/openai/v1"));
     const { data, response } = await client.models.list().withResponse();
     expect(response.status).toBe(200);
     expect(data.data.length).toBeGreaterThan(0);
@@ -409,12 +380,7 @@ describe("the four providers through the real data plane", () => {
   });
 
   test("the Anthropic SDK streams through, its usage read from message_start/message_delta", async () => {
-    const client = new Anthropic({
-      baseURL: `${stack.agentUrl}/anthropic`,
-      apiKey: PLACEHOLDER,
-      fetch: svidFetch,
-      maxRetries: 0,
-    });
+    const client = new Anthropic(sdkOptions("/anthropic"));
     const { data: stream, response } = await client.messages
       .create(
         {
@@ -444,7 +410,7 @@ describe("the four providers through the real data plane", () => {
       apiKey: PLACEHOLDER,
       apiVersion: "2024-10-21",
       deployment: AZURE_DEPLOYMENT,
-      fetch: svidFetch,
+      fetch: agentFetch,
       maxRetries: 0,
     });
     const { data, response } = await client.chat.completions

@@ -1,7 +1,8 @@
-import { SseDecoder } from "../../extproc-server/src/sse/decoder.js";
-import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import type { Stack } from "../harness/stack.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { readSseEvents, sseData } from "../support/sse-reader.js";
+import { loggedUsageOf, type LoggedUsage } from "../support/usage-log.js";
 import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
@@ -19,41 +20,21 @@ let sidecar: OpenAiSidecar | undefined;
 let stub: LlmStub;
 let stack: Stack;
 
-interface UsageRecordLine {
-  decision_id: string;
-  usage_record: {
-    outcome: string;
-    usageSource: string;
-    status: number;
-    usage: { inputTokens: number; outputTokens: number };
-  };
+function usageFor(decisionId: string | null): Promise<LoggedUsage> {
+  return loggedUsageOf(stack, decisionId, 10_000);
 }
 
-async function usageFor(decisionId: string | null): Promise<UsageRecordLine["usage_record"]> {
-  expect(decisionId).toEqual(expect.any(String));
-  let found: UsageRecordLine | undefined;
-  await waitFor(
-    `usage record of ${decisionId}`,
-    () => {
-      found = stack.extproc
-        .process()
-        .log()
-        .split("\n")
-        .filter((line) => line.includes('"llm usage"'))
-        .map((line) => JSON.parse(line) as UsageRecordLine)
-        .find((line) => line.decision_id === decisionId);
-      return found !== undefined;
-    },
-    10_000,
-  );
-  return found!.usage_record;
-}
-
-function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function post(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(`${stack.agentUrl}/openai/v1${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${PLACEHOLDER}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
   });
 }
 
@@ -140,25 +121,13 @@ test("credentials in URL-valued response headers are redacted (finding 3)", asyn
 });
 
 /** A raw SSE read: every event's data, as the agent's client would dispatch them. */
-async function events(response: Response): Promise<string[]> {
-  const decoder = new SseDecoder();
-  const out: string[] = [];
-  const reader = response.body!.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    decoder.push(value, (event) => out.push(event.data));
-  }
-  return out;
-}
-
 describe("the agent gets exactly the stream it asked for (finding 4)", () => {
   test.each([
     ["without stream_options", {}],
     ["with include_usage: false", { stream_options: { include_usage: false } }],
   ])("%s: no usage-only chunk, every chunk has a choice; usage still recorded", async (_name, extra) => {
     const response = await post("/chat/completions", { ...CHAT, stream: true, ...extra });
-    const data = await events(response);
+    const data = await sseData(response);
     expect(data.at(-1)).toBe("[DONE]");
     const chunks = data.slice(0, -1).map((text) => JSON.parse(text) as { choices: unknown[] });
     for (const chunk of chunks) expect(chunk.choices.length).toBeGreaterThan(0);
@@ -177,7 +146,7 @@ describe("the agent gets exactly the stream it asked for (finding 4)", () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    const data = await events(response);
+    const data = await sseData(response);
     const last = JSON.parse(data.at(-2)!) as { choices: unknown[]; usage: { completion_tokens: number } };
     expect(last.choices).toEqual([]);
     expect(last.usage.completion_tokens).toBe(3);
@@ -187,28 +156,14 @@ describe("the agent gets exactly the stream it asked for (finding 4)", () => {
 describe("usage that cannot be dodged (finding 5)", () => {
   test("an agent that reads the text and leaves before the usage chunk is charged an estimate", async () => {
     const controller = new AbortController();
-    const response = await fetch(`${stack.agentUrl}/openai/v1/chat/completions`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${PLACEHOLDER}`,
-        "content-type": "application/json",
-        "x-stub-events": "5",
-        "x-stub-usage-delay-ms": "3000",
-      },
-      body: JSON.stringify({ ...CHAT, stream: true, stream_options: { include_usage: true } }),
-      signal: controller.signal,
-    });
+    const response = await post(
+      "/chat/completions",
+      { ...CHAT, stream: true, stream_options: { include_usage: true } },
+      { "x-stub-events": "5", "x-stub-usage-delay-ms": "3000" },
+      controller.signal,
+    );
     const decisionId = response.headers.get("x-warden-decision-id");
-    const decoder = new SseDecoder();
-    const reader = response.body!.getReader();
-    let finished = false;
-    while (!finished) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      decoder.push(value, (event) => {
-        if (event.data.includes('"finish_reason":"stop"')) finished = true;
-      });
-    }
+    await readSseEvents(response, (event) => event.data.includes('"finish_reason":"stop"'));
     controller.abort();
     const record = await usageFor(decisionId);
     expect(record).toMatchObject({ outcome: "cut", usageSource: "estimated" });
@@ -219,27 +174,14 @@ describe("usage that cannot be dodged (finding 5)", () => {
 
   test("a client that closes right after [DONE] (the sync Python client) counts as completed", async () => {
     const controller = new AbortController();
-    const response = await fetch(`${stack.agentUrl}/openai/v1/chat/completions`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${PLACEHOLDER}`,
-        "content-type": "application/json",
-        "x-stub-hold-open-ms": "3000",
-      },
-      body: JSON.stringify({ ...CHAT, stream: true }),
-      signal: controller.signal,
-    });
+    const response = await post(
+      "/chat/completions",
+      { ...CHAT, stream: true },
+      { "x-stub-hold-open-ms": "3000" },
+      controller.signal,
+    );
     const decisionId = response.headers.get("x-warden-decision-id");
-    const decoder = new SseDecoder();
-    const reader = response.body!.getReader();
-    let done = false;
-    while (!done) {
-      const read = await reader.read();
-      if (read.done) break;
-      decoder.push(read.value, (event) => {
-        if (event.data === "[DONE]") done = true;
-      });
-    }
+    await readSseEvents(response, (event) => event.data === "[DONE]");
     controller.abort();
     expect(await usageFor(decisionId)).toMatchObject({ outcome: "completed", usageSource: "stream" });
   });

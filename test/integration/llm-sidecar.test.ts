@@ -1,15 +1,13 @@
 import Anthropic from "@anthropic-ai/sdk";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { performance } from "node:perf_hooks";
 import {
   buildSidecarBootstrap,
   providerDestinations,
   sidecarParamsSchema,
   type Destination,
 } from "../../lib/src/envoy/bootstrap.js";
-import { SseDecoder } from "../../extproc-server/src/sse/decoder.js";
 import {
   freePorts,
   RUN_DIR,
@@ -24,6 +22,9 @@ import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vaul
 import { startAnthropicStub } from "../stubs/llm-anthropic.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { timedStream, type StreamTiming } from "../support/timed-stream.js";
+import { writePolicyDir } from "../support/fixture-policy.js";
+import { loggedUsageOf, type LoggedUsage } from "../support/usage-log.js";
 
 /**
  * Issue 7, through the real data plane: the official OpenAI and Anthropic SDKs, pointed at the
@@ -72,26 +73,12 @@ decision := {
 `;
 
 function writeFixturePolicy(): string {
-  const dir = join(RUN_DIR, `llm-policy-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "llm.rego"), FIXTURE_POLICY);
   const service = (name: string) => ({ kind: "llm", hosts: [`api.${name}.com`] });
-  writeFileSync(
-    join(dir, "data.json"),
-    JSON.stringify({
-      warden: {
-        config: {
-          identity: { trusted_trust_domains: ["warden.local"] },
-          method_access: { GET: "read", HEAD: "read", OPTIONS: "read" },
-          capabilities: { kinds: {} },
-          services: { openai: service("openai"), anthropic: service("anthropic") },
-          models: { global: ALLOWED },
-          tiers: {},
-        },
-      },
-    }),
+  return writePolicyDir(
+    "llm-policy",
+    { file: "llm.rego", source: FIXTURE_POLICY },
+    { services: { openai: service("openai"), anthropic: service("anthropic") }, models: { global: ALLOWED } },
   );
-  return dir;
 }
 
 /** Everything the agent's SDK received: every response header and every body byte, streams included. */
@@ -118,21 +105,6 @@ class AgentView {
   }
 }
 
-interface UsageLine {
-  decision_id: string;
-  usage_record: {
-    provider: string;
-    requestedModel: string | null;
-    responseModel: string | null;
-    stream: boolean;
-    status: number;
-    outcome: string;
-    usageSource: string;
-    usage: { inputTokens: number; outputTokens: number };
-    tenant: string | null;
-  };
-}
-
 let vault: VaultTls;
 let destinations: Destination[];
 let openAiStub: LlmStub;
@@ -140,27 +112,13 @@ let anthropicStub: LlmStub;
 let stack: Stack;
 const agent = new AgentView();
 
-function usageRecords(): UsageLine[] {
-  return stack.extproc
-    .process()
-    .log()
-    .split("\n")
-    .filter((line) => line.includes('"llm usage"'))
-    .map((line) => JSON.parse(line) as UsageLine);
+function usageFor(decisionId: string | null): Promise<LoggedUsage> {
+  return loggedUsageOf(stack, decisionId, 5_000);
 }
 
-async function usageFor(decisionId: string | null): Promise<UsageLine["usage_record"]> {
-  expect(decisionId).toEqual(expect.any(String));
-  let found: UsageLine | undefined;
-  await waitFor(
-    `usage record of ${decisionId}`,
-    () => {
-      found = usageRecords().find((line) => line.decision_id === decisionId);
-      return found !== undefined;
-    },
-    5_000,
-  );
-  return found!.usage_record;
+/** The usage record of a stream that ran to its end, its usage read from the stream. */
+function completedStream(inputTokens: number, outputTokens: number): Partial<LoggedUsage> {
+  return { stream: true, outcome: "completed", usageSource: "stream", usage: { inputTokens, outputTokens } };
 }
 
 function openAi(): OpenAI {
@@ -170,6 +128,15 @@ function openAi(): OpenAI {
     fetch: agent.fetch,
     maxRetries: 0,
   });
+}
+
+/** A chat call through the sidecar that fails: the OpenAI SDK's error, checked to be one. */
+async function refusedChat(model: string): Promise<InstanceType<typeof OpenAI.APIError>> {
+  const error = await openAi()
+    .chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] })
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(OpenAI.APIError);
+  return error as InstanceType<typeof OpenAI.APIError>;
 }
 
 function anthropic(): Anthropic {
@@ -261,12 +228,9 @@ describe("the OpenAI SDK with a placeholder key", () => {
       stream_options: { include_usage: true },
     });
     expect(lastRequest(openAiStub).headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
-    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject({
-      stream: true,
-      outcome: "completed",
-      usageSource: "stream",
-      usage: { inputTokens: 11, outputTokens: 4 },
-    });
+    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject(
+      completedStream(11, 4),
+    );
   });
 
   test("a provider echoing the key (header, JSON, an SSE event split across chunks) never hands it on", async () => {
@@ -288,11 +252,8 @@ describe("the OpenAI SDK with a placeholder key", () => {
 
   test("a model outside the allow-list: 403 naming the model and the allowed ones; nothing forwarded", async () => {
     const before = openAiStub.requests.length;
-    const error = await openAi()
-      .chat.completions.create({ model: "gpt-4.5-preview", messages: [{ role: "user", content: "hi" }] })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
-    const apiError = error as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    const apiError = await refusedChat("gpt-4.5-preview");
+    expect(apiError).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(apiError.status).toBe(403);
     // OpenAI's error shape, so the SDK fills `type` and `code`; Warden's decision id rides along.
     expect(apiError.error).toEqual({
@@ -346,12 +307,9 @@ describe("the Anthropic SDK with a placeholder key", () => {
       if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text;
     }
     expect(text).toBe("w0 w1 w2 w3 w4 w5 ");
-    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject({
-      stream: true,
-      outcome: "completed",
-      usageSource: "stream",
-      usage: { inputTokens: 21, outputTokens: 6 },
-    });
+    expect(await usageFor(response.headers.get("x-warden-decision-id"))).toMatchObject(
+      completedStream(21, 6),
+    );
   });
 
   test("an echoed key inside a streamed event split across chunks is scrubbed", async () => {
@@ -442,50 +400,6 @@ async function startBaselineEnvoy(): Promise<{ url: string; process: ManagedProc
   return { url: `http://127.0.0.1:${agentPort}`, process: envoy };
 }
 
-interface StreamTiming {
-  /** Per event: received (last byte, performance.now) minus written by the stub. */
-  eventDelays: number[];
-  /** Request start to the first complete event. */
-  firstEventMs: number;
-}
-
-/** One streaming chat call as an agent makes it, timestamping every event as its last byte arrives. */
-async function timedStream(
-  baseUrl: string,
-  key: string,
-  events: number,
-  intervalMs: number,
-): Promise<StreamTiming> {
-  const started = performance.now();
-  const before = openAiStub.streams.length;
-  const response = await fetch(`${baseUrl}/openai/v1/chat/completions`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${key}`,
-      "content-type": "application/json",
-      "x-stub-events": String(events),
-      "x-stub-interval-ms": String(intervalMs),
-    },
-    body: JSON.stringify({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hi" }] }),
-  });
-  expect(response.status).toBe(200);
-  const receivedAt: number[] = [];
-  const decoder = new SseDecoder();
-  const reader = response.body!.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const now = performance.now();
-    decoder.push(value, () => receivedAt.push(now));
-  }
-  const sent = openAiStub.streams[before]!.sentAt;
-  // The baseline stream has no usage chunk (nobody asked for it): compare the events both have.
-  return {
-    eventDelays: receivedAt.slice(0, Math.min(sent.length, receivedAt.length)).map((at, i) => at - sent[i]!),
-    firstEventMs: receivedAt[0]! - started,
-  };
-}
-
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -498,20 +412,20 @@ describe("streaming cost of the sidecar", () => {
       const through: StreamTiming[] = [];
       const direct: StreamTiming[] = [];
       // Warm both paths (connections, key cache), then alternate so both see the same machine load.
-      await timedStream(stack.agentUrl, PLACEHOLDER, 5, 0);
-      await timedStream(baseline.url, OPENAI_KEY, 5, 0);
+      await timedStream(openAiStub, stack.agentUrl, PLACEHOLDER, 5, 0);
+      await timedStream(openAiStub, baseline.url, OPENAI_KEY, 5, 0);
       for (let round = 0; round < 2; round++) {
-        through.push(await timedStream(stack.agentUrl, PLACEHOLDER, 600, 2));
-        direct.push(await timedStream(baseline.url, OPENAI_KEY, 600, 2));
+        through.push(await timedStream(openAiStub, stack.agentUrl, PLACEHOLDER, 600, 2));
+        direct.push(await timedStream(openAiStub, baseline.url, OPENAI_KEY, 600, 2));
       }
       const firstThrough: number[] = [];
       const firstDirect: number[] = [];
       for (let i = 0; i < 100; i++) {
-        firstThrough.push((await timedStream(stack.agentUrl, PLACEHOLDER, 1, 0)).firstEventMs);
-        firstDirect.push((await timedStream(baseline.url, OPENAI_KEY, 1, 0)).firstEventMs);
+        firstThrough.push((await timedStream(openAiStub, stack.agentUrl, PLACEHOLDER, 1, 0)).firstEventMs);
+        firstDirect.push((await timedStream(openAiStub, baseline.url, OPENAI_KEY, 1, 0)).firstEventMs);
       }
-      const sidecar = through.flatMap((timing) => timing.eventDelays);
-      const envoyOnly = direct.flatMap((timing) => timing.eventDelays);
+      const sidecar = through.flatMap((timing) => timing.eventDelaysMs);
+      const envoyOnly = direct.flatMap((timing) => timing.eventDelaysMs);
       const figures = {
         events: { sidecar: sidecar.length, envoy_only: envoyOnly.length },
         per_event_ms: {
@@ -549,11 +463,7 @@ describe("Vault down", () => {
     // The cache TTL in this stack is 1 s and no stale key may serve.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     const before = openAiStub.requests.length;
-    const error = await openAi()
-      .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.APIError);
-    const apiError = error as InstanceType<typeof OpenAI.APIError>;
+    const apiError = await refusedChat("gpt-4o-mini");
     expect(apiError.status).toBe(503);
     expect(apiError.error).toMatchObject({ code: "unavailable", decision_id: expect.any(String) });
     expect(apiError.type).toBe("api_error"); // extproc-server's refusals take the provider's shape too

@@ -19,6 +19,7 @@ import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js
 import { REPO_ROOT, sleep, stopAll, toolPath, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
  * Issue 3, mTLS everywhere, against a real SPIRE server and agent and the real Envoy: agents, Envoy,
@@ -33,7 +34,6 @@ const STRANGER = `spiffe://${TD}/agent/stranger`; // has an SVID, but no Warden 
 const INTRUDER = `spiffe://${TD}/agent/intruder`; // the test process itself (uid 0)
 const PARTNER_HELPER = "spiffe://partner.example/agent/helper"; // a real SVID of another SPIRE deployment
 const UIDS = { researchBot: 10100, stranger: 10101 };
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 
 let spire: SpireStack;
 /** A second, unrelated SPIRE deployment (trust domain partner.example): the source of foreign SVIDs. */

@@ -3,6 +3,7 @@ import { startStack, type Stack, type StackOptions } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { extprocVaultLogin } from "../support/extproc-vault-login.js";
 
 /**
  * The stack the response-path suites share: OpenBao over TLS holding tenant acme's OpenAI key,
@@ -38,11 +39,7 @@ export async function startOpenAiSidecar(
         },
       })),
     extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
+      ...extprocVaultLogin(vault, extproc),
       WARDEN_DEFAULT_TENANT: "acme",
       ...options.extprocEnv,
     },

@@ -1,15 +1,8 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import {
-  credentials,
-  makeGenericClientConstructor,
-  type CallOptions,
-  type Client,
-  type ServiceError,
-} from "@grpc/grpc-js";
 import type { envoy } from "../../lib/src/gen/envoy.js";
-import { AuthorizationService, type ICheckResponse } from "../../lib/src/envoy/services.js";
+import type { ICheckResponse } from "../../lib/src/envoy/services.js";
 import { fromStruct } from "../../lib/src/envoy/struct.js";
 import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
 import { POLICY_DIR, removeDir, signingKeys, tempDir } from "../harness/policy-bundles.js";
@@ -25,15 +18,16 @@ import {
 import {
   activationTimes,
   jitteredPause,
-  latencySummary,
-  sentAroundSwap,
+  pushBundle,
   steadyLoad,
+  swapLatencyFigure,
   tamperWithData,
   wardenPolicy,
 } from "../harness/policy-rollout.js";
 import { ensureServersBuilt } from "../harness/stack.js";
 import { startBundleServer, type BundleServer } from "../stubs/bundle-server.js";
 import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
+import { checkClient, type CheckClient } from "../support/check-client.js";
 
 /**
  * The policy author's path to production, against the real authz-server process: `warden policy
@@ -87,21 +81,11 @@ async function prepare(
 }
 
 /** `warden policy push`; returns performance.now() when the upload is complete. */
-async function push(bundle: Prepared, to: string): Promise<number> {
-  await wardenPolicy("push", "--bundle", bundle.path, "--to", to, "--token-file", tokenFile);
-  return performance.now();
+function push(bundle: Prepared, to: string): Promise<number> {
+  return pushBundle(bundle.path, to, tokenFile);
 }
 
 // ---------- asking the real authz-server, as Envoy does ----------
-
-interface CheckClient extends Client {
-  check(
-    request: envoy.service.auth.v3.ICheckRequest,
-    options: CallOptions,
-    callback: (error: ServiceError | null, response?: ICheckResponse) => void,
-  ): void;
-}
-const AuthorizationClient = makeGenericClientConstructor(AuthorizationService, "Authorization");
 
 interface Verdict {
   allowed: boolean;
@@ -213,10 +197,7 @@ async function startAuthz(name: string, bundleLocation: string): Promise<AuthzUn
   await managed.waitForLog(/authz-server listening/);
   const statusUrl = `http://127.0.0.1:${statusPort}`;
   await waitFor(`${name} ready`, async () => (await fetch(`${statusUrl}/readyz`)).ok);
-  const client = new AuthorizationClient(
-    `127.0.0.1:${grpcPort}`,
-    credentials.createInsecure(),
-  ) as unknown as CheckClient;
+  const client = checkClient(`127.0.0.1:${grpcPort}`);
   clients.push(client);
 
   const decisionLines = () =>
@@ -528,12 +509,7 @@ describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag p
     // What a swap costs a request in flight: requests sent in the 250 ms before an activation was
     // logged (the new bundle was being fetched, verified and instantiated) against all requests.
     const activations = activationTimes(authz.process.log(), /^load-/);
-    const nearSwap = outcomes.filter((o) => sentAroundSwap(o.sentAtEpoch, activations));
-    figures.push(
-      `Check latency under load (ms): all ${latencySummary(outcomes.map((o) => o.ms))}; ` +
-        `sent ≤ 250 ms before a swap took effect (${nearSwap.length}) ${latencySummary(nearSwap.map((o) => o.ms))}; ` +
-        `of these failed: ${nearSwap.filter((o) => failed.includes(o)).length}`,
-    );
+    figures.push(swapLatencyFigure("Check latency under load", outcomes, activations, failed));
 
     expect(failed.map((o) => o.error)).toEqual([]);
     expect(wronglyDenied).toEqual([]);

@@ -6,9 +6,9 @@ import { waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import {
   activationTimes,
   jitteredPause,
-  latencySummary,
-  sentAroundSwap,
+  pushBundle,
   steadyLoad,
+  swapLatencyFigure,
   tamperWithData,
   wardenPolicy,
 } from "../harness/policy-rollout.js";
@@ -96,9 +96,8 @@ async function prepareGeneration(generation: number): Promise<string> {
 }
 
 /** `warden policy push` to the bundle server; returns performance.now() once uploaded. */
-async function push(bundle: string): Promise<number> {
-  await wardenPolicy("push", "--bundle", bundle, "--to", bundleUrl, "--token-file", tokenFile);
-  return performance.now();
+function push(bundle: string): Promise<number> {
+  return pushBundle(bundle, bundleUrl, tokenFile);
 }
 
 interface Answer {
@@ -284,12 +283,7 @@ describe("signed policy bundles hot-swapped behind the real Envoy", () => {
       }
     }
     const activations = activationTimes(stack.authz.process().log(), /^generation-/).slice(2);
-    const nearSwap = outcomes.filter((o) => sentAroundSwap(o.sentAtEpoch, activations));
-    figures.push(
-      `agent-side latency (ms): all ${latencySummary(outcomes.map((o) => o.ms))}; ` +
-        `sent ≤ 250 ms before a swap took effect (${nearSwap.length}) ${latencySummary(nearSwap.map((o) => o.ms))}; ` +
-        `of these failed: ${nearSwap.filter((o) => failed.includes(o)).length}`,
-    );
+    figures.push(swapLatencyFigure("agent-side latency", outcomes, activations, failed));
     // Which part of the data plane each failure came from (Envoy's JSON error message says).
     const causes = new Map<string, number>();
     for (const o of failed) {

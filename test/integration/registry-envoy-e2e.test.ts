@@ -1,7 +1,6 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
 import type { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
 import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
@@ -11,13 +10,15 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { registryWorkflow, type RegistryEntry, type RegistryWorkflow } from "../harness/registry-workflow.js";
 import { latencySummary, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import { pollUntilRefused } from "../support/poll-until-refused.js";
+import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
  * Issue 5 end to end, every component real: reviewers and creators use the control plane's REST API
@@ -34,7 +35,6 @@ const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const TRIALS = 100;
 /** Polling pace while waiting for enforcement; each poll is a full request through Envoy. */
 const POLL_PAUSE_MS = 2;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 
 interface Outcome {
   status: number;
@@ -220,19 +220,14 @@ describe("registry → KYA → the agent's requests through Envoy with mTLS", ()
       await outcomeBecomes(`trial ${trial}: allowed`, (o) => o.status === 200);
 
       await workflow.revoke(attestation);
-      const revokedAt = performance.now();
-      let polls = 0;
-      for (;;) {
-        const outcome = await callProvider();
-        polls += 1;
-        if (outcome.status !== 200) {
-          expect(outcome).toEqual({ status: 403, code: "kya_revoked" });
-          break;
-        }
-        if (performance.now() - revokedAt > 5_000) throw new Error(`trial ${trial}: not enforced within 5 s`);
-        await sleep(POLL_PAUSE_MS);
-      }
-      delays.push(performance.now() - revokedAt);
+      const { refusal, delayMs, polls } = await pollUntilRefused(
+        `trial ${trial}`,
+        callProvider,
+        (o) => o.status === 200,
+        { pauseMs: POLL_PAUSE_MS, limitMs: 5_000 },
+      );
+      expect(refusal).toEqual({ status: 403, code: "kya_revoked" });
+      delays.push(delayMs);
       pollsPerTrial.push(polls);
     }
     const summary = latencySummary(delays);

@@ -1,13 +1,13 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { AUTHZ_REQUEST_BODY, type Destination } from "../../lib/src/envoy/bootstrap.js";
-import { REPO_ROOT, RUN_DIR, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
+import { writePolicyDir } from "../support/fixture-policy.js";
 
 /**
  * Issue 16, through real Envoy, authz-server and extproc-server: what an agent sends never carries a
@@ -43,24 +43,7 @@ decision := {
 `;
 
 function writeFixturePolicy(): string {
-  const dir = join(RUN_DIR, `request-hardening-policy-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "policy.rego"), FIXTURE_POLICY);
-  writeFileSync(
-    join(dir, "data.json"),
-    JSON.stringify({
-      warden: {
-        config: {
-          identity: { trusted_trust_domains: ["warden.local"] },
-          method_access: { GET: "read", HEAD: "read", OPTIONS: "read" },
-          capabilities: { kinds: {} },
-          services: {},
-          tiers: {},
-        },
-      },
-    }),
-  );
-  return dir;
+  return writePolicyDir("request-hardening-policy", { file: "policy.rego", source: FIXTURE_POLICY });
 }
 
 let stack: Stack;

@@ -5,6 +5,7 @@ import pg from "pg";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import type { X509Svid, X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import { certificateThumbprint } from "../../lib/src/tokens/thumbprint.js";
+import { responseText } from "../agents/response-text.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
 import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
@@ -79,14 +80,14 @@ function oauth(
         agent: false,
       },
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: JSON.parse(Buffer.concat(chunks).toString() || "{}") as Record<string, unknown>,
-            headers: res.headers,
-          }),
+        responseText(res).then(
+          (text) =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(text || "{}") as Record<string, unknown>,
+              headers: res.headers,
+            }),
+          reject,
         );
       },
     );

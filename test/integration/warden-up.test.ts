@@ -15,6 +15,7 @@ import {
 } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
+import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
  * `warden up` as a user runs it: the whole stack in the background through the supervisor, state in
@@ -25,7 +26,6 @@ import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
  */
 const CLI = join(REPO_ROOT, "dist", "control-plane", "src", "cli", "main.js");
 const PORT_COUNT = 11;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 const CHECKLIST =
   "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 

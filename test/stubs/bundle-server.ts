@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closeServer, listen, readRequestBody } from "./stub-http.js";
 
 /**
  * A stand-in for the object storage (S3, GCS, nginx with WebDAV) that serves policy bundles, on
@@ -73,24 +73,6 @@ function sendError(
   return status;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(null);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
 export async function startBundleServer(options: BundleServerOptions = {}): Promise<BundleServer> {
   const objects = new Map<string, StoredObject>();
   const requests: BundleServerRequest[] = [];
@@ -126,7 +108,7 @@ export async function startBundleServer(options: BundleServerOptions = {}): Prom
         }
         if (options.uploadToken && !bearerMatches(req, options.uploadToken))
           return sendError(res, 403, "forbidden");
-        const body = await readBody(req, maxBytes);
+        const body = await readRequestBody(req, maxBytes);
         if (body === null) return sendError(res, 413, "entity_too_large");
         const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
         objects.set(key, {
@@ -164,21 +146,13 @@ export async function startBundleServer(options: BundleServerOptions = {}): Prom
     );
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, "127.0.0.1");
 
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     requests,
     etag: (key) => objects.get(key.startsWith("/") ? key : `/${key}`)?.etag ?? null,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }

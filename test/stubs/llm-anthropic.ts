@@ -1,11 +1,4 @@
-import {
-  messageCount,
-  startProviderStub,
-  type LlmStub,
-  type ProviderCall,
-  type ProviderStubOptions,
-  type StubEvent,
-} from "./llm-stub-server.js";
+import { messageCount, providerStub, type ProviderCall, type StubEvent } from "./llm-stub-server.js";
 
 /**
  * An Anthropic-like provider: `POST /v1/messages`, JSON or (with `stream: true`) the Messages SSE
@@ -14,25 +7,18 @@ import {
  * message count (or `x-stub-input-tokens`, of which `x-stub-cached-tokens` are cache reads),
  * output = content events.
  */
-export type AnthropicStubOptions = ProviderStubOptions;
-
-export function startAnthropicStub(options: AnthropicStubOptions): Promise<LlmStub> {
-  return startProviderStub(
-    {
-      credential: (request) => String(request.headers["x-api-key"] ?? ""),
-      unauthorized: {
-        status: 401,
-        body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
-      },
-      notFound: (path) => ({
-        type: "error",
-        error: { type: "not_found_error", message: `unknown path ${path}` },
-      }),
-      route: (method, path) => (method === "POST" && path === "/v1/messages" ? messages : null),
-    },
-    options,
-  );
-}
+export const startAnthropicStub = providerStub({
+  credential: (request) => String(request.headers["x-api-key"] ?? ""),
+  unauthorized: {
+    status: 401,
+    body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
+  },
+  notFound: (path) => ({
+    type: "error",
+    error: { type: "not_found_error", message: `unknown path ${path}` },
+  }),
+  route: (method, path) => (method === "POST" && path === "/v1/messages" ? messages : null),
+});
 
 function event(type: string, data: Record<string, unknown>): string {
   return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;

@@ -1,10 +1,6 @@
-import {
-  startProviderStub,
-  type LlmStub,
-  type ProviderCall,
-  type ProviderStubOptions,
-  type StubEvent,
-} from "./llm-stub-server.js";
+import { providerStub, type ProviderCall, type StubEvent } from "./llm-stub-server.js";
+
+const GENERATE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
 /**
  * A Google AI (Gemini API) like provider: `POST /v1beta/models/{model}:generateContent` (JSON) and
@@ -13,35 +9,26 @@ import {
  * `x-goog-api-key`. Usage: prompt = 30 + content count (or `x-stub-input-tokens`, of which
  * `x-stub-cached-tokens` are cached), candidates = content events (5 for JSON).
  */
-export type GoogleAiStubOptions = ProviderStubOptions;
-
-const GENERATE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
-
-export function startGoogleAiStub(options: GoogleAiStubOptions): Promise<LlmStub> {
-  return startProviderStub(
-    {
-      credential: (request) => String(request.headers["x-goog-api-key"] ?? ""),
-      unauthorized: {
-        status: 400,
-        body: {
-          error: {
-            code: 400,
-            message: "API key not valid. Please pass a valid API key.",
-            status: "INVALID_ARGUMENT",
-          },
-        },
-      },
-      notFound: (path) => ({ error: { code: 404, message: `unknown path ${path}`, status: "NOT_FOUND" } }),
-      route(method, path) {
-        const match = GENERATE.exec(path);
-        if (method !== "POST" || !match) return null;
-        const model = decodeURIComponent(match[1]!);
-        return (call) => generate(call, model, match[2] === "streamGenerateContent");
+export const startGoogleAiStub = providerStub({
+  credential: (request) => String(request.headers["x-goog-api-key"] ?? ""),
+  unauthorized: {
+    status: 400,
+    body: {
+      error: {
+        code: 400,
+        message: "API key not valid. Please pass a valid API key.",
+        status: "INVALID_ARGUMENT",
       },
     },
-    options,
-  );
-}
+  },
+  notFound: (path) => ({ error: { code: 404, message: `unknown path ${path}`, status: "NOT_FOUND" } }),
+  route(method, path) {
+    const match = GENERATE.exec(path);
+    if (method !== "POST" || !match) return null;
+    const model = decodeURIComponent(match[1]!);
+    return (call) => generate(call, model, match[2] === "streamGenerateContent");
+  },
+});
 
 function generate(call: ProviderCall, model: string, stream: boolean): void {
   const { control, body } = call;

@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import {
   bearerOrKey,
   messageCount,
+  providerStub,
   startProviderStub,
   type LlmStub,
   type ProviderCall,
@@ -21,8 +22,6 @@ import {
  * at `/openai/deployments/{deployment}/chat/completions` (the model is the deployment's) or
  * `/openai/v1/chat/completions` (the model is in the body).
  */
-export type OpenAiStubOptions = ProviderStubOptions;
-
 export interface AzureOpenAiStubOptions extends ProviderStubOptions {
   /** Deployment name → the model it serves. */
   deployments: Record<string, string>;
@@ -38,23 +37,18 @@ const notFound = (path: string) => ({
   error: { message: `unknown path ${path}`, type: "invalid_request_error" },
 });
 
-export function startOpenAiStub(options: OpenAiStubOptions): Promise<LlmStub> {
-  return startProviderStub(
-    {
-      credential: (request) => bearerOrKey(request.headers, "authorization"),
-      unauthorized: UNAUTHORIZED,
-      notFound,
-      route(method, path) {
-        if (method === "GET" && path === "/v1/models") return listModels;
-        if (method === "POST" && path === "/v1/chat/completions")
-          return (call) => chatCompletion(call, String(call.body.model));
-        if (method === "POST" && path === "/v1/embeddings") return embeddings;
-        return null;
-      },
-    },
-    options,
-  );
-}
+export const startOpenAiStub = providerStub({
+  credential: (request) => bearerOrKey(request.headers, "authorization"),
+  unauthorized: UNAUTHORIZED,
+  notFound,
+  route(method, path) {
+    if (method === "GET" && path === "/v1/models") return listModels;
+    if (method === "POST" && path === "/v1/chat/completions")
+      return (call) => chatCompletion(call, String(call.body.model));
+    if (method === "POST" && path === "/v1/embeddings") return embeddings;
+    return null;
+  },
+});
 
 const DEPLOYMENT_CHAT = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/;
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { listen, recordingStub, sendJson, type RecordingStub } from "./stub-http.js";
 
 /**
  * The common part of the LLM provider stubs (llm-openai.ts, llm-anthropic.ts, llm-google.ts): a
@@ -35,14 +35,7 @@ export interface SentStream {
   finished: boolean;
 }
 
-export interface LlmStub {
-  readonly port: number;
-  readonly url: string;
-  readonly requests: RecordedRequest[];
-  readonly streams: SentStream[];
-  reset(): void;
-  close(): Promise<void>;
-}
+export type LlmStub = RecordingStub<RecordedRequest, SentStream>;
 
 /** Stub behaviour chosen by the test through request headers (the SDKs pass extra headers through). */
 export interface StreamControl {
@@ -146,23 +139,14 @@ export async function startProviderStub(spec: ProviderSpec, options: ProviderStu
       handler(providerCall(request, res, stub, key, path));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  const stub: LlmStub = {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    streams,
-    reset() {
-      requests.length = 0;
-      streams.length = 0;
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  const port = await listen(server, "127.0.0.1");
+  const stub: LlmStub = recordingStub(server, { host: "127.0.0.1", port }, { requests, streams });
   return stub;
+}
+
+/** A provider's start function: its spec fixed, the accepted keys chosen by each test. */
+export function providerStub(spec: ProviderSpec): (options: ProviderStubOptions) => Promise<LlmStub> {
+  return (options) => startProviderStub(spec, options);
 }
 
 function providerCall(
@@ -217,21 +201,6 @@ function parseBody(text: string): Record<string, unknown> {
   } catch {
     return {};
   }
-}
-
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
 }
 
 function writeSse(

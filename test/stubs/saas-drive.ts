@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { SeenRequest, StubUpstream } from "./upstream.js";
+import { listen, readRequestBody, recordingStub } from "./stub-http.js";
+import type { SeenRequest, SseStream, StubUpstream } from "./upstream.js";
 
 /**
  * A stand-in for the Google Drive API v3 (a third party), on loopback, plain HTTP: enough of
@@ -33,33 +33,18 @@ export async function startDriveStub(options: { host?: string } = {}): Promise<S
   }
 
   const server = createServer((req, res) => {
-    void readBody(req).then(
-      (body) => {
-        requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body });
-        route(req, res, body, files);
-      },
-      () => send(res, 413, googleError(413, "request too large")),
-    );
+    const tooLarge = () => send(res, 413, googleError(413, "request too large"));
+    void readRequestBody(req, MAX_BODY_BYTES).then((bytes) => {
+      if (bytes === null) return tooLarge();
+      const body = bytes.toString("utf8");
+      requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body });
+      route(req, res, body, files);
+    }, tooLarge);
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    url: `http://${host}:${port}`,
-    requests,
-    streams: [],
-    reset() {
-      requests.length = 0;
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  const port = await listen(server, host);
+  const streams: SseStream[] = [];
+  return recordingStub(server, { host, port }, { requests, streams });
 }
 
 function route(req: IncomingMessage, res: ServerResponse, body: string, files: Map<string, DriveFile>): void {
@@ -109,20 +94,4 @@ function googleError(code: number, message: string) {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json; charset=UTF-8" }).end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error("too large"));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }

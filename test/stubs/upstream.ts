@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { listen, readRequestBody, recordingStub, sendJson, type RecordingStub } from "./stub-http.js";
 
 /**
  * A stand-in for a third-party provider (OpenAI-like), on loopback, plain HTTP. It records every
@@ -29,15 +29,7 @@ export interface SseStream {
   finished: boolean;
 }
 
-export interface StubUpstream {
-  readonly port: number;
-  readonly url: string;
-  readonly requests: SeenRequest[];
-  readonly streams: SseStream[];
-  /** Forgets recorded requests and streams (between tests sharing one stub). */
-  reset(): void;
-  close(): Promise<void>;
-}
+export type StubUpstream = RecordingStub<SeenRequest, SseStream>;
 
 export const STUB_SET_COOKIE = "stub_session=upstream-session-secret; Path=/; HttpOnly";
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -50,36 +42,19 @@ export async function startStubUpstream(
   const timers = new Set<NodeJS.Timeout>();
 
   const server = createServer((req, res) => {
-    void readBody(req).then(
-      (body) => {
-        requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body });
-        route(req, res, body, streams, timers);
-      },
-      () => sendJson(res, 413, openAiError("request body too large")),
-    );
+    const tooLarge = () => sendJsonWithCookie(res, 413, openAiError("request body too large"));
+    void readRequestBody(req, MAX_BODY_BYTES).then((bytes) => {
+      if (bytes === null) return tooLarge();
+      const body = bytes.toString("utf8");
+      requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body });
+      route(req, res, body, streams, timers);
+    }, tooLarge);
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
+  const port = await listen(server, host, options.port);
+  return recordingStub(server, { host, port }, { requests, streams }, () => {
+    for (const timer of timers) clearInterval(timer);
   });
-  const port = (server.address() as AddressInfo).port;
-
-  return {
-    port,
-    url: `http://${host}:${port}`,
-    requests,
-    streams,
-    reset() {
-      requests.length = 0;
-      streams.length = 0;
-    },
-    close() {
-      for (const timer of timers) clearInterval(timer);
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 function route(
@@ -93,7 +68,7 @@ function route(
   if (req.method === "POST" && url.pathname === "/v1/chat/completions")
     return chatCompletion(body, res, streams, timers);
   if (req.method === "GET" && url.pathname === "/v1/models") {
-    return sendJson(res, 200, {
+    return sendJsonWithCookie(res, 200, {
       object: "list",
       data: [{ id: "gpt-4o-mini", object: "model", owned_by: "stub" }],
     });
@@ -104,7 +79,7 @@ function route(
     const payloads = Array.from({ length: events }, (_, i) => ({ event: i + 1, of: events }));
     return streamEvents(req.url ?? "", res, payloads, interval, streams, timers);
   }
-  sendJson(res, 404, openAiError(`unknown path ${url.pathname}`));
+  sendJsonWithCookie(res, 404, openAiError(`unknown path ${url.pathname}`));
 }
 
 function chatCompletion(
@@ -117,7 +92,7 @@ function chatCompletion(
   try {
     request = JSON.parse(body) as typeof request;
   } catch {
-    return sendJson(res, 400, openAiError("We could not parse the JSON body of your request."));
+    return sendJsonWithCookie(res, 400, openAiError("We could not parse the JSON body of your request."));
   }
   const model = typeof request.model === "string" ? request.model : "gpt-4o-mini";
   const id = "chatcmpl-stub";
@@ -131,7 +106,7 @@ function chatCompletion(
     }));
     return streamEvents("/v1/chat/completions", res, chunks, 20, streams, timers, true);
   }
-  sendJson(res, 200, {
+  sendJsonWithCookie(res, 200, {
     id,
     object: "chat.completion",
     model,
@@ -179,14 +154,8 @@ function streamEvents(
   send();
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    "set-cookie": STUB_SET_COOKIE,
-  });
-  res.end(text);
+function sendJsonWithCookie(res: ServerResponse, status: number, body: unknown): void {
+  sendJson(res, status, body, { "set-cookie": STUB_SET_COOKIE });
 }
 
 function openAiError(message: string): unknown {
@@ -196,20 +165,4 @@ function openAiError(message: string): unknown {
 function boundedInt(text: string | null, fallback: number, min: number, max: number): number {
   const value = text === null ? fallback : Number.parseInt(text, 10);
   return Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.destroy();
-        reject(new Error("body too large"));
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }

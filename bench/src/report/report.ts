@@ -60,6 +60,55 @@ function writeChart(file: string, title: string, series: ChartSeries[]): string 
   return `![${title}](benchmarks/${file})`;
 }
 
+interface RateSection {
+  suite: "authz" | "path";
+  heading: string;
+  tables: (run: SuiteRun) => string;
+  chart: { file: string; title: string; systems: string[]; scenario?: string };
+  profileTitle: string;
+}
+
+/** The suites measured at fixed rates: tables, a latency chart, and the CPU profile when one was taken. */
+const RATE_SECTIONS: RateSection[] = [
+  {
+    suite: "authz",
+    heading: "### authz: Check straight at the server",
+    tables: authzTables,
+    chart: {
+      file: "authz-latency.png",
+      title: "Check latency vs offered rate (llm-call)",
+      systems: ["authz-server", "opa-envoy-plugin", "noop"],
+      scenario: "llm-call",
+    },
+    profileTitle: "CPU profile of authz-server at saturation",
+  },
+  {
+    suite: "path",
+    heading: "### path: HTTP through the sidecar",
+    tables: pathTables,
+    chart: {
+      file: "path-latency.png",
+      title: "Request latency through Envoy vs offered rate",
+      systems: ["envoy-only", "ext_authz", "ext_authz+ext_proc"],
+    },
+    profileTitle: "CPU profile at 1,000 rps through the sidecar",
+  },
+];
+
+function rateSection(run: SuiteRun, section: RateSection): string[] {
+  const { file, title, systems, scenario } = section.chart;
+  const lines = [
+    section.heading,
+    "",
+    section.tables(run),
+    "",
+    writeChart(file, title, rateSeries(run, systems, scenario)),
+    "",
+  ];
+  const profile = profileTables(run, section.profileTitle);
+  return profile ? [...lines, profile, ""] : lines;
+}
+
 function runLine(run: SuiteRun): string {
   const load = run.results.map((r) => r.load_1m).filter((v): v is number => typeof v === "number");
   const range = load.length > 0 ? `${Math.min(...load)}–${Math.max(...load)}` : "–";
@@ -91,39 +140,9 @@ export function renderResults(): string {
       "",
     );
   }
-  const authz = runs.authz;
-  if (authz) {
-    sections.push(
-      "### authz: Check straight at the server",
-      "",
-      authzTables(authz),
-      "",
-      writeChart(
-        "authz-latency.png",
-        "Check latency vs offered rate (llm-call)",
-        rateSeries(authz, ["authz-server", "opa-envoy-plugin", "noop"], "llm-call"),
-      ),
-      "",
-    );
-    const profile = profileTables(authz, "CPU profile of authz-server at saturation");
-    if (profile) sections.push(profile, "");
-  }
-  const path = runs.path;
-  if (path) {
-    sections.push(
-      "### path: HTTP through the sidecar",
-      "",
-      pathTables(path),
-      "",
-      writeChart(
-        "path-latency.png",
-        "Request latency through Envoy vs offered rate",
-        rateSeries(path, ["envoy-only", "ext_authz", "ext_authz+ext_proc"]),
-      ),
-      "",
-    );
-    const profile = profileTables(path, "CPU profile at 1,000 rps through the sidecar");
-    if (profile) sections.push(profile, "");
+  for (const section of RATE_SECTIONS) {
+    const run = runs[section.suite];
+    if (run) sections.push(...rateSection(run, section));
   }
   if (runs.sse) sections.push("### sse: streaming", "", sseTables(runs.sse), "");
   if (runs.sse) {

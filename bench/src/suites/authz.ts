@@ -98,6 +98,17 @@ async function expectVerdict(server: CheckServer, scenario: Scenario): Promise<v
   }
 }
 
+/** One ghz run of `message` against `server`; without `rps`, as fast as `concurrency` workers go. */
+function ghz(
+  server: { target: string },
+  message: Uint8Array,
+  durationS: number,
+  concurrency: number,
+  rps?: number,
+): Promise<GhzResult> {
+  return runGhz({ target: server.target, message, durationS, concurrency, rps });
+}
+
 export interface AuthzOptions {
   /** Capture a CPU profile of authz-server at saturation even when every target is met. */
   profile?: boolean;
@@ -144,19 +155,14 @@ export async function authzSuite(options: AuthzOptions = {}): Promise<SuiteRun> 
     }
 
     for (const [, server] of systems) {
-      await runGhz({ target: server.target, message: main.message, durationS: WARMUP_S, concurrency: 8 });
+      await ghz(server, main.message, WARMUP_S, 8);
     }
     // Throughput: rounds in alternation, the best round per system. Other work on a shared machine
     // can only take throughput away, so the best round is the closest to each system's capacity.
     const saturation = new Map<string, GhzResult>();
     for (let round = 0; round < SATURATION_ROUNDS; round++) {
       for (const [name, server] of systems) {
-        const result = await runGhz({
-          target: server.target,
-          message: main.message,
-          durationS: SATURATION_ROUND_S,
-          concurrency: SATURATION_CONCURRENCY,
-        });
+        const result = await ghz(server, main.message, SATURATION_ROUND_S, SATURATION_CONCURRENCY);
         recorder.record(name, { ...resultFields(main.name, "saturation-round", result), round });
         const best = saturation.get(name);
         if (!best || result.achieved_rps > best.achieved_rps) saturation.set(name, result);
@@ -170,13 +176,7 @@ export async function authzSuite(options: AuthzOptions = {}): Promise<SuiteRun> 
       const runs = new Map<string, GhzResult[]>();
       for (let round = 0; round < RATE_ROUNDS; round++) {
         for (const [name, server] of systems) {
-          const result = await runGhz({
-            target: server.target,
-            message: main.message,
-            durationS: RATE_ROUND_S,
-            concurrency: RATE_CONCURRENCY,
-            rps,
-          });
+          const result = await ghz(server, main.message, RATE_ROUND_S, RATE_CONCURRENCY, rps);
           runs.set(name, [...(runs.get(name) ?? []), result]);
         }
       }
@@ -187,20 +187,9 @@ export async function authzSuite(options: AuthzOptions = {}): Promise<SuiteRun> 
       }
     }
     for (const [name, server] of systems.slice(0, 2)) {
-      const sat = await runGhz({
-        target: server.target,
-        message: delegated.message,
-        durationS: DURATION_S,
-        concurrency: SATURATION_CONCURRENCY,
-      });
+      const sat = await ghz(server, delegated.message, DURATION_S, SATURATION_CONCURRENCY);
       recorder.record(name, resultFields(delegated.name, "saturation", sat));
-      const rated = await runGhz({
-        target: server.target,
-        message: delegated.message,
-        durationS: DURATION_S,
-        concurrency: RATE_CONCURRENCY,
-        rps: 1_000,
-      });
+      const rated = await ghz(server, delegated.message, DURATION_S, RATE_CONCURRENCY, 1_000);
       recorder.record(name, resultFields(delegated.name, "rate", rated, 1_000));
     }
     recorder.record("authz-server", { mode: "memory", rss_mb: rssMb(ours.process.pid) });
@@ -260,14 +249,9 @@ async function profileAtSaturation(inputs: PolicyInputs, message: Buffer): Promi
   mkdirSync(profileDir, { recursive: true });
   const spawnedAt = Date.now();
   const server = await startWardenAuthz({ name: "bench-authz-profiled", inputs, cpuProfileDir: profileDir });
-  await runGhz({ target: server.target, message, durationS: WARMUP_S, concurrency: 8 });
+  await ghz(server, message, WARMUP_S, 8);
   const loadStartedAt = Date.now();
-  await runGhz({
-    target: server.target,
-    message,
-    durationS: DURATION_S,
-    concurrency: SATURATION_CONCURRENCY,
-  });
+  await ghz(server, message, DURATION_S, SATURATION_CONCURRENCY);
   await server.stop();
   // Start-up and warm-up left out: the shares describe the server at saturation.
   return summarizeProfile(newestProfile(profileDir), 15, loadStartedAt - spawnedAt);

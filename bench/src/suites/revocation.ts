@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { SvidHttpsClient } from "../../../test/agents/svid-https-client.js";
 import {
   dataPlaneLogin,
@@ -8,13 +7,15 @@ import {
 import { POLICY_DIR } from "../../../test/harness/policy-bundles.js";
 import { registryWorkflow } from "../../../test/harness/registry-workflow.js";
 import { startPostgres, type PostgresCluster } from "../../../test/harness/postgres.js";
-import { sleep, stopAll, waitFor } from "../../../test/harness/process.js";
+import { stopAll, waitFor } from "../../../test/harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../../../test/harness/spire.js";
 import { startStack, type Stack } from "../../../test/harness/stack.js";
 import { startVault, type VaultDev } from "../../../test/harness/vault.js";
 import { StubOidcIssuer } from "../../../test/stubs/oidc-issuer.js";
+import { pollUntilRefused } from "../../../test/support/poll-until-refused.js";
 import { Recorder, type SuiteRun } from "../results.js";
 import { summarize } from "../stats.js";
+import { CHAT_BODY } from "../../../test/support/chat-request.js";
 
 /**
  * Time from a reviewer's revocation API call to the agent's first refused request, every part real:
@@ -29,7 +30,6 @@ const AGENT = "revocation-bench-bot";
 const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const TRIALS = Number(process.env.BENCH_REVOCATION_TRIALS ?? 100);
 const POLL_PAUSE_MS = 2;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
 export async function revocationSuite(): Promise<SuiteRun> {
   const recorder = new Recorder("revocation");
   Object.assign(recorder.settings, {
@@ -105,21 +105,14 @@ export async function revocationSuite(): Promise<SuiteRun> {
       const attestation = await workflow.approve(await workflow.submit(agent));
       await waitFor(`trial ${trial}: allowed`, async () => (await call()) === 200, 10_000);
       await workflow.revoke(attestation);
-      const revokedAt = performance.now();
-      let count = 0;
-      for (;;) {
-        const status = await call();
-        count += 1;
-        if (status !== 200) {
-          if (status !== 403)
-            throw new Error(`trial ${trial}: refused with ${status}, expected 403 kya_revoked`);
-          break;
-        }
-        if (performance.now() - revokedAt > 5_000) throw new Error(`trial ${trial}: not enforced within 5 s`);
-        await sleep(POLL_PAUSE_MS);
-      }
-      delays.push(performance.now() - revokedAt);
-      polls.push(count);
+      const refused = await pollUntilRefused(`trial ${trial}`, call, (status) => status === 200, {
+        pauseMs: POLL_PAUSE_MS,
+        limitMs: 5_000,
+      });
+      if (refused.refusal !== 403)
+        throw new Error(`trial ${trial}: refused with ${refused.refusal}, expected 403 kya_revoked`);
+      delays.push(refused.delayMs);
+      polls.push(refused.polls);
     }
     const latency = summarize(delays);
     recorder.record("warden", {

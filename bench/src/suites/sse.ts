@@ -1,12 +1,12 @@
-import { performance } from "node:perf_hooks";
 import { providerDestinations, type Destination } from "../../../lib/src/envoy/bootstrap.js";
-import { SseDecoder } from "../../../extproc-server/src/sse/decoder.js";
 import { startEnvoy } from "../../../test/harness/envoy.js";
 import { freePorts, stopAll } from "../../../test/harness/process.js";
 import { startStack, type Stack } from "../../../test/harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../../../test/harness/vault-tls.js";
 import { startOpenAiStub } from "../../../test/stubs/llm-openai.js";
 import type { LlmStub } from "../../../test/stubs/llm-stub-server.js";
+import { extprocVaultLogin } from "../../../test/support/extproc-vault-login.js";
+import { timedStream } from "../../../test/support/timed-stream.js";
 import { PATH_VARIANTS, withoutFilters } from "../envoy-variants.js";
 import { startProfiledSidecar } from "../profiled.js";
 import { Recorder, type Headline, type SuiteRun } from "../results.js";
@@ -28,47 +28,6 @@ const FIRST_EVENT_TRIALS = 200;
 const PLACEHOLDER = "sk-placeholder-the-agent-holds-nothing";
 const VAULT_KEY = "sk-bench-vault-openai-0123456789";
 
-interface StreamTiming {
-  eventDelaysMs: number[];
-  firstEventMs: number;
-}
-
-async function timedStream(stub: LlmStub, baseUrl: string, key: string, events: number, intervalMs: number) {
-  const started = performance.now();
-  const before = stub.streams.length;
-  const response = await fetch(`${baseUrl}/openai/v1/chat/completions`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${key}`,
-      "content-type": "application/json",
-      "x-stub-events": String(events),
-      "x-stub-interval-ms": String(intervalMs),
-    },
-    body: JSON.stringify({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hi" }] }),
-  });
-  if (response.status !== 200 || !response.body) {
-    throw new Error(`stream through ${baseUrl}: ${response.status} ${await response.text()}`);
-  }
-  const receivedAt: number[] = [];
-  const decoder = new SseDecoder();
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const now = performance.now();
-    decoder.push(value, () => receivedAt.push(now));
-  }
-  const sent = stub.streams[before]?.sentAt ?? [];
-  const timing: StreamTiming = {
-    // The events both paths carry ([DONE] and any usage chunk are not timed by the stub).
-    eventDelaysMs: receivedAt
-      .slice(0, Math.min(sent.length, receivedAt.length))
-      .map((at, i) => at - sent[i]!),
-    firstEventMs: (receivedAt[0] ?? Number.NaN) - started,
-  };
-  return timing;
-}
-
 export async function sseSuite(options: { profile?: boolean } = {}): Promise<SuiteRun> {
   const recorder = new Recorder("sse");
   Object.assign(recorder.settings, {
@@ -88,14 +47,7 @@ export async function sseSuite(options: { profile?: boolean } = {}): Promise<Sui
     const port = stub.port;
     const destinations = (): Destination[] =>
       providerDestinations().map((d) => ({ ...d, upstream: { address: "127.0.0.1", port, tls: false } }));
-    const extprocEnv = {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_DEFAULT_TENANT: "acme",
-    };
+    const extprocEnv = { ...extprocVaultLogin(vault, extproc), WARDEN_DEFAULT_TENANT: "acme" };
     stack = await startStack({ name: "bench-sse", destinations, extprocEnv });
     const [agentPort, adminPort] = (await freePorts(2)) as [number, number];
     await startEnvoy(
