@@ -83,6 +83,12 @@ export async function launchComponent(component: Component, name: string): Promi
   return child;
 }
 
+/** A runtime component's one-time set-up (keys, config files, initdb), then its launch. */
+export async function startComponent(component: Component, name: string): Promise<Child> {
+  await component.prepare?.();
+  return launchComponent(component, name);
+}
+
 /** How the harness runs a `Child`: a fresh log, the test grace, escalations said on stderr. */
 export function testChildOptions(name: string, logPath: string): ChildOptions {
   return {

@@ -18,7 +18,11 @@ import {
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
-import type { SpireStack } from "./spire.js";
+import { startSpire, type SpireOptions, type SpireStack } from "./spire.js";
+import { dataPlaneLogin, startControlPlaneProcess, type ControlPlaneProcess } from "./control-plane.js";
+import { startPostgres, type PostgresCluster } from "./postgres.js";
+import { startVault, type VaultDev } from "./vault.js";
+import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 
 /**
  * The local data plane, all real and on free loopback ports: Envoy (rendered bootstrap) → authz-server
@@ -199,17 +203,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       { logLevel: options.envoyLogLevel, uid: spire ? WORKLOAD_UIDS.envoy : undefined },
     );
     cleanups.push(() => envoy.stop());
-    // With SDS, Envoy is LIVE before its secrets arrive: wait until the listener and clusters have them.
-    if (spire) {
-      await waitFor(
-        "envoy SDS secrets (listener and clusters warm)",
-        async () =>
-          (await envoy.stat("listener_manager.total_listeners_active")) >= 1 &&
-          (await envoy.stat("listener_manager.total_listeners_warming")) === 0 &&
-          (await envoy.stat("cluster_manager.warming_clusters")) === 0,
-        30_000,
-      );
-    }
 
     return {
       agentUrl: `${spire ? "https" : "http"}://127.0.0.1:${agentPort}`,
@@ -222,6 +215,91 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       identities,
       stop,
     };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export interface TestStackOptions {
+  /** Names the logs and folders under `.run/`. */
+  name: string;
+  trustDomain: string;
+  spire?: Omit<SpireOptions, "name" | "trustDomain">;
+  /** The data plane (policy, destinations, extra server environment); it always runs with SPIRE. */
+  dataPlane?: Omit<StackOptions, "name" | "spire">;
+  /** authz-server accepts the control plane's access tokens (WARDEN_TOKEN_ISSUER). */
+  acceptTokens?: boolean;
+}
+
+/** Every real component of a governed deployment, started by `startTestStack`. */
+export interface TestStack {
+  cluster: PostgresCluster;
+  /** The control plane's database (superuser URL). */
+  databaseUrl: string;
+  vault: VaultDev;
+  oidc: StubOidcIssuer;
+  spire: SpireStack;
+  controlPlane: ControlPlaneProcess;
+  stack: Stack;
+  /** Stops everything in reverse order of start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one start-up of a governed test environment: PostgreSQL, OpenBao, a stub OIDC issuer and
+ * SPIRE (in parallel), the control plane as a process, then the data plane with SPIRE mTLS, where
+ * authz-server reads the registry through the data-plane login and checks tokens against the
+ * control plane's JWKS.
+ */
+export async function startTestStack(options: TestStackOptions): Promise<TestStack> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  const started = <T>(component: Promise<T>, stopIt: (t: T) => Promise<unknown>) =>
+    component.then((value) => {
+      cleanups.push(() => stopIt(value));
+      return value;
+    });
+  try {
+    const [cluster, vault, oidc, spire] = await Promise.all([
+      started(startPostgres(), (c) => c.destroy()),
+      started(startVault(), (v) => v.stop()),
+      started(StubOidcIssuer.start(), (o) => o.close()),
+      started(
+        startSpire({ ...options.spire, name: `${options.name}-spire`, trustDomain: options.trustDomain }),
+        (sp) => sp.stop(),
+      ),
+    ]);
+    const databaseUrl = await cluster.createDatabase();
+    const controlPlane = await started(
+      startControlPlaneProcess({
+        name: `${options.name}-control-plane`,
+        databaseUrl,
+        oidcIssuer: oidc.issuer,
+        vault,
+      }),
+      (cp) => cp.stop(),
+    );
+    const dataPlane = options.dataPlane ?? {};
+    const stack = await started(
+      startStack({
+        ...dataPlane,
+        name: options.name,
+        spire,
+        authzEnv: {
+          WARDEN_REGISTRY_FILE: "",
+          // The data-plane login: reads the registry, appends decisions (migrations 004 and 008).
+          DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
+          WARDEN_JWKS_URL: `${controlPlane.url}/.well-known/jwks.json`,
+          ...(options.acceptTokens ? { WARDEN_TOKEN_ISSUER: controlPlane.url } : {}),
+          ...dataPlane.authzEnv,
+        },
+      }),
+      (st) => st.stop(),
+    );
+    return { cluster, databaseUrl, vault, oidc, spire, controlPlane, stack, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -7,7 +7,7 @@ import {
   readRootToken,
 } from "../../lib/src/runtime/components/openbao.js";
 import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
-import { freePorts, launchComponent, REPO_ROOT, RUN_DIR, type ManagedProcess } from "./process.js";
+import { freePorts, REPO_ROOT, startComponent, RUN_DIR, type ManagedProcess } from "./process.js";
 
 /**
  * A real OpenBao with a TLS listener, started by the runtime's openbao component as `warden up`
@@ -44,8 +44,7 @@ export class VaultTls {
     const [port, clusterPort] = (await freePorts(2)) as [number, number];
     const dir = join(RUN_DIR, `${name}-${process.pid}-${port}`);
     const component = openBaoComponent(dir, port, clusterPort, "warden.local");
-    await component.prepare?.();
-    const bao = await launchComponent(component, `${name}-openbao-${port}`);
+    const bao = await startComponent(component, `${name}-openbao-${port}`);
     const files = openBaoFiles(dir, port);
     return new VaultTls(files.address, files.caFile, readRootToken(files), bao, dir);
   }

@@ -202,6 +202,33 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
 }
 
+/** Waits for `probe` while `alive()` (which throws `GiveUp` once the program exited) allows it. */
+export function waitWhileAlive(
+  what: string,
+  alive: () => void,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  return waitFor(
+    what,
+    async () => {
+      alive();
+      return probe();
+    },
+    timeoutMs,
+  );
+}
+
+/** Whether `action` completes without throwing. */
+export async function succeeds(action: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await action();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host });

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { httpOk, portOpen, waitFor } from "../child.js";
+import { httpOk, portOpen, waitWhileAlive } from "../child.js";
 import { distMain, REPO_ROOT } from "../layout.js";
 import type { Component } from "../supervisor.js";
 import { querySql } from "./postgres.js";
@@ -21,12 +21,10 @@ export function devOidcComponent(dir: string, port: number): Component {
       args: [join(REPO_ROOT, "dist", "lib", "src", "runtime", "dev-oidc", "main.js"), dir, String(port)],
     }),
     async ready(alive) {
-      await waitFor(
+      await waitWhileAlive(
         "dev-oidc issuer",
-        async () => {
-          alive();
-          return httpOk(`${issuer}/.well-known/openid-configuration`);
-        },
+        alive,
+        () => httpOk(`${issuer}/.well-known/openid-configuration`),
         30_000,
       );
     },
@@ -80,14 +78,7 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
       },
     }),
     async ready(alive) {
-      await waitFor(
-        "control plane ready",
-        async () => {
-          alive();
-          return httpOk(`${url}/readyz`);
-        },
-        90_000,
-      );
+      await waitWhileAlive("control plane ready", alive, () => httpOk(`${url}/readyz`), 90_000);
       if (!params.createDataPlaneLogins) return;
       // authz-server reads the registry and appends its decisions to the audit log.
       const groups = {
@@ -200,12 +191,10 @@ export function authzComponent(
       },
     }),
     async ready(alive) {
-      await waitFor(
+      await waitWhileAlive(
         "authz-server ready (policy loaded)",
-        async () => {
-          alive();
-          return (await portOpen(params.port)) && (await httpOk(readyUrl));
-        },
+        alive,
+        async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
         60_000,
       );
     },
@@ -248,14 +237,7 @@ export function extprocComponent(
       },
     }),
     async ready(alive) {
-      await waitFor(
-        "extproc-server listening",
-        async () => {
-          alive();
-          return portOpen(params.port);
-        },
-        60_000,
-      );
+      await waitWhileAlive("extproc-server listening", alive, () => portOpen(params.port), 60_000);
     },
     healthy: () => portOpen(params.port),
   };
