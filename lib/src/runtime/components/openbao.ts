@@ -7,9 +7,10 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
-import { waitFor } from "../child.js";
+import { waitFor, waitWhileAlive } from "../child.js";
 import { ensureCa, ensureLeaf, type PemPair } from "../local-ca.js";
 import { REPO_ROOT, toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
@@ -35,9 +36,10 @@ export interface OpenBaoFiles {
   initFile: string;
 }
 
-export function openBaoFiles(dir: string, port: number): OpenBaoFiles {
+/** `tls: false` is for tests only: a plain-HTTP listener on loopback. */
+export function openBaoFiles(dir: string, port: number, tls = true): OpenBaoFiles {
   return {
-    address: `https://127.0.0.1:${port}`,
+    address: `${tls ? "https" : "http"}://127.0.0.1:${port}`,
     caFile: join(dir, "ca.pem"),
     controlPlaneTokenFile: join(dir, "control-plane-token"),
     extprocClient: {
@@ -49,12 +51,18 @@ export function openBaoFiles(dir: string, port: number): OpenBaoFiles {
 }
 
 export class BaoClient {
-  private readonly agent: Agent;
+  private readonly agent: Agent | HttpAgent;
+  private readonly send: typeof request;
+  /** `caFile` null: a plain-HTTP address (tests). */
   constructor(
     readonly address: string,
-    caFile: string,
+    caFile: string | null,
   ) {
-    this.agent = new Agent({ ca: readFileSync(caFile), keepAlive: false });
+    this.agent =
+      caFile === null
+        ? new HttpAgent({ keepAlive: false })
+        : new Agent({ ca: readFileSync(caFile), keepAlive: false });
+    this.send = caFile === null ? httpRequest : request;
   }
 
   call<T = Record<string, unknown>>(
@@ -65,7 +73,7 @@ export class BaoClient {
   ): Promise<{ status: number; body: T | undefined }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = this.send(
         `${this.address}/v1/${path}`,
         {
           method,
@@ -124,14 +132,22 @@ export function readRootToken(files: OpenBaoFiles): string {
   return (JSON.parse(readFileSync(files.initFile, "utf8")) as InitMaterial).root_token;
 }
 
+export interface OpenBaoOptions {
+  /** Owner of extproc-server's client key. */
+  extprocUid?: number;
+  /** Default true; false (tests only) serves plain HTTP on loopback. */
+  tls?: boolean;
+}
+
 export function openBaoComponent(
   dir: string,
   port: number,
   clusterPort: number,
   trustDomain: string,
-  extprocUid?: number,
+  { extprocUid, tls = true }: OpenBaoOptions = {},
 ): Component {
-  const files = openBaoFiles(dir, port);
+  const files = openBaoFiles(dir, port, tls);
+  const serverCa = tls ? files.caFile : null;
   const configFile = join(dir, "openbao.hcl");
   return {
     name: "openbao",
@@ -167,8 +183,9 @@ export function openBaoComponent(
           `listener "tcp" {`,
           `  address = "127.0.0.1:${port}"`,
           `  cluster_address = "127.0.0.1:${clusterPort}"`,
-          `  tls_cert_file = "${server.certFile}"`,
-          `  tls_key_file = "${server.keyFile}"`,
+          ...(tls
+            ? [`  tls_cert_file = "${server.certFile}"`, `  tls_key_file = "${server.keyFile}"`]
+            : [`  tls_disable = true`]),
           `}`,
           `api_addr = "${files.address}"`,
           `cluster_addr = "https://127.0.0.1:${clusterPort}"`,
@@ -185,15 +202,12 @@ export function openBaoComponent(
       };
     },
     async ready(alive) {
-      const bao = new BaoClient(files.address, files.caFile);
+      const bao = new BaoClient(files.address, serverCa);
       try {
-        await waitFor(
+        await waitWhileAlive(
           "OpenBao to answer",
-          async () => {
-            alive();
-            const health = await bao.call("GET", "sys/health");
-            return health.status > 0;
-          },
+          alive,
+          async () => (await bao.call("GET", "sys/health")).status > 0,
           30_000,
         );
         await initialiseAndUnseal(bao, files);
@@ -214,7 +228,7 @@ export function openBaoComponent(
       }
     },
     async healthy() {
-      const bao = new BaoClient(files.address, files.caFile);
+      const bao = new BaoClient(files.address, serverCa);
       try {
         return (await bao.call("GET", "sys/health")).status === 200;
       } catch {

@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { waitFor } from "../child.js";
+import { succeeds, waitWhileAlive } from "../child.js";
 import { postgresBinary } from "../layout.js";
 import type { Component } from "../supervisor.js";
 
@@ -95,13 +95,10 @@ export function postgresComponent(dir: string, port: number, tuning: PostgresTun
       return { ...postgres, stopSignals: ["SIGINT", "SIGQUIT", "SIGKILL"] };
     },
     async ready(alive) {
-      await waitFor(
+      await waitWhileAlive(
         "postgres to accept queries",
-        async () => {
-          alive();
-          await querySql(postgresUrl(port, "postgres"), "SELECT 1");
-          return true;
-        },
+        alive,
+        async () => Boolean(await querySql(postgresUrl(port, "postgres"), "SELECT 1")),
         60_000,
       );
       if (database === null) return;
@@ -111,13 +108,6 @@ export function postgresComponent(dir: string, port: number, tuning: PostgresTun
       );
       if (exists.rowCount === 0) await querySql(postgresUrl(port, "postgres"), `CREATE DATABASE ${database}`);
     },
-    async healthy() {
-      try {
-        await querySql(postgresUrl(port, "postgres"), "SELECT 1");
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    healthy: () => succeeds(() => querySql(postgresUrl(port, "postgres"), "SELECT 1")),
   };
 }
