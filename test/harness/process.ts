@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { Child, type ChildOptions, type LaunchSpec } from "../../lib/src/runtime/child.js";
+import { Child, type LaunchSpec } from "../../lib/src/runtime/child.js";
 import { REPO_ROOT } from "../../lib/src/runtime/layout.js";
 import type { Component } from "../../lib/src/runtime/supervisor.js";
 
@@ -51,21 +51,31 @@ export interface StartOptions extends Omit<LaunchSpec, "args"> {
 
 const live = new Set<Child>();
 
-/** Starts a program with the test defaults: the repository as cwd, short server drains, a fresh log. */
+/**
+ * Starts a program with the test defaults: the repository as cwd, short server drains, a fresh log
+ * (a wait on its output never matches an earlier run), the test stop grace, escalations on stderr.
+ */
 export function startProcess(options: StartOptions): Child {
   const { name, ...spec } = options;
-  return track(
-    Child.start(
-      {
-        ...spec,
-        args: spec.args ?? [],
-        cwd: spec.cwd ?? REPO_ROOT,
-        // Our servers drain for at most SERVER_SHUTDOWN_GRACE_MS unless a test asks for more.
-        env: { WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS), ...process.env, ...spec.env },
-      },
-      testChildOptions(name, join(RUN_DIR, `${name}.log`)),
-    ),
+  const child = Child.start(
+    {
+      ...spec,
+      args: spec.args ?? [],
+      cwd: spec.cwd ?? REPO_ROOT,
+      // Our servers drain for at most SERVER_SHUTDOWN_GRACE_MS unless a test asks for more.
+      env: { WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS), ...process.env, ...spec.env },
+    },
+    {
+      name,
+      logPath: join(RUN_DIR, `${name}.log`),
+      freshLog: true,
+      stopGraceMs: STOP_GRACE_MS,
+      onEscalate: (note) => process.stderr.write(`harness: ${note}\n`),
+    },
   );
+  live.add(child);
+  void child.waitForExit().then(() => live.delete(child));
+  return child;
 }
 
 /**
@@ -87,24 +97,6 @@ export async function launchComponent(component: Component, name: string): Promi
 export async function startComponent(component: Component, name: string): Promise<Child> {
   await component.prepare?.();
   return launchComponent(component, name);
-}
-
-/** How the harness runs a `Child`: a fresh log, the test grace, escalations said on stderr. */
-export function testChildOptions(name: string, logPath: string): ChildOptions {
-  return {
-    name,
-    logPath,
-    freshLog: true,
-    stopGraceMs: STOP_GRACE_MS,
-    onEscalate: (note: string) => process.stderr.write(`harness: ${note}\n`),
-  };
-}
-
-/** Registers a child with `stopAll` and the exit hook. */
-export function track(child: Child): Child {
-  live.add(child);
-  void child.waitForExit().then(() => live.delete(child));
-  return child;
 }
 
 /** Stops every process this module started; call from afterAll / finally. */

@@ -6,19 +6,22 @@ import { service as healthService, type ServingStatus } from "grpc-health-check"
 import type { Destination, SidecarParams } from "../../lib/src/envoy/bootstrap.js";
 import { providerDestinations } from "../../lib/src/envoy/bootstrap.js";
 import { startEnvoy, type EnvoySidecar } from "./envoy.js";
+import { httpOk, portOpen } from "../../lib/src/runtime/child.js";
+import { nodeProgramComponent } from "../../lib/src/runtime/components/node-programs.js";
+import { COMPONENT_UIDS, distMain } from "../../lib/src/runtime/layout.js";
 import {
   freePorts,
+  launchComponent,
   REPO_ROOT,
   RUN_DIR,
   SERVER_SHUTDOWN_GRACE_MS,
-  startProcess,
-  waitFor,
   type ManagedProcess,
 } from "./process.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
-import { startSpire, type SpireOptions, type SpireStack } from "./spire.js";
+import { currentProcessSelector, startSpire, type SpireOptions, type SpireStack } from "./spire.js";
+import { SvidHttpsClient } from "../agents/svid-https-client.js";
 import { dataPlaneLogin, startControlPlaneProcess, type ControlPlaneProcess } from "./control-plane.js";
 import { startPostgres, type PostgresCluster } from "./postgres.js";
 import { startVault, type VaultDev } from "./vault.js";
@@ -55,7 +58,7 @@ export interface StackOptions {
 }
 
 /** The uids our components run under with `spire`; test agents use 10100 and up. */
-export const WORKLOAD_UIDS = { envoy: 10001, authz: 10002, extproc: 10003 } as const;
+export const WORKLOAD_UIDS = COMPONENT_UIDS;
 
 export interface StackIdentities {
   trustDomain: string;
@@ -230,6 +233,11 @@ export interface TestStackOptions {
   dataPlane?: Omit<StackOptions, "name" | "spire">;
   /** authz-server accepts the control plane's access tokens (WARDEN_TOKEN_ISSUER). */
   acceptTokens?: boolean;
+  /**
+   * The SPIFFE ID of an agent played by this test process (its uid is the SPIRE selector): it is
+   * registered, and `agentClient` calls Envoy with its SVID.
+   */
+  agent?: string;
 }
 
 /** Every real component of a governed deployment, started by `startTestStack`. */
@@ -242,6 +250,8 @@ export interface TestStack {
   spire: SpireStack;
   controlPlane: ControlPlaneProcess;
   stack: Stack;
+  /** With `agent`: HTTPS to Envoy with the agent's SVID; else null. */
+  agentClient: SvidHttpsClient | null;
   /** Stops everything in reverse order of start. */
   stop(): Promise<void>;
 }
@@ -299,11 +309,39 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
       }),
       (st) => st.stop(),
     );
-    return { cluster, databaseUrl, vault, oidc, spire, controlPlane, stack, stop };
+    const agent = options.agent
+      ? await started(svidAgent(spire, options.agent, stack), (a) => a.close())
+      : null;
+    const agentClient = agent?.client ?? null;
+    return { cluster, databaseUrl, vault, oidc, spire, controlPlane, stack, agentClient, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** Registers the test process as `spiffeId`; its client calls Envoy with the SVID. */
+async function svidAgent(
+  spire: SpireStack,
+  spiffeId: string,
+  stack: Stack,
+): Promise<{ client: SvidHttpsClient; close(): Promise<void> }> {
+  await spire.register(spiffeId, [currentProcessSelector()]);
+  const workload = spire.workloadClient();
+  const watcher = workload.watchX509Svids({ retryMaxMs: 250 });
+  const client = new SvidHttpsClient(watcher, stack.identities!.envoy);
+  const close = async () => {
+    client.close();
+    watcher.close();
+    workload.close();
+  };
+  try {
+    await client.ready();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { client, close };
 }
 
 /** Every provider route, pointed at the stub over plain HTTP (production uses TLS to the real host). */
@@ -312,6 +350,17 @@ export function stubbedProviderDestinations(upstream: StubUpstream): Destination
     ...destination,
     upstream: { address: "127.0.0.1", port: upstream.port, tls: false },
   }));
+}
+
+/** Every provider route to the stub, except `service`, which goes to its own stub on `port`. */
+export function destinationsWithServiceAt(
+  service: string,
+  port: number,
+): (upstream: StubUpstream) => Destination[] {
+  return (upstream) =>
+    stubbedProviderDestinations(upstream).map((d) =>
+      d.service === service ? { ...d, upstream: { address: "127.0.0.1", port, tls: false } } : d,
+    );
 }
 
 /** Entries for Envoy and both servers, each selected by the uid it runs under. */
@@ -331,14 +380,28 @@ async function registerComponents(spire: SpireStack): Promise<StackIdentities> {
 
 function wardenServer(
   name: string,
-  component: string,
+  component: "authz-server" | "extproc-server",
   port: number,
   readyUrl: string | null,
   env: NodeJS.ProcessEnv,
   uid?: number,
 ): WardenServer {
-  const main = join(REPO_ROOT, "dist", component, "src", "main.js");
   const address = `127.0.0.1:${port}`;
+  const program = nodeProgramComponent({
+    name: component,
+    args: [distMain(component)],
+    ports: { grpc: port },
+    uid,
+    env: () => ({ ...env, NODE_ENV: "test" }),
+    readiness: `${name} serving`,
+    // With SPIRE the server waits for its SVID first, and answers only Envoy (health included).
+    // authz-server listens before its policy is loaded (it refuses with 503 until then).
+    serving: async () =>
+      (await portOpen(port)) &&
+      (uid !== undefined || (await grpcHealth(address)) === "SERVING") &&
+      (readyUrl === null || (await httpOk(readyUrl))),
+    readyTimeoutMs: 60_000,
+  });
   let current: ManagedProcess | undefined;
   return {
     name,
@@ -354,20 +417,7 @@ function wardenServer(
     },
     restart: async () => {
       if (current?.running) throw new Error(`${name} is already running`);
-      current = startProcess({
-        name,
-        command: process.execPath,
-        args: [main],
-        env: { ...env, NODE_ENV: "test" },
-        uid,
-      });
-      // With SPIRE the server waits for its SVID first, and answers only Envoy (health included).
-      await current.waitForLog(new RegExp(`${component} listening`), uid === undefined ? 20_000 : 40_000);
-      if (uid === undefined) {
-        await waitFor(`${name} gRPC health SERVING`, async () => (await grpcHealth(address)) === "SERVING");
-      }
-      // authz-server listens before its policy is loaded (it refuses with 503 until then).
-      if (readyUrl) await waitFor(`${name} ready`, async () => (await fetch(readyUrl)).ok);
+      current = await launchComponent(program, name);
     },
   };
 }
@@ -410,9 +460,7 @@ export function buildPolicyBundle(policyDir: string, out: string): Promise<strin
 }
 
 const SERVER_SOURCES = ["lib/src", "authz-server/src", "extproc-server/src"];
-const SERVER_MAINS = ["authz-server", "extproc-server"].map((c) =>
-  join(REPO_ROOT, "dist", c, "src", "main.js"),
-);
+const SERVER_MAINS = ["authz-server", "extproc-server"].map(distMain);
 
 /**
  * The servers run from `dist/` as they do in production. Builds (once, under a lock shared with

@@ -4,13 +4,10 @@ import { runWarden } from "../../control-plane/src/cli/warden.js";
 import { verifyAuditChain } from "../../lib/src/audit/verify.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
-import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
-import type { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { SvidHttpsClient } from "../agents/svid-https-client.js";
+import type { SvidHttpsClient } from "../agents/svid-https-client.js";
 import type { ApiResponse, ControlPlaneProcess } from "../harness/control-plane.js";
 import { REPO_ROOT, RUN_DIR, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { registryWorkflow, type RegistryEntry } from "../harness/registry-workflow.js";
-import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
 import { startTestStack, type Stack, type TestStack } from "../harness/stack.js";
 import type { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 
@@ -46,10 +43,7 @@ let databaseUrl: string;
 let owner: Database;
 let oidc: StubOidcIssuer;
 let controlPlane: ControlPlaneProcess;
-let spire: SpireStack;
 let stack: Stack;
-let workload: WorkloadApiClient;
-let watcher: X509SvidWatcher;
 let agentClient: SvidHttpsClient;
 let agent: RegistryEntry;
 const tokens: Record<string, string> = {};
@@ -59,6 +53,8 @@ beforeAll(async () => {
     name: "audit-e2e",
     trustDomain: TD,
     spire: { logLevel: "INFO" },
+    // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
+    agent: AGENT_ID,
     dataPlane: {
       // The shipped governance policy (identity, KYA, delegation), not the demo skeleton.
       policyDir: join(REPO_ROOT, "policies"),
@@ -68,7 +64,8 @@ beforeAll(async () => {
       },
     },
   });
-  ({ databaseUrl, oidc, spire, controlPlane, stack } = env);
+  ({ databaseUrl, oidc, controlPlane, stack } = env);
+  agentClient = env.agentClient!;
   owner = createPostgresDatabase(databaseUrl);
   [tokens.creator, tokens.reviewer, tokens.viewer, tokens.evil] = await Promise.all([
     oidc.token({ sub: "carl-creator", roles: ["creator"], tenant: "acme" }),
@@ -76,17 +73,9 @@ beforeAll(async () => {
     oidc.token({ sub: "vic-viewer", roles: ["viewer"], tenant: "acme" }),
     oidc.token({ sub: "mallory", roles: ["admin"], tenant: "globex" }),
   ]);
-  await spire.register(AGENT_ID, [currentProcessSelector()]);
-  workload = spire.workloadClient();
-  watcher = workload.watchX509Svids({ retryMaxMs: 250 });
-  agentClient = new SvidHttpsClient(watcher, stack.identities!.envoy);
-  await agentClient.ready();
 }, 240_000);
 
 afterAll(async () => {
-  agentClient?.close();
-  watcher?.close();
-  workload?.close();
   await owner?.close();
   await env?.stop();
   await stopAll();

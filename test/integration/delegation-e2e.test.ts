@@ -5,7 +5,7 @@ import type { ControlPlaneProcess } from "../harness/control-plane.js";
 import type { PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
-import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
+import { destinationsWithServiceAt, startTestStack, type Stack, type TestStack } from "../harness/stack.js";
 import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import type { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
@@ -82,12 +82,7 @@ beforeAll(async () => {
     acceptTokens: true,
     dataPlane: {
       policyDir: join(REPO_ROOT, "policies"),
-      destinations: (upstream) =>
-        stubbedProviderDestinations(upstream).map((d) =>
-          d.service === "google-drive"
-            ? { ...d, upstream: { address: "127.0.0.1", port: drive.port, tls: false } }
-            : d,
-        ),
+      destinations: destinationsWithServiceAt("google-drive", drive.port),
     },
   });
   ({ spire, cluster, databaseUrl, oidc, controlPlane: f, stack } = env);

@@ -21,7 +21,7 @@ import {
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startStack, stubbedProviderDestinations, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
+import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
@@ -215,12 +215,7 @@ beforeAll(async () => {
     name: "oauth-e2e",
     spire,
     policyDir: join(REPO_ROOT, "policies"),
-    destinations: (upstream) =>
-      stubbedProviderDestinations(upstream).map((d) =>
-        d.service === "google-drive"
-          ? { ...d, upstream: { address: "127.0.0.1", port: provider.port, tls: false } }
-          : d,
-      ),
+    destinations: destinationsWithServiceAt("google-drive", provider.port),
     authzEnv: {
       WARDEN_REGISTRY_FILE: "",
       DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),

@@ -2,12 +2,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
-import type { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
+import type { AgentResponse, SvidHttpsClient } from "../agents/svid-https-client.js";
 import type { ControlPlaneProcess } from "../harness/control-plane.js";
 import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
 import { startTestStack, type Stack, type TestStack } from "../harness/stack.js";
 import { registryWorkflow, type RegistryEntry, type RegistryWorkflow } from "../harness/registry-workflow.js";
 import { latencySummary, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
@@ -39,10 +36,7 @@ interface Outcome {
 let env: TestStack;
 let oidc: StubOidcIssuer;
 let controlPlane: ControlPlaneProcess;
-let spire: SpireStack;
 let stack: Stack;
-let workload: WorkloadApiClient;
-let watcher: X509SvidWatcher;
 let agentClient: SvidHttpsClient;
 let policyDir: string;
 let workflow: RegistryWorkflow;
@@ -63,6 +57,8 @@ beforeAll(async () => {
     name: "registry-e2e",
     trustDomain: TD,
     spire: { logLevel: "INFO" },
+    // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
+    agent: AGENT_ID,
     dataPlane: {
       policyDir,
       authzEnv: {
@@ -71,25 +67,16 @@ beforeAll(async () => {
       },
     },
   });
-  ({ oidc, spire, controlPlane, stack } = env);
+  ({ oidc, controlPlane, stack } = env);
+  agentClient = env.agentClient!;
   const [creator, reviewer] = await Promise.all([
     oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
   ]);
   workflow = registryWorkflow(controlPlane, { creator, reviewer });
-
-  // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
-  await spire.register(AGENT_ID, [currentProcessSelector()]);
-  workload = spire.workloadClient();
-  watcher = workload.watchX509Svids({ retryMaxMs: 250 });
-  agentClient = new SvidHttpsClient(watcher, stack.identities!.envoy);
-  await agentClient.ready();
 }, 240_000);
 
 afterAll(async () => {
-  agentClient?.close();
-  watcher?.close();
-  workload?.close();
   await env?.stop();
   await stopAll();
   if (policyDir) rmSync(policyDir, { recursive: true, force: true });
