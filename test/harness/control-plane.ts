@@ -1,6 +1,9 @@
 import { join } from "node:path";
 import type { PostgresCluster } from "./postgres.js";
-import { freePort, REPO_ROOT, RUN_DIR, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import { httpOk } from "../../lib/src/runtime/child.js";
+import { nodeProgramComponent } from "../../lib/src/runtime/components/node-programs.js";
+import { distMain } from "../../lib/src/runtime/layout.js";
+import { freePort, launchComponent, RUN_DIR, type ManagedProcess } from "./process.js";
 import { ensureBuilt } from "./stack.js";
 import type { VaultDev } from "./vault.js";
 
@@ -63,18 +66,21 @@ export interface ControlPlaneProcess {
   stop(): Promise<void>;
 }
 
-const CONTROL_PLANE_MAIN = join(REPO_ROOT, "dist", "control-plane", "src", "main.js");
+const CONTROL_PLANE_MAIN = distMain("control-plane");
 
 export async function startControlPlaneProcess(
   options: ControlPlaneProcessOptions,
 ): Promise<ControlPlaneProcess> {
   ensureBuilt([CONTROL_PLANE_MAIN], ["lib/src", "control-plane/src"]);
   const port = await freePort();
-  const managed = startProcess({
-    name: `${options.name}-${process.pid}`,
-    command: process.execPath,
+  const url = `http://127.0.0.1:${port}`;
+  // The token goes through the environment, never the command line.
+  const vaultToken = options.vault ? await options.vault.tokenFor("control-plane") : "";
+  const component = nodeProgramComponent({
+    name: "control-plane",
     args: [CONTROL_PLANE_MAIN],
-    env: {
+    ports: { http: port },
+    env: () => ({
       NODE_ENV: "test",
       WARDEN_CP_PORT: String(port),
       // One spool per process: two control planes must never share one.
@@ -82,20 +88,15 @@ export async function startControlPlaneProcess(
       WARDEN_OIDC_ISSUER: options.oidcIssuer,
       WARDEN_LOG_LEVEL: "info",
       DATABASE_URL: options.databaseUrl,
-      // The token goes through the environment, never the command line.
       VAULT_ADDR: options.vault?.address ?? "",
-      VAULT_TOKEN: options.vault ? await options.vault.tokenFor("control-plane") : "",
+      VAULT_TOKEN: vaultToken,
       ...options.env,
-    },
+    }),
+    readiness: "control plane ready",
+    serving: () => httpOk(`${url}/readyz`),
+    readyTimeoutMs: 90_000,
   });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await managed.waitForLog(/control plane listening/, 60_000);
-    await waitFor("control plane ready", async () => (await fetch(`${url}/readyz`)).ok, 30_000);
-  } catch (error) {
-    await managed.stop();
-    throw error;
-  }
+  const managed = await launchComponent(component, `${options.name}-${process.pid}`);
   return {
     url,
     process: managed,

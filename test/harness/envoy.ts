@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import {
@@ -8,12 +8,16 @@ import {
   sidecarParamsSchema,
   type SidecarParams,
 } from "../../lib/src/envoy/bootstrap.js";
-import { RUN_DIR, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
+import {
+  envoyAccessLogPath,
+  envoyLaunchComponent,
+  envoyStat,
+} from "../../lib/src/runtime/components/envoy.js";
+import { RUN_DIR, startComponent, toolPath, type ManagedProcess } from "./process.js";
 
 /**
  * A real Envoy sidecar for tests and the demo: the bootstrap rendered by lib/src/envoy/bootstrap.ts
- * into `.run/<name>/envoy.yaml`, the JSON access log in `.run/<name>/access.log`, ready when the
- * admin interface says LIVE.
+ * into `.run/<name>/envoy.yaml`, the JSON access log in `.run/<name>/access.log`.
  */
 export interface EnvoySidecar {
   readonly process: ManagedProcess;
@@ -33,6 +37,15 @@ export interface EnvoySidecar {
  */
 export type BootstrapTransform = (bootstrap: Record<string, unknown>) => Record<string, unknown>;
 
+function sidecarYaml(params: SidecarParams, transform?: BootstrapTransform): string {
+  return transform
+    ? stringify(transform(buildSidecarBootstrap(sidecarParamsSchema.parse(params))), {
+        lineWidth: 0,
+        aliasDuplicateObjects: false,
+      })
+    : renderSidecarBootstrap(params);
+}
+
 export function writeSidecarConfig(
   name: string,
   params: SidecarParams,
@@ -41,13 +54,7 @@ export function writeSidecarConfig(
   const dir = join(RUN_DIR, name);
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, "envoy.yaml");
-  const yaml = transform
-    ? stringify(transform(buildSidecarBootstrap(sidecarParamsSchema.parse(params))), {
-        lineWidth: 0,
-        aliasDuplicateObjects: false,
-      })
-    : renderSidecarBootstrap(params);
-  writeFileSync(configPath, yaml);
+  writeFileSync(configPath, sidecarYaml(params, transform));
   return { dir, configPath };
 }
 
@@ -68,68 +75,44 @@ export function validateEnvoyConfig(configPath: string): Promise<ValidateResult>
   });
 }
 
+/**
+ * The runtime's Envoy component with a bootstrap rendered from `params`; ready when the listener and
+ * the clusters are warm (with SPIRE: once the SDS secrets arrived).
+ */
 export async function startEnvoy(
   name: string,
   params: Omit<SidecarParams, "accessLogPath">,
   /** uid: run Envoy as this user (its SPIFFE identity with SPIRE's unix attestor). */
   options: { logLevel?: string; uid?: number; transform?: BootstrapTransform } = {},
 ): Promise<EnvoySidecar> {
-  const accessLogPath = join(RUN_DIR, name, "access.log");
-  mkdirSync(join(RUN_DIR, name), { recursive: true });
+  const dir = join(RUN_DIR, name);
+  const accessLogPath = envoyAccessLogPath(dir);
+  mkdirSync(dir, { recursive: true });
+  // A fresh access log: a test reads only its own requests.
   writeFileSync(accessLogPath, "");
-  if (options.uid !== undefined) chmodSync(accessLogPath, 0o666);
-  const { configPath } = writeSidecarConfig(name, { ...params, accessLogPath }, options.transform);
-  const envoyProcess = startProcess({
-    name: `${name}-envoy`,
-    command: toolPath("envoy"),
-    args: [
-      "-c",
-      configPath,
-      // Several sidecars run side by side in tests; hot restart would make them share memory.
-      "--disable-hot-restart",
-      "--concurrency",
-      "1",
-      "--log-level",
-      options.logLevel ?? "warn",
-      // Tests read the access log right after a request.
-      "--file-flush-interval-msec",
-      "100",
-    ],
+  const component = envoyLaunchComponent({
+    dir,
+    agentPort: params.agentListener.port,
+    adminPort: params.admin.port,
+    bootstrap: (logPath) => sidecarYaml({ ...params, accessLogPath: logPath }, options.transform),
     uid: options.uid,
+    logLevel: options.logLevel,
+    // Tests read the access log right after a request.
+    extraArgs: ["--file-flush-interval-msec", "100"],
   });
+  const envoyProcess = await startComponent(component, `${name}-envoy`);
   const adminUrl = `http://127.0.0.1:${params.admin.port}`;
-  const sidecar: EnvoySidecar = {
+  return {
     process: envoyProcess,
-    configPath,
+    configPath: join(dir, "envoy.yaml"),
     accessLogPath,
     adminUrl,
     accessLog: () => parseJsonLines(readFileSync(accessLogPath, "utf8")),
-    stat: async (stat) => {
-      const filter = encodeURIComponent(`^${escapeRegExp(stat)}$`);
-      const response = await fetch(`${adminUrl}/stats?filter=${filter}&format=json`);
-      const body = (await response.json()) as { stats?: { name?: string; value?: number }[] };
-      return body.stats?.find((s) => s.name === stat)?.value ?? 0;
-    },
+    stat: (stat) => envoyStat(adminUrl, stat),
     stop: async () => {
       await envoyProcess.stop();
     },
   };
-  const exited = envoyProcess.waitForExit().then((code) => {
-    throw new Error(`envoy exited (${code}) while starting; log:\n${envoyProcess.log().slice(-4000)}`);
-  });
-  try {
-    await Promise.race([
-      exited,
-      waitFor(`${name} envoy ready`, async () => {
-        const response = await fetch(`${adminUrl}/ready`);
-        return response.status === 200 && (await response.text()).trim() === "LIVE";
-      }),
-    ]);
-  } catch (error) {
-    await envoyProcess.stop();
-    throw error;
-  }
-  return sidecar;
 }
 
 function parseJsonLines(text: string): Record<string, unknown>[] {
@@ -137,8 +120,4 @@ function parseJsonLines(text: string): Record<string, unknown>[] {
     .split("\n")
     .filter((line) => line.trim().length > 0)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

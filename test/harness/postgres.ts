@@ -1,31 +1,16 @@
-import { execFile } from "node:child_process";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
-import { postgresBinary as binary } from "../../lib/src/runtime/layout.js";
-import { freePort, startProcess, STOP_GRACE_MS, waitFor, type ManagedProcess } from "./process.js";
+import { postgresComponent, postgresUrl } from "../../lib/src/runtime/components/postgres.js";
+import type { Component } from "../../lib/src/runtime/supervisor.js";
+import { freePort, launchComponent, STOP_GRACE_MS, type ManagedProcess } from "./process.js";
 
 /**
- * A throw-away PostgreSQL cluster for tests: initdb into a temp dir, postgres on a free port on
- * 127.0.0.1 (unix socket in the temp dir), superuser `postgres` with trust auth on loopback.
- *
- * PostgreSQL refuses to run as root. When the tests run as root, initdb and postgres run as the
- * unprivileged `nobody` user through `setpriv` (which execs, so the process we hold is postgres
- * itself and signals reach it directly); the temp dir is chowned to that user.
+ * A throw-away PostgreSQL cluster for tests: the runtime's postgres component (as root it runs as
+ * `nobody`) with its cluster in a temp dir, on a free port on 127.0.0.1, superuser `postgres` with
+ * trust auth on loopback.
  */
-const run = promisify(execFile);
-const RUN_AS = "nobody";
-
-function asUnprivileged(command: string, args: string[]): { command: string; args: string[] } {
-  if (process.getuid?.() !== 0) return { command, args };
-  return {
-    command: "setpriv",
-    args: [`--reuid=${RUN_AS}`, "--regid=nogroup", "--clear-groups", "--", command, ...args],
-  };
-}
-
 export class PostgresCluster {
   private process: ManagedProcess | undefined;
   private databases = 0;
@@ -33,6 +18,7 @@ export class PostgresCluster {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    private readonly component: Component,
   ) {}
 
   get dataDir(): string {
@@ -45,73 +31,26 @@ export class PostgresCluster {
 
   /** Connection string for a database (as the superuser). */
   url(database = "postgres", user = "postgres"): string {
-    return `postgresql://${user}@127.0.0.1:${this.port}/${database}`;
+    return postgresUrl(this.port, database, user);
   }
 
   static async create(): Promise<PostgresCluster> {
     const dir = mkdtempSync(join(tmpdir(), "warden-pg-"));
-    if (process.getuid?.() === 0) {
-      const { stdout } = await run("id", ["-u", RUN_AS]);
-      chownSync(dir, Number(stdout.trim()), -1);
-    }
-    const cluster = new PostgresCluster(dir, await freePort());
-    const initdb = asUnprivileged(binary("initdb"), [
-      "-D",
-      cluster.dataDir,
-      "-U",
-      "postgres",
-      "-A",
-      "trust",
-      "-E",
-      "UTF8",
-      "--locale=C.UTF-8",
-      "--no-sync",
-    ]);
-    await run(initdb.command, initdb.args, { timeout: 60_000 });
+    const port = await freePort();
+    const component = postgresComponent(dir, port, { maxConnections: 60, throwAway: true, database: null });
+    await component.prepare?.();
+    const cluster = new PostgresCluster(dir, port, component);
     await cluster.start();
     return cluster;
   }
 
   async start(): Promise<void> {
     if (this.running) return;
-    const postgres = asUnprivileged(binary("postgres"), [
-      "-D",
-      this.dataDir,
-      "-p",
-      String(this.port),
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      `unix_socket_directories=${this.dir}`,
-      "-c",
-      "max_connections=60",
-      "-c",
-      "shared_buffers=32MB",
-    ]);
-    this.process = startProcess({
-      name: `postgres-${this.port}`,
-      command: postgres.command,
-      args: postgres.args,
-      // SIGTERM is "smart" mode, which waits for every client to leave; SIGINT ("fast") disconnects
-      // them, SIGQUIT ("immediate") kills the backends. A lone SIGKILL would orphan the backends.
-      stopSignals: ["SIGINT", "SIGQUIT", "SIGKILL"],
-    });
-    await this.process.waitForPort(this.port, 30_000);
-    await waitFor("postgres to accept queries", () => this.ping(), 30_000);
+    this.process = await launchComponent(this.component, `postgres-${this.port}`);
   }
 
-  async ping(): Promise<boolean> {
-    const client = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 1_000 });
-    client.on("error", () => undefined);
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  ping(): Promise<boolean> {
+    return this.component.healthy();
   }
 
   /** Clean shutdown (SIGINT: "fast" mode, clients are disconnected). */

@@ -1,31 +1,31 @@
-import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeAliasSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { SpireRegistrar, type RegistrationEntry } from "../../lib/src/spiffe/registration.js";
 import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { REPO_ROOT, freePort, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
+import {
+  spireAgentComponent,
+  spirePaths,
+  spireServerComponent,
+  type SpireTuning,
+} from "../../lib/src/runtime/components/spire.js";
+import { freePort, startComponent, toolPath, type ManagedProcess } from "./process.js";
 
 /**
- * A real SPIRE server and agent for one test: spire/server.conf and spire/agent.conf filled in through
- * environment variables (-expandEnv), a temp data dir, the server on a free loopback port, the admin
- * and Workload API on unix sockets, the agent attested with a join token whose node alias
- * (spiffe://<td>/node/local) is the parent of every entry registered here.
+ * A real SPIRE server and agent for one test, started by the runtime's spire components as
+ * `warden up` starts them (spire/server.conf and spire/agent.conf through -expandEnv, the agent
+ * attested with a join token whose node alias spiffe://<td>/node/local parents every entry), with a
+ * temp data dir, the server on a free loopback port and short sync intervals.
  */
-export interface SpireOptions {
+export interface SpireOptions extends Pick<
+  SpireTuning,
+  "svidTtl" | "jwtSvidTtl" | "syncInterval" | "cacheReloadInterval" | "logLevel"
+> {
   /** prefix of the log files in .run/ */
   name?: string;
   trustDomain?: string;
-  /** server default_x509_svid_ttl (entries may set their own) */
-  svidTtl?: string;
-  jwtSvidTtl?: string;
-  /** agent experimental.sync_interval; SPIRE's default is 5s */
-  syncInterval?: string;
-  /** server experimental.cache_reload_interval; SPIRE's default is 5s */
-  cacheReloadInterval?: string;
-  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
 }
 
 export interface RegisterOptions {
@@ -96,98 +96,42 @@ export class SpireStack {
   }
 }
 
-function spireServer(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(toolPath("spire-server"), args, { timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error)
-        reject(new Error(`spire-server ${args.slice(0, 2).join(" ")}: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
 export async function startSpire(options: SpireOptions = {}): Promise<SpireStack> {
   const name = options.name ?? `spire-${process.pid}-${++stacks}`;
   const trustDomain = options.trustDomain ?? "warden.local";
   // Short base path: unix socket paths are limited to 107 bytes.
-  const dataDir = mkdtempSync(join(tmpdir(), "wsp-"));
-  const serverSocketPath = join(dataDir, "server.sock");
-  const workloadSocketPath = join(dataDir, "agent.sock");
+  const paths = spirePaths(mkdtempSync(join(tmpdir(), "wsp-")));
   const port = await freePort();
-  const env = {
-    WARDEN_TRUST_DOMAIN: trustDomain,
-    WARDEN_SPIRE_DATA_DIR: dataDir,
-    WARDEN_SPIRE_SERVER_PORT: String(port),
-    WARDEN_SPIRE_SERVER_SOCKET: serverSocketPath,
-    WARDEN_SPIRE_AGENT_SOCKET: workloadSocketPath,
-    WARDEN_SPIRE_LOG_LEVEL: options.logLevel ?? "DEBUG",
-    WARDEN_SVID_TTL: options.svidTtl ?? "1h",
-    WARDEN_JWT_SVID_TTL: options.jwtSvidTtl ?? "5m",
-    WARDEN_SPIRE_AGENT_TTL: "1h",
-    WARDEN_SPIRE_CA_TTL: "24h",
-    WARDEN_SPIRE_CACHE_RELOAD_INTERVAL: options.cacheReloadInterval ?? "100ms",
-    WARDEN_SPIRE_SYNC_INTERVAL: options.syncInterval ?? "200ms",
+  const tuning: SpireTuning = {
+    logLevel: options.logLevel ?? "DEBUG",
+    svidTtl: options.svidTtl,
+    jwtSvidTtl: options.jwtSvidTtl,
+    agentTtl: "1h",
+    caTtl: "24h",
+    cacheReloadInterval: options.cacheReloadInterval ?? "100ms",
+    syncInterval: options.syncInterval ?? "200ms",
   };
-
-  const server = startProcess({
-    name: `${name}-server`,
-    command: toolPath("spire-server"),
-    args: ["run", "-config", join(REPO_ROOT, "spire/server.conf"), "-expandEnv"],
-    env,
-  });
+  let server: ManagedProcess | undefined;
   let agent: ManagedProcess | undefined;
   try {
-    await waitFor(
-      "spire-server healthy",
-      async () => {
-        if (!server.running) throw new Error(`spire-server exited; log:\n${server.log().slice(-4000)}`);
-        await spireServer(["healthcheck", "-socketPath", serverSocketPath]);
-        return true;
-      },
-      30_000,
-    );
-    writeFileSync(
-      join(dataDir, "bootstrap-bundle.pem"),
-      await spireServer(["bundle", "show", "-socketPath", serverSocketPath, "-format", "pem"]),
-    );
-    const nodeAlias = nodeAliasSpiffeId(trustDomain);
-    const tokenOutput = await spireServer([
-      "token",
-      "generate",
-      "-socketPath",
-      serverSocketPath,
-      "-spiffeID",
-      nodeAlias,
-      "-ttl",
-      "600",
-      "-output",
-      "json",
-    ]);
-    const token = (JSON.parse(tokenOutput) as { value: string }).value;
-    agent = startProcess({
-      name: `${name}-agent`,
-      command: toolPath("spire-agent"),
-      args: ["run", "-config", join(REPO_ROOT, "spire/agent.conf"), "-expandEnv", "-joinToken", token],
-      env,
-    });
-    await agent.waitForLog(/Starting Workload and SDS APIs/, 30_000);
-    // Workloads under other uids (Envoy, our servers, test agents) must reach the Workload API socket:
-    // traverse the dir, without listing it (the server's keys are private to their files).
-    chmodSync(dataDir, 0o711);
+    server = await startComponent(spireServerComponent(paths, trustDomain, port, tuning), `${name}-server`);
+    // Tests register their own entries.
+    agent = await startComponent(spireAgentComponent(paths, trustDomain, port, [], tuning), `${name}-agent`);
+    const token = readFileSync(paths.joinToken, "utf8").trim();
     const agentSpiffeId = `spiffe://${trustDomain}/spire/agent/join_token/${token}`;
     return new SpireStack(
       trustDomain,
-      dataDir,
-      serverSocketPath,
-      workloadSocketPath,
+      paths.dir,
+      paths.serverSocket,
+      paths.agentSocket,
       agentSpiffeId,
       server,
       agent,
     );
   } catch (error) {
     await agent?.stop();
-    await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await server?.stop();
+    rmSync(paths.dir, { recursive: true, force: true });
     throw error;
   }
 }

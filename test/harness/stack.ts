@@ -6,19 +6,26 @@ import { service as healthService, type ServingStatus } from "grpc-health-check"
 import type { Destination, SidecarParams } from "../../lib/src/envoy/bootstrap.js";
 import { providerDestinations } from "../../lib/src/envoy/bootstrap.js";
 import { startEnvoy, type EnvoySidecar } from "./envoy.js";
+import { httpOk, portOpen } from "../../lib/src/runtime/child.js";
+import { nodeProgramComponent } from "../../lib/src/runtime/components/node-programs.js";
+import { COMPONENT_UIDS, distMain } from "../../lib/src/runtime/layout.js";
 import {
   freePorts,
+  launchComponent,
   REPO_ROOT,
   RUN_DIR,
   SERVER_SHUTDOWN_GRACE_MS,
-  startProcess,
-  waitFor,
   type ManagedProcess,
 } from "./process.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
-import type { SpireStack } from "./spire.js";
+import { currentProcessSelector, startSpire, type SpireOptions, type SpireStack } from "./spire.js";
+import { SvidHttpsClient } from "../agents/svid-https-client.js";
+import { dataPlaneLogin, startControlPlaneProcess, type ControlPlaneProcess } from "./control-plane.js";
+import { startPostgres, type PostgresCluster } from "./postgres.js";
+import { startVault, type VaultDev } from "./vault.js";
+import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 
 /**
  * The local data plane, all real and on free loopback ports: Envoy (rendered bootstrap) → authz-server
@@ -51,7 +58,7 @@ export interface StackOptions {
 }
 
 /** The uids our components run under with `spire`; test agents use 10100 and up. */
-export const WORKLOAD_UIDS = { envoy: 10001, authz: 10002, extproc: 10003 } as const;
+export const WORKLOAD_UIDS = COMPONENT_UIDS;
 
 export interface StackIdentities {
   trustDomain: string;
@@ -199,17 +206,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       { logLevel: options.envoyLogLevel, uid: spire ? WORKLOAD_UIDS.envoy : undefined },
     );
     cleanups.push(() => envoy.stop());
-    // With SDS, Envoy is LIVE before its secrets arrive: wait until the listener and clusters have them.
-    if (spire) {
-      await waitFor(
-        "envoy SDS secrets (listener and clusters warm)",
-        async () =>
-          (await envoy.stat("listener_manager.total_listeners_active")) >= 1 &&
-          (await envoy.stat("listener_manager.total_listeners_warming")) === 0 &&
-          (await envoy.stat("cluster_manager.warming_clusters")) === 0,
-        30_000,
-      );
-    }
 
     return {
       agentUrl: `${spire ? "https" : "http"}://127.0.0.1:${agentPort}`,
@@ -228,12 +224,143 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 }
 
+export interface TestStackOptions {
+  /** Names the logs and folders under `.run/`. */
+  name: string;
+  trustDomain: string;
+  spire?: Omit<SpireOptions, "name" | "trustDomain">;
+  /** The data plane (policy, destinations, extra server environment); it always runs with SPIRE. */
+  dataPlane?: Omit<StackOptions, "name" | "spire">;
+  /** authz-server accepts the control plane's access tokens (WARDEN_TOKEN_ISSUER). */
+  acceptTokens?: boolean;
+  /**
+   * The SPIFFE ID of an agent played by this test process (its uid is the SPIRE selector): it is
+   * registered, and `agentClient` calls Envoy with its SVID.
+   */
+  agent?: string;
+}
+
+/** Every real component of a governed deployment, started by `startTestStack`. */
+export interface TestStack {
+  cluster: PostgresCluster;
+  /** The control plane's database (superuser URL). */
+  databaseUrl: string;
+  vault: VaultDev;
+  oidc: StubOidcIssuer;
+  spire: SpireStack;
+  controlPlane: ControlPlaneProcess;
+  stack: Stack;
+  /** With `agent`: HTTPS to Envoy with the agent's SVID; else null. */
+  agentClient: SvidHttpsClient | null;
+  /** Stops everything in reverse order of start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one start-up of a governed test environment: PostgreSQL, OpenBao, a stub OIDC issuer and
+ * SPIRE (in parallel), the control plane as a process, then the data plane with SPIRE mTLS, where
+ * authz-server reads the registry through the data-plane login and checks tokens against the
+ * control plane's JWKS.
+ */
+export async function startTestStack(options: TestStackOptions): Promise<TestStack> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  const started = <T>(component: Promise<T>, stopIt: (t: T) => Promise<unknown>) =>
+    component.then((value) => {
+      cleanups.push(() => stopIt(value));
+      return value;
+    });
+  try {
+    const [cluster, vault, oidc, spire] = await Promise.all([
+      started(startPostgres(), (c) => c.destroy()),
+      started(startVault(), (v) => v.stop()),
+      started(StubOidcIssuer.start(), (o) => o.close()),
+      started(
+        startSpire({ ...options.spire, name: `${options.name}-spire`, trustDomain: options.trustDomain }),
+        (sp) => sp.stop(),
+      ),
+    ]);
+    const databaseUrl = await cluster.createDatabase();
+    const controlPlane = await started(
+      startControlPlaneProcess({
+        name: `${options.name}-control-plane`,
+        databaseUrl,
+        oidcIssuer: oidc.issuer,
+        vault,
+      }),
+      (cp) => cp.stop(),
+    );
+    const dataPlane = options.dataPlane ?? {};
+    const stack = await started(
+      startStack({
+        ...dataPlane,
+        name: options.name,
+        spire,
+        authzEnv: {
+          WARDEN_REGISTRY_FILE: "",
+          // The data-plane login: reads the registry, appends decisions (migrations 004 and 008).
+          DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
+          WARDEN_JWKS_URL: `${controlPlane.url}/.well-known/jwks.json`,
+          ...(options.acceptTokens ? { WARDEN_TOKEN_ISSUER: controlPlane.url } : {}),
+          ...dataPlane.authzEnv,
+        },
+      }),
+      (st) => st.stop(),
+    );
+    const agent = options.agent
+      ? await started(svidAgent(spire, options.agent, stack), (a) => a.close())
+      : null;
+    const agentClient = agent?.client ?? null;
+    return { cluster, databaseUrl, vault, oidc, spire, controlPlane, stack, agentClient, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Registers the test process as `spiffeId`; its client calls Envoy with the SVID. */
+async function svidAgent(
+  spire: SpireStack,
+  spiffeId: string,
+  stack: Stack,
+): Promise<{ client: SvidHttpsClient; close(): Promise<void> }> {
+  await spire.register(spiffeId, [currentProcessSelector()]);
+  const workload = spire.workloadClient();
+  const watcher = workload.watchX509Svids({ retryMaxMs: 250 });
+  const client = new SvidHttpsClient(watcher, stack.identities!.envoy);
+  const close = async () => {
+    client.close();
+    watcher.close();
+    workload.close();
+  };
+  try {
+    await client.ready();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { client, close };
+}
+
 /** Every provider route, pointed at the stub over plain HTTP (production uses TLS to the real host). */
 export function stubbedProviderDestinations(upstream: StubUpstream): Destination[] {
   return providerDestinations().map((destination) => ({
     ...destination,
     upstream: { address: "127.0.0.1", port: upstream.port, tls: false },
   }));
+}
+
+/** Every provider route to the stub, except `service`, which goes to its own stub on `port`. */
+export function destinationsWithServiceAt(
+  service: string,
+  port: number,
+): (upstream: StubUpstream) => Destination[] {
+  return (upstream) =>
+    stubbedProviderDestinations(upstream).map((d) =>
+      d.service === service ? { ...d, upstream: { address: "127.0.0.1", port, tls: false } } : d,
+    );
 }
 
 /** Entries for Envoy and both servers, each selected by the uid it runs under. */
@@ -253,14 +380,28 @@ async function registerComponents(spire: SpireStack): Promise<StackIdentities> {
 
 function wardenServer(
   name: string,
-  component: string,
+  component: "authz-server" | "extproc-server",
   port: number,
   readyUrl: string | null,
   env: NodeJS.ProcessEnv,
   uid?: number,
 ): WardenServer {
-  const main = join(REPO_ROOT, "dist", component, "src", "main.js");
   const address = `127.0.0.1:${port}`;
+  const program = nodeProgramComponent({
+    name: component,
+    args: [distMain(component)],
+    ports: { grpc: port },
+    uid,
+    env: () => ({ ...env, NODE_ENV: "test" }),
+    readiness: `${name} serving`,
+    // With SPIRE the server waits for its SVID first, and answers only Envoy (health included).
+    // authz-server listens before its policy is loaded (it refuses with 503 until then).
+    serving: async () =>
+      (await portOpen(port)) &&
+      (uid !== undefined || (await grpcHealth(address)) === "SERVING") &&
+      (readyUrl === null || (await httpOk(readyUrl))),
+    readyTimeoutMs: 60_000,
+  });
   let current: ManagedProcess | undefined;
   return {
     name,
@@ -276,20 +417,7 @@ function wardenServer(
     },
     restart: async () => {
       if (current?.running) throw new Error(`${name} is already running`);
-      current = startProcess({
-        name,
-        command: process.execPath,
-        args: [main],
-        env: { ...env, NODE_ENV: "test" },
-        uid,
-      });
-      // With SPIRE the server waits for its SVID first, and answers only Envoy (health included).
-      await current.waitForLog(new RegExp(`${component} listening`), uid === undefined ? 20_000 : 40_000);
-      if (uid === undefined) {
-        await waitFor(`${name} gRPC health SERVING`, async () => (await grpcHealth(address)) === "SERVING");
-      }
-      // authz-server listens before its policy is loaded (it refuses with 503 until then).
-      if (readyUrl) await waitFor(`${name} ready`, async () => (await fetch(readyUrl)).ok);
+      current = await launchComponent(program, name);
     },
   };
 }
@@ -332,9 +460,7 @@ export function buildPolicyBundle(policyDir: string, out: string): Promise<strin
 }
 
 const SERVER_SOURCES = ["lib/src", "authz-server/src", "extproc-server/src"];
-const SERVER_MAINS = ["authz-server", "extproc-server"].map((c) =>
-  join(REPO_ROOT, "dist", c, "src", "main.js"),
-);
+const SERVER_MAINS = ["authz-server", "extproc-server"].map(distMain);
 
 /**
  * The servers run from `dist/` as they do in production. Builds (once, under a lock shared with

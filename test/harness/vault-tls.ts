@@ -1,24 +1,21 @@
-import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:https";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
 import {
-  freePort,
-  REPO_ROOT,
-  RUN_DIR,
-  startProcess,
-  toolPath,
-  waitFor,
-  type ManagedProcess,
-} from "./process.js";
+  BaoClient,
+  openBaoComponent,
+  openBaoFiles,
+  readRootToken,
+} from "../../lib/src/runtime/components/openbao.js";
+import { makeCertificate } from "../../lib/src/spiffe/testing/certificates.js";
+import { freePorts, REPO_ROOT, startComponent, RUN_DIR, type ManagedProcess } from "./process.js";
 
 /**
- * A real OpenBao dev server with a TLS listener (`-dev-tls`: OpenBao makes its own CA and server
- * certificate), for components that log in with TLS cert auth. Set up like production, at a small
- * scale: KV v2 at `warden/`, cert auth with one role per component bound to the component's SPIFFE
- * ID (a URI SAN) and its least-privilege policy from `vault/`. The client certificate stands in for
- * the component's X.509-SVID until SPIRE issues it; it is signed by a test CA made with openssl.
+ * A real OpenBao with a TLS listener, started by the runtime's openbao component as `warden up`
+ * starts it (a local CA, initialised and unsealed, transit keys, KV v2 at `warden/`, the vault/*.hcl
+ * policies, cert auth), in its own folder under `.run/`. Tests add cert auth roles, one per
+ * component, bound to the component's SPIFFE ID (a URI SAN) and its least-privilege policy from
+ * `vault/`. The client certificate stands in for the component's X.509-SVID until SPIRE issues it;
+ * it is signed by a test CA made with openssl.
  */
 export const EXTPROC_SPIFFE_ID = "spiffe://warden.local/warden/extproc";
 
@@ -30,7 +27,7 @@ export interface VaultTlsClient {
 }
 
 export class VaultTls {
-  private readonly agent: Agent;
+  private readonly bao: BaoClient;
 
   private constructor(
     readonly address: string,
@@ -40,46 +37,16 @@ export class VaultTls {
     private readonly process: ManagedProcess,
     readonly dir: string,
   ) {
-    this.agent = new Agent({ ca: readFileSync(caFile), keepAlive: false });
+    this.bao = new BaoClient(address, caFile);
   }
 
   static async start(name = "vault-tls"): Promise<VaultTls> {
-    const port = await freePort();
-    const rootToken = randomUUID();
+    const [port, clusterPort] = (await freePorts(2)) as [number, number];
     const dir = join(RUN_DIR, `${name}-${process.pid}-${port}`);
-    mkdirSync(dir, { recursive: true });
-    const bao = startProcess({
-      name: `${name}-openbao-${port}`,
-      command: toolPath("bao"),
-      args: ["server", "-dev", "-dev-tls", `-dev-tls-cert-dir=${dir}`],
-      env: {
-        BAO_DEV_ROOT_TOKEN_ID: rootToken,
-        BAO_DEV_LISTEN_ADDRESS: `127.0.0.1:${port}`,
-        BAO_LOG_LEVEL: "warn",
-      },
-    });
-    const caFile = join(dir, "vault-ca.pem");
-    await waitFor(
-      "OpenBao (TLS) to write its CA",
-      () => {
-        if (!bao.running) throw new Error(`OpenBao exited:\n${bao.log().slice(-2000)}`);
-        try {
-          return readFileSync(caFile, "utf8").includes("BEGIN CERTIFICATE");
-        } catch {
-          return false;
-        }
-      },
-      30_000,
-    );
-    const vault = new VaultTls(`https://127.0.0.1:${port}`, caFile, rootToken, bao, dir);
-    await waitFor(
-      "OpenBao (TLS) to be unsealed",
-      async () => (await vault.request("GET", "sys/health").catch(() => null))?.status === 200,
-      30_000,
-    );
-    await vault.request("POST", "sys/mounts/warden", { type: "kv", options: { version: "2" } });
-    await vault.request("POST", "sys/auth/cert", { type: "cert" });
-    return vault;
+    const component = openBaoComponent(dir, port, clusterPort, "warden.local");
+    const bao = await startComponent(component, `${name}-openbao-${port}`);
+    const files = openBaoFiles(dir, port);
+    return new VaultTls(files.address, files.caFile, readRootToken(files), bao, dir);
   }
 
   /**
@@ -127,37 +94,16 @@ export class VaultTls {
     return body.data.version;
   }
 
-  /** A root-token API call (test setup only). */
-  request<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        `${this.address}/v1/${path}`,
-        {
-          method,
-          agent: this.agent,
-          headers: {
-            "x-vault-token": this.rootToken,
-            ...(payload === undefined ? {} : { "content-type": "application/json" }),
-          },
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on("data", (part: Buffer) => parts.push(part));
-          res.on("end", () => {
-            const text = Buffer.concat(parts).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status >= 400 && path !== "sys/health") {
-              reject(new Error(`OpenBao ${method} ${path}: ${status} ${text}`));
-              return;
-            }
-            resolve({ status, body: (text ? JSON.parse(text) : undefined) as T });
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(payload);
-    });
+  /** A root-token API call (test setup only); an error status other than sys/health's throws. */
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
+    const answer = await this.bao.call<T>(method, path, this.rootToken, body);
+    if (answer.status >= 400 && path !== "sys/health")
+      throw new Error(`OpenBao ${method} ${path}: ${answer.status} ${JSON.stringify(answer.body ?? "")}`);
+    return { status: answer.status, body: answer.body as T };
   }
 
   get running(): boolean {
@@ -165,7 +111,7 @@ export class VaultTls {
   }
 
   async stop(): Promise<void> {
-    this.agent.destroy();
+    this.bao.close();
     await this.process.stop();
   }
 }

@@ -1,17 +1,21 @@
-import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, REPO_ROOT, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
+import {
+  openBaoComponent,
+  openBaoFiles,
+  readRootToken,
+  TRANSIT_KEYS,
+} from "../../lib/src/runtime/components/openbao.js";
+import { freePorts, RUN_DIR, startComponent, type ManagedProcess } from "./process.js";
 
 /**
- * A real OpenBao dev server for tests: in memory, on a free loopback port, with the transit engine,
- * the `warden-signing` and `warden-tokens` keys (ECDSA P-256, for ES256 JWS), the KV v2 mount `warden/`, and every policy
- * in vault/*.hcl loaded (policy name = file name, e.g. "control-plane"), so tests can run components with their least-privilege tokens. The
- * root token goes through the environment, not the command line.
+ * A real OpenBao for tests, started by the runtime's openbao component as `warden up` starts it
+ * (initialised, unsealed, the transit engine with the `warden-signing` and `warden-tokens` keys, ECDSA
+ * P-256 for ES256 JWS, the KV v2 mount `warden/`, every policy in vault/*.hcl loaded, policy name =
+ * file name, e.g. "control-plane"), but listening on plain HTTP on a free loopback port, so tests can
+ * run components with their least-privilege tokens.
  */
-export const SIGNING_KEY = "warden-signing";
-/** Signs delegations and access tokens (docs/delegations.md). */
-export const TOKEN_SIGNING_KEY = "warden-tokens";
+/** Signs attestations; the second signs delegations and access tokens (docs/delegations.md). */
+export const [SIGNING_KEY, TOKEN_SIGNING_KEY] = TRANSIT_KEYS;
 
 export class VaultDev {
   private constructor(
@@ -21,37 +25,12 @@ export class VaultDev {
   ) {}
 
   static async start(): Promise<VaultDev> {
-    const port = await freePort();
-    const rootToken = randomUUID();
-    const process = startProcess({
-      name: `openbao-${port}`,
-      command: toolPath("bao"),
-      args: ["server", "-dev"],
-      env: {
-        BAO_DEV_ROOT_TOKEN_ID: rootToken,
-        BAO_DEV_LISTEN_ADDRESS: `127.0.0.1:${port}`,
-        BAO_LOG_LEVEL: "warn",
-      },
-    });
-    const vault = new VaultDev(`http://127.0.0.1:${port}`, rootToken, process);
-    await waitFor(
-      "OpenBao to be unsealed",
-      async () => {
-        if (!process.running) throw new Error(`OpenBao exited:\n${process.log().slice(-2000)}`);
-        const response = await fetch(`${vault.address}/v1/sys/health`).catch(() => undefined);
-        return response?.status === 200;
-      },
-      30_000,
-    );
-    await vault.request("POST", "sys/mounts/transit", { type: "transit" });
-    await vault.request("POST", `transit/keys/${SIGNING_KEY}`, { type: "ecdsa-p256" });
-    await vault.request("POST", `transit/keys/${TOKEN_SIGNING_KEY}`, { type: "ecdsa-p256" });
-    await vault.request("POST", "sys/mounts/warden", { type: "kv", options: { version: "2" } });
-    for (const file of readdirSync(join(REPO_ROOT, "vault")).filter((f) => f.endsWith(".hcl"))) {
-      const policy = readFileSync(join(REPO_ROOT, "vault", file), "utf8");
-      await vault.request("PUT", `sys/policies/acl/${file.replace(/\.hcl$/, "")}`, { policy });
-    }
-    return vault;
+    const [port, clusterPort] = (await freePorts(2)) as [number, number];
+    const dir = join(RUN_DIR, `openbao-${process.pid}-${port}`);
+    const component = openBaoComponent(dir, port, clusterPort, "warden.local", { tls: false });
+    const bao = await startComponent(component, `openbao-${port}`);
+    const files = openBaoFiles(dir, port, false);
+    return new VaultDev(files.address, readRootToken(files), bao);
   }
 
   /** A root-token API call (test setup only). */

@@ -4,22 +4,12 @@ import { runWarden } from "../../control-plane/src/cli/warden.js";
 import { verifyAuditChain } from "../../lib/src/audit/verify.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
-import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
-import type { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { SvidHttpsClient } from "../agents/svid-https-client.js";
-import {
-  dataPlaneLogin,
-  startControlPlaneProcess,
-  type ApiResponse,
-  type ControlPlaneProcess,
-} from "../harness/control-plane.js";
-import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import type { SvidHttpsClient } from "../agents/svid-https-client.js";
+import type { ApiResponse, ControlPlaneProcess } from "../harness/control-plane.js";
 import { REPO_ROOT, RUN_DIR, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { registryWorkflow, type RegistryEntry } from "../harness/registry-workflow.js";
-import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { startVault, type VaultDev } from "../harness/vault.js";
-import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import { startTestStack, type Stack, type TestStack } from "../harness/stack.js";
+import type { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
@@ -48,34 +38,34 @@ const SECRETS = {
   forgedBearer: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.bearerSIGSECRET",
 };
 
-let cluster: PostgresCluster;
+let env: TestStack;
 let databaseUrl: string;
 let owner: Database;
-let vault: VaultDev;
 let oidc: StubOidcIssuer;
 let controlPlane: ControlPlaneProcess;
-let spire: SpireStack;
 let stack: Stack;
-let workload: WorkloadApiClient;
-let watcher: X509SvidWatcher;
 let agentClient: SvidHttpsClient;
 let agent: RegistryEntry;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  [cluster, vault, oidc, spire] = await Promise.all([
-    startPostgres(),
-    startVault(),
-    StubOidcIssuer.start(),
-    startSpire({ name: "audit-e2e-spire", trustDomain: TD, logLevel: "INFO" }),
-  ]);
-  databaseUrl = await cluster.createDatabase();
-  controlPlane = await startControlPlaneProcess({
-    name: "audit-e2e-control-plane",
-    databaseUrl,
-    oidcIssuer: oidc.issuer,
-    vault,
+  env = await startTestStack({
+    name: "audit-e2e",
+    trustDomain: TD,
+    spire: { logLevel: "INFO" },
+    // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
+    agent: AGENT_ID,
+    dataPlane: {
+      // The shipped governance policy (identity, KYA, delegation), not the demo skeleton.
+      policyDir: join(REPO_ROOT, "policies"),
+      authzEnv: {
+        WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
+        WARDEN_LOG_LEVEL: "debug",
+      },
+    },
   });
+  ({ databaseUrl, oidc, controlPlane, stack } = env);
+  agentClient = env.agentClient!;
   owner = createPostgresDatabase(databaseUrl);
   [tokens.creator, tokens.reviewer, tokens.viewer, tokens.evil] = await Promise.all([
     oidc.token({ sub: "carl-creator", roles: ["creator"], tenant: "acme" }),
@@ -83,38 +73,11 @@ beforeAll(async () => {
     oidc.token({ sub: "vic-viewer", roles: ["viewer"], tenant: "acme" }),
     oidc.token({ sub: "mallory", roles: ["admin"], tenant: "globex" }),
   ]);
-  await spire.register(AGENT_ID, [currentProcessSelector()]);
-  stack = await startStack({
-    name: "audit-e2e",
-    spire,
-    // The shipped governance policy (identity, KYA, delegation), not the demo skeleton.
-    policyDir: join(REPO_ROOT, "policies"),
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      // The data-plane login: reads the registry, appends decisions (migrations 004 and 008).
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${controlPlane.url}/.well-known/jwks.json`,
-      WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
-      WARDEN_LOG_LEVEL: "debug",
-    },
-  });
-  workload = spire.workloadClient();
-  watcher = workload.watchX509Svids({ retryMaxMs: 250 });
-  agentClient = new SvidHttpsClient(watcher, stack.identities!.envoy);
-  await agentClient.ready();
 }, 240_000);
 
 afterAll(async () => {
-  agentClient?.close();
-  watcher?.close();
-  workload?.close();
-  await stack?.stop();
-  await controlPlane?.stop();
   await owner?.close();
-  await spire?.stop();
-  await vault?.stop();
-  await oidc?.close();
-  await cluster?.destroy();
+  await env?.stop();
   await stopAll();
 }, TEARDOWN_TIMEOUT_MS);
 

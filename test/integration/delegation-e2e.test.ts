@@ -1,18 +1,13 @@
 import type { Agent as HttpsAgent } from "node:https";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import {
-  dataPlaneLogin,
-  startControlPlaneProcess,
-  type ControlPlaneProcess,
-} from "../harness/control-plane.js";
-import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import type { ControlPlaneProcess } from "../harness/control-plane.js";
+import type { PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
-import { startVault, type VaultDev } from "../harness/vault.js";
+import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
+import { destinationsWithServiceAt, startTestStack, type Stack, type TestStack } from "../harness/stack.js";
 import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
-import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import type { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
 import type { StubUpstream } from "../stubs/upstream.js";
 import { pollUntilRefused } from "../support/poll-until-refused.js";
@@ -38,10 +33,10 @@ const TRIALS = Number(process.env.WARDEN_REVOKE_TRIALS ?? 20);
 const LIVE_DELEGATIONS = 1_000;
 const TOKENS_UNDER_LOAD = 50;
 
+let env: TestStack;
 let spire: SpireStack;
 let cluster: PostgresCluster;
 let databaseUrl: string;
-let vault: VaultDev;
 let oidc: StubOidcIssuer;
 let f: ControlPlaneProcess;
 let drive: StubUpstream;
@@ -80,18 +75,18 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5_
 }
 
 beforeAll(async () => {
-  spire = await startSpire({ name: "delegation-e2e-spire", trustDomain: TD, logLevel: "INFO" });
-  cluster = await startPostgres();
-  databaseUrl = await cluster.createDatabase();
-  vault = await startVault();
-  oidc = await StubOidcIssuer.start();
-  // Its own process, as in production: the test's load generator does not slow its API down.
-  f = await startControlPlaneProcess({
-    name: "delegation-e2e-cp",
-    databaseUrl,
-    oidcIssuer: oidc.issuer,
-    vault,
+  drive = await startDriveStub();
+  env = await startTestStack({
+    name: "delegation-e2e",
+    trustDomain: TD,
+    spire: { logLevel: "INFO" },
+    acceptTokens: true,
+    dataPlane: {
+      policyDir: join(REPO_ROOT, "policies"),
+      destinations: destinationsWithServiceAt("google-drive", drive.port),
+    },
   });
+  ({ spire, cluster, databaseUrl, oidc, controlPlane: f, stack } = env);
   const [creator, reviewer] = await Promise.all([
     oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
@@ -107,24 +102,6 @@ beforeAll(async () => {
   other = await registerAgent(f, creator, reviewer, { name: "other-helper", ...spec });
   for (const agent of [helper, other]) await spire.register(agent.spiffe_id, [currentProcessSelector()]);
 
-  drive = await startDriveStub();
-  stack = await startStack({
-    name: "delegation-e2e",
-    spire,
-    policyDir: join(REPO_ROOT, "policies"),
-    destinations: (upstream) =>
-      stubbedProviderDestinations(upstream).map((d) =>
-        d.service === "google-drive"
-          ? { ...d, upstream: { address: "127.0.0.1", port: drive.port, tls: false } }
-          : d,
-      ),
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${f.url}/.well-known/jwks.json`,
-      WARDEN_TOKEN_ISSUER: f.url,
-    },
-  });
   const svidOf = async (id: string) => {
     const update = await spire.waitForSvid(id);
     return { svid: update.svids.find((s) => s.spiffeId === id)!, bundlesPem: update.bundlesPem };
@@ -142,13 +119,8 @@ beforeAll(async () => {
 afterAll(async () => {
   agents?.helper.destroy();
   agents?.other.destroy();
-  await stack?.stop();
+  await env?.stop();
   await drive?.close();
-  await f?.stop();
-  await oidc?.close();
-  await vault?.stop();
-  await cluster?.destroy();
-  await spire?.stop();
   await stopAll();
   process.stdout.write(`delegation enforcement figures: ${JSON.stringify(figures, null, 2)}\n`);
 }, TEARDOWN_TIMEOUT_MS);

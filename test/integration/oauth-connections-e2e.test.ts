@@ -21,9 +21,8 @@ import {
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startStack, stubbedProviderDestinations, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
+import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { SIGNING_KEY, TOKEN_SIGNING_KEY } from "../harness/vault.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
@@ -145,12 +144,8 @@ beforeAll(async () => {
   elsewhere = await startStubUpstream({ host: "127.0.0.2" });
 
   // One OpenBao for everyone, over TLS: the control plane with a token of its policy, extproc with cert auth.
+  // OpenBao starts as `warden up` starts it: transit keys and vault/*.hcl policies are in place.
   vault = await startVaultTls("oauth-e2e");
-  await vault.request("POST", "sys/mounts/transit", { type: "transit" });
-  for (const key of [SIGNING_KEY, TOKEN_SIGNING_KEY])
-    await vault.request("POST", `transit/keys/${key}`, { type: "ecdsa-p256" });
-  const cpPolicy = readFileSync(join(REPO_ROOT, "vault", "control-plane.hcl"), "utf8");
-  await vault.request("PUT", "sys/policies/acl/control-plane", { policy: cpPolicy });
   const cpToken = (
     await vault.request<{ auth: { client_token: string } }>("POST", "auth/token/create", {
       policies: ["control-plane"],
@@ -220,12 +215,7 @@ beforeAll(async () => {
     name: "oauth-e2e",
     spire,
     policyDir: join(REPO_ROOT, "policies"),
-    destinations: (upstream) =>
-      stubbedProviderDestinations(upstream).map((d) =>
-        d.service === "google-drive"
-          ? { ...d, upstream: { address: "127.0.0.1", port: provider.port, tls: false } }
-          : d,
-      ),
+    destinations: destinationsWithServiceAt("google-drive", provider.port),
     authzEnv: {
       WARDEN_REGISTRY_FILE: "",
       DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),

@@ -1,22 +1,13 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
-import type { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
-import {
-  dataPlaneLogin,
-  startControlPlaneProcess,
-  type ControlPlaneProcess,
-} from "../harness/control-plane.js";
-import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import type { AgentResponse, SvidHttpsClient } from "../agents/svid-https-client.js";
+import type { ControlPlaneProcess } from "../harness/control-plane.js";
 import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { startTestStack, type Stack, type TestStack } from "../harness/stack.js";
 import { registryWorkflow, type RegistryEntry, type RegistryWorkflow } from "../harness/registry-workflow.js";
 import { latencySummary, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
-import { startVault, type VaultDev } from "../harness/vault.js";
-import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import type { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { pollUntilRefused } from "../support/poll-until-refused.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
@@ -42,14 +33,10 @@ interface Outcome {
   code: string;
 }
 
-let cluster: PostgresCluster;
-let vault: VaultDev;
+let env: TestStack;
 let oidc: StubOidcIssuer;
 let controlPlane: ControlPlaneProcess;
-let spire: SpireStack;
 let stack: Stack;
-let workload: WorkloadApiClient;
-let watcher: X509SvidWatcher;
 let agentClient: SvidHttpsClient;
 let policyDir: string;
 let workflow: RegistryWorkflow;
@@ -66,55 +53,31 @@ beforeAll(async () => {
   data.warden.config.services.openai!.min_kya_level = 2;
   writeFileSync(dataFile, JSON.stringify(data));
 
-  [cluster, vault, oidc, spire] = await Promise.all([
-    startPostgres(),
-    startVault(),
-    StubOidcIssuer.start(),
-    startSpire({ name: "registry-e2e-spire", trustDomain: TD, logLevel: "INFO" }),
-  ]);
-  const databaseUrl = await cluster.createDatabase();
-  controlPlane = await startControlPlaneProcess({
-    name: "registry-e2e-control-plane",
-    databaseUrl,
-    oidcIssuer: oidc.issuer,
-    vault,
+  env = await startTestStack({
+    name: "registry-e2e",
+    trustDomain: TD,
+    spire: { logLevel: "INFO" },
+    // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
+    agent: AGENT_ID,
+    dataPlane: {
+      policyDir,
+      authzEnv: {
+        WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
+        WARDEN_LOG_LEVEL: "info",
+      },
+    },
   });
+  ({ oidc, controlPlane, stack } = env);
+  agentClient = env.agentClient!;
   const [creator, reviewer] = await Promise.all([
     oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
   ]);
   workflow = registryWorkflow(controlPlane, { creator, reviewer });
-
-  // The agent is this test process (its uid is the SPIRE selector); it holds only its SVID.
-  await spire.register(AGENT_ID, [currentProcessSelector()]);
-  stack = await startStack({
-    name: "registry-e2e",
-    spire,
-    policyDir,
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${controlPlane.url}/.well-known/jwks.json`,
-      WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
-      WARDEN_LOG_LEVEL: "info",
-    },
-  });
-  workload = spire.workloadClient();
-  watcher = workload.watchX509Svids({ retryMaxMs: 250 });
-  agentClient = new SvidHttpsClient(watcher, stack.identities!.envoy);
-  await agentClient.ready();
 }, 240_000);
 
 afterAll(async () => {
-  agentClient?.close();
-  watcher?.close();
-  workload?.close();
-  await stack?.stop();
-  await controlPlane?.stop();
-  await spire?.stop();
-  await vault?.stop();
-  await oidc?.close();
-  await cluster?.destroy();
+  await env?.stop();
   await stopAll();
   if (policyDir) rmSync(policyDir, { recursive: true, force: true });
   process.stdout.write(`registry through Envoy figures: ${JSON.stringify(figures, null, 2)}\n`);

@@ -9,7 +9,7 @@ import { responseText } from "../agents/response-text.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
 import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startStack, stubbedProviderDestinations, type Stack } from "../harness/stack.js";
+import { destinationsWithServiceAt, startStack, type Stack } from "../harness/stack.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
 import type { StubUpstream } from "../stubs/upstream.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
@@ -199,12 +199,7 @@ beforeAll(async () => {
     name: "token-service",
     spire,
     policyDir: join(REPO_ROOT, "policies"),
-    destinations: (upstream) =>
-      stubbedProviderDestinations(upstream).map((d) =>
-        d.service === "google-drive"
-          ? { ...d, upstream: { address: "127.0.0.1", port: drive.port, tls: false } }
-          : d,
-      ),
+    destinations: destinationsWithServiceAt("google-drive", drive.port),
     authzEnv: {
       WARDEN_REGISTRY_FILE: "",
       DATABASE_URL: await dataPlaneLogin(f.cluster!, f.databaseUrl!),

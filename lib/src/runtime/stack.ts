@@ -49,7 +49,9 @@ export function stackComponents(config: RuntimeConfig): {
 
   const components: Component[] = [
     ...(embedded ? [postgresComponent(paths.postgres, ports.postgres)] : []),
-    openBaoComponent(paths.openbao, ports.openbao, ports.openbaoCluster, trustDomain, COMPONENT_UIDS.extproc),
+    openBaoComponent(paths.openbao, ports.openbao, ports.openbaoCluster, trustDomain, {
+      extprocUid: COMPONENT_UIDS.extproc,
+    }),
     spireServerComponent(spire, trustDomain, ports.spireServer),
     spireAgentComponent(spire, trustDomain, ports.spireServer, [
       { spiffeId: identities.envoy, selectors: [`unix:uid:${COMPONENT_UIDS.envoy}`] },

@@ -95,7 +95,13 @@ export class Supervisor {
     const { component } = slot;
     slot.state = "starting";
     slot.since = new Date().toISOString();
-    const child = Child.start(component.launch(), this.paths.log(component.name));
+    const child = Child.start(component.launch(), {
+      name: component.name,
+      logPath: this.paths.log(component.name),
+      // Its own process group: a Ctrl-C in the terminal reaches the supervisor only, which then
+      // stops the components in reverse order instead of all of them dying at once.
+      detached: true,
+    });
     slot.child = child;
     this.writeState();
     const alive = () => {
@@ -117,7 +123,7 @@ export class Supervisor {
     slot.state = "running";
     slot.healthy = true;
     this.writeState();
-    void child.exited.then(() => this.onExit(slot, child));
+    void child.waitForExit().then(() => this.onExit(slot, child));
   }
 
   private async onExit(slot: Slot, child: Child): Promise<void> {

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { providerDestinations, renderSidecarBootstrap, type Destination } from "../../envoy/bootstrap.js";
 import { trustDomainId } from "../../spiffe/spiffe-id.js";
-import { httpOk, waitFor } from "../child.js";
+import { httpOk, waitWhileAlive } from "../child.js";
 import { toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
 
@@ -24,8 +24,26 @@ export interface EnvoyParams {
   devUpstream: { address: string; port: number } | null;
 }
 
-async function stat(adminUrl: string, name: string): Promise<number> {
-  const filter = encodeURIComponent(`^${name.replace(/\./g, "\\.")}$`);
+/** Any rendered Envoy bootstrap, run as the sidecar runs (tests render their own). */
+export interface EnvoyLaunch {
+  dir: string;
+  agentPort: number;
+  adminPort: number;
+  /** The bootstrap YAML, given where the access log goes. */
+  bootstrap: (accessLogPath: string) => string;
+  uid?: number;
+  logLevel?: string;
+  /** More command-line flags (tests flush the access log sooner). */
+  extraArgs?: string[];
+}
+
+export function envoyAccessLogPath(dir: string): string {
+  return join(dir, "access.log");
+}
+
+/** A statistic from the admin interface (e.g. `http.agent.ext_authz.error`), 0 when absent. */
+export async function envoyStat(adminUrl: string, name: string): Promise<number> {
+  const filter = encodeURIComponent(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
   const response = await fetch(`${adminUrl}/stats?filter=${filter}&format=json`, {
     signal: AbortSignal.timeout(1_500),
   });
@@ -34,57 +52,68 @@ async function stat(adminUrl: string, name: string): Promise<number> {
 }
 
 export function envoyComponent(params: EnvoyParams): Component {
-  const configPath = join(params.dir, "envoy.yaml");
-  const adminUrl = `http://127.0.0.1:${params.adminPort}`;
+  const destinations: Destination[] = params.devUpstream
+    ? providerDestinations().map((d) => ({ ...d, upstream: { ...params.devUpstream!, tls: false } }))
+    : providerDestinations();
+  return envoyLaunchComponent({
+    dir: params.dir,
+    agentPort: params.agentPort,
+    adminPort: params.adminPort,
+    uid: params.uid,
+    bootstrap: (accessLogPath) =>
+      renderSidecarBootstrap({
+        agentListener: { port: params.agentPort },
+        admin: { port: params.adminPort },
+        authz: { address: "127.0.0.1", port: params.authzPort },
+        extproc: { address: "127.0.0.1", port: params.extprocPort },
+        destinations,
+        accessLogPath,
+        downstreamTls: {
+          spireAgentSocket: params.spireAgentSocket,
+          svidName: params.identities.envoy,
+          trustBundleName: trustDomainId(params.trustDomain),
+        },
+        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+      }),
+  });
+}
+
+export function envoyLaunchComponent(launch: EnvoyLaunch): Component {
+  const configPath = join(launch.dir, "envoy.yaml");
+  const adminUrl = `http://127.0.0.1:${launch.adminPort}`;
   const ready = async () =>
     (await httpOk(`${adminUrl}/ready`)) &&
-    (await stat(adminUrl, "listener_manager.total_listeners_active")) >= 1 &&
-    (await stat(adminUrl, "listener_manager.total_listeners_warming")) === 0 &&
-    (await stat(adminUrl, "cluster_manager.warming_clusters")) === 0;
+    (await envoyStat(adminUrl, "listener_manager.total_listeners_active")) >= 1 &&
+    (await envoyStat(adminUrl, "listener_manager.total_listeners_warming")) === 0 &&
+    (await envoyStat(adminUrl, "cluster_manager.warming_clusters")) === 0;
   return {
     name: "envoy",
-    ports: { agent: params.agentPort, admin: params.adminPort },
+    ports: { agent: launch.agentPort, admin: launch.adminPort },
     async prepare() {
-      mkdirSync(params.dir, { recursive: true, mode: 0o755 });
-      const accessLogPath = join(params.dir, "access.log");
+      mkdirSync(launch.dir, { recursive: true, mode: 0o755 });
+      const accessLogPath = envoyAccessLogPath(launch.dir);
       writeFileSync(accessLogPath, "", { flag: "a" });
       chmodSync(accessLogPath, 0o666);
-      const destinations: Destination[] = params.devUpstream
-        ? providerDestinations().map((d) => ({ ...d, upstream: { ...params.devUpstream!, tls: false } }))
-        : providerDestinations();
-      writeFileSync(
-        configPath,
-        renderSidecarBootstrap({
-          agentListener: { port: params.agentPort },
-          admin: { port: params.adminPort },
-          authz: { address: "127.0.0.1", port: params.authzPort },
-          extproc: { address: "127.0.0.1", port: params.extprocPort },
-          destinations,
-          accessLogPath,
-          downstreamTls: {
-            spireAgentSocket: params.spireAgentSocket,
-            svidName: params.identities.envoy,
-            trustBundleName: trustDomainId(params.trustDomain),
-          },
-          serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
-        }),
-      );
+      writeFileSync(configPath, launch.bootstrap(accessLogPath));
     },
     launch: () => ({
       command: toolPath("envoy"),
-      args: ["-c", configPath, "--disable-hot-restart", "--concurrency", "1", "--log-level", "warn"],
-      uid: params.uid,
+      args: [
+        "-c",
+        configPath,
+        // Several sidecars may run side by side; hot restart would make them share memory.
+        "--disable-hot-restart",
+        "--concurrency",
+        "1",
+        "--log-level",
+        launch.logLevel ?? "warn",
+        ...(launch.extraArgs ?? []),
+      ],
+      uid: launch.uid,
     }),
     async ready(alive) {
       // With SDS, Envoy is LIVE before its secrets arrive: wait until the listener and clusters have them.
-      await waitFor(
-        "envoy listener and clusters warm (SDS secrets)",
-        async () => {
-          alive();
-          return ready();
-        },
-        60_000,
-      );
+      await waitWhileAlive("envoy listener and clusters warm (SDS secrets)", alive, ready, 60_000);
     },
     healthy: () => ready().catch(() => false),
   };

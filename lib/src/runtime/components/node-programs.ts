@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { httpOk, portOpen, waitFor } from "../child.js";
+import { httpOk, portOpen, waitWhileAlive } from "../child.js";
 import { distMain, REPO_ROOT } from "../layout.js";
 import type { Component } from "../supervisor.js";
 import { querySql } from "./postgres.js";
@@ -11,27 +11,60 @@ import { querySql } from "./postgres.js";
 /** Our own programs, from dist/ as production runs them. */
 const run = promisify(execFile);
 
+/** One of our Node programs: how it is launched and how to tell that it serves. */
+export interface NodeProgram {
+  name: string;
+  /** The script Node runs and its arguments (e.g. [distMain("authz-server")]). */
+  args: string[];
+  ports: Record<string, number>;
+  /** Its environment, read at every launch (after `prepare`). */
+  env: () => NodeJS.ProcessEnv;
+  uid?: number;
+  /** Its own directory (spools), made 0700 and owned by `uid`. */
+  dir?: string;
+  prepare?: () => Promise<void>;
+  /** What the start waits for (named in a timeout). */
+  readiness: string;
+  serving: () => Promise<boolean>;
+  readyTimeoutMs: number;
+  /** Set-up once it serves, after every launch. */
+  afterReady?: () => Promise<void>;
+  /** Defaults to `serving`. */
+  healthy?: () => Promise<boolean>;
+}
+
+export function nodeProgramComponent(program: NodeProgram): Component {
+  const { dir, uid } = program;
+  return {
+    name: program.name,
+    ports: program.ports,
+    async prepare() {
+      await program.prepare?.();
+      if (dir === undefined) return;
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      ownedBy(dir, uid);
+    },
+    launch: () => ({ command: process.execPath, args: program.args, uid, env: program.env() }),
+    async ready(alive) {
+      await waitWhileAlive(program.readiness, alive, program.serving, program.readyTimeoutMs);
+      await program.afterReady?.();
+    },
+    healthy: program.healthy ?? program.serving,
+  };
+}
+
 export function devOidcComponent(dir: string, port: number): Component {
   const issuer = `http://127.0.0.1:${port}`;
-  return {
+  return nodeProgramComponent({
     name: "dev-oidc",
+    args: [join(REPO_ROOT, "dist", "lib", "src", "runtime", "dev-oidc", "main.js"), dir, String(port)],
     ports: { http: port },
-    launch: () => ({
-      command: process.execPath,
-      args: [join(REPO_ROOT, "dist", "lib", "src", "runtime", "dev-oidc", "main.js"), dir, String(port)],
-    }),
-    async ready(alive) {
-      await waitFor(
-        "dev-oidc issuer",
-        async () => {
-          alive();
-          return httpOk(`${issuer}/.well-known/openid-configuration`);
-        },
-        30_000,
-      );
-    },
+    env: () => ({}),
+    readiness: "dev-oidc issuer",
+    serving: () => httpOk(`${issuer}/.well-known/openid-configuration`),
+    readyTimeoutMs: 30_000,
     healthy: () => httpOk(`${issuer}/healthz`),
-  };
+  });
 }
 
 export interface ControlPlaneParams {
@@ -60,54 +93,48 @@ export function dataPlaneUrl(databaseUrl: string, user: string): string {
 
 export function controlPlaneComponent(params: ControlPlaneParams): Component {
   const url = `http://127.0.0.1:${params.port}`;
-  return {
+  return nodeProgramComponent({
     name: "control-plane",
+    args: [distMain("control-plane")],
     ports: { http: params.port },
-    launch: () => ({
-      command: process.execPath,
-      args: [distMain("control-plane")],
-      env: {
-        WARDEN_CP_PORT: String(params.port),
-        WARDEN_OIDC_ISSUER: params.oidcIssuer,
-        DATABASE_URL: params.databaseUrl,
-        WARDEN_TRUST_DOMAIN: params.trustDomain,
-        WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
-        WARDEN_CP_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
-        VAULT_ADDR: params.vaultAddress,
-        VAULT_TOKEN_FILE: params.vaultTokenFile,
-        VAULT_TOKEN: "",
-        NODE_EXTRA_CA_CERTS: params.vaultCaFile,
-      },
+    env: () => ({
+      WARDEN_CP_PORT: String(params.port),
+      WARDEN_OIDC_ISSUER: params.oidcIssuer,
+      DATABASE_URL: params.databaseUrl,
+      WARDEN_TRUST_DOMAIN: params.trustDomain,
+      WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
+      WARDEN_CP_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
+      VAULT_ADDR: params.vaultAddress,
+      VAULT_TOKEN_FILE: params.vaultTokenFile,
+      VAULT_TOKEN: "",
+      NODE_EXTRA_CA_CERTS: params.vaultCaFile,
     }),
-    async ready(alive) {
-      await waitFor(
-        "control plane ready",
-        async () => {
-          alive();
-          return httpOk(`${url}/readyz`);
-        },
-        90_000,
-      );
-      if (!params.createDataPlaneLogins) return;
-      // authz-server reads the registry and appends its decisions to the audit log.
-      const groups = {
-        [DATA_PLANE_LOGINS.authz]: "warden_dataplane, warden_audit_writer",
-        [DATA_PLANE_LOGINS.extproc]: "warden_extproc",
-      };
-      for (const [login, group] of Object.entries(groups)) {
-        await querySql(
-          params.databaseUrl,
-          `DO $$ BEGIN
-             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${login}') THEN
-               CREATE ROLE ${login} LOGIN;
-             END IF;
-           END $$;
-           GRANT ${group} TO ${login}`,
-        );
-      }
+    readiness: "control plane ready",
+    serving: () => httpOk(`${url}/readyz`),
+    readyTimeoutMs: 90_000,
+    afterReady: async () => {
+      if (params.createDataPlaneLogins) await createDataPlaneLogins(params.databaseUrl);
     },
-    healthy: () => httpOk(`${url}/readyz`),
+  });
+}
+
+/** authz-server reads the registry and appends its decisions to the audit log. */
+async function createDataPlaneLogins(databaseUrl: string): Promise<void> {
+  const groups = {
+    [DATA_PLANE_LOGINS.authz]: "warden_dataplane, warden_audit_writer",
+    [DATA_PLANE_LOGINS.extproc]: "warden_extproc",
   };
+  for (const [login, group] of Object.entries(groups)) {
+    await querySql(
+      databaseUrl,
+      `DO $$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${login}') THEN
+           CREATE ROLE ${login} LOGIN;
+         END IF;
+       END $$;
+       GRANT ${group} TO ${login}`,
+    );
+  }
 }
 
 /** The shipped policy, built into a signed bundle when missing or older than policies/. */
@@ -172,45 +199,33 @@ export function authzComponent(
   let bundle = "";
   let publicKey = "";
   const readyUrl = `http://127.0.0.1:${params.statusPort}/readyz`;
-  return {
+  return nodeProgramComponent({
     name: "authz-server",
+    args: [distMain("authz-server")],
     ports: { grpc: params.port, status: params.statusPort },
+    uid: params.uid,
+    dir: params.dir,
     async prepare() {
       ({ bundle, publicKey } = await ensurePolicyBundle(params.policyDir));
-      mkdirSync(params.dir, { recursive: true, mode: 0o700 });
-      ownedBy(params.dir, params.uid);
     },
-    launch: () => ({
-      command: process.execPath,
-      args: [distMain("authz-server")],
-      uid: params.uid,
-      env: {
-        WARDEN_AUTHZ_LISTEN: `127.0.0.1:${params.port}`,
-        WARDEN_AUTHZ_STATUS_LISTEN: `127.0.0.1:${params.statusPort}`,
-        WARDEN_POLICY_BUNDLE: bundle,
-        WARDEN_POLICY_PUBLIC_KEY: publicKey,
-        WARDEN_POLICY_REQUIRE_SIGNATURE: "true",
-        WARDEN_REGISTRY_FILE: "",
-        DATABASE_URL: params.databaseUrl,
-        WARDEN_JWKS_URL: params.jwksUrl,
-        WARDEN_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
-        WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
-        SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
-        WARDEN_SPIFFE_SOCKET: "",
-      },
+    env: () => ({
+      WARDEN_AUTHZ_LISTEN: `127.0.0.1:${params.port}`,
+      WARDEN_AUTHZ_STATUS_LISTEN: `127.0.0.1:${params.statusPort}`,
+      WARDEN_POLICY_BUNDLE: bundle,
+      WARDEN_POLICY_PUBLIC_KEY: publicKey,
+      WARDEN_POLICY_REQUIRE_SIGNATURE: "true",
+      WARDEN_REGISTRY_FILE: "",
+      DATABASE_URL: params.databaseUrl,
+      WARDEN_JWKS_URL: params.jwksUrl,
+      WARDEN_AUDIT_SPOOL: join(params.dir, "audit-spool.ndjson"),
+      WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
+      SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
+      WARDEN_SPIFFE_SOCKET: "",
     }),
-    async ready(alive) {
-      await waitFor(
-        "authz-server ready (policy loaded)",
-        async () => {
-          alive();
-          return (await portOpen(params.port)) && (await httpOk(readyUrl));
-        },
-        60_000,
-      );
-    },
-    healthy: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
-  };
+    readiness: "authz-server ready (policy loaded)",
+    serving: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
+    readyTimeoutMs: 60_000,
+  });
 }
 
 export function extprocComponent(
@@ -223,42 +238,28 @@ export function extprocComponent(
     dir: string;
   },
 ): Component {
-  return {
+  return nodeProgramComponent({
     name: "extproc-server",
+    args: [distMain("extproc-server")],
     ports: { grpc: params.port },
-    async prepare() {
-      mkdirSync(params.dir, { recursive: true, mode: 0o700 });
-      ownedBy(params.dir, params.uid);
-    },
-    launch: () => ({
-      command: process.execPath,
-      args: [distMain("extproc-server")],
-      uid: params.uid,
-      env: {
-        WARDEN_EXTPROC_LISTEN: `127.0.0.1:${params.port}`,
-        DATABASE_URL: params.databaseUrl,
-        VAULT_ADDR: params.vaultAddress,
-        VAULT_CACERT: params.vaultCaFile,
-        WARDEN_VAULT_CLIENT_CERT: params.vaultClient.certFile,
-        WARDEN_VAULT_CLIENT_KEY: params.vaultClient.keyFile,
-        WARDEN_VAULT_CERT_ROLE: "extproc",
-        WARDEN_USAGE_SPOOL: join(params.dir, "usage-spool.ndjson"),
-        SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
-        WARDEN_SPIFFE_SOCKET: "",
-      },
+    uid: params.uid,
+    dir: params.dir,
+    env: () => ({
+      WARDEN_EXTPROC_LISTEN: `127.0.0.1:${params.port}`,
+      DATABASE_URL: params.databaseUrl,
+      VAULT_ADDR: params.vaultAddress,
+      VAULT_CACERT: params.vaultCaFile,
+      WARDEN_VAULT_CLIENT_CERT: params.vaultClient.certFile,
+      WARDEN_VAULT_CLIENT_KEY: params.vaultClient.keyFile,
+      WARDEN_VAULT_CERT_ROLE: "extproc",
+      WARDEN_USAGE_SPOOL: join(params.dir, "usage-spool.ndjson"),
+      SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
+      WARDEN_SPIFFE_SOCKET: "",
     }),
-    async ready(alive) {
-      await waitFor(
-        "extproc-server listening",
-        async () => {
-          alive();
-          return portOpen(params.port);
-        },
-        60_000,
-      );
-    },
-    healthy: () => portOpen(params.port),
-  };
+    readiness: "extproc-server listening",
+    serving: () => portOpen(params.port),
+    readyTimeoutMs: 60_000,
+  });
 }
 
 export function ownedBy(path: string, uid: number | undefined): void {

@@ -8,9 +8,10 @@ import {
   renameSync,
   writeFileSync,
 } from "node:fs";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
-import { waitFor } from "../child.js";
+import { waitFor, waitWhileAlive } from "../child.js";
 import { ensureCa, ensureLeaf, type PemPair } from "../local-ca.js";
 import { REPO_ROOT, toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
@@ -36,9 +37,10 @@ export interface OpenBaoFiles {
   initFile: string;
 }
 
-export function openBaoFiles(dir: string, port: number): OpenBaoFiles {
+/** `tls: false` is for tests only: a plain-HTTP listener on loopback. */
+export function openBaoFiles(dir: string, port: number, tls = true): OpenBaoFiles {
   return {
-    address: `https://127.0.0.1:${port}`,
+    address: `${tls ? "https" : "http"}://127.0.0.1:${port}`,
     caFile: join(dir, "ca.pem"),
     controlPlaneTokenFile: join(dir, "control-plane-token"),
     extprocClient: {
@@ -50,12 +52,18 @@ export function openBaoFiles(dir: string, port: number): OpenBaoFiles {
 }
 
 export class BaoClient {
-  private readonly agent: Agent;
+  private readonly agent: Agent | HttpAgent;
+  private readonly send: typeof request;
+  /** `caFile` null: a plain-HTTP address (tests). */
   constructor(
     readonly address: string,
-    caFile: string,
+    caFile: string | null,
   ) {
-    this.agent = new Agent({ ca: readFileSync(caFile), keepAlive: false });
+    this.agent =
+      caFile === null
+        ? new HttpAgent({ keepAlive: false })
+        : new Agent({ ca: readFileSync(caFile), keepAlive: false });
+    this.send = caFile === null ? httpRequest : request;
   }
 
   call<T = Record<string, unknown>>(
@@ -66,7 +74,7 @@ export class BaoClient {
   ): Promise<{ status: number; body: T | undefined }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = this.send(
         `${this.address}/v1/${path}`,
         {
           method,
@@ -129,14 +137,22 @@ function readRootTokenFrom(initFile: string): string {
   return (JSON.parse(readFileSync(initFile, "utf8")) as InitMaterial).root_token;
 }
 
+export interface OpenBaoOptions {
+  /** Owner of extproc-server's client key. */
+  extprocUid?: number;
+  /** Default true; false (tests only) serves plain HTTP on loopback. */
+  tls?: boolean;
+}
+
 export function openBaoComponent(
   dir: string,
   port: number,
   clusterPort: number,
   trustDomain: string,
-  extprocUid?: number,
+  { extprocUid, tls = true }: OpenBaoOptions = {},
 ): Component {
-  const files = openBaoFiles(dir, port);
+  const files = openBaoFiles(dir, port, tls);
+  const serverCa = tls ? files.caFile : null;
   const configFile = join(dir, "openbao.hcl");
   return {
     name: "openbao",
@@ -172,8 +188,9 @@ export function openBaoComponent(
           `listener "tcp" {`,
           `  address = "127.0.0.1:${port}"`,
           `  cluster_address = "127.0.0.1:${clusterPort}"`,
-          `  tls_cert_file = "${server.certFile}"`,
-          `  tls_key_file = "${server.keyFile}"`,
+          ...(tls
+            ? [`  tls_cert_file = "${server.certFile}"`, `  tls_key_file = "${server.keyFile}"`]
+            : [`  tls_disable = true`]),
           `}`,
           `api_addr = "${files.address}"`,
           `cluster_addr = "https://127.0.0.1:${clusterPort}"`,
@@ -191,14 +208,14 @@ export function openBaoComponent(
     },
     async ready(alive) {
       await setUpOpenBao({
-        files,
+        files: { ...files, caFile: serverCa },
         trustDomain,
         clientCaPem: readFileSync(join(dir, "tls", "client-ca.pem"), "utf8"),
         alive,
       });
     },
     async healthy() {
-      const bao = new BaoClient(files.address, files.caFile);
+      const bao = new BaoClient(files.address, serverCa);
       try {
         return (await bao.call("GET", "sys/health")).status === 200;
       } catch {
@@ -292,7 +309,10 @@ async function rotateControlPlaneToken(
 
 export interface OpenBaoSetUp {
   /** Where OpenBao is, its CA, and the files the set-up keeps (init material, control-plane token). */
-  files: Pick<OpenBaoFiles, "address" | "caFile" | "initFile" | "controlPlaneTokenFile">;
+  files: Pick<OpenBaoFiles, "address" | "initFile" | "controlPlaneTokenFile"> & {
+    /** OpenBao's CA; null: plain HTTP (tests only). */
+    caFile: string | null;
+  };
   trustDomain: string;
   /** The CA that signs extproc-server's cert-auth client certificate. */
   clientCaPem: string;
@@ -316,13 +336,10 @@ export async function setUpOpenBao(options: OpenBaoSetUp): Promise<void> {
   const waitMs = options.waitMs ?? 30_000;
   const bao = new BaoClient(files.address, files.caFile);
   try {
-    await waitFor(
+    await waitWhileAlive(
       "OpenBao to answer",
-      async () => {
-        options.alive?.();
-        const health = await bao.call("GET", "sys/health");
-        return health.status > 0;
-      },
+      options.alive ?? (() => undefined),
+      async () => (await bao.call("GET", "sys/health")).status > 0,
       waitMs,
     );
     await initialiseAndUnseal(bao, files);

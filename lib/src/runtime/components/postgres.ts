@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { waitFor } from "../child.js";
+import { succeeds, waitWhileAlive } from "../child.js";
 import { postgresBinary } from "../layout.js";
 import type { Component } from "../supervisor.js";
 
@@ -40,8 +40,18 @@ export async function querySql(url: string, text: string): Promise<pg.QueryResul
   }
 }
 
-export function postgresComponent(dir: string, port: number): Component {
+export interface PostgresTuning {
+  /** Default 100. */
+  maxConnections?: number;
+  /** initdb without fsync: a throw-away cluster (tests) starts faster. */
+  throwAway?: boolean;
+  /** The database created when missing; null creates none. Default DATABASE_NAME. */
+  database?: string | null;
+}
+
+export function postgresComponent(dir: string, port: number, tuning: PostgresTuning = {}): Component {
   const dataDir = join(dir, "data");
+  const database = tuning.database === undefined ? DATABASE_NAME : tuning.database;
   return {
     name: "postgres",
     ports: { postgres: port },
@@ -62,6 +72,7 @@ export function postgresComponent(dir: string, port: number): Component {
         "-E",
         "UTF8",
         "--locale=C.UTF-8",
+        ...(tuning.throwAway ? ["--no-sync"] : []),
       ]);
       await run(initdb.command, initdb.args, { timeout: 120_000 });
     },
@@ -76,7 +87,7 @@ export function postgresComponent(dir: string, port: number): Component {
         "-c",
         `unix_socket_directories=${dir}`,
         "-c",
-        "max_connections=100",
+        `max_connections=${tuning.maxConnections ?? 100}`,
         "-c",
         "shared_buffers=32MB",
       ]);
@@ -84,29 +95,19 @@ export function postgresComponent(dir: string, port: number): Component {
       return { ...postgres, stopSignals: ["SIGINT", "SIGQUIT", "SIGKILL"] };
     },
     async ready(alive) {
-      await waitFor(
+      await waitWhileAlive(
         "postgres to accept queries",
-        async () => {
-          alive();
-          await querySql(postgresUrl(port, "postgres"), "SELECT 1");
-          return true;
-        },
+        alive,
+        async () => Boolean(await querySql(postgresUrl(port, "postgres"), "SELECT 1")),
         60_000,
       );
+      if (database === null) return;
       const exists = await querySql(
         postgresUrl(port, "postgres"),
-        `SELECT 1 FROM pg_database WHERE datname = '${DATABASE_NAME}'`,
+        `SELECT 1 FROM pg_database WHERE datname = '${database}'`,
       );
-      if (exists.rowCount === 0)
-        await querySql(postgresUrl(port, "postgres"), `CREATE DATABASE ${DATABASE_NAME}`);
+      if (exists.rowCount === 0) await querySql(postgresUrl(port, "postgres"), `CREATE DATABASE ${database}`);
     },
-    async healthy() {
-      try {
-        await querySql(postgresUrl(port, "postgres"), "SELECT 1");
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    healthy: () => succeeds(() => querySql(postgresUrl(port, "postgres"), "SELECT 1")),
   };
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { nodeAliasSpiffeId } from "../../spiffe/naming.js";
 import { SpireRegistrar } from "../../spiffe/registration.js";
-import { waitFor } from "../child.js";
+import { succeeds, waitWhileAlive } from "../child.js";
 import { REPO_ROOT, toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
 
@@ -40,21 +40,40 @@ export function spirePaths(dir: string): SpirePaths {
   return paths;
 }
 
-function spireEnv(trustDomain: string, paths: SpirePaths, serverPort: number): NodeJS.ProcessEnv {
+/** What spire/server.conf and spire/agent.conf leave to the environment; tests shorten the intervals. */
+export interface SpireTuning {
+  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  /** server default_x509_svid_ttl (entries may set their own) */
+  svidTtl?: string;
+  jwtSvidTtl?: string;
+  agentTtl?: string;
+  caTtl?: string;
+  /** server experimental.cache_reload_interval; SPIRE's default is 5s */
+  cacheReloadInterval?: string;
+  /** agent experimental.sync_interval; SPIRE's default is 5s */
+  syncInterval?: string;
+}
+
+function spireEnv(
+  trustDomain: string,
+  paths: SpirePaths,
+  serverPort: number,
+  tuning: SpireTuning,
+): NodeJS.ProcessEnv {
   return {
     WARDEN_TRUST_DOMAIN: trustDomain,
     WARDEN_SPIRE_DATA_DIR: paths.dir,
     WARDEN_SPIRE_SERVER_PORT: String(serverPort),
     WARDEN_SPIRE_SERVER_SOCKET: paths.serverSocket,
     WARDEN_SPIRE_AGENT_SOCKET: paths.agentSocket,
-    WARDEN_SPIRE_LOG_LEVEL: "INFO",
-    WARDEN_SVID_TTL: "1h",
-    WARDEN_JWT_SVID_TTL: "5m",
+    WARDEN_SPIRE_LOG_LEVEL: tuning.logLevel ?? "INFO",
+    WARDEN_SVID_TTL: tuning.svidTtl ?? "1h",
+    WARDEN_JWT_SVID_TTL: tuning.jwtSvidTtl ?? "5m",
     // Long enough that the agent can re-attest with its kept SVID after a week off.
-    WARDEN_SPIRE_AGENT_TTL: "720h",
-    WARDEN_SPIRE_CA_TTL: "720h",
-    WARDEN_SPIRE_CACHE_RELOAD_INTERVAL: "500ms",
-    WARDEN_SPIRE_SYNC_INTERVAL: "1s",
+    WARDEN_SPIRE_AGENT_TTL: tuning.agentTtl ?? "720h",
+    WARDEN_SPIRE_CA_TTL: tuning.caTtl ?? "720h",
+    WARDEN_SPIRE_CACHE_RELOAD_INTERVAL: tuning.cacheReloadInterval ?? "500ms",
+    WARDEN_SPIRE_SYNC_INTERVAL: tuning.syncInterval ?? "1s",
   };
 }
 
@@ -63,15 +82,13 @@ async function spireServerCli(args: string[]): Promise<string> {
   return stdout;
 }
 
-export function spireServerComponent(paths: SpirePaths, trustDomain: string, port: number): Component {
-  const healthy = async () => {
-    try {
-      await spireServerCli(["healthcheck", "-socketPath", paths.serverSocket]);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+export function spireServerComponent(
+  paths: SpirePaths,
+  trustDomain: string,
+  port: number,
+  tuning: SpireTuning = {},
+): Component {
+  const healthy = () => succeeds(() => spireServerCli(["healthcheck", "-socketPath", paths.serverSocket]));
   return {
     name: "spire-server",
     ports: { server: port },
@@ -85,18 +102,11 @@ export function spireServerComponent(paths: SpirePaths, trustDomain: string, por
       return {
         command: toolPath("spire-server"),
         args: ["run", "-config", join(REPO_ROOT, "spire", "server.conf"), "-expandEnv"],
-        env: spireEnv(trustDomain, paths, port),
+        env: spireEnv(trustDomain, paths, port, tuning),
       };
     },
     async ready(alive) {
-      await waitFor(
-        "spire-server healthy",
-        async () => {
-          alive();
-          return healthy();
-        },
-        60_000,
-      );
+      await waitWhileAlive("spire-server healthy", alive, healthy, 60_000);
       if (!existsSync(paths.bootstrapBundle))
         writeFileSync(
           paths.bootstrapBundle,
@@ -120,24 +130,23 @@ export function spireAgentComponent(
   trustDomain: string,
   serverPort: number,
   entries: { spiffeId: string; selectors: string[] }[],
+  tuning: SpireTuning = {},
 ): Component {
-  const healthy = async () => {
-    try {
-      await run(toolPath("spire-agent"), ["healthcheck", "-socketPath", paths.agentSocket], {
-        timeout: 10_000,
-      });
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const healthy = () =>
+    succeeds(() =>
+      run(toolPath("spire-agent"), ["healthcheck", "-socketPath", paths.agentSocket], { timeout: 10_000 }),
+    );
   return {
     name: "spire-agent",
     ports: {},
     launch() {
       const args = ["run", "-config", join(REPO_ROOT, "spire", "agent.conf"), "-expandEnv"];
       if (!agentAttested(paths)) args.push("-joinTokenFile", paths.joinToken);
-      return { command: toolPath("spire-agent"), args, env: spireEnv(trustDomain, paths, serverPort) };
+      return {
+        command: toolPath("spire-agent"),
+        args,
+        env: spireEnv(trustDomain, paths, serverPort, tuning),
+      };
     },
     async prepare() {
       if (agentAttested(paths)) return;
@@ -156,14 +165,7 @@ export function spireAgentComponent(
       writeFileSync(paths.joinToken, (JSON.parse(output) as { value: string }).value, { mode: 0o600 });
     },
     async ready(alive) {
-      await waitFor(
-        "spire-agent healthy",
-        async () => {
-          alive();
-          return healthy();
-        },
-        60_000,
-      );
+      await waitWhileAlive("spire-agent healthy", alive, healthy, 60_000);
       const registrar = new SpireRegistrar({
         serverSocketPath: paths.serverSocket,
         serverBinary: toolPath("spire-server"),
