@@ -2,8 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { portAcceptsConnections, REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
+import { freePortBase } from "../support/free-port-base.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
 
 /**
@@ -15,7 +16,6 @@ import type { LlmStub } from "../stubs/llm-stub-server.js";
  */
 const PAGE = join(REPO_ROOT, "docs", "quickstart.md");
 const PROVIDER_KEY = "sk-quickstart-held-in-openbao-4f1c9e";
-const PORT_COUNT = 11;
 
 let home: string;
 let provider: LlmStub;
@@ -25,16 +25,6 @@ let run: { code: number | null; blocks: string[]; stderr: string } | undefined;
 /** The page's shell blocks, in order. */
 function shellBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
-}
-
-async function freePortBase(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const busy = await Promise.all(
-      Array.from({ length: PORT_COUNT }, (_, i) => portAcceptsConnections(base + i)),
-    );
-    if (!busy.some(Boolean)) return base;
-  }
 }
 
 /** Runs the blocks in one shell (variables carry over), each block's output after a marker line. */

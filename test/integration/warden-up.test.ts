@@ -6,15 +6,10 @@ import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runti
 import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
 import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
 import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
-import {
-  portAcceptsConnections,
-  REPO_ROOT,
-  sleep,
-  TEARDOWN_TIMEOUT_MS,
-  waitFor,
-} from "../harness/process.js";
+import { REPO_ROOT, sleep, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
+import { freePortBase } from "../support/free-port-base.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
@@ -25,7 +20,6 @@ import { CHAT_BODY } from "../support/chat-request.js";
  * The only stand-in is the LLM provider (WARDEN_DEV_UPSTREAM).
  */
 const CLI = join(REPO_ROOT, "dist", "control-plane", "src", "cli", "main.js");
-const PORT_COUNT = 11;
 const CHECKLIST =
   "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 
@@ -59,17 +53,6 @@ function warden(args: string[], input?: string): Promise<CliResult> {
 async function status(): Promise<SupervisorState & { code: number }> {
   const result = await warden(["status", "--json"]);
   return { ...supervisorStateSchema.parse(JSON.parse(result.stdout)), code: result.code };
-}
-
-/** A port base with every port of the stack free. */
-async function freePortBase(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const busy = await Promise.all(
-      Array.from({ length: PORT_COUNT }, (_, i) => portAcceptsConnections(base + i)),
-    );
-    if (!busy.some(Boolean)) return base;
-  }
 }
 
 async function call(): Promise<AgentResponse> {
