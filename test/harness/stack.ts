@@ -49,7 +49,7 @@ export interface StackOptions {
   extprocEnv?: NodeJS.ProcessEnv;
   envoyLogLevel?: string;
   /**
-   * mTLS everywhere with SVIDs from this SPIRE (issue 3): Envoy, authz-server and extproc-server run
+   * mTLS everywhere with SVIDs from this SPIRE: Envoy, authz-server and extproc-server run
    * under their own uids (WORKLOAD_UIDS), registered with `unix:uid` selectors; agents must present
    * an SVID; Envoy ↔ servers is mTLS, each side checking the other's SPIFFE ID. Without it: plain
    * HTTP and gRPC on loopback.

@@ -13,7 +13,7 @@ import type { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
- * Issue 17, findings 4 and 5, end to end with every component real: refusals of every kind leave an
+ * End to end with every component real: refusals of every kind leave an
  * audit row with the caller's identity and the reason, and no code, state, token or key reaches a
  * log file or an audit row.
  *

@@ -13,7 +13,7 @@ import {
 import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 
 /**
- * Issue 6, part A: delegations through the control plane's API, on the real PostgreSQL and OpenBao
+ * Delegations through the control plane's API, on the real PostgreSQL and OpenBao
  * (the token signed by the `warden-tokens` transit key with the control-plane policy's rights only).
  */
 type ErrorReply = {
@@ -210,7 +210,7 @@ describe("scope escalation is impossible (403, each offending scope named)", () 
   });
 });
 
-describe("claims fail closed (issue 17)", () => {
+describe("claims fail closed", () => {
   test("a tenant claim that is not a tenant name is a 401, never 'every tenant'", async () => {
     for (const tenant of [42, "", ["acme", "globex"], { id: "acme" }]) {
       const token = await f.token({ sub: "ursula", roles: ["user"], extraClaims: { tenant } });

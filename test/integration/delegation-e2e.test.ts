@@ -22,7 +22,7 @@ import {
 } from "./delegation-fixture.js";
 
 /**
- * Issue 6, part B: a user's delegation enforced on the data plane, all real: SPIRE issues the agents'
+ * A user's delegation enforced on the data plane, all real: SPIRE issues the agents'
  * SVIDs, Envoy terminates their mTLS and asks authz-server, which verifies the `x-warden-delegation`
  * token against the control plane's JWKS (OpenBao transit keys), binds it to the calling SVID and
  * checks the revocation set fed by PostgreSQL LISTEN/NOTIFY; the policy is the shipped one; Drive is

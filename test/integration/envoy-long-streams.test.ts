@@ -4,7 +4,7 @@ import type { Stack } from "../harness/stack.js";
 import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
- * Issue 15, the Envoy crash: Envoy 1.40 with `ext_proc_graceful_grpc_close` (which the sidecar needs,
+ * Envoy 1.40 with `ext_proc_graceful_grpc_close` (which the sidecar needs,
  * see lib/src/envoy/bootstrap.ts) segfaults when the ext_proc server closes a stream that has lived
  * about 50 s or more, whether the exchange ended normally, was stalled until the idle timeout, or was
  * left by the client (docs/response-path.md has the minimal reproduction). extproc-server no longer

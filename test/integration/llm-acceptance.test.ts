@@ -26,7 +26,7 @@ import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { svidFetch } from "../agents/svid-fetch.js";
 
 /**
- * Issue 7's acceptance, all real but the providers: an agent with a SPIRE SVID calls through Envoy
+ * All real but the providers: an agent with a SPIRE SVID calls through Envoy
  * (mTLS), authz-server decides with the shipped policy (policies/: model allow-lists, aliases),
  * extproc-server takes the tenant's keys from OpenBao (TLS cert auth), records one usage row per call
  * in PostgreSQL (as the `warden_extproc` role) and enforces budgets the control plane (a real
@@ -651,7 +651,7 @@ describe("1,000 mixed calls", () => {
       }
       const row = rowsById.get(String(seen.headers["x-warden-decision-id"]))!;
       // A call that went upstream but whose usage Warden never saw (cut before the provider's usage
-      // event, or before the response headers passed the sidecar) is charged an estimate (issue 15):
+      // event, or before the response headers passed the sidecar) is charged an estimate:
       // the row says so, nothing undelivered is counted as output, and its cost is still the table's
       // exact price of the tokens it carries.
       const beforeAnswer = beforeHeaders(answers[index]!);

@@ -8,7 +8,7 @@ import type { LlmStub } from "../stubs/llm-stub-server.js";
 import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
- * Issue 15, finding 4 and 5 with the real client: the PyPI `openai` SDK (pinned in scripts/setup,
+ * The PyPI `openai` SDK (pinned in scripts/setup,
  * installed into .tools/venv) runs `for chunk in stream: chunk.choices[0].delta.content` through
  * real Envoy and extproc-server. Warden asks the provider for usage; the agent, which did not, must
  * not get the usage-only chunk (IndexError), and its sync client closing right after [DONE] must

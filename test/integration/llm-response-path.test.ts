@@ -6,7 +6,7 @@ import { loggedUsageOf, type LoggedUsage } from "../support/usage-log.js";
 import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
- * Issue 15, the response path through real Envoy (the shipped bootstrap, its 300 s stream idle
+ * The response path through real Envoy (the shipped bootstrap, its 300 s stream idle
  * timeout), the real extproc-server with its key from a real OpenBao, and a stub provider: large
  * answers are delivered scrubbed within seconds and Envoy survives; no answer shape carries the
  * key to the agent; URLs in headers lose their credentials; the agent gets exactly the stream it

@@ -27,7 +27,7 @@ import { writePolicyDir } from "../support/fixture-policy.js";
 import { loggedUsageOf, type LoggedUsage } from "../support/usage-log.js";
 
 /**
- * Issue 7, through the real data plane: the official OpenAI and Anthropic SDKs, pointed at the
+ * Through the real data plane: the official OpenAI and Anthropic SDKs, pointed at the
  * sidecar with a placeholder key, talk to stub providers through real Envoy, the real authz-server
  * (a fixture policy with a model allow-list in its data) and the real extproc-server, which logs in
  * to a real OpenBao (TLS cert auth, policy vault/extproc.hcl) for the tenant's keys.

@@ -5,7 +5,7 @@ import type { Stack } from "../harness/stack.js";
 import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
 
 /**
- * Issue 15's soak: mixed LLM traffic through the real sidecar (loopback only, bounded concurrency)
+ * The response-path soak: mixed LLM traffic through the real sidecar (loopback only, bounded concurrency)
  * for WARDEN_SOAK_MINUTES (default 30): JSON answers, streams with and without usage asked for,
  * 1–20 MiB embeddings echoing the key, NDJSON / octet-stream / untyped answers, streams the agent
  * leaves early. Every call must answer within 30 s, no key may reach the agent, every call must have

@@ -18,7 +18,7 @@ import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-pl
 import { PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 
 /**
- * Issue 7's usage store and budgets against the real PostgreSQL: extproc-server's usage path (audit
+ * The usage store and budgets against the real PostgreSQL: extproc-server's usage path (audit
  * writer + usage rows, as the least-privilege role `warden_extproc`), its spool when PostgreSQL is
  * down, two sidecars' budget books kept in step by NOTIFY and resync, and the control plane's usage
  * and budget APIs over the same rows.

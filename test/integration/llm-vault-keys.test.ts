@@ -84,7 +84,7 @@ test("the extproc policy: read LLM keys, read and rotate existing OAuth tokens, 
       () => null,
       (error: unknown) => (error instanceof VaultError ? error.status : error),
     );
-  // Allowed: what injection and refresh need (issue 8).
+  // Allowed: what injection and refresh need.
   const token = await session.run((client) =>
     readKvSecret(client, "warden", ["oauth", "acme", "alice", "github"]),
   );

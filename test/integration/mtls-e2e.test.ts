@@ -22,7 +22,7 @@ import { startStack, type Stack } from "../harness/stack.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
- * Issue 3, mTLS everywhere, against a real SPIRE server and agent and the real Envoy: agents, Envoy,
+ * Against a real SPIRE server and agent and the real Envoy: agents, Envoy,
  * authz-server and extproc-server each run under their own uid and get their SVIDs from the SPIRE
  * agent (Envoy over SDS, the rest over the Workload API). The real policy (policies/) decides, with a
  * registry snapshot in which research-bot is an approved agent.

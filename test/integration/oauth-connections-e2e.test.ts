@@ -38,7 +38,7 @@ import {
 } from "./delegation-fixture.js";
 
 /**
- * Issue 8 acceptance, all real but the provider: SPIRE SVIDs, Envoy, authz-server (delegations
+ * All real but the provider: SPIRE SVIDs, Envoy, authz-server (delegations
  * verified against the control plane's JWKS), extproc-server (Vault TLS cert auth), OpenBao (KV v2,
  * transit, the policies of vault/*.hcl), PostgreSQL, the control plane as a process. The OAuth
  * provider and its Drive-like API are one stub (test/stubs/oauth-provider.ts).
@@ -437,7 +437,7 @@ describe("refresh", () => {
   });
 });
 
-describe("refresh through the hardened client (issue 17)", () => {
+describe("refresh through the hardened client", () => {
   test.each([
     ["a 307 to another host", () => (provider.tokenRedirect = `${elsewhere.url}/steal`)],
     ["a 256 MiB answer", () => (provider.tokenResponseBytes = 256 * 1024 * 1024)],

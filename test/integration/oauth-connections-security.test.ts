@@ -10,7 +10,7 @@ import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 
 /**
- * Issue 17 (control-plane security, findings 1, 2, 3, 6) through the real control plane process,
+ * Control-plane security through the real control plane process,
  * PostgreSQL and OpenBao; the OAuth provider is the stub, and a second host (127.0.0.2) stands for
  * wherever a malicious or compromised provider would like credentials sent.
  */

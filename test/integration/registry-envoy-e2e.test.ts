@@ -12,7 +12,7 @@ import { pollUntilRefused } from "../support/poll-until-refused.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
 /**
- * Issue 5 end to end, every component real: reviewers and creators use the control plane's REST API
+ * Every component real: reviewers and creators use the control plane's REST API
  * (its own process, on real PostgreSQL, attestations signed by OpenBao transit); authz-server follows
  * the registry from PostgreSQL (LISTEN/NOTIFY, as the read-only data-plane login) and verifies the
  * attestations against the control plane's JWKS; the agent calls through Envoy with its SPIRE SVID

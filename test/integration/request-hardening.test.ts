@@ -10,7 +10,7 @@ import { startStack, stubbedProviderDestinations, type Stack } from "../harness/
 import { writePolicyDir } from "../support/fixture-policy.js";
 
 /**
- * Issue 16, through real Envoy, authz-server and extproc-server: what an agent sends never carries a
+ * Through real Envoy, authz-server and extproc-server: what an agent sends never carries a
  * credential or a forged client address to a provider; oversized JSON is refused before the policy;
  * every refusal reaches the official SDKs as their usual error, with Warden's code and decision id;
  * Envoy's own replies carry the decision id header too.

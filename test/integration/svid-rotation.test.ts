@@ -4,7 +4,7 @@ import { startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 
 /**
- * Issue 3 acceptance, rotation: with a 60 s SVID TTL, an agent sends steady requests through the
+ * With a 60 s SVID TTL, an agent sends steady requests through the
  * sidecar for 3 minutes while every certificate (agent, Envoy, authz-server, extproc-server) rotates,
  * and not one request fails. Takes ~3.5 minutes: runs only with WARDEN_LONG_TESTS=1.
  * Policy: the skeleton fixture (allows GET on the openai destination); identity is still verified.

@@ -25,7 +25,7 @@ import {
 } from "./delegation-fixture.js";
 
 /**
- * Issue 6, part C: the OAuth 2.0 token service on the control plane's mutual-TLS listener (its SVID
+ * The OAuth 2.0 token service on the control plane's mutual-TLS listener (its SVID
  * and the SPIRE bundle from the Workload API), against real SPIRE, PostgreSQL and OpenBao; and the
  * data plane (real Envoy + authz-server) accepting the access tokens it issues, bound to the
  * certificate they were issued to. The test process holds every SVID involved (registered for its
@@ -552,7 +552,7 @@ describe("key rotation with overlap", () => {
   }, 60_000);
 });
 
-describe("control plane security (issue 17): the token service fails closed", () => {
+describe("control plane security: the token service fails closed", () => {
   test("introspection answers only callers entitled to the token: same tenant or its own client", async () => {
     const delegated = await grant(f, ursula, { agent_id: bot.id, scopes: ["google-drive:read"] });
     const token = (await exchange(certs.bot, delegated.token)).body.access_token as string;

@@ -45,7 +45,7 @@ export interface OAuthProviderStub {
   refuseRefresh: boolean;
   /** The consent page answers `error=access_denied`. */
   denyConsent: boolean;
-  /** Misbehaviours (issue 17): the token or revocation endpoint answers 307 to this URL. */
+  /** Misbehaviours: the token or revocation endpoint answers 307 to this URL. */
   tokenRedirect: string | null;
   revokeRedirect: string | null;
   /** The token endpoint answers 200 with a JSON body this large (streamed; never held in memory). */

@@ -12,7 +12,7 @@ export function agentListener(params: Params): JsonObject {
       { name: "envoy.filters.network.http_connection_manager", typed_config: httpConnectionManager(params) },
     ],
   };
-  // Issue 3: agents connect with mTLS and their X.509-SVID.
+  // Agents connect with mTLS and their X.509-SVID.
   if (params.downstreamTls) filterChain.transport_socket = downstreamTlsSocket(params.downstreamTls);
   return {
     name: "agent",

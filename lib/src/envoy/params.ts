@@ -103,7 +103,7 @@ export const sidecarParamsSchema = z
     timeouts: timeoutsSchema.default({}),
     maxRequestHeadersKb: z.number().int().min(1).max(8192).default(60),
     maxDownstreamConnections: z.number().int().positive().default(1024),
-    /** mTLS from agents with SPIRE SVIDs over SDS (issue 3). Null: plain HTTP, loopback only. */
+    /** mTLS from agents with SPIRE SVIDs over SDS. Null: plain HTTP, loopback only. */
     downstreamTls: downstreamTlsSchema.nullable().default(null),
     /** mTLS to authz-server and extproc-server with SVIDs (needs downstreamTls: same SDS source). */
     serverIdentities: serverIdentitiesSchema.nullable().default(null),

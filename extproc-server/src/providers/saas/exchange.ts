@@ -111,7 +111,7 @@ export class SaasExchange implements ExchangeHooks {
   }
 
   wantsResponseBody(response: ResponseStart): boolean {
-    // A body that is not JSON or text is still scanned for the token, chunk by chunk (issue 15).
+    // A body that is not JSON or text is still scanned for the token, chunk by chunk.
     if (!isJsonOrText(response.headers.get("content-type"))) {
       this.bodyScrubber = new StreamScrubber(this.scrubber());
       return true;
