@@ -1,13 +1,21 @@
-import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
-import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
-import { portAcceptsConnections, REPO_ROOT, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
+import type { AgentResponse } from "../agents/svid-https-client.js";
+import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
+import {
+  CLI,
+  connectSvidAgent,
+  freePortBase,
+  postChat,
+  runShellBlocks,
+  runWardenCli,
+  shellBlocks,
+  type ShellRun,
+  waitForRefusal,
+} from "./local-stack-fixture.js";
 
 /**
  * docs/running.md, "By hand", verbatim: the section's `sh` blocks run in order in one bash from the
@@ -18,25 +26,14 @@ import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
  */
 const PAGE = join(REPO_ROOT, "docs", "running.md");
 const SECTION = "## By hand: the steps the supervisor takes, in order";
-const CLI = join(REPO_ROOT, "dist", "control-plane", "src", "cli", "main.js");
 const PROVIDER_KEY = "sk-by-hand-held-in-openbao-7d2a";
-const PORT_COUNT = 11;
-const CHAT_BODY = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
-
-interface ShellRun {
-  code: number | null;
-  blocks: string[];
-  stderr: string;
-}
 
 let home: string;
 let portBase: number;
 let upstream: StubUpstream;
 let env: NodeJS.ProcessEnv;
 let started: ShellRun | undefined;
-let workload: WorkloadApiClient | undefined;
-let watcher: X509SvidWatcher | undefined;
-let agent: SvidHttpsClient | undefined;
+let agent: Awaited<ReturnType<typeof connectSvidAgent>> | undefined;
 
 /** The `sh` blocks of the by-hand section (up to the next `## ` heading), in order. */
 function guideBlocks(): string[] {
@@ -46,31 +43,7 @@ function guideBlocks(): string[] {
   const rest = page.slice(start + SECTION.length);
   const end = rest.search(/^## /m);
   const section = end < 0 ? rest : rest.slice(0, end);
-  return [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
-}
-
-async function freePortBase(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const busy = await Promise.all(
-      Array.from({ length: PORT_COUNT }, (_, i) => portAcceptsConnections(base + i)),
-    );
-    if (!busy.some(Boolean)) return base;
-  }
-}
-
-/** Runs the blocks in one bash (variables carry over), each block's output after a marker line. */
-function runInOneShell(blocks: string[]): Promise<ShellRun> {
-  const marker = "::by-hand-block::";
-  const script = ["set -euo pipefail", ...blocks.flatMap((block) => [`echo '${marker}'`, block])].join("\n");
-  return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", script], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("close", (code) => resolve({ code, blocks: stdout.split(`${marker}\n`).slice(1), stderr }));
-  });
+  return shellBlocks(section);
 }
 
 function failure(run: ShellRun): string {
@@ -91,6 +64,8 @@ function guidePids(): Map<string, number> {
       .map((file) => [file.replace(/\.pid$/, ""), Number(readFileSync(join(dir, file), "utf8").trim())]),
   );
 }
+
+const call = (): Promise<AgentResponse> => postChat(agent?.client, `https://127.0.0.1:${portBase}`);
 
 function alive(pid: number): boolean {
   try {
@@ -115,36 +90,6 @@ async function tokenFor(user: string): Promise<string> {
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-function warden(args: string[], token: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { ...env, WARDEN_API_URL: `http://127.0.0.1:${portBase + 5}`, WARDEN_TOKEN: token } },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function call(): Promise<AgentResponse> {
-  if (!agent) throw new Error("no agent SVID");
-  return agent.request(`https://127.0.0.1:${portBase}/openai/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: CHAT_BODY,
-    timeoutMs: 5_000,
-  });
-}
-
-function errorCode(response: AgentResponse): string {
-  try {
-    return (JSON.parse(response.body) as { error?: { code?: string } }).error?.code ?? "";
-  } catch {
-    return "";
-  }
-}
-
 beforeAll(async () => {
   ensureBuilt([CLI], ["lib/src", "control-plane/src", "authz-server/src", "extproc-server/src"]);
   // Short: the SPIRE sockets live under it (unix socket paths are limited to 107 bytes).
@@ -164,13 +109,11 @@ beforeAll(async () => {
     WARDEN_TOKEN_FILE: "",
   };
   // Every block but the last, which stops the stack.
-  started = await runInOneShell(guideBlocks().slice(0, -1));
+  started = await runShellBlocks(guideBlocks().slice(0, -1), env);
 }, 600_000);
 
 afterAll(async () => {
   agent?.close();
-  watcher?.close();
-  workload?.close();
   // Whatever the stop block did not stop (it failed, or was never reached).
   for (const pid of guidePids().values()) if (alive(pid)) process.kill(pid, "SIGKILL");
   await waitFor(
@@ -206,23 +149,21 @@ describe("docs/running.md by hand, run verbatim", () => {
   test("the guide's agent is refused until a reviewer approves its KYA, then calls with the OpenBao key", async () => {
     const attestation = /KYA submitted: ([0-9a-f-]{36})/.exec(started!.blocks[11] ?? "")?.[1];
     if (!attestation) throw new Error(`no attestation in the onboarding block: ${started!.blocks[11]}`);
-    workload = new WorkloadApiClient({ endpoint: `unix://${join(home, "spire", "agent.sock")}` });
-    watcher = workload.watchX509Svids({ retryMaxMs: 250 });
-    agent = new SvidHttpsClient(watcher, "spiffe://warden.local/warden/envoy");
-    await agent.ready(30_000);
-
-    let last: AgentResponse | undefined;
-    await waitFor(
-      "the agent to be known and pending",
-      async () => errorCode((last = await call())) === "kya_pending",
-      20_000,
+    agent = await connectSvidAgent(
+      `unix://${join(home, "spire", "agent.sock")}`,
+      "spiffe://warden.local/warden/envoy",
     );
-    expect(last!.status).toBe(403);
+    let last = await waitForRefusal(call, "kya_pending");
+    expect(last.status).toBe(403);
     expect(upstream.requests).toEqual([]);
 
-    const approved = await warden(
+    const approved = await runWardenCli(
       ["kya", "approve", attestation, "--level", "2", "--capability", "llm:chat"],
-      await tokenFor("reviewer"),
+      {
+        ...env,
+        WARDEN_API_URL: `http://127.0.0.1:${portBase + 5}`,
+        WARDEN_TOKEN: await tokenFor("reviewer"),
+      },
     );
     expect(approved.stderr).toBe("");
     expect(approved.code).toBe(0);
@@ -235,7 +176,7 @@ describe("docs/running.md by hand, run verbatim", () => {
     const pids = guidePids();
     expect(pids.size).toBeGreaterThan(0);
     agent?.close();
-    const stopped = await runInOneShell(guideBlocks().slice(-1));
+    const stopped = await runShellBlocks(guideBlocks().slice(-1), env);
     if (stopped.code !== 0) throw new Error(`the stop block failed (${failure(stopped)})`);
     for (const [name, pid] of pids) expect([name, alive(pid)]).toEqual([name, false]);
     expect(guidePids().size).toBe(0);
