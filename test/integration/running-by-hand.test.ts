@@ -26,6 +26,8 @@ import {
  */
 const PAGE = join(REPO_ROOT, "docs", "running.md");
 const SECTION = "## By hand: the steps the supervisor takes, in order";
+/** The block that onboards the first agent (the one before the stop block). */
+const ONBOARDING_BLOCK = 11;
 const PROVIDER_KEY = "sk-by-hand-held-in-openbao-7d2a";
 
 let home: string;
@@ -125,12 +127,23 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 }, TEARDOWN_TIMEOUT_MS);
 
+/** Runs the guide's stop block; every program it started has exited, its pid file gone. */
+async function stopTheStack(pids: Map<string, number>): Promise<void> {
+  expect(pids.size).toBeGreaterThan(0);
+  const stopped = await runShellBlocks(guideBlocks().slice(-1), env);
+  if (stopped.code !== 0) throw new Error(`the stop block failed (${failure(stopped)})`);
+  for (const [name, pid] of pids) expect([name, alive(pid)]).toEqual([name, false]);
+  expect(guidePids().size).toBe(0);
+}
+
 describe("docs/running.md by hand, run verbatim", () => {
   test("every block up to the stop block runs and the shell exits 0", () => {
     expect(guideBlocks()).toHaveLength(13);
     if (started!.code !== 0) throw new Error(`the guide failed (${failure(started!)})`);
     expect(started!.blocks).toHaveLength(12);
-    expect(started!.blocks[10]).toContain(`Warden is up: agents call https://127.0.0.1:${portBase}`);
+    expect(started!.blocks[ONBOARDING_BLOCK - 1]).toContain(
+      `Warden is up: agents call https://127.0.0.1:${portBase}`,
+    );
     expect([...guidePids().keys()].sort()).toEqual(
       [
         "authz-server",
@@ -147,8 +160,9 @@ describe("docs/running.md by hand, run verbatim", () => {
   });
 
   test("the guide's agent is refused until a reviewer approves its KYA, then calls with the OpenBao key", async () => {
-    const attestation = /KYA submitted: ([0-9a-f-]{36})/.exec(started!.blocks[11] ?? "")?.[1];
-    if (!attestation) throw new Error(`no attestation in the onboarding block: ${started!.blocks[11]}`);
+    const attestation = /KYA submitted: ([0-9a-f-]{36})/.exec(started!.blocks[ONBOARDING_BLOCK] ?? "")?.[1];
+    if (!attestation)
+      throw new Error(`no attestation in the onboarding block: ${started!.blocks[ONBOARDING_BLOCK]}`);
     agent = await connectSvidAgent(
       `unix://${join(home, "spire", "agent.sock")}`,
       "spiffe://warden.local/warden/envoy",
@@ -174,11 +188,23 @@ describe("docs/running.md by hand, run verbatim", () => {
 
   test("the stop block stops every program the guide started", async () => {
     const pids = guidePids();
-    expect(pids.size).toBeGreaterThan(0);
     agent?.close();
-    const stopped = await runShellBlocks(guideBlocks().slice(-1), env);
-    if (stopped.code !== 0) throw new Error(`the stop block failed (${failure(stopped)})`);
-    for (const [name, pid] of pids) expect([name, alive(pid)]).toEqual([name, false]);
-    expect(guidePids().size).toBe(0);
+    agent = undefined;
+    await stopTheStack(pids);
   }, 240_000);
+
+  test("started again from the same home, the guide keeps the state: the approved agent calls again", async () => {
+    // Every block but the first agent's: later starts skip what exists and re-attest with kept SVIDs.
+    const again = await runShellBlocks(guideBlocks().slice(0, ONBOARDING_BLOCK), env);
+    if (again.code !== 0) throw new Error(`the second start failed (${failure(again)})`);
+    expect(again.blocks.join("")).not.toMatch(/^registered /m);
+    agent = await connectSvidAgent(
+      `unix://${join(home, "spire", "agent.sock")}`,
+      "spiffe://warden.local/warden/envoy",
+    );
+    await waitFor("the agent's calls to be allowed again", async () => (await call()).status === 200, 30_000);
+    agent.close();
+    agent = undefined;
+    await stopTheStack(guidePids());
+  }, 300_000);
 });
