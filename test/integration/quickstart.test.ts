@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
-import { freePortBase } from "../support/free-port-base.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { freePortBase, runShellBlocks, shellBlocks, type ShellRun } from "./local-stack-fixture.js";
 
 /**
  * docs/quickstart.md, verbatim: every `sh` block of the page runs in order in one bash, from the
@@ -20,26 +20,7 @@ const PROVIDER_KEY = "sk-quickstart-held-in-openbao-4f1c9e";
 let home: string;
 let provider: LlmStub;
 let env: NodeJS.ProcessEnv;
-let run: { code: number | null; blocks: string[]; stderr: string } | undefined;
-
-/** The page's shell blocks, in order. */
-function shellBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
-}
-
-/** Runs the blocks in one shell (variables carry over), each block's output after a marker line. */
-function runPage(blocks: string[]): Promise<{ code: number | null; blocks: string[]; stderr: string }> {
-  const marker = "::quickstart-block::";
-  const script = ["set -euo pipefail", ...blocks.flatMap((block) => [`echo '${marker}'`, block])].join("\n");
-  return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", script], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("close", (code) => resolve({ code, blocks: stdout.split(`${marker}\n`).slice(1), stderr }));
-  });
-}
+let run: ShellRun | undefined;
 
 beforeAll(async () => {
   // Short: the SPIRE sockets live under it (unix socket paths are limited to 107 bytes).
@@ -56,7 +37,7 @@ beforeAll(async () => {
     WARDEN_TOKEN: "",
     WARDEN_TOKEN_FILE: "",
   };
-  run = await runPage(shellBlocks(readFileSync(PAGE, "utf8")));
+  run = await runShellBlocks(shellBlocks(readFileSync(PAGE, "utf8")), env);
 }, 600_000);
 
 afterAll(async () => {

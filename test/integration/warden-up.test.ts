@@ -1,16 +1,21 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
-import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
-import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
-import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
-import { REPO_ROOT, sleep, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
+import type { AgentResponse } from "../agents/svid-https-client.js";
+import { sleep, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
-import { freePortBase } from "../support/free-port-base.js";
-import { CHAT_BODY } from "../support/chat-request.js";
+import {
+  CLI,
+  connectSvidAgent,
+  freePortBase,
+  postChat,
+  refusalCode,
+  runWardenCli,
+  type CliResult,
+  waitForRefusal,
+} from "./local-stack-fixture.js";
 
 /**
  * `warden up` as a user runs it: the whole stack in the background through the supervisor, state in
@@ -19,35 +24,17 @@ import { CHAT_BODY } from "../support/chat-request.js";
  * unchecked); `warden down && warden up` keeps the records and the audit chain verifies.
  * The only stand-in is the LLM provider (WARDEN_DEV_UPSTREAM).
  */
-const CLI = join(REPO_ROOT, "dist", "control-plane", "src", "cli", "main.js");
 const CHECKLIST =
   "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 
 let home: string;
 let upstream: StubUpstream;
 let env: NodeJS.ProcessEnv;
-let workload: WorkloadApiClient | undefined;
-let watcher: X509SvidWatcher | undefined;
-let agent: SvidHttpsClient | undefined;
+let agent: Awaited<ReturnType<typeof connectSvidAgent>> | undefined;
 const figures: Record<string, unknown> = {};
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function warden(args: string[], input?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env, timeout: 240_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input ?? "");
-  });
+  return runWardenCli(args, env, input);
 }
 
 async function status(): Promise<SupervisorState & { code: number }> {
@@ -56,21 +43,7 @@ async function status(): Promise<SupervisorState & { code: number }> {
 }
 
 async function call(): Promise<AgentResponse> {
-  if (!agent) throw new Error("no agent (the onboarding test failed)");
-  return agent.request(`${(await status()).agentUrl}/openai/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: CHAT_BODY,
-    timeoutMs: 5_000,
-  });
-}
-
-function code(response: AgentResponse): string {
-  try {
-    return (JSON.parse(response.body) as { error?: { code?: string } }).error?.code ?? "";
-  } catch {
-    return "";
-  }
+  return postChat(agent?.client, (await status()).agentUrl);
 }
 
 async function timedUp(): Promise<number> {
@@ -99,8 +72,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent?.close();
-  watcher?.close();
-  workload?.close();
   await warden(["down"]);
   await upstream?.close();
   if (home) rmSync(home, { recursive: true, force: true });
@@ -158,18 +129,9 @@ describe("warden up", () => {
     const { attestation } = JSON.parse(added.stdout) as { attestation: { id: string } };
 
     const state = await status();
-    workload = new WorkloadApiClient({ endpoint: state.workloadEndpoint });
-    watcher = workload.watchX509Svids({ retryMaxMs: 250 });
-    agent = new SvidHttpsClient(watcher, state.envoySpiffeId);
-    await agent.ready(30_000);
-
-    let last: AgentResponse | undefined;
-    await waitFor(
-      "the agent to be known and pending",
-      async () => code((last = await call())) === "kya_pending",
-      20_000,
-    );
-    expect(last!.status).toBe(403);
+    agent = await connectSvidAgent(state.workloadEndpoint, state.envoySpiffeId);
+    let last = await waitForRefusal(call, "kya_pending");
+    expect(last.status).toBe(403);
 
     // Four eyes: another person approves.
     expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
@@ -209,7 +171,7 @@ describe("warden up", () => {
       }
       figures[`${name}RecoveryMs`] = Date.now() - killedAt;
       figures[`${name}Gap`] = gap
-        .map((r) => (r instanceof Error ? `error ${r.message}` : `${r.status} ${code(r)}`))
+        .map((r) => (r instanceof Error ? `error ${r.message}` : `${r.status} ${refusalCode(r)}`))
         .join(", ");
       expect(back).toBe(true);
       const after = (await status()).components.find((c) => c.name === name)!;
