@@ -173,7 +173,9 @@ function chatCompletion(call: ProviderCall, requestedModel: string): void {
   const split = new Set<number>();
   if (control.echoKey) {
     split.add(events.length);
-    events.push({ text: chunk({ content: `your key is ${key}` }, null) });
+    const text = chunk({ content: `your key is ${key}` }, null);
+    const at = control.splitKeyAt;
+    events.push({ text, ...(at === null ? {} : { splitAt: text.indexOf(key) + Math.min(at, key.length) }) });
   }
   events.push({ text: chunk({}, "stop") });
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;

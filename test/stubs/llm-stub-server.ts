@@ -51,6 +51,8 @@ export interface StreamControl {
   cachedTokens: number;
   /** The upstream cuts the stream (socket destroyed) after this many events; null: it ends normally. */
   cutAfter: number | null;
+  /** Where the echoed key is cut between two writes: this many of its characters in the first. */
+  splitKeyAt: number | null;
 }
 
 export function streamControl(headers: IncomingHttpHeaders): StreamControl {
@@ -65,6 +67,7 @@ export function streamControl(headers: IncomingHttpHeaders): StreamControl {
     inputTokens: int("x-stub-input-tokens", 10_000_000),
     cachedTokens: int("x-stub-cached-tokens", 10_000_000) ?? 0,
     cutAfter: int("x-stub-cut-after", 100_000),
+    splitKeyAt: int("x-stub-split-key-at", 1_000),
   };
 }
 
@@ -74,6 +77,8 @@ export interface StubEvent {
   usage?: Partial<ReportedUsage>;
   /** Wait this long before writing the event (a provider slow to send its usage chunk). */
   delayMs?: number;
+  /** Where a split event is cut (default: in the middle). */
+  splitAt?: number;
 }
 
 /** What a provider module gets for one authenticated request. */
@@ -244,7 +249,7 @@ function writeSse(
     const index = next;
     next += 1;
     if (split.has(index)) {
-      const half = Math.floor(event.text.length / 2);
+      const half = event.splitAt ?? Math.floor(event.text.length / 2);
       res.write(event.text.slice(0, half));
       setTimeout(() => {
         res.write(event.text.slice(half));
