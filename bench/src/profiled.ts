@@ -41,6 +41,8 @@ async function startProfiledExtproc(name: string, profileDir: string, env: NodeJ
       SPIFFE_ENDPOINT_SOCKET: "",
       WARDEN_SPIFFE_SOCKET: "",
       WARDEN_SHUTDOWN_GRACE_MS: "1000",
+      // Plaintext gRPC on loopback like the measured run's servers (with Vault, it must be said).
+      WARDEN_INSECURE_DEV_PLAINTEXT: "true",
       ...env,
     },
   });
