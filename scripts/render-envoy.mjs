@@ -4,7 +4,9 @@
 //   node scripts/render-envoy.mjs envoy/params.example.json > envoy.yaml
 //   node scripts/render-envoy.mjs - < params.json
 //
-// Without "destinations", every public provider route is included (TLS to the real hosts).
+// Without "destinations", every public provider route is included (TLS to the real hosts);
+// "devUpstream": { "address": "127.0.0.1", "port": n } (development only) sends them all to one
+// local plain-HTTP stub instead, as `warden up` does with WARDEN_DEV_UPSTREAM.
 // Needs `npm run build` first: it uses the same renderer as the tests (lib/src/envoy/bootstrap.ts).
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -22,12 +24,24 @@ if (!existsSync(renderer)) {
   process.exit(2);
 }
 
-const { renderSidecarBootstrap, providerDestinations } = await import(pathToFileURL(renderer).href);
-const params = JSON.parse(readFileSync(source === "-" ? 0 : source, "utf8"));
+const { renderSidecarBootstrap, providerDestinations, devUpstreamDestinations } = await import(
+  pathToFileURL(renderer).href
+);
+const { devUpstream, ...params } = JSON.parse(readFileSync(source === "-" ? 0 : source, "utf8"));
+if (
+  devUpstream !== undefined &&
+  (devUpstream?.address !== "127.0.0.1" || !Number.isInteger(devUpstream?.port))
+) {
+  console.error(
+    'render-envoy: devUpstream must be { "address": "127.0.0.1", "port": <port> } (development only)',
+  );
+  process.exit(2);
+}
 try {
   const yaml = renderSidecarBootstrap({
     ...params,
-    destinations: params.destinations ?? providerDestinations(),
+    destinations:
+      params.destinations ?? (devUpstream ? devUpstreamDestinations(devUpstream) : providerDestinations()),
   });
   process.stdout.write(
     "# Rendered by scripts/render-envoy.mjs: change the parameters, not this file.\n" + yaml,

@@ -27,6 +27,7 @@ export {
   AUTHZ_REQUEST_BODY,
   azureOpenAiDestination,
   mcpDestination,
+  devUpstreamDestinations,
   providerDestinations,
   salesforceDestination,
 } from "./destinations.js";

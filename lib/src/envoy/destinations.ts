@@ -49,6 +49,17 @@ export function providerDestinations(): Destination[] {
   ];
 }
 
+/**
+ * Development only: every provider route of `providerDestinations()` sent to one local plain-HTTP
+ * upstream (a stub standing in for the providers), as `WARDEN_DEV_UPSTREAM` asks.
+ */
+export function devUpstreamDestinations(upstream: { address: string; port: number }): Destination[] {
+  return providerDestinations().map((d) => ({
+    ...d,
+    upstream: { address: upstream.address, port: upstream.port, tls: false },
+  }));
+}
+
 /** Salesforce lives on a per-org instance host, e.g. `acme.my.salesforce.com`. */
 export function salesforceDestination(instanceHost: string): Destination {
   return providerDestination("salesforce", "saas", instanceHost);

@@ -1,6 +1,11 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { providerDestinations, renderSidecarBootstrap, type Destination } from "../../envoy/bootstrap.js";
+import {
+  devUpstreamDestinations,
+  providerDestinations,
+  renderSidecarBootstrap,
+  type Destination,
+} from "../../envoy/bootstrap.js";
 import { trustDomainId } from "../../spiffe/spiffe-id.js";
 import { httpOk, waitWhileAlive } from "../child.js";
 import { toolPath } from "../layout.js";
@@ -53,7 +58,7 @@ export async function envoyStat(adminUrl: string, name: string): Promise<number>
 
 export function envoyComponent(params: EnvoyParams): Component {
   const destinations: Destination[] = params.devUpstream
-    ? providerDestinations().map((d) => ({ ...d, upstream: { ...params.devUpstream!, tls: false } }))
+    ? devUpstreamDestinations(params.devUpstream)
     : providerDestinations();
   return envoyLaunchComponent({
     dir: params.dir,
