@@ -399,11 +399,16 @@ describe("signed bundles from an HTTP bundle server (OPA bundle protocol, ETag p
       const status = await waitForRefusal(authz, code, before.last_error_at);
       expect(status.last_error).toContain(why);
       expect(status).toMatchObject({ revision: before.revision, swaps: before.swaps });
-      const refusals = authz.process
-        .log()
-        .split("\n")
-        .filter((line) => line.includes("policy bundle refused"));
-      expect(refusals.some((line) => line.includes(`"reason":"${code}: `))).toBe(true);
+      // The log line may land a moment after /status changed: wait for it rather than read once.
+      await waitFor(
+        `the "${code}" refusal in authz-server's log`,
+        () =>
+          authz.process
+            .log()
+            .split("\n")
+            .some((line) => line.includes("policy bundle refused") && line.includes(`"reason":"${code}: `)),
+        5_000,
+      );
 
       expect(await check(authz.client, "gpt-4o-mini")).toMatchObject({
         allowed: true,

@@ -531,9 +531,16 @@ describe("key rotation with overlap", () => {
     const newKid = headerOf(after).kid as string;
     expect(newKid).not.toBe(oldKid);
     expect(await kids()).toEqual(expect.arrayContaining([oldKid, newKid]));
-    // The overlap: both work on the data plane.
+    // The overlap: both work on the data plane. The first call with the new kid makes authz-server
+    // fetch the JWKS (it waits at most 150 ms, to stay inside Envoy's ext_authz timeout): on a loaded
+    // machine that call may be refused while the fetch completes, so the new token gets a few tries.
     expect((await readDrive(agents.bot, before)).status).toBe(200);
-    expect((await readDrive(agents.bot, after)).status).toBe(200);
+    await waitFor(
+      "a token signed with the new key to be accepted",
+      async () => (await readDrive(agents.bot, after)).status === 200,
+      3_000,
+    );
+    expect((await readDrive(agents.bot, before)).status).toBe(200);
     // After it: the old key leaves the JWKS and its tokens are refused, new ones still work.
     await waitFor(
       "the old key to leave the JWKS",
