@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { DEFAULT_PORTS } from "../../lib/src/runtime/layout.js";
 import { WorkloadApiClient } from "../../lib/src/spiffe/workload-client.js";
 import { SvidHttpsClient, type AgentResponse } from "../agents/svid-https-client.js";
+import { PICK_FROM, PICK_TO } from "../../lib/src/runtime/child.js";
 import { portAcceptsConnections, REPO_ROOT, waitFor } from "../harness/process.js";
 import { CHAT_BODY } from "../support/chat-request.js";
 
@@ -18,7 +19,8 @@ const PORT_COUNT = Object.keys(DEFAULT_PORTS).length;
 /** A port base with every port of the stack free. */
 export async function freePortBase(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below the kernel's ephemeral range, like freePort: no outgoing connection can take one of them.
+    const base = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM - PORT_COUNT));
     const busy = await Promise.all(
       Array.from({ length: PORT_COUNT }, (_, i) => portAcceptsConnections(base + i)),
     );

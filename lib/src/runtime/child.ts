@@ -245,7 +245,44 @@ export function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; there is a small race until the program binds). */
+/** The lowest port the kernel hands out for outgoing connections (and for `listen(0)`). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Free ports are picked here: below the ephemeral range, where no outgoing connection lands. */
+export const PICK_FROM = 20_000;
+export const PICK_TO = ephemeralLow() - 1;
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A loopback port nothing listens on. Picked below the kernel's ephemeral range: a port from
+ * `listen(0)` can be taken as the source port of some outgoing connection between the pick and the
+ * program's own bind (EADDRINUSE); one below the range can only be taken by another listener.
+ */
 export async function freePort(): Promise<number> {
+  if (PICK_TO - PICK_FROM < 1_000) return kernelPort();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    if (await bindable(port)) return port;
+  }
+  return kernelPort();
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();
