@@ -29,7 +29,7 @@ const load = (path) => import(pathToFileURL(resolve(root, "dist", path)).href);
 const { loadRuntimeConfig } = await load("lib/src/runtime/layout.js");
 const { createSupervisor } = await load("lib/src/runtime/stack.js");
 const { startOpenAiStub } = await load("test/stubs/llm-openai.js");
-const { startOAuthProviderStub } = await load("test/stubs/oauth-provider.js");
+const { catalogueWithDriveAt, startOAuthProviderStub } = await load("test/stubs/oauth-provider.js");
 const { BaoClient, openBaoFiles, readRootToken } = await load("lib/src/runtime/components/openbao.js");
 const { cliTokenFile } = await load("lib/src/runtime/local-session.js");
 const pg = (await import("pg")).default;
@@ -95,14 +95,7 @@ await new Promise((done) => dispatcher.listen(0, "127.0.0.1", done));
 // The SaaS catalogue, extended by configuration only: Google Drive's OAuth endpoints are the stub's.
 const catalogueDir = mkdtempSync(join(tmpdir(), "warden-demo-"));
 chmodSync(catalogueDir, 0o755);
-const catalogue = JSON.parse(readFileSync(join(root, "lib", "src", "saas", "services.json"), "utf8"));
-catalogue["google-drive"] = {
-  ...catalogue["google-drive"],
-  authorize_url: `${provider.url}/authorize`,
-  token_url: `${provider.url}/token`,
-  revoke_url: `${provider.url}/revoke`,
-  userinfo_url: `${provider.url}/userinfo`,
-};
+const catalogue = catalogueWithDriveAt(provider.url);
 const cataloguePath = join(catalogueDir, "services.json");
 writeFileSync(cataloguePath, JSON.stringify(catalogue), { mode: 0o644 });
 // The components inherit these (control plane and extproc-server read the catalogue; the stub is

@@ -23,7 +23,11 @@ import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
+import {
+  catalogueWithDriveAt,
+  startOAuthProviderStub,
+  type OAuthProviderStub,
+} from "../stubs/oauth-provider.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
@@ -161,17 +165,7 @@ beforeAll(async () => {
   for (const file of [login.certFile, vault.caFile]) chmodSync(file, 0o644);
 
   // The catalogue, extended by configuration only: Google Drive's endpoints point at the stub.
-  const shipped = JSON.parse(readFileSync(join(REPO_ROOT, "lib/src/saas/services.json"), "utf8")) as Record<
-    string,
-    Record<string, unknown>
-  >;
-  shipped["google-drive"] = {
-    ...shipped["google-drive"],
-    authorize_url: `${provider.url}/authorize`,
-    token_url: `${provider.url}/token`,
-    revoke_url: `${provider.url}/revoke`,
-    userinfo_url: `${provider.url}/userinfo`,
-  };
+  const shipped = catalogueWithDriveAt(provider.url);
   const catalogue = join(work, "services.json");
   writeFileSync(catalogue, JSON.stringify(shipped));
   chmodSync(catalogue, 0o644);

@@ -3,9 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlaneProcess, type ControlPlaneProcess } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
-import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
+import {
+  catalogueWithDriveAt,
+  startOAuthProviderStub,
+  type OAuthProviderStub,
+} from "../stubs/oauth-provider.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 
@@ -98,16 +102,9 @@ beforeAll(async () => {
     data: { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret },
   });
   await vault.request("POST", "warden/data/providers/github", { data: GITHUB });
-  const shipped = JSON.parse(readFileSync(join(REPO_ROOT, "lib/src/saas/services.json"), "utf8")) as Record<
-    string,
-    Json
-  >;
+  const shipped: Record<string, Json> = catalogueWithDriveAt(provider.url);
   shipped["google-drive"] = {
     ...shipped["google-drive"],
-    authorize_url: `${provider.url}/authorize`,
-    token_url: `${provider.url}/token`,
-    revoke_url: `${provider.url}/revoke`,
-    userinfo_url: `${provider.url}/userinfo`,
     issuer: provider.url,
     iss_parameter_supported: true,
   };

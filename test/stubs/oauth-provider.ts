@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../lib/src/runtime/layout.js";
 import type { SeenRequest } from "./upstream.js";
 
 /**
@@ -291,4 +294,22 @@ async function streamHugeTokenResponse(res: ServerResponse, bytes: number, chunk
     if (!res.write(part)) await new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
   }
   if (!res.destroyed) res.end(tail);
+}
+
+/**
+ * The shipped SaaS catalogue with Google Drive's OAuth endpoints at this stub: what a deployment
+ * does by configuration only (WARDEN_SAAS_CATALOGUE), for the demo and the connection suites.
+ */
+export function catalogueWithDriveAt(providerUrl: string): Record<string, Record<string, unknown>> {
+  const shipped = JSON.parse(
+    readFileSync(join(REPO_ROOT, "lib", "src", "saas", "services.json"), "utf8"),
+  ) as Record<string, Record<string, unknown>>;
+  shipped["google-drive"] = {
+    ...shipped["google-drive"],
+    authorize_url: `${providerUrl}/authorize`,
+    token_url: `${providerUrl}/token`,
+    revoke_url: `${providerUrl}/revoke`,
+    userinfo_url: `${providerUrl}/userinfo`,
+  };
+  return shipped;
 }
