@@ -204,11 +204,12 @@ describe("mirrored headers on handshake revisions", () => {
   });
 
   test("a present header that disagrees with the body is refused on any revision", () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       { "mcp-method": "tools/list" },
       { "mcp-name": "read_file" },
       { "mcp-protocol-version": "2025-06-18", "mcp-name": "read_file" },
-    ])
+    ];
+    for (const headers of cases)
       expect(refused("POST", headers, call("search")).reason).toBe("mcp_header_mismatch");
   });
 

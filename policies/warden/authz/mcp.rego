@@ -139,7 +139,12 @@ mcp_denial := "mcp_name_missing" if {
 approval_denial := "approval_required" if {
 	service_kind == "mcp"
 	mcp_rule.approval == "required"
+	not mcp_approved
 }
+
+# authz-server sets approval_id (never the agent) once the approval gate consumed an approval bound
+# to exactly this call; every other stage is still decided anew.
+mcp_approved if non_empty_string(mcp.approval_id)
 
 mcp_denial_details(reason) := {
 	"mcp_kind": mcp_item_kind,
