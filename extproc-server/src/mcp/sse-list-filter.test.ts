@@ -29,7 +29,11 @@ function events(text: string): SseEvent[] {
   return found;
 }
 
-const progress = JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } });
+const progress = JSON.stringify({
+  jsonrpc: "2.0",
+  method: "notifications/progress",
+  params: { progress: 1 },
+});
 const list = {
   jsonrpc: "2.0",
   id: 3,
