@@ -333,7 +333,7 @@ describe("list answers show only what the caller may use", () => {
     expect(toolNames(answer!)).toEqual(["read_0", "read_2", "read_4"]);
   });
 
-  test("a 5,000-tool list (JSON and SSE) is filtered whole; its cost is measured", async () => {
+  test("5,000- and 30,000-tool lists (JSON and SSE) are filtered whole, streamed; the cost is measured", async () => {
     const headers = { "x-stub-tools": "5000" };
     const timings: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -356,6 +356,10 @@ describe("list answers show only what the caller may use", () => {
       bytes = res.body.length;
       expect(toolNames(JSON.parse(res.body) as Record<string, unknown>)).toHaveLength(5000);
     }
+    // Far above Envoy's 1 MiB buffer limit: streamed, never stalled.
+    const huge = await post("tools/list", { headers: { "x-stub-tools": "30000" } });
+    expect(huge.status).toBe(200);
+    expect(toolNames(JSON.parse(huge.body) as Record<string, unknown>)).toHaveLength(15000);
     figures.list_5000_tools = {
       answer_bytes: bytes,
       filtered_ms: timings.map(Math.round),
