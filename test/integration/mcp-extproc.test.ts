@@ -429,28 +429,34 @@ describe("tool results", () => {
     figures.sse_first_event_before_last_sent_ms = Math.round(lastSent - res.chunks[0]!.at);
   });
 
-  test("a 20 MB SSE answer streams through with bounded memory; Envoy stays up", async () => {
-    const extprocPid = stack.extproc.process().pid;
-    const before = rssMiB(extprocPid);
-    const started = performance.now();
-    const res = await post("tools/call", {
-      name: "big",
-      headers: { "x-stub-answer": "sse-big", "x-stub-bytes": String(20 * 1024 * 1024) },
-    });
-    const after = rssMiB(extprocPid);
-    expect(res.status).toBe(200);
-    expect(res.body.length).toBeGreaterThan(20 * 1024 * 1024);
-    const messages = sseMessages(res.body);
-    expect(messages[messages.length - 1]).toMatchObject({ result: { content: [{ text: "called big" }] } });
-    expect(after.rss - before.rss).toBeLessThan(64);
-    figures.sse_20mb = {
-      seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
-      extproc_rss_mib_before: before.rss,
-      extproc_rss_mib_after: after.rss,
-      extproc_peak_mib: after.hwm,
-    };
-    expect((await post("ping")).status).toBe(200);
-  }, 120_000);
+  test.each(["tools/call", "tools/list"])(
+    "a 20 MB SSE answer to %s streams through with bounded memory; Envoy stays up",
+    async (method) => {
+      const extprocPid = stack.extproc.process().pid;
+      const before = rssMiB(extprocPid);
+      const started = performance.now();
+      const res = await post(method, {
+        name: method === "tools/call" ? "big" : undefined,
+        headers: { "x-stub-answer": "sse-big", "x-stub-bytes": String(20 * 1024 * 1024) },
+      });
+      const after = rssMiB(extprocPid);
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBeGreaterThan(20 * 1024 * 1024);
+      const last = sseMessages(res.body).pop()!;
+      if (method === "tools/call")
+        expect(last).toMatchObject({ result: { content: [{ text: "called big" }] } });
+      else expect(toolNames(last)).toEqual(["read_0", "read_2", "read_4"]);
+      expect(after.rss - before.rss).toBeLessThan(64);
+      figures[`sse_20mb_${method}`] = {
+        seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+        extproc_rss_mib_before: before.rss,
+        extproc_rss_mib_after: after.rss,
+        extproc_peak_mib: after.hwm,
+      };
+      expect((await post("ping")).status).toBe(200);
+    },
+    120_000,
+  );
 });
 
 describe("every MCP call is audited", () => {
