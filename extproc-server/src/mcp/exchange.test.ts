@@ -277,3 +277,17 @@ test("the MCP server refusing the user's token (401) refreshes it for the next c
   ).toBe("true");
   expect(tokens.unauthorizedCalls).toEqual([USER_TOKEN]);
 });
+
+test("a request without a body (a GET stream) is refused at its headers, id null: nothing goes upstream tokenless", async () => {
+  const { stream, tokens, metadata } = setup({ mcp: null, mcp_upstream_credentials: { service: "github" } });
+  tokens.connected = false;
+  const refusal = readImmediate(
+    await stream.process(
+      wire.requestHeaders({ ...POST, ":method": "POST" }, { metadata, endOfStream: true }),
+    ),
+  );
+  expect(refusal).toMatchObject({
+    status: 409,
+    body: { id: null, error: { data: { reason: "account_not_connected" } } },
+  });
+});

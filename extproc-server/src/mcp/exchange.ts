@@ -90,12 +90,13 @@ export class McpExchange implements ExchangeHooks {
     this.listKinds = this.mcp.call === null ? ALL_KINDS : listKind ? KIND_SETS[listKind] : null;
   }
 
-  onRequestHeaders(headers: HeaderView, edits: HeaderEdits): MaybeAsync<void> {
+  onRequestHeaders(headers: HeaderView, edits: HeaderEdits, endOfStream: boolean): MaybeAsync<void> {
     // Only plain bytes can be filtered and scrubbed.
     edits.set("accept-encoding", "identity");
     const wanted = this.mcp.upstreamCredentials;
     if (!wanted) return;
-    const refuseNow = (headers.get(":method") ?? "POST").toUpperCase() !== "POST";
+    // Without a body there is no id to echo: a refusal is answered at once.
+    const refuseNow = endOfStream;
     const service = this.deps.catalogue?.service(wanted.service);
     if (!service || !this.deps.tokens) {
       return this.hold(
