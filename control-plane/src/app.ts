@@ -9,6 +9,7 @@ import { vaultClientFrom } from "../../lib/src/vault/client.js";
 import { loadControlPlaneConfig } from "./config.js";
 import { MIGRATIONS_DIR } from "./files.js";
 import { createOidcAuthenticator } from "./http/auth.js";
+import { approvalHandlers } from "./approvals/handlers.js";
 import type { AppContext } from "./context.js";
 import { createTransitSigner } from "./kya/signer.js";
 import { createTokenService } from "./oauth/token-service.js";
@@ -79,7 +80,11 @@ export async function startControlPlane(
         delegableScopesClaim: tokenService.context.delegableScopesClaim,
       }),
       context,
-      handlers: { ...tokenService.handlers(context), ...connections.handlers(context) },
+      handlers: {
+        ...tokenService.handlers(context),
+        ...connections.handlers(context),
+        ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
+      },
     });
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
     try {
