@@ -74,8 +74,8 @@ test("the gate is asked about exactly the held call, and its verdict picks the o
   );
 });
 
-test("fail closed: no gate, or a gate that throws, refuses the held call as unavailable", async () => {
-  expect(label(await settleApproval(held(), undefined))).toBe("unavailable:no approval store is configured");
+test("fail closed: without a gate the held call's own refusal stands; a gate that throws refuses it as unavailable", async () => {
+  expect(label(await settleApproval(held(), undefined))).toBe("approval_required");
   expect(label(await settleApproval(held(), gate(new Error("boom"))))).toBe(
     "unavailable:the approval store failed",
   );
