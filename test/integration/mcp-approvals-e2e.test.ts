@@ -174,7 +174,7 @@ const held = (answer: unknown) => (answer as JsonRpcAnswer).error;
 
 async function auditActions(approvalId: string): Promise<string[]> {
   const rows = await sql<{ action: string }>(
-    `SELECT action FROM audit_events WHERE resource_type = 'mcp_approval' AND resource_id = $1 ORDER BY id`,
+    `SELECT action FROM audit_events WHERE resource_type = 'mcp_approval' AND resource_id = $1 ORDER BY occurred_at, id`,
     [approvalId],
   );
   return rows.map((r) => r.action);
