@@ -9,6 +9,7 @@ import {
 import { readTarGz } from "../../../lib/src/policy-bundle/tar.js";
 import { decisionFromResults, type PolicyDecision } from "./decision.js";
 import { validatePolicyData, type PolicyConfig } from "./policy-data.js";
+import { directEvaluator } from "./wasm-input.js";
 
 /**
  * The policy engine: an OPA bundle (.tar.gz with policy.wasm, data.json, .manifest and, when
@@ -124,11 +125,14 @@ export async function instantiatePolicy(
     throw new PolicyLoadError("data_invalid", `data.json cannot be loaded into the policy: ${String(error)}`);
   }
 
+  // The evaluate hot path (per request): opa-wasm's JSON glue bypassed where the ABI allows it
+  // (policy/wasm-input.ts), then the decision checked.
+  const evaluateRaw =
+    directEvaluator(opa, entrypointId) ?? ((input: unknown) => opa.evaluate(input, entrypointId));
   const policy: LoadedPolicy = {
     revision,
     config,
-    evaluate: (input: unknown): PolicyDecision =>
-      decisionFromResults(opa.evaluate(input, entrypointId), revision),
+    evaluate: (input: unknown): PolicyDecision => decisionFromResults(evaluateRaw(input), revision),
   };
 
   const unsafe = (detail: string) =>
