@@ -13,6 +13,7 @@ import { revocationSuite } from "./src/suites/revocation.js";
 import { scaleSuite } from "./src/suites/scale.js";
 import { smokeSuite } from "./src/suites/smoke.js";
 import { sseSuite } from "./src/suites/sse.js";
+import { tailSuite } from "./src/suites/tail.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -25,6 +26,7 @@ const SUITES: Record<string, Suite> = {
   scale: () => scaleSuite(),
   smoke: () => smokeSuite(),
   audit: (args) => auditSuite({ profile: args.includes("--profile") }),
+  tail: () => tailSuite(),
   report: async () => {
     await reportSuite();
     return undefined;

@@ -63,6 +63,8 @@ export interface WardenAuthzOptions {
   logLevel?: string;
   /** More environment, e.g. the decision audit's database (bench/src/suites/audit.ts). */
   env?: NodeJS.ProcessEnv;
+  /** Another build's authz-server (a `dist/` folder), for before/after comparisons. */
+  distDir?: string;
 }
 
 export async function startWardenAuthz(options: WardenAuthzOptions): Promise<CheckServer> {
@@ -70,7 +72,7 @@ export async function startWardenAuthz(options: WardenAuthzOptions): Promise<Che
   const nodeArgs = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
   const { command, args } = pinned(SERVER_CPU, process.execPath, [
     ...nodeArgs,
-    join(REPO_ROOT, "dist", "authz-server", "src", "main.js"),
+    join(options.distDir ?? join(REPO_ROOT, "dist"), "authz-server", "src", "main.js"),
   ]);
   const managed = startProcess({
     name: options.name,
@@ -99,13 +101,16 @@ export async function startWardenAuthz(options: WardenAuthzOptions): Promise<Che
   return server(options.name, `127.0.0.1:${port}`, managed);
 }
 
-export async function startNoopServer(name = "bench-noop"): Promise<CheckServer> {
+export async function startNoopServer(
+  name = "bench-noop",
+  env: NodeJS.ProcessEnv = {},
+): Promise<CheckServer> {
   const [port] = (await freePorts(1)) as [number];
   const { command, args } = pinned(SERVER_CPU, process.execPath, [
     join(REPO_ROOT, "dist", "bench", "noop-check-server.js"),
     `127.0.0.1:${port}`,
   ]);
-  const managed = startProcess({ name, command, args });
+  const managed = startProcess({ name, command, args, env });
   await managed.waitForPort(port);
   return server(name, `127.0.0.1:${port}`, managed);
 }
