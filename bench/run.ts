@@ -14,6 +14,7 @@ import { scaleSuite } from "./src/suites/scale.js";
 import { smokeSuite } from "./src/suites/smoke.js";
 import { sseSuite } from "./src/suites/sse.js";
 import { tailSuite } from "./src/suites/tail.js";
+import { coresSuite } from "./src/suites/cores.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -27,6 +28,7 @@ const SUITES: Record<string, Suite> = {
   smoke: () => smokeSuite(),
   audit: (args) => auditSuite({ profile: args.includes("--profile") }),
   tail: () => tailSuite(),
+  cores: () => coresSuite(),
   report: async () => {
     await reportSuite();
     return undefined;

@@ -65,15 +65,17 @@ export interface WardenAuthzOptions {
   env?: NodeJS.ProcessEnv;
   /** Another build's authz-server (a `dist/` folder), for before/after comparisons. */
   distDir?: string;
+  /** Not pinned to the server core (bench/src/suites/cores.ts: it should use every core). */
+  unpinned?: boolean;
 }
 
 export async function startWardenAuthz(options: WardenAuthzOptions): Promise<CheckServer> {
   const [port, statusPort] = (await freePorts(2)) as [number, number];
   const nodeArgs = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
-  const { command, args } = pinned(SERVER_CPU, process.execPath, [
-    ...nodeArgs,
-    join(options.distDir ?? join(REPO_ROOT, "dist"), "authz-server", "src", "main.js"),
-  ]);
+  const main = join(options.distDir ?? join(REPO_ROOT, "dist"), "authz-server", "src", "main.js");
+  const { command, args } = options.unpinned
+    ? { command: process.execPath, args: [...nodeArgs, main] }
+    : pinned(SERVER_CPU, process.execPath, [...nodeArgs, main]);
   const managed = startProcess({
     name: options.name,
     command,
