@@ -108,10 +108,8 @@ export function createLogger(
       log: (object: Record<string, unknown>) => redactUrlFields(censorSecretFields(object)),
     },
   };
-  // stdout written asynchronously: lines logged while a write is in flight go out together in the
-  // next one (under load one write(2) per batch instead of one synchronous write per line, which was
-  // ~6% of authz-server's CPU at saturation), and a slow disk or pipe never stalls the event loop.
-  // pino flushes what is buffered when the process exits.
+  // stdout written asynchronously (pino flushes what is buffered when the process exits): a slow
+  // disk or a full pipe never stalls the event loop, so never every request in flight with it.
   const logger = pino(options, destination ?? pinoDestination({ dest: 1, sync: false }));
   // A child's bindings are written once, when it is made: censored then. Children inherit this
   // `child` (pino makes them with Object.create), so grandchildren are covered too.
