@@ -15,6 +15,7 @@ import { smokeSuite } from "./src/suites/smoke.js";
 import { sseSuite } from "./src/suites/sse.js";
 import { tailSuite } from "./src/suites/tail.js";
 import { coresSuite } from "./src/suites/cores.js";
+import { realPathSuite } from "./src/suites/realpath.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -29,6 +30,7 @@ const SUITES: Record<string, Suite> = {
   audit: (args) => auditSuite({ profile: args.includes("--profile") }),
   tail: () => tailSuite(),
   cores: () => coresSuite(),
+  realpath: (args) => realPathSuite({ profile: args.includes("--profile") }),
   report: async () => {
     await reportSuite();
     return undefined;
