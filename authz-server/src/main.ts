@@ -28,9 +28,13 @@ import { RegistryFeed } from "./directory/registry-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
+import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
+
+// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
+await serveOnWorkers("authz-server", process.env.WARDEN_WORKERS);
 
 let config: AuthzConfig;
 try {
@@ -116,7 +120,11 @@ const auditDb = auditUrl
   ? createPostgresDatabase(auditUrl, { max: 2, applicationName: "warden-authz-audit" })
   : undefined;
 const auditWriter = auditDb
-  ? await AuditWriter.open({ db: auditDb, spoolPath: resolve(config.WARDEN_AUDIT_SPOOL), logger })
+  ? await AuditWriter.open({
+      db: auditDb,
+      spoolPath: resolve(perWorkerPath(config.WARDEN_AUDIT_SPOOL)),
+      logger,
+    })
   : undefined;
 if (!auditWriter) logger.warn("no audit database: decisions are recorded as log lines only");
 
