@@ -15,7 +15,6 @@ import { bundleSourceFor } from "./bundle/sources.js";
 import {
   auditDatabaseUrl,
   bodyLimitsOf,
-  inboundSettings,
   loadAuthzConfig,
   registrySource,
   type AuthzConfig,
@@ -28,6 +27,7 @@ import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
 import { resourceBearerCheck } from "./identity/bearer-token.js";
+import { inboundSettings, type InboundSettings } from "./identity/inbound-config.js";
 import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { AuthzServer } from "./server.js";
@@ -116,7 +116,12 @@ const mtls = await serverMtlsFromConfig(config, logger, (svid) => {
 });
 
 // An MCP server's inbound sidecar: SVIDs, trusted sidecars' XFCC, or bearer tokens for its resource URI.
-const inbound = mtls ? inboundSettings(config, mtls.svid.latest().spiffeId) : null;
+let inbound: InboundSettings | null;
+try {
+  inbound = inboundSettings(config, mtls?.svid.latest().spiffeId ?? null);
+} catch (error) {
+  exitOnConfigError("authz-server", error);
+}
 let identifyInbound: InboundIdentify | undefined;
 if (inbound) {
   identifyInbound = inboundIdentity({
