@@ -10,6 +10,9 @@ import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
 import { startStatusServer } from "../../lib/src/status-server.js";
 import { decisionAuditor } from "./audit/decision-audit.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
+import { resourceBearerCheck } from "./identity/bearer-token.js";
+import { inboundSettings, type InboundSettings } from "./identity/inbound-config.js";
+import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
 import {
@@ -26,9 +29,6 @@ import { RegistryFeed } from "./directory/registry-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
-import { resourceBearerCheck } from "./identity/bearer-token.js";
-import { inboundSettings, type InboundSettings } from "./identity/inbound-config.js";
-import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { AuthzServer } from "./server.js";
 
