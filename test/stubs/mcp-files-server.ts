@@ -12,6 +12,7 @@ import { closeServer, listen } from "./stub-http.js";
  *   read_file     returns a file's text
  *   create_file   stores a file (the tests' tool rule asks for a delegation scope)
  *   delete_file   removes a file (the tests' tool rule forbids it)
+ *   share_file    shares a file with someone (the tests' tool rule asks a person to approve each call)
  *   slow_report   sends `steps` progress notifications over the call's SSE stream, then its result
  *   echo_secret   answers text that contains a credential (scrubbing)
  * plus a prompt (summarize) and a resource (file:///readme.md). It counts every tool call by name,
@@ -62,6 +63,14 @@ function buildServer(files: Map<string, string>, count: (tool: string) => void):
       count("delete_file");
       files.delete(path);
       return text(`deleted ${path}`);
+    },
+  );
+  server.registerTool(
+    "share_file",
+    { description: "Share a file", inputSchema: { path: z.string(), recipient: z.string() } },
+    ({ path, recipient }) => {
+      count("share_file");
+      return text(`shared ${path} with ${recipient}`);
     },
   );
   server.registerTool(

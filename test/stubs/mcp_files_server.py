@@ -46,6 +46,13 @@ def delete_file(path: str) -> str:
 
 
 @server.tool()
+def share_file(path: str, recipient: str) -> str:
+    """Share a file"""
+    calls["share_file"] += 1
+    return f"shared {path} with {recipient}"
+
+
+@server.tool()
 async def slow_report(steps: int, delay_ms: int, ctx: Context) -> str:
     """A report that takes a while, with progress"""
     calls["slow_report"] += 1

@@ -1,0 +1,241 @@
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { Agent } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { PeerCertificate } from "node:tls";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { mcpDestination } from "../../lib/src/envoy/destinations.js";
+import type { ServerToolRules } from "../../lib/src/mcp/tool-rules.js";
+import { svidFetch } from "../agents/svid-fetch.js";
+import { REPO_ROOT } from "../harness/process.js";
+import { startTestStack, type TestStack } from "../harness/stack.js";
+import { startMcpFilesServer, type McpFilesServer } from "../stubs/mcp-files-server.js";
+import { startMcpPythonServer, VENV_PYTHON, type McpPythonServer } from "../stubs/mcp-python-server.js";
+import { grant, registerAgent, type Entry } from "./delegation-fixture.js";
+
+/**
+ * The governed MCP environment the acceptance suites share, all real but the MCP servers: PostgreSQL,
+ * OpenBao, SPIRE, the control plane, Envoy, authz-server and extproc-server (startTestStack). The
+ * agent is this test process, holding only its SPIRE SVID. Two third-party MCP servers sit behind the
+ * agent's sidecar: `files` (the official TypeScript SDK, revision 2025-11-25 with sessions) at
+ * /mcp/files/ and `pyfiles` (the official Python SDK, which speaks 2026-07-28) at /mcp/pyfiles/.
+ * Both are registered in the control plane, and their owner sets the same tool rules on both.
+ */
+export const TD = "warden.local";
+export const AGENT_NAME = "files-bot";
+export const AGENT = `spiffe://${TD}/agent/${AGENT_NAME}`;
+export const WRITE_SCOPE = "files.write";
+export const OWNER = "olga-owner";
+
+/** What the MCP servers' owner allows: reading, reporting; writing with a scope; sharing with approval; never deleting. */
+export const TOOL_RULES: ServerToolRules = {
+  default: "deny",
+  tools: {
+    read_file: { agents: ["*"] },
+    slow_report: { agents: ["*"] },
+    echo_secret: { agents: ["*"] },
+    create_file: { agents: ["*"], scopes: [WRITE_SCOPE] },
+    share_file: { agents: ["*"], approval: "required", audit_arguments: true },
+    delete_file: { deny: true },
+  },
+  prompts: { summarize: { agents: ["*"] } },
+  resources: { "file:///*": { agents: ["*"] } },
+};
+
+export interface McpEnvironment {
+  env: TestStack;
+  files: McpFilesServer;
+  pyfiles: McpPythonServer;
+  agent: Entry;
+  /** Bearer tokens of the people: the MCP servers' owner, an admin, the delegating user. */
+  tokens: { owner: string; admin: string; user: string };
+  /** The user's delegation to the agent, with the write scope (header `x-warden-delegation`). */
+  delegationHeader: Record<string, string>;
+  /** mTLS with the agent's SVID (the sidecar checked by its SPIFFE ID). */
+  tls: Agent;
+  /** The agent's SVID as files, for the Python client. */
+  svidFiles: { cert: string; key: string; ca: string };
+  /** Every response body byte and header the agent received (for the credential scan). */
+  agentSaw: string[];
+  /** The sidecar's URL of an MCP server's endpoint. */
+  routeUrl(server: "files" | "pyfiles"): string;
+  stop(): Promise<void>;
+}
+
+async function expectStatus(what: string, status: number, res: Promise<{ status: number; text: string }>) {
+  const answer = await res;
+  if (answer.status !== status) throw new Error(`${what}: ${answer.status} ${answer.text.slice(0, 400)}`);
+  return answer;
+}
+
+export async function startMcpEnvironment(name: string): Promise<McpEnvironment> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const files = await startMcpFilesServer();
+    cleanups.push(() => files.close());
+    const pyfiles = await startMcpPythonServer(`${name}-pyfiles`);
+    cleanups.push(() => pyfiles.close());
+    const env = await startTestStack({
+      name,
+      trustDomain: TD,
+      spire: { logLevel: "INFO" },
+      agent: AGENT,
+      dataPlane: {
+        policyDir: join(REPO_ROOT, "policies"),
+        destinations: () => [
+          mcpDestination("files", { address: "127.0.0.1", port: files.port, tls: false }),
+          mcpDestination("pyfiles", { address: "127.0.0.1", port: pyfiles.port, tls: false }),
+        ],
+        authzEnv: { WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane` },
+      },
+    });
+    cleanups.push(() => env.stop());
+    const cp = env.controlPlane;
+    const [owner, admin, user, creator, reviewer] = await Promise.all([
+      env.oidc.token({ sub: OWNER, roles: ["creator"], tenant: "acme" }),
+      env.oidc.token({ sub: "ada-admin", roles: ["admin"], tenant: "acme" }),
+      env.oidc.token({ sub: "ursula-user", roles: ["user"], tenant: "acme" }),
+      env.oidc.token({ sub: "carl-creator", roles: ["creator"] }),
+      env.oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
+    ]);
+    const agent = await registerAgent(cp, creator, reviewer, {
+      name: AGENT_NAME,
+      capabilities: ["mcp:files", WRITE_SCOPE],
+      verified: ["mcp:files", WRITE_SCOPE],
+    });
+    for (const server of ["files", "pyfiles"]) {
+      const created = await expectStatus(
+        `register MCP server ${server}`,
+        201,
+        cp.call<{ id: string }>("POST", "/v1/mcp-servers", {
+          token: owner,
+          body: {
+            name: server,
+            tenant: "acme",
+            team: "platform",
+            type: "file-store",
+            environment: "production",
+            external_services: [],
+          },
+        }),
+      );
+      const id = (JSON.parse(created.text) as { id: string }).id;
+      await expectStatus(
+        `tool rules of ${server}`,
+        200,
+        cp.call("PUT", `/v1/mcp-servers/${id}/tool-rules`, { token: owner, body: TOOL_RULES }),
+      );
+    }
+    const { token: delegation } = await grant(cp, user, { agent_id: agent.id, scopes: [WRITE_SCOPE] });
+
+    const svid = await env.spire.waitForSvid(AGENT);
+    const envoyId = env.stack.identities!.envoy;
+    const tls = new Agent({
+      cert: svid.certChainPem,
+      key: svid.keyPem,
+      ca: svid.bundlesPem[TD],
+      keepAlive: true,
+      maxSockets: 64,
+      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+        cert.subjectaltname?.split(", ").includes(`URI:${envoyId}`) ? undefined : new Error(`not ${envoyId}`),
+    });
+    cleanups.push(async () => tls.destroy());
+    const dir = mkdtempSync(join(tmpdir(), "wmcp-svid-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const svidFiles = {
+      cert: join(dir, "svid.pem"),
+      key: join(dir, "svid.key"),
+      ca: join(dir, "bundle.pem"),
+    };
+    writeFileSync(svidFiles.cert, svid.certChainPem);
+    writeFileSync(svidFiles.key, svid.keyPem);
+    chmodSync(svidFiles.key, 0o600);
+    writeFileSync(svidFiles.ca, svid.bundlesPem[TD]!);
+    return {
+      env,
+      files,
+      pyfiles,
+      agent,
+      tokens: { owner, admin, user },
+      delegationHeader: { "x-warden-delegation": delegation },
+      tls,
+      svidFiles,
+      agentSaw: [],
+      routeUrl: (server) => `${env.stack.agentUrl}/mcp/${server}/mcp`,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The official TypeScript SDK's client, connected through the sidecar with the agent's SVID. */
+export async function sdkClient(
+  mcp: McpEnvironment,
+  server: "files" | "pyfiles",
+  headers: Record<string, string> = {},
+): Promise<Client> {
+  const observe = (res: IncomingMessage) => {
+    for (const [name, value] of Object.entries(res.headers)) mcp.agentSaw.push(`${name}: ${String(value)}`);
+    res.on("data", (chunk: Buffer) => mcp.agentSaw.push(chunk.toString("utf8")));
+  };
+  const transport = new StreamableHTTPClientTransport(new URL(mcp.routeUrl(server)), {
+    fetch: svidFetch(mcp.tls, observe),
+    requestInit: { headers },
+  });
+  const client = new Client({ name: "acceptance-agent", version: "1.0.0" });
+  await client.connect(transport);
+  return client;
+}
+
+export type PythonStep =
+  | { op: "list_tools" | "list_prompts" }
+  | { op: "call_tool"; name: string; arguments?: Record<string, unknown>; progress?: boolean }
+  | { op: "get_prompt"; name: string; arguments?: Record<string, string> }
+  | { op: "read_resource"; uri: string };
+
+export interface PythonOutcome {
+  ok?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: Record<string, unknown> };
+  progress?: number[];
+}
+
+/** The official Python SDK's client (test/stubs/mcp_client.py) through the sidecar; one outcome per step. */
+export function pythonClient(
+  mcp: McpEnvironment,
+  server: "files" | "pyfiles",
+  mode: "auto" | "legacy" | "2026-07-28",
+  steps: PythonStep[],
+): Promise<{ outcomes: PythonOutcome[]; protocolVersion: string }> {
+  const { cert, key, ca } = mcp.svidFiles;
+  const args = [
+    join(REPO_ROOT, "test", "stubs", "mcp_client.py"),
+    mcp.routeUrl(server),
+    mode,
+    JSON.stringify(steps),
+    ...["--cert", cert, "--key", key, "--ca", ca],
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(VENV_PYTHON, args, { timeout: 60_000 }, (error, stdout, stderr) => {
+      const lines = stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as PythonOutcome & { protocol_version?: string; fatal?: string });
+      const fatal = lines.find((line) => line.fatal);
+      if (error || fatal) {
+        reject(new Error(`python client: ${fatal?.fatal ?? String(error)}\n${stderr.slice(-2000)}`));
+        return;
+      }
+      const last = lines.at(-1)!;
+      resolve({ outcomes: lines.slice(0, -1), protocolVersion: last.protocol_version ?? "" });
+    });
+  });
+}
