@@ -13,6 +13,7 @@ import type { AppContext } from "./context.js";
 import { createTransitSigner } from "./kya/signer.js";
 import { createTokenService } from "./oauth/token-service.js";
 import { createConnections } from "./connections/connections.js";
+import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
 
 export interface RunningControlPlane {
@@ -79,7 +80,11 @@ export async function startControlPlane(
         delegableScopesClaim: tokenService.context.delegableScopesClaim,
       }),
       context,
-      handlers: { ...tokenService.handlers(context), ...connections.handlers(context) },
+      handlers: {
+        ...tokenService.handlers(context),
+        ...connections.handlers(context),
+        ...mcpHandlers(context, tokenService.context),
+      },
     });
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
     try {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlane, type RunningControlPlane } from "../../control-plane/src/app.js";
 import { loadApiDocument, type OperationSpec } from "../../control-plane/src/http/openapi.js";
+import type { Logger } from "../../lib/src/logger.js";
 import { callApi, type ApiResponse, type CallOptions } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT } from "../harness/process.js";
@@ -35,7 +36,7 @@ export interface ControlPlaneFixture {
 }
 
 export async function startControlPlaneFixture(
-  options: { postgres?: boolean; vault?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: { postgres?: boolean; vault?: boolean; env?: NodeJS.ProcessEnv; logger?: Logger } = {},
 ): Promise<ControlPlaneFixture> {
   const cleanups: (() => Promise<void>)[] = [];
   const cleanUp = async () => {
@@ -75,7 +76,7 @@ export async function startControlPlaneFixture(
       VAULT_TOKEN: vault ? await vault.tokenFor("control-plane") : "",
       ...options.env,
     };
-    controlPlane = await startControlPlane(env);
+    controlPlane = await startControlPlane(env, options.logger);
   } catch (error) {
     await cleanUp();
     throw error;

@@ -98,6 +98,8 @@ function fromDatabase(error: unknown): ApiError | undefined {
     const constraint = constraintName(error) ?? "";
     if (constraint === "agents_spiffe_id_key")
       return new ApiError("conflict", "an entry with this SPIFFE ID is already registered");
+    if (constraint === "agents_resource_uri")
+      return new ApiError("conflict", "another MCP server already has this resource_uri");
     if (constraint === "kya_one_pending_per_agent")
       return new ApiError("conflict", "this agent already has a submission waiting for review");
     return new ApiError("conflict", "already exists");

@@ -34,5 +34,9 @@ export function discoveryDocument(tokens: TokenServiceContext): Record<string, u
 }
 
 export function discoveryHandlers(tokens: TokenServiceContext): Handlers {
-  return { getOpenIdConfiguration: async () => discoveryDocument(tokens) };
+  return {
+    getOpenIdConfiguration: async () => discoveryDocument(tokens),
+    // RFC 8414 §3: what MCP clients fetch for the authorization server an RFC 9728 resource names.
+    getOAuthAuthorizationServerMetadata: async () => discoveryDocument(tokens),
+  };
 }

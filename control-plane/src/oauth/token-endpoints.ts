@@ -11,7 +11,7 @@ import {
   WARDEN_AUDIENCE,
   type Grant,
 } from "../../../lib/src/tokens/claims.js";
-import { checkGrantUse, verifyTokenSignature } from "../../../lib/src/tokens/verify.js";
+import { checkGrantUse, verifyResourceToken, verifyTokenSignature } from "../../../lib/src/tokens/verify.js";
 import { VaultError } from "../../../lib/src/vault/client.js";
 import type { AppContext } from "../context.js";
 import { notifyRevocation } from "../delegations/notify.js";
@@ -138,7 +138,14 @@ export function registerTokenEndpoints(server: FastifyInstance, options: TokenEn
       delegationAudience: WARDEN_AUDIENCE,
       accessTokenAudiences: new Set([WARDEN_AUDIENCE]),
     });
-    return outcome.ok ? outcome.grant : null;
+    if (outcome.ok) return outcome.grant;
+    // An MCP resource token (minted through the API for a client without an SVID): its audience is
+    // an MCP server's resource URI, so it can be revoked and introspected here too.
+    const resource = verifyResourceToken(token, (kid) => keys.get(kid), {
+      issuer: tokens.urls.issuer,
+      resource: () => true,
+    });
+    return resource.ok ? resource.grant : null;
   }
 
   async function isRevoked(db: Queryable, grant: Grant): Promise<boolean> {

@@ -11,6 +11,7 @@ import { principalOf, type Handlers } from "../http/routes.js";
 import { notifyRegistry } from "../notify.js";
 import {
   checkMayChange,
+  checkResourceUri,
   checkTransition,
   resolveSpiffeId,
   toApi,
@@ -31,7 +32,8 @@ const LABEL: Record<RegistryKind, { noun: string; action: string }> = {
 type IdParams = { id: string };
 type ListQuery = Omit<RegistryFilter, "kind"> & { limit: number; cursor?: string };
 
-async function announce(tx: Queryable, entry: RegistryEntry): Promise<void> {
+/** The change feed entry of a registry row (notify.ts), sent inside the changing transaction. */
+export async function announce(tx: Queryable, entry: RegistryEntry): Promise<void> {
   await notifyRegistry(tx, {
     v: 1,
     entity: "agent",
@@ -71,6 +73,7 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
   ) {
     const principal = principalOf(request);
     const { id } = request.params as IdParams;
+    if ("resource_uri" in changes) checkResourceUri(kind, changes.resource_uri);
     const updated = await ctx.db.transaction(async (tx) => {
       // A status change (suspend, archive) is a revocation for the token service (oauth/issuance-lock.ts).
       if (changes.status !== undefined) await holdRevocation(tx);
@@ -127,6 +130,7 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
         ]);
       }
       const spiffeId = resolveSpiffeId(kind, ctx.trustDomain, body);
+      checkResourceUri(kind, body.resource_uri);
       const created = await ctx.db.transaction(async (tx) => {
         const now = ctx.now();
         const entry = await insertEntry(tx, {
@@ -141,6 +145,7 @@ export function registryHandlers(ctx: AppContext, kind: RegistryKind): Handlers 
           capabilities: body.capabilities ?? [],
           external_services: body.external_services ?? [],
           metadata: body.metadata ?? {},
+          resource_uri: body.resource_uri ?? null,
           created_by: principal.subject,
           created_at: now,
         });

@@ -24,6 +24,10 @@ export interface RegistryEntry {
   external_services: string[];
   status: RegistrationStatus;
   metadata: Record<string, unknown>;
+  /** MCP servers only: the audience of bearer tokens minted for it (RFC 8707); null: none can be. */
+  resource_uri: string | null;
+  /** MCP servers only: its tool rules (lib/src/mcp/tool-rules.ts) as stored; null: none, default deny. */
+  tool_rules: Record<string, unknown> | null;
   version: number;
   created_by: string;
   created_at: Date;
@@ -41,12 +45,20 @@ export interface RegistryCreateBody {
   capabilities?: string[];
   external_services?: string[];
   metadata?: Record<string, unknown>;
+  resource_uri?: string;
 }
 
 export type RegistryUpdateBody = Partial<
   Pick<
     RegistryEntry,
-    "owner" | "team" | "type" | "environment" | "capabilities" | "external_services" | "metadata"
+    | "owner"
+    | "team"
+    | "type"
+    | "environment"
+    | "capabilities"
+    | "external_services"
+    | "metadata"
+    | "resource_uri"
   >
 > & { status?: Exclude<RegistrationStatus, "archived"> };
 
@@ -68,6 +80,40 @@ export function resolveSpiffeId(kind: RegistryKind, trustDomain: string, body: R
     ]);
   }
   return expected;
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * An MCP server's resource URI (RFC 8707 §2, RFC 9728 `resource`): absolute https (http only on a
+ * loopback host, for local runs), no fragment, no user info, scheme and host in lower case (the
+ * inbound sidecar compares `aud` with it exactly). The problem with it, or null when it is fine.
+ */
+export function resourceUriProblem(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute URI such as https://mcp.example.com/mcp";
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.test(url.hostname)))
+    return "must be an https URI (http only for localhost, 127.0.0.1 or [::1])";
+  if (value.includes("#")) return "must not have a fragment (RFC 8707)";
+  if (url.username !== "" || url.password !== "") return "must not carry user info";
+  const authority = value.slice(0, value.indexOf("//") + 2 + url.host.length);
+  if (authority !== `${url.protocol}//${url.host}`)
+    return `must name its scheme and host in lower case (${url.protocol}//${url.host})`;
+  return null;
+}
+
+/** 400 for a resource URI that is not one, or for one on an agent. */
+export function checkResourceUri(kind: RegistryKind, value: string | null | undefined): void {
+  if (value === undefined || value === null) return;
+  const problem = kind === "mcp_server" ? resourceUriProblem(value) : "is only for MCP servers";
+  if (problem)
+    throw new ApiError("bad_request", `resource_uri ${problem}`, [
+      { field: "resource_uri", message: problem },
+    ]);
 }
 
 const TRANSITIONS: Record<RegistrationStatus, readonly RegistrationStatus[]> = {
@@ -125,5 +171,12 @@ export function toApi(entry: RegistryEntry): Record<string, unknown> {
     created_at: entry.created_at.toISOString(),
     updated_at: entry.updated_at.toISOString(),
   };
-  return entry.kind === "mcp_server" ? { ...common, external_services: entry.external_services } : common;
+  return entry.kind === "mcp_server"
+    ? {
+        ...common,
+        external_services: entry.external_services,
+        resource_uri: entry.resource_uri,
+        tool_rules: entry.tool_rules,
+      }
+    : common;
 }

@@ -6,11 +6,11 @@ import type { RegistrationStatus, RegistryEntry, RegistryKind, RegistryUpdateBod
 
 const AGENTS = new RowTable<RegistryEntry>(
   "agents",
-  "id, kind, name, spiffe_id, tenant, owner, team, type, environment, capabilities, external_services, status, metadata, version, created_by, created_at, updated_at",
-  new Set(["capabilities", "external_services", "metadata"]),
+  "id, kind, name, spiffe_id, tenant, owner, team, type, environment, capabilities, external_services, status, metadata, resource_uri, tool_rules, version, created_by, created_at, updated_at",
+  new Set(["capabilities", "external_services", "metadata", "tool_rules"]),
 );
 
-export type NewEntry = Omit<RegistryEntry, "id" | "status" | "version" | "updated_at">;
+export type NewEntry = Omit<RegistryEntry, "id" | "status" | "version" | "updated_at" | "tool_rules">;
 export const insertEntry = (tx: Queryable, entry: NewEntry) =>
   AGENTS.insert(tx, { ...entry, updated_at: entry.created_at });
 
@@ -28,10 +28,34 @@ export async function findEntry(
   return rows[0];
 }
 
+/**
+ * An entry by id or by name. Names are unique per kind (the SPIFFE ID, which is unique, is
+ * spiffe://<td>/<agent|mcp>/<name>), so a name finds at most one.
+ */
+export async function findEntryByIdOrName(
+  db: Queryable,
+  idOrName: string,
+  options: { kind: RegistryKind; forUpdate?: boolean },
+): Promise<RegistryEntry | undefined> {
+  const where = new Conditions().add("kind = ?", options.kind);
+  if (UUID.test(idOrName)) where.add("id = ?::uuid", idOrName);
+  else where.add("name = ?", idOrName);
+  const { rows } = await db.query<RegistryEntry>(
+    `SELECT ${AGENTS.columns} FROM agents ${where.where()}${options.forUpdate ? " FOR UPDATE" : ""}`,
+    where.params,
+  );
+  return rows[0];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const updateEntry = (
   tx: Queryable,
   id: string,
-  changes: RegistryUpdateBody | { status: RegistrationStatus },
+  changes:
+    | RegistryUpdateBody
+    | { status: RegistrationStatus }
+    | { tool_rules: Readonly<Record<string, unknown>> | null },
   updatedAt: Date,
 ) => AGENTS.update(tx, id, changes, updatedAt);
 

@@ -10,7 +10,13 @@ import { z } from "zod";
  *   to its certificate by `cnf.x5t#S256` (RFC 8705); from a token exchange it also carries the user
  *   (`sub`), `act.sub` and the `delegation_id` it was exchanged from.
  *
- * Both are signed with the token key in Vault transit and verified with the control plane's JWKS.
+ * - an MCP resource token (`typ: at+jwt`, RFC 9068 + RFC 8707): minted through the API for a client
+ *   without an SVID, for one MCP server: `aud` that server's resource URI, `sub` and `client_id` the
+ *   agent's SPIFFE ID, `mcp_server` the server's registered name. A bearer token, bound to no
+ *   certificate: only that server's inbound sidecar accepts it (verifyResourceToken), never an
+ *   outbound sidecar (it lacks `cnf`, which verifyTokenSignature requires of access tokens).
+ *
+ * All are signed with the token key in Vault transit and verified with the control plane's JWKS.
  */
 export const DELEGATION_TOKEN_TYPE = "oauth-id-jag+jwt";
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -54,6 +60,18 @@ export const accessTokenClaimsSchema = z.object({
   cnf: z.object({ "x5t#S256": z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).passthrough(),
 });
 export type AccessTokenClaims = z.infer<typeof accessTokenClaimsSchema>;
+
+/** Strict: no `cnf`, `act` or `delegation_id`, so it can never pass for the other access tokens. */
+export const resourceAccessTokenClaimsSchema = z
+  .object({
+    ...common,
+    aud: z.string().url(),
+    sub: spiffeId,
+    mcp_server: z.string().min(1).max(128),
+  })
+  .strict()
+  .refine((claims) => claims.sub === claims.client_id, { message: "sub must equal client_id" });
+export type ResourceAccessTokenClaims = z.infer<typeof resourceAccessTokenClaimsSchema>;
 
 /** What a verified token grants, whichever kind it is. Times are seconds since the epoch. */
 export interface Grant {
@@ -110,6 +128,20 @@ export function grantFromDelegation(claims: DelegationClaims): Grant {
     userId: claims.sub,
     tenant: claims.tenant,
     agentSpiffeId: claims.act.sub,
+    ...termsOf(claims),
+    certificateThumbprint: null,
+  };
+}
+
+/** A bearer token for one MCP server: the agent acting as itself, bound to no certificate. */
+export function grantFromResourceToken(claims: ResourceAccessTokenClaims): Grant {
+  return {
+    kind: "access_token",
+    tokenId: claims.jti,
+    delegationId: null,
+    userId: null,
+    tenant: claims.tenant,
+    agentSpiffeId: claims.client_id,
     ...termsOf(claims),
     certificateThumbprint: null,
   };

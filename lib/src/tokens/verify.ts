@@ -5,6 +5,8 @@ import {
   delegationClaimsSchema,
   grantFromAccessToken,
   grantFromDelegation,
+  grantFromResourceToken,
+  resourceAccessTokenClaimsSchema,
   type Grant,
 } from "./claims.js";
 import { parseCompactJws, verifyJwsSignature, type VerificationKey } from "./jws.js";
@@ -75,6 +77,42 @@ export function verifyTokenSignature(
   return { ok: true, grant, kid };
 }
 
+export interface ResourceExpectations {
+  /** When set, `iss` must equal it. */
+  issuer?: string | undefined;
+  /** The MCP server's resource URI (its inbound sidecar), or a test of it (the control plane accepts any registered one). */
+  resource: string | ((audience: string) => boolean);
+}
+
+/**
+ * An MCP resource token (lib/src/tokens/claims.ts), for the inbound sidecar of the MCP server whose
+ * resource URI is its `aud`. Only this kind is accepted here: delegations and certificate-bound
+ * access tokens are refused (`unsupported_token_type` / `claims_invalid`), so a bearer is never
+ * given what only an SVID holder may use. Use it with `checkBearerUse`.
+ */
+export function verifyResourceToken(
+  token: string,
+  keyFor: (kid: string) => VerificationKey | undefined,
+  expect: ResourceExpectations,
+): SignatureOutcome {
+  const jws = parseCompactJws(token);
+  if (!jws) return { ok: false, error: "malformed" };
+  const { typ, kid } = jws.header;
+  if (typ !== ACCESS_TOKEN_TYPE) return { ok: false, error: "unsupported_token_type" };
+  if (typeof kid !== "string") return { ok: false, error: "unknown_key" };
+  const key = keyFor(kid);
+  if (!key) return { ok: false, error: "unknown_key" };
+  if (!verifyJwsSignature(jws, key)) return { ok: false, error: "signature_invalid" };
+  const parsed = resourceAccessTokenClaimsSchema.safeParse(jws.payload);
+  if (!parsed.success) return { ok: false, error: "claims_invalid" };
+  const accepts =
+    typeof expect.resource === "string" ? (aud: string) => aud === expect.resource : expect.resource;
+  if (!accepts(parsed.data.aud)) return { ok: false, error: "audience_invalid" };
+  if (expect.issuer !== undefined && parsed.data.iss !== expect.issuer)
+    return { ok: false, error: "issuer_invalid" };
+  return { ok: true, grant: grantFromResourceToken(parsed.data), kid };
+}
+
 export interface Presentation {
   nowSeconds: number;
   /** The verified SPIFFE ID of the caller; null when unknown (then no token is usable). */
@@ -97,4 +135,14 @@ export function checkGrantUse(grant: Grant, use: Presentation): UseError | null 
   if (use.isRevoked(grant.tokenId)) return "revoked";
   if (grant.delegationId !== null && use.isRevoked(grant.delegationId)) return "revoked";
   return null;
+}
+
+/** `checkGrantUse` for a bearer resource token: whoever presents it acts as the agent it names. */
+export function checkBearerUse(
+  grant: Grant,
+  use: Omit<Presentation, "callerSpiffeId" | "certificateThumbprint">,
+): UseError | null {
+  if (grant.kind !== "access_token" || grant.certificateThumbprint !== null || grant.userId !== null)
+    return "certificate_mismatch";
+  return checkGrantUse(grant, { ...use, callerSpiffeId: grant.agentSpiffeId, certificateThumbprint: null });
 }
