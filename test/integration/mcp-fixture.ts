@@ -27,7 +27,8 @@ import { grant, registerAgent, type Entry } from "./delegation-fixture.js";
 export const TD = "warden.local";
 export const AGENT_NAME = "files-bot";
 export const AGENT = `spiffe://${TD}/agent/${AGENT_NAME}`;
-export const WRITE_SCOPE = "files.write";
+// Delegation scopes come from the catalogue of services (control-plane/src/delegations/catalogue.ts).
+export const WRITE_SCOPE = "google-drive:write";
 export const OWNER = "olga-owner";
 
 /** What the MCP servers' owner allows: reading, reporting; writing with a scope; sharing with approval; never deleting. */
@@ -126,10 +127,15 @@ export async function startMcpEnvironment(name: string): Promise<McpEnvironment>
         }),
       );
       const id = (JSON.parse(created.text) as { id: string }).id;
+      const current = await cp.call("GET", `/v1/mcp-servers/${id}/tool-rules`, { token: owner });
       await expectStatus(
         `tool rules of ${server}`,
         200,
-        cp.call("PUT", `/v1/mcp-servers/${id}/tool-rules`, { token: owner, body: TOOL_RULES }),
+        cp.call("PUT", `/v1/mcp-servers/${id}/tool-rules`, {
+          token: owner,
+          body: TOOL_RULES,
+          headers: { "if-match": current.headers.get("etag") ?? "" },
+        }),
       );
     }
     const { token: delegation } = await grant(cp, user, { agent_id: agent.id, scopes: [WRITE_SCOPE] });

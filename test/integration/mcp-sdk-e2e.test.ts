@@ -18,7 +18,7 @@ import {
  * TypeScript SDK 1.32.2 (revision 2025-11-25, sessions) as client and as the `files` server, the
  * Python SDK 2.3.0 as client (2026-07-28 against the `pyfiles` server, which speaks it). The owner's
  * tool rules: read_file, slow_report, echo_secret for every agent; create_file with the delegation
- * scope files.write; share_file only with a person's approval; delete_file never.
+ * scope google-drive:write; share_file only with a person's approval; delete_file never.
  */
 let mcp: McpEnvironment;
 let client: Client;
@@ -29,13 +29,12 @@ beforeAll(async () => {
   await waitFor(
     "the tool rules on the data plane",
     async () => {
+      const probe = await sdkClient(mcp, "files");
       try {
-        const probe = await sdkClient(mcp, "files");
         await probe.callTool({ name: "read_file", arguments: { path: "readme.md" } });
-        await probe.close();
         return true;
-      } catch {
-        return false;
+      } finally {
+        await probe.close();
       }
     },
     30_000,
