@@ -10,11 +10,11 @@ import {
   startMcpEnvironment,
   type McpEnvironment,
   type PythonOutcome,
-} from "./mcp-fixture.js";
+} from "../support/mcp-environment.js";
 
 /**
  * MCP governance as agents meet it, through the real Envoy, authz-server, extproc-server, SPIRE and
- * control plane (test/integration/mcp-fixture.ts), with the official SDKs on both ends: the
+ * control plane (test/support/mcp-environment.ts), with the official SDKs on both ends: the
  * TypeScript SDK 1.32.2 (revision 2025-11-25, sessions) as client and as the `files` server, the
  * Python SDK 2.3.0 as client (2026-07-28 against the `pyfiles` server, which speaks it). The owner's
  * tool rules: read_file, slow_report, echo_secret for every agent; create_file with the delegation

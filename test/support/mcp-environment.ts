@@ -14,7 +14,7 @@ import { REPO_ROOT } from "../harness/process.js";
 import { startTestStack, type TestStack } from "../harness/stack.js";
 import { startMcpFilesServer, type McpFilesServer } from "../stubs/mcp-files-server.js";
 import { startMcpPythonServer, VENV_PYTHON, type McpPythonServer } from "../stubs/mcp-python-server.js";
-import { grant, registerAgent, type Entry } from "./delegation-fixture.js";
+import { grant, registerAgent, type Entry } from "../integration/delegation-fixture.js";
 
 /**
  * The governed MCP environment the acceptance suites share, all real but the MCP servers: PostgreSQL,
