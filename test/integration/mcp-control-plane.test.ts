@@ -268,7 +268,6 @@ describe("tool rules", () => {
           "a*b": {},
           list_files: { agent: ["x"] },
         },
-        extra: true,
       },
       tokens.olive,
       await etag(),
@@ -281,10 +280,13 @@ describe("tool rules", () => {
         { field: 'tools["create_file"].min_kya_level', message: "must be at most 3" },
         { field: 'tools["a*b"]', message: "only a trailing '*' is a wildcard" },
         { field: 'tools["list_files"].agent', message: "is not a known field" },
-        { field: "extra", message: "is not a known field" },
       ]),
     );
+    expect(res.body.error.details).toHaveLength(5);
     expect(res.body.error.message).toContain('tools["create_file"].approval: expected "none" or "required"');
+    const extra = await putRules({ tools: {}, extra: true }, tokens.olive, await etag());
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.details).toEqual([{ field: "extra", message: "is not a known field" }]);
   });
 
   test("the owner stores rules: defaults filled, warnings for unknown agents and teams, audited, announced within a second", async () => {

@@ -1,3 +1,5 @@
+import { resourceUriProblem } from "../registry/resource-uri.js";
+import { usageError } from "./cli-error.js";
 import type { CommandContext, CommandSpec } from "./command.js";
 import * as flags from "./flags.js";
 import { fieldColumns, renderRecord, renderTable } from "./table.js";
@@ -30,12 +32,24 @@ async function changeEntry(
   ctx.print(changed.body, renderRecord);
 }
 
+/** `--resource-uri`: checked here as the API checks it; `none` (on update) removes it. */
+export function resourceUri(values: flags.FlagValues, removable = false): string | null | undefined {
+  const value = flags.text(values, "resource-uri");
+  if (value === undefined) return undefined;
+  if (removable && value === "none") return null;
+  const problem = resourceUriProblem(value);
+  if (problem) throw usageError(`--resource-uri ${problem}`);
+  return value;
+}
+
 export function registryCommands(kind: Kind): Record<string, CommandSpec> {
   const services = kind === "mcp-servers";
   const fields: CommandSpec["options"] = {
     ...flags.stringFlags("owner", "team", "type", "environment", "metadata"),
     capability: { type: "string", multiple: true },
-    ...(services ? { "external-service": { type: "string", multiple: true } } : {}),
+    ...(services
+      ? { "external-service": { type: "string", multiple: true }, "resource-uri": { type: "string" } }
+      : {}),
   };
   const status = (to: string): CommandSpec => ({
     usage: `<id>`,
@@ -86,6 +100,7 @@ export function registryCommands(kind: Kind): Record<string, CommandSpec> {
           capabilities: flags.list(ctx.values, "capability"),
           external_services: flags.list(ctx.values, "external-service"),
           metadata: flags.jsonObject(ctx.values, "metadata"),
+          resource_uri: resourceUri(ctx.values),
         });
         ctx.print((await ctx.client().request<Entry>("POST", `/v1/${kind}`, { body })).body, renderRecord);
       },
@@ -106,6 +121,7 @@ export function registryCommands(kind: Kind): Record<string, CommandSpec> {
             capabilities: flags.list(ctx.values, "capability"),
             external_services: flags.list(ctx.values, "external-service"),
             metadata: flags.jsonObject(ctx.values, "metadata"),
+            resource_uri: resourceUri(ctx.values, true),
           }),
         ),
     },

@@ -5,6 +5,7 @@ import { parseFlags, type CliIo, type CommandSpec } from "./command.js";
 import { delegationCommands } from "./delegation-commands.js";
 import { initCommands } from "./init-commands.js";
 import { kyaCommands } from "./kya-commands.js";
+import { mcpCommands } from "./mcp-commands.js";
 import { agentOnboardingCommands, llmKeyCommands } from "./onboarding-commands.js";
 import { runPolicyCommand } from "./policy-commands.js";
 import { registryCommands } from "./registry-commands.js";
@@ -19,6 +20,7 @@ import { budgetCommands, usageCommand } from "./usage-commands.js";
 const GROUPS: Record<string, Record<string, CommandSpec>> = {
   agents: registryCommands("agents"),
   "mcp-servers": registryCommands("mcp-servers"),
+  mcp: mcpCommands,
   kya: kyaCommands,
   agent: agentOnboardingCommands,
   "llm-key": llmKeyCommands,

@@ -25,7 +25,14 @@ describe("the OpenAPI document", () => {
         .filter((o) => o.roles === null)
         .map((o) => o.operationId)
         .sort(),
-    ).toEqual(["completeConnection", "getHealth", "getJwks", "getOpenIdConfiguration", "getReadiness"]);
+    ).toEqual([
+      "completeConnection",
+      "getHealth",
+      "getJwks",
+      "getOAuthAuthorizationServerMetadata",
+      "getOpenIdConfiguration",
+      "getReadiness",
+    ]);
   });
 
   test("every request and response schema compiles, and request bodies refuse unknown fields", () => {

@@ -19,7 +19,7 @@ import type { RegistryEntry } from "../registry/model.js";
 import { findEntryByIdOrName, updateEntry } from "../registry/repository.js";
 import { checkMayGovern, checkNotArchived } from "./governance.js";
 import { MCP_TOKEN_DEFAULT_TTL_S, MCP_TOKEN_TYPE, mcpTokenClaims, mcpTokenScopes } from "./tokens.js";
-import { parseToolRules, ruleReferences, unknownReferenceWarnings } from "./tool-rules.js";
+import { checkToolRules, describeProblems, ruleReferences, unknownReferenceWarnings } from "./tool-rules.js";
 
 /**
  * MCP governance in the control plane: an MCP server's owner (or an admin) sets its tool rules
@@ -30,6 +30,17 @@ type ServerParams = { id: string };
 type TokenBody = { agent_id: string; scopes?: string[]; ttl_seconds?: number };
 
 const TOOL_RULES_CHANGED = "mcp.tool_rules.changed";
+
+/** The document with its defaults filled in, or a 400 naming every wrong field by its path. */
+function parseToolRules(body: unknown): ServerToolRules {
+  const checked = checkToolRules(body);
+  if (checked.ok) return checked.rules;
+  throw new ApiError(
+    "bad_request",
+    `invalid tool rules: ${describeProblems(checked.problems)}`,
+    checked.problems,
+  );
+}
 
 export function mcpHandlers(ctx: AppContext, tokens: TokenServiceContext): Handlers {
   /** The MCP server named by the path (id or name); 404 when unknown or in another tenant. */

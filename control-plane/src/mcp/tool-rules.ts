@@ -1,13 +1,12 @@
 import type { ZodIssue } from "zod";
 import { serverToolRulesSchema, type ServerToolRules } from "../../../lib/src/mcp/tool-rules.js";
-import { ApiError } from "../http/errors.js";
 import type { FieldProblem } from "../http/validation.js";
 
 /**
  * Tool rules as the API takes them: the whole document, checked with the shared schema
  * (lib/src/mcp/tool-rules.ts) so the control plane, the CLI and authz-server agree on what is valid,
  * with every problem named by its path the way the owner wrote it (`tools["create_file"].approval`).
- * Pure; the handlers (handlers.ts) do the I/O.
+ * Pure, and free of server modules: the CLI checks a file with it before sending it.
  */
 const ITEM_SECTIONS = new Set(["tools", "prompts", "resources"]);
 
@@ -68,17 +67,19 @@ export function toolRuleProblems(issues: readonly ZodIssue[]): FieldProblem[] {
   return problems;
 }
 
-/** The document with its defaults filled in, or a 400 naming every wrong field. */
-export function parseToolRules(body: unknown): ServerToolRules {
-  const parsed = serverToolRulesSchema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const problems = toolRuleProblems(parsed.error.issues);
-  throw new ApiError(
-    "bad_request",
-    `invalid tool rules: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`,
-    problems,
-  );
+export type ToolRulesCheck = { ok: true; rules: ServerToolRules } | { ok: false; problems: FieldProblem[] };
+
+/** The document with its defaults filled in, or every wrong field. */
+export function checkToolRules(document: unknown): ToolRulesCheck {
+  const parsed = serverToolRulesSchema.safeParse(document);
+  return parsed.success
+    ? { ok: true, rules: parsed.data }
+    : { ok: false, problems: toolRuleProblems(parsed.error.issues) };
 }
+
+/** `field: message; ...`, how both the API's message and the CLI name the problems. */
+export const describeProblems = (problems: readonly FieldProblem[]) =>
+  problems.map((p) => `${p.field}: ${p.message}`).join("; ");
 
 export interface RuleReferences {
   /** Agent names or SPIFFE IDs named by some rule ("*" left out), with where. */
