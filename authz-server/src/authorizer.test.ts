@@ -1,5 +1,6 @@
 import { auth, type CheckRequest } from "../../lib/src/envoy/services.js";
 import { fromStruct } from "../../lib/src/envoy/struct.js";
+import { argumentsDigest } from "../../lib/src/mcp/digest.js";
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps, type Policy } from "./authorizer.js";
 import type { Decision } from "./check-response.js";
 import { EMPTY_DIRECTORY, type AgentDirectory } from "./identity/source.js";
@@ -272,6 +273,13 @@ describe("authorize", () => {
       }),
       deps(policy),
     );
-    expect(policy.inputs[1]!.mcp).toEqual({ method: "tools/call", tool: "read_file" });
+    expect(policy.inputs[1]!.mcp).toEqual({
+      kind: "request",
+      method: "tools/call",
+      name: "read_file",
+      arguments_digest: argumentsDigest({}),
+      protocol_version: null,
+      upstream: "server",
+    });
   });
 });

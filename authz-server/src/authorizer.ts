@@ -8,7 +8,16 @@ import {
 } from "./check-response.js";
 import type { HandOffFacts } from "../../lib/src/handoff/contract.js";
 import { errorDialectOf, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
-import { destinationOf, llmFactsOf, mcpFactsOf } from "./destination.js";
+import { readMcpRequest, type McpRequest } from "../../lib/src/mcp/request.js";
+import { argumentsDigest } from "../../lib/src/mcp/digest.js";
+import { pendingApproval, type PendingApproval } from "./approvals/pending.js";
+import { destinationOf, llmFactsOf, mcpFactsOf, mcpMessageFacts } from "./destination.js";
+import {
+  mcpBatchRefusalResponse,
+  mcpRefusalResponse,
+  refusalDetails,
+  type McpRefusal,
+} from "./mcp-refusal.js";
 import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity/source.js";
 import type { PeerAttributes, PeerIdentity } from "./identity/peer-certificate.js";
 import { engineDenial } from "./policy/decision.js";
@@ -79,6 +88,11 @@ export interface DecisionRecord {
 export interface Outcome {
   response: ICheckResponse;
   record: DecisionRecord;
+  /**
+   * Set when the policy held an MCP call for human approval: the gRPC edge asks the ApprovalGate and
+   * answers with the Outcome it chooses. `response` alone refuses the call (no gate: fail closed).
+   */
+  approval?: PendingApproval;
 }
 
 function denial(
@@ -118,6 +132,8 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
   let input: PolicyInput;
   let rawDelegation: string | undefined;
   let credentialQuery: string[];
+  let mcpRequest: McpRequest | null = null;
+  let upstream: "server" | "warden" = "server";
   try {
     const facts = requestFacts(check);
     credentialQuery = facts.credentialQuery;
@@ -136,7 +152,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       : NO_DELEGATION;
     if (rawDelegation) facts.headers[DELEGATION_HEADER] = "[REDACTED]";
     const destination = destinationOf(facts);
-    input = buildPolicyInput({
+    const parts = {
       nowNs,
       facts,
       body,
@@ -146,7 +162,32 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       delegation,
       destination,
       llm: llmFactsOf(facts, destination, body),
-      mcp: mcpFactsOf(destination, body),
+      mcp: null,
+    };
+    if (destination.kind === "mcp") {
+      const read = readMcpRequest(facts.method, facts.headers, body);
+      if (!read.ok) {
+        // Refused before the policy runs (an attack on header-routing components, or not JSON-RPC),
+        // and recorded with who sent it like any refusal.
+        const refusal: McpRefusal = {
+          status: 400,
+          reason: read.error.reason,
+          message: read.error.message,
+          details: {},
+          jsonRpcCode: read.error.jsonRpcCode,
+        };
+        const refusedInput = buildPolicyInput(parts);
+        return {
+          response: mcpRefusalResponse(refusal, read.error.id, decisionId),
+          record: refusedRecord(decisionId, revision, refusedInput, 400, read.error.reason),
+        };
+      }
+      mcpRequest = read.request;
+    }
+    upstream = facts.route.mcpUpstream;
+    input = buildPolicyInput({
+      ...parts,
+      mcp: mcpRequest ? mcpFactsOf(mcpRequest, upstream) : null,
     });
   } catch (error) {
     if (error instanceof BadRequestError)
@@ -166,6 +207,66 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     );
   }
 
+  const context: DecideContext = { deps, policy, revision, decisionId, credentialQuery, dialect };
+  if (mcpRequest?.kind === "batch") return decideBatch(context, input, mcpRequest, upstream);
+  const { decision, evalNs } = evaluate(policy, input, revision);
+  const record = decisionRecord(context, input, decision, evalNs);
+  if (decision.allow || deps.dryRun === true) return allowed(context, input, decision, record);
+
+  const id = mcpRequest?.message?.kind === "request" ? mcpRequest.message.id : null;
+  if (mcpRequest && decision.reason === "approval_required" && id !== null && mcpRequest.message) {
+    const message = mcpRequest.message;
+    const approvalInput = input;
+    return {
+      response: mcpRefusalResponse(mcpRefusalOf(decision), id, decisionId),
+      record,
+      approval: pendingApproval({
+        binding: {
+          agentSpiffeId: input.source.spiffe_id ?? "",
+          agentId: input.agent?.id ?? null,
+          tenant: input.agent?.tenant ?? null,
+          delegationId: input.delegation.valid ? input.delegation.id : null,
+          userId: input.delegation.valid ? (input.delegation.user?.id ?? null) : null,
+          server: input.destination.service,
+          method: message.method ?? "",
+          name: message.name ?? "",
+          argumentsDigest: message.argumentsDigest ?? argumentsDigest({}),
+          decisionId,
+        },
+        requestId: id,
+        record,
+        message: decisionMessage(decision),
+        allow: (approvalId) => allowApproved(context, approvalInput, approvalId),
+      }),
+    };
+  }
+  if (mcpRequest) return { response: mcpRefusalResponse(mcpRefusalOf(decision), id, decisionId), record };
+  return {
+    response: deniedResponse(
+      decision.status,
+      decision.reason,
+      decisionMessage(decision),
+      decisionId,
+      dialect,
+    ),
+    record,
+  };
+}
+
+interface DecideContext {
+  deps: AuthorizerDeps;
+  policy: Policy;
+  revision: string | null;
+  decisionId: string;
+  credentialQuery: string[];
+  dialect: ErrorDialect;
+}
+
+function evaluate(
+  policy: Policy,
+  input: PolicyInput,
+  revision: string | null,
+): { decision: Decision; evalNs: number } {
   const started = process.hrtime.bigint();
   let decision: Decision;
   try {
@@ -175,37 +276,69 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     // so the record, dry-run and the denial body treat both alike.
     decision = engineDenial(500, "policy_evaluation_failed", String(error).slice(0, 200), revision);
   }
-  const evalNs = Number(process.hrtime.bigint() - started);
+  return { decision, evalNs: Number(process.hrtime.bigint() - started) };
+}
 
-  const allow = decision.allow || deps.dryRun === true;
-  const record: DecisionRecord = {
-    decision_id: decisionId,
-    policy_revision: revision,
+function decisionRecord(
+  context: DecideContext,
+  input: PolicyInput,
+  decision: Decision,
+  evalNs: number,
+): DecisionRecord {
+  return {
+    decision_id: context.decisionId,
+    policy_revision: context.revision,
     allow: decision.allow,
     status: decision.allow ? 200 : decision.status,
     reason: decision.reason,
-    dry_run: deps.dryRun === true,
+    dry_run: context.deps.dryRun === true,
     agent_spiffe_id: input.source.spiffe_id,
     service: input.destination.service,
     eval_ns: evalNs,
     input,
   };
-  if (!allow) {
-    return {
-      response: deniedResponse(
-        decision.status,
-        decision.reason,
-        decisionMessage(decision),
-        decisionId,
-        dialect,
-      ),
-      record,
-    };
-  }
+}
 
+function refusedRecord(
+  decisionId: string,
+  revision: string | null,
+  input: PolicyInput,
+  status: number,
+  reason: string,
+): DecisionRecord {
+  return {
+    decision_id: decisionId,
+    policy_revision: revision,
+    allow: false,
+    status,
+    reason,
+    dry_run: false,
+    agent_spiffe_id: input.source.spiffe_id,
+    service: input.destination.service,
+    eval_ns: 0,
+    input,
+  };
+}
+
+function mcpRefusalOf(decision: Decision): McpRefusal {
+  return {
+    status: decision.status,
+    reason: decision.reason,
+    message: decisionMessage(decision),
+    details: refusalDetails(decision.metadata),
+  };
+}
+
+/** The hand-off of an allowed decision (or a dry-run denial, which passes without policy headers). */
+function allowed(
+  context: DecideContext,
+  input: PolicyInput,
+  decision: Decision,
+  record: DecisionRecord,
+): Outcome {
   const handOff: HandOffFacts = {
-    decisionId,
-    policyRevision: revision ?? "",
+    decisionId: context.decisionId,
+    policyRevision: context.revision ?? "",
     agentSpiffeId: input.source.spiffe_id,
     agentId: input.agent?.id ?? null,
     tenant: input.agent?.tenant ?? input.delegation.user?.tenant ?? null,
@@ -221,8 +354,85 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       decision.allow ? decision : { ...decision, headers: {} },
       handOff,
       Object.keys(input.request.headers),
-      credentialQuery,
+      context.credentialQuery,
     ),
     record,
   };
+}
+
+/**
+ * An approved call, decided again with the approval in its input (the policy's approval stage then
+ * passes, and every other stage is checked anew): the allowed decision carries `approval_id`.
+ */
+function allowApproved(context: DecideContext, input: PolicyInput, approvalId: string): Outcome {
+  const approvedInput: PolicyInput = {
+    ...input,
+    mcp: input.mcp ? { ...input.mcp, approval_id: approvalId } : null,
+  };
+  const { decision, evalNs } = evaluate(context.policy, approvedInput, context.revision);
+  const record = decisionRecord(context, approvedInput, decision, evalNs);
+  if (!decision.allow) {
+    return { response: mcpRefusalResponse(mcpRefusalOf(decision), null, context.decisionId), record };
+  }
+  const withApproval: Decision = { ...decision, metadata: { ...decision.metadata, approval_id: approvalId } };
+  return allowed(context, approvedInput, withApproval, record);
+}
+
+/**
+ * A batch (2025-03-26): decided once as a whole (server-level access) and once per request
+ * message; it passes only when every decision allows. Approvals cannot be granted inside a batch:
+ * a held message refuses the batch.
+ */
+function decideBatch(
+  context: DecideContext,
+  input: PolicyInput,
+  request: McpRequest,
+  upstream: "server" | "warden",
+): Outcome {
+  const whole = evaluate(context.policy, input, context.revision);
+  let evalNs = whole.evalNs;
+  const refusals: { refusal: McpRefusal; id: string | number | null }[] = [];
+  let firstDenial: Decision | null = whole.decision.allow ? null : whole.decision;
+  const requests = request.messages.filter((m) => m.kind === "request");
+  if (!whole.decision.allow) {
+    const refusal = mcpRefusalOf(whole.decision);
+    for (const message of requests) refusals.push({ refusal, id: message.id });
+    if (requests.length === 0) refusals.push({ refusal, id: null });
+  } else {
+    const decided = requests.map((message) => {
+      const one = evaluate(
+        context.policy,
+        { ...input, mcp: mcpMessageFacts(request, message, upstream) },
+        context.revision,
+      );
+      evalNs += one.evalNs;
+      return { message, decision: one.decision };
+    });
+    const denied = decided.filter((d) => !d.decision.allow);
+    if (denied.length > 0) {
+      firstDenial = denied[0]!.decision;
+      for (const { message, decision } of decided) {
+        refusals.push({
+          id: message.id,
+          refusal: decision.allow
+            ? {
+                status: 403,
+                reason: "mcp_batch_refused",
+                message: "another message of this batch was refused",
+                details: {},
+              }
+            : decision.reason === "approval_required"
+              ? {
+                  ...mcpRefusalOf(decision),
+                  message: "this call needs approval, which cannot be given inside a batch",
+                }
+              : mcpRefusalOf(decision),
+        });
+      }
+    }
+  }
+  const decision = firstDenial ?? whole.decision;
+  const record = decisionRecord(context, input, decision, evalNs);
+  if (!firstDenial || context.deps.dryRun === true) return allowed(context, input, decision, record);
+  return { response: mcpBatchRefusalResponse(refusals, context.decisionId), record };
 }

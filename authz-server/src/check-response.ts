@@ -82,12 +82,32 @@ export function deniedResponse(
   dialect: ErrorDialect = "warden",
 ): ICheckResponse {
   const httpStatus = DENY_STATUSES.has(status) ? status : 403;
+  return refusalResponse(
+    httpStatus,
+    code,
+    agentErrorJson(dialect, httpStatus, code || codeForStatus(httpStatus), message, decisionId),
+    decisionId,
+  );
+}
+
+/**
+ * A refusal with a body built by the caller (MCP's JSON-RPC errors, which echo the request's id).
+ * `httpStatus` may be 200: a refused MCP request is answered as a JSON-RPC error in an HTTP 200, so
+ * the official SDKs raise their usual error (the decision record keeps the policy's status).
+ */
+export function refusalResponse(
+  httpStatus: number,
+  code: string,
+  body: string,
+  decisionId: string,
+): ICheckResponse {
+  const status = httpStatus === 200 || DENY_STATUSES.has(httpStatus) ? httpStatus : 403;
   return {
-    status: { code: httpStatus === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: code },
+    status: { code: status === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: code },
     deniedResponse: {
-      status: { code: httpStatus },
+      status: { code: status },
       headers: [JSON_CONTENT_TYPE, headerOption(DECISION_ID_HEADER, decisionId)],
-      body: agentErrorJson(dialect, httpStatus, code || codeForStatus(httpStatus), message, decisionId),
+      body,
     },
     dynamicMetadata: toStruct({ decision_id: decisionId }),
   };

@@ -31,8 +31,11 @@ export interface RequestFacts {
   bodyBytes: number;
   contentType: string;
   peer: { principal: string; certificate: string };
-  /** Set by the Envoy route (never by the agent). */
-  route: { service: string; kind: string; pathPrefix: string };
+  /**
+   * Set by the Envoy route (never by the agent). `mcpUpstream`: "warden" when an MCP route's upstream
+   * is a Warden inbound sidecar (context extension `mcp_upstream`), else "server".
+   */
+  route: { service: string; kind: string; pathPrefix: string; mcpUpstream: "server" | "warden" };
   /** Envoy's receive time, ns since epoch, or null. */
   timeNs: number | null;
 }
@@ -150,7 +153,12 @@ export function requestFacts(check: CheckRequest): RequestFacts {
       principal: attributes?.source?.principal ?? "",
       certificate: attributes?.source?.certificate ?? "",
     },
-    route: { service: ext.service ?? "", kind: ext.kind ?? "", pathPrefix },
+    route: {
+      service: ext.service ?? "",
+      kind: ext.kind ?? "",
+      pathPrefix,
+      mcpUpstream: ext.mcp_upstream === "warden" ? "warden" : "server",
+    },
     timeNs,
   };
 }

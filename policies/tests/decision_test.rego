@@ -18,10 +18,17 @@ case_config(c) := c.config if {
 	"config" in object.keys(c)
 } else := object.union(data.warden.config, object.get(c, "config_patch", {}))
 
+# MCP servers come from the registry at run time (authz-server), not from data.json: the table gives
+# them (`mcp_servers`, `mcp_external_services`), and a case may replace them.
+case_mcp(c, key) := object.get(c, key, object.get(table, key, {}))
+
 outcome(c) := d if {
 	request := case_input(c)
 	config := case_config(c)
-	d := authz.decision with input as request with data.warden.config as config
+	d := authz.decision with input as request
+		with data.warden.config as config
+		with data.warden.mcp_servers as case_mcp(c, "mcp_servers")
+		with data.warden.mcp_external_services as case_mcp(c, "mcp_external_services")
 } else := "undefined"
 
 meets(d, expect) if {

@@ -25,13 +25,31 @@ const shippedData = JSON.parse(readFileSync(join(POLICY_DIR, "data.json"), "utf8
 };
 const REVISION = "decision-table";
 
+/**
+ * MCP servers come from the registry at run time (authz-server sets them as policy data); the table
+ * gives them at its top level, and a case may replace them.
+ */
+interface McpData {
+  mcp_servers?: Record<string, unknown>;
+  mcp_external_services?: Record<string, unknown>;
+}
+const tableMcp = table as unknown as McpData;
+
+function mcpDataOf(c: PolicyCase | null): { mcp_servers: unknown; mcp_external_services: unknown } {
+  const own = (c ?? {}) as McpData;
+  return {
+    mcp_servers: own.mcp_servers ?? tableMcp.mcp_servers ?? {},
+    mcp_external_services: own.mcp_external_services ?? tableMcp.mcp_external_services ?? {},
+  };
+}
+
 let dir: string;
 let wasm: Buffer;
 let shipped: LoadedPolicy;
 const variants = new Map<PolicyCase, LoadedPolicy>();
 
-async function policyWithConfig(config: unknown): Promise<LoadedPolicy> {
-  const data = { ...shippedData, warden: { ...shippedData.warden, config } };
+async function policyWith(config: unknown, c: PolicyCase | null): Promise<LoadedPolicy> {
+  const data = { ...shippedData, warden: { ...shippedData.warden, config, ...mcpDataOf(c) } };
   const checked = validatePolicyData(data);
   // Cases about broken data (config: null) bypass the load-time check on purpose: they show what
   // the Rego itself does if such data ever reached it.
@@ -44,11 +62,16 @@ beforeAll(async () => {
   dir = tempDir("policy-decisions");
   const bundle = buildBundle({ out: join(dir, "bundle.tar.gz"), revision: REVISION });
   wasm = readTarGz(bundle).get("policy.wasm")!;
-  shipped = await loadBundle(bundle, { requireSignature: false });
+  // The shipped bundle, loaded as authz-server loads it, with the table's MCP servers set as data.
+  const loaded = await loadBundle(bundle, { requireSignature: false });
+  shipped = await policyWith(loaded.config, null);
   for (const c of table.cases) {
-    if ("config" in c) variants.set(c, await policyWithConfig(c.config));
+    const own = c as PolicyCase & McpData;
+    if ("config" in c) variants.set(c, await policyWith(c.config, c));
     else if (c.config_patch)
-      variants.set(c, await policyWithConfig(objectUnion(shippedData.warden.config, c.config_patch)));
+      variants.set(c, await policyWith(objectUnion(shippedData.warden.config, c.config_patch), c));
+    else if (own.mcp_servers || own.mcp_external_services)
+      variants.set(c, await policyWith(shippedData.warden.config, c));
   }
 }, 60_000);
 

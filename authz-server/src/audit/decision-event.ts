@@ -91,6 +91,12 @@ export function decisionAuditEvent(record: DecisionRecord, check: CheckRequest):
       ? { valid: true, error: null }
       : { valid: false, error: delegation.error, claimed_user: delegation.user?.id ?? null };
   }
-  if (input.mcp) details.mcp = { method: input.mcp.method, tool: input.mcp.tool };
+  if (input.mcp)
+    details.mcp = {
+      method: input.mcp.method,
+      name: input.mcp.name,
+      arguments_digest: input.mcp.arguments_digest,
+      kind: input.mcp.kind,
+    };
   return event;
 }

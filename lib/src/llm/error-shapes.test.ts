@@ -8,6 +8,18 @@ describe("denials in the provider's own error shape", () => {
     expect(errorDialectOf("google-ai", "llm")).toBe("google");
     expect(errorDialectOf("github", "saas")).toBe("warden");
     expect(errorDialectOf(undefined, undefined)).toBe("warden");
+    expect(errorDialectOf("files-mcp", "mcp")).toBe("jsonrpc");
+  });
+
+  test("MCP: a JSON-RPC error with Warden's reason and decision id in data", () => {
+    expect(agentErrorBody("jsonrpc", 429, "rate_limited", "slow down", "d-9")).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32050, message: "slow down", data: { reason: "rate_limited", decision_id: "d-9" } },
+    });
+    expect(agentErrorBody("jsonrpc", 400, "bad_request", "no", null)).toMatchObject({
+      error: { code: -32600 },
+    });
   });
 
   test("OpenAI: message, type, param, code (+ decision id)", () => {

@@ -1,4 +1,5 @@
 import { errorBody, namesOfStatus } from "../errors.js";
+import { JSONRPC_ERRORS } from "../mcp/protocol.js";
 
 /**
  * The body of an error Warden answers in place of a provider. On LLM routes it takes the provider's
@@ -11,8 +12,33 @@ import { errorBody, namesOfStatus } from "../errors.js";
  * - Anthropic: `{ "type": "error", "error": { type, message } }` (https://docs.anthropic.com/en/api/errors)
  * - Google AI: `{ "error": { code, message, status, details } }` (google.rpc.Status, AIP-193), the
  *   reason code in an `ErrorInfo` detail.
+ * - MCP (JSON-RPC 2.0): `{ "jsonrpc": "2.0", "id": null, "error": { code, message, data: { reason,
+ *   decision_id } } }`. An error that answers one request echoes its id: authz-server builds those
+ *   with jsonRpcErrorBody (and answers a refused request with HTTP 200, so the SDKs raise their usual
+ *   JSON-RPC error); this body is for errors that answer no particular request.
  */
-export type ErrorDialect = "warden" | "openai" | "anthropic" | "google";
+export type ErrorDialect = "warden" | "openai" | "anthropic" | "google" | "jsonrpc";
+
+export type JsonRpcId = string | number | null;
+
+/** A JSON-RPC error response; `data` carries Warden's reason and decision id (and any details). */
+export function jsonRpcErrorBody(
+  id: JsonRpcId,
+  code: number,
+  message: string,
+  data: Readonly<Record<string, unknown>>,
+): {
+  jsonrpc: "2.0";
+  id: JsonRpcId;
+  error: { code: number; message: string; data: Record<string, unknown> };
+} {
+  return { jsonrpc: "2.0", id, error: { code, message, data: { ...data } } };
+}
+
+/** The JSON-RPC code of a refusal that answers no request: invalid request for a 400, else Warden's. */
+function jsonRpcCodeOfStatus(status: number): number {
+  return status === 400 ? JSONRPC_ERRORS.INVALID_REQUEST : JSONRPC_ERRORS.WARDEN_DENIED;
+}
 
 const DIALECT_OF_SERVICE: Readonly<Record<string, ErrorDialect>> = {
   openai: "openai",
@@ -26,6 +52,7 @@ export function errorDialectOf(
   service: string | null | undefined,
   kind: string | null | undefined,
 ): ErrorDialect {
+  if (kind === "mcp") return "jsonrpc";
   if (kind !== "llm" || !service) return "warden";
   return DIALECT_OF_SERVICE[service] ?? "openai";
 }
@@ -69,6 +96,11 @@ export function agentErrorBody(
           ],
         },
       };
+    case "jsonrpc":
+      return jsonRpcErrorBody(null, jsonRpcCodeOfStatus(status), message, {
+        reason: code,
+        decision_id: decisionId,
+      });
     default:
       return errorBody(code, message, decisionId);
   }

@@ -35,7 +35,11 @@ first_denial := r if {
 } else := r if {
 	r := model_denial
 } else := r if {
+	r := mcp_denial
+} else := r if {
 	r := tier_denial
+} else := r if {
+	r := approval_denial
 }
 
 denial(reason) := {
@@ -57,7 +61,10 @@ denial_context := {
 	"kind": object.get(destination, "kind", null),
 }
 
-denial_details(reason) := {"rule": entry.rule.id, "tier": entry.tier} if {
+denial_details(reason) := d if {
+	service_kind == "mcp"
+	d := mcp_denial_details(reason)
+} else := {"rule": entry.rule.id, "tier": entry.tier} if {
 	reason == "tier_denied"
 	entry := matching_denies[0]
 } else := {"required_kya_level": required_kya_level, "kya_level": object.get(kya, "level", null)} if {
@@ -93,22 +100,24 @@ allowed_decision := {
 	"status": 200,
 	"reason": "allowed",
 	"headers": {},
-	"metadata": {
-		"agent_spiffe_id": source.spiffe_id,
-		"agent_id": agent.id,
-		"tenant": agent.tenant,
-		"user_id": delegated_user_id,
-		"delegation_id": delegation_id,
-		"scopes": delegated_scopes,
-		"service": service_name,
-		"kind": service_kind,
-		"access": access,
-		"capability": required_capability,
-		"model": model_or_null,
-		"requested_model": requested_model_or_null,
-		"team": agent_team,
-		"kya_attestation_id": object.get(kya, "attestation_id", null),
-		"rule": matching_allows[0].rule.id,
-		"tier": matching_allows[0].tier,
-	},
+	"metadata": object.union(allowed_metadata, mcp_allowed_metadata),
+}
+
+allowed_metadata := {
+	"agent_spiffe_id": source.spiffe_id,
+	"agent_id": agent.id,
+	"tenant": agent.tenant,
+	"user_id": delegated_user_id,
+	"delegation_id": delegation_id,
+	"scopes": delegated_scopes,
+	"service": service_name,
+	"kind": service_kind,
+	"access": access,
+	"capability": required_capability,
+	"model": model_or_null,
+	"requested_model": requested_model_or_null,
+	"team": agent_team,
+	"kya_attestation_id": object.get(kya, "attestation_id", null),
+	"rule": matching_allows[0].rule.id,
+	"tier": matching_allows[0].tier,
 }

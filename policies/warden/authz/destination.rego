@@ -13,6 +13,10 @@ service_config := s if {
 
 destination_denial := "destination_unknown" if {
 	not service_config
+} else := "destination_unknown" if {
+	# An MCP server must be registered and active (authz-server lists only those in mcp_servers).
+	service_kind == "mcp"
+	not mcp_server_registered
 } else := "destination_kind_mismatch" if {
 	not service_config.kind == service_kind
 }
@@ -25,7 +29,7 @@ access := object.get(object.get(config, "method_access", {}), method, "write")
 
 capability_template := t if {
 	service_kind == "mcp"
-	t := config.capabilities.mcp_methods[mcp.method]
+	t := config.capabilities.mcp_methods[mcp_method]
 	is_string(t)
 } else := t if {
 	t := service_config.capability
@@ -35,9 +39,9 @@ capability_template := t if {
 	is_string(t)
 }
 
-mcp_tool := t if {
-	t := mcp.tool
-	non_empty_string(t)
+mcp_tool := mcp_name if {
+	mcp_method == "tools/call"
+	mcp_name != ""
 }
 
 filled_template := replace(replace(capability_template, "{service}", service_name), "{access}", access)

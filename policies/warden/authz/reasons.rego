@@ -46,6 +46,11 @@ reasons := {
 	"delegation_scope_insufficient": {"status": 403, "message": "the delegation's scopes do not cover this request"},
 	"model_missing": {"status": 403, "message": "the LLM request names no model"},
 	"model_not_allowed": {"status": 403, "message": "the model is not allowed for this agent"},
+	"mcp_name_missing": {"status": 403, "message": "the MCP call names no tool, prompt or resource"},
+	"mcp_denied": {"status": 403, "message": "the MCP server's rules do not allow this tool, prompt or resource"},
+	"mcp_agent_not_admitted": {"status": 403, "message": "the MCP server's rule for this tool, prompt or resource does not admit this agent or its team"},
+	"mcp_kya_level_insufficient": {"status": 403, "message": "the agent's KYA level is below the level this tool, prompt or resource requires"},
+	"approval_required": {"status": 403, "message": "this call waits for a person to approve it"},
 	"tier_denied": {"status": 403, "message": "a policy rule denies this request"},
 	"no_matching_allow": {"status": 403, "message": "no policy rule allows this request"},
 }
