@@ -7,6 +7,8 @@ import { vaultCertConfig } from "./credentials/config.js";
 import { vaultLlmKeys } from "./credentials/vault-llm-keys.js";
 import type { Provider } from "./providers.js";
 import { LlmProvider } from "./providers/llm/provider.js";
+import { auditMcpCalls, logMcpCalls } from "./mcp/calls.js";
+import { McpProvider } from "./mcp/provider.js";
 import { startOAuth, type RunningOAuth } from "./oauth/start-oauth.js";
 import { SaasCatalogueError } from "../../lib/src/saas/catalogue.js";
 import { ExtProcServer } from "./server.js";
@@ -57,9 +59,28 @@ if (vault) {
     exitOnConfigError("extproc-server", error, [SaasCatalogueError]);
   }
   providers.push(oauth.provider);
+  providers.push(
+    new McpProvider({
+      catalogue: oauth.catalogue,
+      tokens: oauth.tokens,
+      events: oauth.events,
+      calls: oauth.audit ? auditMcpCalls(oauth.audit, logger) : logMcpCalls(logger),
+      now: Date.now,
+    }),
+  );
 } else {
   // Without Vault there are no keys to inject: LLM routes pass with the agent's credentials removed.
   logger.warn("VAULT_ADDR is not set: LLM key injection, usage records and response key scrubbing are off");
+  // MCP lists are still filtered and calls logged; no user token can be injected.
+  providers.push(
+    new McpProvider({
+      catalogue: null,
+      tokens: null,
+      events: null,
+      calls: logMcpCalls(logger),
+      now: Date.now,
+    }),
+  );
 }
 // With SPIRE: serve with our own SVID, only to Envoy.
 const mtls = await serverMtlsFromConfig(config, logger);

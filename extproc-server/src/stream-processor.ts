@@ -8,6 +8,7 @@ import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "../../
 import { HeaderView, type HeaderEdits } from "./header-edits.js";
 import { isPhase, PhaseOrder } from "./phase-order.js";
 import { UndecodableMessage, type IncomingMessage } from "./incoming.js";
+import { McpRefusal, mcpErrorResponse } from "./mcp/errors.js";
 import {
   BODY_BUFFERED,
   BODY_STREAMED,
@@ -281,16 +282,20 @@ export class StreamProcessor {
         { decision_id: decisionId, code: error.code, reason: error.message },
         "refused by provider",
       );
-      return this.refuse({ status: error.status, code: error.code, message: error.message }, decisionId);
+      const agentError = { status: error.status, code: error.code, message: error.message };
+      if (error instanceof McpRefusal) return this.refuse(agentError, decisionId, error);
+      return this.refuse(agentError, decisionId);
     }
     this.deps.logger.error({ err: error, decision_id: decisionId }, "ext_proc processing failed");
     return this.refuse(INTERNAL, decisionId);
   }
 
-  private refuse(error: AgentError, decisionId: string): IProcessingResponse {
+  private refuse(error: AgentError, decisionId: string, mcp?: McpRefusal): IProcessingResponse {
     this.refused = true;
     this.end();
     const route = this.handOff;
+    // On MCP routes the agent's client reads JSON-RPC: the error echoes the request's id when known.
+    if (route?.kind === "mcp") return mcpErrorResponse(error, decisionId, mcp?.rpcId ?? null, mcp?.details);
     return immediateErrorResponse(error, decisionId, errorDialectOf(route?.service, route?.kind));
   }
 

@@ -4,7 +4,7 @@ import { AuditWriter } from "../../../lib/src/audit/writer.js";
 import { openDatabase } from "../../../lib/src/db/open.js";
 import type { Database } from "../../../lib/src/db/types.js";
 import type { Logger } from "../../../lib/src/logger.js";
-import { loadSaasCatalogue } from "../../../lib/src/saas/catalogue.js";
+import { loadSaasCatalogue, type SaasCatalogue } from "../../../lib/src/saas/catalogue.js";
 import type { VaultCertSession } from "../credentials/vault-cert-session.js";
 import { SaasProvider } from "../providers/saas/provider.js";
 import type { OAuthConfig } from "./config.js";
@@ -15,6 +15,10 @@ import { vaultTokenVault } from "./vault-token-vault.js";
 export interface RunningOAuth {
   provider: SaasProvider;
   tokens: UserTokens;
+  catalogue: SaasCatalogue;
+  events: OAuthEvents;
+  /** The audit writer (database, spool), when there is a database; other extproc events share it. */
+  audit: AuditWriter | null;
   close(): Promise<void>;
 }
 
@@ -81,6 +85,9 @@ export async function startOAuth(
   return {
     provider: new SaasProvider({ catalogue, tokens, events }),
     tokens,
+    catalogue,
+    events,
+    audit: writer,
     async close() {
       await writer?.close();
       await db?.close();

@@ -1,5 +1,6 @@
 import type { envoy, google } from "../gen/envoy.js";
-import { toStruct } from "../envoy/struct.js";
+import { fromStructValue, toStruct } from "../envoy/struct.js";
+import { readMcpVisibility, type McpVisibility } from "../mcp/visibility.js";
 
 /**
  * The contract between authz-server and extproc-server: the decision travels as Envoy dynamic
@@ -42,10 +43,37 @@ export interface AuthzHandOff {
   readonly team: string | null;
   /** From the policy's decision metadata: the LLM model it allowed, aliases resolved. */
   readonly model: string | null;
+  /**
+   * From the policy's decision metadata on MCP routes (`mcp`, `mcp_visibility`,
+   * `mcp_upstream_credentials`); absent when the policy gave none of them.
+   */
+  readonly mcp?: McpHandOff;
 }
 
-/** What authz-server decides on its own; `team` and `model` travel inside the policy's metadata. */
-export type HandOffFacts = Omit<AuthzHandOff, "team" | "model">;
+/** The MCP call the policy allowed (policy metadata `mcp`). */
+export interface McpCallFacts {
+  /** The MCP server's registered name. */
+  readonly server: string;
+  readonly method: string;
+  /** Tool or prompt name, or resource URI; null for methods that name nothing. */
+  readonly name: string | null;
+  readonly argumentsDigest: string | null;
+  readonly protocolVersion: string | null;
+  /** The tool rule asks for the call's arguments in the audit row (secrets redacted). */
+  readonly auditArguments: boolean;
+}
+
+export interface McpHandOff {
+  /** null: the route is MCP but the body was not one request (a batch, a notification), or unreadable. */
+  readonly call: McpCallFacts | null;
+  /** On list methods; null (absent or malformed) means nothing of a list answer may be shown. */
+  readonly visibility: McpVisibility | null;
+  /** The external service whose user token goes upstream; null: none is injected. */
+  readonly upstreamCredentials: { readonly service: string } | null;
+}
+
+/** What authz-server decides on its own; `team`, `model` and `mcp` travel inside the policy's metadata. */
+export type HandOffFacts = Omit<AuthzHandOff, "team" | "model" | "mcp">;
 
 /** The dynamic metadata authz-server returns in its CheckResponse. */
 export function encodeHandOff(
@@ -151,11 +179,53 @@ function stringList(fields: Record<string, google.protobuf.IValue>, key: string)
  * The policy's own metadata is free-form: a field that is absent or not a string is simply unknown
  * (it never makes the decision unreadable).
  */
-function policyFacts(value: Value): { team: string | null; model: string | null } {
+function policyFacts(value: Value): { team: string | null; model: string | null; mcp?: McpHandOff } {
   const fields = value?.structValue?.fields;
   const text = (key: string): string | null => {
     const item = fields?.[key]?.stringValue;
     return typeof item === "string" && item !== "" ? item : null;
   };
-  return { team: text("team"), model: text("model") };
+  const facts = { team: text("team"), model: text("model") };
+  if (!fields || !MCP_KEYS.some((key) => key in fields)) return facts;
+  return { ...facts, mcp: readMcpHandOff(fromStructValue(value)) };
+}
+
+const MCP_KEYS = ["mcp", "mcp_visibility", "mcp_upstream_credentials"] as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The MCP facts of the policy's decision metadata (plain JSON, as the policy wrote it). Free-form
+ * like the rest of it: a malformed part reads as null, which every reader treats as "nothing
+ * allowed" (no list item shown, no token injected).
+ */
+export function readMcpHandOff(policyMetadata: unknown): McpHandOff {
+  const policy = isRecord(policyMetadata) ? policyMetadata : {};
+  return {
+    call: readMcpCall(policy.mcp),
+    visibility: readMcpVisibility(policy),
+    upstreamCredentials: readUpstreamCredentials(policy.mcp_upstream_credentials),
+  };
+}
+
+function readMcpCall(value: unknown): McpCallFacts | null {
+  if (!isRecord(value) || typeof value.server !== "string" || typeof value.method !== "string") return null;
+  const textOrNull = (item: unknown): string | null =>
+    typeof item === "string" && item !== "" ? item : null;
+  return {
+    server: value.server,
+    method: value.method,
+    name: textOrNull(value.name),
+    argumentsDigest: textOrNull(value.arguments_digest),
+    protocolVersion: textOrNull(value.protocol_version),
+    auditArguments: value.audit_arguments === true,
+  };
+}
+
+function readUpstreamCredentials(value: unknown): { service: string } | null {
+  return isRecord(value) && typeof value.service === "string" && value.service !== ""
+    ? { service: value.service }
+    : null;
 }

@@ -1,0 +1,505 @@
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mcpDestination } from "../../lib/src/envoy/destinations.js";
+import {
+  dataPlaneLogin,
+  startControlPlaneProcess,
+  type ControlPlaneProcess,
+} from "../harness/control-plane.js";
+import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import { stopAll, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
+import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
+import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
+import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
+import { writePolicyDir } from "../support/fixture-policy.js";
+import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
+import {
+  catalogueWithDriveAt,
+  startOAuthProviderStub,
+  type OAuthProviderStub,
+} from "../stubs/oauth-provider.js";
+import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
+import { grant, registerAgent, svidAgent, type Entry } from "./delegation-fixture.js";
+
+/**
+ * What extproc-server does to MCP traffic, through the real sidecar: SPIRE SVIDs, Envoy,
+ * authz-server (delegations checked against the control plane's JWKS), extproc-server (OpenBao TLS
+ * cert auth, PostgreSQL audit), the control plane. Third parties are stubs: a raw JSON-RPC/SSE MCP
+ * server (test/stubs/mcp-raw.ts) and an OAuth provider for the user's Google Drive connection.
+ *
+ * The policy is this test's own Rego: it emits the MCP decision metadata (`mcp`, `mcp_visibility`,
+ * `mcp_upstream_credentials`) in the shapes of the team's contract, from the mirrored `Mcp-Method`
+ * / `Mcp-Name` headers and test headers, so every case below is decided by the real authz-server.
+ */
+const TD = "warden.local";
+const CLIENT = { clientId: "warden-drive-client", clientSecret: "stub-client-secret-5b2e9c1d" };
+const AGENT_SECRET = "Bearer agent-own-secret-9f8e7d6c5b4a";
+
+const POLICY = `package warden.authz
+
+import rego.v1
+
+headers := input.request.headers
+
+mcp_call := {
+	"server": input.destination.service,
+	"method": object.get(headers, "mcp-method", ""),
+	"name": object.get(headers, "mcp-name", null),
+	"arguments_digest": "sha256:test",
+	"protocol_version": "2025-06-18",
+	"audit_arguments": object.get(headers, "x-test-audit-arguments", "") == "1",
+}
+
+visibility := {
+	"tools": {"rules": [{"pattern": "read_*", "visible": true}], "default_visible": false},
+	"prompts": {"rules": [], "default_visible": false},
+	"resources": {"rules": [], "default_visible": false},
+	"capabilities": ["read_*"],
+}
+
+list_methods := {"tools/list", "prompts/list", "resources/list"}
+
+shown := {"mcp_visibility": visibility} if {
+	mcp_call.method in list_methods
+	object.get(headers, "x-test-visibility", "") != "none"
+} else := {}
+
+credentials := {"service": "google-drive"} if headers["x-test-credentials"] == "google-drive"
+else := null
+
+default decision := {"allow": false, "status": 403, "reason": "no_rule_allows", "headers": {}, "metadata": {}}
+
+decision := {
+	"allow": true,
+	"status": 200,
+	"reason": "allowed",
+	"headers": {},
+	"metadata": object.union({"mcp": mcp_call, "mcp_upstream_credentials": credentials}, shown),
+} if input.destination.kind == "mcp"
+`;
+
+let work: string;
+let spire: SpireStack;
+let cluster: PostgresCluster;
+let databaseUrl: string;
+let vault: VaultTls;
+let oidc: StubOidcIssuer;
+let cp: ControlPlaneProcess;
+let provider: OAuthProviderStub;
+let mcp: McpRawStub;
+let stack: Stack;
+let helper: Entry;
+let agent: HttpsAgent;
+let ursulaDelegation: string;
+let victorDelegation: string;
+let nextId = 1;
+const figures: Record<string, unknown> = {};
+const agentSaw: string[] = [];
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** performance.now() when each chunk arrived. */
+  chunks: { at: number; text: string }[];
+}
+
+function post(
+  method: string,
+  options: { name?: string; headers?: Record<string, string>; params?: unknown; id?: number | null } = {},
+): Promise<Answer> {
+  const id = options.id === undefined ? nextId++ : options.id;
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    ...(id === null ? {} : { id }),
+    method,
+    params: options.params ?? (options.name ? { name: options.name, arguments: {} } : {}),
+  });
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${stack.agentUrl}/mcp/docs/`,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-method": method,
+          ...(options.name ? { "mcp-name": options.name } : {}),
+          authorization: AGENT_SECRET,
+          ...options.headers,
+        },
+      },
+      (res) => {
+        const chunks: { at: number; text: string }[] = [];
+        res.setEncoding("utf8");
+        res.on("data", (text: string) => chunks.push({ at: performance.now(), text }));
+        res.on("end", () => {
+          const text = chunks.map((c) => c.text).join("");
+          agentSaw.push(text);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, chunks });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.setTimeout(120_000, () => req.destroy(new Error("request timed out")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** The JSON-RPC messages of an SSE body, in order. */
+function sseMessages(body: string): Record<string, unknown>[] {
+  return body
+    .split(/\r?\n\r?\n/)
+    .map((event) =>
+      event
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trimStart())
+        .join("\n"),
+    )
+    .filter((data) => data !== "")
+    .map((data) => JSON.parse(data) as Record<string, unknown>);
+}
+
+const toolNames = (message: Record<string, unknown>) =>
+  ((message.result as { tools: { name: string }[] }).tools ?? []).map((tool) => tool.name);
+
+function sql<Row extends Record<string, unknown> = Record<string, unknown>>(
+  text: string,
+  params: unknown[] = [],
+) {
+  return cluster.sql<Row>(text, params, new URL(databaseUrl).pathname.slice(1));
+}
+
+function rssMiB(pid: number | undefined): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kib("VmRSS") / 1024), hwm: Math.round(kib("VmHWM") / 1024) };
+}
+
+/** The user's side of connecting Google Drive, in one browser (start, consent, callback, confirm). */
+async function connectDrive(userToken: string): Promise<void> {
+  const started = await cp.call<{ authorization_url: string }>(
+    "POST",
+    "/v1/connections/google-drive/authorize",
+    {
+      token: userToken,
+      body: { scopes: ["google-drive:read"] },
+    },
+  );
+  if (started.status !== 201) throw new Error(`authorize: ${started.status} ${started.text}`);
+  const cookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const consent = await fetch(started.body.authorization_url, { redirect: "manual" });
+  const landed = await fetch(consent.headers.get("location")!, { headers: { cookie } });
+  const pending = (await landed.json()) as { confirm_url: string };
+  const done = await cp.call("POST", pending.confirm_url, { token: userToken, headers: { cookie } });
+  if (done.status !== 200) throw new Error(`confirm: ${done.status}`);
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "wmcpx-"));
+  chmodSync(work, 0o755);
+  spire = await startSpire({ name: "mcp-extproc-spire", trustDomain: TD });
+  cluster = await startPostgres();
+  databaseUrl = await cluster.createDatabase("mcpextproc");
+  oidc = await StubOidcIssuer.start();
+  provider = await startOAuthProviderStub(CLIENT);
+  mcp = await startMcpRawStub();
+  vault = await startVaultTls("mcp-extproc");
+  const cpToken = (
+    await vault.request<{ auth: { client_token: string } }>("POST", "auth/token/create", {
+      policies: ["control-plane"],
+      no_default_policy: true,
+      ttl: "1h",
+    })
+  ).body.auth.client_token;
+  await vault.request("POST", "warden/data/providers/google-drive", {
+    data: { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret },
+  });
+  const login = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
+  chownSync(login.keyFile, WORKLOAD_UIDS.extproc, -1);
+  for (const file of [login.certFile, vault.caFile]) chmodSync(file, 0o644);
+  const catalogue = join(work, "services.json");
+  writeFileSync(catalogue, JSON.stringify(catalogueWithDriveAt(provider.url)));
+  chmodSync(catalogue, 0o644);
+  const spool = join(work, "spool");
+  mkdirSync(spool);
+  chownSync(spool, WORKLOAD_UIDS.extproc, -1);
+
+  cp = await startControlPlaneProcess({
+    name: "mcp-extproc-cp",
+    databaseUrl,
+    oidcIssuer: oidc.issuer,
+    env: {
+      VAULT_ADDR: vault.address,
+      VAULT_TOKEN: cpToken,
+      NODE_EXTRA_CA_CERTS: vault.caFile,
+      WARDEN_SAAS_CATALOGUE: catalogue,
+      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
+    },
+  });
+  const [creator, reviewer, ursula, victor] = await Promise.all([
+    oidc.token({ sub: "carl-creator", roles: ["creator"] }),
+    oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
+    oidc.token({ sub: "ursula", roles: ["user"], tenant: "acme" }),
+    oidc.token({ sub: "victor", roles: ["user"], tenant: "acme" }),
+  ]);
+  helper = await registerAgent(cp, creator, reviewer, {
+    name: "docs-helper",
+    capabilities: ["google-drive:read"],
+    verified: ["google-drive:read"],
+  });
+  await spire.register(helper.spiffe_id, [currentProcessSelector()]);
+  await cluster.sql("CREATE ROLE mcp_extproc_test LOGIN IN ROLE warden_extproc");
+  const extprocDb = new URL(databaseUrl);
+  extprocDb.username = "mcp_extproc_test";
+  extprocDb.password = "";
+
+  stack = await startStack({
+    name: "mcp-extproc",
+    spire,
+    policyDir: writePolicyDir("mcp-extproc-policy", { file: "policy.rego", source: POLICY }),
+    destinations: (upstream) => [
+      ...destinationsWithServiceAt("google-drive", provider.port)(upstream),
+      mcpDestination("docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
+    ],
+    authzEnv: {
+      WARDEN_REGISTRY_FILE: "",
+      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
+      WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
+      WARDEN_TOKEN_ISSUER: cp.url,
+    },
+    extprocEnv: {
+      VAULT_ADDR: vault.address,
+      VAULT_CACERT: vault.caFile,
+      WARDEN_VAULT_CLIENT_CERT: login.certFile,
+      WARDEN_VAULT_CLIENT_KEY: login.keyFile,
+      WARDEN_VAULT_CERT_ROLE: "extproc",
+      WARDEN_SAAS_CATALOGUE: catalogue,
+      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
+      DATABASE_URL: extprocDb.toString(),
+      WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
+    },
+  });
+  const update = await spire.waitForSvid(helper.spiffe_id);
+  agent = svidAgent(
+    update.svids.find((s) => s.spiffeId === helper.spiffe_id)!,
+    update.bundlesPem,
+  );
+  await connectDrive(ursula);
+  ursulaDelegation = (await grant(cp, ursula, { agent_id: helper.id, scopes: ["google-drive:read"] })).token;
+  victorDelegation = (await grant(cp, victor, { agent_id: helper.id, scopes: ["google-drive:read"] })).token;
+  await waitFor("the agent reaches the MCP server", async () => (await post("ping")).status === 200, 30_000);
+}, 300_000);
+
+afterAll(async () => {
+  agent?.destroy();
+  await stack?.stop();
+  await cp?.stop();
+  await mcp?.close();
+  await provider?.close();
+  await oidc?.close();
+  await vault?.stop();
+  await cluster?.destroy();
+  await spire?.stop();
+  await stopAll();
+  if (work) rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`mcp extproc figures: ${JSON.stringify(figures, null, 2)}\n`);
+}, TEARDOWN_TIMEOUT_MS);
+
+describe("list answers show only what the caller may use", () => {
+  test("a JSON tools/list keeps the visible tools, its id and its cursor", async () => {
+    const res = await post("tools/list", { id: 77 });
+    expect(res.status).toBe(200);
+    const message = JSON.parse(res.body) as Record<string, unknown>;
+    expect(message).toMatchObject({ jsonrpc: "2.0", id: 77, result: { nextCursor: "next-page" } });
+    expect(toolNames(message)).toEqual(["read_0", "read_2", "read_4"]);
+  });
+
+  test("without visibility in the decision, the list is empty (fail closed)", async () => {
+    const res = await post("tools/list", { headers: { "x-test-visibility": "none" } });
+    expect(toolNames(JSON.parse(res.body) as Record<string, unknown>)).toEqual([]);
+  });
+
+  test("an SSE answer: the notification passes unchanged, the response event is filtered", async () => {
+    const res = await post("tools/list", { headers: { "x-stub-answer": "sse" } });
+    expect(res.headers["content-type"]).toContain("text/event-stream");
+    const [note, answer] = sseMessages(res.body);
+    expect(note).toMatchObject({ method: "notifications/progress" });
+    expect(toolNames(answer!)).toEqual(["read_0", "read_2", "read_4"]);
+  });
+
+  test("a 5,000-tool list (JSON and SSE) is filtered whole; its cost is measured", async () => {
+    const headers = { "x-stub-tools": "5000" };
+    const timings: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const res = await post("tools/list", { headers });
+      timings.push(performance.now() - started);
+      const names = toolNames(JSON.parse(res.body) as Record<string, unknown>);
+      expect(names).toHaveLength(2500);
+      expect(names.every((name) => name.startsWith("read_"))).toBe(true);
+    }
+    const sse = await post("tools/list", { headers: { ...headers, "x-stub-answer": "sse" } });
+    expect(toolNames(sseMessages(sse.body)[1]!)).toHaveLength(2500);
+    // The same answer decided as a method that is not a list (scrubbed, not filtered): the filter's share.
+    const unfiltered: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const res = await post("tools/list", { headers: { ...headers, "mcp-method": "tools/call" } });
+      unfiltered.push(performance.now() - started);
+      bytes = res.body.length;
+      expect(toolNames(JSON.parse(res.body) as Record<string, unknown>)).toHaveLength(5000);
+    }
+    figures.list_5000_tools = {
+      answer_bytes: bytes,
+      filtered_ms: timings.map(Math.round),
+      unfiltered_ms: unfiltered.map(Math.round),
+    };
+  });
+});
+
+describe("tool results", () => {
+  test("the user's token goes upstream in place of the agent's; echoed back, it never reaches the agent", async () => {
+    for (const answer of ["json", "sse"]) {
+      const before = mcp.requests.length;
+      const res = await post("tools/call", {
+        name: "echo_auth",
+        headers: {
+          "x-test-credentials": "google-drive",
+          "x-warden-delegation": ursulaDelegation,
+          "x-stub-answer": answer,
+        },
+      });
+      expect(res.status).toBe(200);
+      const seen = mcp.requests.slice(before);
+      expect(seen).toHaveLength(1);
+      const upstreamAuth = String(seen[0]!.headers.authorization);
+      expect(provider.issued).toContain(upstreamAuth.replace(/^Bearer /, ""));
+      expect(res.body).toContain("I was called with Bearer [REDACTED]");
+      for (const token of provider.issued) expect(res.body).not.toContain(token);
+    }
+  });
+
+  test("the agent's own Authorization never reaches the MCP server", () => {
+    expect(mcp.requests.length).toBeGreaterThan(0);
+    for (const request of mcp.requests) {
+      expect(request.headers.authorization ?? "").not.toContain("agent-own-secret");
+      expect(request.headers["x-warden-delegation"]).toBeUndefined();
+    }
+  });
+
+  test("a user without a connected account gets a JSON-RPC error with its id and a clear reason; nothing goes upstream", async () => {
+    const before = mcp.requests.length;
+    const res = await post("tools/call", {
+      id: 9001,
+      name: "echo_auth",
+      headers: { "x-test-credentials": "google-drive", "x-warden-delegation": victorDelegation },
+    });
+    expect(res.status).toBe(409);
+    expect(JSON.parse(res.body)).toMatchObject({
+      jsonrpc: "2.0",
+      id: 9001,
+      error: { code: -32050, data: { reason: "account_not_connected", service: "google-drive" } },
+    });
+    expect((JSON.parse(res.body) as { error: { message: string } }).error.message).toContain("connect");
+    expect(mcp.requests.length).toBe(before);
+  });
+
+  test("an SSE tool result streams through event by event", async () => {
+    const res = await post("tools/call", { name: "slow", headers: { "x-stub-answer": "sse-slow" } });
+    const messages = sseMessages(res.body);
+    expect(messages.map((m) => (m.method as string | undefined) ?? "result")).toEqual([
+      "notifications/progress",
+      "notifications/progress",
+      "notifications/progress",
+      "result",
+    ]);
+    const lastSent = mcp.slowWrites[mcp.slowWrites.length - 1]!;
+    expect(res.chunks[0]!.at).toBeLessThan(lastSent);
+    figures.sse_first_event_before_last_sent_ms = Math.round(lastSent - res.chunks[0]!.at);
+  });
+
+  test("a 20 MB SSE answer streams through with bounded memory; Envoy stays up", async () => {
+    const extprocPid = stack.extproc.process().pid;
+    const before = rssMiB(extprocPid);
+    const started = performance.now();
+    const res = await post("tools/call", {
+      name: "big",
+      headers: { "x-stub-answer": "sse-big", "x-stub-bytes": String(20 * 1024 * 1024) },
+    });
+    const after = rssMiB(extprocPid);
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBeGreaterThan(20 * 1024 * 1024);
+    const messages = sseMessages(res.body);
+    expect(messages[messages.length - 1]).toMatchObject({ result: { content: [{ text: "called big" }] } });
+    expect(after.rss - before.rss).toBeLessThan(64);
+    figures.sse_20mb = {
+      seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+      extproc_rss_mib_before: before.rss,
+      extproc_rss_mib_after: after.rss,
+      extproc_peak_mib: after.hwm,
+    };
+    expect((await post("ping")).status).toBe(200);
+  }, 120_000);
+});
+
+describe("every MCP call is audited", () => {
+  test("one mcp.call row per call, with identity, method, name, digest, outcome and latency; no secret in any row", async () => {
+    const marker = nextId;
+    await post("tools/call", {
+      id: marker,
+      name: "fail",
+      headers: {
+        "x-test-credentials": "google-drive",
+        "x-warden-delegation": ursulaDelegation,
+        "x-test-audit-arguments": "1",
+      },
+      params: { name: "fail", arguments: { path: "/x", api_key: "sk-live-audit-secret-123456" } },
+    });
+    const query = () =>
+      sql<{ row: Record<string, unknown> }>(
+        "SELECT to_jsonb(a) AS row FROM audit_events a WHERE action = 'mcp.call' AND details->>'name' = 'fail'",
+      );
+    await waitFor("the mcp.call row of the failing call", async () => (await query()).length > 0, 15_000);
+    const rows = await query();
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!.row;
+    expect(row).toMatchObject({
+      source: "extproc-server",
+      tenant: "acme",
+      agent_spiffe_id: helper.spiffe_id,
+      user_id: "ursula",
+      details: {
+        server: "docs",
+        method: "tools/call",
+        name: "fail",
+        arguments_digest: "sha256:test",
+        outcome: { kind: "tool_error" },
+        upstream_credentials: "google-drive",
+        arguments: { path: "/x", api_key: "[REDACTED]" },
+      },
+    });
+    expect(row.delegation_id).toBeTruthy();
+    expect(row.decision_id).toBeTruthy();
+    expect(Number(row.latency_ms)).toBeGreaterThan(0);
+
+    const all = await sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_events WHERE action = 'mcp.call'",
+    );
+    figures.mcp_call_rows = all[0]!.n;
+    const refused = await sql(
+      "SELECT 1 FROM audit_events WHERE action = 'mcp.call' AND details->'outcome'->>'kind' = 'refused' AND user_id = 'victor'",
+    );
+    expect(refused).toHaveLength(1);
+    const audit = JSON.stringify(await sql("SELECT * FROM audit_events"));
+    for (const secret of [...provider.issued, "agent-own-secret", "sk-live-audit-secret", ursulaDelegation])
+      expect(audit).not.toContain(secret);
+    for (const body of agentSaw) for (const token of provider.issued) expect(body).not.toContain(token);
+  });
+});

@@ -1,0 +1,117 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
+import { closeServer, listen, readRequestBody, sendJson } from "./stub-http.js";
+
+/**
+ * A third-party MCP server speaking raw Streamable HTTP JSON-RPC (no SDK), for tests of what
+ * Warden does to MCP traffic. Each POST is one JSON-RPC request; how it is answered is chosen by
+ * the test through the `x-stub-answer` header (the sidecar passes it on): `json` (default), `sse`
+ * (the response as an SSE event after a progress notification), `sse-slow` (three progress events
+ * 200 ms apart, then the result), `sse-big` (progress events of `x-stub-bytes` in all, then the
+ * result). Tools:
+ * - `tools/list` answers `x-stub-tools` tools (default 6): `read_0`…, `write_0`…, alternating;
+ * - `tools/call` `echo_auth` answers the Authorization header it received as its text content;
+ *   `fail` answers `isError: true`; any other name a short text.
+ */
+export interface McpStubRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+}
+
+export interface McpRawStub {
+  readonly port: number;
+  readonly requests: McpStubRequest[];
+  /** performance.now() at each write of the last `sse-slow` answer, in order. */
+  readonly slowWrites: number[];
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+function toolList(count: number): { name: string; description: string; inputSchema: unknown }[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `${i % 2 === 0 ? "read" : "write"}_${i}`,
+    description: `tool number ${i}, which does ${i % 2 === 0 ? "reading" : "writing"}`,
+    inputSchema: { type: "object", properties: { path: { type: "string" } } },
+  }));
+}
+
+function resultFor(message: Record<string, unknown>, headers: IncomingHttpHeaders): unknown {
+  const params = (message.params ?? {}) as Record<string, unknown>;
+  switch (message.method) {
+    case "tools/list":
+      return { tools: toolList(Number(headers["x-stub-tools"] ?? 6)), nextCursor: "next-page" };
+    case "tools/call":
+      if (params.name === "echo_auth")
+        return {
+          content: [{ type: "text", text: `I was called with ${headers.authorization ?? "nothing"}` }],
+        };
+      if (params.name === "fail") return { content: [{ type: "text", text: "it broke" }], isError: true };
+      return { content: [{ type: "text", text: `called ${String(params.name)}` }] };
+    default:
+      return {};
+  }
+}
+
+const sseEvent = (message: unknown) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+const progress = (n: number, pad = "") =>
+  sseEvent({
+    jsonrpc: "2.0",
+    method: "notifications/progress",
+    params: { progressToken: "p", progress: n, message: pad },
+  });
+
+export async function startMcpRawStub(): Promise<McpRawStub> {
+  const requests: McpStubRequest[] = [];
+  const slowWrites: number[] = [];
+  const server = createServer((req, res) => {
+    void (async () => {
+      const raw = await readRequestBody(req, MAX_BODY);
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(raw?.toString("utf8") ?? "") as Record<string, unknown>;
+      } catch {
+        return sendJson(res, 400, {
+          jsonrpc: "2.0",
+          id: null,
+          error: { code: -32700, message: "parse error" },
+        });
+      }
+      requests.push({ headers: req.headers, body: message });
+      if (!("id" in message)) {
+        res.writeHead(202).end();
+        return;
+      }
+      const response = { jsonrpc: "2.0", id: message.id, result: resultFor(message, req.headers) };
+      const answer = String(req.headers["x-stub-answer"] ?? "json");
+      if (answer === "json") return sendJson(res, 200, response);
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      if (answer === "sse") {
+        res.write(progress(1));
+        res.end(sseEvent(response));
+      } else if (answer === "sse-slow") await slowly(res, response, slowWrites);
+      else if (answer === "sse-big") await big(res, response, Number(req.headers["x-stub-bytes"] ?? 1 << 20));
+    })().catch(() => res.destroy());
+  });
+  const port = await listen(server, "127.0.0.1");
+  return { port, requests, slowWrites, close: () => closeServer(server) };
+}
+
+async function slowly(res: ServerResponse, response: unknown, writes: number[]): Promise<void> {
+  writes.length = 0;
+  for (let n = 1; n <= 3; n++) {
+    res.write(progress(n));
+    writes.push(performance.now());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  writes.push(performance.now());
+  res.end(sseEvent(response));
+}
+
+async function big(res: ServerResponse, response: unknown, bytes: number): Promise<void> {
+  const event = progress(0, "x".repeat(16 * 1024));
+  for (let sent = 0; sent < bytes; sent += event.length) {
+    // Respect back-pressure: the stream is as large as the test says, never buffered here whole.
+    if (!res.write(event)) await new Promise((resolve) => res.once("drain", resolve));
+  }
+  res.end(sseEvent(response));
+}
