@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
+import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 
 /** Every environment variable authz-server reads (docs/configuration.md is generated from this). */
@@ -90,6 +91,7 @@ export const authzConfigShape = {
       'Fraction (0..1) of allowed requests audited; denials always are. Below 1 only by explicit choice (docs/security.md, "Audit and logs").',
     ),
   WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level; decision inputs are logged at `debug` only."),
+  ...approvalGateConfigShape,
   WARDEN_SHUTDOWN_GRACE_MS: env
     .positiveInt(5_000)
     .describe("How long in-flight checks may take to finish after SIGTERM."),
@@ -112,10 +114,12 @@ const authzConfig = processConfig({
   intro:
     "The ext_authz server: identity, KYA, delegations and the Rego policy. It serves gRPC health, and `/healthz`, `/readyz` (ready once a policy is loaded) and `/status` on its status listener.",
   shape: authzConfigShape,
-  problems: (config) =>
-    config.WARDEN_POLICY_REQUIRE_SIGNATURE && !config.WARDEN_POLICY_PUBLIC_KEY
+  problems: (config) => [
+    ...(config.WARDEN_POLICY_REQUIRE_SIGNATURE && !config.WARDEN_POLICY_PUBLIC_KEY
       ? ["WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)"]
-      : [],
+      : []),
+    ...approvalGateProblems(config),
+  ],
 });
 
 export const authzConfigReference = authzConfig.reference;

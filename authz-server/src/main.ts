@@ -8,6 +8,8 @@ import { newDecisionId } from "../../lib/src/ids.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { serverMtlsFromConfig } from "../../lib/src/spiffe/grpc-mtls.js";
 import { startStatusServer } from "../../lib/src/status-server.js";
+import { approvalBaseUrl } from "./approvals/config.js";
+import { PostgresApprovalGate } from "./approvals/gate.js";
 import { decisionAuditor } from "./audit/decision-audit.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
 import { BundleLoader } from "./bundle/loader.js";
@@ -104,6 +106,38 @@ const auditWriter = auditDb
   : undefined;
 if (!auditWriter) logger.warn("no audit database: decisions are recorded as log lines only");
 
+// Calls held for human approval: settled against mcp_approvals with the data plane's login, on a
+// pool of its own whose statements cannot outlive the gate's deadline.
+const approvalsDb =
+  registry.kind === "database"
+    ? createPostgresDatabase(registry.url, {
+        max: 4,
+        connectTimeoutMs: 1_000,
+        statementTimeoutMs: config.WARDEN_APPROVAL_TIMEOUT_MS,
+        applicationName: "warden-authz-approvals",
+      })
+    : undefined;
+const approvalUrl = approvalBaseUrl(config);
+const approvals =
+  approvalsDb && approvalUrl
+    ? new PostgresApprovalGate({
+        db: approvalsDb,
+        publicUrl: approvalUrl,
+        pendingTtlSeconds: config.WARDEN_APPROVAL_PENDING_TTL_S,
+        timeoutMs: config.WARDEN_APPROVAL_TIMEOUT_MS,
+        audit: auditWriter
+          ? (event) =>
+              auditWriter.submitTyped(event, (error) =>
+                logger.error(
+                  { err: error, action: event.action },
+                  "approval audit event could not be stored",
+                ),
+              )
+          : undefined,
+        logger,
+      })
+    : undefined;
+
 // With SPIRE: serve with our own SVID, only to Envoy, and verify every agent's certificate ourselves
 // (Envoy lets any certificate through the handshake) against the bundles of our own SVID stream.
 const peers = new PeerCertificateVerifier();
@@ -121,6 +155,7 @@ const server = new AuthzServer({
   interceptors: mtls?.interceptors,
   // Well inside Envoy's 250 ms ext_authz timeout; the control plane's JWKS answers in milliseconds.
   tokenKeysRefreshed: delegations ? () => delegations.keysRefreshed(150) : undefined,
+  approvals,
   deps: {
     policy: loader.current,
     directory,
@@ -167,6 +202,7 @@ stopOnSignals(async (signal) => {
   await server.shutdown(config.WARDEN_SHUTDOWN_GRACE_MS);
   await auditWriter?.close();
   await auditDb?.close();
+  await approvalsDb?.close();
   await feed?.stop();
   await delegations?.stop();
   await registryDb?.close();

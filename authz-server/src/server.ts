@@ -11,8 +11,10 @@ import {
   type CheckRequest,
   type ICheckResponse,
 } from "../../lib/src/envoy/services.js";
+import type { ApprovalGate } from "../../lib/src/mcp/approval.js";
 import { redactQueryParams } from "../../lib/src/redact-url.js";
-import { authorize, type AuthorizerDeps, type DecisionRecord } from "./authorizer.js";
+import { settleApproval, type GatedOutcome } from "./approvals/settle.js";
+import { authorize, type AuthorizerDeps, type DecisionRecord, type Outcome } from "./authorizer.js";
 import type { PolicyInput } from "./policy-input.js";
 
 /**
@@ -29,6 +31,11 @@ export interface AuthzServerOptions extends GrpcTransport {
    * landed (bounded), and the request is decided once more with the refreshed keys.
    */
   tokenKeysRefreshed?: () => Promise<boolean>;
+  /**
+   * Settles calls the policy held for human approval (approvals/gate.ts); without it such calls are
+   * refused with 503.
+   */
+  approvals?: ApprovalGate;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
 }
@@ -46,7 +53,7 @@ export class AuthzServer {
     callback: sendUnaryData<ICheckResponse>,
   ): void => {
     const { deps, tokenKeysRefreshed } = this.options;
-    let outcome: ReturnType<typeof authorize>;
+    let outcome: GatedOutcome;
     try {
       outcome = authorize(call.request, deps);
     } catch (error) {
@@ -54,21 +61,50 @@ export class AuthzServer {
       return;
     }
     if (outcome.record.input?.delegation.error !== "unknown_key" || !tokenKeysRefreshed) {
-      this.answer(call.request, outcome, callback);
+      this.settle(call.request, outcome, callback);
       return;
     }
     void tokenKeysRefreshed().then((refreshed) => {
+      let again: GatedOutcome;
       try {
-        this.answer(call.request, refreshed ? authorize(call.request, deps) : outcome, callback);
+        again = refreshed ? authorize(call.request, deps) : outcome;
       } catch (error) {
         this.failed(error, callback);
+        return;
       }
+      this.settle(call.request, again, callback);
     });
   };
 
+  /** Answers at once, unless the call waits for the approval gate's verdict (a database read). */
+  private settle(
+    request: CheckRequest,
+    outcome: GatedOutcome,
+    callback: sendUnaryData<ICheckResponse>,
+  ): void {
+    if (!outcome.approval) {
+      try {
+        this.answer(request, outcome, callback);
+      } catch (error) {
+        this.failed(error, callback);
+      }
+      return;
+    }
+    settleApproval(outcome, this.options.approvals).then(
+      (settled) => {
+        try {
+          this.answer(request, settled, callback);
+        } catch (error) {
+          this.failed(error, callback);
+        }
+      },
+      (error: unknown) => this.failed(error, callback),
+    );
+  }
+
   private answer(
     request: CheckRequest,
-    { response, record }: ReturnType<typeof authorize>,
+    { response, record }: Outcome,
     callback: sendUnaryData<ICheckResponse>,
   ): void {
     const { logger, onDecision } = this.options;

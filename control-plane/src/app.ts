@@ -9,6 +9,7 @@ import { vaultClientFrom } from "../../lib/src/vault/client.js";
 import { loadControlPlaneConfig } from "./config.js";
 import { MIGRATIONS_DIR } from "./files.js";
 import { createOidcAuthenticator } from "./http/auth.js";
+import { approvalHandlers } from "./approvals/handlers.js";
 import type { AppContext } from "./context.js";
 import { createTransitSigner } from "./kya/signer.js";
 import { createTokenService } from "./oauth/token-service.js";
@@ -84,6 +85,7 @@ export async function startControlPlane(
         ...tokenService.handlers(context),
         ...connections.handlers(context),
         ...mcpHandlers(context, tokenService.context),
+        ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
       },
     });
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });

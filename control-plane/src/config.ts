@@ -3,6 +3,7 @@ import { env, processConfig } from "../../lib/src/config.js";
 import { DEFAULT_TRUST_DOMAIN } from "../../lib/src/spiffe/naming.js";
 import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
+import { approvalConfigShape } from "./approvals/config.js";
 
 /**
  * Every environment variable the control plane reads, in one schema (docs/configuration.md is
@@ -64,6 +65,7 @@ export const controlPlaneConfigShape = {
     .default(".warden/control-plane-audit-spool.ndjson")
     .describe("Where refusal audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd)."),
   ...tokenServiceConfigShape,
+  ...approvalConfigShape,
   ...connectionsConfigShape,
 };
 

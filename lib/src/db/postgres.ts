@@ -16,6 +16,8 @@ export interface PostgresOptions {
   /** Milliseconds to wait for a connection before failing (the audit writer relies on failing fast). */
   connectTimeoutMs?: number;
   applicationName?: string;
+  /** Server-side limit of each statement (PostgreSQL `statement_timeout`); unset: none. */
+  statementTimeoutMs?: number;
 }
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
@@ -36,6 +38,7 @@ export function createPostgresDatabase(connectionString: string, options: Postgr
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
     application_name: options.applicationName ?? "warden",
+    ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
     types,
   });
   // Without this handler an idle client losing its server (PostgreSQL restart) crashes the process.
