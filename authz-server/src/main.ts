@@ -17,6 +17,7 @@ import { bundleSourceFor } from "./bundle/sources.js";
 import {
   auditDatabaseUrl,
   bodyLimitsOf,
+  inboundSettings,
   loadAuthzConfig,
   registrySource,
   type AuthzConfig,
@@ -28,6 +29,8 @@ import { RegistryFeed } from "./directory/registry-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
+import { resourceBearerCheck } from "./identity/bearer-token.js";
+import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { AuthzServer } from "./server.js";
 
@@ -146,6 +149,36 @@ const mtls = await serverMtlsFromConfig(config, logger, (svid) => {
     logger.info({ trust_domains: peers.trustDomains }, "trust bundles updated");
 });
 
+// An MCP server's inbound sidecar: SVIDs, trusted sidecars' XFCC, or bearer tokens for its resource URI.
+const inbound = mtls ? inboundSettings(config, mtls.svid.latest().spiffeId) : null;
+let identifyInbound: InboundIdentify | undefined;
+if (inbound) {
+  identifyInbound = inboundIdentity({
+    verifyPeer: (peer, nowMs) => peers.identify(peer, nowMs),
+    trustedSidecars: inbound.trustedSidecars,
+    // Bearer tokens need the token keys and the revocation set: with no registry database, none.
+    bearer: delegations
+      ? resourceBearerCheck({
+          keyFor: (kid) => delegations.keyFor(kid),
+          isRevoked: (id) => delegations.isRevoked(id),
+          revocationsLoaded: () => delegations.ready(),
+          resource: inbound.resourceUri,
+          issuer: config.WARDEN_TOKEN_ISSUER,
+        })
+      : null,
+    resourceMetadataUrl: inbound.resourceMetadataUrl,
+  });
+  logger.info(
+    {
+      mcp_server: inbound.server,
+      resource: inbound.resourceUri,
+      trusted_sidecars: [...inbound.trustedSidecars],
+      bearer_tokens: delegations !== undefined,
+    },
+    "inbound sidecar of an MCP server",
+  );
+}
+
 const server = new AuthzServer({
   logger,
   onDecision: auditWriter
@@ -164,7 +197,7 @@ const server = new AuthzServer({
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
     bodyLimits: bodyLimitsOf(config),
-    identify: mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined,
+    identify: identifyInbound ?? (mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined),
   },
 });
 
