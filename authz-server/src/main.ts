@@ -32,6 +32,7 @@ import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js
 import { resourceBearerCheck } from "./identity/bearer-token.js";
 import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { PolicyHolder } from "./policy/holder.js";
+import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
 
 let config: AuthzConfig;
@@ -46,9 +47,10 @@ const publicKeyPem = config.WARDEN_POLICY_PUBLIC_KEY
   ? readFileSync(config.WARDEN_POLICY_PUBLIC_KEY, "utf8")
   : undefined;
 
+const holder = new PolicyHolder();
 const loader = new BundleLoader(
   bundleSourceFor(config.WARDEN_POLICY_BUNDLE, config.WARDEN_POLICY_BUNDLE_TOKEN?.reveal()),
-  new PolicyHolder(),
+  holder,
   { publicKeyPem, requireSignature: config.WARDEN_POLICY_REQUIRE_SIGNATURE },
   logger,
   config.WARDEN_POLICY_POLL_MS,
@@ -61,6 +63,18 @@ try {
   exitOnConfigError("authz-server", error);
 }
 const directory = new AgentIndex();
+// Registered MCP servers' tool rules are policy data: rebuilt whenever one of them changes.
+const mcpProblemsLogged = new Set<string>();
+directory.onMcpServersChanged(() => {
+  const { data, problems } = mcpPolicyData(directory.mcpServers());
+  for (const { name, problem } of problems) {
+    const key = `${name}:${problem}`;
+    if (mcpProblemsLogged.has(key)) continue;
+    mcpProblemsLogged.add(key);
+    logger.error({ mcp_server: name, problem }, "MCP server not served");
+  }
+  holder.setMcpData(data);
+});
 if (registry.kind === "file") {
   try {
     directory.replaceAll(readRegistryFile(registry.path));

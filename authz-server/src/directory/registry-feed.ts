@@ -24,7 +24,8 @@ export const REGISTRY_CHANNEL = "warden_registry";
 // The agent's current attestation: its approved one, else its most recent (pending, revoked, ...).
 const REGISTRY_SELECT = `
   SELECT a.id, a.kind, a.name, a.spiffe_id, a.tenant, a.owner, a.team, a.type, a.environment,
-         a.capabilities, a.status, k.id AS kya_id, k.status AS kya_status, k.jws AS kya_jws
+         a.capabilities, a.status, k.id AS kya_id, k.status AS kya_status, k.jws AS kya_jws,
+         a.tool_rules, a.resource_uri, a.external_services
     FROM agents a
     LEFT JOIN LATERAL (
       SELECT id, status, jws FROM kya_attestations
@@ -66,6 +67,8 @@ export class RegistryFeed extends NotifyFeed<string> {
   private verifiedPayloads = new Map<string, unknown>();
   private keysUnavailable = false;
   private lastLoad = { agents: 0, unverified: 0 };
+  /** Refused tool-rule documents already logged (`id` + problem): logged once, not every resync. */
+  private loggedRuleProblems = new Set<string>();
   private updatesApplied = 0;
 
   constructor(private readonly options: RegistryFeedOptions) {
@@ -166,9 +169,22 @@ export class RegistryFeed extends NotifyFeed<string> {
       return undefined;
     }
     if (row.kya_status !== "approved" || row.kya_jws === null)
-      return { entry: directoryEntryFor(row, null), unverified: false };
+      return { entry: this.logged(directoryEntryFor(row, null)), unverified: false };
     const claims = await this.verifiedClaims(row, row.kya_jws, verified);
-    return { entry: directoryEntryFor(row, claims), unverified: claims === null };
+    return { entry: this.logged(directoryEntryFor(row, claims)), unverified: claims === null };
+  }
+
+  private logged(entry: DirectoryEntry): DirectoryEntry {
+    const problem = entry.mcp?.toolRulesProblem;
+    const key = `${entry.agent.id}:${problem}`;
+    if (problem && !this.loggedRuleProblems.has(key)) {
+      this.loggedRuleProblems.add(key);
+      this.options.logger.error(
+        { mcp_server: entry.agent.name, agent_id: entry.agent.id, problem },
+        "stored MCP tool rules are invalid; every tool, prompt and resource of this server is refused",
+      );
+    }
+    return entry;
   }
 
   /** The attestation's claims if its signature verifies and they name this agent; else null (logged). */

@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { serverToolRulesSchema } from "../../../lib/src/mcp/tool-rules.js";
 import { NO_KYA, type KyaFacts } from "../identity/source.js";
-import type { DirectoryEntry } from "./agent-index.js";
+import type { DirectoryEntry, McpServerFacts } from "./agent-index.js";
 
 /**
  * The registry as the control plane stores it (tables `agents` and `kya_attestations`, see
@@ -23,6 +24,11 @@ const registryRowSchema = z.object({
   kya_id: z.string().nullable(),
   kya_status: z.enum(["pending", "approved", "rejected", "revoked", "superseded"]).nullable(),
   kya_jws: z.string().nullable(),
+  /** MCP servers (migration 018): their tool rules as stored (validated below) and resource URI. */
+  tool_rules: z.unknown().optional(),
+  resource_uri: z.string().nullable().optional(),
+  /** External SaaS services an MCP server calls for its users (their OAuth tokens go upstream). */
+  external_services: z.array(z.string()).optional(),
 });
 
 export type RegistryRow = z.infer<typeof registryRowSchema>;
@@ -111,8 +117,32 @@ export function kyaFactsFor(row: RegistryRow, verified: AttestationClaims | null
   }
 }
 
+/**
+ * An MCP server's facts. Tool rules are validated here, where they enter: a document that does not
+ * validate becomes null with the problem (the server's tools are then all refused), and NULL (no
+ * rules yet) is null without one.
+ */
+export function mcpServerFacts(row: {
+  tool_rules?: unknown;
+  resource_uri?: string | null | undefined;
+  external_services?: string[] | undefined;
+}): McpServerFacts {
+  const facts = { resourceUri: row.resource_uri ?? null, externalServices: row.external_services ?? [] };
+  if (row.tool_rules === null || row.tool_rules === undefined)
+    return { ...facts, toolRules: null, toolRulesProblem: null };
+  const parsed = serverToolRulesSchema.safeParse(row.tool_rules);
+  if (parsed.success) return { ...facts, toolRules: parsed.data, toolRulesProblem: null };
+  const issue = parsed.error.issues[0]!;
+  return {
+    ...facts,
+    toolRules: null,
+    toolRulesProblem: `${issue.path.join(".") || "(document)"}: ${issue.message}`,
+  };
+}
+
 export function directoryEntryFor(row: RegistryRow, verified: AttestationClaims | null): DirectoryEntry {
   return {
+    ...(row.kind === "mcp_server" ? { mcp: mcpServerFacts(row) } : {}),
     agent: {
       id: row.id,
       spiffe_id: row.spiffe_id,

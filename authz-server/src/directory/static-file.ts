@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { DirectoryEntry } from "./agent-index.js";
+import { mcpServerFacts } from "./registry-rows.js";
 
 /**
  * A registry snapshot from a JSON file, for local runs and tests without the control plane:
@@ -32,6 +33,10 @@ const entrySchema = z
     status: z.enum(["active", "suspended", "revoked", "archived"]),
     capabilities: z.array(z.string()).default([]),
     kya: kyaSchema.default({ status: "none" }),
+    /** MCP servers: tool rules (lib/src/mcp/tool-rules.ts), resource URI, external services. */
+    tool_rules: z.unknown().optional(),
+    resource_uri: z.string().nullable().optional(),
+    external_services: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -43,7 +48,13 @@ export function parseRegistrySnapshot(json: unknown): DirectoryEntry[] {
     const issue = parsed.error.issues[0]!;
     throw new Error(`registry snapshot: ${issue.path.join(".")}: ${issue.message}`);
   }
-  return parsed.data.agents.map(({ kya, ...agent }) => ({ agent, kya }));
+  return parsed.data.agents.map(({ kya, tool_rules, resource_uri, external_services, ...agent }) => ({
+    agent,
+    kya,
+    ...(agent.kind === "mcp_server"
+      ? { mcp: mcpServerFacts({ tool_rules, resource_uri, external_services }) }
+      : {}),
+  }));
 }
 
 export function readRegistryFile(path: string): DirectoryEntry[] {

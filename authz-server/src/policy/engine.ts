@@ -8,6 +8,7 @@ import {
 } from "../../../lib/src/policy-bundle/signature.js";
 import { readTarGz } from "../../../lib/src/policy-bundle/tar.js";
 import { decisionFromResults, type PolicyDecision } from "./decision.js";
+import type { McpPolicyData } from "./mcp-data.js";
 import { validatePolicyData, type PolicyConfig } from "./policy-data.js";
 
 /**
@@ -29,6 +30,12 @@ export interface LoadedPolicy {
   evaluate(input: unknown): PolicyDecision;
   /** The validated policy data (service catalogue, tiers, model lists) of this bundle. */
   readonly config: PolicyConfig;
+  /**
+   * Replaces the MCP part of the policy data (registered MCP servers' tool rules, policies/mcp.rego)
+   * next to the bundle's own data. Off the request path: called when the registry changes, and by
+   * the holder before a new bundle serves. Synchronous, so no evaluation sees half of it.
+   */
+  setMcpData(mcp: McpPolicyData): void;
 }
 
 export interface LoadOptions {
@@ -124,11 +131,21 @@ export async function instantiatePolicy(
     throw new PolicyLoadError("data_invalid", `data.json cannot be loaded into the policy: ${String(error)}`);
   }
 
+  const bundleData = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const bundleWarden = bundleData.warden;
   const policy: LoadedPolicy = {
     revision,
     config,
     evaluate: (input: unknown): PolicyDecision =>
       decisionFromResults(opa.evaluate(input, entrypointId), revision),
+    setMcpData: (mcp) =>
+      opa.setData({
+        ...bundleData,
+        warden: {
+          ...(typeof bundleWarden === "object" && bundleWarden !== null ? bundleWarden : {}),
+          ...mcp,
+        },
+      }),
   };
 
   const unsafe = (detail: string) =>

@@ -1,5 +1,6 @@
 import { PolicyLoadError } from "../../../lib/src/policy-bundle/errors.js";
 import { loadBundle, type LoadedPolicy, type LoadOptions } from "./engine.js";
+import { NO_MCP_DATA, type McpPolicyData } from "./mcp-data.js";
 
 /**
  * Holds the policy that is serving. A new bundle is read, verified and instantiated before the
@@ -22,6 +23,7 @@ export class PolicyHolder {
   private loadsStarted = 0;
   private newestSwapped = 0;
   private swaps = 0;
+  private mcpData: McpPolicyData = NO_MCP_DATA;
   /** Why the most recent load was refused; cleared by the next successful swap. */
   lastError?: string;
 
@@ -45,7 +47,17 @@ export class PolicyHolder {
     return this.active?.revision;
   }
 
+  /**
+   * The registered MCP servers' rules, kept as policy data of whichever bundle serves: applied now,
+   * and to every new bundle before it is swapped in (a new bundle never serves without them).
+   */
+  setMcpData(data: McpPolicyData): void {
+    this.mcpData = data;
+    this.active?.setMcpData(data);
+  }
+
   swap(policy: LoadedPolicy): void {
+    policy.setMcpData(this.mcpData);
     this.active = policy;
     this.loadedAt = new Date();
     this.lastError = undefined;
