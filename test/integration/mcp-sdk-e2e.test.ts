@@ -3,7 +3,6 @@ import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { JSONRPC_ERRORS } from "../../lib/src/mcp/protocol.js";
 import { stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { ECHOED_SECRET } from "../stubs/mcp-files-server.js";
-import { runWardenCli } from "./local-stack-fixture.js";
 import {
   pythonClient,
   sdkClient,
@@ -272,10 +271,16 @@ describe("the Python SDK (mcp 2.3.0)", () => {
 });
 
 describe("a tool that needs a person's approval", () => {
+  /** The delegating user approves through the control plane's API. */
+  const approve = (id: string) =>
+    mcp.env.controlPlane.call("POST", `/v1/approvals/${id}/approve`, {
+      token: mcp.tokens.user,
+      body: { note: "fine, once" },
+    });
   const share = (recipient: string) =>
     client.callTool({ name: "share_file", arguments: { path: "readme.md", recipient } });
 
-  test("held → approved with `warden approvals approve` → the identical retry passes once; a modified one is held", async () => {
+  test("held → approved by the delegating user → the identical retry passes once; a modified one is held", async () => {
     const held = await mcpErrorOf(share("bob@acme.example"));
     expect(held.code).toBe(JSONRPC_ERRORS.APPROVAL_REQUIRED);
     const data = errorData(held);
@@ -291,12 +296,8 @@ describe("a tool that needs a person's approval", () => {
     const again = await mcpErrorOf(share("bob@acme.example"));
     expect(errorData(again).approval_id).toBe(data.approval_id);
 
-    const approved = await runWardenCli(["approvals", "approve", String(data.approval_id)], {
-      ...process.env,
-      WARDEN_API_URL: mcp.env.controlPlane.url,
-      WARDEN_TOKEN: mcp.tokens.admin,
-    });
-    expect({ code: approved.code, stderr: approved.stderr }).toEqual({ code: 0, stderr: "" });
+    const approved = await approve(String(data.approval_id));
+    expect(approved.status).toBe(200);
 
     const passed = await share("bob@acme.example");
     expect(textOf(passed)).toBe("shared readme.md with bob@acme.example");
@@ -315,9 +316,9 @@ describe("a tool that needs a person's approval", () => {
   test("a call rejected through the control-plane API stays refused", async () => {
     const held = await mcpErrorOf(share("carol@acme.example"));
     const id = String(errorData(held).approval_id);
-    const rejected = await mcp.env.controlPlane.call("POST", `/v1/mcp/approvals/${id}/reject`, {
+    const rejected = await mcp.env.controlPlane.call("POST", `/v1/approvals/${id}/reject`, {
       token: mcp.tokens.user,
-      body: { reason: "not this one" },
+      body: { note: "not this one" },
     });
     expect(rejected.status).toBe(200);
     const after = await mcpErrorOf(share("carol@acme.example"));

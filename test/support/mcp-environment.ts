@@ -30,6 +30,19 @@ export const AGENT = `spiffe://${TD}/agent/${AGENT_NAME}`;
 // Delegation scopes come from the catalogue of services (control-plane/src/delegations/catalogue.ts).
 export const WRITE_SCOPE = "google-drive:write";
 export const OWNER = "olga-owner";
+/**
+ * What the agent's KYA attestation verified: each server (`mcp:<server>`), each tool
+ * (`mcp:<tool>`, policies/data.json capabilities.mcp_methods) including delete_file, so that the
+ * owner's tool rule is what refuses it, and the Drive write scope its delegation carries.
+ */
+export const AGENT_CAPABILITIES = [
+  "mcp:files",
+  "mcp:pyfiles",
+  ...["read_file", "create_file", "delete_file", "share_file", "slow_report", "echo_secret"].map(
+    (tool) => `mcp:${tool}`,
+  ),
+  "google-drive:write",
+];
 
 /** What the MCP servers' owner allows: reading, reporting; writing with a scope; sharing with approval; never deleting. */
 export const TOOL_RULES: ServerToolRules = {
@@ -107,8 +120,8 @@ export async function startMcpEnvironment(name: string): Promise<McpEnvironment>
     ]);
     const agent = await registerAgent(cp, creator, reviewer, {
       name: AGENT_NAME,
-      capabilities: ["mcp:files", WRITE_SCOPE],
-      verified: ["mcp:files", WRITE_SCOPE],
+      capabilities: AGENT_CAPABILITIES,
+      verified: AGENT_CAPABILITIES,
     });
     for (const server of ["files", "pyfiles"]) {
       const created = await expectStatus(
