@@ -85,7 +85,10 @@ async function expectStatus(what: string, status: number, res: Promise<{ status:
   return answer;
 }
 
-export async function startMcpEnvironment(name: string): Promise<McpEnvironment> {
+export async function startMcpEnvironment(
+  name: string,
+  options: { envoyLogLevel?: string } = {},
+): Promise<McpEnvironment> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -102,6 +105,7 @@ export async function startMcpEnvironment(name: string): Promise<McpEnvironment>
       agent: AGENT,
       dataPlane: {
         policyDir: join(REPO_ROOT, "policies"),
+        envoyLogLevel: options.envoyLogLevel,
         destinations: () => [
           mcpDestination("files", { address: "127.0.0.1", port: files.port, tls: false }),
           mcpDestination("pyfiles", { address: "127.0.0.1", port: pyfiles.port, tls: false }),
