@@ -66,9 +66,8 @@ GRANT SELECT, INSERT, UPDATE ON mcp_approvals TO warden_app;
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'warden_dataplane') THEN
-    -- version too: the data plane's UPDATEs bump it (SET version = version + 1 reads it).
     GRANT SELECT (id, tenant, agent_spiffe_id, delegation_id, server, method, name, arguments_digest,
-                  state, expires_at, requested_at, version) ON mcp_approvals TO warden_dataplane;
+                  state, expires_at, requested_at) ON mcp_approvals TO warden_dataplane;
     GRANT INSERT (tenant, agent_spiffe_id, agent_id, delegation_id, user_id, server, method, name,
                   arguments_digest, requested_decision_id, expires_at) ON mcp_approvals TO warden_dataplane;
     GRANT UPDATE (state, used_at, used_decision_id, version) ON mcp_approvals TO warden_dataplane;
