@@ -17,6 +17,9 @@ import { approvalAuditEvent } from "./events.js";
  *   the one-open-row index, so concurrent identical calls create one row and all get its id.
  * - a lapsed open row is expired on the way (lazily), and the call gets a fresh pending row.
  *
+ * `version` is left alone: migration 019 lets the data plane write it but not read it, so it cannot
+ * bump it (the control plane does, on decisions; nothing compares it on the data plane's moves).
+ *
  * Never slower than `timeoutMs` (it answers `unavailable`, and the call is refused with 503), so the
  * answer reaches Envoy inside its ext_authz timeout.
  */
@@ -41,7 +44,7 @@ const MATCH = `agent_spiffe_id = $1 AND delegation_id IS NOT DISTINCT FROM $2::u
   AND method = $4 AND name = $5 AND arguments_digest = $6`;
 
 const CONSUME = `UPDATE mcp_approvals
-    SET state = 'used', used_at = now(), used_decision_id = $7, version = version + 1
+    SET state = 'used', used_at = now(), used_decision_id = $7
   WHERE ${MATCH} AND state = 'approved' AND expires_at > now()
   RETURNING id`;
 
@@ -56,7 +59,7 @@ const CREATE = `INSERT INTO mcp_approvals (agent_spiffe_id, delegation_id, serve
 const OPEN = `SELECT id, state, expires_at, expires_at <= now() AS lapsed FROM mcp_approvals
   WHERE ${MATCH} AND state IN ('pending', 'approved')`;
 
-const EXPIRE = `UPDATE mcp_approvals SET state = 'expired', version = version + 1
+const EXPIRE = `UPDATE mcp_approvals SET state = 'expired'
   WHERE id = $1 AND state IN ('pending', 'approved') AND expires_at <= now()
   RETURNING id`;
 

@@ -7,7 +7,8 @@ export type GatedOutcome = Outcome & { readonly approval?: PendingApproval | und
 
 /**
  * The answer to a call the policy held for approval: the gate's verdict turned into the outcome the
- * authorizer prepared for it. No gate, or a gate that fails, refuses the call (503): fail closed.
+ * authorizer prepared for it. Fail closed: without a gate the outcome's own refusal stands (the call
+ * needs an approval nobody can give here); a gate that fails refuses the call as unavailable (503).
  */
 export async function settleApproval(
   outcome: GatedOutcome,
@@ -15,7 +16,7 @@ export async function settleApproval(
 ): Promise<Outcome> {
   const pending = outcome.approval;
   if (!pending) return outcome;
-  if (!gate) return pending.unavailable("no approval store is configured");
+  if (!gate) return outcome;
   let resolution;
   try {
     resolution = await gate.resolve(pending.binding);

@@ -157,3 +157,39 @@ describe("registry notifications", () => {
     expect(changedAgentId(JSON.stringify({ v: 1, entity: "agent", id: "'; DROP" }))).toBeUndefined();
   });
 });
+
+describe("MCP server rows", () => {
+  const mcpRow = (extra: Record<string, unknown>) =>
+    row({
+      kind: "mcp_server",
+      spiffe_id: "spiffe://warden.local/mcp/files",
+      ...extra,
+    } as Partial<RegistryRow>);
+
+  test("carry their tool rules (validated), resource URI and external services", () => {
+    const entry = directoryEntryFor(
+      mcpRow({
+        tool_rules: { tools: { read_file: { agents: ["*"] } } },
+        resource_uri: "https://files.example/mcp",
+        external_services: ["google-drive"],
+      }),
+      null,
+    );
+    expect(entry.mcp).toEqual({
+      toolRules: { default: "deny", tools: { read_file: { agents: ["*"] } }, prompts: {}, resources: {} },
+      toolRulesProblem: null,
+      resourceUri: "https://files.example/mcp",
+      externalServices: ["google-drive"],
+    });
+  });
+
+  test("a stored rules document that does not validate is kept out, with the problem", () => {
+    const entry = directoryEntryFor(mcpRow({ tool_rules: { tools: { x: { approval: "maybe" } } } }), null);
+    expect(entry.mcp?.toolRules).toBeNull();
+    expect(entry.mcp?.toolRulesProblem).toMatch(/approval/);
+  });
+
+  test("agents have no MCP facts", () => {
+    expect(directoryEntryFor(row(), null).mcp).toBeUndefined();
+  });
+});

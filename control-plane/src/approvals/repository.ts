@@ -6,6 +6,8 @@ import type { ApprovalRow, ApprovalState } from "./model.js";
 const COLUMNS =
   "id, tenant, agent_spiffe_id, agent_id, delegation_id, user_id, server, method, name, arguments_digest, state, requested_decision_id, requested_at, expires_at, decided_by, decided_at, decision_note, used_at, used_decision_id, version";
 
+const REQUESTED_MS = "date_trunc('milliseconds', requested_at)";
+
 export async function findApproval(
   db: Queryable,
   id: string,
@@ -27,7 +29,7 @@ export interface ApprovalFilter {
   state?: ApprovalState | undefined;
 }
 
-/** Oldest first, keyset-paged on (requested_at, id); `state` as effectiveState() reports it. */
+/** Oldest first, keyset-paged on (requested_at to the millisecond, id); `state` as effectiveState() reports it. */
 export async function listApprovals(
   db: Queryable,
   filter: ApprovalFilter,
@@ -54,9 +56,10 @@ export async function listApprovals(
       where.add("state = ?", filter.state);
       break;
   }
-  if (after) where.add("(requested_at, id) > (?::timestamptz, ?::uuid)", after.t, after.i);
+  // Sorted by the millisecond the cursor can carry (the data plane stamps microseconds with now()).
+  if (after) where.add(`(${REQUESTED_MS}, id) > (?::timestamptz, ?::uuid)`, after.t, after.i);
   const { rows } = await db.query<ApprovalRow>(
-    `SELECT ${COLUMNS} FROM mcp_approvals ${where.where()} ORDER BY requested_at, id LIMIT ${where.bind(limit)}`,
+    `SELECT ${COLUMNS} FROM mcp_approvals ${where.where()} ORDER BY ${REQUESTED_MS}, id LIMIT ${where.bind(limit)}`,
     where.params,
   );
   return rows;

@@ -1,4 +1,5 @@
 import { ApiClient } from "./api-client.js";
+import { approvalCommands } from "./approval-commands.js";
 import { auditCommands } from "./audit-commands.js";
 import { CliError } from "./cli-error.js";
 import { parseFlags, type CliIo, type CommandSpec } from "./command.js";
@@ -26,6 +27,7 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   "llm-key": llmKeyCommands,
   audit: auditCommands,
   delegations: delegationCommands,
+  approvals: approvalCommands,
   budgets: budgetCommands,
   init: initCommands,
 };
