@@ -9,11 +9,10 @@ import {
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
-import { stopAll, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
+import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import { writePolicyDir } from "../support/fixture-policy.js";
 import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 import {
   catalogueWithDriveAt,
@@ -29,56 +28,27 @@ import { grant, registerAgent, svidAgent, type Entry } from "./delegation-fixtur
  * cert auth, PostgreSQL audit), the control plane. Third parties are stubs: a raw JSON-RPC/SSE MCP
  * server (test/stubs/mcp-raw.ts) and an OAuth provider for the user's Google Drive connection.
  *
- * The policy is this test's own Rego: it emits the MCP decision metadata (`mcp`, `mcp_visibility`,
- * `mcp_upstream_credentials`) in the shapes of the team's contract, from the mirrored `Mcp-Method`
- * / `Mcp-Name` headers and test headers, so every case below is decided by the real authz-server.
+ * The policy is the shipped one: authz-server reads two registered MCP servers (both the stub) and
+ * their tool rules from PostgreSQL, and its decision metadata (`mcp`, `mcp_visibility`,
+ * `mcp_upstream_credentials`) is what extproc-server acts on. `docs` calls no external service;
+ * `drive-docs` is registered as calling Google Drive for its users, so the delegating user's token
+ * goes upstream.
  */
 const TD = "warden.local";
 const CLIENT = { clientId: "warden-drive-client", clientSecret: "stub-client-secret-5b2e9c1d" };
 const AGENT_SECRET = "Bearer agent-own-secret-9f8e7d6c5b4a";
 
-const POLICY = `package warden.authz
-
-import rego.v1
-
-headers := input.request.headers
-
-mcp_call := {
-	"server": input.destination.service,
-	"method": object.get(headers, "mcp-method", ""),
-	"name": object.get(headers, "mcp-name", null),
-	"arguments_digest": "sha256:test",
-	"protocol_version": "2025-06-18",
-	"audit_arguments": object.get(headers, "x-test-audit-arguments", "") == "1",
-}
-
-visibility := {
-	"tools": {"rules": [{"pattern": "read_*", "visible": true}], "default_visible": false},
-	"prompts": {"rules": [], "default_visible": false},
-	"resources": {"rules": [], "default_visible": false},
-	"capabilities": ["read_*"],
-}
-
-list_methods := {"tools/list", "prompts/list", "resources/list"}
-
-shown := {"mcp_visibility": visibility} if {
-	mcp_call.method in list_methods
-	object.get(headers, "x-test-visibility", "") != "none"
-} else := {}
-
-credentials := {"service": "google-drive"} if headers["x-test-credentials"] == "google-drive"
-else := null
-
-default decision := {"allow": false, "status": 403, "reason": "no_rule_allows", "headers": {}, "metadata": {}}
-
-decision := {
-	"allow": true,
-	"status": 200,
-	"reason": "allowed",
-	"headers": {},
-	"metadata": object.union({"mcp": mcp_call, "mcp_upstream_credentials": credentials}, shown),
-} if input.destination.kind == "mcp"
-`;
+/** The MCP servers' tool rules, as owners set them (the shipped policy decides with them). */
+const RULES = {
+  default: "deny",
+  tools: {
+    "read_*": { agents: ["*"] },
+    echo_auth: { agents: ["*"] },
+    fail: { agents: ["*"], audit_arguments: true },
+    slow: { agents: ["*"] },
+    big: { agents: ["*"] },
+  },
+};
 
 let work: string;
 let spire: SpireStack;
@@ -108,7 +78,13 @@ interface Answer {
 
 function post(
   method: string,
-  options: { name?: string; headers?: Record<string, string>; params?: unknown; id?: number | null } = {},
+  options: {
+    name?: string;
+    headers?: Record<string, string>;
+    params?: unknown;
+    id?: number | null;
+    server?: string;
+  } = {},
 ): Promise<Answer> {
   const id = options.id === undefined ? nextId++ : options.id;
   const body = JSON.stringify({
@@ -119,15 +95,13 @@ function post(
   });
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      `${stack.agentUrl}/mcp/docs/`,
+      `${stack.agentUrl}/mcp/${options.server ?? "docs"}/`,
       {
         method: "POST",
         agent,
         headers: {
           "content-type": "application/json",
           accept: "application/json, text/event-stream",
-          "mcp-method": method,
-          ...(options.name ? { "mcp-name": options.name } : {}),
           authorization: AGENT_SECRET,
           ...options.headers,
         },
@@ -147,6 +121,27 @@ function post(
     req.setTimeout(120_000, () => req.destroy(new Error("request timed out")));
     req.on("error", reject);
     req.end(body);
+  });
+}
+
+/** A raw JSON body (a batch) to one MCP server, without the mirrored headers. */
+function postRaw(server: string, body: unknown): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${stack.agentUrl}/mcp/${server}/`,
+      { method: "POST", agent, headers: { "content-type": "application/json", accept: "application/json" } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (part: string) => (text += part));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, chunks: [] }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
   });
 }
 
@@ -250,9 +245,30 @@ beforeAll(async () => {
   ]);
   helper = await registerAgent(cp, creator, reviewer, {
     name: "docs-helper",
-    capabilities: ["google-drive:read"],
-    verified: ["google-drive:read"],
+    capabilities: ["mcp:*", "google-drive:read"],
+    verified: ["mcp:*", "google-drive:read"],
   });
+  // The MCP servers' registry rows, as the control plane stores them, announced as it does.
+  for (const [name, external] of [
+    ["docs", []],
+    ["drive-docs", ["google-drive"]],
+  ] as const) {
+    const [row] = await sql<{
+      id: string;
+      spiffe_id: string;
+      tenant: string;
+      status: string;
+      version: number;
+    }>(
+      `INSERT INTO agents (kind, name, spiffe_id, tenant, owner, team, type, environment, created_by, tool_rules, external_services)
+       VALUES ('mcp_server', $1, $2, 'acme', 'ops', 'platform', 'mcp', 'production', 'test', $3, $4)
+       RETURNING id, spiffe_id, tenant, status, version`,
+      [name, `spiffe://${TD}/mcp/${name}`, JSON.stringify(RULES), JSON.stringify(external)],
+    );
+    await sql("SELECT pg_notify('warden_registry', $1)", [
+      JSON.stringify({ v: 1, entity: "agent", op: "upsert", kind: "mcp_server", ...row }),
+    ]);
+  }
   await spire.register(helper.spiffe_id, [currentProcessSelector()]);
   await cluster.sql("CREATE ROLE mcp_extproc_test LOGIN IN ROLE warden_extproc");
   const extprocDb = new URL(databaseUrl);
@@ -262,10 +278,11 @@ beforeAll(async () => {
   stack = await startStack({
     name: "mcp-extproc",
     spire,
-    policyDir: writePolicyDir("mcp-extproc-policy", { file: "policy.rego", source: POLICY }),
+    policyDir: join(REPO_ROOT, "policies"),
     destinations: (upstream) => [
       ...destinationsWithServiceAt("google-drive", provider.port)(upstream),
       mcpDestination("docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
+      mcpDestination("drive-docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
     ],
     authzEnv: {
       WARDEN_REGISTRY_FILE: "",
@@ -293,7 +310,11 @@ beforeAll(async () => {
   await connectDrive(ursula);
   ursulaDelegation = (await grant(cp, ursula, { agent_id: helper.id, scopes: ["google-drive:read"] })).token;
   victorDelegation = (await grant(cp, victor, { agent_id: helper.id, scopes: ["google-drive:read"] })).token;
-  await waitFor("the agent reaches the MCP server", async () => (await post("ping")).status === 200, 30_000);
+  await waitFor(
+    "the agent and the MCP servers to be known",
+    async () => (await post("tools/call", { name: "read_0" })).status === 200,
+    30_000,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -320,9 +341,15 @@ describe("list answers show only what the caller may use", () => {
     expect(toolNames(message)).toEqual(["read_0", "read_2", "read_4"]);
   });
 
-  test("without visibility in the decision, the list is empty (fail closed)", async () => {
-    const res = await post("tools/list", { headers: { "x-test-visibility": "none" } });
-    expect(toolNames(JSON.parse(res.body) as Record<string, unknown>)).toEqual([]);
+  test("a batch (no single call, so no visibility in the decision) gets empty lists: fail closed", async () => {
+    const res = await postRaw("docs", [
+      { jsonrpc: "2.0", id: 501, method: "tools/list", params: {} },
+      { jsonrpc: "2.0", id: 502, method: "tools/list", params: {} },
+    ]);
+    expect(res.status).toBe(200);
+    const answers = JSON.parse(res.body) as Record<string, unknown>[];
+    expect(answers.map((answer) => answer.id)).toEqual([501, 502]);
+    for (const answer of answers) expect(toolNames(answer)).toEqual([]);
   });
 
   test("an SSE answer: the notification passes unchanged, the response event is filtered", async () => {
@@ -333,7 +360,7 @@ describe("list answers show only what the caller may use", () => {
     expect(toolNames(answer!)).toEqual(["read_0", "read_2", "read_4"]);
   });
 
-  test("a 5,000-tool list (JSON and SSE) is filtered whole; its cost is measured", async () => {
+  test("5,000- and 30,000-tool lists (JSON and SSE) are filtered whole, streamed; the cost is measured", async () => {
     const headers = { "x-stub-tools": "5000" };
     const timings: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -346,16 +373,20 @@ describe("list answers show only what the caller may use", () => {
     }
     const sse = await post("tools/list", { headers: { ...headers, "x-stub-answer": "sse" } });
     expect(toolNames(sseMessages(sse.body)[1]!)).toHaveLength(2500);
-    // The same answer decided as a method that is not a list (scrubbed, not filtered): the filter's share.
+    // The same list as a tool's result (tools/call: scrubbed, not filtered): the filter's share.
     const unfiltered: number[] = [];
     let bytes = 0;
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
-      const res = await post("tools/list", { headers: { ...headers, "mcp-method": "tools/call" } });
+      const res = await post("tools/call", { name: "read_list", headers });
       unfiltered.push(performance.now() - started);
       bytes = res.body.length;
       expect(toolNames(JSON.parse(res.body) as Record<string, unknown>)).toHaveLength(5000);
     }
+    // Far above Envoy's 1 MiB buffer limit: streamed, never stalled.
+    const huge = await post("tools/list", { headers: { "x-stub-tools": "30000" } });
+    expect(huge.status).toBe(200);
+    expect(toolNames(JSON.parse(huge.body) as Record<string, unknown>)).toHaveLength(15000);
     figures.list_5000_tools = {
       answer_bytes: bytes,
       filtered_ms: timings.map(Math.round),
@@ -370,8 +401,8 @@ describe("tool results", () => {
       const before = mcp.requests.length;
       const res = await post("tools/call", {
         name: "echo_auth",
+        server: "drive-docs",
         headers: {
-          "x-test-credentials": "google-drive",
           "x-warden-delegation": ursulaDelegation,
           "x-stub-answer": answer,
         },
@@ -399,7 +430,8 @@ describe("tool results", () => {
     const res = await post("tools/call", {
       id: 9001,
       name: "echo_auth",
-      headers: { "x-test-credentials": "google-drive", "x-warden-delegation": victorDelegation },
+      server: "drive-docs",
+      headers: { "x-warden-delegation": victorDelegation },
     });
     expect(res.status).toBe(409);
     expect(JSON.parse(res.body)).toMatchObject({
@@ -425,28 +457,34 @@ describe("tool results", () => {
     figures.sse_first_event_before_last_sent_ms = Math.round(lastSent - res.chunks[0]!.at);
   });
 
-  test("a 20 MB SSE answer streams through with bounded memory; Envoy stays up", async () => {
-    const extprocPid = stack.extproc.process().pid;
-    const before = rssMiB(extprocPid);
-    const started = performance.now();
-    const res = await post("tools/call", {
-      name: "big",
-      headers: { "x-stub-answer": "sse-big", "x-stub-bytes": String(20 * 1024 * 1024) },
-    });
-    const after = rssMiB(extprocPid);
-    expect(res.status).toBe(200);
-    expect(res.body.length).toBeGreaterThan(20 * 1024 * 1024);
-    const messages = sseMessages(res.body);
-    expect(messages[messages.length - 1]).toMatchObject({ result: { content: [{ text: "called big" }] } });
-    expect(after.rss - before.rss).toBeLessThan(64);
-    figures.sse_20mb = {
-      seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
-      extproc_rss_mib_before: before.rss,
-      extproc_rss_mib_after: after.rss,
-      extproc_peak_mib: after.hwm,
-    };
-    expect((await post("ping")).status).toBe(200);
-  }, 120_000);
+  test.each(["tools/call", "tools/list"])(
+    "a 20 MB SSE answer to %s streams through with bounded memory; Envoy stays up",
+    async (method) => {
+      const extprocPid = stack.extproc.process().pid;
+      const before = rssMiB(extprocPid);
+      const started = performance.now();
+      const res = await post(method, {
+        name: method === "tools/call" ? "big" : undefined,
+        headers: { "x-stub-answer": "sse-big", "x-stub-bytes": String(20 * 1024 * 1024) },
+      });
+      const after = rssMiB(extprocPid);
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBeGreaterThan(20 * 1024 * 1024);
+      const last = sseMessages(res.body).pop()!;
+      if (method === "tools/call")
+        expect(last).toMatchObject({ result: { content: [{ text: "called big" }] } });
+      else expect(toolNames(last)).toEqual(["read_0", "read_2", "read_4"]);
+      expect(after.rss - before.rss).toBeLessThan(64);
+      figures[`sse_20mb_${method}`] = {
+        seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+        extproc_rss_mib_before: before.rss,
+        extproc_rss_mib_after: after.rss,
+        extproc_peak_mib: after.hwm,
+      };
+      expect((await post("tools/call", { name: "read_0" })).status).toBe(200);
+    },
+    120_000,
+  );
 });
 
 describe("every MCP call is audited", () => {
@@ -455,11 +493,8 @@ describe("every MCP call is audited", () => {
     await post("tools/call", {
       id: marker,
       name: "fail",
-      headers: {
-        "x-test-credentials": "google-drive",
-        "x-warden-delegation": ursulaDelegation,
-        "x-test-audit-arguments": "1",
-      },
+      server: "drive-docs",
+      headers: { "x-warden-delegation": ursulaDelegation },
       params: { name: "fail", arguments: { path: "/x", api_key: "sk-live-audit-secret-123456" } },
     });
     const query = () =>
@@ -476,16 +511,18 @@ describe("every MCP call is audited", () => {
       agent_spiffe_id: helper.spiffe_id,
       user_id: "ursula",
       details: {
-        server: "docs",
+        server: "drive-docs",
         method: "tools/call",
         name: "fail",
-        arguments_digest: "sha256:test",
         outcome: { kind: "tool_error" },
         upstream_credentials: "google-drive",
         arguments: { path: "/x", api_key: "[REDACTED]" },
       },
     });
     expect(row.delegation_id).toBeTruthy();
+    expect(String((row.details as { arguments_digest: string }).arguments_digest)).toMatch(
+      /^sha256:[0-9a-f]{64}$/,
+    );
     expect(row.decision_id).toBeTruthy();
     expect(Number(row.latency_ms)).toBeGreaterThan(0);
 

@@ -9,6 +9,8 @@ import { closeServer, listen, readRequestBody, sendJson } from "./stub-http.js";
  * 200 ms apart, then the result), `sse-big` (progress events of `x-stub-bytes` in all, then the
  * result). Tools:
  * - `tools/list` answers `x-stub-tools` tools (default 6): `read_0`…, `write_0`…, alternating;
+ * - a batch (JSON array) is answered with one JSON answer per request in it;
+ * - `tools/call` `read_list` answers a result holding `x-stub-tools` tools (not a list answer);
  * - `tools/call` `echo_auth` answers the Authorization header it received as its text content;
  *   `fail` answers `isError: true`; any other name a short text.
  */
@@ -45,6 +47,9 @@ function resultFor(message: Record<string, unknown>, headers: IncomingHttpHeader
         return {
           content: [{ type: "text", text: `I was called with ${headers.authorization ?? "nothing"}` }],
         };
+      // A tool whose result happens to hold a list: not a list answer, so nothing is filtered.
+      if (params.name === "read_list")
+        return { content: [], tools: toolList(Number(headers["x-stub-tools"] ?? 6)) };
       if (params.name === "fail") return { content: [{ type: "text", text: "it broke" }], isError: true };
       return { content: [{ type: "text", text: `called ${String(params.name)}` }] };
     default:

@@ -1,12 +1,12 @@
 import { headerOption } from "../../../lib/src/envoy/headers.js";
 import type { IProcessingResponse } from "../../../lib/src/envoy/services.js";
 import { WardenError, type ErrorCode } from "../../../lib/src/errors.js";
+import { jsonRpcErrorBody, type JsonRpcId } from "../../../lib/src/llm/error-shapes.js";
 import { JSONRPC_ERRORS } from "../../../lib/src/mcp/protocol.js";
 import type { AgentError } from "../processing-responses.js";
 import { DECISION_ID_HEADER } from "../request-headers.js";
 
-/** A JSON-RPC request id: a string, a number, or null when the message had none (or was unreadable). */
-export type JsonRpcId = string | number | null;
+export type { JsonRpcId };
 
 /** A refusal on an MCP route that knows the id of the request it answers. */
 export class McpRefusal extends WardenError {
@@ -28,7 +28,7 @@ const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
  * request's id, `error.data = {reason, decision_id, ...details}` (the team's MCP error shape). A
  * refusal of a request with an id (403) is HTTP 200 with code WARDEN_DENIED, so the official SDKs
  * raise their usual McpError; everything else keeps its HTTP status (409 no connected account,
- * 5xx), with WARDEN_DENIED for a 4xx and JSON-RPC's internal error for a 5xx.
+ * 5xx) with WARDEN_DENIED (INVALID_REQUEST for a 400), as authz-server answers (mcp-refusal.ts).
  */
 export function mcpErrorResponse(
   error: AgentError,
@@ -37,16 +37,12 @@ export function mcpErrorResponse(
   details: Readonly<Record<string, unknown>> = {},
 ): IProcessingResponse {
   const httpStatus = error.status === 403 && rpcId !== null ? 200 : error.status;
-  const code = error.status >= 500 ? -32603 : JSONRPC_ERRORS.WARDEN_DENIED;
-  const body = {
-    jsonrpc: "2.0",
-    id: rpcId,
-    error: {
-      code,
-      message: error.message,
-      data: { reason: error.code, decision_id: decisionId, ...details },
-    },
-  };
+  const code = error.status === 400 ? JSONRPC_ERRORS.INVALID_REQUEST : JSONRPC_ERRORS.WARDEN_DENIED;
+  const body = jsonRpcErrorBody(rpcId, code, error.message, {
+    reason: error.code,
+    decision_id: decisionId,
+    ...details,
+  });
   return {
     immediateResponse: {
       status: { code: httpStatus },

@@ -99,6 +99,16 @@ describe("MCP list filtering", () => {
     });
   });
 
+  test("an item naming itself twice is dropped, and a nested name does not count", () => {
+    const text =
+      '{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search_ok","name":"delete_all"},{"meta":{"name":"search_x"},"name":"delete_b"},{"meta":{"name":"delete_c"},"name":"search_y"}]}}';
+    expect(filtered(text)).toEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { tools: [{ meta: { name: "delete_c" }, name: "search_y" }] },
+    });
+  });
+
   test("a tools list nested anywhere but result.tools is left alone (a tool result's content)", () => {
     const call = {
       jsonrpc: "2.0",

@@ -24,6 +24,8 @@ const ITEM_KEY: Readonly<Record<McpItemKind, "name" | "uri">> = {
 };
 const LIST_KEYS: ReadonlySet<string> = new Set(["tools", "prompts", "resources"]);
 const MAX_KEY_BYTES = 256;
+/** Longest item name (a resource URI can be long) the filter reads; a longer one is not admitted. */
+const MAX_NAME_BYTES = 8192;
 
 type Role = "batch" | "response" | "result" | "list" | "other";
 
@@ -56,6 +58,12 @@ export class ListFilter {
   /** The key string being read (raw bytes), when the string is an object key we may care about. */
   private keyParts: number[] | null = null;
   private keyTooLong = false;
+  /** What the string being captured is: an object key, or the name (URI) of the current item. */
+  private capturing: "key" | "name" = "key";
+  /** The current item: an object, its name (its one `name` or `uri` key's string), how many such keys. */
+  private itemIsObject = false;
+  private itemName: string | null = null;
+  private itemNameKeys = 0;
   /** The list item being read: its bytes so far, or null between items. */
   private item: Uint8Array[] | null = null;
   private itemBytes = 0;
@@ -81,22 +89,47 @@ export class ListFilter {
     let passFrom = 0;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i]!;
+      if (this.inString && this.keyParts === null && !this.escaped) {
+        // Inside a string nobody reads: jump to its closing quote (memchr), not byte by byte.
+        const close = closingQuote(chunk, i);
+        if (close === -1) {
+          this.escaped = endsWithOddBackslashes(chunk, i);
+          i = chunk.length - 1;
+          continue;
+        }
+        i = close;
+        this.inString = false;
+        if (this.item !== null && this.stack.length === this.itemDepth) {
+          this.finishItem(out, chunk.subarray(passFrom, i + 1));
+          passFrom = i + 1;
+        }
+        continue;
+      }
+      if (this.inString && this.keyParts !== null && this.keyParts.length === 0 && !this.escaped) {
+        // A string we read, whole in this chunk (the usual case): decoded from the chunk at once.
+        const close = closingQuote(chunk, i);
+        if (close !== -1) {
+          this.inString = false;
+          this.keyParts = null;
+          this.stringRead(close - i > this.captureLimit() ? null : decodeString(chunk.subarray(i, close)));
+          i = close;
+          continue;
+        }
+      }
       if (this.inString) {
         this.stringByte(byte);
         if (!this.inString && this.item !== null && this.stack.length === this.itemDepth) {
           // A string item ended (it is dropped: items are objects).
-          this.hold(chunk.subarray(passFrom, i + 1));
+          this.finishItem(out, chunk.subarray(passFrom, i + 1));
           passFrom = i + 1;
-          this.finishItem(out);
         }
         continue;
       }
       const delimiter = isWhitespace(byte) || byte === COMMA || byte === CLOSE_ARRAY;
       if (this.item !== null && this.stack.length === this.itemDepth && delimiter) {
         // A scalar item (a number, true, false, null) ended just before this byte.
-        this.hold(chunk.subarray(passFrom, i));
+        this.finishItem(out, chunk.subarray(passFrom, i));
         passFrom = i;
-        this.finishItem(out);
       }
       if (this.item === null && this.inList()) {
         if (isWhitespace(byte)) continue;
@@ -113,13 +146,15 @@ export class ListFilter {
           this.itemBytes = 0;
           this.itemTooLarge = false;
           this.itemDepth = this.stack.length;
+          this.itemIsObject = byte === OPEN_OBJECT;
+          this.itemName = null;
+          this.itemNameKeys = 0;
           passFrom = i;
         }
       }
       if (this.structural(byte)) {
-        this.hold(chunk.subarray(passFrom, i + 1));
+        this.finishItem(out, chunk.subarray(passFrom, i + 1));
         passFrom = i + 1;
-        this.finishItem(out);
       }
     }
     if (this.item !== null) {
@@ -154,25 +189,29 @@ export class ListFilter {
       return;
     }
     if (this.keyParts !== null) {
-      if (this.keyParts.length < MAX_KEY_BYTES) this.keyParts.push(byte);
+      if (this.keyParts.length < this.captureLimit()) this.keyParts.push(byte);
       else this.keyTooLong = true;
     }
+  }
+
+  private captureLimit(): number {
+    return this.capturing === "key" ? MAX_KEY_BYTES : MAX_NAME_BYTES;
   }
 
   private endString(): void {
     const parts = this.keyParts;
     if (parts === null) return;
     this.keyParts = null;
-    const top = this.stack[this.stack.length - 1]!;
-    if (this.keyTooLong) {
-      top.key = null;
-      return;
-    }
-    try {
-      const decoded: unknown = JSON.parse(`"${Buffer.from(parts).toString("utf8")}"`);
-      top.key = typeof decoded === "string" ? decoded : null;
-    } catch {
-      top.key = null;
+    this.stringRead(this.keyTooLong ? null : decodeString(Uint8Array.from(parts)));
+  }
+
+  /** A captured string ended: the current object's key, or the current item's name. */
+  private stringRead(decoded: string | null): void {
+    if (this.capturing === "key") {
+      this.stack[this.stack.length - 1]!.key = decoded;
+    } else {
+      this.itemNameKeys++;
+      this.itemName = decoded;
     }
   }
 
@@ -183,11 +222,23 @@ export class ListFilter {
       case QUOTE: {
         this.inString = true;
         this.escaped = false;
-        // Only keys of the frames whose children we classify are decoded.
-        if (top?.container === "object" && top.expectingKey && top.role !== "other" && top.role !== "list") {
-          this.keyParts = [];
-          this.keyTooLong = false;
+        if (top?.container !== "object") return false;
+        // Decoded: keys of the frames whose children we classify, and of an item's own object, and
+        // the item's name; nothing else (those strings are skipped at memchr speed).
+        const itemTop = this.item !== null && this.stack.length === this.itemDepth + 1;
+        if (top.expectingKey && (itemTop || (top.role !== "other" && top.role !== "list"))) {
+          this.capturing = "key";
+        } else if (
+          !top.expectingKey &&
+          itemTop &&
+          top.key === ITEM_KEY[this.stack[this.itemDepth - 1]!.kind!]
+        ) {
+          this.capturing = "name";
+        } else {
+          return false;
         }
+        this.keyParts = [];
+        this.keyTooLong = false;
         return false;
       }
       case OPEN_OBJECT:
@@ -249,32 +300,65 @@ export class ListFilter {
     this.item!.push(Uint8Array.from(part));
   }
 
-  private finishItem(out: Uint8Array[]): void {
+  /** The item ends with `last` (a view of the current chunk): kept (written) or dropped. */
+  private finishItem(out: Uint8Array[], last: Uint8Array): void {
     const parts = this.item!;
     this.item = null;
     const list = this.stack[this.stack.length - 1]!;
-    const bytes = this.itemTooLarge ? null : Buffer.concat(parts);
-    if (bytes === null || !this.admits(list.kind!, bytes)) {
+    const tooLarge = this.itemTooLarge || this.itemBytes + last.length > this.maxItemBytes;
+    if (tooLarge || !this.admits(list.kind!)) {
       this.dropped++;
       return;
     }
     this.kept++;
     if (this.wroteItem) out.push(COMMA_BYTES);
     this.wroteItem = true;
-    out.push(bytes);
+    // An item read within one chunk (the usual case) goes out as a view of it, not a copy.
+    out.push(parts.length === 0 ? last : Buffer.concat([...parts, last]));
   }
 
-  private admits(kind: McpItemKind, bytes: Buffer): boolean {
-    let item: unknown;
-    try {
-      item = JSON.parse(bytes.toString("utf8"));
-    } catch {
-      return false;
-    }
-    if (typeof item !== "object" || item === null || Array.isArray(item)) return false;
-    const name = (item as Record<string, unknown>)[ITEM_KEY[kind]];
-    return typeof name === "string" && isVisible(this.visibility, kind, name);
+  /**
+   * An object whose one `name` (`uri`) key holds a string the visibility admits. Two such keys: not
+   * admitted (parsers disagree on which wins). The item is not otherwise validated: JSON the
+   * agent's client cannot parse fails there, whole.
+   */
+  private admits(kind: McpItemKind): boolean {
+    const name = this.itemName;
+    return (
+      this.itemIsObject && this.itemNameKeys === 1 && name !== null && isVisible(this.visibility, kind, name)
+    );
   }
+}
+
+/** A JSON string's contents (between its quotes) decoded; null when its escapes are not valid JSON. */
+function decodeString(raw: Uint8Array): string | null {
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (bytes.indexOf(BACKSLASH) === -1) return bytes.toString("utf8");
+  try {
+    const value: unknown = JSON.parse(`"${bytes.toString("utf8")}"`);
+    return typeof value === "string" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The index of the quote that closes a string at `from` (an unescaped one), or -1 in this chunk. */
+function closingQuote(chunk: Uint8Array, from: number): number {
+  let quote = chunk.indexOf(QUOTE, from);
+  while (quote !== -1) {
+    let slashes = 0;
+    for (let k = quote - 1; k >= from && chunk[k] === BACKSLASH; k--) slashes++;
+    if (slashes % 2 === 0) return quote;
+    quote = chunk.indexOf(QUOTE, quote + 1);
+  }
+  return -1;
+}
+
+/** The chunk ends with an odd run of backslashes (after `from`): the next byte is escaped. */
+function endsWithOddBackslashes(chunk: Uint8Array, from: number): boolean {
+  let slashes = 0;
+  for (let k = chunk.length - 1; k >= from && chunk[k] === BACKSLASH; k--) slashes++;
+  return slashes % 2 === 1;
 }
 
 /** Filters a whole answer held in memory (tests, small bodies): the same bytes a streamed pass gives. */
