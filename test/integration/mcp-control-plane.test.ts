@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { runWarden } from "../../control-plane/src/cli/warden.js";
 import { createLogger } from "../../lib/src/logger.js";
 import { parseRevocationNotice } from "../../lib/src/tokens/revocation-notice.js";
 import { verificationKeysFromJwks } from "../../lib/src/tokens/jws.js";
@@ -567,6 +571,124 @@ describe("bearer tokens for one MCP server", () => {
     });
     expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.some((line) => line.includes(signature))).toBe(false);
+  });
+});
+
+describe("warden mcp (the CLI against the same control plane)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "warden-mcp-cli-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function warden(token: string, ...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const env: NodeJS.ProcessEnv = { WARDEN_API_URL: f.url, WARDEN_TOKEN: token };
+    const code = await runWarden(argv, { env, stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  }
+  const file = (name: string, document: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof document === "string" ? document : JSON.stringify(document));
+    return path;
+  };
+
+  test("rules set refuses an invalid file before sending it, naming each field", async () => {
+    const before = await f.call<RulesState>("GET", "/v1/mcp-servers/drive-mcp/tool-rules", {
+      token: tokens.olive,
+    });
+    const bad = file("bad.json", { tools: { create_file: { approval: "always" } } });
+    const res = await warden(tokens.olive, "mcp", "rules", "set", "drive-mcp", "--file", bad);
+    expect(res.code).toBe(1);
+    expect(res.err).toContain('tools["create_file"].approval: expected "none" or "required"');
+    const after = await f.call<RulesState>("GET", "/v1/mcp-servers/drive-mcp/tool-rules", {
+      token: tokens.olive,
+    });
+    expect(after.body.version).toBe(before.body.version);
+  });
+
+  test("rules set / show / clear, with warnings printed, and a non-owner refused", async () => {
+    const rules = file("rules.json", { tools: { list_files: { agents: ["drive-helper", "ghost-agent"] } } });
+    const set = await warden(tokens.olive, "mcp", "rules", "set", "drive-mcp", "--file", rules);
+    expect(set.code).toBe(0);
+    expect(set.err).toMatch(/warning: tools\["list_files"\]\.agents\[1\]: no agent "ghost-agent"/);
+    const shown = await warden(tokens.carl, "mcp", "rules", "show", "drive-mcp", "--json");
+    expect(JSON.parse(shown.out)).toMatchObject({
+      rules: { tools: { list_files: { agents: ["drive-helper", "ghost-agent"] } } },
+    });
+    const refused = await warden(tokens.carl, "mcp", "rules", "clear", "drive-mcp");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/403 forbidden: only the MCP server's owner or an admin/);
+    const cleared = await warden(tokens.olive, "mcp", "rules", "clear", "drive-mcp");
+    expect(cleared.code).toBe(0);
+    expect(cleared.out).toMatch(/no tool rules/);
+    const usage = await warden(tokens.olive, "mcp", "rules", "set", "drive-mcp");
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/--file is required/);
+  });
+
+  test("token prints the token alone on stdout; mcp-servers create/update take --resource-uri", async () => {
+    const minted = await warden(
+      tokens.olive,
+      "mcp",
+      "token",
+      "drive-mcp",
+      "--agent",
+      "drive-helper",
+      "--scope",
+      "google-drive:read",
+      "--ttl",
+      "5m",
+    );
+    expect(minted.code).toBe(0);
+    expect(minted.out).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(minted.err).toMatch(/shown once, not stored/);
+    const jwks = createRemoteJWKSet(new URL(`${f.url}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(minted.out, jwks, { audience: RESOURCE });
+    expect(payload.exp! - payload.iat!).toBe(300);
+
+    const created = await warden(
+      tokens.olive,
+      "mcp-servers",
+      "create",
+      "--name",
+      "cli-mcp",
+      "--tenant",
+      "acme",
+      "--team",
+      "t",
+      "--type",
+      "mcp",
+      "--environment",
+      "dev",
+      "--resource-uri",
+      "https://cli-mcp.example.com/mcp",
+      "--json",
+    );
+    expect(created.code).toBe(0);
+    const entry = JSON.parse(created.out) as { id: string; resource_uri: string };
+    expect(entry.resource_uri).toBe("https://cli-mcp.example.com/mcp");
+    const removed = await warden(
+      tokens.olive,
+      "mcp-servers",
+      "update",
+      entry.id,
+      "--resource-uri",
+      "none",
+      "--json",
+    );
+    expect(JSON.parse(removed.out)).toMatchObject({ resource_uri: null });
+    const bad = await warden(
+      tokens.olive,
+      "mcp-servers",
+      "update",
+      entry.id,
+      "--resource-uri",
+      "http://cli-mcp.example.com",
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--resource-uri must be an https URI/);
   });
 });
 

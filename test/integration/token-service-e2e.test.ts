@@ -497,6 +497,49 @@ describe("introspection (RFC 7662) and revocation (RFC 7009)", () => {
     ).toBe("active");
   });
 
+  test("an MCP bearer token minted for the agent is introspected, and revoked by that agent alone", async () => {
+    const admin = await f.token({ sub: "ada-admin", roles: ["admin"] });
+    const resource = "https://tse-mcp.example.com/mcp";
+    const server = await f.call("POST", "/v1/mcp-servers", {
+      token: admin,
+      body: {
+        name: "tse-mcp",
+        tenant: bot.tenant,
+        team: "t",
+        type: "mcp",
+        environment: "e",
+        resource_uri: resource,
+      },
+    });
+    expect(server.status).toBe(201);
+    const minted = await f.call<{ access_token: string; jti: string }>(
+      "POST",
+      "/v1/mcp-servers/tse-mcp/tokens",
+      {
+        token: admin,
+        body: { agent_id: bot.id },
+      },
+    );
+    expect(minted.status).toBe(201);
+    const token = minted.body.access_token;
+    expect((await oauth("/oauth2/introspect", { token }, certs.rival)).body).toMatchObject({
+      active: true,
+      client_id: bot.spiffe_id,
+      sub: bot.spiffe_id,
+      aud: [resource],
+      jti: minted.body.jti,
+    });
+    expect((await oauth("/oauth2/revoke", { token }, certs.rival)).body).toMatchObject({
+      error: "unauthorized_client",
+    });
+    expect((await oauth("/oauth2/revoke", { token }, certs.bot)).status).toBe(200);
+    expect((await oauth("/oauth2/introspect", { token }, certs.rival)).body).toEqual({ active: false });
+    const stored = await f.controlPlane.db.query("SELECT 1 FROM oauth_revoked_tokens WHERE jti = $1", [
+      minted.body.jti,
+    ]);
+    expect(stored.rowCount).toBe(1);
+  });
+
   test("unknown tokens: revocation succeeds (RFC 7009 §2.2), introspection says inactive; delegations are revoked through the API", async () => {
     expect((await oauth("/oauth2/revoke", { token: "garbage" }, certs.bot)).status).toBe(200);
     expect((await oauth("/oauth2/introspect", { token: "garbage" }, certs.bot)).body).toEqual({
