@@ -1,4 +1,5 @@
 import { authzHeaderOption } from "../../../lib/src/envoy/headers.js";
+import { CHALLENGE_HEADER } from "../../../lib/src/envoy/routes.js";
 import type { CheckRequest, ICheckResponse } from "../../../lib/src/envoy/services.js";
 import { tryParseSpiffeId } from "../../../lib/src/spiffe/spiffe-id.js";
 import type { BearerCheck } from "./bearer-token.js";
@@ -118,9 +119,13 @@ export function inboundHeadersOf(check: CheckRequest): InboundHeaders {
   };
 }
 
-/** An identity refusal's challenge, as the `WWW-Authenticate` header of the denial. */
+/**
+ * An identity refusal's challenge on the denial, in CHALLENGE_HEADER: the inbound sidecar's Envoy
+ * turns it into `WWW-Authenticate` after extproc-server, which removes that header from every
+ * answer (lib/src/envoy/routes.ts).
+ */
 export function withChallenge<T extends { response: ICheckResponse }>(outcome: T, challenge?: string): T {
   if (challenge !== undefined)
-    outcome.response.deniedResponse?.headers?.push(authzHeaderOption("www-authenticate", challenge));
+    outcome.response.deniedResponse?.headers?.push(authzHeaderOption(CHALLENGE_HEADER, challenge));
   return outcome;
 }

@@ -552,9 +552,22 @@ describe("sidecar bootstrap", () => {
       const config = render(inboundParams);
       expect(hcm(config).forward_client_cert_details).toBe("FORWARD_ONLY");
       const mcp = routes(config)[2]!;
-      expect(at(mcp, "typed_per_filter_config", "envoy.filters.http.header_mutation", "mutations")).toEqual({
-        request_mutations: [{ remove: "authorization" }, { remove: "x-forwarded-client-cert" }],
-      });
+      const mutations = at(mcp, "typed_per_filter_config", "envoy.filters.http.header_mutation", "mutations");
+      expect(mutations.request_mutations).toEqual([
+        { remove: "authorization" },
+        { remove: "x-forwarded-client-cert" },
+      ]);
+      // authz-server's challenge becomes WWW-Authenticate after extproc-server (which drops that name).
+      expect(mutations.response_mutations).toEqual([
+        {
+          append: {
+            header: { key: "www-authenticate", value: "%RESP(x-warden-challenge)%" },
+            append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+            keep_empty_value: false,
+          },
+        },
+        { remove: "x-warden-challenge" },
+      ]);
       // The listener presents the MCP server's SVID.
       const tls = at(config, "static_resources", "listeners", 0, "filter_chains", 0, "transport_socket");
       expect(

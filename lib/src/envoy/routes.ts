@@ -34,6 +34,13 @@ export const AGENT_FORWARDING_HEADERS: readonly string[] = [
   "x-rewrite-url",
 ];
 
+/**
+ * authz-server's 401 challenge at an inbound sidecar travels in this header and becomes
+ * `WWW-Authenticate` in the header-mutation filter on the way out: extproc-server removes any
+ * WWW-Authenticate it sees (an upstream's challenge is for a credential the agent never holds).
+ */
+export const CHALLENGE_HEADER = "x-warden-challenge";
+
 /** RFC 9728 §3: where a protected resource publishes its metadata. */
 export const PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
 
@@ -123,8 +130,25 @@ function destinationRoute(destination: DestinationConfig, params: Params, match:
 function clientCredentialRemoval(inbound: boolean): JsonObject {
   const remove = inbound ? ["authorization", "x-forwarded-client-cert"] : ["authorization"];
   return typed("envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute", {
-    mutations: { request_mutations: remove.map((name) => ({ remove: name })) },
+    mutations: {
+      request_mutations: remove.map((name) => ({ remove: name })),
+      ...(inbound ? { response_mutations: challengeMutations() } : {}),
+    },
   });
+}
+
+/** CHALLENGE_HEADER → WWW-Authenticate (nothing is added when there is no challenge). */
+function challengeMutations(): JsonObject[] {
+  return [
+    {
+      append: {
+        header: { key: "www-authenticate", value: `%RESP(${CHALLENGE_HEADER})%` },
+        append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        keep_empty_value: false,
+      },
+    },
+    { remove: CHALLENGE_HEADER },
+  ];
 }
 
 /**
