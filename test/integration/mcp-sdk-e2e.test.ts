@@ -1,9 +1,13 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { Agent } from "node:https";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { JSONRPC_ERRORS } from "../../lib/src/mcp/protocol.js";
+import { runWardenCli } from "./local-stack-fixture.js";
 import { stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import {
   pythonClient,
+  RESOURCE_URIS,
+  rawPost,
   sdkClient,
   startMcpEnvironment,
   type McpEnvironment,
@@ -22,7 +26,7 @@ let mcp: McpEnvironment;
 let client: Client;
 
 beforeAll(async () => {
-  mcp = await startMcpEnvironment("mcp-sdk-e2e");
+  mcp = await startMcpEnvironment("mcp-sdk-e2e", { inbound: true });
   // The registry and the tool rules reach authz-server through LISTEN/NOTIFY: wait for the first allow.
   await waitFor(
     "the tool rules on the data plane",
@@ -179,11 +183,7 @@ describe("the 2026-07-28 revision: mirrored headers, checked against the body", 
     });
 
   async function raw(headers: Record<string, string>, body: string) {
-    const res = await mcp.env.agentClient!.request(mcp.routeUrl("pyfiles"), {
-      method: "POST",
-      headers,
-      body,
-    });
+    const res = await rawPost(mcp, mcp.routeUrl("pyfiles"), headers, body);
     return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
   }
 
@@ -264,16 +264,10 @@ describe("the Python SDK (mcp 2.3.0)", () => {
 });
 
 describe("a tool that needs a person's approval", () => {
-  /** The delegating user approves through the control plane's API. */
-  const approve = (id: string) =>
-    mcp.env.controlPlane.call("POST", `/v1/approvals/${id}/approve`, {
-      token: mcp.tokens.user,
-      body: { note: "fine, once" },
-    });
   const share = (recipient: string) =>
     client.callTool({ name: "share_file", arguments: { path: "readme.md", recipient } });
 
-  test("held → approved by the delegating user → the identical retry passes once; a modified one is held", async () => {
+  test("held → approved with `warden approvals approve` → the identical retry passes once; a modified one is held", async () => {
     const held = await mcpErrorOf(share("bob@acme.example"));
     expect(held.code).toBe(JSONRPC_ERRORS.APPROVAL_REQUIRED);
     const data = errorData(held);
@@ -289,8 +283,16 @@ describe("a tool that needs a person's approval", () => {
     const again = await mcpErrorOf(share("bob@acme.example"));
     expect(errorData(again).approval_id).toBe(data.approval_id);
 
-    const approved = await approve(String(data.approval_id));
-    expect(approved.status).toBe(200);
+    // The delegating user approves with the CLI, as docs/mcp.md shows.
+    const approved = await runWardenCli(
+      ["approvals", "approve", String(data.approval_id), "--note", "once"],
+      {
+        ...process.env,
+        WARDEN_API_URL: mcp.env.controlPlane.url,
+        WARDEN_TOKEN: mcp.tokens.user,
+      },
+    );
+    expect({ code: approved.code, stderr: approved.stderr }).toEqual({ code: 0, stderr: "" });
 
     const passed = await share("bob@acme.example");
     expect(textOf(passed)).toBe("shared readme.md with bob@acme.example");
@@ -317,5 +319,100 @@ describe("a tool that needs a person's approval", () => {
     const after = await mcpErrorOf(share("carol@acme.example"));
     expect([JSONRPC_ERRORS.WARDEN_DENIED, JSONRPC_ERRORS.APPROVAL_REQUIRED]).toContain(after.code);
     expect(mcp.files.callsOf("share_file")).toBe(0);
+  });
+});
+
+describe("the server behind its own inbound sidecar", () => {
+  const call = (id: number, name: string) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name, arguments: { path: "readme.md" } },
+    });
+  const handshakeHeaders = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+
+  async function mint(server: "files" | "pyfiles"): Promise<string> {
+    const res = await mcp.env.controlPlane.call<{ access_token: string }>(
+      "POST",
+      `/v1/mcp-servers/${server}/tokens`,
+      { token: mcp.tokens.owner, body: { agent_id: mcp.agent.id, ttl_seconds: 300 } },
+    );
+    expect(res.status).toBe(201);
+    return res.body.access_token;
+  }
+
+  test("through the agent's sidecar and the inbound sidecar, the TypeScript SDK is governed the same", async () => {
+    const chained = await sdkClient(mcp, "files", {}, mcp.inbound!.chainUrl);
+    try {
+      expect(
+        textOf(await chained.callTool({ name: "read_file", arguments: { path: "readme.md" } })),
+      ).toContain("A test store.");
+      const error = await mcpErrorOf(
+        chained.callTool({ name: "delete_file", arguments: { path: "readme.md" } }),
+      );
+      expect(error.code).toBe(JSONRPC_ERRORS.WARDEN_DENIED);
+      expect(errorData(error).decision_id).toEqual(expect.any(String));
+    } finally {
+      await chained.close();
+    }
+    expect(mcp.files.callsOf("read_file")).toBe(1);
+    expect(mcp.files.callsOf("delete_file")).toBe(0);
+  });
+
+  test("an agent with an SVID but no registration is refused, and the server never called", async () => {
+    const answer = await rawPost(mcp, mcp.inbound!.url, handshakeHeaders, call(3, "read_file"), {
+      svid: mcp.stranger!,
+    });
+    expect([401, 403, 200]).toContain(answer.status);
+    const body = JSON.parse(answer.body) as { error?: { code: number; data?: Record<string, unknown> } };
+    expect(body.error?.code).toBe(JSONRPC_ERRORS.WARDEN_DENIED);
+    expect(body.error?.data?.decision_id).toEqual(expect.any(String));
+    expect(mcp.files.callsOf("read_file")).toBe(0);
+  });
+
+  test("a bearer token minted for another server's resource URI is refused with a 401 challenge", async () => {
+    const foreign = await mint("pyfiles");
+    const answer = await rawPost(
+      mcp,
+      mcp.inbound!.url,
+      { ...handshakeHeaders, authorization: `Bearer ${foreign}` },
+      call(4, "read_file"),
+      {},
+    );
+    expect(answer.status).toBe(401);
+    expect(String(answer.headers["www-authenticate"])).toMatch(/^Bearer /);
+    expect(String(answer.headers["www-authenticate"])).toContain('error="invalid_token"');
+    expect(String(answer.headers["www-authenticate"])).toContain("resource_metadata=");
+    expect(JSON.parse(answer.body)).toMatchObject({
+      id: 4,
+      error: { data: { decision_id: expect.any(String) } },
+    });
+    expect(mcp.files.callsOf("read_file")).toBe(0);
+    expect(RESOURCE_URIS.pyfiles).not.toBe(RESOURCE_URIS.files);
+  });
+
+  test("a bearer token minted for this server lets a client without an SVID in, and never goes upstream", async () => {
+    const token = await mint("files");
+    // No client certificate: the inbound sidecar's own certificate is checked against the bundle.
+    const noSvid = new Agent({ ca: mcp.bundlePem, checkServerIdentity: () => undefined });
+    const client = await sdkClient(
+      mcp,
+      "files",
+      { authorization: `Bearer ${token}` },
+      mcp.inbound!.url,
+      noSvid,
+    );
+    try {
+      const result = await client.callTool({ name: "read_file", arguments: { path: "readme.md" } });
+      expect(textOf(result)).toContain("A test store.");
+    } finally {
+      await client.close();
+      noSvid.destroy();
+    }
+    expect(JSON.stringify(mcp.files.requests)).not.toContain(token.split(".")[2]!);
   });
 });

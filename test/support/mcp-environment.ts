@@ -1,17 +1,20 @@
 import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import type { IncomingMessage } from "node:http";
-import { Agent } from "node:https";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PeerCertificate } from "node:tls";
+import type { X509Svid } from "../../lib/src/spiffe/svid-update.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import type { ServerToolRules } from "../../lib/src/mcp/tool-rules.js";
 import { svidFetch } from "../agents/svid-fetch.js";
+import { dataPlaneLogin } from "../harness/control-plane.js";
 import { REPO_ROOT } from "../harness/process.js";
-import { startTestStack, type TestStack } from "../harness/stack.js";
+import { currentProcessSelector } from "../harness/spire.js";
+import { startStack, startTestStack, type Stack, type TestStack } from "../harness/stack.js";
 import { startMcpFilesServer, type McpFilesServer } from "../stubs/mcp-files-server.js";
 import { startMcpPythonServer, VENV_PYTHON, type McpPythonServer } from "../stubs/mcp-python-server.js";
 import { grant, registerAgent, type Entry } from "../integration/delegation-fixture.js";
@@ -30,6 +33,14 @@ export const AGENT = `spiffe://${TD}/agent/${AGENT_NAME}`;
 // Delegation scopes come from the catalogue of services (control-plane/src/delegations/catalogue.ts).
 export const WRITE_SCOPE = "google-drive:write";
 export const OWNER = "olga-owner";
+/** An agent with an SVID from the same SPIRE but no Warden registration. */
+export const STRANGER = `spiffe://${TD}/agent/stranger`;
+/** The MCP servers' resource URIs (the audience of bearer tokens minted for each). */
+export const RESOURCE_URIS = {
+  files: "https://files.acme.example/mcp",
+  pyfiles: "https://pyfiles.acme.example/mcp",
+} as const;
+const INBOUND_ENVOY_UID = 10110;
 /**
  * What the agent's KYA attestation verified: each server (`mcp:<server>`), each tool
  * (`mcp:<tool>`, policies/data.json capabilities.mcp_methods) including delete_file, so that the
@@ -76,6 +87,15 @@ export interface McpEnvironment {
   agentSaw: string[];
   /** The sidecar's URL of an MCP server's endpoint. */
   routeUrl(server: "files" | "pyfiles"): string;
+  /**
+   * With `inbound`: `files` behind its own inbound sidecar (the MCP server's SVID), and a second
+   * outbound sidecar (`chain`) whose /mcp/files/ route leads to that inbound sidecar (XFCC).
+   */
+  inbound: { stack: Stack; chain: Stack; url: string; chainUrl: string } | null;
+  /** The unregistered agent's SVID (with `inbound`). */
+  stranger: X509Svid | null;
+  /** The SPIRE bundle (PEM), to check a sidecar's certificate. */
+  bundlePem: string;
   stop(): Promise<void>;
 }
 
@@ -87,7 +107,7 @@ async function expectStatus(what: string, status: number, res: Promise<{ status:
 
 export async function startMcpEnvironment(
   name: string,
-  options: { envoyLogLevel?: string } = {},
+  options: { envoyLogLevel?: string; inbound?: boolean } = {},
 ): Promise<McpEnvironment> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -127,7 +147,7 @@ export async function startMcpEnvironment(
       capabilities: AGENT_CAPABILITIES,
       verified: AGENT_CAPABILITIES,
     });
-    for (const server of ["files", "pyfiles"]) {
+    for (const server of ["files", "pyfiles"] as const) {
       const created = await expectStatus(
         `register MCP server ${server}`,
         201,
@@ -140,6 +160,7 @@ export async function startMcpEnvironment(
             type: "file-store",
             environment: "production",
             external_services: [],
+            resource_uri: RESOURCE_URIS[server as keyof typeof RESOURCE_URIS],
           },
         }),
       );
@@ -157,12 +178,66 @@ export async function startMcpEnvironment(
     }
     const { token: delegation } = await grant(cp, user, { agent_id: agent.id, scopes: [WRITE_SCOPE] });
 
-    const svid = await env.spire.waitForSvid(AGENT);
+    let inbound: McpEnvironment["inbound"] = null;
+    let stranger: X509Svid | null = null;
+    if (options.inbound) {
+      const dataPlaneEnv = {
+        WARDEN_REGISTRY_FILE: "",
+        DATABASE_URL: await dataPlaneLogin(env.cluster, env.databaseUrl),
+        WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
+        WARDEN_TOKEN_ISSUER: cp.url,
+        WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
+      };
+      const policyDir = join(REPO_ROOT, "policies");
+      const stack = await startStack({
+        name: `${name}-inbound`,
+        spire: env.spire,
+        policyDir,
+        envoyLogLevel: options.envoyLogLevel,
+        destinations: () => [mcpDestination("files", { address: "127.0.0.1", port: files.port, tls: false })],
+        inbound: {
+          params: { server: "files", resourceUri: RESOURCE_URIS.files, authorizationServers: [cp.url] },
+          envoyUid: INBOUND_ENVOY_UID,
+        },
+        authzEnv: dataPlaneEnv,
+      });
+      cleanups.push(() => stack.stop());
+      const chain = await startStack({
+        name: `${name}-chain`,
+        spire: env.spire,
+        policyDir,
+        envoyLogLevel: options.envoyLogLevel,
+        destinations: () => [
+          mcpDestination("files", {
+            address: "127.0.0.1",
+            port: stack.agentPort,
+            tls: true,
+            spiffeId: `spiffe://${TD}/mcp/files`,
+          }),
+        ],
+        authzEnv: dataPlaneEnv,
+      });
+      cleanups.push(() => chain.stop());
+      inbound = {
+        stack,
+        chain,
+        url: `https://127.0.0.1:${stack.agentPort}/mcp`,
+        chainUrl: `${chain.agentUrl}/mcp/files/mcp`,
+      };
+      await env.spire.register(STRANGER, [currentProcessSelector()]);
+      const update = await env.spire.waitForSvid(STRANGER);
+      stranger = update.svids.find((candidate) => candidate.spiffeId === STRANGER)!;
+    }
+
+    // The test process may hold several SVIDs (the stranger's too): the agent's is picked by its ID.
+    const update = await env.spire.waitForSvid(AGENT);
+    const svid = update.svids.find((candidate) => candidate.spiffeId === AGENT)!;
+    const bundlePem = update.bundlesPem[TD]!;
     const envoyId = env.stack.identities!.envoy;
     const tls = new Agent({
       cert: svid.certChainPem,
       key: svid.keyPem,
-      ca: svid.bundlesPem[TD],
+      ca: bundlePem,
       keepAlive: true,
       maxSockets: 64,
       checkServerIdentity: (_host: string, cert: PeerCertificate) =>
@@ -179,7 +254,7 @@ export async function startMcpEnvironment(
     writeFileSync(svidFiles.cert, svid.certChainPem);
     writeFileSync(svidFiles.key, svid.keyPem);
     chmodSync(svidFiles.key, 0o600);
-    writeFileSync(svidFiles.ca, svid.bundlesPem[TD]!);
+    writeFileSync(svidFiles.ca, bundlePem);
     return {
       env,
       files,
@@ -191,6 +266,9 @@ export async function startMcpEnvironment(
       svidFiles,
       agentSaw: [],
       routeUrl: (server) => `${env.stack.agentUrl}/mcp/${server}/mcp`,
+      inbound,
+      stranger,
+      bundlePem,
       stop,
     };
   } catch (error) {
@@ -204,13 +282,15 @@ export async function sdkClient(
   mcp: McpEnvironment,
   server: "files" | "pyfiles",
   headers: Record<string, string> = {},
+  url = mcp.routeUrl(server),
+  tls: Agent = mcp.tls,
 ): Promise<Client> {
   const observe = (res: IncomingMessage) => {
     for (const [name, value] of Object.entries(res.headers)) mcp.agentSaw.push(`${name}: ${String(value)}`);
     res.on("data", (chunk: Buffer) => mcp.agentSaw.push(chunk.toString("utf8")));
   };
-  const transport = new StreamableHTTPClientTransport(new URL(mcp.routeUrl(server)), {
-    fetch: svidFetch(mcp.tls, observe),
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: svidFetch(tls, observe),
     requestInit: { headers },
   });
   const client = new Client({ name: "acceptance-agent", version: "1.0.0" });
@@ -260,5 +340,58 @@ export function pythonClient(
       const last = lines.at(-1)!;
       resolve({ outcomes: lines.slice(0, -1), protocolVersion: last.protocol_version ?? "" });
     });
+  });
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One HTTPS POST as a client the SDKs do not model: with the agent's pooled mTLS (`agent`), with
+ * another SVID (`svid`) or with no client certificate at all (a bearer-token client). Without
+ * `agent` the sidecar's certificate is checked against the SPIRE bundle only (it names a SPIFFE ID,
+ * not a host).
+ */
+export function rawPost(
+  mcp: McpEnvironment,
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  client: { agent?: Agent; svid?: X509Svid } = { agent: mcp.tls },
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        headers,
+        ...(client.agent
+          ? { agent: client.agent }
+          : {
+              agent: false,
+              ca: mcp.bundlePem,
+              checkServerIdentity: () => undefined,
+              ...(client.svid ? { cert: client.svid.certChainPem, key: client.svid.keyPem } : {}),
+            }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.setTimeout(15_000, () => req.destroy(new Error("request timed out")));
+    req.on("error", reject);
+    req.end(body);
   });
 }
