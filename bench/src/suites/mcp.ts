@@ -10,7 +10,9 @@ import { Recorder, type Json, type SuiteRun } from "../results.js";
  * MCP `tools/call` at a constant arrival rate (open loop, bench/src/open-loop.ts): straight to the
  * MCP server (the official TypeScript SDK's Streamable HTTP server, test/stubs/mcp-files-server.ts)
  * vs through the agent's sidecar (mTLS with the agent's SPIRE SVID, Envoy → authz-server with the
- * shipped policy and the server's tool rules → extproc-server → the server). The whole governed
+ * shipped policy and the server's tool rules → extproc-server → the server) vs through the agent's
+ * sidecar and then the server's inbound sidecar (its own Envoy, authz-server and extproc-server,
+ * the agent vouched for in XFCC). The whole governed
  * environment is real (test/support/mcp-environment.ts). Each variant keeps one MCP session
  * (initialize once, then every call carries Mcp-Session-Id), as an SDK client does. Rounds alternate
  * between the variants; percentiles are over all rounds' requests.
@@ -23,8 +25,8 @@ const ROUND_S = Number(process.env.BENCH_MCP_ROUND_S ?? 10);
 const SMOKE_ROUND_S = 2;
 const WARMUP_S = 2;
 
-type Variant = "direct" | "outbound";
-const VARIANTS: Variant[] = ["direct", "outbound"];
+type Variant = "direct" | "outbound" | "outbound+inbound";
+const VARIANTS: Variant[] = ["direct", "outbound", "outbound+inbound"];
 
 interface Target {
   url: URL;
@@ -132,7 +134,7 @@ export async function mcpSuite(options: { smoke?: boolean } = {}): Promise<Suite
   });
   let mcp: McpEnvironment | undefined;
   try {
-    mcp = await startMcpEnvironment("bench-mcp");
+    mcp = await startMcpEnvironment("bench-mcp", { inbound: true });
     const targets = new Map<Variant, Target>();
     targets.set(
       "direct",
@@ -142,21 +144,26 @@ export async function mcpSuite(options: { smoke?: boolean } = {}): Promise<Suite
         headers: {},
       }),
     );
-    const outbound = { url: new URL(mcp.routeUrl("files")), agent: mcp.tls, headers: {} };
-    // The tool rules reach authz-server through the registry feed: wait for the first allowed call.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const session = await openSession(outbound);
-        if ((await callOnce(session)) === 200) {
-          targets.set("outbound", session);
-          break;
+    const governed: [Variant, string][] = [
+      ["outbound", mcp.routeUrl("files")],
+      ["outbound+inbound", mcp.inbound!.chainUrl],
+    ];
+    for (const [variant, url] of governed) {
+      // The tool rules reach authz-server through the registry feed: wait for the first allowed call.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          const session = await openSession({ url: new URL(url), agent: mcp.tls, headers: {} });
+          if ((await callOnce(session)) === 200) {
+            targets.set(variant, session);
+            break;
+          }
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
         }
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
+        if (Date.now() > deadline) throw new Error(`${variant}: tools/call read_file was never allowed`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      if (Date.now() > deadline) throw new Error("the sidecar never allowed tools/call read_file");
-      await new Promise((resolve) => setTimeout(resolve, 250));
     }
     for (const variant of VARIANTS) {
       const warm = await runOpenLoop({
@@ -183,8 +190,8 @@ export async function mcpSuite(options: { smoke?: boolean } = {}): Promise<Suite
     for (const [variant, result] of all)
       recorder.record(variant, { mode: "rate", rounds, ...fields(result) });
     const at = (variant: Variant, field: "p50_ms" | "p99_ms") => all.get(variant)?.latency[field];
-    const added = (field: "p50_ms" | "p99_ms") => {
-      const value = at("outbound", field);
+    const added = (variant: Variant, field: "p50_ms" | "p99_ms") => {
+      const value = at(variant, field);
       const base = at("direct", field);
       return value === undefined || base === undefined ? null : Math.round((value - base) * 1000) / 1000;
     };
@@ -195,8 +202,12 @@ export async function mcpSuite(options: { smoke?: boolean } = {}): Promise<Suite
         p99_ms_direct: at("direct", "p99_ms") ?? null,
         p50_ms_outbound: at("outbound", "p50_ms") ?? null,
         p99_ms_outbound: at("outbound", "p99_ms") ?? null,
-        added_p50_ms_outbound: added("p50_ms"),
-        added_p99_ms_outbound: added("p99_ms"),
+        p50_ms_chain: at("outbound+inbound", "p50_ms") ?? null,
+        p99_ms_chain: at("outbound+inbound", "p99_ms") ?? null,
+        added_p50_ms_outbound: added("outbound", "p50_ms"),
+        added_p99_ms_outbound: added("outbound", "p99_ms"),
+        added_p50_ms_chain: added("outbound+inbound", "p50_ms"),
+        added_p99_ms_chain: added("outbound+inbound", "p99_ms"),
         errors: [...all.values()].reduce((sum, result) => sum + result.errors, 0),
       },
       !options.smoke,
