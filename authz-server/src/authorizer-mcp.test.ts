@@ -321,6 +321,25 @@ describe("calls held for approval", () => {
     expect(policy.inputs[1]!.mcp).toMatchObject({ name: "publish", approval_id: "apr-1" });
   });
 
+  test("approved, but refused when decided again (something changed since the hold): the call is refused", () => {
+    let evaluations = 0;
+    const policy: Policy = {
+      revision: "r",
+      evaluate: () =>
+        ++evaluations === 1
+          ? { allow: false, status: 403, reason: "approval_required", headers: {}, metadata: {} }
+          : { allow: false, status: 403, reason: "delegation_revoked", headers: {}, metadata: {} },
+    };
+    const outcome = authorize(mcpCheck(call("publish", 9)), deps(policy));
+    const approved = outcome.approval!.approved("apr-1");
+    expect(approved.response.okResponse).toBeFalsy();
+    expect(answer(approved.response)).toMatchObject({
+      status: 200,
+      body: { id: 9, error: { code: -32050, data: { reason: "delegation_revoked" } } },
+    });
+    expect(approved.record).toMatchObject({ allow: false, reason: "delegation_revoked" });
+  });
+
   test("unavailable: a 503 JSON-RPC error (fail closed)", () => {
     const outcome = authorize(mcpCheck(call("publish", 9)), deps(toolPolicy()));
     const unavailable = outcome.approval!.unavailable("connection refused");

@@ -241,7 +241,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
         requestId: id,
         record,
         message: decisionMessage(decision),
-        allow: (approvalId) => allowApproved(context, approvalInput, approvalId),
+        allow: (approvalId) => allowApproved(context, approvalInput, approvalId, id),
       }),
     };
   }
@@ -369,7 +369,12 @@ function allowed(
  * An approved call, decided again with the approval in its input (the policy's approval stage then
  * passes, and every other stage is checked anew): the allowed decision carries `approval_id`.
  */
-function allowApproved(context: DecideContext, input: PolicyInput, approvalId: string): Outcome {
+function allowApproved(
+  context: DecideContext,
+  input: PolicyInput,
+  approvalId: string,
+  requestId: string | number,
+): Outcome {
   const approvedInput: PolicyInput = {
     ...input,
     mcp: input.mcp ? { ...input.mcp, approval_id: approvalId } : null,
@@ -377,7 +382,8 @@ function allowApproved(context: DecideContext, input: PolicyInput, approvalId: s
   const { decision, evalNs } = evaluate(context.policy, approvedInput, context.revision);
   const record = decisionRecord(context, approvedInput, decision, evalNs);
   if (!decision.allow) {
-    return { response: mcpRefusalResponse(mcpRefusalOf(decision), null, context.decisionId), record };
+    // Whatever changed since the hold (a revoked delegation, a new rule) refuses the approved call.
+    return { response: mcpRefusalResponse(mcpRefusalOf(decision), requestId, context.decisionId), record };
   }
   const withApproval: Decision = { ...decision, metadata: { ...decision.metadata, approval_id: approvalId } };
   return allowed(context, approvedInput, withApproval, record);

@@ -4,7 +4,8 @@ import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import { JSONRPC_ERRORS } from "../../lib/src/mcp/protocol.js";
 import { PROTOCOL_VERSION_META_KEY } from "../../lib/src/mcp/request.js";
 import type { ControlPlaneProcess } from "../harness/control-plane.js";
-import { stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { join } from "node:path";
+import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
 import { KYA_EVIDENCE } from "../harness/registry-workflow.js";
 import { startMcpEcho, type McpEchoStub } from "../stubs/mcp-echo.js";
@@ -21,6 +22,12 @@ const AGENT = "mcp-caller";
 const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const SERVER = "files-mcp";
 const MODERN = "2026-07-28";
+
+/**
+ * Registered capabilities are plain names (no wildcards): the server's, and one per tool the agent
+ * was vetted for. The tool rules then decide which of those the server lets it call.
+ */
+const CAPABILITIES = [`mcp:${SERVER}`, "mcp:read_file", "mcp:list_dir", "mcp:delete_all", "mcp:format_disk"];
 
 const RULES = {
   default: "deny",
@@ -96,6 +103,8 @@ beforeAll(async () => {
     trustDomain: TD,
     agent: AGENT_ID,
     dataPlane: {
+      // The shipped policy.
+      policyDir: join(REPO_ROOT, "policies"),
       destinations: (upstream) => [
         ...stubbedProviderDestinations(upstream),
         mcpDestination(SERVER, { address: "127.0.0.1", port: mcp.port, tls: false }),
@@ -110,7 +119,7 @@ beforeAll(async () => {
   agentClient = env.agentClient!;
   database = new URL(env.databaseUrl).pathname.slice(1);
 
-  // The agent: registered, attested with the capability to use any MCP tool.
+  // The agent: registered and attested with the server's and some tools' capabilities.
   const [creator, reviewer] = await Promise.all([
     env.oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     env.oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
@@ -123,10 +132,10 @@ beforeAll(async () => {
       team: "research",
       type: "assistant",
       environment: "production",
-      capabilities: ["mcp:*"],
+      capabilities: CAPABILITIES,
     },
   });
-  expect(agent.status).toBe(201);
+  if (agent.status !== 201) throw new Error(`register: ${agent.status} ${agent.text}`);
   const attestation = await controlPlane.call<{ id: string }>("POST", "/v1/attestations", {
     token: creator,
     body: { agent_id: agent.body.id, evidence: KYA_EVIDENCE },
@@ -134,7 +143,7 @@ beforeAll(async () => {
   expect(attestation.status).toBe(201);
   const approved = await controlPlane.call("POST", `/v1/attestations/${attestation.body.id}/approve`, {
     token: reviewer,
-    body: { level: 2, verified_capabilities: ["mcp:*"] },
+    body: { level: 2, verified_capabilities: CAPABILITIES },
   });
   expect(approved.status).toBe(200);
 
@@ -170,8 +179,7 @@ describe("MCP tool calls through the sidecar", () => {
       params: { name: "read_file" },
     });
     expect(mcp.requests.length).toBe(before + 1);
-    // The agent's own Authorization header never reaches the MCP server.
-    expect(mcp.requests.at(-1)?.headers["x-warden-delegation"]).toBeUndefined();
+    expect(mcp.requests.at(-1)?.body).toMatchObject({ method: "tools/call", params: { name: "read_file" } });
   });
 
   test("a forbidden tool is a JSON-RPC error -32050 in an HTTP 200, with reason and decision id; the server never sees it", async () => {
