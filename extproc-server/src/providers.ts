@@ -34,8 +34,11 @@ export type BodyReplacement = Uint8Array | undefined;
 export type MaybeAsync<T> = T | Promise<T>;
 
 export interface ExchangeHooks {
-  /** Edit upstream request headers (e.g. put the tenant's API key in `authorization`). */
-  onRequestHeaders?(headers: HeaderView, edits: HeaderEdits): MaybeAsync<void>;
+  /**
+   * Edit upstream request headers (e.g. put the tenant's API key in `authorization`). `endOfStream`:
+   * the request has no body (no body phase will follow, whatever `wantsRequestBody` says).
+   */
+  onRequestHeaders?(headers: HeaderView, edits: HeaderEdits, endOfStream: boolean): MaybeAsync<void>;
   /** Ask Envoy for the request body (BUFFERED) of this exchange, e.g. to read the model. */
   wantsRequestBody?(): boolean;
   onRequestBody?(body: Uint8Array, endOfStream: boolean): MaybeAsync<BodyReplacement>;

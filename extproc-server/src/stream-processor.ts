@@ -164,7 +164,7 @@ export class StreamProcessor {
     if (this.hooks.length === 0) return headersResponse("requestHeaders", edits.toMutation());
     const bodyFollows = !http.endOfStream;
     return after(
-      eachInOrder(this.hooks, (hook) => hook.onRequestHeaders?.(view, edits)),
+      eachInOrder(this.hooks, (hook) => hook.onRequestHeaders?.(view, edits, !bodyFollows)),
       () =>
         headersResponse(
           "requestHeaders",

@@ -71,9 +71,9 @@ export async function startMcpRawStub(): Promise<McpRawStub> {
   const server = createServer((req, res) => {
     void (async () => {
       const raw = await readRequestBody(req, MAX_BODY);
-      let message: Record<string, unknown>;
+      let parsed: unknown;
       try {
-        message = JSON.parse(raw?.toString("utf8") ?? "") as Record<string, unknown>;
+        parsed = JSON.parse(raw?.toString("utf8") ?? "");
       } catch {
         return sendJson(res, 400, {
           jsonrpc: "2.0",
@@ -81,7 +81,18 @@ export async function startMcpRawStub(): Promise<McpRawStub> {
           error: { code: -32700, message: "parse error" },
         });
       }
-      requests.push({ headers: req.headers, body: message });
+      requests.push({ headers: req.headers, body: parsed });
+      if (Array.isArray(parsed)) {
+        // A batch: one answer per request in it.
+        const inBatch = (parsed as Record<string, unknown>[]).filter((m) => "id" in m);
+        if (inBatch.length === 0) return void res.writeHead(202).end();
+        return sendJson(
+          res,
+          200,
+          inBatch.map((m) => ({ jsonrpc: "2.0", id: m.id, result: resultFor(m, req.headers) })),
+        );
+      }
+      const message = parsed as Record<string, unknown>;
       if (!("id" in message)) {
         res.writeHead(202).end();
         return;

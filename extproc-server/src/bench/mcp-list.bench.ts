@@ -3,7 +3,7 @@
  * answer (half visible) through ListFilter in 64 KiB chunks, as JSON and as one SSE event, against
  * a plain pass of the same bytes through the scrubber alone; best of 5 rounds of 20 answers. Also a
  * 20 MB SSE stream of notifications through SseListFilter (throughput and heap growth).
- * Run: npm run build && node dist/extproc-server/src/bench/mcp-list.bench.js
+ * Run: npm run build && node --expose-gc dist/extproc-server/src/bench/mcp-list.bench.js (CHUNK_KIB=16 for other chunks)
  */
 import { ListFilter } from "../../../lib/src/mcp/list-filter.js";
 import type { McpVisibility } from "../../../lib/src/mcp/visibility.js";
@@ -18,7 +18,7 @@ const VISIBILITY: McpVisibility = {
   capabilities: ["read_*"],
 };
 const TOOLS = new Set(["tools"] as const);
-const CHUNK = 64 * 1024;
+const CHUNK = Number(process.env.CHUNK_KIB ?? 64) * 1024;
 const answer = Buffer.from(
   JSON.stringify({
     jsonrpc: "2.0",

@@ -25,6 +25,10 @@ const VISIBILITY = {
 
 class StubTokens {
   connected = true;
+  unauthorizedCalls: string[] = [];
+  async unauthorized(_service: SaasService, _identity: RequestIdentity, token: string): Promise<void> {
+    this.unauthorizedCalls.push(token);
+  }
   tokenFor(_service: SaasService, _identity: RequestIdentity): string {
     if (!this.connected)
       throw new WardenError("account_not_connected", "the user has not connected a GitHub account");
@@ -257,4 +261,33 @@ test("a stream cut before its end is audited as cut; arguments are absent unless
   stream.end();
   expect(calls[0]?.outcome).toEqual({ kind: "cut" });
   expect(calls[0]?.arguments).toBeUndefined();
+});
+
+test("the MCP server refusing the user's token (401) refreshes it for the next call", async () => {
+  const { stream, metadata, tokens } = setup({
+    mcp: call("tools/call", "read_file"),
+    mcp_upstream_credentials: { service: "github" },
+  });
+  await reply(stream.process(wire.requestHeaders(POST, { metadata })));
+  const headers = await reply(
+    stream.process(wire.responseHeaders({ ":status": "401", "content-type": "application/json" })),
+  );
+  expect(
+    readMutation(headers.responseHeaders?.response?.headerMutation).set["x-warden-token-refreshed"],
+  ).toBe("true");
+  expect(tokens.unauthorizedCalls).toEqual([USER_TOKEN]);
+});
+
+test("a request without a body (a GET stream) is refused at its headers, id null: nothing goes upstream tokenless", async () => {
+  const { stream, tokens, metadata } = setup({ mcp: null, mcp_upstream_credentials: { service: "github" } });
+  tokens.connected = false;
+  const refusal = readImmediate(
+    await stream.process(
+      wire.requestHeaders({ ...POST, ":method": "POST" }, { metadata, endOfStream: true }),
+    ),
+  );
+  expect(refusal).toMatchObject({
+    status: 409,
+    body: { id: null, error: { data: { reason: "account_not_connected" } } },
+  });
 });

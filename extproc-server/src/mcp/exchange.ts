@@ -4,7 +4,7 @@ import type { AuthzHandOff, McpHandOff } from "../../../lib/src/handoff/contract
 import { ListFilter } from "../../../lib/src/mcp/list-filter.js";
 import { LIST_METHODS, type McpItemKind } from "../../../lib/src/mcp/protocol.js";
 import { NOTHING_VISIBLE } from "../../../lib/src/mcp/visibility.js";
-import type { SaasCatalogue } from "../../../lib/src/saas/catalogue.js";
+import type { SaasCatalogue, SaasService } from "../../../lib/src/saas/catalogue.js";
 import { SecretScrubber } from "../credentials/scrub.js";
 import { StreamScrubber } from "../credentials/stream-scrubber.js";
 import type { HeaderEdits, HeaderView } from "../header-edits.js";
@@ -58,6 +58,7 @@ export class McpExchange implements ExchangeHooks {
   private readonly listKinds: ReadonlySet<McpItemKind> | null;
   private readonly started: number;
   private identity: RequestIdentity | null = null;
+  private service: SaasService | null = null;
   private token: string | null = null;
   /** A refusal decided at the request headers, answered once the request's id is known. */
   private pending: WardenError | null = null;
@@ -89,12 +90,13 @@ export class McpExchange implements ExchangeHooks {
     this.listKinds = this.mcp.call === null ? ALL_KINDS : listKind ? KIND_SETS[listKind] : null;
   }
 
-  onRequestHeaders(headers: HeaderView, edits: HeaderEdits): MaybeAsync<void> {
+  onRequestHeaders(headers: HeaderView, edits: HeaderEdits, endOfStream: boolean): MaybeAsync<void> {
     // Only plain bytes can be filtered and scrubbed.
     edits.set("accept-encoding", "identity");
     const wanted = this.mcp.upstreamCredentials;
     if (!wanted) return;
-    const refuseNow = (headers.get(":method") ?? "POST").toUpperCase() !== "POST";
+    // Without a body there is no id to echo: a refusal is answered at once.
+    const refuseNow = endOfStream;
     const service = this.deps.catalogue?.service(wanted.service);
     if (!service || !this.deps.tokens) {
       return this.hold(
@@ -118,6 +120,7 @@ export class McpExchange implements ExchangeHooks {
     this.identity = identity;
     const inject = (token: string): void => {
       this.token = token;
+      this.service = service;
       edits.set("authorization", `Bearer ${token}`);
       this.deps.events?.record({
         kind: "token_injected",
@@ -176,8 +179,21 @@ export class McpExchange implements ExchangeHooks {
     return undefined;
   }
 
-  onResponseHeaders(response: ResponseStart, edits: HeaderEdits): void {
+  onResponseHeaders(response: ResponseStart, edits: HeaderEdits): MaybeAsync<void> {
     this.httpStatus = response.status;
+    if (response.status === 401 && this.identity && this.token && this.service && this.deps.tokens) {
+      // The upstream refused the user's token: refreshing now makes the agent's next call succeed
+      // (ext_proc cannot send this one again), as on SaaS routes.
+      const { tokens } = this.deps;
+      return tokens.unauthorized(this.service, this.identity, this.token).then(() => {
+        edits.set("x-warden-token-refreshed", "true");
+        this.prepareAnswer(response, edits);
+      });
+    }
+    this.prepareAnswer(response, edits);
+  }
+
+  private prepareAnswer(response: ResponseStart, edits: HeaderEdits): void {
     const scrubber = this.scrubber();
     scrubResponseHeaders(response, edits, scrubber);
     const encoding = response.headers.get("content-encoding");

@@ -103,3 +103,65 @@ describe("the ext_authz hand-off", () => {
     expect(reading).toMatchObject({ ok: false, problem: "malformed", decisionId: "dec-0001" });
   });
 });
+
+describe("the MCP facts in the policy's metadata", () => {
+  const visibility = {
+    tools: { rules: [{ pattern: "read_*", visible: true }], default_visible: false },
+    prompts: { rules: [], default_visible: false },
+    resources: { rules: [], default_visible: false },
+    capabilities: ["read_*"],
+  };
+
+  test("what the policy emits on an allowed MCP call, extproc-server reads through Envoy's codec", () => {
+    const reading = readAuthzHandOff(
+      throughEnvoy(
+        encodeHandOff(
+          { ...FACTS, service: "docs", kind: "mcp" },
+          {
+            mcp: {
+              server: "docs",
+              method: "tools/list",
+              name: null,
+              arguments_digest: null,
+              protocol_version: "2025-06-18",
+              audit_arguments: false,
+            },
+            mcp_visibility: visibility,
+            mcp_upstream_credentials: { service: "github" },
+          },
+        ),
+      ),
+    );
+    expect(reading.ok && reading.handOff.mcp).toEqual({
+      call: {
+        server: "docs",
+        method: "tools/list",
+        name: null,
+        argumentsDigest: null,
+        protocolVersion: "2025-06-18",
+        auditArguments: false,
+      },
+      visibility,
+      upstreamCredentials: { service: "github" },
+    });
+  });
+
+  test("malformed MCP facts read as nothing allowed; routes without them carry none", () => {
+    const reading = readAuthzHandOff(
+      throughEnvoy(
+        encodeHandOff(FACTS, {
+          mcp: { method: 7 },
+          mcp_visibility: { tools: "all" },
+          mcp_upstream_credentials: "github",
+        }),
+      ),
+    );
+    expect(reading.ok && reading.handOff.mcp).toEqual({
+      call: null,
+      visibility: null,
+      upstreamCredentials: null,
+    });
+    const plain = readAuthzHandOff(throughEnvoy(encodeHandOff(FACTS, { team: "t" })));
+    expect(plain.ok && plain.handOff.mcp).toBeUndefined();
+  });
+});
