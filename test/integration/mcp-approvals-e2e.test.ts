@@ -1,8 +1,9 @@
+import { join } from "node:path";
 import type { SvidHttpsClient } from "../agents/svid-https-client.js";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import { JSONRPC_ERRORS } from "../../lib/src/mcp/protocol.js";
 import type { ControlPlaneProcess } from "../harness/control-plane.js";
-import { stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
 import { KYA_EVIDENCE } from "../harness/registry-workflow.js";
 import { startMcpEcho, type McpEchoStub } from "../stubs/mcp-echo.js";
@@ -103,6 +104,8 @@ beforeAll(async () => {
     trustDomain: TD,
     agent: AGENT_ID,
     dataPlane: {
+      // The shipped governance policy (its MCP stages hold the call for approval).
+      policyDir: join(REPO_ROOT, "policies"),
       destinations: (upstream) => [
         ...stubbedProviderDestinations(upstream),
         mcpDestination(SERVER, { address: "127.0.0.1", port: mcp.port, tls: false }),
@@ -117,7 +120,7 @@ beforeAll(async () => {
   agentClient = env.agentClient!;
   database = new URL(env.databaseUrl).pathname.slice(1);
 
-  // The agent: registered, attested with the capability to use any MCP tool.
+  // The agent: registered, attested for the two tools it calls.
   const [creator, reviewer] = await Promise.all([
     env.oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     env.oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
@@ -130,7 +133,7 @@ beforeAll(async () => {
       team: "research",
       type: "assistant",
       environment: "production",
-      capabilities: ["mcp:*"],
+      capabilities: ["mcp:read_file", "mcp:delete_file"],
     },
   });
   expect(agent.status).toBe(201);
@@ -141,7 +144,7 @@ beforeAll(async () => {
   expect(attestation.status).toBe(201);
   const approved = await controlPlane.call("POST", `/v1/attestations/${attestation.body.id}/approve`, {
     token: reviewer,
-    body: { level: 2, verified_capabilities: ["mcp:*"] },
+    body: { level: 2, verified_capabilities: ["mcp:read_file", "mcp:delete_file"] },
   });
   expect(approved.status).toBe(200);
 
@@ -171,7 +174,7 @@ const held = (answer: unknown) => (answer as JsonRpcAnswer).error;
 
 async function auditActions(approvalId: string): Promise<string[]> {
   const rows = await sql<{ action: string }>(
-    `SELECT action FROM audit_events WHERE resource_type = 'mcp_approval' AND resource_id = $1 ORDER BY id`,
+    `SELECT action FROM audit_events WHERE resource_type = 'mcp_approval' AND resource_id = $1 ORDER BY occurred_at, id`,
     [approvalId],
   );
   return rows.map((r) => r.action);

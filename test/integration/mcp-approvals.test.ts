@@ -105,7 +105,7 @@ async function auditOf(id: string) {
     details: Record<string, unknown>;
   }>(
     `SELECT action, source, actor, agent_spiffe_id, user_id, delegation_id, decision_id, details
-       FROM audit_events WHERE resource_type = 'mcp_approval' AND resource_id = $1 ORDER BY id`,
+       FROM audit_events WHERE resource_type = 'mcp_approval' AND resource_id = $1 ORDER BY occurred_at, id`,
     [id],
   );
   return rows;
@@ -524,4 +524,10 @@ describe("an unreachable approval store refuses quickly, never hangs", () => {
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
+});
+
+test("every approvals operation in the OpenAPI document was exercised with a documented status", () => {
+  const ours = f.operations.filter((op) => op.path.startsWith("/v1/approvals")).map((op) => op.operationId);
+  expect(ours.sort()).toEqual(["approveApproval", "getApproval", "listApprovals", "rejectApproval"]);
+  expect(ours.filter((id) => !f.covered.has(id))).toEqual([]);
 });
