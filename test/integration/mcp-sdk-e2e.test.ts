@@ -5,6 +5,7 @@ import { JSONRPC_ERRORS } from "../../lib/src/mcp/protocol.js";
 import { runWardenCli } from "./local-stack-fixture.js";
 import { stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import {
+  AGENT,
   pythonClient,
   RESOURCE_URIS,
   rawPost,
@@ -369,6 +370,15 @@ describe("the server behind its own inbound sidecar", () => {
       );
       expect(error.code).toBe(JSONRPC_ERRORS.WARDEN_DENIED);
       expect(errorData(error).decision_id).toEqual(expect.any(String));
+      // SSE through both sidecars: every progress event, then the result.
+      const progress: number[] = [];
+      const report = await chained.callTool(
+        { name: "slow_report", arguments: { steps: 3, delay_ms: 100 } },
+        undefined,
+        { onprogress: (event) => progress.push(event.progress) },
+      );
+      expect(progress).toEqual([1, 2, 3]);
+      expect(textOf(report)).toBe("report done after 3 steps");
     } finally {
       await chained.close();
     }
@@ -427,5 +437,40 @@ describe("the server behind its own inbound sidecar", () => {
       noSvid.destroy();
     }
     expect(JSON.stringify(mcp.files.requests)).not.toContain(token.split(".")[2]!);
+  });
+});
+
+describe("audit", () => {
+  interface AuditEvent {
+    action: string;
+    decision: string;
+    decision_id: string | null;
+  }
+  async function events(action?: string): Promise<AuditEvent[]> {
+    const query = new URLSearchParams({
+      agent_spiffe_id: AGENT,
+      limit: "500",
+      ...(action ? { action } : {}),
+    });
+    const res = await mcp.env.controlPlane.call<{ items: AuditEvent[] }>("GET", `/v1/audit/events?${query}`, {
+      token: mcp.tokens.admin,
+    });
+    expect(res.status).toBe(200);
+    return res.body.items;
+  }
+
+  test("a refused call is in the audit log under its decision id, and the approval's life too", async () => {
+    const error = await mcpErrorOf(client.callTool({ name: "delete_file", arguments: { path: "audit.md" } }));
+    const decisionId = String(errorData(error).decision_id);
+    await waitFor(
+      "the refusal in the audit log",
+      async () =>
+        (await events()).some((event) => event.decision_id === decisionId && event.decision === "deny"),
+      15_000,
+    );
+    // The approval test above held, approved (with the CLI) and used one approval.
+    for (const action of ["mcp.approval.requested", "mcp.approval.approved", "mcp.approval.used"]) {
+      await waitFor(`${action} in the audit log`, async () => (await events(action)).length > 0, 15_000);
+    }
   });
 });
