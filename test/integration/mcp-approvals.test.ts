@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -253,6 +254,37 @@ describe("an approved call passes once, and only the identical call", () => {
     // The losers are held, all on one new request.
     expect(new Set(racing.filter((r) => r.state === "held").map(heldId)).size).toBe(1);
   });
+});
+
+test("held, held again, approved: what the gate answers and how long it takes on the real PostgreSQL (times printed)", async () => {
+  const answers: string[] = [];
+  const timed = async (run: () => Promise<ApprovalResolution>) => {
+    const started = performance.now();
+    answers.push((await run()).state);
+    return performance.now() - started;
+  };
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const opened: number[] = [];
+  const again: number[] = [];
+  const passed: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const binding = call();
+    opened.push(await timed(() => gate.resolve(binding)));
+    again.push(await timed(() => gate.resolve(retry(binding))));
+    const id = heldId(await gate.resolve(retry(binding)));
+    await owner.query(
+      "UPDATE mcp_approvals SET state = 'approved', decided_by = 'ursula', decided_at = now() WHERE id = $1",
+      [id],
+    );
+    passed.push(await timed(() => gate.resolve(retry(binding))));
+  }
+  const figures = {
+    new_request_ms: median(opened).toFixed(2),
+    held_again_ms: median(again).toFixed(2),
+    approved_passes_ms: median(passed).toFixed(2),
+  };
+  process.stdout.write(`approval gate medians over 30 calls: ${JSON.stringify(figures)}\n`);
+  expect(answers).toEqual(Array.from({ length: 30 }, () => ["held", "held", "approved"]).flat());
 });
 
 describe("expiry", () => {
