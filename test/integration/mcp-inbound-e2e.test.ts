@@ -1,6 +1,5 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request, type RequestOptions } from "node:https";
-import type { IncomingHttpHeaders } from "node:http";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mcpDestination } from "../../lib/src/envoy/bootstrap.js";
@@ -10,6 +9,7 @@ import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { startMcpStub, type McpStub } from "../stubs/mcp-jsonrpc.js";
+import { callMcp } from "../support/mcp-https.js";
 
 /**
  * An MCP server behind its own inbound sidecar, against a real SPIRE server and agent, two real
@@ -103,67 +103,13 @@ afterAll(async () => {
 
 beforeEach(() => mcp.reset());
 
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-const TOOL_CALL = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 7,
-  method: "tools/call",
-  params: { name: "echo", arguments: { path: "/reports/q3.txt" } },
-});
-
-/** One HTTPS request to a sidecar, with an SVID as client certificate or none. */
+/** One HTTPS request to a sidecar (test/support/mcp-https.ts). */
 function call(
   port: number,
   path: string,
-  options: { svid?: X509Svid; headers?: Record<string, string>; method?: string; body?: string } = {},
-): Promise<Answer> {
-  const method = options.method ?? "POST";
-  const tls: RequestOptions = options.svid
-    ? { cert: options.svid.certChainPem, key: options.svid.keyPem }
-    : {};
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path,
-        method,
-        ca: bundlePem,
-        // The sidecar's certificate names a SPIFFE ID, not a host name: checked against the bundle only.
-        checkServerIdentity: () => undefined,
-        headers: {
-          ...(method === "POST"
-            ? {
-                "content-type": "application/json",
-                accept: "application/json, text/event-stream",
-                "mcp-protocol-version": "2025-06-18",
-              }
-            : {}),
-          ...options.headers,
-        },
-        ...tls,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end(method === "POST" ? (options.body ?? TOOL_CALL) : undefined);
-  });
+  options: Parameters<typeof callMcp>[3] = {},
+): ReturnType<typeof callMcp> {
+  return callMcp(port, path, bundlePem, options);
 }
 
 const lastSeen = () => mcp.requests[mcp.requests.length - 1];
