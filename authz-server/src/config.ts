@@ -1,11 +1,9 @@
 import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
-import { protectedResourceMetadataUrl } from "../../lib/src/envoy/routes.js";
-import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
-import { tryParseSpiffeId } from "../../lib/src/spiffe/spiffe-id.js";
-import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
+import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
+import { inboundConfigShape } from "./identity/inbound-config.js";
 
 /** Every environment variable authz-server reads (docs/configuration.md is generated from this). */
 export const authzConfigShape = {
@@ -93,26 +91,6 @@ export const authzConfigShape = {
     .describe(
       'Fraction (0..1) of allowed requests audited; denials always are. Below 1 only by explicit choice (docs/security.md, "Audit and logs").',
     ),
-  WARDEN_INBOUND_MCP_SERVER: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be an MCP server's registered name (lower-case, digits, '-')")
-    .optional()
-    .describe(
-      "Run as the authz-server of this MCP server's inbound sidecar: callers are agents with SVIDs, trusted Warden sidecars vouching for an agent (x-forwarded-client-cert) or bearer tokens for `WARDEN_INBOUND_RESOURCE_URI` (docs/running.md). Needs SPIRE (`SPIFFE_ENDPOINT_SOCKET`).",
-    ),
-  WARDEN_INBOUND_RESOURCE_URI: env
-    .url()
-    .optional()
-    .describe(
-      "The MCP server's resource URI (RFC 8707): the `aud` bearer tokens must carry; its RFC 9728 metadata URL is named in 401 challenges. Required with `WARDEN_INBOUND_MCP_SERVER`.",
-    ),
-  WARDEN_INBOUND_TRUSTED_SIDECARS: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      "Comma-separated SPIFFE IDs of the Warden sidecars whose x-forwarded-client-cert is believed; default: `spiffe://<own trust domain>/warden/envoy`.",
-    ),
   WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level; decision inputs are logged at `debug` only."),
   ...approvalGateConfigShape,
   WARDEN_SHUTDOWN_GRACE_MS: env
@@ -130,6 +108,8 @@ export const authzConfigShape = {
   WARDEN_BODY_MAX_STRING_BYTES: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes)
     .describe("Longest string in a JSON request body (else 400 `body_string_too_long`)."),
+  // An MCP server's inbound sidecar (checked together by inboundSettings at start-up).
+  ...inboundConfigShape,
 };
 
 const authzConfig = processConfig({
@@ -142,68 +122,8 @@ const authzConfig = processConfig({
       ? ["WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)"]
       : []),
     ...approvalGateProblems(config),
-    ...inboundProblems(config),
   ],
 });
-
-interface InboundConfigFields {
-  WARDEN_INBOUND_MCP_SERVER?: string | undefined;
-  WARDEN_INBOUND_RESOURCE_URI?: string | undefined;
-  WARDEN_INBOUND_TRUSTED_SIDECARS?: string | undefined;
-  SPIFFE_ENDPOINT_SOCKET?: string | undefined;
-  WARDEN_SPIFFE_SOCKET?: string | undefined;
-}
-
-function inboundProblems(config: InboundConfigFields): string[] {
-  const problems: string[] = [];
-  const inbound = config.WARDEN_INBOUND_MCP_SERVER !== undefined;
-  if (!inbound) {
-    for (const name of ["WARDEN_INBOUND_RESOURCE_URI", "WARDEN_INBOUND_TRUSTED_SIDECARS"] as const)
-      if (config[name] !== undefined) problems.push(`${name}: only with WARDEN_INBOUND_MCP_SERVER`);
-    return problems;
-  }
-  if (config.WARDEN_INBOUND_RESOURCE_URI === undefined)
-    problems.push("WARDEN_INBOUND_RESOURCE_URI: required with WARDEN_INBOUND_MCP_SERVER (not set)");
-  else if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(config.WARDEN_INBOUND_RESOURCE_URI))
-    problems.push("WARDEN_INBOUND_RESOURCE_URI: must be an http(s) URL without query or fragment");
-  if (!(config.WARDEN_SPIFFE_SOCKET || config.SPIFFE_ENDPOINT_SOCKET))
-    problems.push(
-      "WARDEN_INBOUND_MCP_SERVER: an inbound sidecar verifies SVIDs; set SPIFFE_ENDPOINT_SOCKET (SPIRE)",
-    );
-  for (const id of trustedSidecarList(config.WARDEN_INBOUND_TRUSTED_SIDECARS) ?? [])
-    if (!tryParseSpiffeId(id)) problems.push(`WARDEN_INBOUND_TRUSTED_SIDECARS: "${id}" is not a SPIFFE ID`);
-  return problems;
-}
-
-function trustedSidecarList(value: string | undefined): string[] | undefined {
-  return value
-    ?.split(",")
-    .map((id) => id.trim())
-    .filter((id) => id.length > 0);
-}
-
-/** An MCP server's inbound sidecar, when authz-server runs as one (WARDEN_INBOUND_*). */
-export interface InboundSettings {
-  server: string;
-  resourceUri: string;
-  /** RFC 9728 metadata URL of the resource, named in challenges. */
-  resourceMetadataUrl: string;
-  trustedSidecars: ReadonlySet<string>;
-}
-
-export function inboundSettings(config: AuthzConfig, ownSpiffeId: string): InboundSettings | null {
-  if (!config.WARDEN_INBOUND_MCP_SERVER || !config.WARDEN_INBOUND_RESOURCE_URI) return null;
-  const own = tryParseSpiffeId(ownSpiffeId);
-  const trusted =
-    trustedSidecarList(config.WARDEN_INBOUND_TRUSTED_SIDECARS) ??
-    (own ? [workloadSpiffeId(own.trustDomain, "warden", "envoy")] : []);
-  return {
-    server: config.WARDEN_INBOUND_MCP_SERVER,
-    resourceUri: config.WARDEN_INBOUND_RESOURCE_URI,
-    resourceMetadataUrl: protectedResourceMetadataUrl(config.WARDEN_INBOUND_RESOURCE_URI),
-    trustedSidecars: new Set(trusted),
-  };
-}
 
 export const authzConfigReference = authzConfig.reference;
 export const loadAuthzConfig = authzConfig.load;

@@ -12,12 +12,14 @@ import { approvalBaseUrl } from "./approvals/config.js";
 import { PostgresApprovalGate } from "./approvals/gate.js";
 import { decisionAuditor } from "./audit/decision-audit.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
+import { resourceBearerCheck } from "./identity/bearer-token.js";
+import { inboundSettings, type InboundSettings } from "./identity/inbound-config.js";
+import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
 import {
   auditDatabaseUrl,
   bodyLimitsOf,
-  inboundSettings,
   loadAuthzConfig,
   registrySource,
   type AuthzConfig,
@@ -29,8 +31,6 @@ import { RegistryFeed } from "./directory/registry-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
-import { resourceBearerCheck } from "./identity/bearer-token.js";
-import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
@@ -164,7 +164,12 @@ const mtls = await serverMtlsFromConfig(config, logger, (svid) => {
 });
 
 // An MCP server's inbound sidecar: SVIDs, trusted sidecars' XFCC, or bearer tokens for its resource URI.
-const inbound = mtls ? inboundSettings(config, mtls.svid.latest().spiffeId) : null;
+let inbound: InboundSettings | null;
+try {
+  inbound = inboundSettings(config, mtls?.svid.latest().spiffeId ?? null);
+} catch (error) {
+  exitOnConfigError("authz-server", error);
+}
 let identifyInbound: InboundIdentify | undefined;
 if (inbound) {
   identifyInbound = inboundIdentity({
