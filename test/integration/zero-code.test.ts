@@ -318,6 +318,7 @@ describe("zero-code mode (warden up --zero-code-agent)", () => {
       }
       figures.suspensionEnforcedMs = Date.now() - since;
       expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      expect((refused as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe("agent_suspended");
       expect(figures.suspensionEnforcedMs).toBeLessThan(1_000);
       expect((await postChat(other.client, state.zeroCode!.mtlsUrl)).status).toBe(200);
     } finally {
