@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -201,6 +201,13 @@ describe("zero-code mode (warden up --zero-code-agent)", () => {
       spiffeId: BOUND,
       url: `http://127.0.0.1:${zeroCodePort}`,
     });
+    // The kernel's view: bound to 127.0.0.1 only, not to a wildcard or another address.
+    const listening = execFileSync("ss", ["-ltnH", `sport = :${zeroCodePort}`], { encoding: "utf8" });
+    const locals = listening
+      .trim()
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/)[3]);
+    expect(new Set(locals)).toEqual(new Set([`127.0.0.1:${zeroCodePort}`]));
   });
 
   test("a policy denial (KYA pending) is the SDKs' usual error: PermissionDeniedError, 403", async () => {
@@ -300,7 +307,19 @@ describe("zero-code mode (warden up --zero-code-agent)", () => {
       const [otherBefore, boundBefore] = [await count(OTHER), await count(BOUND)];
       const response = await postChat(other.client, state.zeroCode!.mtlsUrl);
       expect(response.status).toBe(200);
-      await waitFor("other-bot's usage row", async () => (await count(OTHER)) === otherBefore + 1, 10_000);
+      // Even claiming the bound agent in headers on that listener: it stays other-bot.
+      const claiming = await other.client.request(`${state.zeroCode!.mtlsUrl}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-forwarded-client-cert": `URI=${BOUND}`,
+          "x-spiffe-id": BOUND,
+        },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+        timeoutMs: 5_000,
+      });
+      expect(claiming.status).toBe(200);
+      await waitFor("other-bot's usage rows", async () => (await count(OTHER)) === otherBefore + 2, 10_000);
       expect(await count(BOUND)).toBe(boundBefore);
 
       // Suspending the bound agent: its zero-code port is refused within a second; other-bot is still itself.
