@@ -70,7 +70,12 @@ export interface AuthorizerDeps {
    * is final, before and whatever the policy says. Without it (plaintext on loopback, dev and tests)
    * the principal alone names the caller.
    */
-  identify?: (peer: PeerAttributes, nowNs: number, headers: InboundHeaders) => PeerIdentity;
+  identify?: (
+    peer: PeerAttributes,
+    nowNs: number,
+    headers: InboundHeaders,
+    route?: Readonly<Record<string, string>>,
+  ) => PeerIdentity;
 }
 
 export interface DecisionRecord {
@@ -142,7 +147,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     const nowNs = deps.nowNs();
     // Identity (an MCP inbound sidecar also reads Authorization and XFCC: identity/inbound-identity.ts).
     const identity: PeerIdentity = deps.identify
-      ? deps.identify(facts.peer, nowNs, inboundHeadersOf(check))
+      ? deps.identify(facts.peer, nowNs, inboundHeadersOf(check), route ?? undefined)
       : { ok: true, source: sourceIdentity(facts.peer.principal) };
     if (!identity.ok) {
       const refused = denial(

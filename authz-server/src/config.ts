@@ -108,6 +108,16 @@ export const authzConfigShape = {
   WARDEN_BODY_MAX_STRING_BYTES: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes)
     .describe("Longest string in a JSON request body (else 400 `body_string_too_long`)."),
+  WARDEN_ZERO_CODE_AGENT: z
+    .string()
+    .regex(
+      /^spiffe:\/\/[a-z0-9._-]+\/agent\/[^/]+$/,
+      "must be an agent's SPIFFE ID, spiffe://<td>/agent/<name>",
+    )
+    .optional()
+    .describe(
+      "Zero-code mode (docs/zero-code.md): this authz-server answers one agent's zero-code sidecar, and its plain-HTTP loopback routes are that agent. Needs SPIRE mTLS and `WARDEN_ALLOWED_CLIENT_IDS` set to exactly that agent's SPIFFE ID (the sidecar holds its SVID). Unset: off.",
+    ),
   // An MCP server's inbound sidecar (checked together by inboundSettings at start-up).
   ...inboundConfigShape,
 };
@@ -122,8 +132,38 @@ const authzConfig = processConfig({
       ? ["WARDEN_POLICY_PUBLIC_KEY: required while WARDEN_POLICY_REQUIRE_SIGNATURE is true (not set)"]
       : []),
     ...approvalGateProblems(config),
+    ...zeroCodeProblems(config),
   ],
 });
+
+/** A zero-code authz-server serves only the bound agent's sidecar, over mTLS. */
+function zeroCodeProblems(config: {
+  WARDEN_ZERO_CODE_AGENT?: string | undefined;
+  WARDEN_ALLOWED_CLIENT_IDS?: string | undefined;
+  WARDEN_INBOUND_MCP_SERVER?: string | undefined;
+  SPIFFE_ENDPOINT_SOCKET?: string | undefined;
+  WARDEN_SPIFFE_SOCKET?: string | undefined;
+}): string[] {
+  const agent = config.WARDEN_ZERO_CODE_AGENT;
+  if (agent === undefined) return [];
+  const clients = (config.WARDEN_ALLOWED_CLIENT_IDS ?? "")
+    .split(",")
+    .map((c) => c.trim())
+    .filter(Boolean);
+  return [
+    ...(clients.length === 1 && clients[0] === agent
+      ? []
+      : [
+          `WARDEN_ALLOWED_CLIENT_IDS: must be exactly WARDEN_ZERO_CODE_AGENT (${agent}), the zero-code sidecar's Envoy`,
+        ]),
+    ...(config.WARDEN_SPIFFE_SOCKET || config.SPIFFE_ENDPOINT_SOCKET
+      ? []
+      : ["WARDEN_ZERO_CODE_AGENT: needs SPIRE mTLS (WARDEN_SPIFFE_SOCKET or SPIFFE_ENDPOINT_SOCKET)"]),
+    ...(config.WARDEN_INBOUND_MCP_SERVER
+      ? ["WARDEN_ZERO_CODE_AGENT: not together with WARDEN_INBOUND_MCP_SERVER"]
+      : []),
+  ];
+}
 
 export const authzConfigReference = authzConfig.reference;
 export const loadAuthzConfig = authzConfig.load;

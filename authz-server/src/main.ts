@@ -30,6 +30,7 @@ import { jwksAttestationVerifier } from "./directory/attestation-verifier.js";
 import { RegistryFeed } from "./directory/registry-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
+import { zeroCodeIdentity } from "./identity/zero-code.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
 import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
 import { PolicyHolder } from "./policy/holder.js";
@@ -206,6 +207,9 @@ if (inbound) {
   );
 }
 
+if (config.WARDEN_ZERO_CODE_AGENT)
+  logger.info({ agent: config.WARDEN_ZERO_CODE_AGENT }, "zero-code: bound to one agent's sidecar");
+
 const server = new AuthzServer({
   logger,
   onDecision: auditWriter
@@ -224,7 +228,11 @@ const server = new AuthzServer({
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
     bodyLimits: bodyLimitsOf(config),
-    identify: identifyInbound ?? (mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined),
+    // Zero-code routes are refused unless this server is bound to that agent (identity/zero-code.ts).
+    identify: zeroCodeIdentity(
+      config.WARDEN_ZERO_CODE_AGENT ?? null,
+      identifyInbound ?? (mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined),
+    ),
   },
 });
 

@@ -27,7 +27,9 @@ export type IdentityDenialReason =
   | "trust_bundle_unavailable"
   // At an MCP server's inbound sidecar (inbound-identity.ts):
   | "token_invalid"
-  | "sidecar_vouch_invalid";
+  | "sidecar_vouch_invalid"
+  // A zero-code route that this authz-server may not believe (zero-code.ts):
+  | "zero_code_unbound";
 
 export type PeerIdentity =
   | { ok: true; source: SourceIdentity }

@@ -12,8 +12,9 @@ export interface SourceIdentity {
   /**
    * At an MCP server's inbound sidecar only (absent elsewhere): how the caller proved who it is:
    * its own SVID, a trusted Warden sidecar vouching for it (x-forwarded-client-cert), or a bearer token.
+   * `zero_code`: the agent's zero-code sidecar named it (identity/zero-code.ts).
    */
-  via?: "svid" | "sidecar" | "bearer";
+  via?: "svid" | "sidecar" | "bearer" | "zero_code";
   /** With `via: "sidecar"`: the sidecar that vouched (its verified SPIFFE ID). */
   sidecar?: string;
   /** With `via: "bearer"`: the token's scopes. */

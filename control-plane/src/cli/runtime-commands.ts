@@ -40,6 +40,11 @@ export const RUNTIME_USAGE = `usage:
                                    also run the inbound sidecar of MCP server <name> (listening on
                                    WARDEN_INBOUND_PORT, default 8443): SVIDs, agents' sidecars, or
                                    bearer tokens whose aud is the resource URI
+      [--zero-code-agent <name> [--zero-code-port <port>]]
+                                   zero-code mode (off by default; docs/zero-code.md): a sidecar bound
+                                   to agent <name> (registered with --selector unix:uid:10005, the
+                                   sidecar's uid) serves plain HTTP on 127.0.0.1:<port> (default 8090);
+                                   anything that can reach that port acts as the agent
   warden status [--json]           per component: version, pid, health, ports; policy revision; agents; audit heads
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
@@ -49,7 +54,8 @@ export const RUNTIME_USAGE = `usage:
 environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_PORT, WARDEN_CP_PORT,
              WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL),
              WARDEN_MCP_SERVERS (name=url,... like --mcp-server), WARDEN_INBOUND_MCP_SERVER,
-             WARDEN_INBOUND_UPSTREAM, WARDEN_INBOUND_RESOURCE_URI, WARDEN_INBOUND_PORT`;
+             WARDEN_INBOUND_UPSTREAM, WARDEN_INBOUND_RESOURCE_URI, WARDEN_INBOUND_PORT,
+             WARDEN_ZERO_CODE_AGENT, WARDEN_ZERO_CODE_PORT`;
 
 export const RUNTIME_COMMANDS = ["up", "status", "logs", "down", "login"] as const;
 
@@ -73,6 +79,8 @@ export async function runRuntimeCommand(
       "inbound-mcp": { type: "string" },
       upstream: { type: "string" },
       "resource-uri": { type: "string" },
+      "zero-code-agent": { type: "string" },
+      "zero-code-port": { type: "string" },
     }));
   } catch (error) {
     io.stderr(`warden ${command}: ${(error as Error).message}\n${RUNTIME_USAGE}`);
@@ -80,7 +88,9 @@ export async function runRuntimeCommand(
   }
   const flags = runtimeFlags(values);
   if (command !== "up" && Object.keys(flags).length > 0) {
-    io.stderr(`warden ${command}: --mcp-server and --inbound-mcp belong to warden up\n${RUNTIME_USAGE}`);
+    io.stderr(
+      `warden ${command}: --mcp-server, --inbound-mcp and --zero-code-agent belong to warden up\n${RUNTIME_USAGE}`,
+    );
     return 2;
   }
   let config;
@@ -243,6 +253,10 @@ async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CliIo): Prom
     io.stdout(
       `  inbound sidecar of MCP server ${config.inboundMcp.server}: ${state.inboundMcpUrl} (resource ${config.inboundMcp.resourceUri})`,
     );
+  if (state.zeroCode)
+    io.stdout(
+      `  zero-code: agent ${state.zeroCode.agent} at ${state.zeroCode.url} (plain HTTP on loopback: whatever reaches it acts as ${state.zeroCode.spiffeId}; docs/zero-code.md)`,
+    );
   await stopped;
   io.stdout("warden up: stopping");
   await supervisor.stop();
@@ -258,6 +272,8 @@ function runtimeFlags(values: Record<string, string | boolean | string[] | undef
     ...(text("inbound-mcp") !== undefined ? { inboundMcp: text("inbound-mcp") } : {}),
     ...(text("upstream") !== undefined ? { upstream: text("upstream") } : {}),
     ...(text("resource-uri") !== undefined ? { resourceUri: text("resource-uri") } : {}),
+    ...(text("zero-code-agent") !== undefined ? { zeroCodeAgent: text("zero-code-agent") } : {}),
+    ...(text("zero-code-port") !== undefined ? { zeroCodePort: text("zero-code-port") } : {}),
   };
   return flags;
 }
@@ -271,6 +287,8 @@ function flagsAsEnv(flags: RuntimeFlags, env: NodeJS.ProcessEnv): NodeJS.Process
     ...(flags.inboundMcp !== undefined ? { WARDEN_INBOUND_MCP_SERVER: flags.inboundMcp } : {}),
     ...(flags.upstream !== undefined ? { WARDEN_INBOUND_UPSTREAM: flags.upstream } : {}),
     ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
+    ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
+    ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
   };
 }
 

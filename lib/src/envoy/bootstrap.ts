@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import { grpcServiceCluster, spireAgentCluster, upstreamCluster } from "./clusters.js";
 import { typed, socketAddress, type JsonObject } from "./config-json.js";
-import { agentListener } from "./listener.js";
+import { agentListener, zeroCodeListener } from "./listener.js";
 import {
   AUTHZ_CLUSTER,
   EXTPROC_CLUSTER,
@@ -42,7 +42,7 @@ export {
   type Destination,
   type SidecarParams,
 } from "./params.js";
-export { AGENT_FORWARDING_HEADERS } from "./routes.js";
+export { AGENT_FORWARDING_HEADERS, ZERO_CODE_CONTEXT_KEY, ZERO_CODE_IDENTITY_HEADERS } from "./routes.js";
 
 /** Validates the parameters (a ZodError names every wrong field) and renders the YAML. */
 export function renderSidecarBootstrap(input: SidecarParams): string {
@@ -74,7 +74,7 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
     },
     admin: { address: socketAddress(params.admin.address, params.admin.port) },
     static_resources: {
-      listeners: [agentListener(params)],
+      listeners: [agentListener(params), ...(params.zeroCode ? [zeroCodeListener(params)] : [])],
       clusters: [
         grpcServiceCluster(AUTHZ_CLUSTER, params.authz, params, params.serverIdentities?.authz),
         grpcServiceCluster(EXTPROC_CLUSTER, params.extproc, params, params.serverIdentities?.extproc),

@@ -21,10 +21,35 @@ export function agentListener(params: Params): JsonObject {
   };
 }
 
-function httpConnectionManager(params: Params): JsonObject {
+/**
+ * Zero-code mode (docs/zero-code.md): plain HTTP on loopback for the one agent this sidecar is bound
+ * to. The same routes, filters and policy as the agent listener; the identity is the bound agent's,
+ * written by this configuration into every route's ext_authz context (routes.ts), never read from the
+ * request. Whatever can reach this port acts as that agent: keep it inside the agent's network namespace.
+ */
+export function zeroCodeListener(params: Params): JsonObject {
+  const zeroCode = params.zeroCode;
+  if (zeroCode === null) throw new Error("zeroCodeListener: no zeroCode parameters");
+  return {
+    name: "zero-code",
+    address: socketAddress(zeroCode.address, zeroCode.port),
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: httpConnectionManager(params, zeroCode.agentSpiffeId),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function httpConnectionManager(params: Params, zeroCodeAgent?: string): JsonObject {
   const t = params.timeouts;
   return typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
-    stat_prefix: "agent",
+    stat_prefix: zeroCodeAgent === undefined ? "agent" : "zero_code",
     codec_type: "AUTO",
     // The agent is the edge: Envoy sets x-request-id itself and drops agent-sent x-envoy-* headers.
     // No peer may count as "internal", not even loopback; an empty cidr_ranges would mean the
@@ -48,9 +73,10 @@ function httpConnectionManager(params: Params): JsonObject {
     // Outbound: whatever the agent sent is dropped (an MCP route to a Warden sidecar writes its own).
     // Inbound: kept only on an mTLS connection, where authz-server reads it if, and only if, the
     // verified peer is a trusted Warden sidecar; a client without a certificate cannot send one.
-    forward_client_cert_details: params.inbound ? "FORWARD_ONLY" : "SANITIZE",
+    // Zero-code: no client certificate exists on that listener, and any header a client sent is dropped.
+    forward_client_cert_details: params.inbound && zeroCodeAgent === undefined ? "FORWARD_ONLY" : "SANITIZE",
     access_log: [accessLog(params.accessLogPath)],
-    route_config: routeConfig(params),
+    route_config: routeConfig(params, zeroCodeAgent),
     http_filters: [
       extAuthzFilter(params),
       ...(params.destinations.some((d) => d.kind === "mcp") ? [headerMutationFilter()] : []),

@@ -95,6 +95,20 @@ export const inboundSchema = z.object({
   resourceName: z.string().min(1).max(200).optional(),
 });
 
+/**
+ * Zero-code mode (docs/zero-code.md): one more listener, plain HTTP on loopback, serving ONE agent
+ * whose SVID this sidecar holds (`downstreamTls.svidName` is the agent's SPIFFE ID, over SDS). Its
+ * routes tell authz-server, in a context extension only Envoy's configuration writes, that the caller
+ * is `agentSpiffeId`; nothing the client sends names an identity there.
+ */
+export const zeroCodeSchema = z.object({
+  address: listenIp
+    .default("127.0.0.1")
+    .refine(isLoopback, "the zero-code listener listens on loopback only"),
+  port,
+  agentSpiffeId: z.string().regex(/^spiffe:\/\/[a-z0-9._-]+\/agent\/[^/]+$/, "spiffe://<td>/agent/<name>"),
+});
+
 /** mTLS from Envoy to our gRPC servers: Envoy's SVID (from downstreamTls) and each server's SPIFFE ID. */
 const serverIdentitiesSchema = z.object({
   authz: z.string().startsWith("spiffe://"),
@@ -141,6 +155,8 @@ export const sidecarParamsSchema = z
     serverIdentities: serverIdentitiesSchema.nullable().default(null),
     /** Inbound sidecar of one MCP server (see inboundSchema); null: the agent's outbound sidecar. */
     inbound: inboundSchema.nullable().default(null),
+    /** Zero-code listener for one agent (see zeroCodeSchema); null (the default): none. */
+    zeroCode: zeroCodeSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -168,6 +184,23 @@ export const sidecarParamsSchema = z
       if (params.destinations.length !== 1 || params.destinations[0]!.kind !== "mcp")
         issue(["destinations"], "an inbound sidecar has exactly one destination, its MCP server");
     }
+    if (params.zeroCode !== null) {
+      const agent = params.zeroCode.agentSpiffeId;
+      if (params.downstreamTls === null || params.serverIdentities === null)
+        issue(
+          ["zeroCode"],
+          "a zero-code sidecar holds its agent's SVID over SDS: set downstreamTls and serverIdentities",
+        );
+      else if (params.downstreamTls.svidName !== agent)
+        issue(
+          ["zeroCode", "agentSpiffeId"],
+          `the sidecar must hold the bound agent's SVID (downstreamTls.svidName ${agent})`,
+        );
+      if (params.inbound !== null)
+        issue(["zeroCode"], "an MCP server's inbound sidecar has no zero-code listener");
+      if (params.zeroCode.port === params.agentListener.port)
+        issue(["zeroCode", "port"], "the zero-code port must differ from the agent listener's");
+    }
     const names = new Set<string>();
     const prefixes = new Set<string>();
     for (const [index, destination] of params.destinations.entries()) {
@@ -187,3 +220,4 @@ export type DestinationConfig = z.output<typeof destinationSchema>;
 export type Endpoint = z.output<typeof endpointSchema>;
 export type DownstreamTls = z.output<typeof downstreamTlsSchema>;
 export type Inbound = z.output<typeof inboundSchema>;
+export type ZeroCode = z.output<typeof zeroCodeSchema>;

@@ -53,13 +53,41 @@ export const PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-re
  */
 export const VOUCHING_XFCC = "Hash=%DOWNSTREAM_PEER_FINGERPRINT_256%;URI=%DOWNSTREAM_PEER_URI_SAN%";
 
-export function routeConfig(params: Params): JsonObject {
+/**
+ * The context extension the zero-code listener's routes carry: the bound agent's SPIFFE ID. Only
+ * Envoy's configuration writes context extensions (a client cannot), and only that listener's routes
+ * have this one; authz-server believes it only when it runs for that agent (WARDEN_ZERO_CODE_AGENT).
+ */
+export const ZERO_CODE_CONTEXT_KEY = "zero_code_agent";
+
+/**
+ * Headers that could look like an identity to someone downstream; the zero-code listener removes
+ * any a client sends (authz-server reads none of them: the identity comes from the context extension).
+ */
+export const ZERO_CODE_IDENTITY_HEADERS: readonly string[] = [
+  "x-forwarded-client-cert",
+  "x-warden-agent",
+  "x-warden-agent-id",
+  "x-warden-spiffe-id",
+  "x-spiffe-id",
+  "x-client-cert",
+  "x-ssl-client-cert",
+];
+
+/** `zeroCodeAgent`: the route table of the zero-code listener, every route naming that agent. */
+export function routeConfig(params: Params, zeroCodeAgent?: string): JsonObject {
   const routes = params.inbound
     ? [...metadataRoutes(params.inbound), destinationRoute(params.destinations[0]!, params, "/")]
-    : [...params.destinations.map((d) => destinationRoute(d, params, d.pathPrefix)), unknownRoute()];
+    : [
+        ...params.destinations.map((d) => destinationRoute(d, params, d.pathPrefix, zeroCodeAgent)),
+        unknownRoute(),
+      ];
   return {
-    name: "agent_routes",
-    request_headers_to_remove: [...AGENT_FORWARDING_HEADERS],
+    name: zeroCodeAgent === undefined ? "agent_routes" : "zero_code_routes",
+    request_headers_to_remove: [
+      ...AGENT_FORWARDING_HEADERS,
+      ...(zeroCodeAgent === undefined ? [] : ZERO_CODE_IDENTITY_HEADERS),
+    ],
     virtual_hosts: [{ name: "destinations", domains: ["*"], routes }],
   };
 }
@@ -68,7 +96,12 @@ export function routeConfig(params: Params): JsonObject {
  * `match`: the path prefix the route takes, replaced by `/` upstream (an inbound sidecar takes `/`
  * and forwards every path as it is).
  */
-function destinationRoute(destination: DestinationConfig, params: Params, match: string): JsonObject {
+function destinationRoute(
+  destination: DestinationConfig,
+  params: Params,
+  match: string,
+  zeroCodeAgent?: string,
+): JsonObject {
   const mcp = destination.kind === "mcp";
   const towardsWarden = mcp && destination.upstream.spiffeId !== undefined;
   const checkSettings: JsonObject = {
@@ -79,6 +112,7 @@ function destinationRoute(destination: DestinationConfig, params: Params, match:
       path_prefix: match,
       // The MCP server behind this route runs its own Warden inbound sidecar (the policy reads it).
       ...(towardsWarden ? { mcp_upstream: "warden" } : {}),
+      ...(zeroCodeAgent === undefined ? {} : { [ZERO_CODE_CONTEXT_KEY]: zeroCodeAgent }),
     },
   };
   if (destination.authzRequestBody) {

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError, env, loadConfig } from "../config.js";
 import type { Destination } from "../envoy/params.js";
+import { parseZeroCode, type ZeroCodeConfig } from "./zero-code.js";
 import { MCP_SERVER_NAME, mcpServerEntries, parseMcpRoutes } from "./mcp-routes.js";
 
 /**
@@ -32,13 +33,27 @@ export const DEFAULT_PORTS = {
   inboundAdmin: 9902,
   inboundAuthz: 9003,
   inboundAuthzStatus: 9103,
+  // Zero-code mode (warden up --zero-code-agent): the bound sidecar's plain-HTTP loopback port, its
+  // mTLS listener, admin, and its authz-server.
+  zeroCode: 8090,
+  zeroCodeMtls: 10010,
+  zeroCodeAdmin: 9904,
+  zeroCodeAuthz: 9004,
+  zeroCodeAuthzStatus: 9104,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
 export type Ports = Record<PortName, number>;
 
 /** The uids our components run under when the supervisor runs as root (SPIRE tells them apart by uid). */
-export const COMPONENT_UIDS = { envoy: 10001, authz: 10002, extproc: 10003, inboundEnvoy: 10004 } as const;
+export const COMPONENT_UIDS = {
+  envoy: 10001,
+  authz: 10002,
+  extproc: 10003,
+  inboundEnvoy: 10004,
+  /** The zero-code sidecar's Envoy: the only workload given the bound agent's SVID. */
+  zeroCodeEnvoy: 10005,
+} as const;
 
 const runtimeShape = {
   WARDEN_HOME: env.path().default(".warden"),
@@ -68,6 +83,10 @@ const runtimeShape = {
   /** Its resource URI (RFC 8707): the audience of bearer tokens for it. */
   WARDEN_INBOUND_RESOURCE_URI: env.url().optional(),
   WARDEN_INBOUND_PORT: env.port(DEFAULT_PORTS.inboundMcp),
+  /** Zero-code mode (docs/zero-code.md): the one agent a bound sidecar serves plain HTTP on loopback. */
+  WARDEN_ZERO_CODE_AGENT: z.string().optional(),
+  /** Its port on 127.0.0.1 (default 8090, or its place after WARDEN_PORT_BASE). */
+  WARDEN_ZERO_CODE_PORT: z.string().optional(),
 };
 
 /** An MCP server's inbound sidecar run by warden up. */
@@ -86,6 +105,9 @@ export interface RuntimeFlags {
   inboundMcp?: string;
   upstream?: string;
   resourceUri?: string;
+  /** `--zero-code-agent`, `--zero-code-port`: override WARDEN_ZERO_CODE_*. */
+  zeroCodeAgent?: string;
+  zeroCodePort?: string;
 }
 
 export interface RuntimeConfig {
@@ -98,6 +120,8 @@ export interface RuntimeConfig {
   /** Routes of the agents' sidecar to MCP servers (`/mcp/<name>/`). */
   mcpRoutes: Destination[];
   inboundMcp: InboundMcpConfig | null;
+  /** Zero-code mode: the bound agent and its loopback port; null (the default): off. */
+  zeroCode: ZeroCodeConfig | null;
 }
 
 export function loadRuntimeConfig(
@@ -110,6 +134,8 @@ export function loadRuntimeConfig(
     ...(flags.inboundMcp !== undefined ? { WARDEN_INBOUND_MCP_SERVER: flags.inboundMcp } : {}),
     ...(flags.upstream !== undefined ? { WARDEN_INBOUND_UPSTREAM: flags.upstream } : {}),
     ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
+    ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
+    ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
   });
   let ports: Ports;
   if (c.WARDEN_PORT_BASE !== undefined) {
@@ -130,6 +156,14 @@ export function loadRuntimeConfig(
   );
   const problems = routes.ok ? [] : routes.problems.map((p) => `WARDEN_MCP_SERVERS / --mcp-server: ${p}`);
   const inbound = inboundMcpOf(c, problems);
+  const zeroCode = parseZeroCode(
+    c.WARDEN_ZERO_CODE_AGENT,
+    c.WARDEN_ZERO_CODE_PORT,
+    ports.zeroCode,
+    c.WARDEN_TRUST_DOMAIN,
+  );
+  if (!zeroCode.ok) problems.push(...zeroCode.problems);
+  else if (zeroCode.zeroCode) ports = { ...ports, zeroCode: zeroCode.zeroCode.port };
   if (problems.length > 0) throw new ConfigError(problems);
   const [host, port] = c.WARDEN_DEV_UPSTREAM?.split(":") ?? [];
   return {
@@ -140,6 +174,7 @@ export function loadRuntimeConfig(
     devUpstream: host && port ? { address: host, port: Number(port) } : null,
     mcpRoutes: routes.ok ? routes.destinations : [],
     inboundMcp: inbound,
+    zeroCode: zeroCode.ok ? zeroCode.zeroCode : null,
   };
 }
 
@@ -190,6 +225,8 @@ export function homePaths(home: string) {
     controlPlane: join(home, "control-plane"),
     inboundEnvoy: join(home, "inbound-envoy"),
     inboundAuthz: join(home, "inbound-authz"),
+    zeroCodeEnvoy: join(home, "zero-code-envoy"),
+    zeroCodeAuthz: join(home, "zero-code-authz"),
   };
 }
 

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { workloadSpiffeId } from "../spiffe/naming.js";
-import { envoyComponent, inboundEnvoyComponent } from "./components/envoy.js";
+import { envoyComponent, inboundEnvoyComponent, zeroCodeEnvoyComponent } from "./components/envoy.js";
 import {
   authzComponent,
   controlPlaneComponent,
@@ -11,7 +11,12 @@ import {
 } from "./components/node-programs.js";
 import { openBaoComponent, openBaoFiles } from "./components/openbao.js";
 import { postgresComponent, postgresUrl } from "./components/postgres.js";
-import { spireAgentComponent, spirePaths, spireServerComponent } from "./components/spire.js";
+import {
+  requireZeroCodeEntry,
+  spireAgentComponent,
+  spirePaths,
+  spireServerComponent,
+} from "./components/spire.js";
 import { COMPONENT_UIDS, homePaths, type RuntimeConfig } from "./layout.js";
 import type { SupervisorState } from "./state.js";
 import { Supervisor, type Component } from "./supervisor.js";
@@ -44,6 +49,7 @@ export function stackComponents(config: RuntimeConfig): {
   const inbound = config.inboundMcp;
   // The inbound sidecar's Envoy holds the MCP server's SVID (its own uid, its own entry).
   const inboundEnvoyId = inbound ? workloadSpiffeId(trustDomain, "mcp", inbound.server) : null;
+  const zeroCode = config.zeroCode;
   const databaseUrl = config.externalDatabaseUrl ?? postgresUrl(ports.postgres);
   const oidcIssuer = `http://127.0.0.1:${ports.oidc}`;
   const controlPlaneUrl = `http://127.0.0.1:${ports.controlPlane}`;
@@ -98,7 +104,15 @@ export function stackComponents(config: RuntimeConfig): {
       vaultClient: bao.extprocClient,
       dir: paths.extproc,
       // One extproc-server serves both sidecars on this machine.
-      allowedClients: inboundEnvoyId ? [identities.envoy, inboundEnvoyId] : undefined,
+      // (and a zero-code sidecar, which holds its bound agent's SVID).
+      allowedClients:
+        inboundEnvoyId || zeroCode
+          ? [
+              identities.envoy,
+              ...(inboundEnvoyId ? [inboundEnvoyId] : []),
+              ...(zeroCode ? [zeroCode.spiffeId] : []),
+            ]
+          : undefined,
     }),
     envoyComponent({
       dir: paths.envoy,
@@ -149,7 +163,53 @@ export function stackComponents(config: RuntimeConfig): {
           }),
         ]
       : []),
+    ...(zeroCode ? zeroCodeComponents() : []),
   ];
+
+  /**
+   * Zero-code mode: the bound agent's sidecar (its Envoy under its own uid, holding the agent's SVID)
+   * and the authz-server that believes its plain-HTTP routes; both last, once SPIRE and the control
+   * plane run, so the agent's registration can be checked first.
+   */
+  function zeroCodeComponents(): Component[] {
+    if (!zeroCode) return [];
+    const authz = authzComponent({
+      trustDomain,
+      spiffeEndpoint,
+      uid: COMPONENT_UIDS.authz,
+      databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
+      port: ports.zeroCodeAuthz,
+      statusPort: ports.zeroCodeAuthzStatus,
+      policyDir: paths.policy,
+      jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
+      dir: paths.zeroCodeAuthz,
+      zeroCode: { name: "zero-code-authz", agentSpiffeId: zeroCode.spiffeId },
+    });
+    const prepareAuthz = authz.prepare?.bind(authz);
+    authz.prepare = async () => {
+      await requireZeroCodeEntry(spire, zeroCode.agent, zeroCode.spiffeId, COMPONENT_UIDS.zeroCodeEnvoy);
+      await prepareAuthz?.();
+    };
+    return [
+      authz,
+      zeroCodeEnvoyComponent({
+        dir: paths.zeroCodeEnvoy,
+        port: ports.zeroCode,
+        mtlsPort: ports.zeroCodeMtls,
+        adminPort: ports.zeroCodeAdmin,
+        authzPort: ports.zeroCodeAuthz,
+        extprocPort: ports.extproc,
+        spireAgentSocket: spire.agentSocket,
+        trustDomain,
+        identities,
+        uid: COMPONENT_UIDS.zeroCodeEnvoy,
+        devUpstream: config.devUpstream,
+        mcpRoutes: config.mcpRoutes,
+        agent: zeroCode.agent,
+        agentSpiffeId: zeroCode.spiffeId,
+      }),
+    ];
+  }
   return {
     components,
     info: {
@@ -163,6 +223,16 @@ export function stackComponents(config: RuntimeConfig): {
       workloadEndpoint: spiffeEndpoint,
       envoySpiffeId: identities.envoy,
       ...(inbound ? { inboundMcpUrl: `https://127.0.0.1:${ports.inboundMcp}` } : {}),
+      ...(zeroCode
+        ? {
+            zeroCode: {
+              agent: zeroCode.agent,
+              spiffeId: zeroCode.spiffeId,
+              url: `http://127.0.0.1:${ports.zeroCode}`,
+              mtlsUrl: `https://127.0.0.1:${ports.zeroCodeMtls}`,
+            },
+          }
+        : {}),
     },
   };
 }

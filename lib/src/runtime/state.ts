@@ -30,6 +30,10 @@ export const supervisorStateSchema = z.object({
   envoySpiffeId: z.string(),
   /** Where an MCP server's inbound sidecar listens (warden up --inbound-mcp), when there is one. */
   inboundMcpUrl: z.string().optional(),
+  /** Zero-code mode: the bound agent and its plain-HTTP base URL on loopback (warden up --zero-code-agent). */
+  zeroCode: z
+    .object({ agent: z.string(), spiffeId: z.string(), url: z.string(), mtlsUrl: z.string() })
+    .optional(),
   components: z.array(componentStateSchema),
 });
 

@@ -50,6 +50,18 @@ export interface InboundEnvoyParams {
   authorizationServer: string;
 }
 
+/**
+ * An agent's zero-code sidecar (docs/zero-code.md): an Envoy under its own uid holding the agent's
+ * SVID, with the agents' usual mTLS listener and a plain-HTTP listener on 127.0.0.1 for that agent.
+ */
+export interface ZeroCodeEnvoyParams extends Omit<EnvoyParams, "agentPort"> {
+  agent: string;
+  agentSpiffeId: string;
+  /** The plain-HTTP loopback port, and the mTLS one (another agent calling with its own SVID). */
+  port: number;
+  mtlsPort: number;
+}
+
 /** Any rendered Envoy bootstrap, run as the sidecar runs (tests render their own). */
 export interface EnvoyLaunch {
   dir: string;
@@ -103,6 +115,37 @@ export function envoyComponent(params: EnvoyParams): Component {
           trustBundleName: trustDomainId(params.trustDomain),
         },
         serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+      }),
+  });
+}
+
+export function zeroCodeEnvoyComponent(params: ZeroCodeEnvoyParams): Component {
+  const destinations: Destination[] = [
+    ...(params.devUpstream ? devUpstreamDestinations(params.devUpstream) : providerDestinations()),
+    ...(params.mcpRoutes ?? []),
+  ];
+  return envoyLaunchComponent({
+    name: "zero-code-envoy",
+    dir: params.dir,
+    agentPort: params.mtlsPort,
+    adminPort: params.adminPort,
+    uid: params.uid,
+    bootstrap: (accessLogPath) =>
+      renderSidecarBootstrap({
+        nodeId: `warden-zero-code-${params.agent}`,
+        agentListener: { port: params.mtlsPort },
+        admin: { port: params.adminPort },
+        authz: { address: "127.0.0.1", port: params.authzPort },
+        extproc: { address: "127.0.0.1", port: params.extprocPort },
+        destinations,
+        accessLogPath,
+        downstreamTls: {
+          spireAgentSocket: params.spireAgentSocket,
+          svidName: params.agentSpiffeId,
+          trustBundleName: trustDomainId(params.trustDomain),
+        },
+        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+        zeroCode: { address: "127.0.0.1", port: params.port, agentSpiffeId: params.agentSpiffeId },
       }),
   });
 }

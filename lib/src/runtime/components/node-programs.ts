@@ -200,14 +200,21 @@ export function authzComponent(
      * from the supervisor's own environment leaks in).
      */
     inbound?: { name: string; server: string; resourceUri: string; envoySpiffeId: string };
+    /**
+     * The authz-server of an agent's zero-code sidecar (WARDEN_ZERO_CODE_AGENT): it answers only that
+     * sidecar's Envoy, which holds the agent's SVID, and believes its zero-code routes.
+     */
+    zeroCode?: { name: string; agentSpiffeId: string };
   },
 ): Component {
   let bundle = "";
   let publicKey = "";
   const readyUrl = `http://127.0.0.1:${params.statusPort}/readyz`;
   const inbound = params.inbound;
+  const zeroCode = params.zeroCode;
+  const name = inbound?.name ?? zeroCode?.name ?? "authz-server";
   return nodeProgramComponent({
-    name: inbound?.name ?? "authz-server",
+    name,
     args: [distMain("authz-server")],
     ports: { grpc: params.port, status: params.statusPort },
     uid: params.uid,
@@ -231,9 +238,10 @@ export function authzComponent(
       WARDEN_INBOUND_MCP_SERVER: inbound?.server ?? "",
       WARDEN_INBOUND_RESOURCE_URI: inbound?.resourceUri ?? "",
       WARDEN_INBOUND_TRUSTED_SIDECARS: "",
-      WARDEN_ALLOWED_CLIENT_IDS: inbound?.envoySpiffeId ?? "",
+      WARDEN_ALLOWED_CLIENT_IDS: inbound?.envoySpiffeId ?? zeroCode?.agentSpiffeId ?? "",
+      WARDEN_ZERO_CODE_AGENT: zeroCode?.agentSpiffeId ?? "",
     }),
-    readiness: `${inbound?.name ?? "authz-server"} ready (policy loaded)`,
+    readiness: `${name} ready (policy loaded)`,
     serving: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
     readyTimeoutMs: 60_000,
   });

@@ -180,3 +180,28 @@ export function spireAgentComponent(
     healthy,
   };
 }
+
+/**
+ * Zero-code mode: the bound agent must be registered, with a SPIRE entry that gives its SVID to the
+ * zero-code sidecar's uid (`warden agent add <name> --selector unix:uid:<uid>` makes it). Throws a
+ * message that says what to run when it is not.
+ */
+export async function requireZeroCodeEntry(
+  paths: SpirePaths,
+  agent: string,
+  spiffeId: string,
+  uid: number,
+): Promise<void> {
+  const registrar = new SpireRegistrar({
+    serverSocketPath: paths.serverSocket,
+    serverBinary: toolPath("spire-server"),
+  });
+  const entries = await registrar.list({ spiffeId });
+  const selector = `unix:uid:${uid}`;
+  if (entries.some((e) => e.selectors.length === 1 && e.selectors[0] === selector)) return;
+  throw new Error(
+    entries.length === 0
+      ? `zero-code agent "${agent}" is not registered (no SPIRE entry for ${spiffeId}): register it for its zero-code sidecar with \`warden agent add ${agent} --selector ${selector} ...\`, then run warden up --zero-code-agent ${agent} again`
+      : `zero-code agent "${agent}" is registered, but not for its zero-code sidecar: its SPIRE entries select ${entries.map((e) => e.selectors.join("+")).join(", ")}; the sidecar needs exactly ${selector} (warden agent add ${agent} --selector ${selector})`,
+  );
+}
