@@ -17,7 +17,7 @@ from .identity import SvidSource
 from .retry import AsyncRetryTransport, RetryPolicy, RetryTransport
 
 DELEGATION_HEADER = "x-warden-delegation"
-DEFAULT_SIDECAR_URL = "https://127.0.0.1:15000"
+DEFAULT_SIDECAR_URL = "https://127.0.0.1:10000"
 DEFAULT_TRUST_DOMAIN = "warden.local"
 
 

@@ -1,0 +1,229 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
+import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
+import { ensureBuilt } from "../harness/stack.js";
+import { startAnthropicStub } from "../stubs/llm-anthropic.js";
+import { startOpenAiStub } from "../stubs/llm-openai.js";
+import type { LlmStub } from "../stubs/llm-stub-server.js";
+import { listen } from "../stubs/stub-http.js";
+import { CLI, connectSvidAgent, freePortBase, postChat, runWardenCli, type CliResult } from "./local-stack-fixture.js";
+
+/**
+ * The Python SDK (sdk/python, agent_warden) against the real stack as `warden up` starts it: SPIRE's
+ * Workload API gives the SVID, Envoy verifies it, authz-server and extproc-server decide and inject
+ * the OpenBao-held keys. Only the LLM providers are stubs. The pytest suites under
+ * sdk/python/tests/stack run as the agent (this process's uid), with the sidecar's URL and SPIFFE ID
+ * and the Workload API socket in their environment, as a user would configure them.
+ */
+const PYTHON = join(REPO_ROOT, ".tools", "venv", "bin", "python");
+const SDK = join(REPO_ROOT, "sdk", "python");
+const OPENAI_KEY = "sk-vault-openai-sdk-python-1f2e3d";
+const ANTHROPIC_KEY = "sk-ant-vault-sdk-python-4c5b6a";
+const CHECKLIST =
+  "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+let openai: LlmStub;
+let anthropic: LlmStub;
+let router: Server;
+let agentId: string;
+let state: SupervisorState;
+const figures: Record<string, unknown> = {};
+
+function warden(args: string[], input?: string): Promise<CliResult> {
+  return runWardenCli(args, env, input);
+}
+
+async function ok(args: string[], input?: string): Promise<CliResult> {
+  const result = await warden(args, input);
+  if (result.code !== 0) throw new Error(`warden ${args.join(" ")}: ${result.stderr}${result.stdout}`);
+  return result;
+}
+
+/** One loopback port for WARDEN_DEV_UPSTREAM: Anthropic's path to its stub, the rest to OpenAI's. */
+async function startRouter(): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const target = req.url?.startsWith("/v1/messages") ? anthropic : openai;
+    const upstream = httpRequest(
+      { host: "127.0.0.1", port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  return { server, port: await listen(server, "127.0.0.1") };
+}
+
+interface PytestRun {
+  code: number;
+  output: string;
+}
+
+function pytest(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<PytestRun> {
+  return new Promise((resolve) => {
+    execFile(
+      PYTHON,
+      ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", ...args],
+      {
+        cwd: SDK,
+        timeout: 240_000,
+        env: {
+          ...process.env,
+          PYTHONPATH: SDK,
+          PYTHONDONTWRITEBYTECODE: "1",
+          WARDEN_SDK_STACK: "1",
+          WARDEN_SIDECAR_URL: state.agentUrl,
+          WARDEN_SIDECAR_SPIFFE_ID: state.envoySpiffeId,
+          SPIFFE_ENDPOINT_SOCKET: state.workloadEndpoint,
+          ...extraEnv,
+        },
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: stdout + stderr }),
+    );
+  });
+}
+
+/** "12 passed" → 12, from pytest's summary line. */
+function count(output: string, what: string): number {
+  return Number(new RegExp(`(\\d+) ${what}`).exec(output)?.[1] ?? 0);
+}
+
+beforeAll(async () => {
+  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run scripts/setup`);
+  ensureBuilt([CLI], ["lib/src", "control-plane/src", "authz-server/src", "extproc-server/src"]);
+  home = mkdtempSync(join(tmpdir(), "sdkpy-"));
+  openai = await startOpenAiStub({ validKeys: () => [OPENAI_KEY] });
+  anthropic = await startAnthropicStub({ validKeys: () => [ANTHROPIC_KEY] });
+  const routed = await startRouter();
+  router = routed.server;
+  env = {
+    ...process.env,
+    WARDEN_HOME: home,
+    WARDEN_PORT_BASE: String(await freePortBase()),
+    WARDEN_DEV_UPSTREAM: `127.0.0.1:${routed.port}`,
+    WARDEN_API_URL: "",
+    WARDEN_TOKEN: "",
+    WARDEN_TOKEN_FILE: "",
+  };
+  await ok(["up", "--detach"]);
+  state = supervisorStateSchema.parse(JSON.parse((await ok(["status", "--json"])).stdout));
+  await ok(["login"]);
+  await ok(["llm-key", "set", "openai"], `${OPENAI_KEY}\n`);
+  await ok(["llm-key", "set", "anthropic"], `${ANTHROPIC_KEY}\n`);
+  const added = await ok([
+    "agent",
+    "add",
+    "sdk-python-agent",
+    "--selector",
+    `unix:uid:${process.getuid?.() ?? 0}`,
+    "--image-digest",
+    `sha256:${"d".repeat(64)}`,
+    "--checklist",
+    CHECKLIST,
+    "--json",
+  ]);
+  const { agent, attestation } = JSON.parse(added.stdout) as {
+    agent: { id: string };
+    attestation: { id: string };
+  };
+  agentId = agent.id;
+  figures.attestation = attestation.id;
+}, 300_000);
+
+afterAll(async () => {
+  if (env) await warden(["down"]);
+  await Promise.all([openai?.close(), anthropic?.close()]);
+  await new Promise((resolve) => (router ? router.close(resolve) : resolve(undefined)));
+  if (home) rmSync(home, { recursive: true, force: true });
+  process.stdout.write(`sdk-python figures: ${JSON.stringify(figures)}\n`);
+}, TEARDOWN_TIMEOUT_MS);
+
+test("before KYA approval the SDK raises KyaError (kya_pending, 403, a decision id)", async () => {
+  const run = await pytest(["tests/stack/test_unapproved.py"], { WARDEN_SDK_PHASE: "unapproved" });
+  expect(run.output).toMatch(/1 passed/);
+  expect(run.code).toBe(0);
+}, 120_000);
+
+test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streaming, delegation, typed refusals, README)", async () => {
+  await ok(["login", "--user", "reviewer"]);
+  await ok(["kya", "approve", String(figures.attestation), "--level", "2", "--capability", "llm:chat"]);
+  // The approval reached authz-server: a call with the SVID from this process passes.
+  const probe = await connectSvidAgent(state.workloadEndpoint, state.envoySpiffeId);
+  try {
+    await waitFor("the approval to be enforced", async () => (await postChat(probe.client, state.agentUrl)).status === 200, 30_000);
+  } finally {
+    probe.close();
+  }
+  await ok(["login"]);
+  const granted = await warden([
+    "delegation",
+    "grant",
+    "--agent",
+    agentId,
+    "--scope",
+    "openai:chat",
+    "--ttl",
+    "1h",
+    "--json",
+  ]);
+  figures.delegationGrant = granted.code === 0 ? "granted" : `${granted.stderr}${granted.stdout}`.slice(0, 300);
+  const token = granted.code === 0 ? (JSON.parse(granted.stdout) as { token: string }).token : "";
+  const started = Date.now();
+  const run = await pytest(["tests/stack", "tests/test_readme.py"], {
+    WARDEN_SDK_PHASE: "approved",
+    WARDEN_DELEGATION_TOKEN: token,
+  });
+  figures.pytestMs = Date.now() - started;
+  figures.passed = count(run.output, "passed");
+  figures.skipped = count(run.output, "skipped");
+  if (run.code !== 0) process.stdout.write(run.output);
+  expect(run.code).toBe(0);
+  expect(count(run.output, "failed")).toBe(0);
+  expect(figures.passed).toBeGreaterThanOrEqual(10);
+  // Warden injected the OpenBao-held keys: what reached the providers is theirs, never the SDK's placeholder.
+  expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+  expect(anthropic.requests.some((r) => r.headers["x-api-key"] === ANTHROPIC_KEY)).toBe(true);
+  expect(JSON.stringify([...openai.requests, ...anthropic.requests].map((r) => r.headers))).not.toContain(
+    "warden-injects-the-key",
+  );
+}, 300_000);
+
+test("the rotation check script calls through the sidecar and reports its figures as JSON", async () => {
+  const run = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(
+      PYTHON,
+      [join(SDK, "tests", "rotation_check.py"), "--seconds", "5", "--interval-ms", "100"],
+      {
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          PYTHONPATH: SDK,
+          PYTHONDONTWRITEBYTECODE: "1",
+          WARDEN_SIDECAR_URL: state.agentUrl,
+          WARDEN_SIDECAR_SPIFFE_ID: state.envoySpiffeId,
+          SPIFFE_ENDPOINT_SOCKET: state.workloadEndpoint,
+        },
+      },
+      (error, stdout) => resolve({ code: error ? 1 : 0, stdout }),
+    );
+  });
+  const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as {
+    calls: number;
+    failures: number;
+    serials: string[];
+  };
+  figures.rotationCheck = summary;
+  expect(run.code).toBe(0);
+  expect(summary.calls).toBeGreaterThanOrEqual(10);
+  expect(summary.failures).toBe(0);
+  expect(summary.serials.length).toBeGreaterThanOrEqual(1);
+}, 90_000);
