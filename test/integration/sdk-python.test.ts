@@ -10,7 +10,14 @@ import { startAnthropicStub } from "../stubs/llm-anthropic.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
 import { listen } from "../stubs/stub-http.js";
-import { CLI, connectSvidAgent, freePortBase, postChat, runWardenCli, type CliResult } from "./local-stack-fixture.js";
+import {
+  CLI,
+  connectSvidAgent,
+  freePortBase,
+  postChat,
+  runWardenCli,
+  type CliResult,
+} from "./local-stack-fixture.js";
 
 /**
  * The Python SDK (sdk/python, agent_warden) against the real stack as `warden up` starts it: SPIRE's
@@ -87,7 +94,10 @@ function pytest(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Pytes
         },
       },
       (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: stdout + stderr }),
+        resolve({
+          code: error ? Number((error as { code?: unknown }).code ?? 1) : 0,
+          output: stdout + stderr,
+        }),
     );
   });
 }
@@ -129,6 +139,10 @@ beforeAll(async () => {
     `sha256:${"d".repeat(64)}`,
     "--checklist",
     CHECKLIST,
+    "--capabilities",
+    "llm:chat",
+    "--capabilities",
+    "google-drive:read",
     "--json",
   ]);
   const { agent, attestation } = JSON.parse(added.stdout) as {
@@ -155,32 +169,53 @@ test("before KYA approval the SDK raises KyaError (kya_pending, 403, a decision 
 
 test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streaming, delegation, typed refusals, README)", async () => {
   await ok(["login", "--user", "reviewer"]);
-  await ok(["kya", "approve", String(figures.attestation), "--level", "2", "--capability", "llm:chat"]);
+  await ok([
+    "kya",
+    "approve",
+    String(figures.attestation),
+    "--level",
+    "2",
+    "--capability",
+    "llm:chat",
+    "--capability",
+    "google-drive:read",
+  ]);
   // The approval reached authz-server: a call with the SVID from this process passes.
   const probe = await connectSvidAgent(state.workloadEndpoint, state.envoySpiffeId);
   try {
-    await waitFor("the approval to be enforced", async () => (await postChat(probe.client, state.agentUrl)).status === 200, 30_000);
+    await waitFor(
+      "the approval to be enforced",
+      async () => (await postChat(probe.client, state.agentUrl)).status === 200,
+      30_000,
+    );
   } finally {
     probe.close();
   }
-  await ok(["login"]);
-  const granted = await warden([
-    "delegation",
-    "grant",
-    "--agent",
-    agentId,
-    "--scope",
-    "openai:chat",
-    "--ttl",
-    "1h",
-    "--json",
-  ]);
-  figures.delegationGrant = granted.code === 0 ? "granted" : `${granted.stderr}${granted.stdout}`.slice(0, 300);
-  const token = granted.code === 0 ? (JSON.parse(granted.stdout) as { token: string }).token : "";
+  await ok(["login", "--user", "user"]); // tenant default: the agent's
+  // A user's delegation to this agent, and a second one limited to another service.
+  const grant = async (...extra: string[]): Promise<string> => {
+    const granted = await warden([
+      "delegations",
+      "grant",
+      "--agent",
+      agentId,
+      "--scope",
+      "google-drive:read",
+      "--ttl",
+      "1h",
+      ...extra,
+      "--json",
+    ]);
+    if (granted.code !== 0) throw new Error(`delegations grant: ${granted.stderr}${granted.stdout}`);
+    return (JSON.parse(granted.stdout) as { token: string }).token;
+  };
+  const token = await grant();
+  const narrowToken = await grant("--destination", "google-drive");
   const started = Date.now();
   const run = await pytest(["tests/stack", "tests/test_readme.py"], {
     WARDEN_SDK_PHASE: "approved",
     WARDEN_DELEGATION_TOKEN: token,
+    WARDEN_DELEGATION_TOKEN_NARROW: narrowToken,
   });
   figures.pytestMs = Date.now() - started;
   figures.passed = count(run.output, "passed");

@@ -121,15 +121,21 @@ def test_an_unknown_route_is_refused_as_policy_denied(warden: Warden) -> None:
 
 
 def test_delegation_on_behalf_of_a_user(warden: Warden) -> None:
-    token = os.environ.get("WARDEN_DELEGATION_TOKEN", "")
-    # A malformed token is a DelegationError, never a silent pass without the user.
+    # The user's delegation rides along and the call passes as made on the user's behalf.
+    with warden.on_behalf_of(os.environ["WARDEN_DELEGATION_TOKEN"]).httpx() as http:
+        response = http.post("/openai/v1/chat/completions", json=CHAT)
+    assert response.status_code == 200, response.text
+
+
+def test_delegation_refusals_are_delegation_errors(warden: Warden) -> None:
+    # A delegation limited to another service does not cover this call.
+    with warden.on_behalf_of(os.environ["WARDEN_DELEGATION_TOKEN_NARROW"]).httpx() as http:
+        with pytest.raises(DelegationError) as info:
+            raise_for_warden(http.post("/openai/v1/chat/completions", json=CHAT))
+    assert info.value.reason == "delegation_destination_not_allowed"
+    assert info.value.decision_id
+    # A malformed token is refused too, never passed on without the user.
     with warden.on_behalf_of("not-a-delegation-token").httpx() as http:
         with pytest.raises(DelegationError) as info:
             raise_for_warden(http.post("/openai/v1/chat/completions", json=CHAT))
     assert info.value.reason.startswith("delegation_")
-    assert info.value.decision_id
-    if not token:
-        pytest.skip("no delegation token was granted to this agent")
-    with warden.on_behalf_of(token).httpx() as http:
-        response = http.post("/openai/v1/chat/completions", json=CHAT)
-    assert response.status_code == 200, response.text
