@@ -1,13 +1,15 @@
 """Calls through the sidecar for a while with the SDK, across SVID rotations; prints a JSON summary.
 
 Usage:
-  rotation_check.py [--seconds 180] [--interval-ms 250] [--path /openai/v1/chat/completions]
+  rotation_check.py [--seconds 180] [--interval-ms 250] [--path /openai/v1/chat/completions] [--method POST|GET] [--fresh-every 5]
 
 Environment: WARDEN_SIDECAR_URL, WARDEN_SIDECAR_SPIFFE_ID (or WARDEN_TRUST_DOMAIN),
 SPIFFE_ENDPOINT_SOCKET; sdk/python on PYTHONPATH (scripts/setup puts it on the tools venv's path).
 
-Each call is a chat completion (POST, JSON) through one long-lived httpx2 client, so pooled
-connections and new ones both happen while the SVID rotates. A call fails when it raises or does not
+Each call is a chat completion (POST, JSON; --method GET sends no body, e.g. --path /openai/v1/models)
+through one long-lived httpx2 client (its pooled
+connection), and every --fresh-every'th call through a new client (a new TLS handshake with the
+current SVID: a stale, expired SVID would fail there). A call fails when it raises or does not
 answer 200. The last line of stdout is the summary:
   {"calls": N, "failures": N, "serials": ["<hex>", ...], "rotations": N, "spiffe_id": "...",
    "seconds": S, "errors": ["<first few failures>"]}
@@ -24,9 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx2  # noqa: E402
+
 from agent_warden import Warden  # noqa: E402
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "rotation check"}]}
+
+
+def call(http: httpx2.Client, args: argparse.Namespace) -> httpx2.Response:
+    if args.method == "GET":
+        return http.get(args.path)
+    return http.post(args.path, json=CHAT)
 
 
 def main() -> int:
@@ -34,6 +44,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--interval-ms", type=int, default=250)
     parser.add_argument("--path", default="/openai/v1/chat/completions")
+    parser.add_argument("--method", choices=("POST", "GET"), default="POST")
+    parser.add_argument("--fresh-every", type=int, default=5)
     args = parser.parse_args()
 
     calls = failures = 0
@@ -43,7 +55,11 @@ def main() -> int:
         while time.monotonic() - started < args.seconds:
             calls += 1
             try:
-                response = http.post(args.path, json=CHAT)
+                if args.fresh_every > 0 and calls % args.fresh_every == 0:
+                    with warden.httpx() as fresh:
+                        response = call(fresh, args)
+                else:
+                    response = call(http, args)
                 if response.status_code != 200:
                     failures += 1
                     errors.append(f"{response.status_code} {response.text[:200]}")
