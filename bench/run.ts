@@ -1,18 +1,23 @@
 /**
  * `npm run bench -- <suite>`: authz, path, sse, revocation, scale, all; `audit` (the decision audit's
- * cost, needs only scripts/setup); `smoke` (the seconds-long CI
+ * cost, needs only scripts/setup); `mcp` (MCP tools/call through the sidecar vs direct at 200 rps,
+ * needs only scripts/setup; `--smoke` for a short unsaved run); `smoke` (the seconds-long CI
  * check, no bench tools needed) and `report` (docs/benchmarks.md table and charts from
  * bench/results/). Option --profile (authz, path, sse): CPU profiles even when the targets are met.
  * See docs/benchmarks.md.
  */
 import { reportSuite } from "./src/report/report.js";
 import { auditSuite } from "./src/suites/audit.js";
+import { mcpSuite } from "./src/suites/mcp.js";
 import { authzSuite } from "./src/suites/authz.js";
 import { pathSuite } from "./src/suites/path.js";
 import { revocationSuite } from "./src/suites/revocation.js";
 import { scaleSuite } from "./src/suites/scale.js";
 import { smokeSuite } from "./src/suites/smoke.js";
 import { sseSuite } from "./src/suites/sse.js";
+import { tailSuite } from "./src/suites/tail.js";
+import { coresSuite } from "./src/suites/cores.js";
+import { realPathSuite } from "./src/suites/realpath.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -25,6 +30,10 @@ const SUITES: Record<string, Suite> = {
   scale: () => scaleSuite(),
   smoke: () => smokeSuite(),
   audit: (args) => auditSuite({ profile: args.includes("--profile") }),
+  tail: () => tailSuite(),
+  cores: () => coresSuite(),
+  realpath: (args) => realPathSuite({ profile: args.includes("--profile") }),
+  mcp: (args) => mcpSuite({ smoke: args.includes("--smoke") }),
   report: async () => {
     await reportSuite();
     return undefined;
