@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runti
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startAnthropicStub } from "../stubs/llm-anthropic.js";
+import { startMcpFilesServer, type McpFilesServer } from "../stubs/mcp-files-server.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
 import { listen } from "../stubs/stub-http.js";
@@ -33,6 +34,25 @@ const PYTHON = join(REPO_ROOT, ".tools", "venv", "bin", "python");
 const SDK = join(REPO_ROOT, "sdk", "python");
 const OPENAI_KEY = "sk-vault-openai-sdk-python-1f2e3d";
 const ANTHROPIC_KEY = "sk-ant-vault-sdk-python-4c5b6a";
+/** What the agent's KYA verifies: chat, the Drive scope its user delegates, the MCP server and its tools. */
+const CAPABILITIES = [
+  "llm:chat",
+  "google-drive:read",
+  "mcp:files",
+  "mcp:read_file",
+  "mcp:delete_file",
+  "mcp:share_file",
+];
+/** The `files` server owner's rules: read freely, never delete, share only with a person's approval. */
+const TOOL_RULES = {
+  default: "deny",
+  tools: {
+    read_file: { agents: ["*"] },
+    delete_file: { deny: true },
+    share_file: { agents: ["*"], approval: "required" },
+  },
+  resources: { "file:///*": { agents: ["*"] } },
+};
 const CHECKLIST =
   "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 
@@ -41,6 +61,7 @@ let env: NodeJS.ProcessEnv;
 let openai: LlmStub;
 let anthropic: LlmStub;
 let router: Server;
+let files: McpFilesServer;
 let agentId: string;
 let state: SupervisorState;
 const figures: Record<string, unknown> = {};
@@ -118,6 +139,7 @@ beforeAll(async () => {
   anthropic = await startAnthropicStub({ validKeys: () => [ANTHROPIC_KEY] });
   const routed = await startRouter();
   router = routed.server;
+  files = await startMcpFilesServer();
   env = {
     ...process.env,
     WARDEN_HOME: home,
@@ -127,7 +149,7 @@ beforeAll(async () => {
     WARDEN_TOKEN: "",
     WARDEN_TOKEN_FILE: "",
   };
-  await ok(["up", "--detach"]);
+  await ok(["up", "--detach", "--mcp-server", `files=http://127.0.0.1:${files.port}`]);
   state = supervisorStateSchema.parse(JSON.parse((await ok(["status", "--json"])).stdout));
   await ok(["login"]);
   await ok(["llm-key", "set", "openai"], `${OPENAI_KEY}\n`);
@@ -142,10 +164,7 @@ beforeAll(async () => {
     `sha256:${"d".repeat(64)}`,
     "--checklist",
     CHECKLIST,
-    "--capabilities",
-    "llm:chat",
-    "--capabilities",
-    "google-drive:read",
+    ...CAPABILITIES.flatMap((capability) => ["--capabilities", capability]),
     "--json",
   ]);
   const { agent, attestation } = JSON.parse(added.stdout) as {
@@ -153,16 +172,42 @@ beforeAll(async () => {
     attestation: { id: string };
   };
   agentId = agent.id;
+  await ok([
+    "mcp-servers",
+    "create",
+    "--name",
+    "files",
+    "--tenant",
+    "default",
+    "--team",
+    "default",
+    "--type",
+    "file-store",
+    "--environment",
+    "development",
+  ]);
+  const rules = join(home, "files-rules.json");
+  writeFileSync(rules, JSON.stringify(TOOL_RULES));
+  await ok(["mcp", "rules", "set", "files", "--file", rules]);
   figures.attestation = attestation.id;
 }, 300_000);
 
 afterAll(async () => {
   if (env) await warden(["down"]);
-  await Promise.all([openai?.close(), anthropic?.close()]);
+  await Promise.all([openai?.close(), anthropic?.close(), files?.close()]);
   await new Promise((resolve) => (router ? router.close(resolve) : resolve(undefined)));
   if (home) rmSync(home, { recursive: true, force: true });
   process.stdout.write(`sdk-python figures: ${JSON.stringify(figures)}\n`);
 }, TEARDOWN_TIMEOUT_MS);
+
+test("offline suites: SPIFFE-ID verification, rotation, every reason's typed error, retries", async () => {
+  const run = await pytest(["tests", "--ignore=tests/stack"], { WARDEN_SDK_STACK: "" });
+  figures.offlinePassed = count(run.output, "passed");
+  if (run.code !== 0) process.stdout.write(run.output);
+  expect(run.code).toBe(0);
+  // Every reason of sdk/reasons.json in five refusal shapes, plus the TLS, retry and README checks.
+  expect(figures.offlinePassed).toBeGreaterThanOrEqual(80);
+}, 120_000);
 
 test("before KYA approval the SDK raises KyaError (kya_pending, 403, a decision id)", async () => {
   const run = await pytest(["tests/stack/test_unapproved.py"], { WARDEN_SDK_PHASE: "unapproved" });
@@ -178,10 +223,7 @@ test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streamin
     String(figures.attestation),
     "--level",
     "2",
-    "--capability",
-    "llm:chat",
-    "--capability",
-    "google-drive:read",
+    ...CAPABILITIES.flatMap((capability) => ["--capability", capability]),
   ]);
   // The approval reached authz-server: a call with the SVID from this process passes.
   const probe = await connectSvidAgent(state.workloadEndpoint, state.envoySpiffeId);
@@ -219,6 +261,7 @@ test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streamin
     WARDEN_SDK_PHASE: "approved",
     WARDEN_DELEGATION_TOKEN: token,
     WARDEN_DELEGATION_TOKEN_NARROW: narrowToken,
+    WARDEN_SDK_MCP_SERVER: "files",
   });
   figures.pytestMs = Date.now() - started;
   figures.passed = count(run.output, "passed");
@@ -226,7 +269,11 @@ test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streamin
   if (run.code !== 0) process.stdout.write(run.output);
   expect(run.code).toBe(0);
   expect(count(run.output, "failed")).toBe(0);
-  expect(figures.passed).toBeGreaterThanOrEqual(10);
+  expect(figures.passed).toBeGreaterThanOrEqual(14);
+  // The MCP server saw the allowed calls and never the forbidden or held ones.
+  expect(files.callsOf("read_file")).toBeGreaterThanOrEqual(1);
+  expect(files.callsOf("delete_file")).toBe(0);
+  expect(files.callsOf("share_file")).toBe(0);
   // Warden injected the OpenBao-held keys: what reached the providers is theirs, never the SDK's placeholder.
   expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
   expect(anthropic.requests.some((r) => r.headers["x-api-key"] === ANTHROPIC_KEY)).toBe(true);

@@ -164,14 +164,14 @@ class Warden:
         )
 
     # -- MCP ------------------------------------------------------------------------------------
-    def mcp_url(self, server: str) -> str:
-        """The sidecar's route to the registered MCP server `server`."""
+    def mcp_url(self, server: str, path: str = "mcp") -> str:
+        """The sidecar's route to the registered MCP server `server`: /mcp/<server>/<the server's path>."""
         if not server or "/" in server:
             raise ValueError(f"not an MCP server name: {server!r}")
-        return self.url(f"mcp/{server}/")
+        return self.url(f"mcp/{server}/{path.lstrip('/')}")
 
-    def mcp_session(self, server: str, **kwargs: Any) -> Any:
+    def mcp_session(self, server: str, *, path: str = "mcp", **kwargs: Any) -> Any:
         """An async context manager yielding an initialized mcp.ClientSession on `server` via the sidecar."""
         from .mcp_client import open_session
 
-        return open_session(self, server, **kwargs)
+        return open_session(self, server, path=path, **kwargs)

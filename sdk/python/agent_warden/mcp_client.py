@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 def _typed(exc: BaseException) -> Optional[WardenError]:
     """The WardenError behind an exception the mcp SDK raised (also inside an exception group)."""
+    if isinstance(exc, WardenError):
+        return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
             typed = _typed(inner)
@@ -39,7 +41,9 @@ def _typed(exc: BaseException) -> Optional[WardenError]:
 
 
 @asynccontextmanager
-async def open_session(warden: "Warden", server: str, **session_kwargs: Any) -> AsyncIterator["ClientSession"]:
+async def open_session(
+    warden: "Warden", server: str, *, path: str = "mcp", **session_kwargs: Any
+) -> AsyncIterator["ClientSession"]:
     """An initialized mcp.ClientSession on `server` through the sidecar; refusals raise WardenError."""
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
@@ -48,14 +52,14 @@ async def open_session(warden: "Warden", server: str, **session_kwargs: Any) -> 
     http = warden.async_httpx(timeout=httpx2.Timeout(30.0, read=300.0))
     try:
         async with http:
-            async with streamable_http_client(warden.mcp_url(server), http_client=http) as (read, write):
+            async with streamable_http_client(warden.mcp_url(server, path), http_client=http) as (read, write):
                 async with ClientSession(read, write, **session_kwargs) as session:
                     await session.initialize()
                     yield session
-    except WardenError:
-        raise
     except BaseException as exc:  # noqa: BLE001 - translated when it is a Warden refusal
         typed = _typed(exc)
+        if typed is exc:
+            raise
         if typed is not None:
             raise typed from exc
         raise
