@@ -66,3 +66,10 @@ def test_delegation_header_rides_on_every_call_of_the_view(ca: Ca, server: TlsSe
     assert "x-warden-delegation" not in {k.lower() for k in server.seen_headers[1]}
     with pytest.raises(ValueError):
         warden.on_behalf_of("a\r\nx: y")
+
+
+def test_a_post_with_a_json_body_is_replayed_after_a_503(ca: Ca, server: TlsServer) -> None:
+    warden = Warden(StaticSource(ca), server.url, retry=RetryPolicy(base_delay=0.01))  # type: ignore[arg-type]
+    with warden.httpx() as http:
+        response = http.post("/refuse?status=503&reason=unavailable&times=2", json={"model": "m"})
+    assert response.json() == {"ok": True, "attempts": 3}

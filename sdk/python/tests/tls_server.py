@@ -3,7 +3,7 @@
 It requires a client certificate from the CA, and answers:
   GET /whoami             {"serial": <client cert serial hex>, "uris": [...]}
   GET /slow?ms=N          the same, N ms later
-  GET /refuse?status=S&reason=R&after=A&times=K   Warden's error body with status S (Retry-After A)
+  GET|POST /refuse?status=S&reason=R&after=A&times=K   Warden's error body with status S (Retry-After A)
                           for the first K calls of that reason, then 200 {"ok": true}
 """
 
@@ -67,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(int(query.get("status", "429")), body, headers)
             return self._send(200, {"ok": True, "attempts": count + 1})
         self._send(404, {"error": {"code": "not_found", "message": "no route"}})
+
+    def do_POST(self) -> None:  # noqa: N802 - the body is read and dropped; the answer is GET's
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.do_GET()
 
 
 class _Server(ThreadingHTTPServer):
