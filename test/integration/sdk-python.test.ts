@@ -330,7 +330,8 @@ test("the rotation check script calls through the sidecar and reports its figure
 /**
  * The agent's entry re-registered with a 60 s X.509-SVID TTL: SPIRE rotates it about every 30 s
  * while the SDK keeps calling. Long (WARDEN_ROTATION_MS, 3 minutes by default): only with
- * WARDEN_LONG_TESTS=1 (test/integration/sdk-rotation.test.ts runs the same script in CI).
+ * WARDEN_LONG_TESTS=1 (the SDK rotation suite runs the same script in CI). Runs after the approval
+ * above (the whole file, not `-t` alone: without the approval every call is kya_pending).
  */
 (process.env.WARDEN_LONG_TESTS === "1" ? test : test.skip)(
   "60 s SVIDs: calls keep passing across rotations with 0 failures",
