@@ -18,11 +18,15 @@ from .errors import (
     from_exception,
     raise_for_warden,
 )
+from .iam import AccessToken, TokenService, register_agent
 from .mcp_client import call_skill, get_data, write_data
 from .retry import RetryPolicy
 from .tls import SpiffeIdMismatch
 
 __all__ = [
+    "AccessToken",
+    "TokenService",
+    "register_agent",
     "DELEGATION_HEADER",
     "AgentStatusError",
     "ApprovalRequiredError",

@@ -294,7 +294,11 @@ def error_from_body(
     jsonrpc_code: Optional[int] = None
     if isinstance(body, Mapping):
         error = body.get("error")
-        if isinstance(error, Mapping):
+        if isinstance(error, str):  # OAuth 2.0 (RFC 6749 §5.2): {"error": code, "error_description"}
+            reason = error
+            message = _str_or_none(body.get("error_description")) or ""
+            decision_id = _str_or_none(body.get("decision_id")) or decision_id
+        elif isinstance(error, Mapping):
             data = error.get("data")
             if isinstance(data, Mapping):  # JSON-RPC
                 rpc_code = error.get("code")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from spiffe import X509Source
 
@@ -35,18 +35,35 @@ class SvidSource:
         *,
         socket: Optional[str] = None,
         timeout: float = 30.0,
+        spiffe_id: Optional[str] = None,
     ) -> None:
+        """`spiffe_id` picks this workload's SVID when the Workload API gives the process several."""
         self.expected_sidecar_id = expected_sidecar_id
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self.serials_seen: list[str] = []
-        self._source = X509Source(socket_path=_socket_endpoint(socket), timeout_in_seconds=timeout)
+        picker = None
+        if spiffe_id is not None:
+
+            def picker(svids: list) -> object:  # type: ignore[type-arg]
+                for svid in svids:
+                    if str(svid.spiffe_id) == spiffe_id:
+                        return svid
+                raise ValueError(f"the Workload API gives no SVID for {spiffe_id}")
+
+        self._spiffe_id_wanted = spiffe_id
+        self._source = X509Source(
+            socket_path=_socket_endpoint(socket), timeout_in_seconds=timeout, svid_picker=picker
+        )
         self.ssl_context = RotatingSSLContext(self._build())
         self._source.subscribe_for_updates(self._on_update)
 
     def _build(self) -> SpiffeClientContext:
         context = self._source.get_x509_context()
-        svid = context.default_svid
+        svid = next(
+            (s for s in context.x509_svids if str(s.spiffe_id) == self._spiffe_id_wanted),
+            context.default_svid,
+        )
         authorities = [a for bundle in context.x509_bundle_set.bundles for a in bundle.x509_authorities]
         ctx = build_context(svid.cert_chain, svid.private_key, authorities, self.expected_sidecar_id)
         with self._lock:
@@ -79,6 +96,12 @@ class SvidSource:
     def serial(self) -> str:
         with self._lock:
             return format(self._leaf.serial_number, "x")
+
+    @property
+    def leaf(self) -> Any:
+        """The current SVID's leaf certificate (cryptography x509.Certificate)."""
+        with self._lock:
+            return self._leaf
 
     @property
     def expires_at(self) -> float:
