@@ -13,6 +13,9 @@ import { revocationSuite } from "./src/suites/revocation.js";
 import { scaleSuite } from "./src/suites/scale.js";
 import { smokeSuite } from "./src/suites/smoke.js";
 import { sseSuite } from "./src/suites/sse.js";
+import { tailSuite } from "./src/suites/tail.js";
+import { coresSuite } from "./src/suites/cores.js";
+import { realPathSuite } from "./src/suites/realpath.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -25,6 +28,9 @@ const SUITES: Record<string, Suite> = {
   scale: () => scaleSuite(),
   smoke: () => smokeSuite(),
   audit: (args) => auditSuite({ profile: args.includes("--profile") }),
+  tail: () => tailSuite(),
+  cores: () => coresSuite(),
+  realpath: (args) => realPathSuite({ profile: args.includes("--profile") }),
   report: async () => {
     await reportSuite();
     return undefined;

@@ -20,6 +20,7 @@ import {
 } from "./mcp-refusal.js";
 import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity/source.js";
 import type { PeerAttributes, PeerIdentity } from "./identity/peer-certificate.js";
+import { inboundHeadersOf, withChallenge, type InboundHeaders } from "./identity/inbound-identity.js";
 import { engineDenial } from "./policy/decision.js";
 import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";
 import type { BodyLimits } from "./body-limits.js";
@@ -69,7 +70,7 @@ export interface AuthorizerDeps {
    * is final, before and whatever the policy says. Without it (plaintext on loopback, dev and tests)
    * the principal alone names the caller.
    */
-  identify?: (peer: PeerAttributes, nowNs: number) => PeerIdentity;
+  identify?: (peer: PeerAttributes, nowNs: number, headers: InboundHeaders) => PeerIdentity;
 }
 
 export interface DecisionRecord {
@@ -139,11 +140,15 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     credentialQuery = facts.credentialQuery;
     const body = parseJsonBody(facts, deps.bodyLimits);
     const nowNs = deps.nowNs();
+    // Identity (an MCP inbound sidecar also reads Authorization and XFCC: identity/inbound-identity.ts).
     const identity: PeerIdentity = deps.identify
-      ? deps.identify(facts.peer, nowNs)
+      ? deps.identify(facts.peer, nowNs, inboundHeadersOf(check))
       : { ok: true, source: sourceIdentity(facts.peer.principal) };
     if (!identity.ok)
-      return denial(decisionId, identity.status, identity.reason, identity.message, revision, null, dialect);
+      return withChallenge(
+        denial(decisionId, identity.status, identity.reason, identity.message, revision, null, dialect),
+        identity.challenge,
+      );
     const source = identity.source;
     const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
     rawDelegation = facts.headers[DELEGATION_HEADER];

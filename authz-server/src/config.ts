@@ -3,6 +3,7 @@ import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
+import { inboundConfigShape } from "./identity/inbound-config.js";
 
 /** Every environment variable authz-server reads (docs/configuration.md is generated from this). */
 export const authzConfigShape = {
@@ -107,6 +108,8 @@ export const authzConfigShape = {
   WARDEN_BODY_MAX_STRING_BYTES: env
     .positiveInt(DEFAULT_BODY_LIMITS.maxStringBytes)
     .describe("Longest string in a JSON request body (else 400 `body_string_too_long`)."),
+  // An MCP server's inbound sidecar (checked together by inboundSettings at start-up).
+  ...inboundConfigShape,
 };
 
 const authzConfig = processConfig({

@@ -12,6 +12,9 @@ import { approvalBaseUrl } from "./approvals/config.js";
 import { PostgresApprovalGate } from "./approvals/gate.js";
 import { decisionAuditor } from "./audit/decision-audit.js";
 import { REFUSE_ALL_DELEGATIONS } from "./authorizer.js";
+import { resourceBearerCheck } from "./identity/bearer-token.js";
+import { inboundSettings, type InboundSettings } from "./identity/inbound-config.js";
+import { inboundIdentity, type InboundIdentify } from "./identity/inbound-identity.js";
 import { BundleLoader } from "./bundle/loader.js";
 import { bundleSourceFor } from "./bundle/sources.js";
 import {
@@ -28,9 +31,13 @@ import { RegistryFeed } from "./directory/registry-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { PeerCertificateVerifier } from "./identity/peer-certificate-verifier.js";
+import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
+
+// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
+await serveOnWorkers("authz-server", process.env.WARDEN_WORKERS);
 
 let config: AuthzConfig;
 try {
@@ -116,7 +123,11 @@ const auditDb = auditUrl
   ? createPostgresDatabase(auditUrl, { max: 2, applicationName: "warden-authz-audit" })
   : undefined;
 const auditWriter = auditDb
-  ? await AuditWriter.open({ db: auditDb, spoolPath: resolve(config.WARDEN_AUDIT_SPOOL), logger })
+  ? await AuditWriter.open({
+      db: auditDb,
+      spoolPath: resolve(perWorkerPath(config.WARDEN_AUDIT_SPOOL)),
+      logger,
+    })
   : undefined;
 if (!auditWriter) logger.warn("no audit database: decisions are recorded as log lines only");
 
@@ -160,6 +171,41 @@ const mtls = await serverMtlsFromConfig(config, logger, (svid) => {
     logger.info({ trust_domains: peers.trustDomains }, "trust bundles updated");
 });
 
+// An MCP server's inbound sidecar: SVIDs, trusted sidecars' XFCC, or bearer tokens for its resource URI.
+let inbound: InboundSettings | null;
+try {
+  inbound = inboundSettings(config, mtls?.svid.latest().spiffeId ?? null);
+} catch (error) {
+  exitOnConfigError("authz-server", error);
+}
+let identifyInbound: InboundIdentify | undefined;
+if (inbound) {
+  identifyInbound = inboundIdentity({
+    verifyPeer: (peer, nowMs) => peers.identify(peer, nowMs),
+    trustedSidecars: inbound.trustedSidecars,
+    // Bearer tokens need the token keys and the revocation set: with no registry database, none.
+    bearer: delegations
+      ? resourceBearerCheck({
+          keyFor: (kid) => delegations.keyFor(kid),
+          isRevoked: (id) => delegations.isRevoked(id),
+          revocationsLoaded: () => delegations.ready(),
+          resource: inbound.resourceUri,
+          issuer: config.WARDEN_TOKEN_ISSUER,
+        })
+      : null,
+    resourceMetadataUrl: inbound.resourceMetadataUrl,
+  });
+  logger.info(
+    {
+      mcp_server: inbound.server,
+      resource: inbound.resourceUri,
+      trusted_sidecars: [...inbound.trustedSidecars],
+      bearer_tokens: delegations !== undefined,
+    },
+    "inbound sidecar of an MCP server",
+  );
+}
+
 const server = new AuthzServer({
   logger,
   onDecision: auditWriter
@@ -178,7 +224,7 @@ const server = new AuthzServer({
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,
     bodyLimits: bodyLimitsOf(config),
-    identify: mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined,
+    identify: identifyInbound ?? (mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined),
   },
 });
 

@@ -63,15 +63,19 @@ export interface WardenAuthzOptions {
   logLevel?: string;
   /** More environment, e.g. the decision audit's database (bench/src/suites/audit.ts). */
   env?: NodeJS.ProcessEnv;
+  /** Another build's authz-server (a `dist/` folder), for before/after comparisons. */
+  distDir?: string;
+  /** Not pinned to the server core (bench/src/suites/cores.ts: it should use every core). */
+  unpinned?: boolean;
 }
 
 export async function startWardenAuthz(options: WardenAuthzOptions): Promise<CheckServer> {
   const [port, statusPort] = (await freePorts(2)) as [number, number];
   const nodeArgs = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
-  const { command, args } = pinned(SERVER_CPU, process.execPath, [
-    ...nodeArgs,
-    join(REPO_ROOT, "dist", "authz-server", "src", "main.js"),
-  ]);
+  const main = join(options.distDir ?? join(REPO_ROOT, "dist"), "authz-server", "src", "main.js");
+  const { command, args } = options.unpinned
+    ? { command: process.execPath, args: [...nodeArgs, main] }
+    : pinned(SERVER_CPU, process.execPath, [...nodeArgs, main]);
   const managed = startProcess({
     name: options.name,
     command,
@@ -99,13 +103,16 @@ export async function startWardenAuthz(options: WardenAuthzOptions): Promise<Che
   return server(options.name, `127.0.0.1:${port}`, managed);
 }
 
-export async function startNoopServer(name = "bench-noop"): Promise<CheckServer> {
+export async function startNoopServer(
+  name = "bench-noop",
+  env: NodeJS.ProcessEnv = {},
+): Promise<CheckServer> {
   const [port] = (await freePorts(1)) as [number];
   const { command, args } = pinned(SERVER_CPU, process.execPath, [
     join(REPO_ROOT, "dist", "bench", "noop-check-server.js"),
     `127.0.0.1:${port}`,
   ]);
-  const managed = startProcess({ name, command, args });
+  const managed = startProcess({ name, command, args, env });
   await managed.waitForPort(port);
   return server(name, `127.0.0.1:${port}`, managed);
 }

@@ -29,6 +29,8 @@ export interface GhzRun {
   concurrency: number;
   /** HTTP/2 connections; Envoy uses one per worker thread, and the sidecar runs one worker. */
   connections?: number;
+  /** Not pinned to the load-generator core, and free to use both (bench/src/suites/cores.ts). */
+  unpinned?: boolean;
 }
 
 export type GhzResult = LoadResult;
@@ -71,7 +73,7 @@ export async function runGhz(options: GhzRun): Promise<GhzResult> {
       "--duration-stop",
       "ignore",
       "--cpus",
-      pinningEnabled() ? "1" : "2",
+      pinningEnabled() && !options.unpinned ? "1" : "2",
       "--format",
       "json",
       "--output",
@@ -81,7 +83,9 @@ export async function runGhz(options: GhzRun): Promise<GhzResult> {
       ...(options.rps ? ["--rps", String(options.rps)] : []),
       options.target,
     ];
-    const { command, args: pinnedArgs } = pinned(LOADGEN_CPU, benchToolPath("ghz"), args);
+    const { command, args: pinnedArgs } = options.unpinned
+      ? { command: benchToolPath("ghz"), args }
+      : pinned(LOADGEN_CPU, benchToolPath("ghz"), args);
     await run(command, pinnedArgs, { timeoutMs: (options.durationS + 60) * 1000, cwd: IMPORT_PATHS[0] });
     return parseGhzReport(readFileSync(outFile, "utf8"), options.durationS);
   } finally {

@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { REPO_ROOT, toolPath } from "../../test/harness/process.js";
 
 /**
@@ -11,9 +12,11 @@ import { REPO_ROOT, toolPath } from "../../test/harness/process.js";
 export const LOADGEN_CPU = "0";
 export const SERVER_CPU = "1";
 
+/** BENCH_TOOLS_DIR: where ghz and opa-envoy-plugin are, when not in .tools/bin (a private build). */
 export function benchToolPath(name: "ghz" | "opa-envoy-plugin" | "h2load"): string {
   if (name === "h2load") return "h2load";
-  return toolPath(name);
+  const dir = process.env.BENCH_TOOLS_DIR;
+  return dir ? join(dir, name) : toolPath(name);
 }
 
 export function requireBenchTools(...names: ("ghz" | "opa-envoy-plugin" | "h2load")[]): void {

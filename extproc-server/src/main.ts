@@ -16,6 +16,10 @@ import { usageSettings } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
 import { stopOnSignals } from "../../lib/src/stop-signals.js";
+import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
+
+// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
+await serveOnWorkers("extproc-server", process.env.WARDEN_WORKERS);
 
 let config: ExtprocConfig;
 try {
@@ -23,7 +27,10 @@ try {
 } catch (error) {
   exitOnConfigError("extproc-server", error);
 }
-const usageConfig = usageSettings(config);
+const usageConfig = usageSettings({
+  ...config,
+  WARDEN_USAGE_SPOOL: perWorkerPath(config.WARDEN_USAGE_SPOOL),
+});
 
 const logger = createLogger("extproc-server", config.WARDEN_LOG_LEVEL);
 const providers: Provider[] = [];

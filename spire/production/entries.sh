@@ -24,3 +24,17 @@ spire-server entry create -socketPath "$SOCK" -parentID "$NODE" \
 spire-server entry create -socketPath "$SOCK" -parentID "$NODE" \
   -spiffeID "spiffe://$TD/mcp/github" \
   -selector k8s:ns:mcp -selector k8s:sa:github-mcp
+
+# An MCP server behind its own inbound sidecar (docs: warden up --inbound-mcp): the server's SVID goes
+# to the sidecar's Envoy container only, never to the MCP server's own container in the same pod
+# (it listens on loopback and needs no identity); the sidecar's authz-server and extproc-server get
+# Warden's component IDs, also pinned to their containers. Agents' outbound sidecars
+# (spiffe://$TD/warden/envoy) are the only peers whose x-forwarded-client-cert the sidecar believes.
+spire-server entry create -socketPath "$SOCK" -parentID "$NODE" \
+  -spiffeID "spiffe://$TD/mcp/files" \
+  -selector k8s:ns:mcp -selector k8s:sa:files-mcp -selector k8s:container-name:warden-envoy
+for component in authz extproc; do
+  spire-server entry create -socketPath "$SOCK" -parentID "$NODE" \
+    -spiffeID "spiffe://$TD/warden/$component" \
+    -selector k8s:ns:mcp -selector k8s:sa:files-mcp -selector "k8s:container-name:warden-$component"
+done

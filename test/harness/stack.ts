@@ -55,6 +55,12 @@ export interface StackOptions {
    * HTTP and gRPC on loopback.
    */
   spire?: SpireStack;
+  /**
+   * With `spire`: the stack is an MCP server's inbound sidecar. Envoy holds the MCP server's SVID
+   * (spiffe://<td>/mcp/<server>, registered for `envoyUid`), authz-server runs in inbound mode
+   * (WARDEN_INBOUND_*) and both servers accept that Envoy. `destinations` names the one MCP server.
+   */
+  inbound?: { params: NonNullable<SidecarParams["inbound"]>; envoyUid: number };
 }
 
 /** The uids our components run under with `spire`; test agents use 10100 and up. */
@@ -131,7 +137,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ];
 
     const spire = options.spire;
-    const identities = spire ? await registerComponents(spire) : null;
+    const identities = spire ? await registerComponents(spire, options.inbound) : null;
+    // An inbound sidecar's servers accept its Envoy (the MCP server's SVID), not the usual one.
+    const inboundEnv = options.inbound && identities ? { WARDEN_ALLOWED_CLIENT_IDS: identities.envoy } : {};
     // Without SPIRE the servers stay plaintext, even if the caller's environment names a socket.
     const spiffeEnv = spire
       ? { SPIFFE_ENDPOINT_SOCKET: spire.endpoint, WARDEN_SPIFFE_SOCKET: "" }
@@ -158,6 +166,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WARDEN_SHUTDOWN_GRACE_MS: String(SERVER_SHUTDOWN_GRACE_MS),
         WARDEN_AUDIT_SPOOL: join(authzSpoolDir, "spool.ndjson"),
         ...spiffeEnv,
+        ...inboundEnv,
+        ...(options.inbound
+          ? {
+              WARDEN_INBOUND_MCP_SERVER: options.inbound.params.server,
+              WARDEN_INBOUND_RESOURCE_URI: options.inbound.params.resourceUri,
+            }
+          : {}),
         ...options.authzEnv,
       },
       spire ? WORKLOAD_UIDS.authz : undefined,
@@ -174,6 +189,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         // Stacks without SPIRE serve plaintext on loopback; with Vault that needs the dev flag.
         ...(spire ? {} : { WARDEN_INSECURE_DEV_PLAINTEXT: "true" }),
         ...spiffeEnv,
+        ...inboundEnv,
         ...options.extprocEnv,
       },
       spire ? WORKLOAD_UIDS.extproc : undefined,
@@ -202,8 +218,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
               serverIdentities: { authz: identities.authz, extproc: identities.extproc },
             }
           : {}),
+        ...(options.inbound ? { inbound: options.inbound.params } : {}),
       },
-      { logLevel: options.envoyLogLevel, uid: spire ? WORKLOAD_UIDS.envoy : undefined },
+      {
+        logLevel: options.envoyLogLevel,
+        uid: spire ? (options.inbound?.envoyUid ?? WORKLOAD_UIDS.envoy) : undefined,
+      },
     );
     cleanups.push(() => envoy.stop());
 
@@ -363,17 +383,29 @@ export function destinationsWithServiceAt(
     );
 }
 
-/** Entries for Envoy and both servers, each selected by the uid it runs under. */
-async function registerComponents(spire: SpireStack): Promise<StackIdentities> {
+/**
+ * Entries for Envoy and both servers, each selected by the uid it runs under (an inbound sidecar's
+ * Envoy: the MCP server's ID under its own uid). Several stacks may share one SPIRE: an entry that
+ * is already there is not created twice.
+ */
+async function registerComponents(
+  spire: SpireStack,
+  inbound?: StackOptions["inbound"],
+): Promise<StackIdentities> {
   const td = spire.trustDomain;
   const ids: StackIdentities = {
     trustDomain: td,
-    envoy: workloadSpiffeId(td, "warden", "envoy"),
+    envoy: inbound
+      ? workloadSpiffeId(td, "mcp", inbound.params.server)
+      : workloadSpiffeId(td, "warden", "envoy"),
     authz: workloadSpiffeId(td, "warden", "authz"),
     extproc: workloadSpiffeId(td, "warden", "extproc"),
   };
+  const uids = { ...WORKLOAD_UIDS, ...(inbound ? { envoy: inbound.envoyUid } : {}) };
   for (const component of ["envoy", "authz", "extproc"] as const) {
-    await spire.register(ids[component], [`unix:uid:${WORKLOAD_UIDS[component]}`]);
+    const selectors = [`unix:uid:${uids[component]}`];
+    const existing = await spire.registrar.list({ spiffeId: ids[component], selectors });
+    if (existing.length === 0) await spire.register(ids[component], selectors);
   }
   return ids;
 }

@@ -58,6 +58,48 @@ describe("the rendered Envoy config passes envoy --mode validate", () => {
     });
   }, 60_000);
 
+  test("an outbound MCP route to a Warden inbound sidecar: mutual SVIDs, the agent vouched for in XFCC", async () => {
+    await expectValid("mcp-warden-upstream", {
+      ...ports,
+      destinations: [
+        mcpDestination("files", {
+          address: "files.internal",
+          port: 8443,
+          tls: true,
+          spiffeId: "spiffe://warden.local/mcp/files",
+        }),
+        mcpDestination("wiki", { address: "wiki.internal", port: 443, tls: true }),
+      ],
+      downstreamTls: {
+        spireAgentSocket: "/run/spire/sockets/agent.sock",
+        svidName: "spiffe://warden.local/warden/envoy",
+        trustBundleName: "spiffe://warden.local",
+      },
+    });
+  }, 60_000);
+
+  test("an MCP server's inbound sidecar: its SVID, metadata document, one loopback upstream", async () => {
+    await expectValid("mcp-inbound", {
+      ...ports,
+      agentListener: { address: "0.0.0.0", port: 8443 },
+      destinations: [mcpDestination("files", { address: "127.0.0.1", port: 9000, tls: false })],
+      downstreamTls: {
+        spireAgentSocket: "/run/spire/sockets/agent.sock",
+        svidName: "spiffe://warden.local/mcp/files",
+        trustBundleName: "spiffe://warden.local",
+      },
+      serverIdentities: {
+        authz: "spiffe://warden.local/warden/authz",
+        extproc: "spiffe://warden.local/warden/extproc",
+      },
+      inbound: {
+        server: "files",
+        resourceUri: "https://files.example/mcp",
+        authorizationServers: ["https://warden.example"],
+      },
+    });
+  }, 60_000);
+
   test("the checked-in example, envoy/sidecar.example.yaml", async () => {
     const result = await validateEnvoyConfig(join(REPO_ROOT, "envoy", "sidecar.example.yaml"));
     expect(result.ok).toBe(true);

@@ -1,6 +1,7 @@
 import type { Database } from "../../../lib/src/db/types.js";
 import type { Logger } from "../../../lib/src/logger.js";
 import { WARDEN_AUDIENCE } from "../../../lib/src/tokens/claims.js";
+import type { VerificationKey } from "../../../lib/src/tokens/jws.js";
 import { JwksKeyStore } from "./key-store.js";
 import { RevocationFeed, type RevocationFeedStatus } from "./revocation-feed.js";
 import { RevocationSet } from "./revocation-set.js";
@@ -32,9 +33,10 @@ export class DelegationEnforcement {
   readonly verifier: TokenVerifier;
   private readonly keys: JwksKeyStore;
   private readonly feed: RevocationFeed;
+  private readonly revoked = new RevocationSet();
 
   constructor(options: DelegationEnforcementOptions) {
-    const revoked = new RevocationSet();
+    const revoked = this.revoked;
     this.feed = new RevocationFeed({
       db: options.db,
       set: revoked,
@@ -61,6 +63,16 @@ export class DelegationEnforcement {
       isRevoked: (id) => revoked.has(id),
       revocationsLoaded: () => this.feed.loaded,
     });
+  }
+
+  /** The token keys of the moment, for other token kinds (an inbound sidecar's bearer tokens). */
+  keyFor(kid: string): VerificationKey | undefined {
+    return this.keys.keyFor(kid);
+  }
+
+  /** A revoked token id (jti) or delegation id; false for all until the set is loaded. */
+  isRevoked(id: string): boolean {
+    return this.revoked.has(id);
   }
 
   /** Loads keys and revocations (each keeps retrying in the background on failure). */

@@ -24,11 +24,21 @@ export type IdentityDenialReason =
   | "certificate_expired"
   | "certificate_not_yet_valid"
   | "trust_domain_untrusted"
-  | "trust_bundle_unavailable";
+  | "trust_bundle_unavailable"
+  // At an MCP server's inbound sidecar (inbound-identity.ts):
+  | "token_invalid"
+  | "sidecar_vouch_invalid";
 
 export type PeerIdentity =
   | { ok: true; source: SourceIdentity }
-  | { ok: false; status: 401 | 503; reason: IdentityDenialReason; message: string };
+  | {
+      ok: false;
+      status: 401 | 503;
+      reason: IdentityDenialReason;
+      message: string;
+      /** A `WWW-Authenticate` value for the refusal (inbound sidecars: RFC 6750 / RFC 9728). */
+      challenge?: string;
+    };
 
 export type IdentityDenial = Extract<PeerIdentity, { ok: false }>;
 

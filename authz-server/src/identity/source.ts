@@ -9,6 +9,15 @@ export interface SourceIdentity {
   spiffe_id: string | null;
   trust_domain: string | null;
   verified: boolean;
+  /**
+   * At an MCP server's inbound sidecar only (absent elsewhere): how the caller proved who it is:
+   * its own SVID, a trusted Warden sidecar vouching for it (x-forwarded-client-cert), or a bearer token.
+   */
+  via?: "svid" | "sidecar" | "bearer";
+  /** With `via: "sidecar"`: the sidecar that vouched (its verified SPIFFE ID). */
+  sidecar?: string;
+  /** With `via: "bearer"`: the token's scopes. */
+  scopes?: string[];
 }
 
 export interface AgentRecord {

@@ -1,38 +1,17 @@
-import { z } from "zod";
-
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
-
-const decisionSchema = z
-  .object({
-    allow: z.boolean(),
-    status: z.number().int().min(100).max(599),
-    reason: z.string().min(1),
-    headers: z.record(z.string().regex(HEADER_NAME, "header names must be lower-case tokens"), z.string()),
-    metadata: z.record(z.unknown()),
-  })
-  .superRefine((d, ctx) => {
-    if (d.allow && (d.status < 200 || d.status > 299)) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ["status"],
-        message: `an allow must carry a 2xx status, got ${d.status}`,
-      });
-    }
-    if (!d.allow && d.status < 400) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ["status"],
-        message: `a denial must carry a 4xx/5xx status, got ${d.status}`,
-      });
-    }
-  });
 
 /**
  * The policy's answer, checked before anyone acts on it (as opa-envoy-plugin does): a result of
  * the wrong shape, or one that contradicts itself (allowed with an error status), becomes a denial
  * with a reason that says so. Nothing the policy returns can turn into a silent allow.
  */
-export type PolicyDecision = z.infer<typeof decisionSchema>;
+export interface PolicyDecision {
+  allow: boolean;
+  status: number;
+  reason: string;
+  headers: Record<string, string>;
+  metadata: Record<string, unknown>;
+}
 
 /** A denial produced by the engine itself (evaluation failure, invalid result). */
 export function engineDenial(
@@ -44,11 +23,39 @@ export function engineDenial(
   return { allow: false, status, reason, headers: {}, metadata: { detail, policy_revision: revision } };
 }
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.join(".") : "decision"}: ${i.message}`)
-    .join("; ");
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * What is wrong with a decision, or null when it is well formed. Written by hand rather than as a
+ * schema: it runs once per request, and a schema library's parse both costs CPU and allocates
+ * per-call state that outlives young-generation collections (measured: it was what pushed
+ * authz-server into a major GC every second under load; docs/benchmarks.md, "The authz tail").
+ * At most three problems are named, in field order.
+ */
+export function decisionProblems(value: unknown): string | null {
+  if (!isRecord(value)) return "decision: expected an object";
+  const problems: string[] = [];
+  const { allow, status, reason, headers, metadata } = value;
+  if (typeof allow !== "boolean") problems.push("allow: expected a boolean");
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 100 || status > 599)
+    problems.push("status: expected an integer from 100 to 599");
+  else if (allow === true && (status < 200 || status > 299))
+    problems.push(`status: an allow must carry a 2xx status, got ${status}`);
+  else if (allow === false && status < 400)
+    problems.push(`status: a denial must carry a 4xx/5xx status, got ${status}`);
+  if (typeof reason !== "string" || reason.length === 0) problems.push("reason: expected a non-empty string");
+  if (!isRecord(headers)) problems.push("headers: expected an object");
+  else {
+    for (const name in headers) {
+      if (!Object.hasOwn(headers, name)) continue;
+      if (!HEADER_NAME.test(name)) problems.push(`headers.${name}: header names must be lower-case tokens`);
+      else if (typeof headers[name] !== "string") problems.push(`headers.${name}: expected a string`);
+      if (problems.length >= 3) break;
+    }
+  }
+  if (!isRecord(metadata)) problems.push("metadata: expected an object");
+  return problems.length === 0 ? null : problems.slice(0, 3).join("; ");
 }
 
 /**
@@ -64,11 +71,12 @@ export function decisionFromResults(results: unknown, revision: string): PolicyD
     return engineDenial(500, "policy_decision_invalid", detail, revision);
   }
   const first: unknown = results[0];
-  const result =
-    typeof first === "object" && first !== null ? (first as { result?: unknown }).result : undefined;
-  const parsed = decisionSchema.safeParse(result);
-  if (!parsed.success)
-    return engineDenial(500, "policy_decision_invalid", describeIssues(parsed.error), revision);
-  parsed.data.metadata.policy_revision = revision;
-  return parsed.data;
+  const result = isRecord(first) ? first.result : undefined;
+  const problems = decisionProblems(result);
+  if (problems !== null) return engineDenial(500, "policy_decision_invalid", problems, revision);
+  // Checked field by field above; only the five fields are kept (as the schema did), and the
+  // metadata is a fresh object from JSON.parse, ours to annotate.
+  const { allow, status, reason, headers, metadata } = result as unknown as PolicyDecision;
+  metadata.policy_revision = revision;
+  return { allow, status, reason, headers, metadata };
 }

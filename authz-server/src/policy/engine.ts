@@ -10,6 +10,7 @@ import { readTarGz } from "../../../lib/src/policy-bundle/tar.js";
 import { decisionFromResults, type PolicyDecision } from "./decision.js";
 import type { McpPolicyData } from "./mcp-data.js";
 import { validatePolicyData, type PolicyConfig } from "./policy-data.js";
+import { directEvaluator } from "./wasm-input.js";
 
 /**
  * The policy engine: an OPA bundle (.tar.gz with policy.wasm, data.json, .manifest and, when
@@ -133,11 +134,15 @@ export async function instantiatePolicy(
 
   const bundleData = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
   const bundleWarden = bundleData.warden;
+  // The evaluate hot path (per request): opa-wasm's JSON glue bypassed where the ABI allows it
+  // (policy/wasm-input.ts; it reads the data address on every call, so setMcpData is safe), then
+  // the decision checked.
+  const evaluateRaw =
+    directEvaluator(opa, entrypointId) ?? ((input: unknown) => opa.evaluate(input, entrypointId));
   const policy: LoadedPolicy = {
     revision,
     config,
-    evaluate: (input: unknown): PolicyDecision =>
-      decisionFromResults(opa.evaluate(input, entrypointId), revision),
+    evaluate: (input: unknown): PolicyDecision => decisionFromResults(evaluateRaw(input), revision),
     setMcpData: (mcp) =>
       opa.setData({
         ...bundleData,

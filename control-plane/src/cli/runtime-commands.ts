@@ -15,7 +15,12 @@ import { ConfigError } from "../../../lib/src/config.js";
 import { httpOk, pidAlive, sleep } from "../../../lib/src/runtime/child.js";
 import { querySql } from "../../../lib/src/runtime/components/postgres.js";
 import { DEV_ADMIN, ensureAccounts } from "../../../lib/src/runtime/dev-oidc/issuer.js";
-import { homePaths, loadRuntimeConfig, REPO_ROOT } from "../../../lib/src/runtime/layout.js";
+import {
+  homePaths,
+  loadRuntimeConfig,
+  REPO_ROOT,
+  type RuntimeFlags,
+} from "../../../lib/src/runtime/layout.js";
 import { saveCliToken } from "../../../lib/src/runtime/local-session.js";
 import { createSupervisor } from "../../../lib/src/runtime/stack.js";
 import { readSupervisorState, type SupervisorState } from "../../../lib/src/runtime/state.js";
@@ -28,6 +33,13 @@ import { componentVersions } from "./component-versions.js";
  */
 export const RUNTIME_USAGE = `usage:
   warden up [--detach]             start the whole stack (foreground until Ctrl-C; --detach: background)
+      [--mcp-server <name>=<url>]...  route agents' /mcp/<name>/ to an MCP server: https://host[:port],
+                                   warden+https://host[:port] (behind a Warden inbound sidecar, which
+                                   must hold spiffe://<td>/mcp/<name>), http://127.0.0.1:<port> (dev)
+      [--inbound-mcp <name> --upstream http://127.0.0.1:<port> --resource-uri <url>]
+                                   also run the inbound sidecar of MCP server <name> (listening on
+                                   WARDEN_INBOUND_PORT, default 8443): SVIDs, agents' sidecars, or
+                                   bearer tokens whose aud is the resource URI
   warden status [--json]           per component: version, pid, health, ports; policy revision; agents; audit heads
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
@@ -35,7 +47,9 @@ export const RUNTIME_USAGE = `usage:
                                    on stdin; on this machine, read from $WARDEN_HOME/oidc/accounts.json);
                                    accounts: admin, reviewer (KYA approvals), user (tenant default)
 environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_PORT, WARDEN_CP_PORT,
-             WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL)`;
+             WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL),
+             WARDEN_MCP_SERVERS (name=url,... like --mcp-server), WARDEN_INBOUND_MCP_SERVER,
+             WARDEN_INBOUND_UPSTREAM, WARDEN_INBOUND_RESOURCE_URI, WARDEN_INBOUND_PORT`;
 
 export const RUNTIME_COMMANDS = ["up", "status", "logs", "down", "login"] as const;
 
@@ -46,18 +60,7 @@ export async function runRuntimeCommand(
   argv: readonly string[],
   io: CliIo,
 ): Promise<number> {
-  let config;
-  try {
-    config = loadRuntimeConfig(io.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.stderr(`warden ${command}: ${error.problems.join("; ")}`);
-      return 78;
-    }
-    throw error;
-  }
-  const paths = homePaths(config.home);
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseFlags(argv, {
@@ -66,11 +69,31 @@ export async function runRuntimeCommand(
       follow: { type: "boolean", short: "f" },
       help: { type: "boolean", short: "h" },
       user: { type: "string" },
+      "mcp-server": { type: "string", multiple: true },
+      "inbound-mcp": { type: "string" },
+      upstream: { type: "string" },
+      "resource-uri": { type: "string" },
     }));
   } catch (error) {
     io.stderr(`warden ${command}: ${(error as Error).message}\n${RUNTIME_USAGE}`);
     return 2;
   }
+  const flags = runtimeFlags(values);
+  if (command !== "up" && Object.keys(flags).length > 0) {
+    io.stderr(`warden ${command}: --mcp-server and --inbound-mcp belong to warden up\n${RUNTIME_USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadRuntimeConfig(io.env, process.cwd(), flags);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`warden ${command}: ${error.problems.join("; ")}`);
+      return 78;
+    }
+    throw error;
+  }
+  const paths = homePaths(config.home);
   if (values.help) {
     io.stdout(RUNTIME_USAGE);
     return 0;
@@ -89,7 +112,12 @@ export async function runRuntimeCommand(
         );
         return 1;
       }
-      if (values.detach) return detach(paths.home, paths.log("supervisor"), paths.state, io);
+      if (values.detach)
+        return detach(paths.home, paths.log("supervisor"), paths.state, {
+          ...io,
+          // The background supervisor reads the flags from its environment.
+          env: { ...io.env, ...flagsAsEnv(flags, io.env) },
+        });
       return up(config, io);
     }
     case "status": {
@@ -209,11 +237,41 @@ async function up(config: ReturnType<typeof loadRuntimeConfig>, io: CliIo): Prom
   io.stdout(`warden up: ready in ${((Date.now() - begun) / 1000).toFixed(1)} s`);
   io.stdout(`  agents: ${state.agentUrl} (mTLS with an SVID from ${state.workloadEndpoint})`);
   io.stdout(`  control plane: ${state.controlPlaneUrl}; logs: ${homePaths(config.home).logs}`);
+  for (const route of config.mcpRoutes)
+    io.stdout(`  MCP server ${route.service}: ${state.agentUrl}${route.pathPrefix}`);
+  if (config.inboundMcp && state.inboundMcpUrl)
+    io.stdout(
+      `  inbound sidecar of MCP server ${config.inboundMcp.server}: ${state.inboundMcpUrl} (resource ${config.inboundMcp.resourceUri})`,
+    );
   await stopped;
   io.stdout("warden up: stopping");
   await supervisor.stop();
   io.stdout("warden up: stopped");
   return 0;
+}
+
+function runtimeFlags(values: Record<string, string | boolean | string[] | undefined>): RuntimeFlags {
+  const text = (name: string) => (typeof values[name] === "string" ? values[name] : undefined);
+  const servers = values["mcp-server"];
+  const flags: RuntimeFlags = {
+    ...(Array.isArray(servers) && servers.length > 0 ? { mcpServers: servers } : {}),
+    ...(text("inbound-mcp") !== undefined ? { inboundMcp: text("inbound-mcp") } : {}),
+    ...(text("upstream") !== undefined ? { upstream: text("upstream") } : {}),
+    ...(text("resource-uri") !== undefined ? { resourceUri: text("resource-uri") } : {}),
+  };
+  return flags;
+}
+
+/** The same settings as environment variables (for the detached supervisor, which gets no flags). */
+function flagsAsEnv(flags: RuntimeFlags, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...(flags.mcpServers
+      ? { WARDEN_MCP_SERVERS: [env.WARDEN_MCP_SERVERS ?? "", ...flags.mcpServers].filter(Boolean).join(",") }
+      : {}),
+    ...(flags.inboundMcp !== undefined ? { WARDEN_INBOUND_MCP_SERVER: flags.inboundMcp } : {}),
+    ...(flags.upstream !== undefined ? { WARDEN_INBOUND_UPSTREAM: flags.upstream } : {}),
+    ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
+  };
 }
 
 /** Starts the supervisor in the background and returns once it is ready (or failed). */

@@ -389,4 +389,202 @@ describe("sidecar bootstrap", () => {
       renderSidecarBootstrap({ ...params, destinations: params.destinations ?? providerDestinations() }),
     );
   });
+
+  describe("MCP routes", () => {
+    const spire = {
+      spireAgentSocket: "/run/spire/agent.sock",
+      svidName: "spiffe://warden.local/warden/envoy",
+      trustBundleName: "spiffe://warden.local",
+    };
+    const viaWarden = mcpDestination("files", {
+      address: "files.internal",
+      port: 8443,
+      tls: true,
+      spiffeId: "spiffe://warden.local/mcp/files",
+    });
+    const direct = mcpDestination("wiki", { address: "wiki.internal", port: 443, tls: true });
+    const route = (config: Node, name: string): Node => {
+      const found = routes(config).find((r) => r.name === name);
+      if (!found) throw new Error(`no route ${name}`);
+      return found;
+    };
+
+    test("towards a Warden inbound sidecar: our SVID, the upstream pinned to the MCP server's SPIFFE ID", () => {
+      const config = render({ destinations: [viaWarden, direct], downstreamTls: spire });
+      const tls = at(cluster(config, "mcp-files"), "transport_socket", "typed_config");
+      expect(tls.sni).toBe("files.internal");
+      expect(at(tls, "common_tls_context", "tls_certificate_sds_secret_configs", 0, "name")).toBe(
+        "spiffe://warden.local/warden/envoy",
+      );
+      expect(
+        at(tls, "common_tls_context", "combined_validation_context", "default_validation_context"),
+      ).toEqual({
+        match_typed_subject_alt_names: [
+          { san_type: "URI", matcher: { exact: "spiffe://warden.local/mcp/files" } },
+        ],
+      });
+      // A plain MCP server is checked by its DNS name against the CA bundle, as any TLS upstream.
+      const plain = at(cluster(config, "mcp-wiki"), "transport_socket", "typed_config", "common_tls_context");
+      expect(at(plain, "validation_context", "match_typed_subject_alt_names", 0)).toEqual({
+        san_type: "DNS",
+        matcher: { exact: "wiki.internal" },
+      });
+    });
+
+    test("the agent is vouched for in XFCC towards Warden sidecars only, and the policy is told", () => {
+      const config = render({ destinations: [viaWarden, direct], downstreamTls: spire });
+      expect(hcm(config).forward_client_cert_details).toBe("SANITIZE");
+      const files = route(config, "mcp-files");
+      expect(files.request_headers_to_add).toEqual([
+        {
+          header: {
+            key: "x-forwarded-client-cert",
+            value: "Hash=%DOWNSTREAM_PEER_FINGERPRINT_256%;URI=%DOWNSTREAM_PEER_URI_SAN%",
+          },
+          append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        },
+      ]);
+      const extensions = (r: Node) =>
+        at(
+          r,
+          "typed_per_filter_config",
+          "envoy.filters.http.ext_authz",
+          "check_settings",
+          "context_extensions",
+        );
+      expect(extensions(files)).toEqual({
+        service: "files",
+        kind: "mcp",
+        path_prefix: "/mcp/files/",
+        mcp_upstream: "warden",
+      });
+      const wiki = route(config, "mcp-wiki");
+      expect(wiki.request_headers_to_add).toBeUndefined();
+      expect(extensions(wiki).mcp_upstream).toBeUndefined();
+    });
+
+    test("SSE streams: no overall timeout on MCP routes, an hour of silence allowed", () => {
+      const config = render({ destinations: [viaWarden, providerDestinations()[0]!], downstreamTls: spire });
+      expect(at(route(config, "mcp-files"), "route")).toMatchObject({ timeout: "0s", idle_timeout: "3600s" });
+      expect(at(route(config, "openai"), "route")).toMatchObject({ timeout: "600s", idle_timeout: "300s" });
+    });
+
+    test("the client's Authorization is removed after ext_authz and before ext_proc", () => {
+      const config = render({ destinations: [direct], downstreamTls: spire });
+      const names = (at(hcm(config), "http_filters") as unknown as Node[]).map((f) => f.name);
+      expect(names).toEqual([
+        "envoy.filters.http.ext_authz",
+        "envoy.filters.http.header_mutation",
+        "envoy.filters.http.ext_proc",
+        "envoy.filters.http.router",
+      ]);
+      expect(
+        at(
+          route(config, "mcp-wiki"),
+          "typed_per_filter_config",
+          "envoy.filters.http.header_mutation",
+          "mutations",
+        ),
+      ).toEqual({ request_mutations: [{ remove: "authorization" }] });
+      // No MCP route, no extra filter.
+      const llmOnly = (at(hcm(render()), "http_filters") as unknown as Node[]).map((f) => f.name);
+      expect(llmOnly).not.toContain("envoy.filters.http.header_mutation");
+    });
+
+    test("a Warden sidecar upstream without TLS or without an SDS source is refused", () => {
+      expect(() => render({ destinations: [viaWarden] })).toThrow(/needs tls and downstreamTls/);
+      expect(() =>
+        render({
+          destinations: [{ ...viaWarden, upstream: { ...viaWarden.upstream, tls: false } }],
+          downstreamTls: spire,
+        }),
+      ).toThrow(/needs tls and downstreamTls/);
+    });
+  });
+
+  describe("an MCP server's inbound sidecar", () => {
+    const inboundParams: Partial<SidecarParams> = {
+      agentListener: { address: "0.0.0.0", port: 8443 },
+      destinations: [mcpDestination("files", { address: "127.0.0.1", port: 9000, tls: false })],
+      downstreamTls: {
+        spireAgentSocket: "/run/spire/agent.sock",
+        svidName: "spiffe://warden.local/mcp/files",
+        trustBundleName: "spiffe://warden.local",
+      },
+      inbound: {
+        server: "files",
+        resourceUri: "https://files.example/mcp",
+        authorizationServers: ["https://warden.example"],
+      },
+    };
+
+    test("serves RFC 9728 metadata at the well-known path and its path-suffixed form, without a policy", () => {
+      const config = render(inboundParams);
+      const [plain, suffixed, mcp] = routes(config);
+      expect(at(plain!, "match")).toEqual({ path: "/.well-known/oauth-protected-resource" });
+      expect(at(suffixed!, "match")).toEqual({ path: "/.well-known/oauth-protected-resource/mcp" });
+      for (const metadata of [plain!, suffixed!]) {
+        expect(at(metadata, "direct_response", "status")).toBe(200);
+        expect(JSON.parse(at(metadata, "direct_response", "body").inline_string as string)).toEqual({
+          resource: "https://files.example/mcp",
+          authorization_servers: ["https://warden.example"],
+          bearer_methods_supported: ["header"],
+          resource_name: "files",
+        });
+        expect(at(metadata, "typed_per_filter_config", "envoy.filters.http.ext_authz").disabled).toBe(true);
+      }
+      // Everything else goes to the MCP server, path unchanged, through the policy.
+      expect(at(mcp!, "match")).toEqual({ prefix: "/" });
+      expect(at(mcp!, "route").prefix_rewrite).toBeUndefined();
+      expect(
+        at(
+          mcp!,
+          "typed_per_filter_config",
+          "envoy.filters.http.ext_authz",
+          "check_settings",
+          "context_extensions",
+        ),
+      ).toEqual({ service: "files", kind: "mcp", path_prefix: "/" });
+      expect(routes(config)).toHaveLength(3);
+    });
+
+    test("keeps XFCC only for authz-server to read, and removes it and Authorization before the server", () => {
+      const config = render(inboundParams);
+      expect(hcm(config).forward_client_cert_details).toBe("FORWARD_ONLY");
+      const mcp = routes(config)[2]!;
+      const mutations = at(mcp, "typed_per_filter_config", "envoy.filters.http.header_mutation", "mutations");
+      expect(mutations.request_mutations).toEqual([
+        { remove: "authorization" },
+        { remove: "x-forwarded-client-cert" },
+      ]);
+      // authz-server's challenge becomes WWW-Authenticate after extproc-server (which drops that name).
+      expect(mutations.response_mutations).toEqual([
+        {
+          append: {
+            header: { key: "www-authenticate", value: "%RESP(x-warden-challenge)%" },
+            append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+            keep_empty_value: false,
+          },
+        },
+        { remove: "x-warden-challenge" },
+      ]);
+      // The listener presents the MCP server's SVID.
+      const tls = at(config, "static_resources", "listeners", 0, "filter_chains", 0, "transport_socket");
+      expect(
+        at(tls, "typed_config", "common_tls_context", "tls_certificate_sds_secret_configs", 0, "name"),
+      ).toBe("spiffe://warden.local/mcp/files");
+    });
+
+    test("needs its SVID and exactly one MCP destination", () => {
+      expect(() => render({ ...inboundParams, downstreamTls: null, agentListener: { port: 8443 } })).toThrow(
+        /presents the MCP server's SVID/,
+      );
+      expect(() => render({ ...inboundParams, destinations: providerDestinations() })).toThrow(
+        /exactly one destination/,
+      );
+      expect(() =>
+        render({ ...inboundParams, inbound: { ...inboundParams.inbound!, resourceUri: "https://x/?q=1" } }),
+      ).toThrow(/without query/);
+    });
+  });
 });

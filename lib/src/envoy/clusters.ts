@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { millis, singleEndpoint, socketAddress, typed, type JsonObject } from "./config-json.js";
 import { SPIRE_AGENT_CLUSTER, type DestinationConfig, type Endpoint, type Params } from "./params.js";
-import { serverMtlsSocket } from "./tls.js";
+import { serverMtlsSocket, wardenSidecarUpstreamSocket } from "./tls.js";
 
 export function grpcServiceCluster(
   name: string,
@@ -44,6 +44,16 @@ export function upstreamCluster(destination: DestinationConfig, params: Params):
   if (!upstream.tls) return cluster;
 
   const serverName = upstream.sni ?? upstream.address;
+  cluster.typed_extension_protocol_options = autoHttp();
+  if (upstream.spiffeId !== undefined && params.downstreamTls) {
+    // A Warden inbound sidecar: mutual SVIDs, the upstream pinned to its SPIFFE ID (not a DNS name).
+    cluster.transport_socket = wardenSidecarUpstreamSocket(
+      params.downstreamTls,
+      upstream.spiffeId,
+      serverName,
+    );
+    return cluster;
+  }
   cluster.transport_socket = {
     name: "envoy.transport_sockets.tls",
     typed_config: typed("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {
@@ -58,13 +68,17 @@ export function upstreamCluster(destination: DestinationConfig, params: Params):
       },
     }),
   };
-  cluster.typed_extension_protocol_options = {
+  return cluster;
+}
+
+/** h2 or HTTP/1.1, as ALPN settles it. */
+function autoHttp(): JsonObject {
+  return {
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
       { auto_config: { http2_protocol_options: {}, http_protocol_options: {} } },
     ),
   };
-  return cluster;
 }
 
 function http2Only(): JsonObject {

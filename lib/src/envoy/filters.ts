@@ -5,6 +5,7 @@ import {
   EXT_AUTHZ_NAMESPACE,
   EXT_PROC_FILTER,
   EXTPROC_CLUSTER,
+  HEADER_MUTATION_FILTER,
   type Params,
 } from "./params.js";
 
@@ -57,5 +58,18 @@ export function routerFilter(): JsonObject {
     name: "envoy.filters.http.router",
     // No x-envoy-* headers towards providers, none back to the agent.
     typed_config: typed("envoy.extensions.filters.http.router.v3.Router", { suppress_envoy_headers: true }),
+  };
+}
+
+/**
+ * Between ext_authz and ext_proc: does nothing by default; MCP routes remove the client's own
+ * credentials here (routes.ts), once ext_authz has read them and before ext_proc may inject one.
+ */
+export function headerMutationFilter(): JsonObject {
+  return {
+    name: HEADER_MUTATION_FILTER,
+    typed_config: typed("envoy.extensions.filters.http.header_mutation.v3.HeaderMutation", {
+      mutations: {},
+    }),
   };
 }

@@ -1,6 +1,6 @@
 import { accessLog } from "./access-log.js";
 import { typed, seconds, socketAddress, type JsonObject } from "./config-json.js";
-import { extAuthzFilter, extProcFilter, routerFilter } from "./filters.js";
+import { extAuthzFilter, extProcFilter, headerMutationFilter, routerFilter } from "./filters.js";
 import { localReplyConfig } from "./local-replies.js";
 import type { Params } from "./params.js";
 import { routeConfig } from "./routes.js";
@@ -45,10 +45,18 @@ function httpConnectionManager(params: Params): JsonObject {
     request_headers_timeout: seconds(t.requestHeadersS),
     stream_idle_timeout: seconds(t.streamIdleS),
     common_http_protocol_options: { headers_with_underscores_action: "DROP_HEADER" },
-    forward_client_cert_details: "SANITIZE",
+    // Outbound: whatever the agent sent is dropped (an MCP route to a Warden sidecar writes its own).
+    // Inbound: kept only on an mTLS connection, where authz-server reads it if, and only if, the
+    // verified peer is a trusted Warden sidecar; a client without a certificate cannot send one.
+    forward_client_cert_details: params.inbound ? "FORWARD_ONLY" : "SANITIZE",
     access_log: [accessLog(params.accessLogPath)],
     route_config: routeConfig(params),
-    http_filters: [extAuthzFilter(params), extProcFilter(params), routerFilter()],
+    http_filters: [
+      extAuthzFilter(params),
+      ...(params.destinations.some((d) => d.kind === "mcp") ? [headerMutationFilter()] : []),
+      extProcFilter(params),
+      routerFilter(),
+    ],
     local_reply_config: localReplyConfig(params),
   });
 }

@@ -17,6 +17,7 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
 export { EXT_AUTHZ_NAMESPACE };
 export const EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz";
 export const EXT_PROC_FILTER = "envoy.filters.http.ext_proc";
+export const HEADER_MUTATION_FILTER = "envoy.filters.http.header_mutation";
 
 export const DESTINATION_KINDS = ["llm", "saas", "tool", "mcp"] as const;
 
@@ -49,6 +50,13 @@ export const destinationSchema = z.object({
     sni: hostOrIp.optional(),
     /** Host header sent upstream; defaults to `address` (with `:port` unless the scheme's default). */
     hostHeader: hostOrIp.optional(),
+    /**
+     * The upstream is a Warden inbound sidecar holding this SVID (an MCP server's,
+     * `spiffe://<td>/mcp/<name>`): the sidecar presents its own SVID, accepts the upstream only with
+     * this URI SAN on a certificate that chains to the SPIRE bundle, and vouches for the agent in
+     * x-forwarded-client-cert. Needs `tls` and `downstreamTls` (the SDS source).
+     */
+    spiffeId: z.string().startsWith("spiffe://").optional(),
   }),
   /** Send the request body to ext_authz (LLM model or MCP method checks); off unless set. */
   authzRequestBody: z
@@ -65,6 +73,28 @@ export const downstreamTlsSchema = z.object({
   trustBundleName: z.string().startsWith("spiffe://"),
 });
 
+/**
+ * The sidecar as an MCP server's inbound sidecar: the listener presents the server's SVID
+ * (`downstreamTls.svidName`), every request goes to the one MCP destination (path unchanged), and the
+ * RFC 9728 protected-resource metadata is served at `/.well-known/oauth-protected-resource` (and
+ * its path-suffixed form). Callers: agents' SVIDs, trusted Warden sidecars vouching for an agent
+ * through x-forwarded-client-cert, or a bearer token whose audience is `resourceUri` (authz-server
+ * decides which, WARDEN_INBOUND_*).
+ */
+export const inboundSchema = z.object({
+  /** The MCP server's registered name. */
+  server: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lower-case letters, digits and '-'"),
+  /** Its resource URI (RFC 8707): the audience of bearer tokens, the metadata's `resource`. */
+  resourceUri: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(u), "an http(s) URL without query or fragment"),
+  /** Issuers of the tokens it accepts (Warden's token service), the metadata's `authorization_servers`. */
+  authorizationServers: z.array(z.string().url()).min(1),
+  /** Shown to people (RFC 9728 `resource_name`); defaults to the server's name. */
+  resourceName: z.string().min(1).max(200).optional(),
+});
+
 /** mTLS from Envoy to our gRPC servers: Envoy's SVID (from downstreamTls) and each server's SPIFFE ID. */
 const serverIdentitiesSchema = z.object({
   authz: z.string().startsWith("spiffe://"),
@@ -79,6 +109,8 @@ const timeoutsSchema = z.object({
   upstreamRequestS: z.number().int().min(0).default(600),
   /** No bytes either way for this long ends a stream (this is what bounds a stalled SSE stream). */
   streamIdleS: z.number().int().positive().default(300),
+  /** The same on MCP routes, where a GET listen stream (SSE) may wait long for a server message. */
+  mcpStreamIdleS: z.number().int().positive().default(3600),
   requestHeadersS: z.number().int().positive().default(10),
 });
 
@@ -107,6 +139,8 @@ export const sidecarParamsSchema = z
     downstreamTls: downstreamTlsSchema.nullable().default(null),
     /** mTLS to authz-server and extproc-server with SVIDs (needs downstreamTls: same SDS source). */
     serverIdentities: serverIdentitiesSchema.nullable().default(null),
+    /** Inbound sidecar of one MCP server (see inboundSchema); null: the agent's outbound sidecar. */
+    inbound: inboundSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -119,6 +153,20 @@ export const sidecarParamsSchema = z
     }
     if (params.serverIdentities !== null && params.downstreamTls === null) {
       issue(["serverIdentities"], "mTLS to our servers takes Envoy's SVID from downstreamTls; set it");
+    }
+    for (const [index, destination] of params.destinations.entries()) {
+      if (destination.upstream.spiffeId === undefined) continue;
+      if (!destination.upstream.tls || params.downstreamTls === null)
+        issue(
+          ["destinations", index, "upstream", "spiffeId"],
+          "a Warden sidecar upstream needs tls and downstreamTls (its SVID comes over SDS)",
+        );
+    }
+    if (params.inbound !== null) {
+      if (params.downstreamTls === null)
+        issue(["inbound"], "an inbound sidecar presents the MCP server's SVID: set downstreamTls");
+      if (params.destinations.length !== 1 || params.destinations[0]!.kind !== "mcp")
+        issue(["destinations"], "an inbound sidecar has exactly one destination, its MCP server");
     }
     const names = new Set<string>();
     const prefixes = new Set<string>();
@@ -138,3 +186,4 @@ export type Params = z.output<typeof sidecarParamsSchema>;
 export type DestinationConfig = z.output<typeof destinationSchema>;
 export type Endpoint = z.output<typeof endpointSchema>;
 export type DownstreamTls = z.output<typeof downstreamTlsSchema>;
+export type Inbound = z.output<typeof inboundSchema>;

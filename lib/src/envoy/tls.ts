@@ -6,14 +6,19 @@ import { SPIRE_AGENT_CLUSTER, type DownstreamTls } from "./params.js";
  * its certificate chains to the SPIRE bundle and carries the server's SPIFFE ID (the chain alone
  * would accept any workload of the trust domain).
  */
-export function serverMtlsSocket(tls: DownstreamTls, serverSpiffeId: string): JsonObject {
+export function serverMtlsSocket(
+  tls: DownstreamTls,
+  serverSpiffeId: string,
+  // grpc-js (Node's HTTP/2 server) only talks to clients that negotiate h2.
+  options: { alpn: string[]; sni?: string } = { alpn: ["h2"] },
+): JsonObject {
   return {
     name: "envoy.transport_sockets.tls",
     typed_config: typed("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {
+      ...(options.sni ? { sni: options.sni } : {}),
       common_tls_context: {
         tls_params: { tls_minimum_protocol_version: "TLSv1_2" },
-        // grpc-js (Node's HTTP/2 server) only talks to clients that negotiate h2.
-        alpn_protocols: ["h2"],
+        alpn_protocols: options.alpn,
         tls_certificate_sds_secret_configs: [sdsFromSpireAgent(tls.svidName)],
         combined_validation_context: {
           default_validation_context: {
@@ -24,6 +29,15 @@ export function serverMtlsSocket(tls: DownstreamTls, serverSpiffeId: string): Js
       },
     }),
   };
+}
+
+/**
+ * Outbound sidecar → a Warden inbound sidecar in front of an MCP server: the same mutual SVID check
+ * as towards our own servers (the upstream must hold exactly the MCP server's SPIFFE ID), over
+ * HTTP/1.1 or h2.
+ */
+export function wardenSidecarUpstreamSocket(tls: DownstreamTls, spiffeId: string, sni: string): JsonObject {
+  return serverMtlsSocket(tls, spiffeId, { alpn: ["h2", "http/1.1"], sni });
 }
 
 export /**

@@ -2,7 +2,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { env, loadConfig } from "../config.js";
+import { ConfigError, env, loadConfig } from "../config.js";
+import type { Destination } from "../envoy/params.js";
+import { MCP_SERVER_NAME, mcpServerEntries, parseMcpRoutes } from "./mcp-routes.js";
 
 /**
  * Where `warden up` keeps everything and which ports it uses. One place, read by the supervisor
@@ -25,13 +27,18 @@ export const DEFAULT_PORTS = {
   openbao: 8200,
   postgres: 5433,
   openbaoCluster: 8201,
+  // An MCP server's inbound sidecar (warden up --inbound-mcp): its Envoy and its authz-server.
+  inboundMcp: 8443,
+  inboundAdmin: 9902,
+  inboundAuthz: 9003,
+  inboundAuthzStatus: 9103,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
 export type Ports = Record<PortName, number>;
 
 /** The uids our components run under when the supervisor runs as root (SPIRE tells them apart by uid). */
-export const COMPONENT_UIDS = { envoy: 10001, authz: 10002, extproc: 10003 } as const;
+export const COMPONENT_UIDS = { envoy: 10001, authz: 10002, extproc: 10003, inboundEnvoy: 10004 } as const;
 
 const runtimeShape = {
   WARDEN_HOME: env.path().default(".warden"),
@@ -52,7 +59,34 @@ const runtimeShape = {
     .string()
     .regex(/^127\.0\.0\.1:\d{1,5}$/, "must be 127.0.0.1:<port> (a local stub, development only)")
     .optional(),
+  /** MCP servers agents reach at /mcp/<name>/: `name=url` entries, comma-separated (lib/src/runtime/mcp-routes.ts). */
+  WARDEN_MCP_SERVERS: z.string().optional(),
+  /** Run an inbound sidecar in front of this MCP server (its registered name) too. */
+  WARDEN_INBOUND_MCP_SERVER: z.string().regex(MCP_SERVER_NAME, "must be an MCP server's name").optional(),
+  /** The MCP server itself, on this machine: http://127.0.0.1:<port>. */
+  WARDEN_INBOUND_UPSTREAM: z.string().optional(),
+  /** Its resource URI (RFC 8707): the audience of bearer tokens for it. */
+  WARDEN_INBOUND_RESOURCE_URI: env.url().optional(),
+  WARDEN_INBOUND_PORT: env.port(DEFAULT_PORTS.inboundMcp),
 };
+
+/** An MCP server's inbound sidecar run by warden up. */
+export interface InboundMcpConfig {
+  server: string;
+  /** The MCP server on loopback, plain HTTP: it sees only its sidecar's traffic. */
+  upstream: { address: string; port: number };
+  resourceUri: string;
+}
+
+/** What `warden up`'s flags add to (or set instead of) the environment. */
+export interface RuntimeFlags {
+  /** `--mcp-server name=url`, repeated: added to WARDEN_MCP_SERVERS. */
+  mcpServers?: readonly string[];
+  /** `--inbound-mcp`, `--upstream`, `--resource-uri`: override WARDEN_INBOUND_*. */
+  inboundMcp?: string;
+  upstream?: string;
+  resourceUri?: string;
+}
 
 export interface RuntimeConfig {
   home: string;
@@ -61,13 +95,22 @@ export interface RuntimeConfig {
   externalDatabaseUrl: string | null;
   ports: Ports;
   devUpstream: { address: string; port: number } | null;
+  /** Routes of the agents' sidecar to MCP servers (`/mcp/<name>/`). */
+  mcpRoutes: Destination[];
+  inboundMcp: InboundMcpConfig | null;
 }
 
 export function loadRuntimeConfig(
   source: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
+  flags: RuntimeFlags = {},
 ): RuntimeConfig {
-  const c = loadConfig(runtimeShape, source);
+  const c = loadConfig(runtimeShape, {
+    ...source,
+    ...(flags.inboundMcp !== undefined ? { WARDEN_INBOUND_MCP_SERVER: flags.inboundMcp } : {}),
+    ...(flags.upstream !== undefined ? { WARDEN_INBOUND_UPSTREAM: flags.upstream } : {}),
+    ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
+  });
   let ports: Ports;
   if (c.WARDEN_PORT_BASE !== undefined) {
     const base = c.WARDEN_PORT_BASE;
@@ -78,8 +121,16 @@ export function loadRuntimeConfig(
       agent: c.WARDEN_AGENT_PORT,
       controlPlane: c.WARDEN_CP_PORT,
       oidc: c.WARDEN_OIDC_PORT,
+      inboundMcp: c.WARDEN_INBOUND_PORT,
     };
   }
+  const routes = parseMcpRoutes(
+    mcpServerEntries(c.WARDEN_MCP_SERVERS, flags.mcpServers ?? []),
+    c.WARDEN_TRUST_DOMAIN,
+  );
+  const problems = routes.ok ? [] : routes.problems.map((p) => `WARDEN_MCP_SERVERS / --mcp-server: ${p}`);
+  const inbound = inboundMcpOf(c, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   const [host, port] = c.WARDEN_DEV_UPSTREAM?.split(":") ?? [];
   return {
     home: resolve(cwd, c.WARDEN_HOME),
@@ -87,7 +138,37 @@ export function loadRuntimeConfig(
     externalDatabaseUrl: c.DATABASE_URL ?? null,
     ports,
     devUpstream: host && port ? { address: host, port: Number(port) } : null,
+    mcpRoutes: routes.ok ? routes.destinations : [],
+    inboundMcp: inbound,
   };
+}
+
+function inboundMcpOf(
+  c: {
+    WARDEN_INBOUND_MCP_SERVER?: string | undefined;
+    WARDEN_INBOUND_UPSTREAM?: string | undefined;
+    WARDEN_INBOUND_RESOURCE_URI?: string | undefined;
+  },
+  problems: string[],
+): InboundMcpConfig | null {
+  const server = c.WARDEN_INBOUND_MCP_SERVER;
+  if (server === undefined) {
+    if (c.WARDEN_INBOUND_UPSTREAM !== undefined || c.WARDEN_INBOUND_RESOURCE_URI !== undefined)
+      problems.push("WARDEN_INBOUND_UPSTREAM / WARDEN_INBOUND_RESOURCE_URI: only with --inbound-mcp <name>");
+    return null;
+  }
+  const upstream = /^http:\/\/127\.0\.0\.1:(\d{1,5})\/?$/.exec(c.WARDEN_INBOUND_UPSTREAM ?? "");
+  const port = upstream ? Number(upstream[1]) : 0;
+  if (!upstream || port < 1 || port > 65535)
+    problems.push(
+      "WARDEN_INBOUND_UPSTREAM / --upstream: the MCP server on this machine, http://127.0.0.1:<port> (it sees only its sidecar's traffic)",
+    );
+  const resourceUri = c.WARDEN_INBOUND_RESOURCE_URI;
+  if (resourceUri === undefined || !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(resourceUri))
+    problems.push(
+      "WARDEN_INBOUND_RESOURCE_URI / --resource-uri: the server's resource URI, an http(s) URL without query or fragment (e.g. https://files.example/mcp)",
+    );
+  return upstream && resourceUri ? { server, upstream: { address: "127.0.0.1", port }, resourceUri } : null;
 }
 
 /** Every path under $WARDEN_HOME, in one place. */
@@ -107,6 +188,8 @@ export function homePaths(home: string) {
     extproc: join(home, "extproc"),
     authz: join(home, "authz"),
     controlPlane: join(home, "control-plane"),
+    inboundEnvoy: join(home, "inbound-envoy"),
+    inboundAuthz: join(home, "inbound-authz"),
   };
 }
 

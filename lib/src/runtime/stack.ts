@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { workloadSpiffeId } from "../spiffe/naming.js";
-import { envoyComponent } from "./components/envoy.js";
+import { envoyComponent, inboundEnvoyComponent } from "./components/envoy.js";
 import {
   authzComponent,
   controlPlaneComponent,
@@ -41,6 +41,9 @@ export function stackComponents(config: RuntimeConfig): {
     authz: workloadSpiffeId(trustDomain, "warden", "authz"),
     extproc: workloadSpiffeId(trustDomain, "warden", "extproc"),
   };
+  const inbound = config.inboundMcp;
+  // The inbound sidecar's Envoy holds the MCP server's SVID (its own uid, its own entry).
+  const inboundEnvoyId = inbound ? workloadSpiffeId(trustDomain, "mcp", inbound.server) : null;
   const databaseUrl = config.externalDatabaseUrl ?? postgresUrl(ports.postgres);
   const oidcIssuer = `http://127.0.0.1:${ports.oidc}`;
   const controlPlaneUrl = `http://127.0.0.1:${ports.controlPlane}`;
@@ -57,6 +60,9 @@ export function stackComponents(config: RuntimeConfig): {
       { spiffeId: identities.envoy, selectors: [`unix:uid:${COMPONENT_UIDS.envoy}`] },
       { spiffeId: identities.authz, selectors: [`unix:uid:${COMPONENT_UIDS.authz}`] },
       { spiffeId: identities.extproc, selectors: [`unix:uid:${COMPONENT_UIDS.extproc}`] },
+      ...(inboundEnvoyId
+        ? [{ spiffeId: inboundEnvoyId, selectors: [`unix:uid:${COMPONENT_UIDS.inboundEnvoy}`] }]
+        : []),
     ]),
     devOidcComponent(paths.oidc, ports.oidc),
     controlPlaneComponent({
@@ -91,6 +97,8 @@ export function stackComponents(config: RuntimeConfig): {
       vaultCaFile: bao.caFile,
       vaultClient: bao.extprocClient,
       dir: paths.extproc,
+      // One extproc-server serves both sidecars on this machine.
+      allowedClients: inboundEnvoyId ? [identities.envoy, inboundEnvoyId] : undefined,
     }),
     envoyComponent({
       dir: paths.envoy,
@@ -103,7 +111,44 @@ export function stackComponents(config: RuntimeConfig): {
       identities,
       uid: COMPONENT_UIDS.envoy,
       devUpstream: config.devUpstream,
+      mcpRoutes: config.mcpRoutes,
     }),
+    ...(inbound && inboundEnvoyId
+      ? [
+          authzComponent({
+            trustDomain,
+            spiffeEndpoint,
+            uid: COMPONENT_UIDS.authz,
+            databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
+            port: ports.inboundAuthz,
+            statusPort: ports.inboundAuthzStatus,
+            policyDir: paths.policy,
+            jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
+            dir: paths.inboundAuthz,
+            inbound: {
+              name: "inbound-authz",
+              server: inbound.server,
+              resourceUri: inbound.resourceUri,
+              envoySpiffeId: inboundEnvoyId,
+            },
+          }),
+          inboundEnvoyComponent({
+            dir: paths.inboundEnvoy,
+            port: ports.inboundMcp,
+            adminPort: ports.inboundAdmin,
+            authzPort: ports.inboundAuthz,
+            extprocPort: ports.extproc,
+            spireAgentSocket: spire.agentSocket,
+            trustDomain,
+            identities: { ...identities, envoy: inboundEnvoyId },
+            uid: COMPONENT_UIDS.inboundEnvoy,
+            server: inbound.server,
+            upstream: inbound.upstream,
+            resourceUri: inbound.resourceUri,
+            authorizationServer: controlPlaneUrl,
+          }),
+        ]
+      : []),
   ];
   return {
     components,
@@ -117,6 +162,7 @@ export function stackComponents(config: RuntimeConfig): {
       databaseUrl,
       workloadEndpoint: spiffeEndpoint,
       envoySpiffeId: identities.envoy,
+      ...(inbound ? { inboundMcpUrl: `https://127.0.0.1:${ports.inboundMcp}` } : {}),
     },
   };
 }

@@ -28,6 +28,8 @@ export const supervisorStateSchema = z.object({
   /** The SPIRE agent's Workload API (SPIFFE_ENDPOINT_SOCKET for agents). */
   workloadEndpoint: z.string(),
   envoySpiffeId: z.string(),
+  /** Where an MCP server's inbound sidecar listens (warden up --inbound-mcp), when there is one. */
+  inboundMcpUrl: z.string().optional(),
   components: z.array(componentStateSchema),
 });
 

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   devUpstreamDestinations,
+  mcpDestination,
   providerDestinations,
   renderSidecarBootstrap,
   type Destination,
@@ -27,6 +28,26 @@ export interface EnvoyParams {
   uid?: number;
   /** Development only: every provider route to this plain-HTTP stub. */
   devUpstream: { address: string; port: number } | null;
+  /** Routes to MCP servers (`warden up --mcp-server`). */
+  mcpRoutes?: Destination[];
+}
+
+/** An MCP server's inbound sidecar: Envoy with the server's SVID in front of it (on loopback). */
+export interface InboundEnvoyParams {
+  dir: string;
+  port: number;
+  adminPort: number;
+  authzPort: number;
+  extprocPort: number;
+  spireAgentSocket: string;
+  trustDomain: string;
+  identities: { envoy: string; authz: string; extproc: string };
+  uid?: number;
+  server: string;
+  upstream: { address: string; port: number };
+  resourceUri: string;
+  /** The token service's issuer, named in the RFC 9728 metadata. */
+  authorizationServer: string;
 }
 
 /** Any rendered Envoy bootstrap, run as the sidecar runs (tests render their own). */
@@ -40,6 +61,8 @@ export interface EnvoyLaunch {
   logLevel?: string;
   /** More command-line flags (tests flush the access log sooner). */
   extraArgs?: string[];
+  /** The supervisor's name for it; default "envoy". */
+  name?: string;
 }
 
 export function envoyAccessLogPath(dir: string): string {
@@ -57,9 +80,10 @@ export async function envoyStat(adminUrl: string, name: string): Promise<number>
 }
 
 export function envoyComponent(params: EnvoyParams): Component {
-  const destinations: Destination[] = params.devUpstream
-    ? devUpstreamDestinations(params.devUpstream)
-    : providerDestinations();
+  const destinations: Destination[] = [
+    ...(params.devUpstream ? devUpstreamDestinations(params.devUpstream) : providerDestinations()),
+    ...(params.mcpRoutes ?? []),
+  ];
   return envoyLaunchComponent({
     dir: params.dir,
     agentPort: params.agentPort,
@@ -83,6 +107,37 @@ export function envoyComponent(params: EnvoyParams): Component {
   });
 }
 
+export function inboundEnvoyComponent(params: InboundEnvoyParams): Component {
+  return envoyLaunchComponent({
+    name: "inbound-envoy",
+    dir: params.dir,
+    agentPort: params.port,
+    adminPort: params.adminPort,
+    uid: params.uid,
+    bootstrap: (accessLogPath) =>
+      renderSidecarBootstrap({
+        nodeId: `warden-inbound-${params.server}`,
+        agentListener: { port: params.port },
+        admin: { port: params.adminPort },
+        authz: { address: "127.0.0.1", port: params.authzPort },
+        extproc: { address: "127.0.0.1", port: params.extprocPort },
+        destinations: [mcpDestination(params.server, { ...params.upstream, tls: false })],
+        accessLogPath,
+        downstreamTls: {
+          spireAgentSocket: params.spireAgentSocket,
+          svidName: params.identities.envoy,
+          trustBundleName: trustDomainId(params.trustDomain),
+        },
+        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+        inbound: {
+          server: params.server,
+          resourceUri: params.resourceUri,
+          authorizationServers: [params.authorizationServer],
+        },
+      }),
+  });
+}
+
 export function envoyLaunchComponent(launch: EnvoyLaunch): Component {
   const configPath = join(launch.dir, "envoy.yaml");
   const adminUrl = `http://127.0.0.1:${launch.adminPort}`;
@@ -92,7 +147,7 @@ export function envoyLaunchComponent(launch: EnvoyLaunch): Component {
     (await envoyStat(adminUrl, "listener_manager.total_listeners_warming")) === 0 &&
     (await envoyStat(adminUrl, "cluster_manager.warming_clusters")) === 0;
   return {
-    name: "envoy",
+    name: launch.name ?? "envoy",
     ports: { agent: launch.agentPort, admin: launch.adminPort },
     async prepare() {
       mkdirSync(launch.dir, { recursive: true, mode: 0o755 });

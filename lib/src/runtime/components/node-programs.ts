@@ -194,13 +194,20 @@ export function authzComponent(
     jwksUrl: string;
     /** Its own directory (the decision audit spool while PostgreSQL is down). */
     dir: string;
+    /**
+     * The authz-server of an MCP server's inbound sidecar (WARDEN_INBOUND_*): it answers that
+     * sidecar's Envoy (`envoySpiffeId`) only. Without it, the agents' sidecar's (and no WARDEN_INBOUND_*
+     * from the supervisor's own environment leaks in).
+     */
+    inbound?: { name: string; server: string; resourceUri: string; envoySpiffeId: string };
   },
 ): Component {
   let bundle = "";
   let publicKey = "";
   const readyUrl = `http://127.0.0.1:${params.statusPort}/readyz`;
+  const inbound = params.inbound;
   return nodeProgramComponent({
-    name: "authz-server",
+    name: inbound?.name ?? "authz-server",
     args: [distMain("authz-server")],
     ports: { grpc: params.port, status: params.statusPort },
     uid: params.uid,
@@ -221,8 +228,12 @@ export function authzComponent(
       WARDEN_ATTESTATION_ISSUER: `spiffe://${params.trustDomain}/warden/control-plane`,
       SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
       WARDEN_SPIFFE_SOCKET: "",
+      WARDEN_INBOUND_MCP_SERVER: inbound?.server ?? "",
+      WARDEN_INBOUND_RESOURCE_URI: inbound?.resourceUri ?? "",
+      WARDEN_INBOUND_TRUSTED_SIDECARS: "",
+      WARDEN_ALLOWED_CLIENT_IDS: inbound?.envoySpiffeId ?? "",
     }),
-    readiness: "authz-server ready (policy loaded)",
+    readiness: `${inbound?.name ?? "authz-server"} ready (policy loaded)`,
     serving: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
     readyTimeoutMs: 60_000,
   });
@@ -236,6 +247,8 @@ export function extprocComponent(
     vaultClient: { certFile: string; keyFile: string };
     /** Its own directory (the usage spool while PostgreSQL is down). */
     dir: string;
+    /** The Envoys it answers (the agents' sidecar and an inbound sidecar); default: the agents' sidecar. */
+    allowedClients?: string[];
   },
 ): Component {
   return nodeProgramComponent({
@@ -255,6 +268,7 @@ export function extprocComponent(
       WARDEN_USAGE_SPOOL: join(params.dir, "usage-spool.ndjson"),
       SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
       WARDEN_SPIFFE_SOCKET: "",
+      WARDEN_ALLOWED_CLIENT_IDS: (params.allowedClients ?? []).join(","),
     }),
     readiness: "extproc-server listening",
     serving: () => portOpen(params.port),
