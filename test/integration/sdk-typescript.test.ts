@@ -1,5 +1,8 @@
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
@@ -23,6 +26,9 @@ import {
  */
 const AGENT = "spiffe://warden.local/agent/sdk-ts-bot";
 const SDK_POLICY = join(REPO_ROOT, "test", "fixtures", "policy-sdk");
+
+const README = join(REPO_ROOT, "sdk", "typescript", "README.md");
+const run = promisify(execFile);
 
 let spire: SpireStack;
 let stack: Stack;
@@ -174,3 +180,42 @@ test("a 503 while authz-server is down is retried until it is back", async () =>
     patient.close();
   }
 }, 60_000);
+
+/** The README's examples: each `ts` block and the `text` block of its expected output. */
+function readmeExamples(): { title: string; code: string; output: string }[] {
+  const text = readFileSync(README, "utf8");
+  return [
+    ...text.matchAll(/^### (.+)\n[\s\S]*?^```ts\n([\s\S]*?)^```\n[\s\S]*?^```text\n([\s\S]*?)^```$/gm),
+  ].map((m) => ({ title: m[1]!, code: m[2]!, output: m[3]! }));
+}
+
+describe("the README's examples run verbatim as the agent", () => {
+  const examples = readmeExamples();
+
+  test("the README has its four examples", () => {
+    expect(examples.map((e) => e.title)).toEqual([
+      "Call the sidecar",
+      "Stream a chat completion with the official OpenAI client",
+      "Handle a refusal",
+      "Call on a user's behalf",
+    ]);
+  });
+
+  test.each(examples.map((e, i) => [e.title, i] as const))("%s", async (_title, index) => {
+    const example = examples[index]!;
+    // Under the repository, so `@agent-warden/sdk` resolves to the workspace package's build.
+    const dir = join(REPO_ROOT, ".run", "sdk-ts-readme");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `example-${index}.mjs`);
+    writeFileSync(file, example.code);
+    const { stdout } = await run(process.execPath, [file], {
+      env: {
+        ...process.env,
+        SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
+        WARDEN_SIDECAR_URL: stack.agentUrl.replace("http:", "https:"),
+      },
+      timeout: 30_000,
+    });
+    expect(stdout).toBe(example.output);
+  });
+});
