@@ -96,6 +96,17 @@ test("every reason code written in the servers' sources is in sdk/reasons.json",
   expect(missing).toEqual([]);
 });
 
+test("every OAuth error code of the token service is in sdk/reasons.json with its status", () => {
+  const codes = unionMembers("control-plane/src/oauth/errors.ts", "OAuthErrorCode");
+  const statuses = read("control-plane/src/oauth/errors.ts");
+  expect(codes.length).toBeGreaterThanOrEqual(10);
+  const wrong = codes.filter((code) => {
+    const status = Number(new RegExp(`\\b${code}: (\\d{3})`).exec(statuses)?.[1]);
+    return table.reasons[code]?.status !== status;
+  });
+  expect(wrong).toEqual([]);
+});
+
 test("the table names only the SDKs' families, and each family is described", () => {
   expect(Object.keys(table.families).sort()).toEqual([...FAMILY_NAMES].sort());
   const families = new Set<string>(FAMILY_NAMES);

@@ -3,7 +3,8 @@ import { wardenError, WardenError } from "./errors.js";
 /**
  * Reading a denial in every shape Warden answers with: its own `{error: {code, message, decision_id}}`,
  * the provider's error shape on LLM routes (OpenAI, Anthropic, Google AI: lib/src/llm/error-shapes.ts)
- * and JSON-RPC errors on MCP routes (`error.data.reason`, `error.data.decision_id`). Pure functions.
+ * JSON-RPC errors on MCP routes (`error.data.reason`, `error.data.decision_id`), and the token
+ * service's OAuth errors (`{error, error_description}`). Pure functions.
  */
 export const DECISION_ID_HEADER = "x-warden-decision-id";
 
@@ -26,6 +27,9 @@ export interface DenialFacts {
 export function denialFacts(body: unknown): DenialFacts {
   if (!isObject(body)) return { reason: null, message: null, decisionId: null };
   const error = body["error"];
+  // OAuth 2.0 (the token service): `{ "error": "<code>", "error_description" }`.
+  if (typeof error === "string")
+    return { reason: text(error), message: text(body["error_description"]), decisionId: null };
   if (!isObject(error)) return { reason: null, message: null, decisionId: null };
   if (typeof error["code"] === "number" && body["jsonrpc"] === "2.0") return jsonRpcFacts(error);
   if (Array.isArray(error["details"])) {

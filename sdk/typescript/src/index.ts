@@ -20,3 +20,11 @@ export {
   WardenError,
   type WardenErrorFields,
 } from "./errors.js";
+export {
+  registerAgent,
+  TokenService,
+  type AccessToken,
+  type AgentRegistration,
+  type RegisteredAgent,
+  type TokenServiceOptions,
+} from "./iam.js";
