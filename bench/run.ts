@@ -1,12 +1,14 @@
 /**
  * `npm run bench -- <suite>`: authz, path, sse, revocation, scale, all; `audit` (the decision audit's
- * cost, needs only scripts/setup); `smoke` (the seconds-long CI
+ * cost, needs only scripts/setup); `mcp` (MCP tools/call through the sidecar vs direct at 200 rps,
+ * needs only scripts/setup; `--smoke` for a short unsaved run); `smoke` (the seconds-long CI
  * check, no bench tools needed) and `report` (docs/benchmarks.md table and charts from
  * bench/results/). Option --profile (authz, path, sse): CPU profiles even when the targets are met.
  * See docs/benchmarks.md.
  */
 import { reportSuite } from "./src/report/report.js";
 import { auditSuite } from "./src/suites/audit.js";
+import { mcpSuite } from "./src/suites/mcp.js";
 import { authzSuite } from "./src/suites/authz.js";
 import { pathSuite } from "./src/suites/path.js";
 import { revocationSuite } from "./src/suites/revocation.js";
@@ -31,6 +33,7 @@ const SUITES: Record<string, Suite> = {
   tail: () => tailSuite(),
   cores: () => coresSuite(),
   realpath: (args) => realPathSuite({ profile: args.includes("--profile") }),
+  mcp: (args) => mcpSuite({ smoke: args.includes("--smoke") }),
   report: async () => {
     await reportSuite();
     return undefined;

@@ -144,11 +144,23 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     const identity: PeerIdentity = deps.identify
       ? deps.identify(facts.peer, nowNs, inboundHeadersOf(check))
       : { ok: true, source: sourceIdentity(facts.peer.principal) };
-    if (!identity.ok)
-      return withChallenge(
-        denial(decisionId, identity.status, identity.reason, identity.message, revision, null, dialect),
-        identity.challenge,
+    if (!identity.ok) {
+      const refused = denial(
+        decisionId,
+        identity.status,
+        identity.reason,
+        identity.message,
+        revision,
+        null,
+        dialect,
       );
+      // On MCP routes the JSON-RPC error echoes the request's id, as every other MCP refusal does.
+      if (dialect === "jsonrpc") {
+        const refusal = { status: identity.status, reason: identity.reason, message: identity.message };
+        refused.response = mcpRefusalResponse({ ...refusal, details: {} }, jsonRpcIdOf(body), decisionId);
+      }
+      return withChallenge(refused, identity.challenge);
+    }
     const source = identity.source;
     const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
     rawDelegation = facts.headers[DELEGATION_HEADER];
@@ -446,4 +458,12 @@ function decideBatch(
   const record = decisionRecord(context, input, decision, evalNs);
   if (!firstDenial || context.deps.dryRun === true) return allowed(context, input, decision, record);
   return { response: mcpBatchRefusalResponse(refusals, context.decisionId), record };
+}
+
+/** The id of a single JSON-RPC request body, or null (a notification, a batch, no body). */
+function jsonRpcIdOf(body: unknown): string | number | null {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const { id, method } = body as Record<string, unknown>;
+  if (typeof method !== "string") return null;
+  return typeof id === "string" || typeof id === "number" ? id : null;
 }

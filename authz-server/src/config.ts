@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
-import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
+import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { inboundConfigShape } from "./identity/inbound-config.js";
 
 /** Every environment variable authz-server reads (docs/configuration.md is generated from this). */

@@ -1,3 +1,4 @@
+import type { LoadResult } from "./rounds.js";
 import { summarize, type LatencySummary } from "./stats.js";
 
 /**
@@ -111,5 +112,42 @@ export function pooledOpenLoop(results: readonly OpenLoopResult[]): OpenLoopResu
     latency: summarize(samples),
     send_lag_p99_ms: Math.max(0, ...results.map((r) => r.send_lag_p99_ms)),
     samples,
+  };
+}
+
+/** A request that answers its HTTP status: any non-2xx counts as an error, per status. */
+export interface OpenLoopRun {
+  rps: number;
+  durationS: number;
+  send(): Promise<number>;
+}
+
+/** openLoop in the shape the round-based suites pool (rounds.ts LoadResult), with statuses counted. */
+export async function runOpenLoop(options: OpenLoopRun): Promise<LoadResult> {
+  const statuses: Record<string, number> = {};
+  const started = now();
+  const result = await openLoop({
+    rate: options.rps,
+    durationS: options.durationS,
+    send: async () => {
+      let status: number;
+      try {
+        status = await options.send();
+      } catch (error) {
+        statuses.error = (statuses.error ?? 0) + 1;
+        throw error;
+      }
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
+    },
+  });
+  return {
+    requests: result.requests + result.errors,
+    errors: result.errors,
+    achieved_rps: result.achieved_rps,
+    latency: result.latency,
+    statuses,
+    samplesMs: result.samples,
+    durationS: (now() - started) / 1_000,
   };
 }

@@ -101,6 +101,24 @@ describe("responses", () => {
     expect(readMutation(reply.responseHeaders?.response?.headerMutation).remove).toEqual(["set-cookie"]);
   });
 
+  test("an SSE response sent with a content-length loses it: its events may be rewritten", () => {
+    const stream = processor();
+    stream.process(wire.requestHeaders(AGENT_REQUEST));
+    const reply = asEnvoyReads(
+      now(
+        stream.process(
+          wire.responseHeaders({
+            ":status": "200",
+            "content-type": "text/event-stream",
+            "content-length": "512",
+          }),
+        ),
+      ),
+    );
+    expect(reply.modeOverride?.responseBodyMode).toBe(BODY_STREAMED);
+    expect(readMutation(reply.responseHeaders?.response?.headerMutation).remove).toContain("content-length");
+  });
+
   test("a plain JSON response pays no body phase: no mode override, nothing to change", () => {
     const stream = processor();
     stream.process(wire.requestHeaders(AGENT_REQUEST));

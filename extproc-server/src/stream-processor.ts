@@ -5,7 +5,7 @@ import { newDecisionId } from "../../lib/src/ids.js";
 import { errorDialectOf } from "../../lib/src/llm/error-shapes.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { readAuthzHandOff, type AuthzHandOff, type HandOffReading } from "../../lib/src/handoff/contract.js";
-import { HeaderView, type HeaderEdits } from "./header-edits.js";
+import { HeaderView, headerValue, type HeaderEdits } from "./header-edits.js";
 import { isPhase, PhaseOrder } from "./phase-order.js";
 import { UndecodableMessage, type IncomingMessage } from "./incoming.js";
 import { McpRefusal, mcpErrorResponse } from "./mcp/errors.js";
@@ -196,6 +196,10 @@ export class StreamProcessor {
     const headers = http.headers?.headers ?? [];
     const decision = responseHeaderDecision(headers);
     const bodyFollows = !http.endOfStream;
+    // An event stream is always STREAMED and its events may be rewritten (scrubbed, filtered): a
+    // content-length sent with it (some servers do) would no longer hold, and Envoy would answer 503.
+    if (bodyFollows && decision.eventStream && headerValue(headers, "content-length") !== undefined)
+      decision.edits.remove("content-length");
     if (this.hooks.length === 0) {
       return headersResponse(
         "responseHeaders",
