@@ -1,4 +1,5 @@
 import { waitFor, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { README_EXAMPLES_BY_SUITE, readmeExample, runReadmeExample } from "../support/readme-examples.js";
 import { AGENT, startMcpEnvironment, type McpEnvironment } from "../support/mcp-environment.js";
 import { McpSkills, textOf } from "../../sdk/typescript/src/mcp.js";
 import {
@@ -112,4 +113,13 @@ test("a tool that needs a person's approval raises ApprovalRequiredError with th
   });
   expect(held.decisionId).toEqual(expect.any(String));
   expect(mcp.files.callsOf("share_file")).toBe(0);
+});
+
+test.each(README_EXAMPLES_BY_SUITE.mcp)("the README's example runs verbatim: %s", async (title) => {
+  const example = readmeExample(title);
+  const stdout = await runReadmeExample(example, {
+    SPIFFE_ENDPOINT_SOCKET: mcp.env.spire.endpoint,
+    WARDEN_SIDECAR_URL: mcp.env.stack.agentUrl.replace("http:", "https:"),
+  });
+  expect(stdout).toBe(example.output);
 });

@@ -1,11 +1,14 @@
-import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import {
+  README_EXAMPLES_BY_SUITE,
+  readmeExample,
+  readmeExamples,
+  runReadmeExample,
+} from "../support/readme-examples.js";
 import { anthropicClient } from "../../sdk/typescript/src/anthropic.js";
 import { openAiClient } from "../../sdk/typescript/src/openai.js";
 import {
@@ -26,9 +29,6 @@ import {
  */
 const AGENT = "spiffe://warden.local/agent/sdk-ts-bot";
 const SDK_POLICY = join(REPO_ROOT, "test", "fixtures", "policy-sdk");
-
-const README = join(REPO_ROOT, "sdk", "typescript", "README.md");
-const run = promisify(execFile);
 
 let spire: SpireStack;
 let stack: Stack;
@@ -181,40 +181,19 @@ test("a 503 while authz-server is down is retried until it is back", async () =>
   }
 }, 60_000);
 
-/** The README's examples: each `ts` block and the `text` block of its expected output. */
-function readmeExamples(): { title: string; code: string; output: string }[] {
-  const text = readFileSync(README, "utf8");
-  return [
-    ...text.matchAll(/^### (.+)\n[\s\S]*?^```ts\n([\s\S]*?)^```\n[\s\S]*?^```text\n([\s\S]*?)^```$/gm),
-  ].map((m) => ({ title: m[1]!, code: m[2]!, output: m[3]! }));
-}
-
 describe("the README's examples run verbatim as the agent", () => {
-  const examples = readmeExamples();
-
-  test("the README has its four examples", () => {
-    expect(examples.map((e) => e.title)).toEqual([
-      "Call the sidecar",
-      "Stream a chat completion with the official OpenAI client",
-      "Handle a refusal",
-      "Call on a user's behalf",
+  test("every example of the README is run by one of the SDK suites", () => {
+    expect(readmeExamples().map((e) => e.title)).toEqual([
+      ...README_EXAMPLES_BY_SUITE.dataPlane,
+      ...README_EXAMPLES_BY_SUITE.mcp,
     ]);
   });
 
-  test.each(examples.map((e, i) => [e.title, i] as const))("%s", async (_title, index) => {
-    const example = examples[index]!;
-    // Under the repository, so `@agent-warden/sdk` resolves to the workspace package's build.
-    const dir = join(REPO_ROOT, ".run", "sdk-ts-readme");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `example-${index}.mjs`);
-    writeFileSync(file, example.code);
-    const { stdout } = await run(process.execPath, [file], {
-      env: {
-        ...process.env,
-        SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
-        WARDEN_SIDECAR_URL: stack.agentUrl.replace("http:", "https:"),
-      },
-      timeout: 30_000,
+  test.each(README_EXAMPLES_BY_SUITE.dataPlane)("%s", async (title) => {
+    const example = readmeExample(title);
+    const stdout = await runReadmeExample(example, {
+      SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
+      WARDEN_SIDECAR_URL: stack.agentUrl.replace("http:", "https:"),
     });
     expect(stdout).toBe(example.output);
   });

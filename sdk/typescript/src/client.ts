@@ -13,6 +13,8 @@ export interface WardenOptions {
   sidecarSpiffeId?: string;
   /** Workload API address; default SPIFFE_ENDPOINT_SOCKET */
   workloadEndpoint?: string;
+  /** which of the workload's SVIDs to call with, when the Workload API gives it several */
+  spiffeId?: string;
   /** an SVID source to share (several clients, one Workload API stream); closed by its owner */
   svids?: SvidSource;
   retry?: Partial<RetryPolicy>;
@@ -47,7 +49,10 @@ export class Warden {
     const owned = options.svids === undefined;
     const svids =
       options.svids ??
-      (await SvidSource.open(options.workloadEndpoint ? { endpoint: options.workloadEndpoint } : {}));
+      (await SvidSource.open({
+        ...(options.workloadEndpoint ? { endpoint: options.workloadEndpoint } : {}),
+        ...(options.spiffeId ? { spiffeId: options.spiffeId } : {}),
+      }));
     const sidecarSpiffeId = sidecarSpiffeIdFrom(options.sidecarSpiffeId, svids.trustDomain);
     const pools = new MtlsPools(svids.current, sidecarSpiffeId);
     const stop = svids.onUpdate((svid) => pools.use(svid));
