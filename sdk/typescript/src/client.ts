@@ -101,18 +101,16 @@ export class Warden {
   /** `request` with a JSON body (when given) and a JSON answer. */
   async json<T = unknown>(
     path: string,
-    init: Omit<RequestInit, "body"> & { body?: unknown } = {},
+    { body, ...init }: Omit<RequestInit, "body"> & { body?: unknown } = {},
   ): Promise<T> {
     const headers = new Headers(init.headers);
     if (!headers.has("accept")) headers.set("accept", "application/json");
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      headers.set("content-type", "application/json");
-      body = JSON.stringify(init.body);
-    }
-    const { body: _ignored, ...rest } = init;
-    void _ignored;
-    const response = await this.request(path, { ...rest, headers, ...(body === undefined ? {} : { body }) });
+    if (body !== undefined) headers.set("content-type", "application/json");
+    const response = await this.request(path, {
+      ...init,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     return (await response.json()) as T;
   }
 
