@@ -381,8 +381,14 @@ describe("SPIRE", () => {
     };
     for (const [name, uid] of entries)
       expect({ name, uid: uidOf(serviceOf[name] ?? name) }).toEqual({ name, uid });
+    // The compose stack is one agent-side sidecar: an MCP server's inbound sidecar is not part of it.
+    const { envoy, authz, extproc } = WORKLOAD_UIDS;
     expect({ envoy: uidOf("envoy"), authz: uidOf("authz-server"), extproc: uidOf("extproc-server") }).toEqual(
-      WORKLOAD_UIDS,
+      {
+        envoy,
+        authz,
+        extproc,
+      },
     );
   });
 
