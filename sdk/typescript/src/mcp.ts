@@ -1,5 +1,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult, ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Warden } from "./client.js";
 import { errorFromHttp, toWardenError } from "./denial.js";
@@ -39,10 +42,9 @@ export async function mcpClient(
  * `data`) or its transport's StreamableHTTPError (an HTTP error status, the body in the message).
  */
 export function mcpError(error: unknown): unknown {
-  if (error instanceof Error && error.constructor.name === "StreamableHTTPError") {
-    const status = (error as Error & { code?: unknown }).code;
+  if (error instanceof StreamableHTTPError && typeof error.code === "number" && error.code >= 400) {
     const body = error.message.slice(Math.max(0, error.message.indexOf("{")));
-    if (typeof status === "number" && status >= 400) return errorFromHttp(status, new Headers(), body);
+    return errorFromHttp(error.code, new Headers(), body);
   }
   return toWardenError(error) ?? error;
 }
