@@ -4,7 +4,16 @@ import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
   {
-    ignores: ["dist/**", "node_modules/**", ".tools/**", "**/gen/**", "coverage/**", ".run/**", ".warden/**"],
+    ignores: [
+      "dist/**",
+      "sdk/typescript/dist/**",
+      "node_modules/**",
+      ".tools/**",
+      "**/gen/**",
+      "coverage/**",
+      ".run/**",
+      ".warden/**",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strict,
