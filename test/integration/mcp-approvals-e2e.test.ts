@@ -6,7 +6,7 @@ import type { ControlPlaneProcess } from "../harness/control-plane.js";
 import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
 import { KYA_EVIDENCE } from "../harness/registry-workflow.js";
-import { startMcpEcho, type McpEchoStub } from "../stubs/mcp-echo.js";
+import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 
 /**
  * Human approval of one exact MCP call, end to end with every Warden component real: the agent (this
@@ -46,7 +46,7 @@ let env: TestStack;
 let controlPlane: ControlPlaneProcess;
 let stack: Stack;
 let agentClient: SvidHttpsClient;
-let mcp: McpEchoStub;
+let mcp: McpRawStub;
 let database: string;
 let serverId: string;
 let nextId = 1;
@@ -98,7 +98,7 @@ const toolCall = (name: string, path = "/tmp/notes.txt") => ({
 });
 
 beforeAll(async () => {
-  mcp = await startMcpEcho();
+  mcp = await startMcpRawStub();
   env = await startTestStack({
     name: "mcp-approvals-e2e",
     trustDomain: TD,

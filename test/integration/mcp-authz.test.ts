@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
 import { KYA_EVIDENCE } from "../harness/registry-workflow.js";
-import { startMcpEcho, type McpEchoStub } from "../stubs/mcp-echo.js";
+import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 
 /**
  * MCP tool-level authorization with every Warden component real: the agent (this process, with its
@@ -45,7 +45,7 @@ let env: TestStack;
 let controlPlane: ControlPlaneProcess;
 let stack: Stack;
 let agentClient: SvidHttpsClient;
-let mcp: McpEchoStub;
+let mcp: McpRawStub;
 let database: string;
 let serverId: string;
 let nextId = 1;
@@ -97,7 +97,7 @@ const toolCall = (name: string, extra: Record<string, unknown> = {}) => ({
 });
 
 beforeAll(async () => {
-  mcp = await startMcpEcho();
+  mcp = await startMcpRawStub();
   env = await startTestStack({
     name: "mcp-authz",
     trustDomain: TD,
