@@ -14,6 +14,7 @@ import { currentProcessSelector, startSpire, type SpireStack } from "../harness/
 import { destinationsWithServiceAt, startStack, type Stack } from "../harness/stack.js";
 import type { VaultTls } from "../harness/vault-tls.js";
 import { connectDrive, extprocDatabaseLogin, startDriveWorld } from "../support/drive-connection.js";
+import { registerMcpServerRow } from "../support/mcp-server-row.js";
 import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
@@ -221,26 +222,11 @@ beforeAll(async () => {
     verified: CAPABILITIES,
   });
   // The MCP servers' registry rows, as the control plane stores them, announced as it does.
-  for (const [name, external] of [
+  for (const [name, externalServices] of [
     ["docs", []],
     ["drive-docs", ["google-drive"]],
-  ] as const) {
-    const [row] = await sql<{
-      id: string;
-      spiffe_id: string;
-      tenant: string;
-      status: string;
-      version: number;
-    }>(
-      `INSERT INTO agents (kind, name, spiffe_id, tenant, owner, team, type, environment, created_by, tool_rules, external_services)
-       VALUES ('mcp_server', $1, $2, 'acme', 'ops', 'platform', 'mcp', 'production', 'test', $3, $4)
-       RETURNING id, spiffe_id, tenant, status, version`,
-      [name, `spiffe://${TD}/mcp/${name}`, JSON.stringify(RULES), JSON.stringify(external)],
-    );
-    await sql("SELECT pg_notify('warden_registry', $1)", [
-      JSON.stringify({ v: 1, entity: "agent", op: "upsert", kind: "mcp_server", ...row }),
-    ]);
-  }
+  ] as const)
+    await registerMcpServerRow(sql, { name, trustDomain: TD, rules: RULES, externalServices });
   await spire.register(helper.spiffe_id, [currentProcessSelector()]);
   const extprocDatabaseUrl = await extprocDatabaseLogin(cluster, databaseUrl, "mcp_extproc_test");
 

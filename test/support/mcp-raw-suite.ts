@@ -3,9 +3,10 @@ import type { SvidHttpsClient } from "../agents/svid-https-client.js";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import type { ControlPlaneProcess } from "../harness/control-plane.js";
 import { REPO_ROOT, stopAll, waitFor } from "../harness/process.js";
-import { KYA_EVIDENCE } from "../harness/registry-workflow.js";
 import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
 import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
+import { registerAgent } from "../integration/delegation-fixture.js";
+import { announceRegistryRow, registerMcpServerRow } from "./mcp-server-row.js";
 
 /**
  * One agent calling one MCP server (the raw JSON-RPC stub, test/stubs/mcp-raw.ts) through its
@@ -104,46 +105,20 @@ async function prepare(
     env.oidc.token({ sub: "carl-creator", roles: ["creator"] }),
     env.oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
   ]);
-  const agent = await controlPlane.call<{ id: string }>("POST", "/v1/agents", {
-    token: creator,
-    body: {
-      name: options.agentName,
-      tenant: "acme",
-      team: "research",
-      type: "assistant",
-      environment: "production",
-      capabilities,
-    },
+  await registerAgent(controlPlane, creator, reviewer, {
+    name: options.agentName,
+    team: "research",
+    capabilities,
+    verified: capabilities,
   });
-  if (agent.status !== 201) throw new Error(`register: ${agent.status} ${agent.text}`);
-  const attestation = await controlPlane.call<{ id: string }>("POST", "/v1/attestations", {
-    token: creator,
-    body: { agent_id: agent.body.id, evidence: KYA_EVIDENCE },
-  });
-  if (attestation.status !== 201) throw new Error(`attest: ${attestation.status} ${attestation.text}`);
-  const approved = await controlPlane.call("POST", `/v1/attestations/${attestation.body.id}/approve`, {
-    token: reviewer,
-    body: { level: 2, verified_capabilities: capabilities },
-  });
-  if (approved.status !== 200) throw new Error(`approve: ${approved.status} ${approved.text}`);
 
-  // The MCP server's registry row, with its tool rules (as the control plane stores them).
-  const [row] = await sql<{ id: string }>(
-    `INSERT INTO agents (kind, name, spiffe_id, tenant, owner, team, type, environment, created_by, tool_rules)
-     VALUES ('mcp_server', $1, $2, 'acme', 'ops', 'platform', 'mcp', 'production', 'test', $3) RETURNING id`,
-    [server, `spiffe://${RAW_MCP_TD}/mcp/${server}`, JSON.stringify(options.rules)],
-  );
-  const serverId = row!.id;
-
-  const announce = async (): Promise<void> => {
-    const [current] = await sql<{ spiffe_id: string; tenant: string; status: string; version: number }>(
-      "SELECT spiffe_id, tenant, status, version FROM agents WHERE id = $1",
-      [serverId],
-    );
-    await sql("SELECT pg_notify('warden_registry', $1)", [
-      JSON.stringify({ v: 1, entity: "agent", op: "upsert", id: serverId, kind: "mcp_server", ...current }),
-    ]);
-  };
+  // The MCP server's registry row, with its tool rules, as the control plane stores and announces it.
+  const serverId = await registerMcpServerRow(sql, {
+    name: server,
+    trustDomain: RAW_MCP_TD,
+    rules: options.rules,
+  });
+  const announce = () => announceRegistryRow(sql, serverId);
 
   const post = async <Answer>(
     body: unknown,
@@ -165,7 +140,6 @@ async function prepare(
     };
   };
 
-  await announce();
   await waitFor(
     "the agent and the MCP server to be known",
     async () => (await post(options.probe())).status === 200 && mcp.requests.length > 0,
