@@ -12,13 +12,9 @@ import { httpOk, waitWhileAlive } from "../child.js";
 import { toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
 
-/**
- * The Envoy sidecar: the bootstrap rendered by lib/src/envoy/bootstrap.ts into $WARDEN_HOME/envoy,
- * agents on 127.0.0.1 with SPIRE mTLS (SDS from the SPIRE agent), mTLS to both servers.
- */
-export interface EnvoyParams {
+/** What every Envoy sidecar runs with: its directory, admin port, both servers, SPIRE and identities. */
+interface SidecarParams {
   dir: string;
-  agentPort: number;
   adminPort: number;
   authzPort: number;
   extprocPort: number;
@@ -26,6 +22,14 @@ export interface EnvoyParams {
   trustDomain: string;
   identities: { envoy: string; authz: string; extproc: string };
   uid?: number;
+}
+
+/**
+ * The Envoy sidecar: the bootstrap rendered by lib/src/envoy/bootstrap.ts into $WARDEN_HOME/envoy,
+ * agents on 127.0.0.1 with SPIRE mTLS (SDS from the SPIRE agent), mTLS to both servers.
+ */
+export interface EnvoyParams extends SidecarParams {
+  agentPort: number;
   /** Development only: every provider route to this plain-HTTP stub. */
   devUpstream: { address: string; port: number } | null;
   /** Routes to MCP servers (`warden up --mcp-server`). */
@@ -33,16 +37,8 @@ export interface EnvoyParams {
 }
 
 /** An MCP server's inbound sidecar: Envoy with the server's SVID in front of it (on loopback). */
-export interface InboundEnvoyParams {
-  dir: string;
+export interface InboundEnvoyParams extends SidecarParams {
   port: number;
-  adminPort: number;
-  authzPort: number;
-  extprocPort: number;
-  spireAgentSocket: string;
-  trustDomain: string;
-  identities: { envoy: string; authz: string; extproc: string };
-  uid?: number;
   server: string;
   upstream: { address: string; port: number };
   resourceUri: string;
