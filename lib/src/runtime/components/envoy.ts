@@ -87,20 +87,27 @@ export function envoyComponent(params: EnvoyParams): Component {
     uid: params.uid,
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
+        ...sidecarBootstrap(params),
         agentListener: { port: params.agentPort },
-        admin: { port: params.adminPort },
-        authz: { address: "127.0.0.1", port: params.authzPort },
-        extproc: { address: "127.0.0.1", port: params.extprocPort },
         destinations,
         accessLogPath,
-        downstreamTls: {
-          spireAgentSocket: params.spireAgentSocket,
-          svidName: params.identities.envoy,
-          trustBundleName: trustDomainId(params.trustDomain),
-        },
-        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
       }),
   });
+}
+
+/** What every sidecar's bootstrap says alike: its admin port, both servers, its SVID and theirs. */
+function sidecarBootstrap(params: SidecarParams) {
+  return {
+    admin: { port: params.adminPort },
+    authz: { address: "127.0.0.1", port: params.authzPort },
+    extproc: { address: "127.0.0.1", port: params.extprocPort },
+    downstreamTls: {
+      spireAgentSocket: params.spireAgentSocket,
+      svidName: params.identities.envoy,
+      trustBundleName: trustDomainId(params.trustDomain),
+    },
+    serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+  };
 }
 
 export function inboundEnvoyComponent(params: InboundEnvoyParams): Component {
@@ -113,18 +120,10 @@ export function inboundEnvoyComponent(params: InboundEnvoyParams): Component {
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
         nodeId: `warden-inbound-${params.server}`,
+        ...sidecarBootstrap(params),
         agentListener: { port: params.port },
-        admin: { port: params.adminPort },
-        authz: { address: "127.0.0.1", port: params.authzPort },
-        extproc: { address: "127.0.0.1", port: params.extprocPort },
         destinations: [mcpDestination(params.server, { ...params.upstream, tls: false })],
         accessLogPath,
-        downstreamTls: {
-          spireAgentSocket: params.spireAgentSocket,
-          svidName: params.identities.envoy,
-          trustBundleName: trustDomainId(params.trustDomain),
-        },
-        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
         inbound: {
           server: params.server,
           resourceUri: params.resourceUri,
