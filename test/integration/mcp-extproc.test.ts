@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import {
-  dataPlaneLogin,
+  followingControlPlane,
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
@@ -239,12 +239,7 @@ beforeAll(async () => {
       mcpDestination("docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
       mcpDestination("drive-docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
     ],
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-      WARDEN_TOKEN_ISSUER: cp.url,
-    },
+    authzEnv: await followingControlPlane(cluster, databaseUrl, cp.url, { acceptTokens: true }),
     extprocEnv: {
       ...world.extprocEnv,
       WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",

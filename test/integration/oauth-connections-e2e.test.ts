@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import pg from "pg";
 import { join } from "node:path";
 import {
-  dataPlaneLogin,
+  followingControlPlane,
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
@@ -152,12 +152,7 @@ beforeAll(async () => {
     spire,
     policyDir: join(REPO_ROOT, "policies"),
     destinations: destinationsWithServiceAt("google-drive", provider.port),
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-      WARDEN_TOKEN_ISSUER: cp.url,
-    },
+    authzEnv: await followingControlPlane(cluster, databaseUrl, cp.url, { acceptTokens: true }),
     extprocEnv: {
       ...world.extprocEnv,
       WARDEN_OAUTH_REFRESH_MARGIN_S: "30",

@@ -11,7 +11,7 @@ import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import type { ServerToolRules } from "../../lib/src/mcp/tool-rules.js";
 import { svidFetch } from "../agents/svid-fetch.js";
 import { peerIsSpiffeId } from "./peer-spiffe-id.js";
-import { dataPlaneLogin } from "../harness/control-plane.js";
+import { followingControlPlane } from "../harness/control-plane.js";
 import { REPO_ROOT } from "../harness/process.js";
 import { currentProcessSelector } from "../harness/spire.js";
 import { startStack, startTestStack, type Stack, type TestStack } from "../harness/stack.js";
@@ -182,10 +182,7 @@ export async function startMcpEnvironment(
     let stranger: X509Svid | null = null;
     if (options.inbound) {
       const dataPlaneEnv = {
-        WARDEN_REGISTRY_FILE: "",
-        DATABASE_URL: await dataPlaneLogin(env.cluster, env.databaseUrl),
-        WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-        WARDEN_TOKEN_ISSUER: cp.url,
+        ...(await followingControlPlane(env.cluster, env.databaseUrl, cp.url, { acceptTokens: true })),
         WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
       };
       const policyDir = join(REPO_ROOT, "policies");
