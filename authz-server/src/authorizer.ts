@@ -112,18 +112,7 @@ function denial(
 ): Outcome {
   return {
     response: deniedResponse(status, reason, message, decisionId, dialect),
-    record: {
-      decision_id: decisionId,
-      policy_revision: revision,
-      allow: false,
-      status,
-      reason,
-      dry_run: false,
-      agent_spiffe_id: input?.source.spiffe_id ?? null,
-      service: input?.destination.service ?? "",
-      eval_ns: 0,
-      input,
-    },
+    record: refusedRecord(decisionId, revision, input, status, reason),
   };
 }
 
@@ -321,10 +310,11 @@ function decisionRecord(
   };
 }
 
+/** A refusal decided without the policy's evaluation (input null: refused before there was one). */
 function refusedRecord(
   decisionId: string,
   revision: string | null,
-  input: PolicyInput,
+  input: PolicyInput | null,
   status: number,
   reason: string,
 ): DecisionRecord {
@@ -335,8 +325,8 @@ function refusedRecord(
     status,
     reason,
     dry_run: false,
-    agent_spiffe_id: input.source.spiffe_id,
-    service: input.destination.service,
+    agent_spiffe_id: input?.source.spiffe_id ?? null,
+    service: input?.destination.service ?? "",
     eval_ns: 0,
     input,
   };

@@ -3,6 +3,7 @@ import { Agent, request } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { X509SvidUpdate } from "../../lib/src/spiffe/svid-update.js";
 import type { X509SvidWatcher } from "../../lib/src/spiffe/x509-svid-watcher.js";
+import { peerIsSpiffeId } from "../support/peer-spiffe-id.js";
 import { responseText } from "./response-text.js";
 
 /**
@@ -93,17 +94,13 @@ export class SvidHttpsClient {
     if (update === this.svid) return;
     this.svid = update;
     const previous = this.pool;
-    const expected = `URI:${this.sidecarSpiffeId}`;
     this.pool = new Agent({
       keepAlive: true,
       cert: update.certChainPem,
       key: update.keyPem,
       ca: Object.values(update.bundlesPem),
       // An SVID names a workload by its URI SAN, not a host name: check that it is the sidecar.
-      checkServerIdentity: (_host, cert) =>
-        (cert.subjectaltname ?? "").split(", ").includes(expected)
-          ? undefined
-          : new Error(`the sidecar is not ${this.sidecarSpiffeId}`),
+      checkServerIdentity: peerIsSpiffeId(this.sidecarSpiffeId),
     });
     this.svidSerials.push(serialOf(update.certChainPem));
     if (previous) setTimeout(() => previous.destroy(), RETIRED_POOL_GRACE_MS).unref();

@@ -130,3 +130,23 @@ export async function dataPlaneLogin(
   url.username = user;
   return url.toString();
 }
+
+/**
+ * authz-server's environment for a data plane that follows the control plane: the registry read
+ * from PostgreSQL with the data-plane login (no registry file), the control plane's JWKS, and, with
+ * `acceptTokens`, the access tokens it issues.
+ */
+export async function followingControlPlane(
+  cluster: PostgresCluster,
+  databaseUrl: string,
+  controlPlaneUrl: string,
+  options: { acceptTokens: boolean },
+): Promise<NodeJS.ProcessEnv> {
+  return {
+    WARDEN_REGISTRY_FILE: "",
+    // The data-plane login: reads the registry, appends decisions (migrations 004 and 008).
+    DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
+    WARDEN_JWKS_URL: `${controlPlaneUrl}/.well-known/jwks.json`,
+    ...(options.acceptTokens ? { WARDEN_TOKEN_ISSUER: controlPlaneUrl } : {}),
+  };
+}

@@ -22,7 +22,11 @@ import { workloadSpiffeId } from "../../lib/src/spiffe/naming.js";
 import { trustDomainId } from "../../lib/src/spiffe/spiffe-id.js";
 import { currentProcessSelector, startSpire, type SpireOptions, type SpireStack } from "./spire.js";
 import { SvidHttpsClient } from "../agents/svid-https-client.js";
-import { dataPlaneLogin, startControlPlaneProcess, type ControlPlaneProcess } from "./control-plane.js";
+import {
+  followingControlPlane,
+  startControlPlaneProcess,
+  type ControlPlaneProcess,
+} from "./control-plane.js";
 import { startPostgres, type PostgresCluster } from "./postgres.js";
 import { startVault, type VaultDev } from "./vault.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
@@ -319,11 +323,9 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
         name: options.name,
         spire,
         authzEnv: {
-          WARDEN_REGISTRY_FILE: "",
-          // The data-plane login: reads the registry, appends decisions (migrations 004 and 008).
-          DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-          WARDEN_JWKS_URL: `${controlPlane.url}/.well-known/jwks.json`,
-          ...(options.acceptTokens ? { WARDEN_TOKEN_ISSUER: controlPlane.url } : {}),
+          ...(await followingControlPlane(cluster, databaseUrl, controlPlane.url, {
+            acceptTokens: options.acceptTokens === true,
+          })),
           ...dataPlane.authzEnv,
         },
       }),

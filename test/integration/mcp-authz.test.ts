@@ -1,14 +1,9 @@
 import { performance } from "node:perf_hooks";
-import type { SvidHttpsClient } from "../agents/svid-https-client.js";
-import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import { JSONRPC_ERRORS } from "../../lib/src/mcp/protocol.js";
 import { PROTOCOL_VERSION_META_KEY } from "../../lib/src/mcp/request.js";
-import type { ControlPlaneProcess } from "../harness/control-plane.js";
-import { join } from "node:path";
-import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { startTestStack, stubbedProviderDestinations, type Stack, type TestStack } from "../harness/stack.js";
-import { KYA_EVIDENCE } from "../harness/registry-workflow.js";
-import { startMcpEcho, type McpEchoStub } from "../stubs/mcp-echo.js";
+import { stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import type { McpRawStub } from "../stubs/mcp-raw.js";
+import { startRawMcpSuite, type RawMcpSuite } from "../support/mcp-raw-suite.js";
 
 /**
  * MCP tool-level authorization with every Warden component real: the agent (this process, with its
@@ -17,9 +12,7 @@ import { startMcpEcho, type McpEchoStub } from "../stubs/mcp-echo.js";
  * registry row's tool_rules, followed through LISTEN/NOTIFY). The MCP server is a raw JSON-RPC echo
  * stub (third party).
  */
-const TD = "warden.local";
 const AGENT = "mcp-caller";
-const AGENT_ID = `spiffe://${TD}/agent/${AGENT}`;
 const SERVER = "files-mcp";
 const MODERN = "2026-07-28";
 
@@ -41,53 +34,14 @@ interface JsonRpcAnswer {
   error?: { code: number; message: string; data?: { reason?: string; decision_id?: string } };
 }
 
-let env: TestStack;
-let controlPlane: ControlPlaneProcess;
-let stack: Stack;
-let agentClient: SvidHttpsClient;
-let mcp: McpEchoStub;
-let database: string;
-let serverId: string;
+let suite: RawMcpSuite;
+let mcp: McpRawStub;
 let nextId = 1;
 const figures: Record<string, unknown> = {};
-
-async function sql<Row extends Record<string, unknown>>(
-  text: string,
-  params: unknown[] = [],
-): Promise<Row[]> {
-  return env.cluster.sql<Row>(text, params, database);
-}
-
-/** As the control plane announces a registry change (control-plane/src/notify.ts). */
-async function announce(id: string): Promise<void> {
-  const [row] = await sql<{ spiffe_id: string; tenant: string; status: string; version: number }>(
-    "SELECT spiffe_id, tenant, status, version FROM agents WHERE id = $1",
-    [id],
-  );
-  await sql("SELECT pg_notify('warden_registry', $1)", [
-    JSON.stringify({ v: 1, entity: "agent", op: "upsert", id, kind: "mcp_server", ...row }),
-  ]);
-}
-
-async function post(
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; answer: JsonRpcAnswer | JsonRpcAnswer[] | null }> {
-  const response = await agentClient.request(`${stack.agentUrl}/mcp/${SERVER}/`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      ...headers,
-    },
-    body: JSON.stringify(body),
-    timeoutMs: 5_000,
-  });
-  return {
-    status: response.status,
-    answer: response.body ? (JSON.parse(response.body) as JsonRpcAnswer | JsonRpcAnswer[]) : null,
-  };
-}
+const sql = <Row extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+  suite.sql<Row>(text, params);
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  suite.post<JsonRpcAnswer>(body, headers);
 
 const toolCall = (name: string, extra: Record<string, unknown> = {}) => ({
   jsonrpc: "2.0",
@@ -97,74 +51,19 @@ const toolCall = (name: string, extra: Record<string, unknown> = {}) => ({
 });
 
 beforeAll(async () => {
-  mcp = await startMcpEcho();
-  env = await startTestStack({
+  suite = await startRawMcpSuite({
     name: "mcp-authz",
-    trustDomain: TD,
-    agent: AGENT_ID,
-    dataPlane: {
-      // The shipped policy.
-      policyDir: join(REPO_ROOT, "policies"),
-      destinations: (upstream) => [
-        ...stubbedProviderDestinations(upstream),
-        mcpDestination(SERVER, { address: "127.0.0.1", port: mcp.port, tls: false }),
-      ],
-      authzEnv: {
-        WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
-        WARDEN_LOG_LEVEL: "info",
-      },
-    },
+    agentName: AGENT,
+    server: SERVER,
+    capabilities: CAPABILITIES,
+    rules: RULES,
+    probe: () => toolCall("read_file"),
   });
-  ({ controlPlane, stack } = env);
-  agentClient = env.agentClient!;
-  database = new URL(env.databaseUrl).pathname.slice(1);
-
-  // The agent: registered and attested with the server's and some tools' capabilities.
-  const [creator, reviewer] = await Promise.all([
-    env.oidc.token({ sub: "carl-creator", roles: ["creator"] }),
-    env.oidc.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
-  ]);
-  const agent = await controlPlane.call<{ id: string }>("POST", "/v1/agents", {
-    token: creator,
-    body: {
-      name: AGENT,
-      tenant: "acme",
-      team: "research",
-      type: "assistant",
-      environment: "production",
-      capabilities: CAPABILITIES,
-    },
-  });
-  if (agent.status !== 201) throw new Error(`register: ${agent.status} ${agent.text}`);
-  const attestation = await controlPlane.call<{ id: string }>("POST", "/v1/attestations", {
-    token: creator,
-    body: { agent_id: agent.body.id, evidence: KYA_EVIDENCE },
-  });
-  expect(attestation.status).toBe(201);
-  const approved = await controlPlane.call("POST", `/v1/attestations/${attestation.body.id}/approve`, {
-    token: reviewer,
-    body: { level: 2, verified_capabilities: CAPABILITIES },
-  });
-  expect(approved.status).toBe(200);
-
-  // The MCP server's registry row, with its tool rules (as the control plane stores them).
-  const [row] = await sql<{ id: string }>(
-    `INSERT INTO agents (kind, name, spiffe_id, tenant, owner, team, type, environment, created_by, tool_rules)
-     VALUES ('mcp_server', $1, $2, 'acme', 'ops', 'platform', 'mcp', 'production', 'test', $3) RETURNING id`,
-    [SERVER, `spiffe://${TD}/mcp/${SERVER}`, JSON.stringify(RULES)],
-  );
-  serverId = row!.id;
-  await announce(serverId);
-  await waitFor(
-    "the agent and the MCP server to be known",
-    async () => (await post(toolCall("read_file"))).status === 200 && mcp.requests.length > 0,
-    15_000,
-  );
+  ({ mcp } = suite);
 }, 240_000);
 
 afterAll(async () => {
-  await env?.stop();
-  await mcp?.close();
+  await suite?.stop();
   await stopAll();
   process.stdout.write(`MCP authz figures: ${JSON.stringify(figures)}\n`);
 }, TEARDOWN_TIMEOUT_MS);
@@ -255,11 +154,11 @@ describe("MCP tool calls through the sidecar", () => {
   test("changing the server's tool rules in PostgreSQL changes decisions within a second", async () => {
     expect((await post(toolCall("read_file"))).status).toBe(200);
     await sql("UPDATE agents SET tool_rules = $2, version = version + 1 WHERE id = $1", [
-      serverId,
+      suite.serverId,
       JSON.stringify({ default: "deny", tools: { "read_*": { deny: true } } }),
     ]);
     const started = performance.now();
-    await announce(serverId);
+    await suite.announce();
     await waitFor(
       "read_file refused",
       async () =>
@@ -270,10 +169,10 @@ describe("MCP tool calls through the sidecar", () => {
 
     // And back: an invalid stored document refuses everything (it is never half-applied).
     await sql("UPDATE agents SET tool_rules = $2 WHERE id = $1", [
-      serverId,
+      suite.serverId,
       JSON.stringify({ tools: { "a*b": {} } }),
     ]);
-    await announce(serverId);
+    await suite.announce();
     await waitFor(
       "an invalid document refuses every tool",
       async () => {
@@ -286,10 +185,10 @@ describe("MCP tool calls through the sidecar", () => {
 
   test("a suspended MCP server is an unknown destination", async () => {
     await sql("UPDATE agents SET status = 'suspended', tool_rules = $2 WHERE id = $1", [
-      serverId,
+      suite.serverId,
       JSON.stringify(RULES),
     ]);
-    await announce(serverId);
+    await suite.announce();
     await waitFor(
       "the server refused",
       async () => {

@@ -1,24 +1,22 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import {
-  dataPlaneLogin,
+  followingControlPlane,
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
+import { destinationsWithServiceAt, startStack, type Stack } from "../harness/stack.js";
+import type { VaultTls } from "../harness/vault-tls.js";
+import { connectDrive, extprocDatabaseLogin, startDriveWorld } from "../support/drive-connection.js";
+import { registerMcpServerRow } from "../support/mcp-server-row.js";
 import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
-import {
-  catalogueWithDriveAt,
-  startOAuthProviderStub,
-  type OAuthProviderStub,
-} from "../stubs/oauth-provider.js";
+import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { grant, registerAgent, svidAgent, type Entry } from "./delegation-fixture.js";
 
@@ -188,25 +186,6 @@ function rssMiB(pid: number | undefined): { rss: number; hwm: number } {
   return { rss: Math.round(kib("VmRSS") / 1024), hwm: Math.round(kib("VmHWM") / 1024) };
 }
 
-/** The user's side of connecting Google Drive, in one browser (start, consent, callback, confirm). */
-async function connectDrive(userToken: string): Promise<void> {
-  const started = await cp.call<{ authorization_url: string }>(
-    "POST",
-    "/v1/connections/google-drive/authorize",
-    {
-      token: userToken,
-      body: { scopes: ["google-drive:read"] },
-    },
-  );
-  if (started.status !== 201) throw new Error(`authorize: ${started.status} ${started.text}`);
-  const cookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
-  const consent = await fetch(started.body.authorization_url, { redirect: "manual" });
-  const landed = await fetch(consent.headers.get("location")!, { headers: { cookie } });
-  const pending = (await landed.json()) as { confirm_url: string };
-  const done = await cp.call("POST", pending.confirm_url, { token: userToken, headers: { cookie } });
-  if (done.status !== 200) throw new Error(`confirm: ${done.status}`);
-}
-
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "wmcpx-"));
   chmodSync(work, 0o755);
@@ -216,26 +195,8 @@ beforeAll(async () => {
   oidc = await StubOidcIssuer.start();
   provider = await startOAuthProviderStub(CLIENT);
   mcp = await startMcpRawStub();
-  vault = await startVaultTls("mcp-extproc");
-  const cpToken = (
-    await vault.request<{ auth: { client_token: string } }>("POST", "auth/token/create", {
-      policies: ["control-plane"],
-      no_default_policy: true,
-      ttl: "1h",
-    })
-  ).body.auth.client_token;
-  await vault.request("POST", "warden/data/providers/google-drive", {
-    data: { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret },
-  });
-  const login = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-  chownSync(login.keyFile, WORKLOAD_UIDS.extproc, -1);
-  for (const file of [login.certFile, vault.caFile]) chmodSync(file, 0o644);
-  const catalogue = join(work, "services.json");
-  writeFileSync(catalogue, JSON.stringify(catalogueWithDriveAt(provider.url)));
-  chmodSync(catalogue, 0o644);
-  const spool = join(work, "spool");
-  mkdirSync(spool);
-  chownSync(spool, WORKLOAD_UIDS.extproc, -1);
+  const world = await startDriveWorld("mcp-extproc", work, provider.url, CLIENT);
+  vault = world.vault;
 
   cp = await startControlPlaneProcess({
     name: "mcp-extproc-cp",
@@ -243,9 +204,9 @@ beforeAll(async () => {
     oidcIssuer: oidc.issuer,
     env: {
       VAULT_ADDR: vault.address,
-      VAULT_TOKEN: cpToken,
+      VAULT_TOKEN: world.controlPlaneToken,
       NODE_EXTRA_CA_CERTS: vault.caFile,
-      WARDEN_SAAS_CATALOGUE: catalogue,
+      WARDEN_SAAS_CATALOGUE: world.catalogue,
       WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
     },
   });
@@ -261,31 +222,13 @@ beforeAll(async () => {
     verified: CAPABILITIES,
   });
   // The MCP servers' registry rows, as the control plane stores them, announced as it does.
-  for (const [name, external] of [
+  for (const [name, externalServices] of [
     ["docs", []],
     ["drive-docs", ["google-drive"]],
-  ] as const) {
-    const [row] = await sql<{
-      id: string;
-      spiffe_id: string;
-      tenant: string;
-      status: string;
-      version: number;
-    }>(
-      `INSERT INTO agents (kind, name, spiffe_id, tenant, owner, team, type, environment, created_by, tool_rules, external_services)
-       VALUES ('mcp_server', $1, $2, 'acme', 'ops', 'platform', 'mcp', 'production', 'test', $3, $4)
-       RETURNING id, spiffe_id, tenant, status, version`,
-      [name, `spiffe://${TD}/mcp/${name}`, JSON.stringify(RULES), JSON.stringify(external)],
-    );
-    await sql("SELECT pg_notify('warden_registry', $1)", [
-      JSON.stringify({ v: 1, entity: "agent", op: "upsert", kind: "mcp_server", ...row }),
-    ]);
-  }
+  ] as const)
+    await registerMcpServerRow(sql, { name, trustDomain: TD, rules: RULES, externalServices });
   await spire.register(helper.spiffe_id, [currentProcessSelector()]);
-  await cluster.sql("CREATE ROLE mcp_extproc_test LOGIN IN ROLE warden_extproc");
-  const extprocDb = new URL(databaseUrl);
-  extprocDb.username = "mcp_extproc_test";
-  extprocDb.password = "";
+  const extprocDatabaseUrl = await extprocDatabaseLogin(cluster, databaseUrl, "mcp_extproc_test");
 
   stack = await startStack({
     name: "mcp-extproc",
@@ -296,22 +239,11 @@ beforeAll(async () => {
       mcpDestination("docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
       mcpDestination("drive-docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
     ],
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-      WARDEN_TOKEN_ISSUER: cp.url,
-    },
+    authzEnv: await followingControlPlane(cluster, databaseUrl, cp.url, { acceptTokens: true }),
     extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: login.certFile,
-      WARDEN_VAULT_CLIENT_KEY: login.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_SAAS_CATALOGUE: catalogue,
+      ...world.extprocEnv,
       WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
-      DATABASE_URL: extprocDb.toString(),
-      WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
+      DATABASE_URL: extprocDatabaseUrl,
     },
   });
   const update = await spire.waitForSvid(helper.spiffe_id);
@@ -319,7 +251,8 @@ beforeAll(async () => {
     update.svids.find((s) => s.spiffeId === helper.spiffe_id)!,
     update.bundlesPem,
   );
-  await connectDrive(ursula);
+  const connected = await connectDrive(cp, ursula);
+  if (connected.status !== 200) throw new Error(`connect Drive: ${connected.status}`);
   ursulaDelegation = (await grant(cp, ursula, { agent_id: helper.id, scopes: ["google-drive:read"] })).token;
   victorDelegation = (await grant(cp, victor, { agent_id: helper.id, scopes: ["google-drive:read"] })).token;
   await waitFor(

@@ -4,7 +4,7 @@ import { mcpDestination } from "../../lib/src/envoy/bootstrap.js";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, toolPath, waitFor } from "../harness/process.js";
 import { registryWorkflow, type RegistryEntry } from "../harness/registry-workflow.js";
 import { startTestStack, type TestStack } from "../harness/stack.js";
-import { startMcpStub, type McpStub } from "../stubs/mcp-jsonrpc.js";
+import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 import { callMcp } from "../support/mcp-https.js";
 
 /**
@@ -21,7 +21,7 @@ const METADATA_URL = "https://files.example/.well-known/oauth-protected-resource
 const INBOUND_ENVOY_UID = 10111;
 
 let env: TestStack;
-let mcp: McpStub;
+let mcp: McpRawStub;
 let bundlePem: string;
 let creator: string;
 let agent: RegistryEntry;
@@ -32,7 +32,7 @@ interface Minted {
 }
 
 beforeAll(async () => {
-  mcp = await startMcpStub();
+  mcp = await startMcpRawStub();
   env = await startTestStack({
     name: "mcp-bearer",
     trustDomain: TD,

@@ -8,7 +8,7 @@ import { REPO_ROOT } from "../harness/process.js";
 import { approvedAgent, registrySnapshot } from "../harness/registry-snapshot.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { startStack, type Stack } from "../harness/stack.js";
-import { startMcpStub, type McpStub } from "../stubs/mcp-jsonrpc.js";
+import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 import { callMcp } from "../support/mcp-https.js";
 
 /**
@@ -31,7 +31,7 @@ const INBOUND_ENVOY_UID = 10110;
 const POLICY = join(REPO_ROOT, "test", "fixtures", "policy-mcp-inbound");
 
 let spire: SpireStack;
-let mcp: McpStub;
+let mcp: McpRawStub;
 let inbound: Stack;
 let outbound: Stack;
 let work: string;
@@ -57,7 +57,7 @@ beforeAll(async () => {
   );
   chmodSync(registry, 0o644);
 
-  mcp = await startMcpStub();
+  mcp = await startMcpRawStub();
   spire = await startSpire({ name: "mcp-inbound-spire", trustDomain: TD, logLevel: "INFO" });
   await spire.register(RESEARCH_BOT, [currentProcessSelector()]);
   await spire.register(STRANGER, [currentProcessSelector()]);

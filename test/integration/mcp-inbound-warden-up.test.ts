@@ -7,7 +7,7 @@ import { DEFAULT_PORTS, homePaths } from "../../lib/src/runtime/layout.js";
 import { supervisorStateSchema } from "../../lib/src/runtime/state.js";
 import { TEARDOWN_TIMEOUT_MS, toolPath } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
-import { startMcpStub, type McpStub } from "../stubs/mcp-jsonrpc.js";
+import { startMcpRawStub, type McpRawStub } from "../stubs/mcp-raw.js";
 import { callMcp } from "../support/mcp-https.js";
 import { CLI, freePortBase, runWardenCli, type CliResult } from "./local-stack-fixture.js";
 
@@ -21,7 +21,7 @@ import { CLI, freePortBase, runWardenCli, type CliResult } from "./local-stack-f
 const RESOURCE = "https://files.example/mcp";
 const METADATA_URL = "https://files.example/.well-known/oauth-protected-resource/mcp";
 let home: string;
-let mcp: McpStub;
+let mcp: McpRawStub;
 let env: NodeJS.ProcessEnv;
 let inboundPort: number;
 let agentPort: number;
@@ -37,7 +37,7 @@ const portOf = (name: keyof typeof DEFAULT_PORTS, base: number) =>
 beforeAll(async () => {
   ensureBuilt([CLI], ["lib/src", "control-plane/src", "authz-server/src", "extproc-server/src"]);
   home = mkdtempSync(join(tmpdir(), "wupm-"));
-  mcp = await startMcpStub();
+  mcp = await startMcpRawStub();
   const base = await freePortBase();
   inboundPort = portOf("inboundMcp", base);
   agentPort = portOf("agent", base);

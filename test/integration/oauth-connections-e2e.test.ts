@@ -1,33 +1,20 @@
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import type { Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import pg from "pg";
 import { join } from "node:path";
 import {
-  dataPlaneLogin,
+  followingControlPlane,
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
 import { REPO_ROOT, RUN_DIR, sleep, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { destinationsWithServiceAt, startStack, WORKLOAD_UIDS, type Stack } from "../harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
-import {
-  catalogueWithDriveAt,
-  startOAuthProviderStub,
-  type OAuthProviderStub,
-} from "../stubs/oauth-provider.js";
+import { destinationsWithServiceAt, startStack, type Stack } from "../harness/stack.js";
+import type { VaultTls } from "../harness/vault-tls.js";
+import { connectDrive, extprocDatabaseLogin, startDriveWorld } from "../support/drive-connection.js";
+import { startOAuthProviderStub, type OAuthProviderStub } from "../stubs/oauth-provider.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import { percentile, PUSH_PATH_BOUND_MS } from "../harness/stats.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
@@ -115,27 +102,7 @@ async function replaceTokenWithOneLiving(ttlSeconds: number): Promise<void> {
  * The user's side of the flow, in one browser: start (the binding cookie is set), follow the
  * provider's consent redirect, land on the callback (the cookie goes with it), see the account, confirm.
  */
-async function connect(userToken: string, scopes = ["google-drive:read"]) {
-  const started = await cp.call<{ authorization_url: string }>(
-    "POST",
-    "/v1/connections/google-drive/authorize",
-    {
-      token: userToken,
-      body: { scopes },
-    },
-  );
-  if (started.status !== 201) throw new Error(`authorize: ${started.status} ${started.text}`);
-  const cookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
-  const consent = await fetch(started.body.authorization_url, { redirect: "manual" });
-  const callback = consent.headers.get("location");
-  if (consent.status !== 302 || !callback) throw new Error(`consent: ${consent.status}`);
-  const landed = await fetch(callback, { headers: { cookie } });
-  const pending = (await landed.json()) as { confirm_url?: string; account?: unknown };
-  if (landed.status !== 200 || !pending.confirm_url)
-    return { started, callback, status: landed.status, body: pending };
-  const done = await cp.call("POST", pending.confirm_url, { token: userToken, headers: { cookie } });
-  return { started, callback, pending, status: done.status, body: done.body };
-}
+const connect = (userToken: string, scopes?: string[]) => connectDrive(cp, userToken, scopes);
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "woauth-"));
@@ -149,29 +116,8 @@ beforeAll(async () => {
 
   // One OpenBao for everyone, over TLS: the control plane with a token of its policy, extproc with cert auth.
   // OpenBao starts as `warden up` starts it: transit keys and vault/*.hcl policies are in place.
-  vault = await startVaultTls("oauth-e2e");
-  const cpToken = (
-    await vault.request<{ auth: { client_token: string } }>("POST", "auth/token/create", {
-      policies: ["control-plane"],
-      no_default_policy: true,
-      ttl: "1h",
-    })
-  ).body.auth.client_token;
-  await vault.request("POST", "warden/data/providers/google-drive", {
-    data: { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret },
-  });
-  const login = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-  chownSync(login.keyFile, WORKLOAD_UIDS.extproc, -1);
-  for (const file of [login.certFile, vault.caFile]) chmodSync(file, 0o644);
-
-  // The catalogue, extended by configuration only: Google Drive's endpoints point at the stub.
-  const shipped = catalogueWithDriveAt(provider.url);
-  const catalogue = join(work, "services.json");
-  writeFileSync(catalogue, JSON.stringify(shipped));
-  chmodSync(catalogue, 0o644);
-  const spool = join(work, "spool");
-  mkdirSync(spool);
-  chownSync(spool, WORKLOAD_UIDS.extproc, -1);
+  const world = await startDriveWorld("oauth-e2e", work, provider.url, CLIENT);
+  vault = world.vault;
 
   cp = await startControlPlaneProcess({
     name: "oauth-e2e-cp",
@@ -179,9 +125,9 @@ beforeAll(async () => {
     oidcIssuer: oidc.issuer,
     env: {
       VAULT_ADDR: vault.address,
-      VAULT_TOKEN: cpToken,
+      VAULT_TOKEN: world.controlPlaneToken,
       NODE_EXTRA_CA_CERTS: vault.caFile,
-      WARDEN_SAAS_CATALOGUE: catalogue,
+      WARDEN_SAAS_CATALOGUE: world.catalogue,
       WARDEN_OAUTH_STATE_TTL_S: "3",
       // The provider stub is on loopback: allowed by configuration, as an on-premises IdP would be.
       WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
@@ -200,33 +146,18 @@ beforeAll(async () => {
   });
   await spire.register(helper.spiffe_id, [currentProcessSelector()]);
 
-  await cluster.sql("CREATE ROLE oauth_e2e_extproc LOGIN IN ROLE warden_extproc");
-  const extprocDb = new URL(databaseUrl);
-  extprocDb.username = "oauth_e2e_extproc";
-  extprocDb.password = "";
-  extprocDatabaseUrl = extprocDb.toString();
+  extprocDatabaseUrl = await extprocDatabaseLogin(cluster, databaseUrl, "oauth_e2e_extproc");
   stack = await startStack({
     name: "oauth-e2e",
     spire,
     policyDir: join(REPO_ROOT, "policies"),
     destinations: destinationsWithServiceAt("google-drive", provider.port),
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-      WARDEN_TOKEN_ISSUER: cp.url,
-    },
+    authzEnv: await followingControlPlane(cluster, databaseUrl, cp.url, { acceptTokens: true }),
     extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: login.certFile,
-      WARDEN_VAULT_CLIENT_KEY: login.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_SAAS_CATALOGUE: catalogue,
+      ...world.extprocEnv,
       WARDEN_OAUTH_REFRESH_MARGIN_S: "30",
       WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
-      DATABASE_URL: extprocDb.toString(),
-      WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
+      DATABASE_URL: extprocDatabaseUrl,
     },
   });
   const update = await spire.waitForSvid(helper.spiffe_id);

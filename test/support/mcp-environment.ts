@@ -4,14 +4,14 @@ import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PeerCertificate } from "node:tls";
 import type { X509Svid } from "../../lib/src/spiffe/svid-update.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import type { ServerToolRules } from "../../lib/src/mcp/tool-rules.js";
 import { svidFetch } from "../agents/svid-fetch.js";
-import { dataPlaneLogin } from "../harness/control-plane.js";
+import { peerIsSpiffeId } from "./peer-spiffe-id.js";
+import { followingControlPlane } from "../harness/control-plane.js";
 import { REPO_ROOT } from "../harness/process.js";
 import { currentProcessSelector } from "../harness/spire.js";
 import { startStack, startTestStack, type Stack, type TestStack } from "../harness/stack.js";
@@ -182,10 +182,7 @@ export async function startMcpEnvironment(
     let stranger: X509Svid | null = null;
     if (options.inbound) {
       const dataPlaneEnv = {
-        WARDEN_REGISTRY_FILE: "",
-        DATABASE_URL: await dataPlaneLogin(env.cluster, env.databaseUrl),
-        WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-        WARDEN_TOKEN_ISSUER: cp.url,
+        ...(await followingControlPlane(env.cluster, env.databaseUrl, cp.url, { acceptTokens: true })),
         WARDEN_ATTESTATION_ISSUER: `spiffe://${TD}/warden/control-plane`,
       };
       const policyDir = join(REPO_ROOT, "policies");
@@ -240,8 +237,7 @@ export async function startMcpEnvironment(
       ca: bundlePem,
       keepAlive: true,
       maxSockets: 64,
-      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-        cert.subjectaltname?.split(", ").includes(`URI:${envoyId}`) ? undefined : new Error(`not ${envoyId}`),
+      checkServerIdentity: peerIsSpiffeId(envoyId),
     });
     cleanups.push(async () => tls.destroy());
     const dir = mkdtempSync(join(tmpdir(), "wmcp-svid-"));

@@ -4,6 +4,7 @@ import type { CheckRequest, ICheckResponse } from "../../../lib/src/envoy/servic
 import { tryParseSpiffeId } from "../../../lib/src/spiffe/spiffe-id.js";
 import type { BearerCheck } from "./bearer-token.js";
 import type { IdentityDenial, PeerAttributes, PeerIdentity } from "./peer-certificate.js";
+import type { SourceIdentity } from "./source.js";
 import { parseXfcc } from "./xfcc.js";
 
 /**
@@ -43,6 +44,15 @@ export type InboundIdentify = (peer: PeerAttributes, nowNs: number, headers: Inb
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
+/** The verified agent, and how it proved who it is (a sidecar's vouch or a bearer token). */
+const accepted = (
+  agent: { id: string; trustDomain: string },
+  how: Pick<SourceIdentity, "via" | "sidecar" | "scopes">,
+): PeerIdentity => ({
+  ok: true,
+  source: { spiffe_id: agent.id, trust_domain: agent.trustDomain, verified: true, ...how },
+});
+
 export function inboundIdentity(options: InboundIdentityOptions): InboundIdentify {
   const challenge = (error?: string): string =>
     error
@@ -71,16 +81,7 @@ export function inboundIdentity(options: InboundIdentityOptions): InboundIdentif
           "sidecar_vouch_invalid",
           "the Warden sidecar did not vouch for exactly one agent SPIFFE ID in x-forwarded-client-cert",
         );
-      return {
-        ok: true,
-        source: {
-          spiffe_id: agent.id,
-          trust_domain: agent.trustDomain,
-          verified: true,
-          via: "sidecar",
-          sidecar: peerId,
-        },
-      };
+      return accepted(agent, { via: "sidecar", sidecar: peerId });
     }
     if (headers.authorization === null)
       return refuse(
@@ -97,16 +98,7 @@ export function inboundIdentity(options: InboundIdentityOptions): InboundIdentif
       return refuse("token_invalid", `the bearer token is not accepted (${checked.error})`, "invalid_token");
     const agent = tryParseSpiffeId(checked.agentSpiffeId);
     if (!agent) return refuse("token_invalid", "the bearer token names no agent", "invalid_token");
-    return {
-      ok: true,
-      source: {
-        spiffe_id: agent.id,
-        trust_domain: agent.trustDomain,
-        verified: true,
-        via: "bearer",
-        scopes: checked.scopes,
-      },
-    };
+    return accepted(agent, { via: "bearer", scopes: checked.scopes });
   };
 }
 

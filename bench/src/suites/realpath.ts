@@ -21,6 +21,7 @@ import { newestProfile, summarizeProfile } from "../cpu-profile.js";
 import { Recorder, SCRATCH_DIR, type Headline, type Json, type SuiteRun } from "../results.js";
 import { profileFields } from "./authz.js";
 import { ratio } from "../stats.js";
+import { peerIsSpiffeId } from "../../../test/support/peer-spiffe-id.js";
 
 /**
  * The real path: agents (each its own SPIRE SVID, registered and KYA-approved through the control
@@ -43,7 +44,6 @@ const num = (name: string, fallback: number): number => {
 };
 
 function agentPools(update: X509SvidUpdate, envoyId: string): Agent[] {
-  const expected = `URI:${envoyId}`;
   return update.svids.map(
     (svid) =>
       new Agent({
@@ -52,10 +52,7 @@ function agentPools(update: X509SvidUpdate, envoyId: string): Agent[] {
         cert: svid.certChainPem,
         key: svid.keyPem,
         ca: Object.values(update.bundlesPem),
-        checkServerIdentity: (_host, cert) =>
-          (cert.subjectaltname ?? "").split(", ").includes(expected)
-            ? undefined
-            : new Error(`the sidecar is not ${envoyId}`),
+        checkServerIdentity: peerIsSpiffeId(envoyId),
       }),
   );
 }

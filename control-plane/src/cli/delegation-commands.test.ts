@@ -1,19 +1,10 @@
 import { grantBody, parseTtl, scopesFrom } from "./delegation-commands.js";
+import { NO_CONTROL_PLANE, recordingCliIo } from "../../../test/support/cli-io.js";
 import { runWarden } from "./warden.js";
 
 const AGENT = "3f0c4a2e-9d1b-4c6a-8f2e-1a2b3c4d5e6f";
 
-function cli() {
-  const out: string[] = [];
-  const err: string[] = [];
-  // No control plane anywhere: a command that got past validation would fail to connect instead.
-  const io = {
-    env: { WARDEN_API_URL: "http://127.0.0.1:9", WARDEN_TOKEN: "t", WARDEN_HOME: "/nonexistent" },
-    stdout: (line: string) => out.push(line),
-    stderr: (line: string) => err.push(line),
-  };
-  return { io, out, err };
-}
+const cli = () => recordingCliIo(NO_CONTROL_PLANE);
 
 test("a lifetime is whole seconds, or a number with s, m, h or d", () => {
   expect(parseTtl("3600")).toBe(3600);

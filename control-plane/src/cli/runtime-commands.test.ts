@@ -1,14 +1,8 @@
 import { runRuntimeCommand } from "./runtime-commands.js";
-import type { CliIo } from "./command.js";
+import { recordingCliIo } from "../../../test/support/cli-io.js";
 
 function io(env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const cli: CliIo = {
-    env: { WARDEN_HOME: "/nonexistent/warden-home", ...env },
-    stdout: (line: string) => out.push(line),
-    stderr: (line: string) => err.push(line),
-  };
+  const { io: cli, out, err } = recordingCliIo({ WARDEN_HOME: "/nonexistent/warden-home", ...env });
   return { cli, out, err };
 }
 

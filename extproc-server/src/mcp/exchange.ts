@@ -5,6 +5,7 @@ import { ListFilter } from "../../../lib/src/mcp/list-filter.js";
 import { LIST_METHODS, type McpItemKind } from "../../../lib/src/mcp/protocol.js";
 import { NOTHING_VISIBLE } from "../../../lib/src/mcp/visibility.js";
 import type { SaasCatalogue, SaasService } from "../../../lib/src/saas/catalogue.js";
+import { delegatingUser } from "../providers/saas/delegating-user.js";
 import { SecretScrubber } from "../credentials/scrub.js";
 import { StreamScrubber } from "../credentials/stream-scrubber.js";
 import type { HeaderEdits, HeaderView } from "../header-edits.js";
@@ -106,17 +107,8 @@ export class McpExchange implements ExchangeHooks {
     }
     for (const name of service.credential_headers) if (headers.has(name)) edits.remove(name);
     const { handOff } = this;
-    if (!handOff.delegationId || !handOff.userId || !handOff.tenant)
-      return this.hold(new WardenError("delegation_required", NO_DELEGATION), refuseNow);
-    const identity: RequestIdentity = {
-      decisionId: handOff.decisionId,
-      agentSpiffeId: handOff.agentSpiffeId,
-      agentId: handOff.agentId,
-      tenant: handOff.tenant,
-      userId: handOff.userId,
-      delegationId: handOff.delegationId,
-      scopes: handOff.scopes,
-    };
+    const identity = delegatingUser(handOff);
+    if (!identity) return this.hold(new WardenError("delegation_required", NO_DELEGATION), refuseNow);
     this.identity = identity;
     const inject = (token: string): void => {
       this.token = token;

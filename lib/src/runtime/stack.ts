@@ -55,6 +55,16 @@ export function stackComponents(config: RuntimeConfig): {
   const controlPlaneUrl = `http://127.0.0.1:${ports.controlPlane}`;
   const spiffeEndpoint = `unix://${spire.agentSocket}`;
   const embedded = config.externalDatabaseUrl === null;
+  // Both authz-servers (the agent's sidecar's and an inbound sidecar's) decide with the same policy,
+  // registry and keys.
+  const authzCommon = {
+    trustDomain,
+    spiffeEndpoint,
+    uid: COMPONENT_UIDS.authz,
+    databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
+    policyDir: paths.policy,
+    jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
+  };
 
   const components: Component[] = [
     ...(embedded ? [postgresComponent(paths.postgres, ports.postgres)] : []),
@@ -83,14 +93,9 @@ export function stackComponents(config: RuntimeConfig): {
       dir: paths.controlPlane,
     }),
     authzComponent({
-      trustDomain,
-      spiffeEndpoint,
-      uid: COMPONENT_UIDS.authz,
-      databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
+      ...authzCommon,
       port: ports.authz,
       statusPort: ports.authzStatus,
-      policyDir: paths.policy,
-      jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
       dir: paths.authz,
     }),
     extprocComponent({
@@ -130,14 +135,9 @@ export function stackComponents(config: RuntimeConfig): {
     ...(inbound && inboundEnvoyId
       ? [
           authzComponent({
-            trustDomain,
-            spiffeEndpoint,
-            uid: COMPONENT_UIDS.authz,
-            databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
+            ...authzCommon,
             port: ports.inboundAuthz,
             statusPort: ports.inboundAuthzStatus,
-            policyDir: paths.policy,
-            jwksUrl: `${controlPlaneUrl}/.well-known/jwks.json`,
             dir: paths.inboundAuthz,
             inbound: {
               name: "inbound-authz",

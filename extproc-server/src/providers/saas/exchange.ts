@@ -14,6 +14,7 @@ import type { UserTokens } from "../../oauth/user-tokens.js";
 import type { BodyReplacement, ExchangeHooks, MaybeAsync, ResponseStart } from "../../providers.js";
 import { isJsonOrText, scrubResponseHeaders } from "../response-scrub.js";
 import { ScrubbedSseStream } from "../../sse/scrubbed-stream.js";
+import { delegatingUser } from "./delegating-user.js";
 import { redactTokenFields } from "./token-fields.js";
 
 export interface SaasExchangeDeps {
@@ -62,8 +63,8 @@ export class SaasExchange implements ExchangeHooks {
     const { service } = this.deps;
     // The shared credential headers are gone already (request-headers.ts); these are the service's own.
     for (const name of service.credential_headers) if (headers.has(name)) edits.remove(name);
-    if (!handOff.delegationId || !handOff.userId || !handOff.tenant)
-      throw new WardenError("delegation_required", NO_DELEGATION);
+    const identity = delegatingUser(handOff);
+    if (!identity) throw new WardenError("delegation_required", NO_DELEGATION);
     const allowing = scopesAllowing(service, this.operation);
     const held = handOff.scopes.filter((scope) => allowing.includes(scope));
     if (held.length === 0)
@@ -71,15 +72,6 @@ export class SaasExchange implements ExchangeHooks {
         "delegation_scope_insufficient",
         `the delegation does not allow ${this.operation} on ${service.name} (needs one of: ${allowing.join(", ")}); nothing was sent upstream`,
       );
-    const identity: RequestIdentity = {
-      decisionId: handOff.decisionId,
-      agentSpiffeId: handOff.agentSpiffeId,
-      agentId: handOff.agentId,
-      tenant: handOff.tenant,
-      userId: handOff.userId,
-      delegationId: handOff.delegationId,
-      scopes: handOff.scopes,
-    };
     this.identity = identity;
     const token = this.deps.tokens.tokenFor(service, identity);
     if (typeof token === "string") return this.inject(edits, token);

@@ -12,13 +12,9 @@ import { httpOk, waitWhileAlive } from "../child.js";
 import { toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
 
-/**
- * The Envoy sidecar: the bootstrap rendered by lib/src/envoy/bootstrap.ts into $WARDEN_HOME/envoy,
- * agents on 127.0.0.1 with SPIRE mTLS (SDS from the SPIRE agent), mTLS to both servers.
- */
-export interface EnvoyParams {
+/** What every Envoy sidecar runs with: its directory, admin port, both servers, SPIRE and identities. */
+interface SidecarParams {
   dir: string;
-  agentPort: number;
   adminPort: number;
   authzPort: number;
   extprocPort: number;
@@ -26,6 +22,14 @@ export interface EnvoyParams {
   trustDomain: string;
   identities: { envoy: string; authz: string; extproc: string };
   uid?: number;
+}
+
+/**
+ * The Envoy sidecar: the bootstrap rendered by lib/src/envoy/bootstrap.ts into $WARDEN_HOME/envoy,
+ * agents on 127.0.0.1 with SPIRE mTLS (SDS from the SPIRE agent), mTLS to both servers.
+ */
+export interface EnvoyParams extends SidecarParams {
+  agentPort: number;
   /** Development only: every provider route to this plain-HTTP stub. */
   devUpstream: { address: string; port: number } | null;
   /** Routes to MCP servers (`warden up --mcp-server`). */
@@ -33,16 +37,8 @@ export interface EnvoyParams {
 }
 
 /** An MCP server's inbound sidecar: Envoy with the server's SVID in front of it (on loopback). */
-export interface InboundEnvoyParams {
-  dir: string;
+export interface InboundEnvoyParams extends SidecarParams {
   port: number;
-  adminPort: number;
-  authzPort: number;
-  extprocPort: number;
-  spireAgentSocket: string;
-  trustDomain: string;
-  identities: { envoy: string; authz: string; extproc: string };
-  uid?: number;
   server: string;
   upstream: { address: string; port: number };
   resourceUri: string;
@@ -103,20 +99,27 @@ export function envoyComponent(params: EnvoyParams): Component {
     uid: params.uid,
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
+        ...sidecarBootstrap(params),
         agentListener: { port: params.agentPort },
-        admin: { port: params.adminPort },
-        authz: { address: "127.0.0.1", port: params.authzPort },
-        extproc: { address: "127.0.0.1", port: params.extprocPort },
         destinations,
         accessLogPath,
-        downstreamTls: {
-          spireAgentSocket: params.spireAgentSocket,
-          svidName: params.identities.envoy,
-          trustBundleName: trustDomainId(params.trustDomain),
-        },
-        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
       }),
   });
+}
+
+/** What every sidecar's bootstrap says alike: its admin port, both servers, its SVID and theirs. */
+function sidecarBootstrap(params: SidecarParams) {
+  return {
+    admin: { port: params.adminPort },
+    authz: { address: "127.0.0.1", port: params.authzPort },
+    extproc: { address: "127.0.0.1", port: params.extprocPort },
+    downstreamTls: {
+      spireAgentSocket: params.spireAgentSocket,
+      svidName: params.identities.envoy,
+      trustBundleName: trustDomainId(params.trustDomain),
+    },
+    serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+  };
 }
 
 export function zeroCodeEnvoyComponent(params: ZeroCodeEnvoyParams): Component {
@@ -124,6 +127,7 @@ export function zeroCodeEnvoyComponent(params: ZeroCodeEnvoyParams): Component {
     ...(params.devUpstream ? devUpstreamDestinations(params.devUpstream) : providerDestinations()),
     ...(params.mcpRoutes ?? []),
   ];
+  const common = sidecarBootstrap(params);
   return envoyLaunchComponent({
     name: "zero-code-envoy",
     dir: params.dir,
@@ -133,18 +137,12 @@ export function zeroCodeEnvoyComponent(params: ZeroCodeEnvoyParams): Component {
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
         nodeId: `warden-zero-code-${params.agent}`,
+        ...common,
         agentListener: { port: params.mtlsPort },
-        admin: { port: params.adminPort },
-        authz: { address: "127.0.0.1", port: params.authzPort },
-        extproc: { address: "127.0.0.1", port: params.extprocPort },
         destinations,
         accessLogPath,
-        downstreamTls: {
-          spireAgentSocket: params.spireAgentSocket,
-          svidName: params.agentSpiffeId,
-          trustBundleName: trustDomainId(params.trustDomain),
-        },
-        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+        // This Envoy holds the bound agent's SVID, not the sidecar's.
+        downstreamTls: { ...common.downstreamTls, svidName: params.agentSpiffeId },
         zeroCode: { address: "127.0.0.1", port: params.port, agentSpiffeId: params.agentSpiffeId },
       }),
   });
@@ -160,18 +158,10 @@ export function inboundEnvoyComponent(params: InboundEnvoyParams): Component {
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
         nodeId: `warden-inbound-${params.server}`,
+        ...sidecarBootstrap(params),
         agentListener: { port: params.port },
-        admin: { port: params.adminPort },
-        authz: { address: "127.0.0.1", port: params.authzPort },
-        extproc: { address: "127.0.0.1", port: params.extprocPort },
         destinations: [mcpDestination(params.server, { ...params.upstream, tls: false })],
         accessLogPath,
-        downstreamTls: {
-          spireAgentSocket: params.spireAgentSocket,
-          svidName: params.identities.envoy,
-          trustBundleName: trustDomainId(params.trustDomain),
-        },
-        serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
         inbound: {
           server: params.server,
           resourceUri: params.resourceUri,
