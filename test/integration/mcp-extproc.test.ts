@@ -32,10 +32,12 @@ import { grant, registerAgent, svidAgent, type Entry } from "./delegation-fixtur
  * their tool rules from PostgreSQL, and its decision metadata (`mcp`, `mcp_visibility`,
  * `mcp_upstream_credentials`) is what extproc-server acts on. `docs` calls no external service;
  * `drive-docs` is registered as calling Google Drive for its users, so the delegating user's token
- * goes upstream.
+ * goes upstream. `drive-inbound` (the same stub, also calling Google Drive) sits behind its own Warden
+ * inbound sidecar: the agent's sidecar forwards the delegation there, and the inbound sidecar injects.
  */
 const TD = "warden.local";
 const CLIENT = { clientId: "warden-drive-client", clientSecret: "stub-client-secret-5b2e9c1d" };
+const INBOUND_ENVOY_UID = 10110;
 const AGENT_SECRET = "Bearer agent-own-secret-9f8e7d6c5b4a";
 
 /**
@@ -47,6 +49,7 @@ const CAPABILITIES = [
   "google-drive:read",
   "mcp:docs",
   "mcp:drive-docs",
+  "mcp:drive-inbound",
   ...TOOLS.map((tool) => `mcp:${tool}`),
 ];
 
@@ -72,6 +75,7 @@ let cp: ControlPlaneProcess;
 let provider: OAuthProviderStub;
 let mcp: McpRawStub;
 let stack: Stack;
+let inbound: Stack;
 let helper: Entry;
 let agent: HttpsAgent;
 let ursulaDelegation: string;
@@ -264,6 +268,7 @@ beforeAll(async () => {
   for (const [name, external] of [
     ["docs", []],
     ["drive-docs", ["google-drive"]],
+    ["drive-inbound", ["google-drive"]],
   ] as const) {
     const [row] = await sql<{
       id: string;
@@ -287,6 +292,41 @@ beforeAll(async () => {
   extprocDb.username = "mcp_extproc_test";
   extprocDb.password = "";
 
+  const authzEnv = {
+    WARDEN_REGISTRY_FILE: "",
+    DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
+    WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
+    WARDEN_TOKEN_ISSUER: cp.url,
+  };
+  const extprocEnv = (spoolFile: string) => ({
+    VAULT_ADDR: vault.address,
+    VAULT_CACERT: vault.caFile,
+    WARDEN_VAULT_CLIENT_CERT: login.certFile,
+    WARDEN_VAULT_CLIENT_KEY: login.keyFile,
+    WARDEN_VAULT_CERT_ROLE: "extproc",
+    WARDEN_SAAS_CATALOGUE: catalogue,
+    WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
+    DATABASE_URL: extprocDb.toString(),
+    WARDEN_USAGE_SPOOL: join(spool, spoolFile),
+  });
+  inbound = await startStack({
+    name: "mcp-extproc-inbound",
+    spire,
+    policyDir: join(REPO_ROOT, "policies"),
+    destinations: () => [
+      mcpDestination("drive-inbound", { address: "127.0.0.1", port: mcp.port, tls: false }),
+    ],
+    authzEnv,
+    extprocEnv: extprocEnv("usage-inbound.ndjson"),
+    inbound: {
+      params: {
+        server: "drive-inbound",
+        resourceUri: "https://drive-inbound.example/mcp",
+        authorizationServers: [cp.url],
+      },
+      envoyUid: INBOUND_ENVOY_UID,
+    },
+  });
   stack = await startStack({
     name: "mcp-extproc",
     spire,
@@ -295,24 +335,15 @@ beforeAll(async () => {
       ...destinationsWithServiceAt("google-drive", provider.port)(upstream),
       mcpDestination("docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
       mcpDestination("drive-docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
+      mcpDestination("drive-inbound", {
+        address: "127.0.0.1",
+        port: inbound.agentPort,
+        tls: true,
+        spiffeId: `spiffe://${TD}/mcp/drive-inbound`,
+      }),
     ],
-    authzEnv: {
-      WARDEN_REGISTRY_FILE: "",
-      DATABASE_URL: await dataPlaneLogin(cluster, databaseUrl),
-      WARDEN_JWKS_URL: `${cp.url}/.well-known/jwks.json`,
-      WARDEN_TOKEN_ISSUER: cp.url,
-    },
-    extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: login.certFile,
-      WARDEN_VAULT_CLIENT_KEY: login.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
-      WARDEN_SAAS_CATALOGUE: catalogue,
-      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
-      DATABASE_URL: extprocDb.toString(),
-      WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
-    },
+    authzEnv,
+    extprocEnv: extprocEnv("usage.ndjson"),
   });
   const update = await spire.waitForSvid(helper.spiffe_id);
   agent = svidAgent(
@@ -332,6 +363,7 @@ beforeAll(async () => {
 afterAll(async () => {
   agent?.destroy();
   await stack?.stop();
+  await inbound?.stop();
   await cp?.stop();
   await mcp?.close();
   await provider?.close();
@@ -431,6 +463,36 @@ describe("tool results", () => {
       expect(res.body).toContain("I was called with Bearer [REDACTED]");
       for (const token of provider.issued) expect(res.body).not.toContain(token);
     }
+  });
+
+  test("behind a Warden inbound sidecar: the delegation goes on to it, and it injects the user's token", async () => {
+    const before = mcp.requests.length;
+    const res = await post("tools/call", {
+      name: "echo_auth",
+      server: "drive-inbound",
+      headers: { "x-warden-delegation": ursulaDelegation },
+    });
+    expect(res.status).toBe(200);
+    const seen = mcp.requests.slice(before);
+    expect(seen).toHaveLength(1);
+    const upstreamAuth = String(seen[0]!.headers.authorization);
+    expect(provider.issued).toContain(upstreamAuth.replace(/^Bearer /, ""));
+    expect(seen[0]!.headers["x-warden-delegation"]).toBeUndefined();
+    expect(seen[0]!.headers["x-forwarded-client-cert"]).toBeUndefined();
+    expect(res.body).toContain("I was called with Bearer [REDACTED]");
+    for (const token of provider.issued) expect(res.body).not.toContain(token);
+  });
+
+  test("behind a Warden inbound sidecar without a delegation: a JSON-RPC refusal, nothing upstream", async () => {
+    const before = mcp.requests.length;
+    const res = await post("tools/call", { id: 9002, name: "echo_auth", server: "drive-inbound" });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({
+      jsonrpc: "2.0",
+      id: 9002,
+      error: { code: -32050, data: { reason: "delegation_required", service: "google-drive" } },
+    });
+    expect(mcp.requests.length).toBe(before);
   });
 
   test("the agent's own Authorization never reaches the MCP server", () => {

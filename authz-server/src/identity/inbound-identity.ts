@@ -71,6 +71,8 @@ export function inboundIdentity(options: InboundIdentityOptions): InboundIdentif
           "sidecar_vouch_invalid",
           "the Warden sidecar did not vouch for exactly one agent SPIFFE ID in x-forwarded-client-cert",
         );
+      // Hash: hex SHA-256 of the agent's DER certificate; x5t#S256 is the same digest in base64url.
+      const hash = elements![0]!.hash;
       return {
         ok: true,
         source: {
@@ -80,6 +82,9 @@ export function inboundIdentity(options: InboundIdentityOptions): InboundIdentif
           via: "sidecar",
           sidecar: peerId,
         },
+        ...(hash !== undefined && /^[0-9a-f]{64}$/i.test(hash)
+          ? { certificateThumbprint: Buffer.from(hash, "hex").toString("base64url") }
+          : {}),
       };
     }
     if (headers.authorization === null)
