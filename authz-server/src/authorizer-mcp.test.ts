@@ -208,6 +208,17 @@ describe("MCP requests at authz-server", () => {
     authorize(check, deps(policy));
     expect(policy.inputs[0]!.mcp?.upstream).toBe("warden");
   });
+
+  test("the delegation goes on only to a Warden inbound sidecar, which verifies it again", () => {
+    const headers = { "x-warden-delegation": "opaque-token" };
+    const direct = authorize(mcpCheck(call("read_file"), { headers }), deps(toolPolicy()));
+    expect(direct.response.okResponse?.headersToRemove).toContain("x-warden-delegation");
+    const check = mcpCheck(call("read_file"), { headers });
+    check.attributes!.contextExtensions = { ...MCP_ROUTE, mcp_upstream: "warden" };
+    const towardsWarden = authorize(check, deps(toolPolicy()));
+    expect(towardsWarden.response.okResponse).toBeTruthy();
+    expect(towardsWarden.response.okResponse?.headersToRemove ?? []).not.toContain("x-warden-delegation");
+  });
 });
 
 describe("batches", () => {

@@ -37,12 +37,15 @@ export interface Policy {
 
 /** Verifies a delegation token against the calling identity; crypto lives behind this seam. */
 export interface DelegationVerifier {
-  /** `peerCertificate`: the URL-encoded PEM Envoy forwards, for certificate-bound access tokens. */
+  /**
+   * `peerCertificate`, for certificate-bound access tokens: the URL-encoded PEM Envoy forwards, or the
+   * caller's certificate thumbprint (x5t#S256) a trusted Warden sidecar vouched for (null: none).
+   */
   verify(
     token: string,
     callerSpiffeId: string | null,
     nowNs: number,
-    peerCertificate?: string,
+    peerCertificate?: string | { thumbprint: string | null },
   ): DelegationFacts;
 }
 
@@ -158,8 +161,10 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     const source = identity.source;
     const known = source.spiffe_id ? deps.directory.lookup(source.spiffe_id) : undefined;
     rawDelegation = facts.headers[DELEGATION_HEADER];
+    // Vouched for by a Warden sidecar: the certificate to bind to is the agent's, not the sidecar's.
+    const bound = source.via === "sidecar" ? { thumbprint: identity.certificateThumbprint ?? null } : null;
     const delegation = rawDelegation
-      ? deps.delegations.verify(rawDelegation, source.spiffe_id, nowNs, facts.peer.certificate)
+      ? deps.delegations.verify(rawDelegation, source.spiffe_id, nowNs, bound ?? facts.peer.certificate)
       : NO_DELEGATION;
     if (rawDelegation) facts.headers[DELEGATION_HEADER] = "[REDACTED]";
     const destination = destinationOf(facts);
@@ -218,7 +223,16 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     );
   }
 
-  const context: DecideContext = { deps, policy, revision, decisionId, credentialQuery, dialect };
+  const forwardDelegation = upstream === "warden";
+  const context: DecideContext = {
+    deps,
+    policy,
+    revision,
+    decisionId,
+    credentialQuery,
+    dialect,
+    forwardDelegation,
+  };
   if (mcpRequest?.kind === "batch") return decideBatch(context, input, mcpRequest, upstream);
   const { decision, evalNs } = evaluate(policy, input, revision);
   const record = decisionRecord(context, input, decision, evalNs);
@@ -271,6 +285,8 @@ interface DecideContext {
   decisionId: string;
   credentialQuery: string[];
   dialect: ErrorDialect;
+  /** The upstream is a Warden inbound sidecar: the delegation goes on to it (check-response.ts). */
+  forwardDelegation: boolean;
 }
 
 function evaluate(
@@ -359,7 +375,10 @@ function allowed(
     scopes: input.delegation.valid ? input.delegation.scopes : [],
     service: input.destination.service,
     kind: input.destination.kind,
-    policyHeaders: decision.allow ? Object.keys(decision.headers) : [],
+    // extproc-server removes every other x-warden-* header; the delegation goes on to an inbound sidecar.
+    policyHeaders: decision.allow
+      ? [...Object.keys(decision.headers), ...(context.forwardDelegation ? [DELEGATION_HEADER] : [])]
+      : [],
   };
   return {
     response: okResponse(
@@ -367,6 +386,7 @@ function allowed(
       handOff,
       Object.keys(input.request.headers),
       context.credentialQuery,
+      context.forwardDelegation,
     ),
     record,
   };

@@ -36,17 +36,20 @@ const JSON_CONTENT_TYPE = headerOption("content-type", "application/json");
  * them before the request goes upstream, where the injected credential is the only one.
  * `agentHeaderNames`: the names the agent sent. Only Warden writes `x-warden-*` headers upstream, so
  * any the agent sent are removed (unless this decision sets them); the delegation token proves the
- * grant to us and the upstream must never see it.
+ * grant to us and the upstream must never see it. `forwardDelegation`: the upstream is a Warden
+ * inbound sidecar (mTLS, pinned SPIFFE ID), which verifies the delegation again, injects the user's
+ * credential and removes the token before the MCP server.
  */
 export function okResponse(
   decision: Decision,
   handOff: HandOffFacts,
   agentHeaderNames: readonly string[],
   credentialQuery: readonly string[] = [],
+  forwardDelegation = false,
 ): ICheckResponse {
   const headers = [headerOption(DECISION_ID_HEADER, handOff.decisionId)];
   for (const [name, value] of Object.entries(decision.headers)) headers.push(headerOption(name, value));
-  const headersToRemove = [DELEGATION_HEADER];
+  const headersToRemove = forwardDelegation ? [] : [DELEGATION_HEADER];
   for (const name of agentHeaderNames) {
     if (
       name.startsWith(WARDEN_HEADER_PREFIX) &&

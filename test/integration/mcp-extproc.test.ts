@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { mcpDestination } from "../../lib/src/envoy/destinations.js";
 import {
   followingControlPlane,
@@ -30,10 +30,12 @@ import { grant, registerAgent, svidAgent, type Entry } from "./delegation-fixtur
  * their tool rules from PostgreSQL, and its decision metadata (`mcp`, `mcp_visibility`,
  * `mcp_upstream_credentials`) is what extproc-server acts on. `docs` calls no external service;
  * `drive-docs` is registered as calling Google Drive for its users, so the delegating user's token
- * goes upstream.
+ * goes upstream. `drive-inbound` (the same stub, also calling Google Drive) sits behind its own Warden
+ * inbound sidecar: the agent's sidecar forwards the delegation there, and the inbound sidecar injects.
  */
 const TD = "warden.local";
 const CLIENT = { clientId: "warden-drive-client", clientSecret: "stub-client-secret-5b2e9c1d" };
+const INBOUND_ENVOY_UID = 10110;
 const AGENT_SECRET = "Bearer agent-own-secret-9f8e7d6c5b4a";
 
 /**
@@ -45,6 +47,7 @@ const CAPABILITIES = [
   "google-drive:read",
   "mcp:docs",
   "mcp:drive-docs",
+  "mcp:drive-inbound",
   ...TOOLS.map((tool) => `mcp:${tool}`),
 ];
 
@@ -70,6 +73,7 @@ let cp: ControlPlaneProcess;
 let provider: OAuthProviderStub;
 let mcp: McpRawStub;
 let stack: Stack;
+let inbound: Stack;
 let helper: Entry;
 let agent: HttpsAgent;
 let ursulaDelegation: string;
@@ -225,11 +229,38 @@ beforeAll(async () => {
   for (const [name, externalServices] of [
     ["docs", []],
     ["drive-docs", ["google-drive"]],
+    ["drive-inbound", ["google-drive"]],
   ] as const)
     await registerMcpServerRow(sql, { name, trustDomain: TD, rules: RULES, externalServices });
   await spire.register(helper.spiffe_id, [currentProcessSelector()]);
   const extprocDatabaseUrl = await extprocDatabaseLogin(cluster, databaseUrl, "mcp_extproc_test");
 
+  const authzEnv = await followingControlPlane(cluster, databaseUrl, cp.url, { acceptTokens: true });
+  // Each sidecar's extproc-server writes its own usage spool.
+  const extprocEnv = (spoolFile: string): NodeJS.ProcessEnv => ({
+    ...world.extprocEnv,
+    WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
+    DATABASE_URL: extprocDatabaseUrl,
+    WARDEN_USAGE_SPOOL: join(dirname(String(world.extprocEnv.WARDEN_USAGE_SPOOL)), spoolFile),
+  });
+  inbound = await startStack({
+    name: "mcp-extproc-inbound",
+    spire,
+    policyDir: join(REPO_ROOT, "policies"),
+    destinations: () => [
+      mcpDestination("drive-inbound", { address: "127.0.0.1", port: mcp.port, tls: false }),
+    ],
+    authzEnv,
+    extprocEnv: extprocEnv("usage-inbound.ndjson"),
+    inbound: {
+      params: {
+        server: "drive-inbound",
+        resourceUri: "https://drive-inbound.example/mcp",
+        authorizationServers: [cp.url],
+      },
+      envoyUid: INBOUND_ENVOY_UID,
+    },
+  });
   stack = await startStack({
     name: "mcp-extproc",
     spire,
@@ -238,13 +269,15 @@ beforeAll(async () => {
       ...destinationsWithServiceAt("google-drive", provider.port)(upstream),
       mcpDestination("docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
       mcpDestination("drive-docs", { address: "127.0.0.1", port: mcp.port, tls: false }),
+      mcpDestination("drive-inbound", {
+        address: "127.0.0.1",
+        port: inbound.agentPort,
+        tls: true,
+        spiffeId: `spiffe://${TD}/mcp/drive-inbound`,
+      }),
     ],
-    authzEnv: await followingControlPlane(cluster, databaseUrl, cp.url, { acceptTokens: true }),
-    extprocEnv: {
-      ...world.extprocEnv,
-      WARDEN_OUTBOUND_ALLOW_PRIVATE_HOSTS: "127.0.0.1",
-      DATABASE_URL: extprocDatabaseUrl,
-    },
+    authzEnv,
+    extprocEnv: extprocEnv("usage.ndjson"),
   });
   const update = await spire.waitForSvid(helper.spiffe_id);
   agent = svidAgent(
@@ -265,6 +298,7 @@ beforeAll(async () => {
 afterAll(async () => {
   agent?.destroy();
   await stack?.stop();
+  await inbound?.stop();
   await cp?.stop();
   await mcp?.close();
   await provider?.close();
@@ -364,6 +398,36 @@ describe("tool results", () => {
       expect(res.body).toContain("I was called with Bearer [REDACTED]");
       for (const token of provider.issued) expect(res.body).not.toContain(token);
     }
+  });
+
+  test("behind a Warden inbound sidecar: the delegation goes on to it, and it injects the user's token", async () => {
+    const before = mcp.requests.length;
+    const res = await post("tools/call", {
+      name: "echo_auth",
+      server: "drive-inbound",
+      headers: { "x-warden-delegation": ursulaDelegation },
+    });
+    expect(res.status).toBe(200);
+    const seen = mcp.requests.slice(before);
+    expect(seen).toHaveLength(1);
+    const upstreamAuth = String(seen[0]!.headers.authorization);
+    expect(provider.issued).toContain(upstreamAuth.replace(/^Bearer /, ""));
+    expect(seen[0]!.headers["x-warden-delegation"]).toBeUndefined();
+    expect(seen[0]!.headers["x-forwarded-client-cert"]).toBeUndefined();
+    expect(res.body).toContain("I was called with Bearer [REDACTED]");
+    for (const token of provider.issued) expect(res.body).not.toContain(token);
+  });
+
+  test("behind a Warden inbound sidecar without a delegation: a JSON-RPC refusal, nothing upstream", async () => {
+    const before = mcp.requests.length;
+    const res = await post("tools/call", { id: 9002, name: "echo_auth", server: "drive-inbound" });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({
+      jsonrpc: "2.0",
+      id: 9002,
+      error: { code: -32050, data: { reason: "delegation_required", service: "google-drive" } },
+    });
+    expect(mcp.requests.length).toBe(before);
   });
 
   test("the agent's own Authorization never reaches the MCP server", () => {

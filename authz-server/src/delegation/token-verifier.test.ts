@@ -224,6 +224,17 @@ describe("an access token (RFC 8705 certificate-bound)", () => {
     });
   });
 
+  test("vouched for by a Warden sidecar: bound to the agent certificate's thumbprint it saw", () => {
+    const token = jws({ typ: "at+jwt" }, accessClaims());
+    const thumbprint = (pem: string) => ({ thumbprint: pemLeafThumbprint(pem) });
+    expect(verifier().verify(token, AGENT, NOW_NS, thumbprint(certA))).toMatchObject({ valid: true });
+    for (const seen of [thumbprint(certB), { thumbprint: null }])
+      expect(verifier().verify(token, AGENT, NOW_NS, seen)).toMatchObject({
+        valid: false,
+        error: "certificate_mismatch",
+      });
+  });
+
   test("revoking the delegation it was exchanged from refuses it", () => {
     const claims = accessClaims();
     expect(

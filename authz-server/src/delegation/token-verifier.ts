@@ -67,7 +67,12 @@ export class TokenVerifier implements DelegationVerifier {
     return { cached_tokens: this.verified.size, ...this.stats };
   }
 
-  verify(token: string, callerSpiffeId: string | null, nowNs: number, peerCertificate = ""): DelegationFacts {
+  verify(
+    token: string,
+    callerSpiffeId: string | null,
+    nowNs: number,
+    peerCertificate: string | { thumbprint: string | null } = "",
+  ): DelegationFacts {
     const outcome = this.signatureOutcome(token);
     if (!outcome.ok) return invalid(outcome.error);
     if (!this.options.revocationsLoaded()) return invalid("revocation_status_unknown");
@@ -75,7 +80,12 @@ export class TokenVerifier implements DelegationVerifier {
     const refusal = checkGrantUse(grant, {
       nowSeconds: nowNs / 1e9,
       callerSpiffeId,
-      certificateThumbprint: grant.certificateThumbprint === null ? null : this.thumbprint(peerCertificate),
+      certificateThumbprint:
+        grant.certificateThumbprint === null
+          ? null
+          : typeof peerCertificate === "string"
+            ? this.thumbprint(peerCertificate)
+            : peerCertificate.thumbprint,
       isRevoked: this.options.isRevoked,
     });
     if (refusal === "expired") return { ...invalid("expired"), expires_at: grant.expiresAt * 1e9 };

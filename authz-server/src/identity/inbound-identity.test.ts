@@ -54,6 +54,19 @@ describe("who calls an MCP server through its inbound sidecar", () => {
     });
   });
 
+  test("the agent certificate's SHA-256 (XFCC Hash, hex) becomes its x5t#S256 (base64url)", () => {
+    const hash = "ab".repeat(32);
+    const result = identify(peer(SIDECAR), NOW_NS, headers({ xfcc: `Hash=${hash};URI=${BOT}` }));
+    expect(result).toMatchObject({
+      ok: true,
+      certificateThumbprint: Buffer.from(hash, "hex").toString("base64url"),
+    });
+    // From an agent calling directly, no thumbprint is believed: its own certificate is the binding.
+    expect(identify(peer(BOT), NOW_NS, headers({ xfcc: `Hash=${hash};URI=${BOT}` }))).not.toHaveProperty(
+      "certificateThumbprint",
+    );
+  });
+
   test("a sidecar that vouches for nobody, several agents, another sidecar or garbage is refused", () => {
     for (const xfcc of [null, "URI=not-a-spiffe-id", `URI=${BOT},URI=${OTHER}`, `URI=${SIDECAR}`, "URI"]) {
       const result = identify(peer(SIDECAR), NOW_NS, headers({ xfcc }));

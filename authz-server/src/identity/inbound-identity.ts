@@ -81,7 +81,14 @@ export function inboundIdentity(options: InboundIdentityOptions): InboundIdentif
           "sidecar_vouch_invalid",
           "the Warden sidecar did not vouch for exactly one agent SPIFFE ID in x-forwarded-client-cert",
         );
-      return accepted(agent, { via: "sidecar", sidecar: peerId });
+      // Hash: hex SHA-256 of the agent's DER certificate; x5t#S256 is the same digest in base64url.
+      const hash = elements![0]!.hash;
+      return {
+        ...accepted(agent, { via: "sidecar", sidecar: peerId }),
+        ...(hash !== undefined && /^[0-9a-f]{64}$/i.test(hash)
+          ? { certificateThumbprint: Buffer.from(hash, "hex").toString("base64url") }
+          : {}),
+      } as PeerIdentity;
     }
     if (headers.authorization === null)
       return refuse(

@@ -32,7 +32,12 @@ export type IdentityDenialReason =
   | "zero_code_unbound";
 
 export type PeerIdentity =
-  | { ok: true; source: SourceIdentity }
+  | {
+      ok: true;
+      source: SourceIdentity;
+      /** x5t#S256 of the agent's certificate, as the vouching Warden sidecar saw it (XFCC `Hash`). */
+      certificateThumbprint?: string;
+    }
   | {
       ok: false;
       status: 401 | 503;

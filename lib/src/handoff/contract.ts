@@ -37,7 +37,10 @@ export interface AuthzHandOff {
   readonly service: string | null;
   readonly kind: string | null;
   readonly policyRevision: string | null;
-  /** `x-warden-*` headers the policy itself added upstream: kept, where agent-sent ones are removed. */
+  /**
+   * `x-warden-*` headers that go upstream: the policy's own, and the delegation towards a Warden
+   * inbound sidecar; every other one the agent sent is removed.
+   */
   readonly policyHeaders: readonly string[];
   /** From the policy's decision metadata (`policy`): the agent's team, for budgets and reports. */
   readonly team: string | null;
