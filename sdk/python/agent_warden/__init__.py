@@ -22,6 +22,7 @@ from .iam import AccessToken, TokenService, register_agent
 from .mcp_client import call_skill, get_data, write_data
 from .retry import RetryPolicy
 from .tls import SpiffeIdMismatch
+from .transport import AsyncSvidTransport, SvidTransport
 
 __all__ = [
     "AccessToken",
@@ -39,6 +40,8 @@ __all__ = [
     "RequestError",
     "RetryPolicy",
     "SpiffeIdMismatch",
+    "SvidTransport",
+    "AsyncSvidTransport",
     "UnavailableError",
     "Warden",
     "WardenError",

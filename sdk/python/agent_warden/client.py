@@ -15,6 +15,7 @@ import httpx2
 
 from .identity import SvidSource
 from .retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from .transport import AsyncSvidTransport, SvidTransport
 
 DELEGATION_HEADER = "x-warden-delegation"
 DEFAULT_SIDECAR_URL = "https://127.0.0.1:10000"
@@ -69,7 +70,12 @@ class Warden:
 
     @property
     def ssl_context(self):  # type: ignore[no-untyped-def]
-        """The rotating, sidecar-verifying TLS context: pass it as `verify=` to your own httpx2 client."""
+        """The rotating, sidecar-verifying TLS context, for your own httpx2 client (`verify=`).
+
+        It presents the newest SVID on each NEW connection only; a pooled keep-alive connection keeps
+        the SVID it was opened with, and the sidecar refuses it once that SVID expires. Prefer
+        `httpx()` / `async_httpx()`, whose transports move to a fresh pool on every rotation.
+        """
         return self.source.ssl_context
 
     def on_behalf_of(self, delegation_token: str) -> "Warden":
@@ -99,15 +105,19 @@ class Warden:
         return f"{self.sidecar_url}/{path.lstrip('/')}"
 
     def httpx(self, base_path: str = "", **kwargs: Any) -> httpx2.Client:
-        """An httpx2.Client on the sidecar (base URL `sidecar_url/base_path`), mTLS with the SVID, retries."""
-        transport = RetryTransport(httpx2.HTTPTransport(verify=self.ssl_context), self.retry)
+        """An httpx2.Client on the sidecar (base URL `sidecar_url/base_path`), mTLS with the SVID, retries.
+
+        Its connections are pooled per SVID: after a rotation new requests go out on connections made
+        with the new SVID, and the old pool closes once its in-flight requests (and streams) finish.
+        """
+        transport = RetryTransport(SvidTransport(self.ssl_context), self.retry)
         headers = {**self.headers, **kwargs.pop("headers", {})}
         kwargs.setdefault("timeout", httpx2.Timeout(60.0, connect=10.0))
         return httpx2.Client(base_url=self.url(base_path), transport=transport, headers=headers, **kwargs)
 
     def async_httpx(self, base_path: str = "", **kwargs: Any) -> httpx2.AsyncClient:
         """The httpx2.AsyncClient twin of `httpx()`."""
-        transport = AsyncRetryTransport(httpx2.AsyncHTTPTransport(verify=self.ssl_context), self.retry)
+        transport = AsyncRetryTransport(AsyncSvidTransport(self.ssl_context), self.retry)
         headers = {**self.headers, **kwargs.pop("headers", {})}
         kwargs.setdefault("timeout", httpx2.Timeout(60.0, connect=10.0))
         return httpx2.AsyncClient(base_url=self.url(base_path), transport=transport, headers=headers, **kwargs)

@@ -2,7 +2,9 @@
 
 Built on the PyPI `spiffe` package's X509Source (a gRPC stream of X509SVIDResponse updates from the
 SPIRE agent): every update builds a fresh TLS context and hands it to the RotatingSSLContext the
-clients hold, so a rotated SVID is used from the next connection on.
+clients hold. The SDK's clients (agent_warden.transport) notice the new context on their next request
+and move to a fresh connection pool built with it, so no request goes out on a keep-alive connection
+opened with an SVID that has since rotated (and may have expired).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ runs inside `do_handshake` of the socket and SSL-object classes these contexts c
 httpx2's sync transport (`wrap_socket`) and its async one (anyio's `wrap_bio`) alike, and a mismatch
 fails the connection (ssl.SSLCertVerificationError) before a byte of the request is sent.
 
-`RotatingSSLContext` is the context the clients hold: each new connection is wrapped by the context
-built from the newest SVID; connections already open (and the requests on them) carry on untouched.
+`RotatingSSLContext` holds the context built from the newest SVID: each new connection it wraps uses
+that one; connections already open carry on untouched. Since the sidecar checks the certificate of
+the connection on every request, an open keep-alive connection must not outlive its SVID: the SDK's
+clients therefore keep one pool per SVID (agent_warden.transport), keyed on `current`.
 """
 
 from __future__ import annotations
@@ -119,8 +121,8 @@ def build_context(
 class RotatingSSLContext(ssl.SSLContext):
     """The context the HTTP clients hold: it wraps each new connection with the current SVID's context.
 
-    `update()` swaps in a context built from a new SVID; nothing already connected is touched, so
-    in-flight requests and pooled connections finish on the certificate they started with.
+    `update()` swaps in a context built from a new SVID; nothing already connected is touched (the
+    SDK's transports, which watch `current`, retire their pools built with the old one).
     """
 
     def __new__(cls, initial: SpiffeClientContext) -> "RotatingSSLContext":

@@ -1,15 +1,16 @@
 """Calls through the sidecar for a while with the SDK, across SVID rotations; prints a JSON summary.
 
 Usage:
-  rotation_check.py [--seconds 180] [--interval-ms 250] [--path /openai/v1/chat/completions] [--method POST|GET] [--fresh-every 5]
+  rotation_check.py [--seconds 180] [--interval-ms 250] [--path /openai/v1/chat/completions] [--method POST|GET] [--fresh-every 0]
 
 Environment: WARDEN_SIDECAR_URL, WARDEN_SIDECAR_SPIFFE_ID (or WARDEN_TRUST_DOMAIN),
 SPIFFE_ENDPOINT_SOCKET; sdk/python on PYTHONPATH (scripts/setup puts it on the tools venv's path).
 
 Each call is a chat completion (POST, JSON; --method GET sends no body, e.g. --path /openai/v1/models)
-through one long-lived httpx2 client (its pooled
-connection), and every --fresh-every'th call through a new client (a new TLS handshake with the
-current SVID: a stale, expired SVID would fail there). A call fails when it raises or does not
+through one long-lived httpx2 client, on its pooled keep-alive connections like a real agent's
+(a connection opened with an SVID that has since expired is refused by the sidecar, so this checks
+that the SDK moves to connections made with the new SVID after each rotation). --fresh-every N > 0
+additionally sends every N'th call through a new client (off by default: it would hide that bug). A call fails when it raises or does not
 answer 200. The last line of stdout is the summary:
   {"calls": N, "failures": N, "serials": ["<hex>", ...], "rotations": N, "spiffe_id": "...",
    "seconds": S, "errors": ["<first few failures>"]}
@@ -45,7 +46,7 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=int, default=250)
     parser.add_argument("--path", default="/openai/v1/chat/completions")
     parser.add_argument("--method", choices=("POST", "GET"), default="POST")
-    parser.add_argument("--fresh-every", type=int, default=5)
+    parser.add_argument("--fresh-every", type=int, default=0)
     args = parser.parse_args()
 
     calls = failures = 0

@@ -3,6 +3,7 @@
 It requires a client certificate from the CA, and answers:
   GET /whoami             {"serial": <client cert serial hex>, "uris": [...]}
   GET /slow?ms=N          the same, N ms later
+  GET /stream?chunks=N&ms=M  a chunked answer: N JSON lines (the /whoami body plus "i"), M ms apart
   GET|POST /refuse?status=S&reason=R&after=A&times=K   Warden's error body with status S (Retry-After A)
                           for the first K calls of that reason, then 200 {"ok": true}
 """
@@ -48,12 +49,29 @@ class _Handler(BaseHTTPRequestHandler):
         der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
         cert = x509.load_der_x509_certificate(der)
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        me = {"serial": format(cert.serial_number, "x"), "uris": san.get_values_for_type(x509.UniformResourceIdentifier)}
+        me = {
+            "serial": format(cert.serial_number, "x"),
+            "uris": san.get_values_for_type(x509.UniformResourceIdentifier),
+            "port": self.client_address[1],  # the client's end of the connection: same port, same connection
+        }
         if url.path == "/whoami":
             return self._send(200, me)
         if url.path == "/slow":
             time.sleep(int(query.get("ms", "500")) / 1000)
             return self._send(200, me)
+        if url.path == "/stream":
+            self.send_response(200)
+            self.send_header("content-type", "application/x-ndjson")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for i in range(int(query.get("chunks", "3"))):
+                line = json.dumps({**me, "i": i}).encode() + b"\n"
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                self.wfile.flush()
+                time.sleep(int(query.get("ms", "100")) / 1000)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return None
         if url.path == "/refuse":
             reason = query.get("reason", "rate_limited")
             with self.server.lock:
