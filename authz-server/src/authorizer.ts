@@ -8,7 +8,7 @@ import {
 } from "./check-response.js";
 import type { HandOffFacts } from "../../lib/src/handoff/contract.js";
 import { errorDialectOf, type ErrorDialect } from "../../lib/src/llm/error-shapes.js";
-import { readMcpRequest, type McpRequest } from "../../lib/src/mcp/request.js";
+import { readMcpRequest, requestIdOf, type McpRequest } from "../../lib/src/mcp/request.js";
 import { argumentsDigest } from "../../lib/src/mcp/digest.js";
 import { pendingApproval, type PendingApproval } from "./approvals/pending.js";
 import { destinationOf, llmFactsOf, mcpFactsOf, mcpMessageFacts } from "./destination.js";
@@ -154,7 +154,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       // On MCP routes the JSON-RPC error echoes the request's id, as every other MCP refusal does.
       if (dialect === "jsonrpc") {
         const refusal = { status: identity.status, reason: identity.reason, message: identity.message };
-        refused.response = mcpRefusalResponse({ ...refusal, details: {} }, jsonRpcIdOf(body), decisionId);
+        refused.response = mcpRefusalResponse({ ...refusal, details: {} }, requestIdOf(body), decisionId);
       }
       return withChallenge(refused, identity.challenge);
     }
@@ -473,12 +473,4 @@ function decideBatch(
   const record = decisionRecord(context, input, decision, evalNs);
   if (!firstDenial || context.deps.dryRun === true) return allowed(context, input, decision, record);
   return { response: mcpBatchRefusalResponse(refusals, context.decisionId), record };
-}
-
-/** The id of a single JSON-RPC request body, or null (a notification, a batch, no body). */
-function jsonRpcIdOf(body: unknown): string | number | null {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
-  const { id, method } = body as Record<string, unknown>;
-  if (typeof method !== "string") return null;
-  return typeof id === "string" || typeof id === "number" ? id : null;
 }

@@ -5,6 +5,7 @@ import {
   MAX_BATCH_MESSAGES,
   PROTOCOL_VERSION_META_KEY,
   readMcpRequest,
+  requestIdOf,
   type McpRequest,
   type McpRequestError,
 } from "./request.js";
@@ -281,5 +282,19 @@ describe("decodeHeaderValue", () => {
     ["base64 with foreign characters", "=?base64?c2Vh*mNo?=", null],
   ])("%s", (_what, value, expected) => {
     expect(decodeHeaderValue(value)).toBe(expected);
+  });
+});
+
+describe("requestIdOf: the id a refusal echoes before the request is read whole", () => {
+  test("a single request's string or number id", () => {
+    expect(requestIdOf({ jsonrpc: "2.0", id: 4, method: "tools/call" })).toBe(4);
+    expect(requestIdOf({ jsonrpc: "2.0", id: "a", method: "ping" })).toBe("a");
+  });
+  test("null for a notification, a response, a batch, a bad id or no body", () => {
+    expect(requestIdOf({ jsonrpc: "2.0", method: "notifications/initialized" })).toBeNull();
+    expect(requestIdOf({ jsonrpc: "2.0", id: 4, result: {} })).toBeNull();
+    expect(requestIdOf([{ jsonrpc: "2.0", id: 4, method: "ping" }])).toBeNull();
+    expect(requestIdOf({ jsonrpc: "2.0", id: { x: 1 }, method: "ping" })).toBeNull();
+    expect(requestIdOf(undefined)).toBeNull();
   });
 });

@@ -122,6 +122,15 @@ function readId(raw: Record<string, unknown>): string | number | null | undefine
   return null;
 }
 
+/**
+ * The id a refusal must echo, read before (or without) the whole request: a single request's id,
+ * else null (a notification, a response, a batch, no body).
+ */
+export function requestIdOf(body: unknown): string | number | null {
+  if (!isRecord(body) || typeof body.method !== "string") return null;
+  return readId(body) ?? null;
+}
+
 function envelopeVersion(params: Record<string, unknown> | null): string | null | undefined {
   const meta = params?._meta;
   if (!isRecord(meta) || !Object.hasOwn(meta, PROTOCOL_VERSION_META_KEY)) return undefined;
