@@ -48,9 +48,11 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 const accepted = (
   agent: { id: string; trustDomain: string },
   how: Pick<SourceIdentity, "via" | "sidecar" | "scopes">,
+  certificateThumbprint?: string,
 ): PeerIdentity => ({
   ok: true,
   source: { spiffe_id: agent.id, trust_domain: agent.trustDomain, verified: true, ...how },
+  ...(certificateThumbprint === undefined ? {} : { certificateThumbprint }),
 });
 
 export function inboundIdentity(options: InboundIdentityOptions): InboundIdentify {
@@ -83,12 +85,11 @@ export function inboundIdentity(options: InboundIdentityOptions): InboundIdentif
         );
       // Hash: hex SHA-256 of the agent's DER certificate; x5t#S256 is the same digest in base64url.
       const hash = elements![0]!.hash;
-      return {
-        ...accepted(agent, { via: "sidecar", sidecar: peerId }),
-        ...(hash !== undefined && /^[0-9a-f]{64}$/i.test(hash)
-          ? { certificateThumbprint: Buffer.from(hash, "hex").toString("base64url") }
-          : {}),
-      } as PeerIdentity;
+      const thumbprint =
+        hash !== undefined && /^[0-9a-f]{64}$/i.test(hash)
+          ? Buffer.from(hash, "hex").toString("base64url")
+          : undefined;
+      return accepted(agent, { via: "sidecar", sidecar: peerId }, thumbprint);
     }
     if (headers.authorization === null)
       return refuse(
