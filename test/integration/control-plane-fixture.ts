@@ -6,6 +6,7 @@ import { loadApiDocument, type OperationSpec } from "../../control-plane/src/htt
 import type { Logger } from "../../lib/src/logger.js";
 import { callApi, type ApiResponse, type CallOptions } from "../harness/control-plane.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
+import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
 import { REPO_ROOT } from "../harness/process.js";
 import { startVault, type VaultDev } from "../harness/vault.js";
 import { StubOidcIssuer, type TokenClaims } from "../stubs/oidc-issuer.js";
@@ -110,4 +111,30 @@ export async function startControlPlaneFixture(
       await cleanUp();
     },
   };
+}
+
+/**
+ * The control plane with its token service: a fresh SPIRE gives it its own SVID (it waits for it
+ * before its mutual-TLS listener starts), OpenBao signs the tokens, keys are active at once.
+ * `env` adds to (or overrides) those settings.
+ */
+export async function startTokenServiceFixture(
+  name: string,
+  trustDomain: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ spire: SpireStack; fixture: ControlPlaneFixture; controlPlaneId: string }> {
+  const controlPlaneId = `spiffe://${trustDomain}/warden/control-plane`;
+  const spire = await startSpire({ name, trustDomain, logLevel: "INFO" });
+  await spire.register(controlPlaneId, [currentProcessSelector()]);
+  const fixture = await startControlPlaneFixture({
+    vault: true,
+    env: {
+      SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
+      WARDEN_CP_SPIFFE_ID: controlPlaneId,
+      WARDEN_CP_MTLS_PORT: "0",
+      WARDEN_TOKEN_KEY_ACTIVATION_S: "0",
+      ...env,
+    },
+  });
+  return { spire, fixture, controlPlaneId };
 }

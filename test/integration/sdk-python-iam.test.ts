@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT, stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
+import { startTokenServiceFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 import { EVIDENCE, grant } from "./delegation-fixture.js";
 
 /**
@@ -12,7 +12,6 @@ import { EVIDENCE, grant } from "./delegation-fixture.js";
  * mutual-TLS listener (sdk/python/tests/iam).
  */
 const TD = "warden.local";
-const CONTROL_PLANE_ID = `spiffe://${TD}/warden/control-plane`;
 const PYTHON = join(REPO_ROOT, ".tools", "venv", "bin", "python");
 const SDK = join(REPO_ROOT, "sdk", "python");
 
@@ -26,17 +25,7 @@ afterAll(async () => {
 }, TEARDOWN_TIMEOUT_MS);
 
 test("register_agent, get_token, exchange_delegation, revoke_token: the pytest suite passes", async () => {
-  spire = await startSpire({ name: "sdk-py-iam-spire", trustDomain: TD, logLevel: "INFO" });
-  await spire.register(CONTROL_PLANE_ID, [currentProcessSelector()]);
-  f = await startControlPlaneFixture({
-    vault: true,
-    env: {
-      SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
-      WARDEN_CP_SPIFFE_ID: CONTROL_PLANE_ID,
-      WARDEN_CP_MTLS_PORT: "0",
-      WARDEN_TOKEN_KEY_ACTIVATION_S: "0",
-    },
-  });
+  ({ spire, fixture: f } = await startTokenServiceFixture("sdk-py-iam-spire", TD));
   const [creator, reviewer, ursula] = await Promise.all([
     f.token({ sub: "carl-creator", roles: ["creator"] }),
     f.token({ sub: "rita-reviewer", roles: ["reviewer"] }),

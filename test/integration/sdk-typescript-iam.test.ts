@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { certificateThumbprint } from "../../lib/src/tokens/thumbprint.js";
 import { stopAll, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
-import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
+import { startTokenServiceFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 import { claimsOf, EVIDENCE, grant } from "./delegation-fixture.js";
 import {
   DelegationError,
@@ -20,7 +20,6 @@ import {
  * `getToken`, `exchangeDelegation` and `revokeToken` on the token service's mutual-TLS listener.
  */
 const TD = "warden.local";
-const CONTROL_PLANE_ID = `spiffe://${TD}/warden/control-plane`;
 
 let spire: SpireStack;
 let f: ControlPlaneFixture;
@@ -39,17 +38,7 @@ async function rejection(promise: Promise<unknown>): Promise<WardenError> {
 }
 
 beforeAll(async () => {
-  spire = await startSpire({ name: "sdk-iam-spire", trustDomain: TD, logLevel: "INFO" });
-  await spire.register(CONTROL_PLANE_ID, [currentProcessSelector()]);
-  f = await startControlPlaneFixture({
-    vault: true,
-    env: {
-      SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
-      WARDEN_CP_SPIFFE_ID: CONTROL_PLANE_ID,
-      WARDEN_CP_MTLS_PORT: "0",
-      WARDEN_TOKEN_KEY_ACTIVATION_S: "0",
-    },
-  });
+  ({ spire, fixture: f } = await startTokenServiceFixture("sdk-iam-spire", TD));
   const [creator, reviewer] = await Promise.all([
     f.token({ sub: "carl-creator", roles: ["creator"] }),
     f.token({ sub: "rita-reviewer", roles: ["reviewer"] }),

@@ -8,11 +8,11 @@ import { certificateThumbprint } from "../../lib/src/tokens/thumbprint.js";
 import { responseText } from "../agents/response-text.js";
 import { dataPlaneLogin } from "../harness/control-plane.js";
 import { REPO_ROOT, stopAll, waitFor, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
-import { currentProcessSelector, startSpire, type SpireStack } from "../harness/spire.js";
+import { currentProcessSelector, type SpireStack } from "../harness/spire.js";
 import { destinationsWithServiceAt, startStack, type Stack } from "../harness/stack.js";
 import { startDriveStub } from "../stubs/saas-drive.js";
 import type { StubUpstream } from "../stubs/upstream.js";
-import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
+import { startTokenServiceFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 import {
   callSidecar,
   claimsOf,
@@ -131,20 +131,10 @@ async function exchange(svid: X509Svid, delegation: string, extra: Record<string
 }
 
 beforeAll(async () => {
-  spire = await startSpire({ name: "token-service-spire", trustDomain: TD, logLevel: "INFO" });
-  // The control plane waits for its own SVID before its mutual-TLS listener starts.
-  await spire.register(CONTROL_PLANE_ID, [currentProcessSelector()]);
-  f = await startControlPlaneFixture({
-    vault: true,
-    env: {
-      SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
-      WARDEN_CP_SPIFFE_ID: CONTROL_PLANE_ID,
-      WARDEN_CP_MTLS_PORT: "0",
-      WARDEN_TOKEN_KEY_ACTIVATION_S: "0",
-      WARDEN_TOKEN_KEY_RETENTION_S: String(RETENTION_S),
-      WARDEN_ACCESS_TOKEN_TTL_S: "300",
-    },
-  });
+  ({ spire, fixture: f } = await startTokenServiceFixture("token-service-spire", TD, {
+    WARDEN_TOKEN_KEY_RETENTION_S: String(RETENTION_S),
+    WARDEN_ACCESS_TOKEN_TTL_S: "300",
+  }));
   const [creator, reviewer] = await Promise.all([
     f.token({ sub: "carl-creator", roles: ["creator"] }),
     f.token({ sub: "rita-reviewer", roles: ["reviewer"] }),
