@@ -93,25 +93,47 @@ export function peerSpiffeId(raw: Buffer | undefined): string | null {
 }
 
 /**
+ * The HTTP/2 session a call arrived on, when the interceptor was handed grpc-js's own call object (the
+ * first interceptor is): its `stream.session`. Not part of grpc-js's typed API, so read defensively;
+ * null means "unknown" and the caller falls back to reading the certificate per call.
+ */
+function sessionOf(call: object): object | null {
+  const stream: unknown = Reflect.get(call, "stream");
+  if (typeof stream !== "object" || stream === null) return null;
+  const session: unknown = Reflect.get(stream, "session");
+  return typeof session === "object" && session !== null ? session : null;
+}
+
+/** The verified peer's SPIFFE ID from grpc-js's auth context (re-reads the TLS peer certificate). */
+function peerOfCall(call: { getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } }): string | null {
+  return peerSpiffeId(call.getAuthContext().sslPeerCertificate?.raw);
+}
+
+/**
  * Only the named SPIFFE IDs may call (e.g. Envoy's). The TLS layer has already verified the chain
  * against the bundle; this checks who it is. Anyone else gets PERMISSION_DENIED before the handler.
+ *
+ * The caller is read once per connection: grpc-js's auth context re-reads and re-parses the TLS
+ * peer certificate on every call (6% of authz-server's and 12.6% of extproc-server's CPU on the real
+ * path), while the certificate cannot change for the life of the connection (Node disables TLS
+ * renegotiation on HTTP/2 sessions). The cache is keyed by the HTTP/2 session object itself, never
+ * by an address, so it dies with the connection and a new connection is always read afresh.
  */
 export function allowOnlySpiffeIds(
   allowed: ReadonlySet<string>,
   onRefused?: (peer: string | null) => void,
 ): ServerInterceptor {
-  // Parsing the certificate per call would cost more than the call: remember it by fingerprint.
-  const known = new Map<string, string | null>();
+  const peerBySession = new WeakMap<object, string | null>();
   return (_method, call) => {
-    const cert = call.getAuthContext().sslPeerCertificate;
-    let peer: string | null = null;
-    if (cert?.fingerprint256) {
-      const cached = known.get(cert.fingerprint256);
-      if (cached !== undefined) peer = cached;
+    const session = sessionOf(call);
+    let peer: string | null;
+    if (session === null) peer = peerOfCall(call);
+    else {
+      const known = peerBySession.get(session);
+      if (known !== undefined) peer = known;
       else {
-        peer = peerSpiffeId(cert.raw);
-        if (known.size >= 1024) known.clear();
-        known.set(cert.fingerprint256, peer);
+        peer = peerOfCall(call);
+        peerBySession.set(session, peer);
       }
     }
     if (peer !== null && allowed.has(peer)) return new ServerInterceptingCall(call);
