@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
+import { workersConfigShape } from "../../lib/src/grpc-server/workers.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
@@ -8,6 +9,7 @@ import { inboundConfigShape } from "./identity/inbound-config.js";
 /** Every environment variable authz-server reads (docs/configuration.md is generated from this). */
 export const authzConfigShape = {
   ...spiffeServerConfigShape,
+  ...workersConfigShape,
   WARDEN_AUTHZ_LISTEN: env.listenAddress("127.0.0.1:9001").describe("The ext_authz gRPC listen address."),
   WARDEN_POLICY_BUNDLE: env
     .path()

@@ -37,15 +37,14 @@ import { PolicyHolder } from "./policy/holder.js";
 import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
 
-// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
-await serveOnWorkers("authz-server", process.env.WARDEN_WORKERS);
-
 let config: AuthzConfig;
 try {
   config = loadAuthzConfig();
 } catch (error) {
   exitOnConfigError("authz-server", error);
 }
+// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
+await serveOnWorkers("authz-server", config.WARDEN_WORKERS);
 
 const logger = createLogger("authz-server", config.WARDEN_LOG_LEVEL);
 const publicKeyPem = config.WARDEN_POLICY_PUBLIC_KEY

@@ -1,4 +1,5 @@
 import { env, processConfig } from "../../lib/src/config.js";
+import { workersConfigShape } from "../../lib/src/grpc-server/workers.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
 import { oauthConfigShape } from "./oauth/config.js";
@@ -10,6 +11,7 @@ import { usageConfigShape } from "./usage/config.js";
  */
 export const extprocConfigShape = {
   ...spiffeServerConfigShape,
+  ...workersConfigShape,
   WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002").describe("The ext_proc gRPC listen address."),
   WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level."),
   // An open stream is an HTTP exchange in flight, possibly a long LLM stream: give it time to finish.

@@ -18,15 +18,14 @@ import { startUsage, type RunningUsage } from "./usage/start-usage.js";
 import { stopOnSignals } from "../../lib/src/stop-signals.js";
 import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
 
-// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
-await serveOnWorkers("extproc-server", process.env.WARDEN_WORKERS);
-
 let config: ExtprocConfig;
 try {
   config = loadExtprocConfig();
 } catch (error) {
   exitOnConfigError("extproc-server", error);
 }
+// WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
+await serveOnWorkers("extproc-server", config.WARDEN_WORKERS);
 const usageConfig = usageSettings({
   ...config,
   WARDEN_USAGE_SPOOL: perWorkerPath(config.WARDEN_USAGE_SPOOL),

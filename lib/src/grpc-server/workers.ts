@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
-import { ConfigError, exitOnConfigError } from "../config.js";
+import { z } from "zod";
 
 /**
  * Serving on every core: a server's process forks `WARDEN_WORKERS` copies of itself (node:cluster)
@@ -11,9 +11,8 @@ import { ConfigError, exitOnConfigError } from "../config.js";
  * audit or usage spool) gets a per-worker name through `perWorkerPath`.
  *
  * Envoy keeps one HTTP/2 connection per worker thread to a gRPC cluster, and a connection belongs to
- * one server worker: spreading needs as many Envoy connections as server workers. Either run Envoy
- * with `--concurrency` ≥ WARDEN_WORKERS, or set `max_requests_per_connection`/several endpoints (see
- * docs/benchmarks.md, "Using every core").
+ * one server worker: spreading needs as many Envoy connections as server workers, so Envoy runs with
+ * `--concurrency` ≥ WARDEN_WORKERS (`warden up` sets it; docs/benchmarks.md, "Using every core").
  *
  * The primary only supervises: SIGTERM/SIGINT go to every worker (each drains as it does alone),
  * and the primary exits once they have, with the first non-zero code. A worker that dies on its own
@@ -24,15 +23,31 @@ export const WORKERS_ENV = "WARDEN_WORKERS";
 const MAX_RESTARTS = 5;
 const STOP_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 
-/** WARDEN_WORKERS: a whole number from 1 to 64; "auto" is one per available core. */
-export function workerCount(value: string | undefined, cores: number): number {
-  if (value === undefined || value.trim() === "") return 1;
-  if (value.trim() === "auto") return Math.max(1, cores);
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new ConfigError([`${WORKERS_ENV} must be a whole number from 1 to 64, or "auto" (got "${value}")`]);
-  return n;
+const MAX_WORKERS = 64;
+const WORKERS_RULE = `must be a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)`;
+
+/** WARDEN_WORKERS: a whole number from 1 to 64; "auto" is one per available core; null if neither. */
+export function workerCount(value: string, cores: number): number | null {
+  const trimmed = value.trim();
+  if (trimmed === "auto") return Math.max(1, Math.min(MAX_WORKERS, cores));
+  const n = Number(trimmed);
+  return trimmed !== "" && Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS ? n : null;
 }
+
+/** The setting in both servers' schemas and `warden up`'s (which hands it to them and to Envoy). */
+export const workersConfigShape = {
+  [WORKERS_ENV]: z
+    .string()
+    .default("1")
+    .transform((value, context) => {
+      const n = workerCount(value, availableParallelism());
+      if (n === null) context.addIssue({ code: z.ZodIssueCode.custom, message: WORKERS_RULE });
+      return n ?? 1;
+    })
+    .describe(
+      'Serving processes sharing the gRPC and status ports (one per core: `auto`); Envoy needs `--concurrency` at least as large, since each of its worker threads keeps one connection and a connection stays on one process. docs/benchmarks.md, "Using every core".',
+    ),
+};
 
 /** `path` for this process: unchanged alone, `<path>.w<n>` in worker n, so no two processes share a file. */
 export function perWorkerPath(path: string): string {
@@ -40,19 +55,13 @@ export function perWorkerPath(path: string): string {
 }
 
 /**
- * Call first in a server's main, with WARDEN_WORKERS. With more than one worker wanted, the primary
+ * Call in a server's main once its configuration is loaded (so a bad value stops the primary, once,
+ * with a clear message), before anything else starts. With more than one worker wanted, the primary
  * forks them and supervises, and this resolves never (the primary exits when its workers have); in a
- * worker, or with one worker, it resolves at once and the caller serves. A bad value exits 78.
+ * worker, or with one worker, it resolves at once and the caller serves.
  */
-export async function serveOnWorkers(component: string, setting: string | undefined): Promise<void> {
-  if (!cluster.isPrimary) return;
-  let workers: number;
-  try {
-    workers = workerCount(setting, availableParallelism());
-  } catch (error) {
-    exitOnConfigError(component, error);
-  }
-  if (workers <= 1) return;
+export async function serveOnWorkers(component: string, workers: number): Promise<void> {
+  if (!cluster.isPrimary || workers <= 1) return;
   const log = (message: string) =>
     process.stdout.write(
       `${JSON.stringify({ level: 30, time: Date.now(), component, msg: message, workers })}\n`,

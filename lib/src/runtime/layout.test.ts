@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError } from "../config.js";
 import { DEFAULT_PORTS, homePaths, loadRuntimeConfig } from "./layout.js";
+import { stackComponents } from "./stack.js";
 
 describe("warden up configuration", () => {
   test("default ports never clash (SPIRE's own default 8081 is the control plane's)", () => {
@@ -39,5 +43,29 @@ describe("warden up configuration", () => {
     expect(loadRuntimeConfig({ DATABASE_URL: "postgresql://db.example/warden" }).externalDatabaseUrl).toBe(
       "postgresql://db.example/warden",
     );
+  });
+
+  test("WARDEN_WORKERS: both servers run that many processes and every Envoy as many threads", () => {
+    expect(loadRuntimeConfig({}).workers).toBe(1);
+    expect(() => loadRuntimeConfig({ WARDEN_WORKERS: "many" })).toThrow(
+      /^invalid configuration:\n {2}- WARDEN_WORKERS: /,
+    );
+    const home = mkdtempSync(join(tmpdir(), "warden-workers-"));
+    try {
+      const config = loadRuntimeConfig({
+        WARDEN_HOME: home,
+        WARDEN_WORKERS: "2",
+        WARDEN_ZERO_CODE_AGENT: "",
+      });
+      // warden up runs as root (the components under their own uids); the stack is only built then.
+      if (process.getuid?.() !== 0) return;
+      const launches = new Map(stackComponents(config).components.map((c) => [c.name, c.launch()]));
+      expect(launches.get("authz-server")?.env?.WARDEN_WORKERS).toBe("2");
+      expect(launches.get("extproc-server")?.env?.WARDEN_WORKERS).toBe("2");
+      const envoyArgs = launches.get("envoy")?.args ?? [];
+      expect(envoyArgs[envoyArgs.indexOf("--concurrency") + 1]).toBe("2");
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { workersConfigShape } from "../grpc-server/workers.js";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +88,8 @@ const runtimeShape = {
   WARDEN_ZERO_CODE_AGENT: z.string().optional(),
   /** Its port on 127.0.0.1 (default 8090, or its place after WARDEN_PORT_BASE). */
   WARDEN_ZERO_CODE_PORT: z.string().optional(),
+  /** Serving processes of authz-server and of extproc-server each; Envoy gets as many threads. */
+  ...workersConfigShape,
 };
 
 /** An MCP server's inbound sidecar run by warden up. */
@@ -122,6 +125,11 @@ export interface RuntimeConfig {
   inboundMcp: InboundMcpConfig | null;
   /** Zero-code mode: the bound agent and its loopback port; null (the default): off. */
   zeroCode: ZeroCodeConfig | null;
+  /**
+   * WARDEN_WORKERS: serving processes of each authz-server and extproc-server, and Envoy's worker
+   * threads (`--concurrency`), so that every server process gets a connection of its own.
+   */
+  workers: number;
 }
 
 export function loadRuntimeConfig(
@@ -175,6 +183,7 @@ export function loadRuntimeConfig(
     mcpRoutes: routes.ok ? routes.destinations : [],
     inboundMcp: inbound,
     zeroCode: zeroCode.ok ? zeroCode.zeroCode : null,
+    workers: c.WARDEN_WORKERS,
   };
 }
 

@@ -60,6 +60,7 @@ export function stackComponents(config: RuntimeConfig): {
   const authzCommon = {
     trustDomain,
     spiffeEndpoint,
+    workers: config.workers,
     uid: COMPONENT_UIDS.authz,
     databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
     policyDir: paths.policy,
@@ -101,6 +102,7 @@ export function stackComponents(config: RuntimeConfig): {
     extprocComponent({
       trustDomain,
       spiffeEndpoint,
+      workers: config.workers,
       uid: COMPONENT_UIDS.extproc,
       databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.extproc) : databaseUrl,
       port: ports.extproc,
@@ -129,6 +131,8 @@ export function stackComponents(config: RuntimeConfig): {
       trustDomain,
       identities,
       uid: COMPONENT_UIDS.envoy,
+      // One connection per Envoy thread, one server process per connection: as many threads as processes.
+      concurrency: config.workers,
       devUpstream: config.devUpstream,
       mcpRoutes: config.mcpRoutes,
     }),
@@ -156,6 +160,7 @@ export function stackComponents(config: RuntimeConfig): {
             trustDomain,
             identities: { ...identities, envoy: inboundEnvoyId },
             uid: COMPONENT_UIDS.inboundEnvoy,
+            concurrency: config.workers,
             server: inbound.server,
             upstream: inbound.upstream,
             resourceUri: inbound.resourceUri,
@@ -176,6 +181,7 @@ export function stackComponents(config: RuntimeConfig): {
     const authz = authzComponent({
       trustDomain,
       spiffeEndpoint,
+      workers: config.workers,
       uid: COMPONENT_UIDS.authz,
       databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.authz) : databaseUrl,
       port: ports.zeroCodeAuthz,
@@ -203,6 +209,7 @@ export function stackComponents(config: RuntimeConfig): {
         trustDomain,
         identities,
         uid: COMPONENT_UIDS.zeroCodeEnvoy,
+        concurrency: config.workers,
         devUpstream: config.devUpstream,
         mcpRoutes: config.mcpRoutes,
         agent: zeroCode.agent,

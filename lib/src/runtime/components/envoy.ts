@@ -22,6 +22,12 @@ interface SidecarParams {
   trustDomain: string;
   identities: { envoy: string; authz: string; extproc: string };
   uid?: number;
+  /**
+   * Envoy's worker threads (default 1). Each keeps its own HTTP/2 connection to each server, and a
+   * connection stays on one server process: at least the servers' WARDEN_WORKERS, or the extra
+   * server processes get no traffic.
+   */
+  concurrency?: number;
 }
 
 /**
@@ -71,6 +77,8 @@ export interface EnvoyLaunch {
   extraArgs?: string[];
   /** The supervisor's name for it; default "envoy". */
   name?: string;
+  /** `--concurrency`: worker threads (default 1; SidecarParams.concurrency says why more). */
+  concurrency?: number;
 }
 
 export function envoyAccessLogPath(dir: string): string {
@@ -97,6 +105,7 @@ export function envoyComponent(params: EnvoyParams): Component {
     agentPort: params.agentPort,
     adminPort: params.adminPort,
     uid: params.uid,
+    concurrency: params.concurrency,
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
         ...sidecarBootstrap(params),
@@ -134,6 +143,7 @@ export function zeroCodeEnvoyComponent(params: ZeroCodeEnvoyParams): Component {
     agentPort: params.mtlsPort,
     adminPort: params.adminPort,
     uid: params.uid,
+    concurrency: params.concurrency,
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
         nodeId: `warden-zero-code-${params.agent}`,
@@ -155,6 +165,7 @@ export function inboundEnvoyComponent(params: InboundEnvoyParams): Component {
     agentPort: params.port,
     adminPort: params.adminPort,
     uid: params.uid,
+    concurrency: params.concurrency,
     bootstrap: (accessLogPath) =>
       renderSidecarBootstrap({
         nodeId: `warden-inbound-${params.server}`,
@@ -197,7 +208,7 @@ export function envoyLaunchComponent(launch: EnvoyLaunch): Component {
         // Several sidecars may run side by side; hot restart would make them share memory.
         "--disable-hot-restart",
         "--concurrency",
-        "1",
+        String(launch.concurrency ?? 1),
         "--log-level",
         launch.logLevel ?? "warn",
         ...(launch.extraArgs ?? []),

@@ -184,6 +184,8 @@ export interface ServerParams {
   spiffeEndpoint: string;
   uid?: number;
   databaseUrl: string;
+  /** WARDEN_WORKERS: serving processes sharing its ports (lib/src/grpc-server/workers.ts); default 1. */
+  workers?: number;
 }
 
 export function authzComponent(
@@ -240,6 +242,7 @@ export function authzComponent(
       WARDEN_INBOUND_TRUSTED_SIDECARS: "",
       WARDEN_ALLOWED_CLIENT_IDS: inbound?.envoySpiffeId ?? zeroCode?.agentSpiffeId ?? "",
       WARDEN_ZERO_CODE_AGENT: zeroCode?.agentSpiffeId ?? "",
+      WARDEN_WORKERS: String(params.workers ?? 1),
     }),
     readiness: `${name} ready (policy loaded)`,
     serving: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
@@ -277,6 +280,7 @@ export function extprocComponent(
       SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
       WARDEN_SPIFFE_SOCKET: "",
       WARDEN_ALLOWED_CLIENT_IDS: (params.allowedClients ?? []).join(","),
+      WARDEN_WORKERS: String(params.workers ?? 1),
     }),
     readiness: "extproc-server listening",
     serving: () => portOpen(params.port),
