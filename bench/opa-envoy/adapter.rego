@@ -88,7 +88,7 @@ else := no_kya
 # With a registry snapshot file (no database, so no delegation revocation feed) authz-server
 # refuses every delegation token: present, not valid. The benchmark runs it that way.
 delegation := {
-	"present": true, "valid": false, "error": "delegation tokens are not accepted by this sidecar",
+	"present": true, "valid": false, "error": "not_accepted",
 	"id": null, "user": null, "scopes": [], "expires_at": null,
 } if {
 	raw_headers[delegation_header]

@@ -66,7 +66,7 @@ function scenarios(): Scenario[] {
       description:
         "the same call carrying an x-warden-delegation token; refused at the delegation stage (with a registry file and no revocation feed, authz-server refuses every delegation)",
       message: realisticCheckRequestBytes(BENCH_AGENT, true, true),
-      expected: { allowed: false, code: "delegation_invalid" },
+      expected: { allowed: false, code: "delegation_not_accepted" },
     },
   ];
 }
