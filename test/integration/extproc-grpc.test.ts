@@ -196,7 +196,8 @@ describe("extproc-server protocol order", () => {
     );
     const status = await stream.status;
     expect(status.code).toBe(9); // FAILED_PRECONDITION
-    expect(server.process.log()).toContain("protocol violation");
+    // stdout is written in batches (lib/src/logger.ts): the line follows within the flush interval.
+    await waitFor("the protocol violation logged", () => server.process.log().includes("protocol violation"));
     expect(await healthCheck(server.client, "")).toBe("SERVING");
   });
 
@@ -226,6 +227,38 @@ describe("extproc-server start-up", () => {
     expect(child.log()).toContain("SPIFFE_ENDPOINT_SOCKET");
     expect(child.log()).toContain("WARDEN_INSECURE_DEV_PLAINTEXT");
   }, 30_000);
+});
+
+describe("extproc-server on several processes (WARDEN_WORKERS)", () => {
+  test("a value that is not a number of processes stops it before it forks (exit 78), naming the variable", async () => {
+    const child = startProcess({
+      name: "extproc-grpc-workers-bad",
+      command: process.execPath,
+      args: [MAIN],
+      env: { WARDEN_EXTPROC_LISTEN: `127.0.0.1:${await freePort()}`, WARDEN_WORKERS: "two" },
+    });
+    expect(await child.waitForExit()).toBe(78);
+    expect(child.log()).toContain('WARDEN_WORKERS: must be a whole number from 1 to 64, or "auto"');
+    expect(child.log()).not.toContain("worker processes");
+  }, 30_000);
+
+  test("WARDEN_WORKERS=2: two processes serve the one port, and SIGTERM stops them all with exit 0", async () => {
+    const server = await startExtproc("extproc-grpc-workers-2", { WARDEN_WORKERS: "2" });
+    const listening = () =>
+      server.process
+        .log()
+        .split("\n")
+        .filter((line) => line.includes('"extproc-server listening"'));
+    await waitFor("both worker processes listening", () => listening().length === 2);
+    expect(server.process.log()).toContain("serving on 2 worker processes");
+    const second = new Client(server.address, credentials.createInsecure());
+    expect(await healthCheck(server.client, "")).toBe("SERVING");
+    expect(await healthCheck(second, "")).toBe("SERVING");
+    second.close();
+    server.client.close();
+    server.process.child.kill("SIGTERM");
+    expect(await server.process.waitForExit()).toBe(0);
+  }, 60_000);
 });
 
 describe("extproc-server shutdown", () => {

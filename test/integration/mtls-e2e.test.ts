@@ -115,7 +115,10 @@ describe("an agent calling through the sidecar with its SVID", () => {
     await waitFor("access log line of the allowed request", () =>
       stack.envoy.accessLog().some((line) => line.status === 200 && line.agent === RESEARCH_BOT),
     );
-    expect(stack.authz.process().log()).toMatch(/"agent":"spiffe:\/\/warden\.local\/agent\/research-bot"/);
+    // authz-server's stdout is written in batches (lib/src/logger.ts): wait for its decision line too.
+    await waitFor("authz-server's decision line naming the agent", () =>
+      /"agent":"spiffe:\/\/warden\.local\/agent\/research-bot"/.test(stack.authz.process().log()),
+    );
   });
 
   it("an agent with a valid SVID but no Warden registration is refused with 401 agent_unregistered", async () => {
