@@ -5,7 +5,7 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
-import { preShapedLine, type LineValue, type Logger } from "../../lib/src/logger.js";
+import type { Logger } from "../../lib/src/logger.js";
 import {
   AuthorizationService,
   type CheckRequest,
@@ -40,43 +40,10 @@ export interface AuthzServerOptions extends GrpcTransport {
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
 }
 
-/** The fields of the `decision` line, one per decision, in the order they are written. */
-const DECISION_LINE_FIELDS = [
-  "decision_id",
-  "policy_revision",
-  "allow",
-  "status",
-  "reason",
-  "dry_run",
-  "agent",
-  "service",
-  "eval_us",
-] as const;
-
-/** The `decision` line's fields for a record (the whole record is in the audit row, when there is one). */
-export function decisionLineFields(
-  record: DecisionRecord,
-): Record<(typeof DECISION_LINE_FIELDS)[number], LineValue> {
-  return {
-    decision_id: record.decision_id,
-    policy_revision: record.policy_revision,
-    allow: record.allow,
-    status: record.status,
-    reason: record.reason,
-    dry_run: record.dry_run,
-    agent: record.agent_spiffe_id,
-    service: record.service,
-    eval_us: Math.round(record.eval_ns / 1000),
-  };
-}
-
 export class AuthzServer {
   private readonly server: GrpcServer;
-  /** Written for every decision: shaped by hand (lib/src/logger.ts, preShapedLine). */
-  private readonly decisionLine: (values: ReturnType<typeof decisionLineFields>) => void;
 
   constructor(private readonly options: AuthzServerOptions) {
-    this.decisionLine = preShapedLine(options.logger, "info", "decision", DECISION_LINE_FIELDS);
     this.server = new GrpcServer(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
     this.server.addService(AuthorizationService, { check: this.check });
   }
@@ -143,7 +110,20 @@ export class AuthzServer {
     const { logger, onDecision } = this.options;
     callback(null, response);
     try {
-      this.decisionLine(decisionLineFields(record));
+      logger.info(
+        {
+          decision_id: record.decision_id,
+          policy_revision: record.policy_revision,
+          allow: record.allow,
+          status: record.status,
+          reason: record.reason,
+          dry_run: record.dry_run,
+          agent: record.agent_spiffe_id,
+          service: record.service,
+          eval_us: Math.round(record.eval_ns / 1000),
+        },
+        "decision",
+      );
       if (logger.isLevelEnabled("debug"))
         logger.debug(
           { decision_id: record.decision_id, input: redactedInput(record.input) },

@@ -1,11 +1,4 @@
-import {
-  destination as pinoDestination,
-  pino,
-  symbols as pinoSymbols,
-  type DestinationStream,
-  type Level,
-  type Logger,
-} from "pino";
+import { destination as pinoDestination, pino, type DestinationStream, type Logger } from "pino";
 import { redactUrl } from "./redact-url.js";
 
 export type { Logger };
@@ -99,27 +92,6 @@ export function censorSecretFields(object: Record<string, unknown>): Record<stri
 }
 
 /**
- * stdout is written in batches: lines gather in memory until `STDOUT_BATCH_CHARS` are waiting or
- * `STDOUT_FLUSH_MS` have passed, then go out in one asynchronous write. One write per line (one
- * `write(2)` on a libuv thread, and its completion back on the event loop) cost authz-server ~5% of
- * its CPU at saturation in the authz bench and ~21% on the loaded real path, where every write also
- * woke another thread. What is waiting is written out when the process exits (pino flushes its
- * destination on exit), so only a hard kill can lose up to `STDOUT_FLUSH_MS` of lines.
- */
-export const STDOUT_BATCH_CHARS = 8 * 1024;
-export const STDOUT_FLUSH_MS = 100;
-
-/** The destination of every logger without one of its own: `dest` (stdout) written in batches. */
-export function batchedDestination(dest: number | string) {
-  return pinoDestination({
-    dest,
-    sync: false,
-    minLength: STDOUT_BATCH_CHARS,
-    periodicFlush: STDOUT_FLUSH_MS,
-  });
-}
-
-/**
  * JSON logs (pino). Credential-bearing fields are censored and URLs redacted as a second line of
  * defence; the first is that no code logs a credential value at all.
  */
@@ -136,9 +108,9 @@ export function createLogger(
       log: (object: Record<string, unknown>) => redactUrlFields(censorSecretFields(object)),
     },
   };
-  // stdout written asynchronously and in batches: a slow disk or a full pipe never stalls the event
-  // loop, so never every request in flight with it.
-  const logger = pino(options, destination ?? batchedDestination(1));
+  // stdout written asynchronously (pino flushes what is buffered when the process exits): a slow
+  // disk or a full pipe never stalls the event loop, so never every request in flight with it.
+  const logger = pino(options, destination ?? pinoDestination({ dest: 1, sync: false }));
   // A child's bindings are written once, when it is made: censored then. Children inherit this
   // `child` (pino makes them with Object.create), so grandchildren are covered too.
   const child = logger.child;
@@ -146,46 +118,4 @@ export function createLogger(
     return child.call(this, censorSecretFields(bindings), childOptions);
   } as typeof logger.child;
   return logger;
-}
-
-/** A value a pre-shaped line may carry: a primitive, so no credential can hide one level down. */
-export type LineValue = string | number | boolean | null;
-
-function lineValueJson(value: LineValue): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null";
-  if (typeof value === "boolean") return value ? "true" : "false";
-  return "null";
-}
-
-/**
- * A log line written at a high rate (authz-server's decision line), shaped by hand: the same JSON line
- * `logger[level](values, msg)` writes (level, time, the logger's bindings, the fields in order, msg),
- * without pino's per-line work (formatters, serializers, its field-by-field encoder). The censor is
- * applied at shape time rather than per line: a field named like a credential or a URL is refused
- * here, when the line is declared, and values are primitives, so there is nothing below them to
- * censor. The line goes to the logger's own destination, so it keeps its place among other lines.
- */
-export function preShapedLine<Field extends string>(
-  logger: Logger,
-  level: Level,
-  msg: string,
-  fields: readonly Field[],
-): (values: Readonly<Record<Field, LineValue>>) => void {
-  const censored = fields.filter(
-    (field) => SECRET_FIELDS.has(field) || (URL_FIELDS as readonly string[]).includes(field),
-  );
-  if (censored.length > 0)
-    throw new Error(`a pre-shaped log line cannot carry censored fields: ${censored.join(", ")}`);
-  const stream = Reflect.get(logger, pinoSymbols.streamSym) as DestinationStream;
-  const bindings = Reflect.get(logger, pinoSymbols.chindingsSym) as string;
-  const head = `{"level":${logger.levels.values[level]},"time":`;
-  const keys = fields.map((field) => `,${JSON.stringify(field)}:`);
-  const tail = `,"msg":${JSON.stringify(msg)}}\n`;
-  return (values) => {
-    if (!logger.isLevelEnabled(level)) return;
-    let line = head + String(Date.now()) + bindings;
-    for (let i = 0; i < fields.length; i++) line += keys[i]! + lineValueJson(values[fields[i]!]);
-    stream.write(line + tail);
-  };
 }

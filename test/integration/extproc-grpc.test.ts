@@ -196,7 +196,7 @@ describe("extproc-server protocol order", () => {
     );
     const status = await stream.status;
     expect(status.code).toBe(9); // FAILED_PRECONDITION
-    // stdout is written in batches (lib/src/logger.ts): the line follows within the flush interval.
+    // stdout is written asynchronously (lib/src/logger.ts): the line may follow the status.
     await waitFor("the protocol violation logged", () => server.process.log().includes("protocol violation"));
     expect(await healthCheck(server.client, "")).toBe("SERVING");
   });

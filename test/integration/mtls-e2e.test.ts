@@ -115,7 +115,7 @@ describe("an agent calling through the sidecar with its SVID", () => {
     await waitFor("access log line of the allowed request", () =>
       stack.envoy.accessLog().some((line) => line.status === 200 && line.agent === RESEARCH_BOT),
     );
-    // authz-server's stdout is written in batches (lib/src/logger.ts): wait for its decision line too.
+    // The decision line is written after the answer, asynchronously: wait for it too.
     await waitFor("authz-server's decision line naming the agent", () =>
       /"agent":"spiffe:\/\/warden\.local\/agent\/research-bot"/.test(stack.authz.process().log()),
     );
