@@ -1,4 +1,9 @@
-import { bucketQuantiles, parseDetailedHistograms, windowBuckets, windowQuantiles } from "./envoy-histograms.js";
+import {
+  bucketQuantiles,
+  parseDetailedHistograms,
+  windowBuckets,
+  windowQuantiles,
+} from "./envoy-histograms.js";
 
 const detailed = (name: string, totals: { lower_bound: number; width: number; count: number }[]) => ({
   stats: [{ name: "other", value: 0 }, { histograms: { details: [{ name, totals, intervals: [] }] } }],

@@ -72,6 +72,7 @@ export function windowQuantiles(
   after: HistogramSnapshot,
 ): Record<string, WindowQuantiles> {
   const out: Record<string, WindowQuantiles> = {};
-  for (const [name, buckets] of after) out[name] = bucketQuantiles(windowBuckets(before.get(name) ?? [], buckets));
+  for (const [name, buckets] of after)
+    out[name] = bucketQuantiles(windowBuckets(before.get(name) ?? [], buckets));
   return out;
 }

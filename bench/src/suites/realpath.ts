@@ -60,11 +60,11 @@ function agentPools(update: X509SvidUpdate, envoyId: string): { spiffeId: string
   return update.svids.map((svid) => ({
     spiffeId: svid.spiffeId,
     agent: new Agent({
-        keepAlive: true,
-        maxSockets: 16,
-        cert: svid.certChainPem,
-        key: svid.keyPem,
-        ca: Object.values(update.bundlesPem),
+      keepAlive: true,
+      maxSockets: 16,
+      cert: svid.certChainPem,
+      key: svid.keyPem,
+      ca: Object.values(update.bundlesPem),
       checkServerIdentity: peerIsSpiffeId(envoyId),
     }),
   }));
@@ -221,7 +221,10 @@ export async function realPathSuite(options: RealPathOptions = {}): Promise<Suit
         headers: { "x-warden-delegation": delegations.get(p.spiffeId)! },
       })),
       // Without the sidecar the agent has to hold the key itself.
-      "envoy-only": held.map((p) => ({ agent: p.agent, headers: { authorization: `Bearer ${PROVIDER_KEY}` } })),
+      "envoy-only": held.map((p) => ({
+        agent: p.agent,
+        headers: { authorization: `Bearer ${PROVIDER_KEY}` },
+      })),
     };
 
     const [agentPort, adminPort] = (await freePorts(2)) as [number, number];
@@ -282,7 +285,12 @@ export async function realPathSuite(options: RealPathOptions = {}): Promise<Suit
     const atRate = new Map<string, OpenLoopResult>();
     for (const rate of RATES) {
       const runs = new Map<string, OpenLoopResult[]>();
-      const before = rate === 500 ? await histogramSnapshot(stack.envoy.adminUrl, TIMINGS) : null;
+      // Envoy merges its histograms on its 5 s stats flush: a snapshot waits for one.
+      const flushed = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5_500));
+        return histogramSnapshot(stack.envoy.adminUrl, TIMINGS);
+      };
+      const before = rate === 500 ? await flushed() : null;
       for (let round = 0; round < rounds; round++)
         for (const [system, url] of systems) {
           runs.set(system, [
@@ -292,11 +300,10 @@ export async function realPathSuite(options: RealPathOptions = {}): Promise<Suit
           provider.reset();
         }
       if (before) {
-        // Envoy merges its histograms on the 5 s stats flush.
-        await new Promise((resolve) => setTimeout(resolve, 5_500));
-        const window = windowQuantiles(before, await histogramSnapshot(stack.envoy.adminUrl, TIMINGS));
+        const window = windowQuantiles(before, await flushed());
         for (const [histogram, q] of Object.entries(window))
-          if (q.count > 0) recorder.record("sidecar", { mode: "envoy-timing", target_rps: rate, histogram, ...q });
+          if (q.count > 0)
+            recorder.record("sidecar", { mode: "envoy-timing", target_rps: rate, histogram, ...q });
       }
       for (const [system] of systems) {
         const pooled = pooledOpenLoop(runs.get(system) ?? []);
