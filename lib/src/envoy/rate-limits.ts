@@ -1,50 +1,57 @@
 import { UNKNOWN_TENANT } from "../audit/event.js";
-import { DESCRIPTOR_KEYS, RATE_LIMIT_DOMAIN, type FailureMode } from "../ratelimit/definitions.js";
+import {
+  DESCRIPTOR_KEYS,
+  FAIL_CLOSED_METADATA_KEY,
+  RATE_LIMIT_DOMAIN,
+  RATE_LIMIT_SCOPES,
+} from "../ratelimit/definitions.js";
 import { millis, typed, type JsonObject } from "./config-json.js";
 import { EXT_AUTHZ_NAMESPACE, RATELIMIT_CLUSTER, type DestinationConfig, type Params } from "./params.js";
 
 /**
  * Rate limits in the sidecar (docs/rate-limits.md):
  *
- * - shared limits: Envoy's global rate-limit protocol to envoyproxy/ratelimit (Redis behind it),
- *   one filter per failure mode. Both filters send the same descriptors, prefixed with their mode;
- *   the service's YAML holds each limit under its own mode only, so each limit is counted once,
- *   and the filter of the `closed` mode refuses (503) when the service cannot answer while the
- *   `open` one lets the request through.
+ * - shared limits: Envoy's global rate-limit protocol to envoyproxy/ratelimit (Redis behind it).
+ *   Stage 0 counts every request against every limit that applies to it and lets the request
+ *   through when the service cannot answer (fail open).
+ * - fail-closed limits: stage 1 runs only for requests the decision puts under a fail-closed limit
+ *   (policy metadata `rate_limit_fail_closed`); it asks a question that counts nothing, and refuses
+ *   the request (503) when the service cannot answer. So an outage of the service refuses exactly
+ *   the requests under a fail-closed limit, and no request is counted twice.
  * - a per-sidecar token bucket (envoy.filters.http.local_ratelimit), no network call at all.
  *
  * Descriptors come from the ext_authz decision (dynamic metadata only authz-server writes) and the
  * route Envoy matched; nothing the agent sends can name another tenant's bucket. A descriptor whose
- * value is missing (no tenant, no team) is not sent: nothing is limited on its behalf.
+ * value is missing (no team, no tool) is not sent: nothing is limited on its behalf.
  */
-export const RATELIMIT_FILTER_PREFIX = "warden.ratelimit.";
 export const LOCAL_RATELIMIT_FILTER = "envoy.filters.http.local_ratelimit";
-
-/** Filter stages: each global filter applies only the route's rate_limits of its own stage. */
-const STAGE_OF_MODE: Readonly<Record<FailureMode, number>> = { open: 0, closed: 1 };
+export const RATELIMIT_FILTER = "envoy.filters.http.ratelimit";
+const COUNTING_STAGE = 0;
+const FAIL_CLOSED_STAGE = 1;
 
 export function globalRateLimitFilters(params: Params): JsonObject[] {
   const rateLimit = params.rateLimit;
   if (rateLimit === null) return [];
-  return (["open", "closed"] as const).map((mode) => ({
-    name: `${RATELIMIT_FILTER_PREFIX}${mode}`,
+  const filter = (stage: number, failClosed: boolean): JsonObject => ({
+    name: failClosed ? `${RATELIMIT_FILTER}.fail_closed` : RATELIMIT_FILTER,
     typed_config: typed("envoy.extensions.filters.http.ratelimit.v3.RateLimit", {
       domain: RATE_LIMIT_DOMAIN,
-      stage: STAGE_OF_MODE[mode],
+      stage,
       request_type: "external",
       timeout: millis(rateLimit.timeoutMs),
-      failure_mode_deny: mode === "closed",
-      // The status of a refusal because the service could not answer (the limit is fail-closed).
+      failure_mode_deny: failClosed,
+      // The status of a refusal because the service could not answer.
       status_on_error: { code: 503 },
       rate_limit_service: {
         grpc_service: { envoy_grpc: { cluster_name: RATELIMIT_CLUSTER } },
         transport_api_version: "V3",
       },
       // x-ratelimit-limit/-remaining/-reset on every answer; -reset becomes Retry-After on a 429.
-      enable_x_ratelimit_headers: "DRAFT_VERSION_03",
+      ...(failClosed ? {} : { enable_x_ratelimit_headers: "DRAFT_VERSION_03" }),
       disable_x_envoy_ratelimited_header: true,
     }),
-  }));
+  });
+  return [filter(COUNTING_STAGE, false), filter(FAIL_CLOSED_STAGE, true)];
 }
 
 /** The per-sidecar bucket: shared by every request through this sidecar, refilled every second. */
@@ -99,32 +106,36 @@ function subjectAction(scope: string, destination: DestinationConfig): JsonObjec
     case "route":
       return fixed(DESCRIPTOR_KEYS.subject, destination.name);
     case "tool":
-      return destination.kind === "mcp" ? authzValue(DESCRIPTOR_KEYS.subject, ["policy", "mcp", "name"]) : null;
+      return destination.kind === "mcp"
+        ? authzValue(DESCRIPTOR_KEYS.subject, ["policy", "mcp", "name"])
+        : null;
     default:
       return null;
   }
 }
 
-/** The route's `rate_limits`: per stage, one descriptor per scope (requests per minute). */
+/** The route's `rate_limits`: one descriptor per scope (requests per minute), and the fail-closed probe. */
 export function routeRateLimits(destination: DestinationConfig, params: Params): JsonObject[] {
   if (params.rateLimit === null) return [];
   const out: JsonObject[] = [];
-  for (const mode of ["open", "closed"] as const) {
-    for (const scope of ["tenant", "team", "agent", "route", "tool"]) {
-      const actions: JsonObject[] = [
-        fixed(DESCRIPTOR_KEYS.mode, mode),
-        fixed(DESCRIPTOR_KEYS.unit, "requests"),
-        fixed(DESCRIPTOR_KEYS.scope, scope),
-        // A request without a tenant (no registered agent) counts under the audit log's "unknown".
-        authzValue(DESCRIPTOR_KEYS.tenant, ["tenant"], UNKNOWN_TENANT),
-      ];
-      if (scope !== "tenant") {
-        const subject = subjectAction(scope, destination);
-        if (subject === null) continue;
-        actions.push(subject);
-      }
-      out.push({ stage: STAGE_OF_MODE[mode], actions });
+  for (const scope of RATE_LIMIT_SCOPES) {
+    const actions: JsonObject[] = [
+      fixed(DESCRIPTOR_KEYS.unit, "requests"),
+      fixed(DESCRIPTOR_KEYS.scope, scope),
+      // A request without a tenant (no registered agent) counts under the audit log's "unknown".
+      authzValue(DESCRIPTOR_KEYS.tenant, ["tenant"], UNKNOWN_TENANT),
+    ];
+    if (scope !== "tenant") {
+      const subject = subjectAction(scope, destination);
+      if (subject === null) continue;
+      actions.push(subject);
     }
+    out.push({ stage: COUNTING_STAGE, actions });
   }
+  // No limit in the service's YAML matches this descriptor: it only proves the service answers.
+  out.push({
+    stage: FAIL_CLOSED_STAGE,
+    actions: [authzValue("fail_closed", ["policy", FAIL_CLOSED_METADATA_KEY])],
+  });
   return out;
 }

@@ -55,15 +55,21 @@ export type RateLimitDefinition = z.output<typeof rateLimitDefinitionSchema>;
 /**
  * The descriptor every limit is matched by, the same on both sides: the sidecar builds it from the
  * ext_authz decision (lib/src/envoy/rate-limits.ts) and the service's YAML nests its limits in this
- * order (service-config.ts). `mode` sends each limit through the filter stage with its failure mode.
+ * order (service-config.ts).
  */
 export const DESCRIPTOR_KEYS = {
-  mode: "mode",
   unit: "unit",
   scope: "scope",
   tenant: "tenant",
   subject: "subject",
 } as const;
+
+/**
+ * The decision metadata key (inside the policy's `metadata`) that puts a request under a fail-closed
+ * limit: the sidecar then also asks the service a question that counts nothing, and refuses the
+ * request (503) when no answer comes. docs/rate-limits.md.
+ */
+export const FAIL_CLOSED_METADATA_KEY = "rate_limit_fail_closed";
 
 /** The rate-limit service's domain for Warden's limits. */
 export const RATE_LIMIT_DOMAIN = "warden";

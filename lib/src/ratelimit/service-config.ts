@@ -2,7 +2,6 @@ import { stringify } from "yaml";
 import {
   DESCRIPTOR_KEYS,
   RATE_LIMIT_DOMAIN,
-  type FailureMode,
   type RateLimitDefinition,
   type RateLimitScope,
   type RateLimitUnit,
@@ -10,7 +9,7 @@ import {
 
 /**
  * The configuration of envoyproxy/ratelimit for a set of definitions: one YAML document for the
- * `warden` domain, descriptors nested mode → unit → scope → tenant → subject, as the sidecar sends
+ * `warden` domain, descriptors nested unit → scope → tenant → subject, as the sidecar sends
  * them. Pure; the control plane writes the result into the service's runtime folder, which the
  * service watches (docs/rate-limits.md). A descriptor that matches no entry is not limited.
  */
@@ -27,7 +26,6 @@ export function renderServiceConfig(definitions: readonly RateLimitDefinition[])
   const sorted = [...definitions].sort((a, b) => key(a).localeCompare(key(b)));
   for (const definition of sorted) {
     const path: [string, string][] = [
-      [DESCRIPTOR_KEYS.mode, definition.failureMode],
       [DESCRIPTOR_KEYS.unit, definition.unit],
       [DESCRIPTOR_KEYS.scope, definition.scope],
       [DESCRIPTOR_KEYS.tenant, definition.tenant],
@@ -53,14 +51,8 @@ export function renderServiceConfig(definitions: readonly RateLimitDefinition[])
   return stringify({ domain: RATE_LIMIT_DOMAIN, descriptors: root }, { lineWidth: 0 });
 }
 
-function key(d: {
-  failureMode: FailureMode;
-  unit: RateLimitUnit;
-  scope: RateLimitScope;
-  tenant: string;
-  subject: string;
-}): string {
-  return [d.failureMode, d.unit, d.scope, d.tenant, d.subject].join("\u0000");
+function key(d: { unit: RateLimitUnit; scope: RateLimitScope; tenant: string; subject: string }): string {
+  return [d.unit, d.scope, d.tenant, d.subject].join("\u0000");
 }
 
 function pruneEmpty(level: ServiceDescriptor[]): void {
