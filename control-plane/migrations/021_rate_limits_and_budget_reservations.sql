@@ -7,7 +7,7 @@ CREATE TABLE rate_limits (
   id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   tenant_id    text NOT NULL,
   scope        text NOT NULL CHECK (scope IN ('tenant', 'team', 'agent', 'route', 'tool')),
-  subject      text NOT NULL CHECK (subject ~ '^[A-Za-z0-9._:/@-]{1,256}$'),
+  subject      text NOT NULL CHECK (subject ~ '^[A-Za-z0-9._:/@-]+$' AND char_length(subject) <= 256),
   unit         text NOT NULL CHECK (unit IN ('requests', 'tokens')),
   per_minute   integer NOT NULL CHECK (per_minute > 0),
   failure_mode text NOT NULL CHECK (failure_mode IN ('open', 'closed')),

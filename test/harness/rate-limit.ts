@@ -18,8 +18,12 @@ import { freePorts, RUN_DIR, startComponent, type ManagedProcess } from "./proce
 export interface RateLimitBackend {
   /** The gRPC endpoint sidecars call (SidecarParams.rateLimit.service). */
   readonly service: { address: string; port: number };
+  /** The file the service watches (the control plane's WARDEN_RATELIMIT_CONFIG_FILE). */
+  readonly configFile: string;
   /** Replaces the limits and waits until the service has loaded them. */
   setLimits(definitions: readonly RateLimitDefinition[]): Promise<void>;
+  /** Waits until the service has loaded exactly these limits (written by someone else). */
+  waitForLimits(definitions: readonly RateLimitDefinition[]): Promise<void>;
   /** Stops only the rate-limit service (Redis stays): what a sidecar sees when the service is down. */
   stopService(): Promise<void>;
   startService(): Promise<void>;
@@ -54,8 +58,9 @@ export async function startRateLimitBackend(name: string): Promise<RateLimitBack
   }
   const { configFile } = rateLimitConfigPaths(dir);
   let generation = 0;
-  return {
+  const backend: RateLimitBackend = {
     service: { address: "127.0.0.1", port: grpc },
+    configFile,
     async setLimits(definitions) {
       generation += 1;
       const yaml = renderServiceConfig(definitions);
@@ -63,6 +68,9 @@ export async function startRateLimitBackend(name: string): Promise<RateLimitBack
       const temporary = join(dir, `.warden.yaml.${generation}`);
       writeFileSync(temporary, yaml);
       renameSync(temporary, configFile);
+      await backend.waitForLimits(definitions);
+    },
+    async waitForLimits(definitions) {
       // The service's /rlconfig (debug port) lists what it loaded, a line per limit.
       const expected = definitions.map(rlconfigLine).sort();
       await waitFor(
@@ -86,4 +94,5 @@ export async function startRateLimitBackend(name: string): Promise<RateLimitBack
       await redis.stop();
     },
   };
+  return backend;
 }

@@ -5,6 +5,7 @@ import type { RateLimitDefinition } from "../../lib/src/ratelimit/definitions.js
 import { startRateLimitBackend, type RateLimitBackend } from "../harness/rate-limit.js";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import { startControlPlaneFixture } from "./control-plane-fixture.js";
 
 /**
  * Shared rate limits through the real pieces: Envoy's rate-limit filter → envoyproxy/ratelimit →
@@ -139,3 +140,85 @@ test("with the rate-limit service down, a fail-open limit lets requests through 
   await after.arrayBuffer();
   expect(after.status).toBe(200);
 }, 60_000);
+
+test("a limit created through the control plane's API reaches the service and every sidecar; deleting it lifts it", async () => {
+  const team = freshTeam();
+  const cp = await startControlPlaneFixture({
+    postgres: true,
+    env: { WARDEN_RATELIMIT_CONFIG_FILE: backend.configFile },
+  });
+  try {
+    const admin = await cp.token({ sub: "alice-admin", roles: ["admin"] });
+    const acmeAdmin = await cp.token({ sub: "ann", roles: ["admin"], tenant: "acme" });
+    await backend.waitForLimits([]);
+
+    const bad = await cp.call("POST", "/v1/rate-limits", {
+      token: admin,
+      body: {
+        tenant: "unknown",
+        scope: "agent",
+        subject: "not-a-spiffe-id",
+        unit: "requests",
+        per_minute: 2,
+        failure_mode: "open",
+      },
+    });
+    expect(bad.status).toBe(400);
+
+    const created = await cp.call<{ id: string }>("POST", "/v1/rate-limits", {
+      token: admin,
+      body: {
+        tenant: "unknown",
+        scope: "team",
+        subject: team,
+        unit: "requests",
+        per_minute: 2,
+        failure_mode: "open",
+      },
+    });
+    expect(created.status).toBe(201);
+    const again = await cp.call("POST", "/v1/rate-limits", {
+      token: admin,
+      body: {
+        tenant: "unknown",
+        scope: "team",
+        subject: team,
+        unit: "requests",
+        per_minute: 3,
+        failure_mode: "open",
+      },
+    });
+    expect(again.status).toBe(409);
+    await backend.waitForLimits([teamLimit(team, 2)]);
+
+    // Another tenant's operator sees none of it and cannot delete it.
+    const listed = await cp.call<{ items: unknown[] }>("GET", "/v1/rate-limits", { token: acmeAdmin });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toEqual([]);
+    expect((await cp.call("GET", "/v1/rate-limits?tenant=unknown", { token: admin })).body).toMatchObject({
+      items: [{ id: created.body.id, scope: "team", subject: team, per_minute: 2, failure_mode: "open" }],
+    });
+    expect((await cp.call("DELETE", `/v1/rate-limits/${created.body.id}`, { token: acmeAdmin })).status).toBe(
+      404,
+    );
+
+    await awayFromMinuteEdge();
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await call(team);
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+
+    expect((await cp.call("DELETE", `/v1/rate-limits/${created.body.id}`, { token: admin })).status).toBe(
+      204,
+    );
+    await backend.waitForLimits([]);
+    const lifted = await call(team);
+    await lifted.arrayBuffer();
+    expect(lifted.status).toBe(200);
+  } finally {
+    await cp.close();
+  }
+}, 120_000);
