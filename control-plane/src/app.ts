@@ -16,11 +16,13 @@ import { createTokenService } from "./oauth/token-service.js";
 import { createConnections } from "./connections/connections.js";
 import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
+import { createWebhooks, type Webhooks } from "./webhooks/service.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
   db: Database;
   url: string;
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startControlPlane(
     const vault = vaultClientFrom(config);
     const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const webhooks = createWebhooks(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const context: AppContext = {
       db,
       trustDomain: config.WARDEN_TRUST_DOMAIN,
@@ -86,13 +89,16 @@ export async function startControlPlane(
         ...connections.handlers(context),
         ...mcpHandlers(context, tokenService.context),
         ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
+        ...webhooks.handlers(context),
       },
     });
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
     try {
       await tokenService.start(context, address);
       connections.start(address);
+      await webhooks.start(context);
     } catch (error) {
+      await webhooks.close();
       await app.close();
       throw error;
     }
@@ -104,7 +110,9 @@ export async function startControlPlane(
       app,
       db,
       url: address,
+      webhooks,
       async close() {
+        await webhooks.close();
         await tokenService.close();
         await app.close();
         await auditWriter.close();

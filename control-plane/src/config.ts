@@ -4,6 +4,7 @@ import { DEFAULT_TRUST_DOMAIN } from "../../lib/src/spiffe/naming.js";
 import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
 import { approvalConfigShape } from "./approvals/config.js";
+import { webhookConfigShape } from "./webhooks/config.js";
 
 /**
  * Every environment variable the control plane reads, in one schema (docs/configuration.md is
@@ -67,6 +68,7 @@ export const controlPlaneConfigShape = {
   ...tokenServiceConfigShape,
   ...approvalConfigShape,
   ...connectionsConfigShape,
+  ...webhookConfigShape,
 };
 
 const controlPlaneConfig = processConfig({

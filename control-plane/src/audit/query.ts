@@ -34,3 +34,17 @@ export async function queryAuditEvents(
   );
   return rows.map(recordFromRow);
 }
+
+/** One tenant's events after chain position `afterSeq`, in chain order (gap-free, commit-ordered per tenant). */
+export async function auditAfterSeq(
+  db: Queryable,
+  tenant: string,
+  afterSeq: number,
+  limit: number,
+): Promise<AuditRecord[]> {
+  const { rows } = await db.query(
+    `${AUDIT_SELECT} WHERE tenant = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT $3`,
+    [tenant, afterSeq, limit],
+  );
+  return rows.map(recordFromRow);
+}
