@@ -77,3 +77,15 @@ export const webhookConfigShape = {
 };
 
 export type WebhookConfig = z.infer<z.ZodObject<typeof webhookConfigShape>>;
+
+/** Rules between the settings above, one line per problem. */
+export function webhookConfigProblems(config: WebhookConfig): string[] {
+  const problems: string[] = [];
+  if (config.WARDEN_SYSLOG_TARGET !== undefined && config.WARDEN_SYSLOG_TENANTS.length === 0)
+    problems.push("WARDEN_SYSLOG_TENANTS: name the tenants whose audit stream goes to WARDEN_SYSLOG_TARGET");
+  if (config.WARDEN_SYSLOG_TARGET === undefined && config.WARDEN_SYSLOG_TENANTS.length > 0)
+    problems.push("WARDEN_SYSLOG_TARGET: required with WARDEN_SYSLOG_TENANTS (host:port of the collector)");
+  if (config.WARDEN_WEBHOOK_RETRY_CAP_MS < config.WARDEN_WEBHOOK_RETRY_BASE_MS)
+    problems.push("WARDEN_WEBHOOK_RETRY_CAP_MS: must be at least WARDEN_WEBHOOK_RETRY_BASE_MS");
+  return problems;
+}

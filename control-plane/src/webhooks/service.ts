@@ -8,6 +8,7 @@ import { webhookHandlers } from "./handlers.js";
 import type { RetryPolicy } from "./retry.js";
 import { cachedOpener, transitSealer } from "./secrets.js";
 import { startWebhookWorker, type WebhookWorker } from "./worker.js";
+import { startSyslogPush, type SyslogPush } from "../siem/syslog-push.js";
 
 /** Largest receiver answer read (and thrown away): receivers answer with a status, not content. */
 const MAX_RECEIVER_ANSWER = 64 * 1024;
@@ -40,6 +41,7 @@ export function createWebhooks(
   const allowedNetworks = networksOf(config.WARDEN_WEBHOOK_ALLOW_CIDRS);
   const sealer = vault ? transitSealer(vault, transitMount) : null;
   let worker: WebhookWorker | null = null;
+  let syslog: SyslogPush | null = null;
   const pendingKicks = new Set<string>();
   const kick = (tenant: string) => {
     if (worker) worker.kick(tenant, true);
@@ -51,6 +53,17 @@ export function createWebhooks(
     },
     handlers: (app) => webhookHandlers(app, { sealer, allowedNetworks, kick }),
     async start(app) {
+      if (config.WARDEN_SYSLOG_TARGET !== undefined)
+        syslog = await startSyslogPush({
+          db: app.db,
+          target: config.WARDEN_SYSLOG_TARGET,
+          caFile: config.WARDEN_SYSLOG_CA_FILE,
+          tenants: config.WARDEN_SYSLOG_TENANTS,
+          allowedNetworks,
+          pollMs: config.WARDEN_WEBHOOK_POLL_MS,
+          logger,
+          now: app.now,
+        });
       if (!config.WARDEN_WEBHOOKS) return;
       if (!sealer) {
         logger.warn(
@@ -92,6 +105,9 @@ export function createWebhooks(
     },
     async close() {
       await worker?.stop();
+      await syslog?.stop();
+      worker = null;
+      syslog = null;
     },
   };
 }
