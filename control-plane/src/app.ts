@@ -18,11 +18,13 @@ import { createTokenService } from "./oauth/token-service.js";
 import { createConnections } from "./connections/connections.js";
 import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
+import { createWebhooks, type Webhooks } from "./webhooks/service.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
   db: Database;
   url: string;
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startControlPlane(
     const vault = vaultClientFrom(config);
     const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const webhooks = createWebhooks(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const context: AppContext = {
       db,
       trustDomain: config.WARDEN_TRUST_DOMAIN,
@@ -89,6 +92,7 @@ export async function startControlPlane(
         ...mcpHandlers(context, tokenService.context),
         ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
         ...rateLimitHandlers(context, config.WARDEN_RATELIMIT_CONFIG_FILE ?? null),
+        ...webhooks.handlers(context),
       },
     });
     if (config.WARDEN_RATELIMIT_CONFIG_FILE) {
@@ -102,7 +106,9 @@ export async function startControlPlane(
     try {
       await tokenService.start(context, address);
       connections.start(address);
+      await webhooks.start(context);
     } catch (error) {
+      await webhooks.close();
       await app.close();
       throw error;
     }
@@ -114,7 +120,9 @@ export async function startControlPlane(
       app,
       db,
       url: address,
+      webhooks,
       async close() {
+        await webhooks.close();
         await tokenService.close();
         await app.close();
         await auditWriter.close();
