@@ -6,8 +6,10 @@ import { EXT_AUTHZ_NAMESPACE } from "../handoff/contract.js";
 export const AUTHZ_CLUSTER = "warden_authz";
 export const EXTPROC_CLUSTER = "warden_extproc";
 export const SPIRE_AGENT_CLUSTER = "spire_agent";
+export const OTLP_CLUSTER = "warden_otlp";
 const RESERVED_NAMES: ReadonlySet<string> = new Set([
   AUTHZ_CLUSTER,
+  OTLP_CLUSTER,
   EXTPROC_CLUSTER,
   SPIRE_AGENT_CLUSTER,
   "unknown",
@@ -115,6 +117,14 @@ const serverIdentitiesSchema = z.object({
   extproc: z.string().startsWith("spiffe://"),
 });
 
+/** OpenTelemetry tracing (tracing.ts): the OTLP/gRPC collector Envoy sends its spans to. */
+export const tracingSchema = z.object({
+  collector: endpointSchema,
+  serviceName: z.string().min(1).default("envoy"),
+  /** Share of requests traced (Envoy's random sampling); an agent's sampled traceparent is kept. */
+  samplingPercent: z.number().min(0).max(100).default(100),
+});
+
 const timeoutsSchema = z.object({
   authzMs: z.number().int().positive().default(250),
   extprocMessageMs: z.number().int().positive().default(1000),
@@ -157,6 +167,8 @@ export const sidecarParamsSchema = z
     inbound: inboundSchema.nullable().default(null),
     /** Zero-code listener for one agent (see zeroCodeSchema); null (the default): none. */
     zeroCode: zeroCodeSchema.nullable().default(null),
+    /** OpenTelemetry tracing (see tracingSchema); null (the default): off. */
+    tracing: tracingSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -221,3 +233,4 @@ export type Endpoint = z.output<typeof endpointSchema>;
 export type DownstreamTls = z.output<typeof downstreamTlsSchema>;
 export type Inbound = z.output<typeof inboundSchema>;
 export type ZeroCode = z.output<typeof zeroCodeSchema>;
+export type TracingParams = z.output<typeof tracingSchema>;

@@ -1,0 +1,127 @@
+import { randomBytes } from "node:crypto";
+import OpenAI from "openai";
+import { startJaeger, type Jaeger, type JaegerSpan, type JaegerTrace } from "../harness/jaeger.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { providerSpans, type ProviderSpans } from "../stubs/provider-spans.js";
+import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
+
+/**
+ * Traces end to end, against a real Jaeger: one request from an agent (the official OpenAI SDK, with
+ * a W3C traceparent of its own) through the real Envoy, authz-server, extproc-server (its key from a
+ * real OpenBao) to the provider stub is ONE trace, the agent's, with spans from all four, each
+ * parented on the span that called it, and no credential in any span.
+ */
+const OPENAI_KEY = "sk-vault-acme-openai-trace-7c1d9e2f4a6b";
+const PLACEHOLDER = "sk-placeholder-agent-key-never-upstream";
+const PROVIDER_SERVICE = "openai-provider-stub";
+
+let jaeger: Jaeger | undefined;
+let provider: ProviderSpans | undefined;
+let sidecar: OpenAiSidecar | undefined;
+
+beforeAll(async () => {
+  jaeger = await startJaeger("tracing-e2e");
+  provider = providerSpans(PROVIDER_SERVICE, jaeger.otlpEndpoint);
+  const otlp = { WARDEN_OTLP_ENDPOINT: jaeger.otlpEndpoint };
+  sidecar = await startOpenAiSidecar("tracing-e2e", OPENAI_KEY, {
+    sidecar: { tracing: { collector: { address: "127.0.0.1", port: jaeger.otlpPort } } },
+    authzEnv: otlp,
+    extprocEnv: otlp,
+    stub: { observe: provider.observe },
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await sidecar?.close();
+  await provider?.shutdown();
+  await jaeger?.stop();
+}, TEARDOWN_TIMEOUT_MS);
+
+/** Polls Jaeger until the trace holds spans of every service named (exporters batch for seconds). */
+async function traceWithServices(traceId: string, services: readonly string[]): Promise<JaegerTrace> {
+  const deadline = Date.now() + 45_000;
+  let last: JaegerTrace | undefined;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${jaeger!.queryUrl}/api/traces/${traceId}`);
+    if (response.ok) {
+      const body = (await response.json()) as { data: JaegerTrace[] };
+      last = body.data[0];
+      const seen = new Set(Object.values(last?.processes ?? {}).map((p) => p.serviceName));
+      if (services.every((service) => seen.has(service))) return last!;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`trace ${traceId} never held ${services.join(", ")}: ${JSON.stringify(last)}`);
+}
+
+const serviceOf = (trace: JaegerTrace, span: JaegerSpan): string =>
+  trace.processes[span.processID]?.serviceName ?? "?";
+const parentOf = (span: JaegerSpan): string | undefined =>
+  span.references.find((reference) => reference.refType === "CHILD_OF")?.spanID;
+
+test("one request from the agent is one trace with spans from Envoy, authz-server, extproc-server and the provider", async () => {
+  const traceId = randomBytes(16).toString("hex");
+  const agentSpanId = randomBytes(8).toString("hex");
+  const openai = new OpenAI({
+    baseURL: `${sidecar!.stack.agentUrl}/openai/v1`,
+    apiKey: PLACEHOLDER,
+    maxRetries: 0,
+    // The agent's own trace (an instrumented agent sends this; Warden continues it).
+    defaultHeaders: { traceparent: `00-${traceId}-${agentSpanId}-01` },
+  });
+  const reply = await openai.chat.completions.create({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: "trace me" }],
+  });
+  expect(reply.choices[0]?.message.content).toBeTruthy();
+
+  // The provider received the same trace, in the W3C header.
+  const received = sidecar!.stub.requests.at(-1)!.headers.traceparent;
+  expect(received).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+
+  const trace = await traceWithServices(traceId, [
+    "envoy",
+    "authz-server",
+    "extproc-server",
+    PROVIDER_SERVICE,
+  ]);
+  const byId = new Map(trace.spans.map((span) => [span.spanID, span]));
+  const named = (name: string): JaegerSpan => {
+    const span = trace.spans.find((candidate) => candidate.operationName === name);
+    if (!span) throw new Error(`no span ${name} in ${trace.spans.map((s) => s.operationName).join(", ")}`);
+    return span;
+  };
+  const parentService = (span: JaegerSpan): string => {
+    const parent = byId.get(parentOf(span) ?? "");
+    return parent ? serviceOf(trace, parent) : "none";
+  };
+
+  // Envoy's span for the request continues the agent's span.
+  const envoyRoot = trace.spans.find(
+    (span) => serviceOf(trace, span) === "envoy" && parentOf(span) === agentSpanId,
+  );
+  expect(envoyRoot).toBeDefined();
+  // Each server's span hangs under the Envoy span of the gRPC call that reached it.
+  expect(parentService(named("authz.check"))).toBe("envoy");
+  expect(parentService(named("extproc.process"))).toBe("envoy");
+  const providerSpan = trace.spans.find((span) => serviceOf(trace, span) === PROVIDER_SERVICE)!;
+  expect(parentService(providerSpan)).toBe("envoy");
+  // A span per stage, under its server's span.
+  for (const stage of ["authz.agent_facts", "authz.policy", "authz.response"])
+    expect(parentOf(named(stage))).toBe(named("authz.check").spanID);
+  for (const phase of ["extproc.request_headers", "extproc.response_headers", "extproc.response_body"])
+    expect(parentOf(named(phase))).toBe(named("extproc.process").spanID);
+  expect(parentService(named("extproc.key_lookup"))).toBe("extproc-server");
+  expect(named("authz.check").tags).toEqual(
+    expect.arrayContaining([expect.objectContaining({ key: "warden.allow", value: true })]),
+  );
+
+  // Nothing anywhere in the trace carries the injected key or the agent's placeholder.
+  const everything = JSON.stringify(trace);
+  expect(everything).not.toContain(OPENAI_KEY);
+  expect(everything).not.toContain(PLACEHOLDER);
+
+  // And it is the only trace: every service's traces are this one.
+  for (const service of ["authz-server", "extproc-server", PROVIDER_SERVICE])
+    expect((await jaeger!.traces(service)).map((t) => t.traceID)).toEqual([traceId]);
+}, 90_000);
