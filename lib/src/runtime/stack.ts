@@ -57,7 +57,10 @@ export function stackComponents(config: RuntimeConfig): {
   const embedded = config.externalDatabaseUrl === null;
   // Both authz-servers (the agent's sidecar's and an inbound sidecar's) decide with the same policy,
   // registry and keys.
+  // Traces (docs/observability.md): every server and sidecar exports to the same collector, or none does.
+  const tracing = { otlpEndpoint: config.otlpEndpoint };
   const authzCommon = {
+    ...tracing,
     trustDomain,
     spiffeEndpoint,
     uid: COMPONENT_UIDS.authz,
@@ -99,6 +102,7 @@ export function stackComponents(config: RuntimeConfig): {
       dir: paths.authz,
     }),
     extprocComponent({
+      ...tracing,
       trustDomain,
       spiffeEndpoint,
       uid: COMPONENT_UIDS.extproc,
@@ -120,6 +124,7 @@ export function stackComponents(config: RuntimeConfig): {
           : undefined,
     }),
     envoyComponent({
+      ...tracing,
       dir: paths.envoy,
       agentPort: ports.agent,
       adminPort: ports.envoyAdmin,
@@ -147,6 +152,7 @@ export function stackComponents(config: RuntimeConfig): {
             },
           }),
           inboundEnvoyComponent({
+            ...tracing,
             dir: paths.inboundEnvoy,
             port: ports.inboundMcp,
             adminPort: ports.inboundAdmin,
@@ -174,6 +180,7 @@ export function stackComponents(config: RuntimeConfig): {
   function zeroCodeComponents(): Component[] {
     if (!zeroCode) return [];
     const authz = authzComponent({
+      ...tracing,
       trustDomain,
       spiffeEndpoint,
       uid: COMPONENT_UIDS.authz,
@@ -193,6 +200,7 @@ export function stackComponents(config: RuntimeConfig): {
     return [
       authz,
       zeroCodeEnvoyComponent({
+        ...tracing,
         dir: paths.zeroCodeEnvoy,
         port: ports.zeroCode,
         mtlsPort: ports.zeroCodeMtls,

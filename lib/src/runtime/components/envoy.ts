@@ -8,6 +8,7 @@ import {
   type Destination,
 } from "../../envoy/bootstrap.js";
 import { trustDomainId } from "../../spiffe/spiffe-id.js";
+import { otlpHostPort } from "../../tracing/config.js";
 import { httpOk, waitWhileAlive } from "../child.js";
 import { toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
@@ -22,6 +23,8 @@ interface SidecarParams {
   trustDomain: string;
   identities: { envoy: string; authz: string; extproc: string };
   uid?: number;
+  /** OpenTelemetry traces to this OTLP/gRPC collector (http://host:port); null: off. */
+  otlpEndpoint?: string | null;
 }
 
 /**
@@ -119,6 +122,7 @@ function sidecarBootstrap(params: SidecarParams) {
       trustBundleName: trustDomainId(params.trustDomain),
     },
     serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+    tracing: params.otlpEndpoint ? { collector: otlpHostPort(params.otlpEndpoint) } : null,
   };
 }
 
