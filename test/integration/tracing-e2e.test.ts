@@ -101,17 +101,48 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
     (span) => serviceOf(trace, span) === "envoy" && parentOf(span) === agentSpanId,
   );
   expect(envoyRoot).toBeDefined();
-  // Each server's span hangs under the Envoy span of the gRPC call that reached it.
+  // Each server's span hangs under the Envoy span of the call that reached it, the provider's under
+  // Envoy's upstream request.
+  const parentOperation = (span: JaegerSpan): string =>
+    byId.get(parentOf(span) ?? "")?.operationName ?? "none";
   expect(parentService(named("authz.check"))).toBe("envoy");
+  expect(parentOperation(named("authz.check"))).toBe(
+    "async envoy.service.auth.v3.Authorization.Check egress",
+  );
   expect(parentService(named("extproc.process"))).toBe("envoy");
+  expect(parentOperation(named("extproc.process"))).toBe(
+    "async envoy.service.ext_proc.v3.ExternalProcessor.Process egress",
+  );
   const providerSpan = trace.spans.find((span) => serviceOf(trace, span) === PROVIDER_SERVICE)!;
   expect(parentService(providerSpan)).toBe("envoy");
+  expect(parentOperation(providerSpan)).toBe("router openai egress");
+  // Envoy's own spans all belong to the request's ingress span, under the agent's.
+  for (const span of trace.spans.filter((s) => serviceOf(trace, s) === "envoy" && s !== envoyRoot))
+    expect(parentOf(span)).toBe(envoyRoot!.spanID);
   // A span per stage, under its server's span.
-  for (const stage of ["authz.agent_facts", "authz.policy", "authz.response"])
+  // (This stack is plain HTTP: no peer SPIFFE ID, so no agent facts to look up.)
+  for (const stage of ["authz.identity", "authz.policy", "authz.response"])
     expect(parentOf(named(stage))).toBe(named("authz.check").spanID);
-  for (const phase of ["extproc.request_headers", "extproc.response_headers", "extproc.response_body"])
+  for (const phase of [
+    "extproc.request_headers",
+    "extproc.request_body",
+    "extproc.response_headers",
+    "extproc.response_body",
+  ])
     expect(parentOf(named(phase))).toBe(named("extproc.process").spanID);
   expect(parentService(named("extproc.key_lookup"))).toBe("extproc-server");
+  expect(parentService(named("extproc.usage_record"))).toBe("extproc-server");
+  // Envoy's own spans: its ext_authz and ext_proc calls and the upstream request.
+  const envoyOperations = trace.spans
+    .filter((span) => serviceOf(trace, span) === "envoy")
+    .map((s) => s.operationName);
+  expect(envoyOperations).toEqual(
+    expect.arrayContaining([
+      "async envoy.service.auth.v3.Authorization.Check egress",
+      "async envoy.service.ext_proc.v3.ExternalProcessor.Process egress",
+      "router openai egress",
+    ]),
+  );
   expect(named("authz.check").tags).toEqual(
     expect.arrayContaining([expect.objectContaining({ key: "warden.allow", value: true })]),
   );
