@@ -2,14 +2,16 @@
  * What tracing costs authz-server per Check, in CPU time, in one run: the Check handler as the
  * server runs it with tracing off (no SDK: the handler and deps unwrapped) and on (authz-server's
  * tracing.ts: the Check span from Envoy's traceparent, a span per stage, the SDK's batch processor).
- * With `--otlp http://host:port` spans are exported over OTLP/gRPC as in production (their
- * serialization included); without, the exporter drops them. Rounds interleave off and on.
+ * With `--otlp http://host:port` spans are exported over OTLP/gRPC as in production; without, the
+ * exporter drops them. A round with tracing on counts the CPU until its spans are exported (their
+ * serialization included); rounds interleave off and on.
  * Run: npm run build && node dist/bench/tracing-cpu.js [iterations=20000] [--otlp http://127.0.0.1:4317]
  */
 import { Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { ExportResultCode } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { resourceFromAttributes } from "@opentelemetry/resources";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps } from "../authz-server/src/authorizer.js";
 import { tracedAuthorizerDeps, tracedCheck, type CheckHandler } from "../authz-server/src/tracing.js";
@@ -37,9 +39,13 @@ const dropping: SpanExporter = {
   shutdown: () => Promise.resolve(),
 };
 const provider = new NodeTracerProvider({
+  resource: resourceFromAttributes({ "service.name": "authz-server-bench" }),
   spanProcessors: [
     new BatchSpanProcessor(otlpEndpoint ? new OTLPTraceExporter({ url: otlpEndpoint }) : dropping, {
-      maxQueueSize: 65_536,
+      // A round's spans (5 a Check) fit the queue, and its flush stays within the OTLP exporter's
+      // limit of concurrent exports.
+      maxQueueSize: 262_144,
+      maxExportBatchSize: 16_384,
     }),
   ],
 });
@@ -59,22 +65,20 @@ const handlerWith =
 const off = handlerWith(deps);
 const on = tracedCheck(tracer, handlerWith(tracedAuthorizerDeps(deps, tracer)));
 
-function cpuPerCall(handler: CheckHandler, n: number): number {
+/** CPU per Check over a round, including the export of its spans when tracing is on. */
+async function cpuPerCall(handler: CheckHandler, n: number, flush: boolean): Promise<number> {
   const start = process.cpuUsage();
   for (let i = 0; i < n; i++) handler(call, answered);
+  if (flush) await provider.forceFlush();
   const used = process.cpuUsage(start);
   return (used.user + used.system) / n;
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-for (const handler of [off, on]) cpuPerCall(handler, Math.min(iterations, 5_000));
+for (const handler of [off, on]) await cpuPerCall(handler, Math.min(iterations, 5_000), handler === on);
 const rounds: { off: number[]; on: number[] } = { off: [], on: [] };
 for (let r = 0; r < 7; r++) {
-  rounds.off.push(cpuPerCall(off, iterations));
-  await settle();
-  rounds.on.push(cpuPerCall(on, iterations));
-  // Let the batch processor export between rounds (its timer runs on this thread).
-  await provider.forceFlush();
+  rounds.off.push(await cpuPerCall(off, iterations, false));
+  rounds.on.push(await cpuPerCall(on, iterations, true));
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const offUs = median(rounds.off);
