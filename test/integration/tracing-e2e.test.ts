@@ -14,6 +14,8 @@ import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture
 const OPENAI_KEY = "sk-vault-acme-openai-trace-7c1d9e2f4a6b";
 const PLACEHOLDER = "sk-placeholder-agent-key-never-upstream";
 const PROVIDER_SERVICE = "openai-provider-stub";
+/** A credential the agent puts in the query string (Warden strips it before the provider). */
+const QUERY_SECRET = "sk-agent-query-secret-4e8a1f";
 
 let jaeger: Jaeger | undefined;
 let provider: ProviderSpans | undefined;
@@ -68,6 +70,7 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
     maxRetries: 0,
     // The agent's own trace (an instrumented agent sends this; Warden continues it).
     defaultHeaders: { traceparent: `00-${traceId}-${agentSpanId}-01` },
+    defaultQuery: { api_key: QUERY_SECRET },
   });
   const reply = await openai.chat.completions.create({
     model: "gpt-4o-mini",
@@ -151,6 +154,7 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
   const everything = JSON.stringify(trace);
   expect(everything).not.toContain(OPENAI_KEY);
   expect(everything).not.toContain(PLACEHOLDER);
+  expect(everything).not.toContain(QUERY_SECRET);
 
   // And it is the only trace: every service's traces are this one.
   for (const service of ["authz-server", "extproc-server", PROVIDER_SERVICE])
