@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
+import { tracingConfigShape } from "../../lib/src/tracing/config.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { inboundConfigShape } from "./identity/inbound-config.js";
@@ -120,6 +121,7 @@ export const authzConfigShape = {
     ),
   // An MCP server's inbound sidecar (checked together by inboundSettings at start-up).
   ...inboundConfigShape,
+  ...tracingConfigShape,
 };
 
 const authzConfig = processConfig({

@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api";
 import {
   status as GrpcStatus,
   type ServerCredentials,
@@ -16,6 +17,7 @@ import { redactQueryParams } from "../../lib/src/redact-url.js";
 import { settleApproval, type GatedOutcome } from "./approvals/settle.js";
 import { authorize, type AuthorizerDeps, type DecisionRecord, type Outcome } from "./authorizer.js";
 import type { PolicyInput } from "./policy-input.js";
+import { tracedCheck } from "./tracing.js";
 
 /**
  * The gRPC edge: wires Check to the pure authorizer, records the decision, serves health.
@@ -38,6 +40,8 @@ export interface AuthzServerOptions extends GrpcTransport {
   approvals?: ApprovalGate;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
+  /** Tracing on: a span per Check (tracing.ts); give `deps` through tracedAuthorizerDeps too. */
+  tracer?: Tracer | null;
 }
 
 export class AuthzServer {
@@ -45,7 +49,8 @@ export class AuthzServer {
 
   constructor(private readonly options: AuthzServerOptions) {
     this.server = new GrpcServer(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
-    this.server.addService(AuthorizationService, { check: this.check });
+    const check = options.tracer ? tracedCheck(options.tracer, this.check) : this.check;
+    this.server.addService(AuthorizationService, { check });
   }
 
   private readonly check = (

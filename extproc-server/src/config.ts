@@ -1,3 +1,4 @@
+import { tracingConfigShape } from "../../lib/src/tracing/config.js";
 import { env, processConfig } from "../../lib/src/config.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
@@ -24,6 +25,7 @@ export const extprocConfigShape = {
   ...llmKeysConfigShape,
   ...usageConfigShape,
   ...oauthConfigShape,
+  ...tracingConfigShape,
 };
 
 const extprocConfig = processConfig({

@@ -12,6 +12,8 @@ import { McpProvider } from "./mcp/provider.js";
 import { startOAuth, type RunningOAuth } from "./oauth/start-oauth.js";
 import { SaasCatalogueError } from "../../lib/src/saas/catalogue.js";
 import { ExtProcServer } from "./server.js";
+import { startTracing } from "../../lib/src/tracing/tracer.js";
+import { tracedKeySource, tracedUsageSink } from "./tracing.js";
 import { usageSettings } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
@@ -34,6 +36,8 @@ const usageConfig = usageSettings({
 
 const logger = createLogger("extproc-server", config.WARDEN_LOG_LEVEL);
 const providers: Provider[] = [];
+const tracing = await startTracing("extproc-server", config.WARDEN_OTLP_ENDPOINT, logger);
+const tracer = tracing.tracer;
 const vault = vaultCertConfig(config);
 const transport = transportCheck(config, vault !== null);
 if (!transport.ok) exitOnConfigError("extproc-server", new ConfigError([transport.reason]));
@@ -53,8 +57,8 @@ if (vault) {
   const { keys, session } = vaultLlmKeys(vault, config, logger);
   providers.push(
     new LlmProvider({
-      keys,
-      usage: usage.usage,
+      keys: tracer ? tracedKeySource(keys, tracer) : keys,
+      usage: tracer ? tracedUsageSink(usage.usage, tracer) : usage.usage,
       budgets: usage.budgets,
       defaultTenant: config.WARDEN_DEFAULT_TENANT ?? null,
     }),
@@ -94,6 +98,7 @@ const mtls = await serverMtlsFromConfig(config, logger);
 const server = new ExtProcServer({
   logger,
   providers,
+  tracer,
   credentials: mtls?.credentials,
   interceptors: mtls?.interceptors,
 });
@@ -121,5 +126,6 @@ stopOnSignals(async (signal) => {
     ?.close()
     .catch((error: unknown) => logger.error({ err: error }, "oauth audit store did not close cleanly"));
   mtls?.svid.close();
+  await tracing.shutdown();
   logger.info("extproc-server stopped");
 });

@@ -40,9 +40,10 @@ describe("the rendered Envoy config passes envoy --mode validate", () => {
     });
   }, 60_000);
 
-  test("as production runs it: TLS upstreams, Azure OpenAI, an MCP server, mTLS from agents via SPIRE", async () => {
+  test("as production runs it: TLS upstreams, Azure OpenAI, an MCP server, mTLS from agents via SPIRE, traces", async () => {
     await expectValid("production", {
       ...ports,
+      tracing: { collector: { address: "otel-collector", port: 4317 } },
       agentListener: { address: "0.0.0.0", port: 10000 },
       destinations: [
         ...providerDestinations(),

@@ -6,6 +6,7 @@ import { globalRateLimitFilters, localRateLimitFilter } from "./rate-limits.js";
 import type { Params } from "./params.js";
 import { routeConfig } from "./routes.js";
 import { downstreamTlsSocket } from "./tls.js";
+import { httpTracing } from "./tracing.js";
 
 export function agentListener(params: Params): JsonObject {
   const filterChain: JsonObject = {
@@ -88,5 +89,6 @@ function httpConnectionManager(params: Params, zeroCodeAgent?: string): JsonObje
       routerFilter(),
     ],
     local_reply_config: localReplyConfig(params),
+    ...(params.tracing ? { tracing: httpTracing(params.tracing) } : {}),
   });
 }

@@ -7,8 +7,10 @@ export const AUTHZ_CLUSTER = "warden_authz";
 export const EXTPROC_CLUSTER = "warden_extproc";
 export const SPIRE_AGENT_CLUSTER = "spire_agent";
 export const RATELIMIT_CLUSTER = "warden_ratelimit";
+export const OTLP_CLUSTER = "warden_otlp";
 const RESERVED_NAMES: ReadonlySet<string> = new Set([
   AUTHZ_CLUSTER,
+  OTLP_CLUSTER,
   EXTPROC_CLUSTER,
   RATELIMIT_CLUSTER,
   SPIRE_AGENT_CLUSTER,
@@ -117,6 +119,14 @@ const serverIdentitiesSchema = z.object({
   extproc: z.string().startsWith("spiffe://"),
 });
 
+/** OpenTelemetry tracing (tracing.ts): the OTLP/gRPC collector Envoy sends its spans to. */
+export const tracingSchema = z.object({
+  collector: endpointSchema,
+  serviceName: z.string().min(1).default("envoy"),
+  /** Share of requests traced (Envoy's random sampling); an agent's sampled traceparent is kept. */
+  samplingPercent: z.number().min(0).max(100).default(100),
+});
+
 const timeoutsSchema = z.object({
   authzMs: z.number().int().positive().default(250),
   extprocMessageMs: z.number().int().positive().default(1000),
@@ -178,6 +188,8 @@ export const sidecarParamsSchema = z
     rateLimit: rateLimitSchema.nullable().default(null),
     /** A token bucket for this sidecar alone; null (the default): none. */
     localRateLimit: localRateLimitSchema.nullable().default(null),
+    /** OpenTelemetry tracing (see tracingSchema); null (the default): off. */
+    tracing: tracingSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -242,3 +254,4 @@ export type Endpoint = z.output<typeof endpointSchema>;
 export type DownstreamTls = z.output<typeof downstreamTlsSchema>;
 export type Inbound = z.output<typeof inboundSchema>;
 export type ZeroCode = z.output<typeof zeroCodeSchema>;
+export type TracingParams = z.output<typeof tracingSchema>;

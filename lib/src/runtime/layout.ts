@@ -6,6 +6,7 @@ import { ConfigError, env, loadConfig } from "../config.js";
 import type { Destination } from "../envoy/params.js";
 import { parseZeroCode, type ZeroCodeConfig } from "./zero-code.js";
 import { MCP_SERVER_NAME, mcpServerEntries, parseMcpRoutes } from "./mcp-routes.js";
+import { otlpEndpoint } from "../tracing/config.js";
 
 /**
  * Where `warden up` keeps everything and which ports it uses. One place, read by the supervisor
@@ -92,6 +93,8 @@ const runtimeShape = {
   WARDEN_ZERO_CODE_AGENT: z.string().optional(),
   /** Its port on 127.0.0.1 (default 8090, or its place after WARDEN_PORT_BASE). */
   WARDEN_ZERO_CODE_PORT: z.string().optional(),
+  /** Traces of every sidecar and server to this OTLP/gRPC collector (docs/observability.md). */
+  WARDEN_OTLP_ENDPOINT: otlpEndpoint(),
 };
 
 /** An MCP server's inbound sidecar run by warden up. */
@@ -113,6 +116,8 @@ export interface RuntimeFlags {
   /** `--zero-code-agent`, `--zero-code-port`: override WARDEN_ZERO_CODE_*. */
   zeroCodeAgent?: string;
   zeroCodePort?: string;
+  /** `--otlp-endpoint`: overrides WARDEN_OTLP_ENDPOINT. */
+  otlpEndpoint?: string;
 }
 
 export interface RuntimeConfig {
@@ -127,6 +132,8 @@ export interface RuntimeConfig {
   inboundMcp: InboundMcpConfig | null;
   /** Zero-code mode: the bound agent and its loopback port; null (the default): off. */
   zeroCode: ZeroCodeConfig | null;
+  /** Traces to this OTLP/gRPC collector; null (the default): tracing off. */
+  otlpEndpoint: string | null;
 }
 
 export function loadRuntimeConfig(
@@ -141,6 +148,7 @@ export function loadRuntimeConfig(
     ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
     ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
     ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
+    ...(flags.otlpEndpoint !== undefined ? { WARDEN_OTLP_ENDPOINT: flags.otlpEndpoint } : {}),
   });
   let ports: Ports;
   if (c.WARDEN_PORT_BASE !== undefined) {
@@ -180,6 +188,7 @@ export function loadRuntimeConfig(
     mcpRoutes: routes.ok ? routes.destinations : [],
     inboundMcp: inbound,
     zeroCode: zeroCode.ok ? zeroCode.zeroCode : null,
+    otlpEndpoint: c.WARDEN_OTLP_ENDPOINT ?? null,
   };
 }
 

@@ -58,7 +58,10 @@ export function stackComponents(config: RuntimeConfig): {
   const embedded = config.externalDatabaseUrl === null;
   // Both authz-servers (the agent's sidecar's and an inbound sidecar's) decide with the same policy,
   // registry and keys.
+  // Traces (docs/observability.md): every server and sidecar exports to the same collector, or none does.
+  const tracing = { otlpEndpoint: config.otlpEndpoint };
   const authzCommon = {
+    ...tracing,
     trustDomain,
     spiffeEndpoint,
     uid: COMPONENT_UIDS.authz,
@@ -107,6 +110,7 @@ export function stackComponents(config: RuntimeConfig): {
       dir: paths.authz,
     }),
     extprocComponent({
+      ...tracing,
       trustDomain,
       spiffeEndpoint,
       uid: COMPONENT_UIDS.extproc,
@@ -128,6 +132,7 @@ export function stackComponents(config: RuntimeConfig): {
           : undefined,
     }),
     envoyComponent({
+      ...tracing,
       dir: paths.envoy,
       agentPort: ports.agent,
       adminPort: ports.envoyAdmin,
@@ -156,6 +161,7 @@ export function stackComponents(config: RuntimeConfig): {
             },
           }),
           inboundEnvoyComponent({
+            ...tracing,
             dir: paths.inboundEnvoy,
             port: ports.inboundMcp,
             adminPort: ports.inboundAdmin,
@@ -183,6 +189,7 @@ export function stackComponents(config: RuntimeConfig): {
   function zeroCodeComponents(): Component[] {
     if (!zeroCode) return [];
     const authz = authzComponent({
+      ...tracing,
       trustDomain,
       spiffeEndpoint,
       uid: COMPONENT_UIDS.authz,
@@ -202,6 +209,7 @@ export function stackComponents(config: RuntimeConfig): {
     return [
       authz,
       zeroCodeEnvoyComponent({
+        ...tracing,
         dir: paths.zeroCodeEnvoy,
         port: ports.zeroCode,
         mtlsPort: ports.zeroCodeMtls,

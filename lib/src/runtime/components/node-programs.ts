@@ -187,6 +187,8 @@ export interface ServerParams {
   spiffeEndpoint: string;
   uid?: number;
   databaseUrl: string;
+  /** Traces go to this OTLP/gRPC collector; null: tracing off. */
+  otlpEndpoint?: string | null;
 }
 
 export function authzComponent(
@@ -243,6 +245,7 @@ export function authzComponent(
       WARDEN_INBOUND_TRUSTED_SIDECARS: "",
       WARDEN_ALLOWED_CLIENT_IDS: inbound?.envoySpiffeId ?? zeroCode?.agentSpiffeId ?? "",
       WARDEN_ZERO_CODE_AGENT: zeroCode?.agentSpiffeId ?? "",
+      WARDEN_OTLP_ENDPOINT: params.otlpEndpoint ?? "",
     }),
     readiness: `${name} ready (policy loaded)`,
     serving: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
@@ -280,6 +283,7 @@ export function extprocComponent(
       SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
       WARDEN_SPIFFE_SOCKET: "",
       WARDEN_ALLOWED_CLIENT_IDS: (params.allowedClients ?? []).join(","),
+      WARDEN_OTLP_ENDPOINT: params.otlpEndpoint ?? "",
     }),
     readiness: "extproc-server listening",
     serving: () => portOpen(params.port),
