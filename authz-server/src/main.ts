@@ -36,6 +36,7 @@ import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers
 import { PolicyHolder } from "./policy/holder.js";
 import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
+import { authzMetrics } from "./metrics/wiring.js";
 
 // WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
 await serveOnWorkers("authz-server", process.env.WARDEN_WORKERS);
@@ -210,8 +211,10 @@ if (inbound) {
 if (config.WARDEN_ZERO_CODE_AGENT)
   logger.info({ agent: config.WARDEN_ZERO_CODE_AGENT }, "zero-code: bound to one agent's sidecar");
 
+const metrics = authzMetrics({ holder, directory, feed, delegations, auditWriter });
 const server = new AuthzServer({
   logger,
+  delegationNs: metrics.delegationNs,
   onDecision: auditWriter
     ? decisionAuditor({ writer: auditWriter, logger, allowSample: config.WARDEN_AUDIT_ALLOW_SAMPLE })
     : undefined,
@@ -223,7 +226,7 @@ const server = new AuthzServer({
   deps: {
     policy: loader.current,
     directory,
-    delegations: delegations?.verifier ?? REFUSE_ALL_DELEGATIONS,
+    delegations: metrics.timeDelegations(delegations?.verifier ?? REFUSE_ALL_DELEGATIONS),
     nowNs: () => Date.now() * 1e6,
     newDecisionId,
     dryRun: config.WARDEN_POLICY_DRY_RUN,

@@ -16,6 +16,9 @@ import { redactQueryParams } from "../../lib/src/redact-url.js";
 import { settleApproval, type GatedOutcome } from "./approvals/settle.js";
 import { authorize, type AuthorizerDeps, type DecisionRecord, type Outcome } from "./authorizer.js";
 import type { PolicyInput } from "./policy-input.js";
+import { recordCheckError, recordDecision, type CheckTimings } from "./metrics/decisions.js";
+
+type DecideTimings = Omit<CheckTimings, "respondNs">;
 
 /**
  * The gRPC edge: wires Check to the pure authorizer, records the decision, serves health.
@@ -38,6 +41,8 @@ export interface AuthzServerOptions extends GrpcTransport {
   approvals?: ApprovalGate;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
+  /** The nanoseconds the last authorize() spent verifying delegations (metrics/delegation-stopwatch.ts). */
+  delegationNs?: () => number;
 }
 
 export class AuthzServer {
@@ -54,37 +59,49 @@ export class AuthzServer {
   ): void => {
     const { deps, tokenKeysRefreshed } = this.options;
     let outcome: GatedOutcome;
+    let started = process.hrtime.bigint();
     try {
       outcome = authorize(call.request, deps);
     } catch (error) {
       this.failed(error, callback);
       return;
     }
+    const timings = this.timed(started);
     if (outcome.record.input?.delegation.error !== "unknown_key" || !tokenKeysRefreshed) {
-      this.settle(call.request, outcome, callback);
+      this.settle(call.request, outcome, callback, timings);
       return;
     }
     void tokenKeysRefreshed().then((refreshed) => {
       let again: GatedOutcome;
       try {
+        started = process.hrtime.bigint();
         again = refreshed ? authorize(call.request, deps) : outcome;
       } catch (error) {
         this.failed(error, callback);
         return;
       }
-      this.settle(call.request, again, callback);
+      this.settle(call.request, again, callback, refreshed ? this.timed(started) : timings);
     });
   };
+
+  /** The time authorize() took since `started`, and how much of it went to delegation tokens. */
+  private timed(started: bigint): DecideTimings {
+    return {
+      decideNs: Number(process.hrtime.bigint() - started),
+      delegationNs: this.options.delegationNs?.() ?? 0,
+    };
+  }
 
   /** Answers at once, unless the call waits for the approval gate's verdict (a database read). */
   private settle(
     request: CheckRequest,
     outcome: GatedOutcome,
     callback: sendUnaryData<ICheckResponse>,
+    timings: DecideTimings,
   ): void {
     if (!outcome.approval) {
       try {
-        this.answer(request, outcome, callback);
+        this.answer(request, outcome, callback, timings);
       } catch (error) {
         this.failed(error, callback);
       }
@@ -93,7 +110,7 @@ export class AuthzServer {
     settleApproval(outcome, this.options.approvals).then(
       (settled) => {
         try {
-          this.answer(request, settled, callback);
+          this.answer(request, settled, callback, timings);
         } catch (error) {
           this.failed(error, callback);
         }
@@ -106,10 +123,13 @@ export class AuthzServer {
     request: CheckRequest,
     { response, record }: Outcome,
     callback: sendUnaryData<ICheckResponse>,
+    timings: DecideTimings,
   ): void {
     const { logger, onDecision } = this.options;
+    const answering = process.hrtime.bigint();
     callback(null, response);
     try {
+      recordDecision(record, { ...timings, respondNs: Number(process.hrtime.bigint() - answering) });
       logger.info(
         {
           decision_id: record.decision_id,
@@ -138,6 +158,7 @@ export class AuthzServer {
   private failed(error: unknown, callback: sendUnaryData<ICheckResponse>): void {
     // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
     this.options.logger.error({ err: error }, "check failed");
+    recordCheckError();
     callback({ code: GrpcStatus.INTERNAL, details: "authorization failed" });
   }
 

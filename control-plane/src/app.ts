@@ -16,6 +16,7 @@ import { createTokenService } from "./oauth/token-service.js";
 import { createConnections } from "./connections/connections.js";
 import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
+import { watchAuditWriter } from "../../lib/src/metrics/audit-spool.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
@@ -49,6 +50,7 @@ export async function startControlPlane(
       logger: log,
     });
     closeWriter = () => auditWriter.close();
+    watchAuditWriter("api", () => auditWriter.status());
     const vault = vaultClientFrom(config);
     const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
@@ -72,6 +74,7 @@ export async function startControlPlane(
     };
     const app = await buildServer({
       bodyLimit: config.WARDEN_CP_BODY_LIMIT,
+      metricsToken: config.WARDEN_CP_METRICS_TOKEN,
       authenticator: createOidcAuthenticator({
         issuer: config.WARDEN_OIDC_ISSUER,
         audience: config.WARDEN_OIDC_AUDIENCE,
