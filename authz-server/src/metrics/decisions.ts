@@ -80,5 +80,5 @@ export function recordDecision(record: DecisionRecord, timings: CheckTimings): v
 
 /** A Check that failed with an error (a bug): Envoy refuses it, fail-closed. */
 export function recordCheckError(): void {
-  decisions.inc({ outcome: "error", reason: "internal_error", service: "unknown" });
+  decisions.labels("error", "check_failed", "unknown").inc();
 }
