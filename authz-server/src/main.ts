@@ -211,7 +211,7 @@ if (inbound) {
 if (config.WARDEN_ZERO_CODE_AGENT)
   logger.info({ agent: config.WARDEN_ZERO_CODE_AGENT }, "zero-code: bound to one agent's sidecar");
 
-const metrics = authzMetrics({ holder, directory, feed, delegations, auditWriter });
+const metrics = authzMetrics({ holder, directory, feed, delegations, auditWriter, svid: mtls?.svid });
 const server = new AuthzServer({
   logger,
   delegationNs: metrics.delegationNs,

@@ -107,7 +107,12 @@ try {
   logger.fatal({ err: error, listen: config.WARDEN_EXTPROC_LISTEN }, "extproc-server cannot listen");
   process.exit(1);
 }
-const statusServer = await extprocStatus(config.WARDEN_EXTPROC_STATUS_LISTEN, { logger, usage, oauth });
+const statusServer = await extprocStatus(config.WARDEN_EXTPROC_STATUS_LISTEN, {
+  logger,
+  usage,
+  oauth,
+  svid: mtls?.svid,
+});
 logger.info(
   {
     listen: config.WARDEN_EXTPROC_LISTEN,

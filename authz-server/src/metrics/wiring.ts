@@ -1,5 +1,6 @@
 import type { AuditWriter } from "../../../lib/src/audit/writer.js";
 import { watchAuditWriter } from "../../../lib/src/metrics/audit-spool.js";
+import { watchSvid } from "../../../lib/src/metrics/svid.js";
 import { collectProcessMetrics } from "../../../lib/src/metrics/registry.js";
 import type { DelegationVerifier } from "../authorizer.js";
 import type { DelegationEnforcement } from "../delegation/enforcement.js";
@@ -16,9 +17,11 @@ export function authzMetrics(parts: {
   feed: RegistryFeed | undefined;
   delegations: DelegationEnforcement | undefined;
   auditWriter: AuditWriter | undefined;
+  svid: { latest(): { spiffeId: string; expiresAt: Date } } | undefined;
 }): { timeDelegations: (v: DelegationVerifier) => DelegationVerifier; delegationNs: () => number } {
   collectProcessMetrics();
-  const { holder, directory, feed, delegations, auditWriter } = parts;
+  const { holder, directory, feed, delegations, auditWriter, svid } = parts;
+  if (svid) watchSvid(() => svid.latest());
   registerAuthzState({
     policy: () => holder.status(),
     registry: () => {

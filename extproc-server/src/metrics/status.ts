@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Logger } from "../../../lib/src/logger.js";
 import { watchAuditWriter } from "../../../lib/src/metrics/audit-spool.js";
+import { watchSvid } from "../../../lib/src/metrics/svid.js";
 import { collectProcessMetrics } from "../../../lib/src/metrics/registry.js";
 import { startStatusServer } from "../../../lib/src/status-server.js";
 import type { RunningOAuth } from "../oauth/start-oauth.js";
@@ -13,9 +14,16 @@ import type { RunningUsage } from "../usage/start-usage.js";
  */
 export async function extprocStatus(
   address: string,
-  parts: { logger: Logger; usage: RunningUsage | null; oauth: RunningOAuth | null },
+  parts: {
+    logger: Logger;
+    usage: RunningUsage | null;
+    oauth: RunningOAuth | null;
+    svid: { latest(): { spiffeId: string; expiresAt: Date } } | undefined;
+  },
 ): Promise<Server | null> {
   collectProcessMetrics();
+  const svid = parts.svid;
+  if (svid) watchSvid(() => svid.latest());
   const audit = parts.oauth?.audit;
   if (audit) watchAuditWriter("saas", () => audit.status());
   try {
