@@ -128,8 +128,8 @@ export class AuthzServer {
     const { logger, onDecision } = this.options;
     const answering = process.hrtime.bigint();
     callback(null, response);
+    const respondNs = Number(process.hrtime.bigint() - answering);
     try {
-      recordDecision(record, { ...timings, respondNs: Number(process.hrtime.bigint() - answering) });
       logger.info(
         {
           decision_id: record.decision_id,
@@ -150,6 +150,7 @@ export class AuthzServer {
           "decision input",
         );
       onDecision?.(record, request);
+      recordDecision(record, { ...timings, respondNs });
     } catch (error) {
       logger.error({ err: error, decision_id: record.decision_id }, "decision answered, but not recorded");
     }
