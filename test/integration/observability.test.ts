@@ -156,8 +156,8 @@ describe("metrics of a running stack", () => {
     );
   });
 
-  test.each(["authz-server", "extproc-server", "control-plane", "envoy"])(
-    "%s: its live /metrics passes promtool check metrics",
+  test.each(["authz-server", "extproc-server", "control-plane"])(
+    "%s: its live /metrics passes promtool check metrics (parse and lint)",
     async (component) => {
       const page = pages.get(component);
       expect(page).toBeDefined();
@@ -166,6 +166,13 @@ describe("metrics of a running stack", () => {
       expect(checked.code).toBe(0);
     },
   );
+
+  test("Envoy's /stats/prometheus parses in promtool (its lint notes are Envoy's own names, e.g. _ms)", async () => {
+    const checked = await promtool(["check", "metrics"], pages.get("envoy"));
+    // 0: clean; 3: lint problems only (Envoy's counters lack _total, its timings are in ms); 1: unreadable.
+    expect(checked.output).not.toContain("error while linting");
+    expect([0, 3]).toContain(checked.code);
+  });
 
   test("the traffic is in the metrics: decisions by outcome and reason, per-stage latency, GenAI tokens and cost, OpenBao", () => {
     const authz = pages.get("authz-server")!;
