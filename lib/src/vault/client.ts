@@ -97,12 +97,15 @@ export class VaultClient {
     const started = performance.now();
     const operation = openBaoOperation(method, path);
     try {
-      const response = await this.doFetch(`${this.options.address.replace(/\/$/, "")}/v1/${path.replace(/^\//, "")}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
-      });
+      const response = await this.doFetch(
+        `${this.options.address.replace(/\/$/, "")}/v1/${path.replace(/^\//, "")}`,
+        {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+        },
+      );
       recordOpenBaoRequest(operation, response.status, (performance.now() - started) / 1000);
       return response;
     } catch (error) {
