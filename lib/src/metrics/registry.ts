@@ -16,7 +16,16 @@ export function collectProcessMetrics(): void {
   if (defaultsOn) return;
   defaultsOn = true;
   collectDefaultMetrics({ register: metricsRegistry });
+  // prom-client names these gauges `..._total`, which Prometheus reserves for counters (promtool
+  // check metrics refuses them); what they count is in `nodejs_active_resources` as well.
+  for (const name of NON_COUNTER_TOTALS) metricsRegistry.removeSingleMetric(name);
 }
+
+const NON_COUNTER_TOTALS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
 
 export interface MetricsPage {
   contentType: string;
