@@ -33,7 +33,7 @@ export const authzConfigShape = {
     .describe("How often the bundle is checked for a new revision."),
   WARDEN_AUTHZ_STATUS_LISTEN: env
     .listenAddress("127.0.0.1:9101")
-    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`)."),
+    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`, `/metrics`)."),
   WARDEN_REGISTRY_FILE: env
     .path()
     .optional()

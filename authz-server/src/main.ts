@@ -39,6 +39,7 @@ import { AuthzServer } from "./server.js";
 import { startTracing } from "../../lib/src/tracing/tracer.js";
 import { tracedAuthorizerDeps } from "./tracing.js";
 import type { AuthorizerDeps } from "./authorizer.js";
+import { authzMetrics } from "./metrics/wiring.js";
 
 // WARDEN_WORKERS > 1: this process supervises that many serving copies of itself (one per core).
 await serveOnWorkers("authz-server", process.env.WARDEN_WORKERS);
@@ -213,11 +214,12 @@ if (inbound) {
 if (config.WARDEN_ZERO_CODE_AGENT)
   logger.info({ agent: config.WARDEN_ZERO_CODE_AGENT }, "zero-code: bound to one agent's sidecar");
 
+const metrics = authzMetrics({ holder, directory, feed, delegations, auditWriter, svid: mtls?.svid });
 const tracing = await startTracing("authz-server", config.WARDEN_OTLP_ENDPOINT, logger);
 const deps: AuthorizerDeps = {
   policy: loader.current,
   directory,
-  delegations: delegations?.verifier ?? REFUSE_ALL_DELEGATIONS,
+  delegations: metrics.timeDelegations(delegations?.verifier ?? REFUSE_ALL_DELEGATIONS),
   nowNs: () => Date.now() * 1e6,
   newDecisionId,
   dryRun: config.WARDEN_POLICY_DRY_RUN,
@@ -231,6 +233,7 @@ const deps: AuthorizerDeps = {
 const server = new AuthzServer({
   logger,
   tracer: tracing.tracer,
+  delegationNs: metrics.delegationNs,
   onDecision: auditWriter
     ? decisionAuditor({ writer: auditWriter, logger, allowSample: config.WARDEN_AUDIT_ALLOW_SAMPLE })
     : undefined,

@@ -19,6 +19,7 @@ import { createConnections } from "./connections/connections.js";
 import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
 import { createWebhooks, type Webhooks } from "./webhooks/service.js";
+import { watchAuditWriter } from "../../lib/src/metrics/audit-spool.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
@@ -53,6 +54,7 @@ export async function startControlPlane(
       logger: log,
     });
     closeWriter = () => auditWriter.close();
+    watchAuditWriter("api", () => auditWriter.status());
     const vault = vaultClientFrom(config);
     const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
@@ -77,6 +79,7 @@ export async function startControlPlane(
     };
     const app = await buildServer({
       bodyLimit: config.WARDEN_CP_BODY_LIMIT,
+      metricsToken: config.WARDEN_CP_METRICS_TOKEN,
       authenticator: createOidcAuthenticator({
         issuer: config.WARDEN_OIDC_ISSUER,
         audience: config.WARDEN_OIDC_AUDIENCE,

@@ -20,6 +20,10 @@ export const controlPlaneConfigShape = {
   WARDEN_CP_HOST: env.host("127.0.0.1").describe("REST API listen host."),
   WARDEN_CP_PORT: env.port(8081).describe("REST API listen port (0: any free port)."),
   WARDEN_CP_BODY_LIMIT: env.positiveInt(256 * 1024).describe("Largest request body the API accepts (bytes)."),
+  WARDEN_CP_METRICS_TOKEN: env.secret(
+    "Bearer token Prometheus must send to read `/metrics` (at least 16 characters); unset: `/metrics` is open, like `/healthz` (it holds no per-user data).",
+    /^.{16,}$/,
+  ),
   WARDEN_TRUST_DOMAIN: z
     .string()
     .regex(/^[a-z0-9._-]+$/, "must be a SPIFFE trust domain (lower-case letters, digits, . _ -)")

@@ -12,6 +12,9 @@ import { usageConfigShape } from "./usage/config.js";
 export const extprocConfigShape = {
   ...spiffeServerConfigShape,
   WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002").describe("The ext_proc gRPC listen address."),
+  WARDEN_EXTPROC_STATUS_LISTEN: env
+    .listenAddress("127.0.0.1:9102")
+    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`, `/metrics`); keep it on loopback."),
   WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level."),
   // An open stream is an HTTP exchange in flight, possibly a long LLM stream: give it time to finish.
   WARDEN_SHUTDOWN_GRACE_MS: env

@@ -17,6 +17,8 @@ import { tracedKeySource, tracedUsageSink } from "./tracing.js";
 import { usageSettings } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
+import { extprocStatus } from "./metrics/status.js";
+import { meteredMcpCalls } from "./metrics/mcp-metrics.js";
 import { stopOnSignals } from "../../lib/src/stop-signals.js";
 import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
 
@@ -75,7 +77,7 @@ if (vault) {
       catalogue: oauth.catalogue,
       tokens: oauth.tokens,
       events: oauth.events,
-      calls: oauth.audit ? auditMcpCalls(oauth.audit, logger) : logMcpCalls(logger),
+      calls: meteredMcpCalls(oauth.audit ? auditMcpCalls(oauth.audit, logger) : logMcpCalls(logger)),
       now: Date.now,
     }),
   );
@@ -88,7 +90,7 @@ if (vault) {
       catalogue: null,
       tokens: null,
       events: null,
-      calls: logMcpCalls(logger),
+      calls: meteredMcpCalls(logMcpCalls(logger)),
       now: Date.now,
     }),
   );
@@ -110,8 +112,19 @@ try {
   logger.fatal({ err: error, listen: config.WARDEN_EXTPROC_LISTEN }, "extproc-server cannot listen");
   process.exit(1);
 }
+const statusServer = await extprocStatus(config.WARDEN_EXTPROC_STATUS_LISTEN, {
+  logger,
+  usage,
+  oauth,
+  svid: mtls?.svid,
+});
 logger.info(
-  { listen: config.WARDEN_EXTPROC_LISTEN, port, spiffe_id: mtls?.svid.latest().spiffeId ?? null },
+  {
+    listen: config.WARDEN_EXTPROC_LISTEN,
+    port,
+    status: config.WARDEN_EXTPROC_STATUS_LISTEN,
+    spiffe_id: mtls?.svid.latest().spiffeId ?? null,
+  },
   "extproc-server listening",
 );
 
@@ -125,6 +138,7 @@ stopOnSignals(async (signal) => {
   await oauth
     ?.close()
     .catch((error: unknown) => logger.error({ err: error }, "oauth audit store did not close cleanly"));
+  statusServer?.close();
   mtls?.svid.close();
   await tracing.shutdown();
   logger.info("extproc-server stopped");

@@ -1,3 +1,4 @@
+import { metricsEndpoints } from "../../../lib/src/runtime/metrics-endpoints.js";
 import { spawn } from "node:child_process";
 import {
   closeSync,
@@ -144,7 +145,9 @@ export async function runRuntimeCommand(
       const versions = await componentVersions(state.components.map((c) => c.name));
       if (values.json) {
         const components = state.components.map((c) => ({ ...c, version: versions[c.name] ?? "-" }));
-        io.stdout(JSON.stringify({ ...state, components, ...extra }, null, 2));
+        io.stdout(
+          JSON.stringify({ ...state, components, ...extra, metrics: metricsEndpoints(state) }, null, 2),
+        );
       } else {
         io.stdout(
           `supervisor pid ${state.pid}, up since ${state.startedAt}, ${state.ready ? "ready" : "starting"}`,
@@ -171,6 +174,10 @@ export async function runRuntimeCommand(
             `${c.name.padEnd(16)}${(versions[c.name] ?? "-").padEnd(22)}${String(c.pid ?? "-").padEnd(9)}${c.state.padEnd(12)}${(c.healthy ? "healthy" : "unhealthy").padEnd(10)}${String(c.restarts).padEnd(10)}${ports}`,
           );
         }
+        io.stdout("");
+        io.stdout("metrics (Prometheus):");
+        for (const { component, url } of metricsEndpoints(state))
+          io.stdout(`  ${component.padEnd(22)}${url}`);
       }
       return state.ready && state.components.every((c) => c.healthy) ? 0 : 1;
     }

@@ -23,6 +23,7 @@ export const DEFAULT_PORTS = {
   authz: 9001,
   authzStatus: 9101,
   extproc: 9002,
+  extprocStatus: 9102,
   controlPlane: 8081,
   oidc: 8082,
   spireServer: 8181,

@@ -116,6 +116,7 @@ export function stackComponents(config: RuntimeConfig): {
       uid: COMPONENT_UIDS.extproc,
       databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.extproc) : databaseUrl,
       port: ports.extproc,
+      statusPort: ports.extprocStatus,
       vaultAddress: bao.address,
       vaultCaFile: bao.caFile,
       vaultClient: bao.extprocClient,

@@ -256,6 +256,8 @@ export function authzComponent(
 export function extprocComponent(
   params: ServerParams & {
     port: number;
+    /** Its status listener: /healthz, /readyz, /status, /metrics. */
+    statusPort: number;
     vaultAddress: string;
     vaultCaFile: string;
     vaultClient: { certFile: string; keyFile: string };
@@ -268,11 +270,12 @@ export function extprocComponent(
   return nodeProgramComponent({
     name: "extproc-server",
     args: [distMain("extproc-server")],
-    ports: { grpc: params.port },
+    ports: { grpc: params.port, status: params.statusPort },
     uid: params.uid,
     dir: params.dir,
     env: () => ({
       WARDEN_EXTPROC_LISTEN: `127.0.0.1:${params.port}`,
+      WARDEN_EXTPROC_STATUS_LISTEN: `127.0.0.1:${params.statusPort}`,
       DATABASE_URL: params.databaseUrl,
       VAULT_ADDR: params.vaultAddress,
       VAULT_CACERT: params.vaultCaFile,
