@@ -42,3 +42,14 @@ path "transit/encrypt/tenant-*" {
 path "transit/decrypt/tenant-*" {
   capabilities = ["update"]
 }
+
+# Tenants (docs/tenancy.md): creates each tenant's signing key (`warden-tenant-<id>-signing`) and
+# sealing key (`tenant-<id>`) when the tenant is created, reading first whether they exist. `create`
+# and `read` only: it cannot change, rotate, export or delete an existing key.
+path "transit/keys/warden-tenant-*" {
+  capabilities = ["create", "read"]
+}
+
+path "transit/keys/tenant-*" {
+  capabilities = ["create", "read"]
+}
