@@ -2,7 +2,7 @@
 -- this id (the `tenant` column of the other tables, the `tenant` claim of people's tokens). A tenant
 -- is created by a platform administrator, with a signing and a sealing key of its own in OpenBao
 -- transit (only their names are stored here), and can be suspended: the data plane then refuses
--- every agent of the tenant (reason `tenant_suspended`) and the control plane refuses changes.
+-- every agent of the tenant (reason `tenant_suspended`).
 -- Nothing is deleted: audit rows keep pointing at the tenant.
 CREATE TABLE tenants (
   id                text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9._-]{1,128}$' AND id <> '*'),
