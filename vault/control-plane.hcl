@@ -44,12 +44,14 @@ path "transit/decrypt/tenant-*" {
 }
 
 # Tenants (docs/tenancy.md): creates each tenant's signing key (`warden-tenant-<id>-signing`) and
-# sealing key (`tenant-<id>`) when the tenant is created, reading first whether they exist. `create`
-# and `read` only: it cannot change, rotate, export or delete an existing key.
+# sealing key (`tenant-<id>`) when the tenant is created, reading first whether they exist. Transit
+# treats a key creation as `update` (it has no existence check), and the glob reaches the keys'
+# `config` and `rotate` too: it could rotate a tenant key or change its settings, never delete one
+# (no `delete`) nor read an exported one (no access to `transit/export`).
 path "transit/keys/warden-tenant-*" {
-  capabilities = ["create", "read"]
+  capabilities = ["update", "read"]
 }
 
 path "transit/keys/tenant-*" {
-  capabilities = ["create", "read"]
+  capabilities = ["update", "read"]
 }

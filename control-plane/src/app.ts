@@ -92,7 +92,7 @@ export async function startControlPlane(
         ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
         ...tenantHandlers(
           context,
-          vault ? createTenantKeys(vault, config.WARDEN_VAULT_TRANSIT_MOUNT) : null,
+          vault ? createTenantKeys(vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log) : null,
         ),
       },
     });

@@ -1,4 +1,5 @@
 import { VaultError, type VaultClient } from "../../../lib/src/vault/client.js";
+import type { Logger } from "../../../lib/src/logger.js";
 import { ApiError } from "../http/errors.js";
 
 /**
@@ -20,12 +21,12 @@ export interface TenantKeys {
   ensure(tenant: string): Promise<TenantKeyNames>;
 }
 
-export function createTenantKeys(vault: VaultClient, mount: string): TenantKeys {
+export function createTenantKeys(vault: VaultClient, mount: string, logger: Logger): TenantKeys {
   async function ensureKey(name: string, type: string): Promise<void> {
     const path = `${mount}/keys/${encodeURIComponent(name)}`;
     try {
-      // Read first: the policy grants `create`, not `update`, so an existing key (the sealing key
-      // an account connection created on first use) is left as it is.
+      // Read first: an existing key (the sealing key an account connection created on first use)
+      // is left exactly as it is.
       const exists = await vault.request("GET", path).then(
         () => true,
         (error: unknown) => {
@@ -35,8 +36,10 @@ export function createTenantKeys(vault: VaultClient, mount: string): TenantKeys 
       );
       if (!exists) await vault.request("POST", path, { type });
     } catch (error) {
-      if (error instanceof VaultError)
+      if (error instanceof VaultError) {
+        logger.error({ key: name, status: error.status, err: error.message }, "tenant key not created");
         throw new ApiError("unavailable", "the tenant's keys could not be created in OpenBao");
+      }
       throw error;
     }
   }
