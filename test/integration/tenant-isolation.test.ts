@@ -184,7 +184,17 @@ function bodyFor(operationId: string, other: TenantIds): unknown {
     createMcpServer: { name: "intruder", tenant: other.tenant, team: "t", type: "t", environment: "dev" },
     submitAttestation: {
       agent_id: other.agent,
-      evidence: { endpoints: [], security_checklist: {}, image_digest: `sha256:${"0".repeat(64)}` },
+      evidence: {
+        endpoints: [],
+        image_digest: `sha256:${"0".repeat(64)}`,
+        security_checklist: {
+          no_embedded_credentials: true,
+          dependencies_scanned: true,
+          least_privilege_scopes: true,
+          audit_logging: true,
+          data_retention_policy: true,
+        },
+      },
     },
     createDelegation: { agent_id: other.agent, scopes: ["google-drive:read"] },
     revokeDelegations: { agent_id: other.agent, reason: "no" },
@@ -227,9 +237,14 @@ describe("the API: every operation × every role × another tenant's ids", () =>
         const takesTenant = "tenant" in query;
         const body = bodyFor(op.operationId, other);
         if (op.bodyRequired && body === undefined) unmapped.push(`${op.operationId} (no body)`);
-        const namesOther = op.path.includes("{") || takesTenant || op.bodyRequired;
-        // An action that names nothing of another tenant (verify the audit log) cannot reach B's rows.
+        // `{service}` is a catalogue name, the same for every tenant: those operations act on the
+        // caller's own account connection (their tenant from the token), never on another's.
+        const namesOther =
+          (op.path.includes("{") && !op.path.includes("{service}")) || takesTenant || op.bodyRequired;
+        // An action that names nothing of another tenant (verify the audit log, start or remove one's
+        // own connection) cannot reach B's rows.
         if (!namesOther && op.method !== "GET") continue;
+        if (op.path.includes("{service}")) continue;
         const url = takesTenant ? `${path}?tenant=${other.tenant}` : path;
         const response = await fixture.call(op.method, url, {
           token,
