@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { MIGRATIONS_DIR } from "../../control-plane/src/files.js";
+import { runWarden } from "../../control-plane/src/cli/warden.js";
 import { ROLES } from "../../control-plane/src/http/openapi.js";
+import { recordingCliIo } from "../support/cli-io.js";
 import { migrate } from "../../lib/src/db/migrate.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import { startPostgres, type PostgresCluster } from "../harness/postgres.js";
@@ -16,7 +18,6 @@ import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-pl
  * The control plane itself runs as a login in `warden_app`, not as the owner, so its requests are
  * held by row-level security too.
  */
-
 
 const A = "iso-a";
 const B = "iso-b";
@@ -41,7 +42,11 @@ async function sql<Row extends pg.QueryResultRow = Record<string, unknown>>(
 }
 
 /** Runs `work` on one connection of `login` (the way a service connects: `-c warden.tenant=...`). */
-async function asLogin<T>(login: string, tenant: string | null, work: (c: pg.Client) => Promise<T>): Promise<T> {
+async function asLogin<T>(
+  login: string,
+  tenant: string | null,
+  work: (c: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({
     connectionString: urlAs(login),
     ...(tenant === null ? {} : { options: `-c warden.tenant=${tenant}` }),
@@ -198,7 +203,13 @@ function bodyFor(operationId: string, other: TenantIds): unknown {
     },
     createDelegation: { agent_id: other.agent, scopes: ["google-drive:read"] },
     revokeDelegations: { agent_id: other.agent, reason: "no" },
-    createBudget: { tenant: other.tenant, scope: "tenant", period: "daily", limit_usd: "1", enforcement: "hard" },
+    createBudget: {
+      tenant: other.tenant,
+      scope: "tenant",
+      period: "daily",
+      limit_usd: "1",
+      enforcement: "hard",
+    },
     createTenant: { id: other.tenant },
   };
   return bodies[operationId];
@@ -296,9 +307,10 @@ describe("PostgreSQL row-level security alone", () => {
     await sql(`CREATE ROLE iso_authz_a LOGIN IN ROLE warden_dataplane, warden_audit_writer`);
     await sql(`CREATE ROLE iso_extproc_a LOGIN IN ROLE warden_extproc`);
     await sql(`CREATE ROLE iso_unbound LOGIN IN ROLE warden_dataplane, warden_extproc, warden_audit_writer`);
-    await sql(`INSERT INTO tenant_logins (login, bound_tenant) VALUES ('iso_authz_a', $1), ('iso_extproc_a', $1)`, [
-      A,
-    ]);
+    await sql(
+      `INSERT INTO tenant_logins (login, bound_tenant) VALUES ('iso_authz_a', $1), ('iso_extproc_a', $1)`,
+      [A],
+    );
     const tables = await tenantOwnedTables();
     const unseeded: string[] = [];
     const seen: string[] = [];
@@ -318,10 +330,10 @@ describe("PostgreSQL row-level security alone", () => {
         ["iso_authz_a", B, 0],
         ["iso_unbound", null, 0],
       ] as const) {
-        const readable = await sql<{ ok: boolean }>(`SELECT has_any_column_privilege($1, $2, 'SELECT') AS ok`, [
-          login,
-          table,
-        ]);
+        const readable = await sql<{ ok: boolean }>(
+          `SELECT has_any_column_privilege($1, $2, 'SELECT') AS ok`,
+          [login, table],
+        );
         if (!readable[0]!.ok) continue;
         const visible = await asLogin(login, setting, async (c) => {
           const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
@@ -343,7 +355,9 @@ describe("PostgreSQL row-level security alone", () => {
         .catch((error: { code?: string }) => error.code),
     );
     expect(refused).toBe("42501"); // new row violates row-level security policy
-    expect(await sql(`SELECT 1 FROM audit_chain_heads WHERE tenant = $1 AND last_hash = 'x'`, [B])).toEqual([]);
+    expect(await sql(`SELECT 1 FROM audit_chain_heads WHERE tenant = $1 AND last_hash = 'x'`, [B])).toEqual(
+      [],
+    );
   }, 120_000);
 
   test("the control plane's own login narrowed to tenant A sees only A", async () => {
@@ -352,5 +366,56 @@ describe("PostgreSQL row-level security alone", () => {
       return rows.map((r) => r.tenant);
     });
     expect(visible).toEqual([A]);
+  }, 120_000);
+});
+
+describe("the tenant lifecycle", () => {
+  test("warden tenants suspend: the data plane's registry read says so, a notification resyncs it, and resume undoes it", async () => {
+    const platform = await fixture.token({ sub: "platform-op", roles: ["platform_admin"] });
+    const env = { WARDEN_API_URL: fixture.url, WARDEN_TOKEN: platform };
+    const notifications: string[] = [];
+    const listener = new pg.Client({ connectionString: databaseUrl });
+    const feedRead = () =>
+      asLogin("iso_authz_a", "*", async (c) => {
+        const { rows } = await c.query<{ status: string | null }>(
+          `SELECT t.status FROM agents a LEFT JOIN tenants t ON t.id = a.tenant WHERE a.id = $1`,
+          [ids[A]!.agent],
+        );
+        return rows[0]?.status;
+      });
+    await listener.connect();
+    try {
+      await listener.query("LISTEN warden_registry");
+      listener.on("notification", (n) => notifications.push(n.payload ?? ""));
+      const suspend = recordingCliIo(env);
+      expect(await runWarden(["tenants", "suspend", A, "--reason", "unpaid"], suspend.io)).toBe(0);
+      expect(suspend.out.join("\n")).toContain("tenant_suspended");
+      expect(await feedRead()).toBe("suspended");
+      const resume = recordingCliIo(env);
+      expect(await runWarden(["tenants", "resume", A], resume.io)).toBe(0);
+      expect(await feedRead()).toBe("active");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(notifications.map((n) => JSON.parse(n) as { entity: string; id: string })).toEqual([
+        expect.objectContaining({ entity: "tenant", id: A }),
+        expect.objectContaining({ entity: "tenant", id: A }),
+      ]);
+      const list = recordingCliIo(env);
+      expect(await runWarden(["tenants", "list", "--json"], list.io)).toBe(0);
+      expect((JSON.parse(list.out.join("")) as { id: string }[]).map((t) => t.id)).toEqual([A, B]);
+      // A tenant admin neither suspends its own tenant nor sees another's.
+      const admin = await fixture.token({ sub: "a-admin", roles: ["admin"], tenant: A });
+      expect(
+        (await fixture.call("POST", `/v1/tenants/${A}/suspend`, { token: admin, body: { reason: "x" } }))
+          .status,
+      ).toBe(403);
+      expect((await fixture.call("GET", `/v1/tenants/${B}`, { token: admin })).status).toBe(404);
+      const events = await sql<{ action: string }>(
+        `SELECT action FROM audit_events WHERE tenant = $1 AND action LIKE 'tenant.%' ORDER BY id`,
+        [A],
+      );
+      expect(events.map((e) => e.action)).toEqual(["tenant.created", "tenant.suspended", "tenant.resumed"]);
+    } finally {
+      await listener.end();
+    }
   }, 120_000);
 });

@@ -12,6 +12,7 @@ import { runPolicyCommand } from "./policy-commands.js";
 import { registryCommands } from "./registry-commands.js";
 import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "./runtime-commands.js";
 import { runSpireCommand } from "./spire-commands.js";
+import { tenantCommands } from "./tenant-commands.js";
 import { budgetCommands, usageCommand } from "./usage-commands.js";
 
 /**
@@ -29,6 +30,7 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   delegations: delegationCommands,
   approvals: approvalCommands,
   budgets: budgetCommands,
+  tenants: tenantCommands,
   init: initCommands,
 };
 /** Commands that are a group on their own: `warden usage [flags]`. */
