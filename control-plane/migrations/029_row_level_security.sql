@@ -12,17 +12,26 @@
 --   * '*': every tenant, only for members of warden_all_tenants (else no rows);
 --   * otherwise the tenant named.
 
+-- The control plane serves every tenant (platform administrators); one data plane per machine serves
+-- the agents of every tenant on it. A sidecar dedicated to one tenant gets a bound login instead.
+-- The owner running this migration is a member too: where the control plane runs as the owner
+-- (compose, `warden up`), forced RLS holds it as well. Deployments whose owner may not grant roles
+-- create and grant the role beforehand (compose/postgres/init-roles.sh); then nothing is granted here.
 DO $$
+DECLARE
+  grantee text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'warden_all_tenants') THEN
     CREATE ROLE warden_all_tenants NOLOGIN;
   END IF;
+  FOREACH grantee IN ARRAY ARRAY['warden_app', 'warden_dataplane', 'warden_extproc', 'warden_audit_writer', current_user::text]
+  LOOP
+    IF NOT pg_has_role(grantee, 'warden_all_tenants', 'MEMBER') THEN
+      EXECUTE format('GRANT warden_all_tenants TO %I', grantee);
+    END IF;
+  END LOOP;
 END
 $$;
-
--- The control plane serves every tenant (platform administrators); one data plane per machine serves
--- the agents of every tenant on it. A sidecar dedicated to one tenant gets a bound login instead.
-GRANT warden_all_tenants TO warden_app, warden_dataplane, warden_extproc, warden_audit_writer;
 
 -- Logins confined to one tenant (a deployment's per-tenant data-plane logins). Owner-only: no
 -- service can change its own binding.
