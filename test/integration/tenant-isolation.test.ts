@@ -73,7 +73,7 @@ async function tenantOwnedTables(): Promise<{ table: string; column: string }[]>
 }
 
 /** Rows of `tenant` in every tenant-owned table the API does not fill itself; returns their ids. */
-async function seedRows(tenant: string, agentId: string) {
+async function seedRows(tenant: string, agentId: string, budgetId: string) {
   const now = new Date();
   const later = new Date(now.getTime() + 3_600_000);
   const [attestation] = await sql<{ id: string }>(
@@ -113,7 +113,61 @@ async function seedRows(tenant: string, agentId: string) {
      VALUES ($1, $2, $3, 'd1', 'openai', 'chat', false, 'completed', 200, 1, 0, 0, 1, 0, 'body', 1, 'seed', 1)`,
     [randomUUID(), tenant, now],
   );
+  await seedLaterTables(tenant, budgetId);
   return { attestation: attestation!.id, delegation: delegation!.id, approval: approval!.id, linkId };
+}
+
+/**
+ * Rows of the tables other migrations added (webhooks, rate limits and budget reservations), seeded
+ * when the table exists. A tenant-owned table missing here fails the RLS test ("unseeded"), so one
+ * added later is noticed.
+ */
+async function seedLaterTables(tenant: string, budgetId: string): Promise<void> {
+  const present = new Set(
+    (
+      await sql<{ t: string }>(
+        "SELECT relname AS t FROM pg_class WHERE relnamespace = 'public'::regnamespace",
+      )
+    ).map((r) => r.t),
+  );
+  const later = new Date(Date.now() + 3_600_000);
+  if (present.has("webhook_subscriptions")) {
+    const [subscription] = await sql<{ id: string }>(
+      `INSERT INTO webhook_subscriptions (tenant_id, url, event_types, secret_sealed, start_seq, created_by)
+       VALUES ($1, 'https://receiver.example/hook', '{agent.created}', 'vault:v1:x', 0, 'seed') RETURNING id`,
+      [tenant],
+    );
+    const [delivery] = await sql<{ id: string }>(
+      `INSERT INTO webhook_deliveries (tenant_id, subscription_id, event_id, event_type, payload, next_attempt_at)
+       VALUES ($1, $2, $3, 'agent.created', '{}', now()) RETURNING id`,
+      [tenant, subscription!.id, randomUUID()],
+    );
+    await sql(
+      `INSERT INTO webhook_delivery_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms)
+       VALUES ($1, $2, 1, now(), 1)`,
+      [delivery!.id, tenant],
+    );
+    await sql(`INSERT INTO event_cursors (tenant_id, consumer, last_seq) VALUES ($1, 'webhooks', 0)`, [
+      tenant,
+    ]);
+  }
+  if (present.has("rate_limits")) {
+    await sql(
+      `INSERT INTO rate_limits (tenant_id, scope, subject, unit, per_minute, failure_mode, created_by)
+       VALUES ($1, 'tenant', $1, 'requests', 60, 'closed', 'seed')`,
+      [tenant],
+    );
+    const period = new Date(Date.UTC(2026, 0, 1));
+    await sql(
+      `INSERT INTO budget_counters (tenant_id, budget_id, period_start, limit_pico) VALUES ($1, $2, $3, 1000)`,
+      [tenant, budgetId, period],
+    );
+    await sql(
+      `INSERT INTO budget_reservations (tenant_id, budget_id, period_start, amount_pico, reserved_by, expires_at)
+       VALUES ($1, $2, $3, 1, 'seed', $4)`,
+      [tenant, budgetId, period, later],
+    );
+  }
 }
 
 interface TenantIds {
@@ -161,7 +215,7 @@ beforeAll(async () => {
       body: { tenant, scope: "tenant", period: "monthly", limit_usd: "10", enforcement: "hard" },
     });
     expect([agent.status, mcp.status, budget.status]).toEqual([201, 201, 201]);
-    const seeded = await seedRows(tenant, agent.body.id);
+    const seeded = await seedRows(tenant, agent.body.id, budget.body.id);
     ids[tenant] = { tenant, agent: agent.body.id, mcpServer: mcp.body.id, budget: budget.body.id, ...seeded };
   }
 }, 240_000);
