@@ -213,6 +213,15 @@ describe("the registry reaches the data plane", () => {
     });
     expect(suspended.status).toBe(200);
     expect(await verdictBecomes("tenant-bot", (v) => !v.allowed)).toEqual(refused("tenant_suspended"));
+    // Each refusal is an audited decision of the tenant, with its reason.
+    await waitFor("the tenant_suspended refusal in the audit log", async () => {
+      const rows = await f.cluster!.sql(
+        "SELECT 1 FROM audit_events WHERE tenant = 'acme' AND decision = 'deny' AND reason = 'tenant_suspended'",
+        [],
+        new URL(f.databaseUrl!).pathname.slice(1),
+      );
+      return rows.length > 0;
+    });
     expect((await f.call("POST", "/v1/tenants/acme/resume", { token: platform })).status).toBe(200);
     expect(await verdictBecomes("tenant-bot", (v) => v.allowed)).toEqual(ALLOWED);
   }, 60_000);
