@@ -20,11 +20,13 @@ import { createTokenService } from "./oauth/token-service.js";
 import { createConnections } from "./connections/connections.js";
 import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
+import { createWebhooks, type Webhooks } from "./webhooks/service.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
   db: Database;
   url: string;
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function startControlPlane(
     const vault = vaultClientFrom(config);
     const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const webhooks = createWebhooks(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const context: AppContext = {
       db: tenantScopedDatabase(db, currentRequestTenant),
       trustDomain: config.WARDEN_TRUST_DOMAIN,
@@ -94,13 +97,16 @@ export async function startControlPlane(
           context,
           vault ? createTenantKeys(vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log) : null,
         ),
+        ...webhooks.handlers(context),
       },
     });
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
     try {
       await tokenService.start(context, address);
       connections.start(address);
+      await webhooks.start(context);
     } catch (error) {
+      await webhooks.close();
       await app.close();
       throw error;
     }
@@ -112,7 +118,9 @@ export async function startControlPlane(
       app,
       db,
       url: address,
+      webhooks,
       async close() {
+        await webhooks.close();
         await tokenService.close();
         await app.close();
         await auditWriter.close();

@@ -4,6 +4,7 @@ import { DEFAULT_TRUST_DOMAIN } from "../../lib/src/spiffe/naming.js";
 import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
 import { approvalConfigShape } from "./approvals/config.js";
+import { webhookConfigProblems, webhookConfigShape } from "./webhooks/config.js";
 
 /**
  * Every environment variable the control plane reads, in one schema (docs/configuration.md is
@@ -67,6 +68,7 @@ export const controlPlaneConfigShape = {
   ...tokenServiceConfigShape,
   ...approvalConfigShape,
   ...connectionsConfigShape,
+  ...webhookConfigShape,
 };
 
 const controlPlaneConfig = processConfig({
@@ -74,6 +76,7 @@ const controlPlaneConfig = processConfig({
   intro:
     "The REST API and OAuth token service over PostgreSQL: registry, KYA, delegations, account connections, budgets, usage and audit.",
   shape: controlPlaneConfigShape,
+  problems: webhookConfigProblems,
 });
 
 export const controlPlaneConfigReference = controlPlaneConfig.reference;

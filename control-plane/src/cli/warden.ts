@@ -14,6 +14,7 @@ import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "./runtime-co
 import { runSpireCommand } from "./spire-commands.js";
 import { tenantCommands } from "./tenant-commands.js";
 import { budgetCommands, usageCommand } from "./usage-commands.js";
+import { webhookCommands } from "./webhook-commands.js";
 
 /**
  * `warden <group> <command> [flags]`: the control-plane CLI. Tables by default, `--json` for
@@ -31,6 +32,7 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   approvals: approvalCommands,
   budgets: budgetCommands,
   tenants: tenantCommands,
+  webhooks: webhookCommands,
   init: initCommands,
 };
 /** Commands that are a group on their own: `warden usage [flags]`. */
