@@ -14,6 +14,8 @@ import { loadControlPlaneConfig } from "./config.js";
 import { MIGRATIONS_DIR } from "./files.js";
 import { createOidcAuthenticator } from "./http/auth.js";
 import { approvalHandlers } from "./approvals/handlers.js";
+import { rateLimitHandlers } from "./ratelimits/handlers.js";
+import { writeServiceFile } from "./ratelimits/service-file.js";
 import type { AppContext } from "./context.js";
 import { createTransitSigner } from "./kya/signer.js";
 import { createTokenService } from "./oauth/token-service.js";
@@ -98,8 +100,16 @@ export async function startControlPlane(
           vault ? createTenantKeys(vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log) : null,
         ),
         ...webhooks.handlers(context),
+        ...rateLimitHandlers(context, config.WARDEN_RATELIMIT_CONFIG_FILE ?? null),
       },
     });
+    if (config.WARDEN_RATELIMIT_CONFIG_FILE) {
+      const count = await writeServiceFile(db, config.WARDEN_RATELIMIT_CONFIG_FILE);
+      log.info(
+        { path: config.WARDEN_RATELIMIT_CONFIG_FILE, limits: count },
+        "rate limits written for the rate-limit service",
+      );
+    }
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
     try {
       await tokenService.start(context, address);

@@ -65,6 +65,12 @@ export const controlPlaneConfigShape = {
     .path()
     .default(".warden/control-plane-audit-spool.ndjson")
     .describe("Where refusal audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd)."),
+  WARDEN_RATELIMIT_CONFIG_FILE: env
+    .path()
+    .optional()
+    .describe(
+      "The YAML file envoyproxy/ratelimit watches (`<RUNTIME_ROOT>/<subdirectory>/config/warden.yaml`); the API's rate limits are written there at start-up and after every change. Unset: limits are stored but no service hears of them.",
+    ),
   ...tokenServiceConfigShape,
   ...approvalConfigShape,
   ...connectionsConfigShape,

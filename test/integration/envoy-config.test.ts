@@ -58,6 +58,21 @@ describe("the rendered Envoy config passes envoy --mode validate", () => {
     });
   }, 60_000);
 
+  test("with shared rate limits (both failure modes) and a per-sidecar token bucket", async () => {
+    await expectValid("rate-limits", {
+      ...ports,
+      destinations: [
+        ...providerDestinations().map((d) => ({
+          ...d,
+          upstream: { address: "127.0.0.1", port: 18080, tls: false },
+        })),
+        mcpDestination("files", { address: "127.0.0.1", port: 18081, tls: false }),
+      ],
+      rateLimit: { service: { address: "127.0.0.1", port: 8089 } },
+      localRateLimit: { requestsPerMinute: 6000 },
+    });
+  }, 60_000);
+
   test("an outbound MCP route to a Warden inbound sidecar: mutual SVIDs, the agent vouched for in XFCC", async () => {
     await expectValid("mcp-warden-upstream", {
       ...ports,

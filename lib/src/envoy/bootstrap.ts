@@ -5,6 +5,7 @@ import { agentListener, zeroCodeListener } from "./listener.js";
 import {
   AUTHZ_CLUSTER,
   EXTPROC_CLUSTER,
+  RATELIMIT_CLUSTER,
   sidecarParamsSchema,
   type Params,
   type SidecarParams,
@@ -78,6 +79,9 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
       clusters: [
         grpcServiceCluster(AUTHZ_CLUSTER, params.authz, params, params.serverIdentities?.authz),
         grpcServiceCluster(EXTPROC_CLUSTER, params.extproc, params, params.serverIdentities?.extproc),
+        ...(params.rateLimit
+          ? [grpcServiceCluster(RATELIMIT_CLUSTER, params.rateLimit.service, params, undefined)]
+          : []),
         ...(params.downstreamTls ? [spireAgentCluster(params.downstreamTls.spireAgentSocket)] : []),
         ...params.destinations.map((destination) => upstreamCluster(destination, params)),
       ],

@@ -2,6 +2,7 @@ import { accessLog } from "./access-log.js";
 import { typed, seconds, socketAddress, type JsonObject } from "./config-json.js";
 import { extAuthzFilter, extProcFilter, headerMutationFilter, routerFilter } from "./filters.js";
 import { localReplyConfig } from "./local-replies.js";
+import { globalRateLimitFilters, localRateLimitFilter } from "./rate-limits.js";
 import type { Params } from "./params.js";
 import { routeConfig } from "./routes.js";
 import { downstreamTlsSocket } from "./tls.js";
@@ -78,7 +79,10 @@ function httpConnectionManager(params: Params, zeroCodeAgent?: string): JsonObje
     access_log: [accessLog(params.accessLogPath)],
     route_config: routeConfig(params, zeroCodeAgent),
     http_filters: [
+      ...localRateLimitFilter(params),
       extAuthzFilter(params),
+      // After ext_authz: the descriptors are built from its decision.
+      ...globalRateLimitFilters(params),
       ...(params.destinations.some((d) => d.kind === "mcp") ? [headerMutationFilter()] : []),
       extProcFilter(params),
       routerFilter(),

@@ -6,9 +6,11 @@ import { EXT_AUTHZ_NAMESPACE } from "../handoff/contract.js";
 export const AUTHZ_CLUSTER = "warden_authz";
 export const EXTPROC_CLUSTER = "warden_extproc";
 export const SPIRE_AGENT_CLUSTER = "spire_agent";
+export const RATELIMIT_CLUSTER = "warden_ratelimit";
 const RESERVED_NAMES: ReadonlySet<string> = new Set([
   AUTHZ_CLUSTER,
   EXTPROC_CLUSTER,
+  RATELIMIT_CLUSTER,
   SPIRE_AGENT_CLUSTER,
   "unknown",
 ]);
@@ -128,6 +130,21 @@ const timeoutsSchema = z.object({
   requestHeadersS: z.number().int().positive().default(10),
 });
 
+/** Shared limits through envoyproxy/ratelimit (docs/rate-limits.md). */
+export const rateLimitSchema = z.object({
+  /** The rate-limit service's gRPC endpoint (plaintext h2: keep it on loopback or a private network). */
+  service: endpointSchema,
+  /** How long a request waits for the service's answer before its failure mode applies. */
+  timeoutMs: z.number().int().positive().default(100),
+});
+
+/** The per-sidecar token bucket, shared by every request through this sidecar. */
+export const localRateLimitSchema = z.object({
+  requestsPerMinute: z.number().int().min(60),
+  /** Bucket size; defaults to one second's refill. */
+  burst: z.number().int().positive().optional(),
+});
+
 export const sidecarParamsSchema = z
   .object({
     nodeId: z.string().min(1).default("warden-sidecar"),
@@ -157,6 +174,10 @@ export const sidecarParamsSchema = z
     inbound: inboundSchema.nullable().default(null),
     /** Zero-code listener for one agent (see zeroCodeSchema); null (the default): none. */
     zeroCode: zeroCodeSchema.nullable().default(null),
+    /** Shared rate limits (see rateLimitSchema); null (the default): none. */
+    rateLimit: rateLimitSchema.nullable().default(null),
+    /** A token bucket for this sidecar alone; null (the default): none. */
+    localRateLimit: localRateLimitSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>

@@ -40,6 +40,11 @@ export const DEFAULT_PORTS = {
   zeroCodeAdmin: 9904,
   zeroCodeAuthz: 9004,
   zeroCodeAuthzStatus: 9104,
+  // Shared rate limits: Redis and envoyproxy/ratelimit (gRPC for the sidecars, HTTP health, debug).
+  redis: 6380,
+  ratelimitGrpc: 8091,
+  ratelimitHttp: 8092,
+  ratelimitDebug: 6071,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
@@ -227,6 +232,8 @@ export function homePaths(home: string) {
     inboundAuthz: join(home, "inbound-authz"),
     zeroCodeEnvoy: join(home, "zero-code-envoy"),
     zeroCodeAuthz: join(home, "zero-code-authz"),
+    redis: join(home, "redis"),
+    ratelimit: join(home, "ratelimit"),
   };
 }
 

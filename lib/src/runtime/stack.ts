@@ -11,6 +11,7 @@ import {
 } from "./components/node-programs.js";
 import { openBaoComponent, openBaoFiles } from "./components/openbao.js";
 import { postgresComponent, postgresUrl } from "./components/postgres.js";
+import { rateLimitConfigPaths, rateLimitServiceComponent, redisComponent } from "./components/rate-limit.js";
 import {
   requireZeroCodeEntry,
   spireAgentComponent,
@@ -80,8 +81,15 @@ export function stackComponents(config: RuntimeConfig): {
         ? [{ spiffeId: inboundEnvoyId, selectors: [`unix:uid:${COMPONENT_UIDS.inboundEnvoy}`] }]
         : []),
     ]),
+    redisComponent(paths.redis, ports.redis),
+    rateLimitServiceComponent(
+      paths.ratelimit,
+      { grpc: ports.ratelimitGrpc, http: ports.ratelimitHttp, debug: ports.ratelimitDebug },
+      ports.redis,
+    ),
     devOidcComponent(paths.oidc, ports.oidc),
     controlPlaneComponent({
+      rateLimitConfigFile: rateLimitConfigPaths(paths.ratelimit).configFile,
       port: ports.controlPlane,
       oidcIssuer,
       databaseUrl,
@@ -131,6 +139,7 @@ export function stackComponents(config: RuntimeConfig): {
       uid: COMPONENT_UIDS.envoy,
       devUpstream: config.devUpstream,
       mcpRoutes: config.mcpRoutes,
+      rateLimitPort: ports.ratelimitGrpc,
     }),
     ...(inbound && inboundEnvoyId
       ? [

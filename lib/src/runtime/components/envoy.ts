@@ -22,6 +22,8 @@ interface SidecarParams {
   trustDomain: string;
   identities: { envoy: string; authz: string; extproc: string };
   uid?: number;
+  /** The rate-limit service's gRPC port on loopback; absent: no shared rate limits. */
+  rateLimitPort?: number;
 }
 
 /**
@@ -119,6 +121,9 @@ function sidecarBootstrap(params: SidecarParams) {
       trustBundleName: trustDomainId(params.trustDomain),
     },
     serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+    ...(params.rateLimitPort === undefined
+      ? {}
+      : { rateLimit: { service: { address: "127.0.0.1", port: params.rateLimitPort } } }),
   };
 }
 

@@ -80,6 +80,8 @@ export interface ControlPlaneParams {
   createDataPlaneLogins: boolean;
   /** Its own directory (the refusal audit spool while PostgreSQL is down). */
   dir: string;
+  /** Where the rate-limit service reads the API's limits (WARDEN_RATELIMIT_CONFIG_FILE). */
+  rateLimitConfigFile?: string;
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -108,6 +110,7 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
       VAULT_TOKEN_FILE: params.vaultTokenFile,
       VAULT_TOKEN: "",
       NODE_EXTRA_CA_CERTS: params.vaultCaFile,
+      ...(params.rateLimitConfigFile ? { WARDEN_RATELIMIT_CONFIG_FILE: params.rateLimitConfigFile } : {}),
     }),
     readiness: "control plane ready",
     serving: () => httpOk(`${url}/readyz`),
