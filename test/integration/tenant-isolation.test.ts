@@ -113,8 +113,15 @@ async function seedRows(tenant: string, agentId: string, budgetId: string) {
      VALUES ($1, $2, $3, 'd1', 'openai', 'chat', false, 'completed', 200, 1, 0, 0, 1, 0, 'body', 1, 'seed', 1)`,
     [randomUUID(), tenant, now],
   );
-  await seedLaterTables(tenant, budgetId);
-  return { attestation: attestation!.id, delegation: delegation!.id, approval: approval!.id, linkId };
+  const laterTables = await seedLaterTables(tenant, budgetId);
+  return {
+    attestation: attestation!.id,
+    delegation: delegation!.id,
+    approval: approval!.id,
+    linkId,
+    webhook: laterTables.webhook ?? "unmapped",
+    rateLimit: laterTables.rateLimit ?? "unmapped",
+  };
 }
 
 /**
@@ -122,7 +129,11 @@ async function seedRows(tenant: string, agentId: string, budgetId: string) {
  * when the table exists. A tenant-owned table missing here fails the RLS test ("unseeded"), so one
  * added later is noticed.
  */
-async function seedLaterTables(tenant: string, budgetId: string): Promise<void> {
+async function seedLaterTables(
+  tenant: string,
+  budgetId: string,
+): Promise<{ webhook?: string; rateLimit?: string }> {
+  const seeded: { webhook?: string; rateLimit?: string } = {};
   const present = new Set(
     (
       await sql<{ t: string }>(
@@ -150,13 +161,15 @@ async function seedLaterTables(tenant: string, budgetId: string): Promise<void> 
     await sql(`INSERT INTO event_cursors (tenant_id, consumer, last_seq) VALUES ($1, 'webhooks', 0)`, [
       tenant,
     ]);
+    seeded.webhook = subscription!.id;
   }
   if (present.has("rate_limits")) {
-    await sql(
+    const [limit] = await sql<{ id: string }>(
       `INSERT INTO rate_limits (tenant_id, scope, subject, unit, per_minute, failure_mode, created_by)
-       VALUES ($1, 'tenant', $1, 'requests', 60, 'closed', 'seed')`,
+       VALUES ($1, 'tenant', $1, 'requests', 60, 'closed', 'seed') RETURNING id`,
       [tenant],
     );
+    seeded.rateLimit = limit!.id;
     const period = new Date(Date.UTC(2026, 0, 1));
     await sql(
       `INSERT INTO budget_counters (tenant_id, budget_id, period_start, limit_pico) VALUES ($1, $2, $3, 1000)`,
@@ -168,6 +181,7 @@ async function seedLaterTables(tenant: string, budgetId: string): Promise<void> 
       [tenant, budgetId, period, later],
     );
   }
+  return seeded;
 }
 
 interface TenantIds {
@@ -179,6 +193,8 @@ interface TenantIds {
   approval: string;
   budget: string;
   linkId: string;
+  webhook: string;
+  rateLimit: string;
 }
 
 let ids: Record<string, TenantIds>;
@@ -265,6 +281,18 @@ function bodyFor(operationId: string, other: TenantIds): unknown {
       enforcement: "hard",
     },
     createTenant: { id: other.tenant },
+    createWebhook: {
+      url: "https://receiver.example/hook",
+      event_types: ["agent.registered"],
+      tenant: other.tenant,
+    },
+    createRateLimit: {
+      tenant: other.tenant,
+      scope: "tenant",
+      unit: "requests",
+      per_minute: 10,
+      failure_mode: "closed",
+    },
   };
   return bodies[operationId];
 }
@@ -278,6 +306,8 @@ function pathWithIdsOf(path: string, other: TenantIds): string {
     [/^\/v1\/delegations\//, other.delegation],
     [/^\/v1\/approvals\//, other.approval],
     [/^\/v1\/budgets\//, other.budget],
+    [/^\/v1\/webhooks\//, other.webhook],
+    [/^\/v1\/rate-limits\//, other.rateLimit],
   ];
   return path
     .replace("{tenant_id}", other.tenant)
