@@ -267,15 +267,20 @@ describe("delivery", () => {
     expect(gaps[2]).toBeGreaterThan(2 * gaps[0]!);
     expect(gaps[2]).toBeGreaterThanOrEqual(2 * RETRY_BASE_MS - 20);
 
-    const history = await f.call<{ items: Delivery[] }>(
-      "GET",
-      `/v1/webhooks/${main.subscription.id}/deliveries`,
-      {
-        token: admin,
-      },
-    );
+    // The receiver answered before the control plane recorded the attempt: wait for the record.
+    const eventId = arrivals[0]!.headers["warden-event-id"];
+    const { history, delivery } = await waitFor("the delivery recorded as succeeded", async () => {
+      const page = await f.call<{ items: Delivery[] }>(
+        "GET",
+        `/v1/webhooks/${main.subscription.id}/deliveries`,
+        {
+          token: admin,
+        },
+      );
+      const found = page.body.items.find((d) => d.event_id === eventId);
+      return found?.state === "succeeded" ? { history: page, delivery: found } : undefined;
+    });
     expect(history.status).toBe(200);
-    const delivery = history.body.items.find((d) => d.event_id === arrivals[0]!.headers["warden-event-id"])!;
     expect(delivery).toMatchObject({ state: "succeeded", attempts: 4, last_status: 200 });
     expect(delivery.history.map((a) => a.status)).toEqual([500, 500, 500, 200]);
     expect(history.text).not.toContain(main.secret);
