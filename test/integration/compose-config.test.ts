@@ -253,12 +253,14 @@ describe("the images are the versions the tests run", () => {
       "spire-server": `ghcr.io/spiffe/spire-server:${spire}`,
       "spire-agent": `ghcr.io/spiffe/spire-agent:${spire}`,
       openbao: `openbao/openbao:${pinned("BAO_VERSION")}`,
+      // Its images are tagged with the commit's first 8 hex digits; scripts/setup pins that commit.
+      ratelimit: `envoyproxy/ratelimit:${pinned("RATELIMIT_VERSION").slice(-12, -4)}`,
     };
     for (const [name, image] of Object.entries(expected))
       expect({ name, image: service(name).image }).toEqual({ name, image });
     // Every other service runs our own image, built from compose/Dockerfile.
     const ours = Object.entries(compose.services).filter(
-      ([name]) => !(name in expected) && name !== "postgres",
+      ([name]) => !(name in expected) && name !== "postgres" && name !== "redis",
     );
     expect(ours.length).toBeGreaterThanOrEqual(5);
     for (const [name, svc] of ours) {
@@ -268,6 +270,12 @@ describe("the images are the versions the tests run", () => {
         dockerfile: "compose/Dockerfile",
       });
     }
+  });
+
+  test("Redis is the minor version the tests run (Debian's redis-server)", () => {
+    const version = execFileSync(toolPath("redis-server"), ["--version"], { encoding: "utf8" });
+    const minor = /v=(\d+\.\d+)/.exec(version)?.[1];
+    expect(service("redis").image).toBe(`redis:${minor}`);
   });
 
   test("PostgreSQL is the major version the tests run", () => {
