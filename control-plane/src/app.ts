@@ -4,6 +4,10 @@ import { AuditWriter } from "../../lib/src/audit/writer.js";
 import { migrate } from "../../lib/src/db/migrate.js";
 import { openDatabase } from "../../lib/src/db/open.js";
 import type { Database } from "../../lib/src/db/types.js";
+import { tenantScopedDatabase } from "../../lib/src/db/tenant-scope.js";
+import { createTenantKeys } from "./tenants/keys.js";
+import { tenantHandlers } from "./tenants/handlers.js";
+import { currentRequestTenant } from "./tenants/request-scope.js";
 import { createLogger, type Logger } from "../../lib/src/logger.js";
 import { vaultClientFrom } from "../../lib/src/vault/client.js";
 import { loadControlPlaneConfig } from "./config.js";
@@ -60,7 +64,7 @@ export async function startControlPlane(
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const webhooks = createWebhooks(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const context: AppContext = {
-      db,
+      db: tenantScopedDatabase(db, currentRequestTenant),
       trustDomain: config.WARDEN_TRUST_DOMAIN,
       attestationTtlDays: config.WARDEN_KYA_TTL_DAYS,
       attestationIssuer:
@@ -94,8 +98,12 @@ export async function startControlPlane(
         ...connections.handlers(context),
         ...mcpHandlers(context, tokenService.context),
         ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
-        ...rateLimitHandlers(context, config.WARDEN_RATELIMIT_CONFIG_FILE ?? null),
+        ...tenantHandlers(
+          context,
+          vault ? createTenantKeys(vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log) : null,
+        ),
         ...webhooks.handlers(context),
+        ...rateLimitHandlers(context, config.WARDEN_RATELIMIT_CONFIG_FILE ?? null),
       },
     });
     if (config.WARDEN_RATELIMIT_CONFIG_FILE) {

@@ -725,6 +725,15 @@ describe("PostgreSQL", () => {
     expect(await as(authz.user, "DELETE FROM agents")).toMatch(/permission denied/);
     expect(await as(extproc.user, "SELECT count(*) FROM llm_budgets")).toBe("ok");
     expect(await as(extproc.user, "SELECT count(*) FROM agents")).toMatch(/permission denied/);
+    // Forced row-level security holds the owner the control plane runs as: with the setting our
+    // pools send (every tenant) it sees rows; a session without one sees none (docs/tenancy.md).
+    const services = createPostgresDatabase(url(owner.user), { max: 1 });
+    await services.query(
+      "INSERT INTO tenants (id, display_name, signing_key, sealing_key, created_by) VALUES ('acme', 'Acme', 's', 't', 'test')",
+    );
+    expect((await services.query("SELECT count(*)::int AS n FROM tenants")).rows).toEqual([{ n: 1 }]);
+    await services.close();
+    expect(await as(owner.user, "SELECT 1 / count(*) FROM tenants")).toMatch(/division by zero/);
   }, 120_000);
 });
 
