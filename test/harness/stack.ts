@@ -48,7 +48,9 @@ export interface StackOptions {
   /** Destinations (pointed at the upstream); defaults to every provider route → the stub. */
   destinations?: (upstream: StubUpstream) => Destination[];
   /** Extra sidecar parameters (timeouts, header limits…). */
-  sidecar?: Partial<Pick<SidecarParams, "timeouts" | "maxRequestHeadersKb" | "rateLimit" | "localRateLimit" | "tracing">>;
+  sidecar?: Partial<
+    Pick<SidecarParams, "timeouts" | "maxRequestHeadersKb" | "rateLimit" | "localRateLimit" | "tracing">
+  >;
   authzEnv?: NodeJS.ProcessEnv;
   extprocEnv?: NodeJS.ProcessEnv;
   envoyLogLevel?: string;
