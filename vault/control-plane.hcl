@@ -42,3 +42,16 @@ path "transit/encrypt/tenant-*" {
 path "transit/decrypt/tenant-*" {
   capabilities = ["update"]
 }
+
+# Tenants (docs/tenancy.md): creates each tenant's signing key (`warden-tenant-<id>-signing`) and
+# sealing key (`tenant-<id>`) when the tenant is created, reading first whether they exist. Transit
+# treats a key creation as `update` (it has no existence check), and the glob reaches the keys'
+# `config` and `rotate` too: it could rotate a tenant key or change its settings, never delete one
+# (no `delete`) nor read an exported one (no access to `transit/export`).
+path "transit/keys/warden-tenant-*" {
+  capabilities = ["update", "read"]
+}
+
+path "transit/keys/tenant-*" {
+  capabilities = ["update", "read"]
+}

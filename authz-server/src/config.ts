@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
 import { workersConfigShape } from "../../lib/src/grpc-server/workers.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
+import { tracingConfigShape } from "../../lib/src/tracing/config.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-limits.js";
 import { approvalGateConfigShape, approvalGateProblems } from "./approvals/config.js";
 import { inboundConfigShape } from "./identity/inbound-config.js";
@@ -34,7 +35,7 @@ export const authzConfigShape = {
     .describe("How often the bundle is checked for a new revision."),
   WARDEN_AUTHZ_STATUS_LISTEN: env
     .listenAddress("127.0.0.1:9101")
-    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`)."),
+    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`, `/metrics`)."),
   WARDEN_REGISTRY_FILE: env
     .path()
     .optional()
@@ -122,6 +123,7 @@ export const authzConfigShape = {
     ),
   // An MCP server's inbound sidecar (checked together by inboundSettings at start-up).
   ...inboundConfigShape,
+  ...tracingConfigShape,
 };
 
 const authzConfig = processConfig({

@@ -36,6 +36,10 @@ import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers
 import { PolicyHolder } from "./policy/holder.js";
 import { mcpPolicyData } from "./policy/mcp-data.js";
 import { AuthzServer } from "./server.js";
+import { startTracing } from "../../lib/src/tracing/tracer.js";
+import { tracedAuthorizerDeps } from "./tracing.js";
+import type { AuthorizerDeps } from "./authorizer.js";
+import { authzMetrics } from "./metrics/wiring.js";
 
 let config: AuthzConfig;
 try {
@@ -209,8 +213,26 @@ if (inbound) {
 if (config.WARDEN_ZERO_CODE_AGENT)
   logger.info({ agent: config.WARDEN_ZERO_CODE_AGENT }, "zero-code: bound to one agent's sidecar");
 
+const metrics = authzMetrics({ holder, directory, feed, delegations, auditWriter, svid: mtls?.svid });
+const tracing = await startTracing("authz-server", config.WARDEN_OTLP_ENDPOINT, logger);
+const deps: AuthorizerDeps = {
+  policy: loader.current,
+  directory,
+  delegations: metrics.timeDelegations(delegations?.verifier ?? REFUSE_ALL_DELEGATIONS),
+  nowNs: () => Date.now() * 1e6,
+  newDecisionId,
+  dryRun: config.WARDEN_POLICY_DRY_RUN,
+  bodyLimits: bodyLimitsOf(config),
+  // Zero-code routes are refused unless this server is bound to that agent (identity/zero-code.ts).
+  identify: zeroCodeIdentity(
+    config.WARDEN_ZERO_CODE_AGENT ?? null,
+    identifyInbound ?? (mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined),
+  ),
+};
 const server = new AuthzServer({
   logger,
+  tracer: tracing.tracer,
+  delegationNs: metrics.delegationNs,
   onDecision: auditWriter
     ? decisionAuditor({ writer: auditWriter, logger, allowSample: config.WARDEN_AUDIT_ALLOW_SAMPLE })
     : undefined,
@@ -219,20 +241,7 @@ const server = new AuthzServer({
   // Well inside Envoy's 250 ms ext_authz timeout; the control plane's JWKS answers in milliseconds.
   tokenKeysRefreshed: delegations ? () => delegations.keysRefreshed(150) : undefined,
   approvals,
-  deps: {
-    policy: loader.current,
-    directory,
-    delegations: delegations?.verifier ?? REFUSE_ALL_DELEGATIONS,
-    nowNs: () => Date.now() * 1e6,
-    newDecisionId,
-    dryRun: config.WARDEN_POLICY_DRY_RUN,
-    bodyLimits: bodyLimitsOf(config),
-    // Zero-code routes are refused unless this server is bound to that agent (identity/zero-code.ts).
-    identify: zeroCodeIdentity(
-      config.WARDEN_ZERO_CODE_AGENT ?? null,
-      identifyInbound ?? (mtls ? (peer, nowNs) => peers.identify(peer, nowNs / 1e6) : undefined),
-    ),
-  },
+  deps: tracing.tracer ? tracedAuthorizerDeps(deps, tracing.tracer) : deps,
 });
 
 await loader.refresh();
@@ -275,5 +284,6 @@ stopOnSignals(async (signal) => {
   await registryDb?.close();
   statusServer.close();
   mtls?.svid.close();
+  await tracing.shutdown();
   logger.info("authz-server stopped");
 });

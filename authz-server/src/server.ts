@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api";
 import {
   status as GrpcStatus,
   type ServerCredentials,
@@ -16,6 +17,10 @@ import { redactQueryParams } from "../../lib/src/redact-url.js";
 import { settleApproval, type GatedOutcome } from "./approvals/settle.js";
 import { authorize, type AuthorizerDeps, type DecisionRecord, type Outcome } from "./authorizer.js";
 import type { PolicyInput } from "./policy-input.js";
+import { tracedCheck } from "./tracing.js";
+import { recordCheckError, recordDecision, type CheckTimings } from "./metrics/decisions.js";
+
+type DecideTimings = Omit<CheckTimings, "respondNs">;
 
 /**
  * The gRPC edge: wires Check to the pure authorizer, records the decision, serves health.
@@ -38,6 +43,10 @@ export interface AuthzServerOptions extends GrpcTransport {
   approvals?: ApprovalGate;
   /** After the answer is sent: e.g. the decision audit (audit/decision-audit.ts). */
   onDecision?: (record: DecisionRecord, check: CheckRequest) => void;
+  /** Tracing on: a span per Check (tracing.ts); give `deps` through tracedAuthorizerDeps too. */
+  tracer?: Tracer | null;
+  /** The nanoseconds the last authorize() spent verifying delegations (metrics/delegation-stopwatch.ts). */
+  delegationNs?: () => number;
 }
 
 export class AuthzServer {
@@ -45,7 +54,8 @@ export class AuthzServer {
 
   constructor(private readonly options: AuthzServerOptions) {
     this.server = new GrpcServer(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
-    this.server.addService(AuthorizationService, { check: this.check });
+    const check = options.tracer ? tracedCheck(options.tracer, this.check) : this.check;
+    this.server.addService(AuthorizationService, { check });
   }
 
   private readonly check = (
@@ -54,37 +64,49 @@ export class AuthzServer {
   ): void => {
     const { deps, tokenKeysRefreshed } = this.options;
     let outcome: GatedOutcome;
+    let started = process.hrtime.bigint();
     try {
       outcome = authorize(call.request, deps);
     } catch (error) {
       this.failed(error, callback);
       return;
     }
+    const timings = this.timed(started);
     if (outcome.record.input?.delegation.error !== "unknown_key" || !tokenKeysRefreshed) {
-      this.settle(call.request, outcome, callback);
+      this.settle(call.request, outcome, callback, timings);
       return;
     }
     void tokenKeysRefreshed().then((refreshed) => {
       let again: GatedOutcome;
       try {
+        started = process.hrtime.bigint();
         again = refreshed ? authorize(call.request, deps) : outcome;
       } catch (error) {
         this.failed(error, callback);
         return;
       }
-      this.settle(call.request, again, callback);
+      this.settle(call.request, again, callback, refreshed ? this.timed(started) : timings);
     });
   };
+
+  /** The time authorize() took since `started`, and how much of it went to delegation tokens. */
+  private timed(started: bigint): DecideTimings {
+    return {
+      decideNs: Number(process.hrtime.bigint() - started),
+      delegationNs: this.options.delegationNs?.() ?? 0,
+    };
+  }
 
   /** Answers at once, unless the call waits for the approval gate's verdict (a database read). */
   private settle(
     request: CheckRequest,
     outcome: GatedOutcome,
     callback: sendUnaryData<ICheckResponse>,
+    timings: DecideTimings,
   ): void {
     if (!outcome.approval) {
       try {
-        this.answer(request, outcome, callback);
+        this.answer(request, outcome, callback, timings);
       } catch (error) {
         this.failed(error, callback);
       }
@@ -93,7 +115,7 @@ export class AuthzServer {
     settleApproval(outcome, this.options.approvals).then(
       (settled) => {
         try {
-          this.answer(request, settled, callback);
+          this.answer(request, settled, callback, timings);
         } catch (error) {
           this.failed(error, callback);
         }
@@ -106,9 +128,12 @@ export class AuthzServer {
     request: CheckRequest,
     { response, record }: Outcome,
     callback: sendUnaryData<ICheckResponse>,
+    timings: DecideTimings,
   ): void {
     const { logger, onDecision } = this.options;
+    const answering = process.hrtime.bigint();
     callback(null, response);
+    const respondNs = Number(process.hrtime.bigint() - answering);
     try {
       logger.info(
         {
@@ -130,6 +155,7 @@ export class AuthzServer {
           "decision input",
         );
       onDecision?.(record, request);
+      recordDecision(record, { ...timings, respondNs });
     } catch (error) {
       logger.error({ err: error, decision_id: record.decision_id }, "decision answered, but not recorded");
     }
@@ -138,6 +164,7 @@ export class AuthzServer {
   private failed(error: unknown, callback: sendUnaryData<ICheckResponse>): void {
     // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
     this.options.logger.error({ err: error }, "check failed");
+    recordCheckError();
     callback({ code: GrpcStatus.INTERNAL, details: "authorization failed" });
   }
 

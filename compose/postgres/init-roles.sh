@@ -22,6 +22,10 @@ CREATE ROLE warden_dataplane NOLOGIN;
 CREATE ROLE warden_extproc NOLOGIN;
 CREATE ROLE warden_audit_writer NOLOGIN;
 CREATE ROLE warden_owner LOGIN PASSWORD :'owner_password';
+-- Row-level security (migration 029, docs/tenancy.md): these may act for every tenant; the owner too,
+-- since the control plane runs as it and forced RLS holds the owner.
+CREATE ROLE warden_all_tenants NOLOGIN;
+GRANT warden_all_tenants TO warden_app, warden_dataplane, warden_extproc, warden_audit_writer, warden_owner;
 CREATE ROLE warden_authz LOGIN PASSWORD :'authz_password' IN ROLE warden_dataplane, warden_audit_writer;
 CREATE ROLE warden_extproc_login LOGIN PASSWORD :'extproc_password' IN ROLE warden_extproc;
 CREATE DATABASE warden OWNER warden_owner;

@@ -4,23 +4,32 @@ import { AuditWriter } from "../../lib/src/audit/writer.js";
 import { migrate } from "../../lib/src/db/migrate.js";
 import { openDatabase } from "../../lib/src/db/open.js";
 import type { Database } from "../../lib/src/db/types.js";
+import { tenantScopedDatabase } from "../../lib/src/db/tenant-scope.js";
+import { createTenantKeys } from "./tenants/keys.js";
+import { tenantHandlers } from "./tenants/handlers.js";
+import { currentRequestTenant } from "./tenants/request-scope.js";
 import { createLogger, type Logger } from "../../lib/src/logger.js";
 import { vaultClientFrom } from "../../lib/src/vault/client.js";
 import { loadControlPlaneConfig } from "./config.js";
 import { MIGRATIONS_DIR } from "./files.js";
 import { createOidcAuthenticator } from "./http/auth.js";
 import { approvalHandlers } from "./approvals/handlers.js";
+import { rateLimitHandlers } from "./ratelimits/handlers.js";
+import { writeServiceFile } from "./ratelimits/service-file.js";
 import type { AppContext } from "./context.js";
 import { createTransitSigner } from "./kya/signer.js";
 import { createTokenService } from "./oauth/token-service.js";
 import { createConnections } from "./connections/connections.js";
 import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
+import { createWebhooks, type Webhooks } from "./webhooks/service.js";
+import { watchAuditWriter } from "../../lib/src/metrics/audit-spool.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
   db: Database;
   url: string;
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -49,11 +58,13 @@ export async function startControlPlane(
       logger: log,
     });
     closeWriter = () => auditWriter.close();
+    watchAuditWriter("api", () => auditWriter.status());
     const vault = vaultClientFrom(config);
     const tokenService = createTokenService(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const connections = createConnections(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
+    const webhooks = createWebhooks(config, vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log);
     const context: AppContext = {
-      db,
+      db: tenantScopedDatabase(db, currentRequestTenant),
       trustDomain: config.WARDEN_TRUST_DOMAIN,
       attestationTtlDays: config.WARDEN_KYA_TTL_DAYS,
       attestationIssuer:
@@ -72,6 +83,7 @@ export async function startControlPlane(
     };
     const app = await buildServer({
       bodyLimit: config.WARDEN_CP_BODY_LIMIT,
+      metricsToken: config.WARDEN_CP_METRICS_TOKEN,
       authenticator: createOidcAuthenticator({
         issuer: config.WARDEN_OIDC_ISSUER,
         audience: config.WARDEN_OIDC_AUDIENCE,
@@ -86,13 +98,28 @@ export async function startControlPlane(
         ...connections.handlers(context),
         ...mcpHandlers(context, tokenService.context),
         ...approvalHandlers(context, { approvedTtlSeconds: config.WARDEN_APPROVAL_APPROVED_TTL_S }),
+        ...tenantHandlers(
+          context,
+          vault ? createTenantKeys(vault, config.WARDEN_VAULT_TRANSIT_MOUNT, log) : null,
+        ),
+        ...webhooks.handlers(context),
+        ...rateLimitHandlers(context, config.WARDEN_RATELIMIT_CONFIG_FILE ?? null),
       },
     });
+    if (config.WARDEN_RATELIMIT_CONFIG_FILE) {
+      const count = await writeServiceFile(db, config.WARDEN_RATELIMIT_CONFIG_FILE);
+      log.info(
+        { path: config.WARDEN_RATELIMIT_CONFIG_FILE, limits: count },
+        "rate limits written for the rate-limit service",
+      );
+    }
     const address = await app.listen({ host: config.WARDEN_CP_HOST, port: config.WARDEN_CP_PORT });
     try {
       await tokenService.start(context, address);
       connections.start(address);
+      await webhooks.start(context);
     } catch (error) {
+      await webhooks.close();
       await app.close();
       throw error;
     }
@@ -104,7 +131,9 @@ export async function startControlPlane(
       app,
       db,
       url: address,
+      webhooks,
       async close() {
+        await webhooks.close();
         await tokenService.close();
         await app.close();
         await auditWriter.close();

@@ -4,6 +4,7 @@ import { DEFAULT_TRUST_DOMAIN } from "../../lib/src/spiffe/naming.js";
 import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
 import { approvalConfigShape } from "./approvals/config.js";
+import { webhookConfigProblems, webhookConfigShape } from "./webhooks/config.js";
 
 /**
  * Every environment variable the control plane reads, in one schema (docs/configuration.md is
@@ -19,6 +20,10 @@ export const controlPlaneConfigShape = {
   WARDEN_CP_HOST: env.host("127.0.0.1").describe("REST API listen host."),
   WARDEN_CP_PORT: env.port(8081).describe("REST API listen port (0: any free port)."),
   WARDEN_CP_BODY_LIMIT: env.positiveInt(256 * 1024).describe("Largest request body the API accepts (bytes)."),
+  WARDEN_CP_METRICS_TOKEN: env.secret(
+    "Bearer token Prometheus must send to read `/metrics` (at least 16 characters); unset: `/metrics` is open, like `/healthz` (it holds no per-user data).",
+    /^.{16,}$/,
+  ),
   WARDEN_TRUST_DOMAIN: z
     .string()
     .regex(/^[a-z0-9._-]+$/, "must be a SPIFFE trust domain (lower-case letters, digits, . _ -)")
@@ -64,9 +69,16 @@ export const controlPlaneConfigShape = {
     .path()
     .default(".warden/control-plane-audit-spool.ndjson")
     .describe("Where refusal audit events wait while PostgreSQL is unreachable (NDJSON, fsync'd)."),
+  WARDEN_RATELIMIT_CONFIG_FILE: env
+    .path()
+    .optional()
+    .describe(
+      "The YAML file envoyproxy/ratelimit watches (`<RUNTIME_ROOT>/<subdirectory>/config/warden.yaml`); the API's rate limits are written there at start-up and after every change. Unset: limits are stored but no service hears of them.",
+    ),
   ...tokenServiceConfigShape,
   ...approvalConfigShape,
   ...connectionsConfigShape,
+  ...webhookConfigShape,
 };
 
 const controlPlaneConfig = processConfig({
@@ -74,6 +86,7 @@ const controlPlaneConfig = processConfig({
   intro:
     "The REST API and OAuth token service over PostgreSQL: registry, KYA, delegations, account connections, budgets, usage and audit.",
   shape: controlPlaneConfigShape,
+  problems: webhookConfigProblems,
 });
 
 export const controlPlaneConfigReference = controlPlaneConfig.reference;

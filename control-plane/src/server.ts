@@ -12,6 +12,8 @@ import { ApiError, sendError } from "./http/errors.js";
 import { dereference, loadApiDocument, type JsonSchema } from "./http/openapi.js";
 import { listenerOptions, watchRequests } from "./http/listener.js";
 import { registerOperations, type Handlers } from "./http/routes.js";
+import { serveMetrics } from "./http/metrics.js";
+import type { Secret } from "../../lib/src/config.js";
 import { kyaHandlers } from "./kya/handlers.js";
 import { registryHandlers } from "./registry/handlers.js";
 import { usageHandlers } from "./usage/handlers.js";
@@ -20,6 +22,8 @@ export interface ServerOptions {
   context: AppContext;
   authenticator: Authenticator;
   bodyLimit: number;
+  /** When set, /metrics asks for it as a bearer token (http/metrics.ts). */
+  metricsToken?: Secret;
   /** Handlers of further operations (delegations, token service discovery), built by app.ts. */
   handlers?: Handlers;
 }
@@ -35,6 +39,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ? { writer: context.auditWriter, logger: context.logger, source: "api", identify: apiCaller }
       : null,
   );
+
+  serveMetrics(app, { db: context.db, token: options.metricsToken });
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>

@@ -1,3 +1,4 @@
+import { tracingConfigShape } from "../../lib/src/tracing/config.js";
 import { env, processConfig } from "../../lib/src/config.js";
 import { workersConfigShape } from "../../lib/src/grpc-server/workers.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
@@ -13,6 +14,9 @@ export const extprocConfigShape = {
   ...spiffeServerConfigShape,
   ...workersConfigShape,
   WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002").describe("The ext_proc gRPC listen address."),
+  WARDEN_EXTPROC_STATUS_LISTEN: env
+    .listenAddress("127.0.0.1:9102")
+    .describe("HTTP status listener (`/healthz`, `/readyz`, `/status`, `/metrics`); keep it on loopback."),
   WARDEN_LOG_LEVEL: env.logLevel().describe("pino log level."),
   // An open stream is an HTTP exchange in flight, possibly a long LLM stream: give it time to finish.
   WARDEN_SHUTDOWN_GRACE_MS: env
@@ -26,6 +30,7 @@ export const extprocConfigShape = {
   ...llmKeysConfigShape,
   ...usageConfigShape,
   ...oauthConfigShape,
+  ...tracingConfigShape,
 };
 
 const extprocConfig = processConfig({

@@ -12,9 +12,13 @@ import { McpProvider } from "./mcp/provider.js";
 import { startOAuth, type RunningOAuth } from "./oauth/start-oauth.js";
 import { SaasCatalogueError } from "../../lib/src/saas/catalogue.js";
 import { ExtProcServer } from "./server.js";
+import { startTracing } from "../../lib/src/tracing/tracer.js";
+import { tracedKeySource, tracedUsageSink } from "./tracing.js";
 import { usageSettings } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
+import { extprocStatus } from "./metrics/status.js";
+import { meteredMcpCalls } from "./metrics/mcp-metrics.js";
 import { stopOnSignals } from "../../lib/src/stop-signals.js";
 import { perWorkerPath, serveOnWorkers } from "../../lib/src/grpc-server/workers.js";
 
@@ -33,6 +37,8 @@ const usageConfig = usageSettings({
 
 const logger = createLogger("extproc-server", config.WARDEN_LOG_LEVEL);
 const providers: Provider[] = [];
+const tracing = await startTracing("extproc-server", config.WARDEN_OTLP_ENDPOINT, logger);
+const tracer = tracing.tracer;
 const vault = vaultCertConfig(config);
 const transport = transportCheck(config, vault !== null);
 if (!transport.ok) exitOnConfigError("extproc-server", new ConfigError([transport.reason]));
@@ -52,8 +58,8 @@ if (vault) {
   const { keys, session } = vaultLlmKeys(vault, config, logger);
   providers.push(
     new LlmProvider({
-      keys,
-      usage: usage.usage,
+      keys: tracer ? tracedKeySource(keys, tracer) : keys,
+      usage: tracer ? tracedUsageSink(usage.usage, tracer) : usage.usage,
       budgets: usage.budgets,
       defaultTenant: config.WARDEN_DEFAULT_TENANT ?? null,
     }),
@@ -70,7 +76,7 @@ if (vault) {
       catalogue: oauth.catalogue,
       tokens: oauth.tokens,
       events: oauth.events,
-      calls: oauth.audit ? auditMcpCalls(oauth.audit, logger) : logMcpCalls(logger),
+      calls: meteredMcpCalls(oauth.audit ? auditMcpCalls(oauth.audit, logger) : logMcpCalls(logger)),
       now: Date.now,
     }),
   );
@@ -83,7 +89,7 @@ if (vault) {
       catalogue: null,
       tokens: null,
       events: null,
-      calls: logMcpCalls(logger),
+      calls: meteredMcpCalls(logMcpCalls(logger)),
       now: Date.now,
     }),
   );
@@ -93,6 +99,7 @@ const mtls = await serverMtlsFromConfig(config, logger);
 const server = new ExtProcServer({
   logger,
   providers,
+  tracer,
   credentials: mtls?.credentials,
   interceptors: mtls?.interceptors,
 });
@@ -104,8 +111,19 @@ try {
   logger.fatal({ err: error, listen: config.WARDEN_EXTPROC_LISTEN }, "extproc-server cannot listen");
   process.exit(1);
 }
+const statusServer = await extprocStatus(config.WARDEN_EXTPROC_STATUS_LISTEN, {
+  logger,
+  usage,
+  oauth,
+  svid: mtls?.svid,
+});
 logger.info(
-  { listen: config.WARDEN_EXTPROC_LISTEN, port, spiffe_id: mtls?.svid.latest().spiffeId ?? null },
+  {
+    listen: config.WARDEN_EXTPROC_LISTEN,
+    port,
+    status: config.WARDEN_EXTPROC_STATUS_LISTEN,
+    spiffe_id: mtls?.svid.latest().spiffeId ?? null,
+  },
   "extproc-server listening",
 );
 
@@ -119,6 +137,8 @@ stopOnSignals(async (signal) => {
   await oauth
     ?.close()
     .catch((error: unknown) => logger.error({ err: error }, "oauth audit store did not close cleanly"));
+  statusServer?.close();
   mtls?.svid.close();
+  await tracing.shutdown();
   logger.info("extproc-server stopped");
 });

@@ -1,4 +1,5 @@
 import { status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from "@grpc/grpc-js";
+import type { Tracer } from "@opentelemetry/api";
 import { performance } from "node:perf_hooks";
 import { ExternalProcessorService, type IProcessingResponse } from "../../lib/src/envoy/services.js";
 import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
@@ -6,6 +7,7 @@ import type { Logger } from "../../lib/src/logger.js";
 import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
 import type { Provider } from "./providers.js";
 import { ProtocolViolation, StreamProcessor, type Reply } from "./stream-processor.js";
+import { StreamTrace } from "./tracing.js";
 
 export const EXTPROC_SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor";
 
@@ -23,6 +25,8 @@ type ProcessCall = ServerDuplexStream<IncomingMessage, IProcessingResponse>;
 export interface ExtProcServerOptions extends GrpcTransport {
   logger: Logger;
   providers?: readonly Provider[];
+  /** Tracing on: a span per stream and per phase (tracing.ts). */
+  tracer?: Tracer | null;
 }
 
 /**
@@ -75,6 +79,7 @@ export class ExtProcServer {
   private serveStream(call: ProcessCall): void {
     const { logger } = this.options;
     const processor = new StreamProcessor({ providers: this.providers, logger });
+    const trace = this.options.tracer ? new StreamTrace(this.options.tracer, call.metadata) : null;
     this.open++;
     let closed = false;
     // Replies must leave in the order messages came; a chain exists only while a reply is async.
@@ -101,7 +106,9 @@ export class ExtProcServer {
     };
     const handle = (message: IncomingMessage): void | Promise<void> => {
       try {
-        const reply = processor.process(message);
+        const reply = trace
+          ? trace.within(message, () => processor.process(message))
+          : processor.process(message);
         if (!(reply instanceof Promise)) return send(reply);
         return reply.then(send).catch(broken);
       } catch (error) {
@@ -112,7 +119,8 @@ export class ExtProcServer {
       if (closed) return;
       closed = true;
       this.open--;
-      processor.end();
+      if (trace) trace.end(() => processor.end());
+      else processor.end();
     };
 
     call.on("data", (message: IncomingMessage) => {

@@ -1,8 +1,10 @@
 import { createServer, type Server } from "node:http";
+import { renderMetrics } from "./metrics/registry.js";
 
 /**
  * A tiny loopback HTTP server for operators: /healthz (process alive), /readyz (ready to decide),
- * /status (component-specific JSON). Kept off the gRPC port so probes never compete with traffic.
+ * /status (component-specific JSON), /metrics (Prometheus text: lib/src/metrics/registry.ts). Kept
+ * off the gRPC port so probes and scrapes never compete with traffic.
  */
 export interface StatusHandlers {
   ready: () => boolean;
@@ -23,6 +25,16 @@ export function startStatusServer(address: string, handlers: StatusHandlers): Pr
     if (path === "/readyz")
       return handlers.ready() ? send(200, { status: "ready" }) : send(503, { status: "not ready" });
     if (path === "/status") return send(200, handlers.status());
+    if (path === "/metrics") {
+      renderMetrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          res.end(body);
+        },
+        () => send(500, { error: { code: "metrics_failed", message: "metrics could not be collected" } }),
+      );
+      return;
+    }
     return send(404, { error: { code: "not_found", message: `no such path ${path}` } });
   });
   return new Promise((resolve, reject) => {

@@ -108,27 +108,34 @@ export async function startControlPlaneProcess(
 }
 
 /**
- * A login role in `warden_dataplane` and `warden_audit_writer` (what production gives authz-server:
- * read the registry, append its decisions to the audit log) and its connection string for the
- * database. The database must be migrated (migrations 004 and 008 create the group roles). Roles are
+ * A login role in `groups`, by default `warden_dataplane` and `warden_audit_writer` (what production
+ * gives authz-server: read the registry, append its decisions to the audit log), and its connection
+ * string for the database. The database must be migrated (migrations 004 and 008 create the group roles). Roles are
  * cluster-wide, so the login is created once per cluster.
  */
 export async function dataPlaneLogin(
   cluster: PostgresCluster,
   databaseUrl: string,
   user = "warden_authz",
+  groups: readonly string[] = ["warden_dataplane", "warden_audit_writer"],
 ): Promise<string> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(user)) throw new Error(`not a plain role name: ${user}`);
+  for (const name of [user, ...groups])
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain role name: ${name}`);
   await cluster.sql(
     `DO $$ BEGIN
        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN
-         CREATE ROLE ${user} LOGIN IN ROLE warden_dataplane, warden_audit_writer;
+         CREATE ROLE ${user} LOGIN IN ROLE ${groups.join(", ")};
        END IF;
      END $$`,
   );
   const url = new URL(databaseUrl);
   url.username = user;
   return url.toString();
+}
+
+/** extproc-server's login (usage rows and their audit events, budgets: migration 005's group role). */
+export function extprocLogin(cluster: PostgresCluster, databaseUrl: string): Promise<string> {
+  return dataPlaneLogin(cluster, databaseUrl, "warden_extproc_login", ["warden_extproc"]);
 }
 
 /**

@@ -48,7 +48,9 @@ export interface StackOptions {
   /** Destinations (pointed at the upstream); defaults to every provider route → the stub. */
   destinations?: (upstream: StubUpstream) => Destination[];
   /** Extra sidecar parameters (timeouts, header limits…). */
-  sidecar?: Partial<Pick<SidecarParams, "timeouts" | "maxRequestHeadersKb">>;
+  sidecar?: Partial<
+    Pick<SidecarParams, "timeouts" | "maxRequestHeadersKb" | "rateLimit" | "localRateLimit" | "tracing">
+  >;
   authzEnv?: NodeJS.ProcessEnv;
   extprocEnv?: NodeJS.ProcessEnv;
   envoyLogLevel?: string;
@@ -255,6 +257,11 @@ export interface TestStackOptions {
   spire?: Omit<SpireOptions, "name" | "trustDomain">;
   /** The data plane (policy, destinations, extra server environment); it always runs with SPIRE. */
   dataPlane?: Omit<StackOptions, "name" | "spire">;
+  /**
+   * More of extproc-server's environment once the database exists (e.g. its usage store:
+   * `DATABASE_URL` as `extprocLogin`); merged over `dataPlane.extprocEnv`.
+   */
+  extprocStore?: (database: { cluster: PostgresCluster; databaseUrl: string }) => Promise<NodeJS.ProcessEnv>;
   /** authz-server accepts the control plane's access tokens (WARDEN_TOKEN_ISSUER). */
   acceptTokens?: boolean;
   /**
@@ -327,6 +334,10 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
             acceptTokens: options.acceptTokens === true,
           })),
           ...dataPlane.authzEnv,
+        },
+        extprocEnv: {
+          ...dataPlane.extprocEnv,
+          ...(await options.extprocStore?.({ cluster, databaseUrl })),
         },
       }),
       (st) => st.stop(),

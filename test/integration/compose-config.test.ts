@@ -253,12 +253,14 @@ describe("the images are the versions the tests run", () => {
       "spire-server": `ghcr.io/spiffe/spire-server:${spire}`,
       "spire-agent": `ghcr.io/spiffe/spire-agent:${spire}`,
       openbao: `openbao/openbao:${pinned("BAO_VERSION")}`,
+      // Its images are tagged with the commit's first 8 hex digits; scripts/setup pins that commit.
+      ratelimit: `envoyproxy/ratelimit:${pinned("RATELIMIT_VERSION").slice(-12, -4)}`,
     };
     for (const [name, image] of Object.entries(expected))
       expect({ name, image: service(name).image }).toEqual({ name, image });
     // Every other service runs our own image, built from compose/Dockerfile.
     const ours = Object.entries(compose.services).filter(
-      ([name]) => !(name in expected) && name !== "postgres",
+      ([name]) => !(name in expected) && name !== "postgres" && name !== "redis",
     );
     expect(ours.length).toBeGreaterThanOrEqual(5);
     for (const [name, svc] of ours) {
@@ -268,6 +270,12 @@ describe("the images are the versions the tests run", () => {
         dockerfile: "compose/Dockerfile",
       });
     }
+  });
+
+  test("Redis is the minor version the tests run (Debian's redis-server)", () => {
+    const version = execFileSync(toolPath("redis-server"), ["--version"], { encoding: "utf8" });
+    const minor = /v=(\d+\.\d+)/.exec(version)?.[1];
+    expect(service("redis").image).toBe(`redis:${minor}`);
   });
 
   test("PostgreSQL is the major version the tests run", () => {
@@ -717,6 +725,15 @@ describe("PostgreSQL", () => {
     expect(await as(authz.user, "DELETE FROM agents")).toMatch(/permission denied/);
     expect(await as(extproc.user, "SELECT count(*) FROM llm_budgets")).toBe("ok");
     expect(await as(extproc.user, "SELECT count(*) FROM agents")).toMatch(/permission denied/);
+    // Forced row-level security holds the owner the control plane runs as: with the setting our
+    // pools send (every tenant) it sees rows; a session without one sees none (docs/tenancy.md).
+    const services = createPostgresDatabase(url(owner.user), { max: 1 });
+    await services.query(
+      "INSERT INTO tenants (id, display_name, signing_key, sealing_key, created_by) VALUES ('acme', 'Acme', 's', 't', 'test')",
+    );
+    expect((await services.query("SELECT count(*)::int AS n FROM tenants")).rows).toEqual([{ n: 1 }]);
+    await services.close();
+    expect(await as(owner.user, "SELECT 1 / count(*) FROM tenants")).toMatch(/division by zero/);
   }, 120_000);
 });
 

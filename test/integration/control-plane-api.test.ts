@@ -917,11 +917,12 @@ describe("coverage", () => {
   test("every operation in the OpenAPI document was exercised with a documented status", () => {
     // Delegations and the token service are exercised (and their coverage checked) by delegation-api.test.ts,
     // usage and budgets by llm-usage-store.test.ts, account connections by oauth-connections-e2e.test.ts,
-    // MCP tool rules and tokens by mcp-control-plane.test.ts, approvals by mcp-approvals.test.ts.
+    // MCP tool rules and tokens by mcp-control-plane.test.ts, approvals by mcp-approvals.test.ts,
+    // tenants by tenant-isolation.test.ts, webhooks by webhooks.test.ts, rate limits by rate-limits.test.ts.
     const delegationPaths = /^\/(v1\/delegations|v1\/me\/delegations|\.well-known\/openid-configuration)/;
     const elsewhere = (path: string) =>
       delegationPaths.test(path) ||
-      /^\/v1\/(usage|budgets|connections|approvals)/.test(path) ||
+      /^\/v1\/(usage|budgets|connections|approvals|tenants|webhooks|rate-limits)/.test(path) ||
       /^\/v1\/mcp-servers\/\{id\}\/(tool-rules|tokens)/.test(path) ||
       path === "/.well-known/oauth-authorization-server";
     const missing = f.operations

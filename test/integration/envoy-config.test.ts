@@ -40,9 +40,10 @@ describe("the rendered Envoy config passes envoy --mode validate", () => {
     });
   }, 60_000);
 
-  test("as production runs it: TLS upstreams, Azure OpenAI, an MCP server, mTLS from agents via SPIRE", async () => {
+  test("as production runs it: TLS upstreams, Azure OpenAI, an MCP server, mTLS from agents via SPIRE, traces", async () => {
     await expectValid("production", {
       ...ports,
+      tracing: { collector: { address: "otel-collector", port: 4317 } },
       agentListener: { address: "0.0.0.0", port: 10000 },
       destinations: [
         ...providerDestinations(),
@@ -55,6 +56,21 @@ describe("the rendered Envoy config passes envoy --mode validate", () => {
         svidName: "spiffe://warden.local/warden/envoy",
         trustBundleName: "spiffe://warden.local",
       },
+    });
+  }, 60_000);
+
+  test("with shared rate limits (both failure modes) and a per-sidecar token bucket", async () => {
+    await expectValid("rate-limits", {
+      ...ports,
+      destinations: [
+        ...providerDestinations().map((d) => ({
+          ...d,
+          upstream: { address: "127.0.0.1", port: 18080, tls: false },
+        })),
+        mcpDestination("files", { address: "127.0.0.1", port: 18081, tls: false }),
+      ],
+      rateLimit: { service: { address: "127.0.0.1", port: 8089 } },
+      localRateLimit: { requestsPerMinute: 6000 },
     });
   }, 60_000);
 

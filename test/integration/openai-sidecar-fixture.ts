@@ -2,7 +2,7 @@ import { providerDestinations, type Destination } from "../../lib/src/envoy/boot
 import { startStack, type Stack, type StackOptions } from "../harness/stack.js";
 import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vault-tls.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
-import type { LlmStub } from "../stubs/llm-stub-server.js";
+import type { LlmStub, ProviderStubOptions } from "../stubs/llm-stub-server.js";
 import { extprocVaultLogin } from "../support/extproc-vault-login.js";
 
 /**
@@ -20,15 +20,21 @@ export interface OpenAiSidecar {
 export async function startOpenAiSidecar(
   name: string,
   openAiKey: string,
-  options: { sidecar?: StackOptions["sidecar"]; extprocEnv?: NodeJS.ProcessEnv } = {},
+  options: {
+    sidecar?: StackOptions["sidecar"];
+    authzEnv?: NodeJS.ProcessEnv;
+    extprocEnv?: NodeJS.ProcessEnv;
+    stub?: Pick<ProviderStubOptions, "observe">;
+  } = {},
 ): Promise<OpenAiSidecar> {
   const vault = await startVaultTls(name);
   const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
   await vault.putLlmKey("acme", "openai", openAiKey);
-  const stub = await startOpenAiStub({ validKeys: () => [openAiKey] });
+  const stub = await startOpenAiStub({ validKeys: () => [openAiKey], ...options.stub });
   const stack = await startStack({
     name,
     ...(options.sidecar ? { sidecar: options.sidecar } : {}),
+    ...(options.authzEnv ? { authzEnv: options.authzEnv } : {}),
     destinations: (fallback) =>
       providerDestinations().map((destination): Destination => ({
         ...destination,

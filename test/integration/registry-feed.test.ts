@@ -202,6 +202,30 @@ describe("the registry reaches the data plane", () => {
     expect(await verdictBecomes("feed-bot", (v) => v.allowed)).toEqual(ALLOWED);
   }, 60_000);
 
+  test("a suspended tenant's agents are refused (tenant_suspended) until it is resumed", async () => {
+    await workflow.approve(await workflow.submit(await workflow.register("tenant-bot")));
+    expect(await verdictBecomes("tenant-bot", (v) => v.allowed)).toEqual(ALLOWED);
+    const platform = await f.token({ sub: "pat-platform", roles: ["platform_admin"] });
+    expect((await f.call("POST", "/v1/tenants", { token: platform, body: { id: "acme" } })).status).toBe(201);
+    const suspended = await f.call("POST", "/v1/tenants/acme/suspend", {
+      token: platform,
+      body: { reason: "contract ended" },
+    });
+    expect(suspended.status).toBe(200);
+    expect(await verdictBecomes("tenant-bot", (v) => !v.allowed)).toEqual(refused("tenant_suspended"));
+    // Each refusal is an audited decision of the tenant, with its reason.
+    await waitFor("the tenant_suspended refusal in the audit log", async () => {
+      const rows = await f.cluster!.sql(
+        "SELECT 1 FROM audit_events WHERE tenant = 'acme' AND decision = 'deny' AND reason = 'tenant_suspended'",
+        [],
+        new URL(f.databaseUrl!).pathname.slice(1),
+      );
+      return rows.length > 0;
+    });
+    expect((await f.call("POST", "/v1/tenants/acme/resume", { token: platform })).status).toBe(200);
+    expect(await verdictBecomes("tenant-bot", (v) => v.allowed)).toEqual(ALLOWED);
+  }, 60_000);
+
   test("an approved attestation whose signature does not verify counts as none, and is logged", async () => {
     const agent = await workflow.register("forged-bot");
     const attestation = await workflow.approve(await workflow.submit(agent));

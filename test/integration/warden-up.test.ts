@@ -87,6 +87,8 @@ describe("warden up", () => {
       "openbao",
       "spire-server",
       "spire-agent",
+      "redis",
+      "ratelimit",
       "dev-oidc",
       "control-plane",
       "authz-server",
@@ -101,7 +103,12 @@ describe("warden up", () => {
       components: { name: string; version: string }[];
     };
     const versions = Object.fromEntries(components.map((c) => [c.name, c.version]));
-    expect(versions).toMatchObject({ envoy: "1.40.0", openbao: "2.7.2", "spire-server": "1.13.3" });
+    expect(versions).toMatchObject({
+      envoy: "1.40.0",
+      openbao: "2.7.2",
+      "spire-server": "1.13.3",
+      redis: "7.0.15",
+    });
     expect(versions["authz-server"]).toMatch(/^\d+\.\d+\.\d+ \(node 20\./);
   });
 

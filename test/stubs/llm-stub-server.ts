@@ -118,6 +118,8 @@ export interface ProviderSpec {
 export interface ProviderStubOptions {
   /** The keys the stub accepts (the Vault-held ones). */
   validKeys: () => readonly string[];
+  /** Sees every request as it arrives, with its response (e.g. provider-spans.ts). */
+  observe?: (request: RecordedRequest, res: ServerResponse) => void;
 }
 
 export async function startProviderStub(spec: ProviderSpec, options: ProviderStubOptions): Promise<LlmStub> {
@@ -135,6 +137,7 @@ export async function startProviderStub(spec: ProviderSpec, options: ProviderStu
         reported: null,
       };
       requests.push(request);
+      options.observe?.(request, res);
       const key = spec.credential(request);
       if (!options.validKeys().includes(key))
         return sendJson(res, spec.unauthorized.status, spec.unauthorized.body);

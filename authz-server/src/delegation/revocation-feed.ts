@@ -7,6 +7,7 @@ import {
 } from "../../../lib/src/tokens/revocation-notice.js";
 import { FULL_SYNC, NotifyFeed, type NotificationOutcome } from "../feed/notify-feed.js";
 import type { RevocationSet } from "./revocation-set.js";
+import { recordRevocationApplied } from "../metrics/state.js";
 
 /**
  * Keeps the in-memory revocation set in step with the control plane: `LISTEN warden_delegations`
@@ -88,6 +89,7 @@ export class RevocationFeed extends NotifyFeed<Selector> {
     }
     if (notice.ids) {
       for (const [id, expiresAt] of notice.ids) this.options.set.add(id, expiresAt);
+      recordRevocationApplied(notice.revoked_at);
       return [];
     }
     return [notice];
@@ -101,6 +103,7 @@ export class RevocationFeed extends NotifyFeed<Selector> {
         return;
       }
       this.apply((await this.options.db.query<{ id: string; exp: number }>(query.sql, query.params)).rows);
+      recordRevocationApplied(selector.revoked_at);
     }
   }
 

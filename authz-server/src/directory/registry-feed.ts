@@ -7,6 +7,7 @@ import {
   attestationClaimsFor,
   changedAgentId,
   directoryEntryFor,
+  isTenantChange,
   parseRegistryRow,
   type AttestationClaims,
   type RegistryRow,
@@ -25,8 +26,9 @@ export const REGISTRY_CHANNEL = "warden_registry";
 const REGISTRY_SELECT = `
   SELECT a.id, a.kind, a.name, a.spiffe_id, a.tenant, a.owner, a.team, a.type, a.environment,
          a.capabilities, a.status, k.id AS kya_id, k.status AS kya_status, k.jws AS kya_jws,
-         a.tool_rules, a.resource_uri, a.external_services
+         a.tool_rules, a.resource_uri, a.external_services, t.status AS tenant_status
     FROM agents a
+    LEFT JOIN tenants t ON t.id = a.tenant
     LEFT JOIN LATERAL (
       SELECT id, status, jws FROM kya_attestations
        WHERE agent_id = a.id
@@ -98,6 +100,7 @@ export class RegistryFeed extends NotifyFeed<string> {
   }
 
   protected onNotification(payload: string): NotificationOutcome<string> {
+    if (isTenantChange(payload)) return FULL_SYNC;
     const agentId = changedAgentId(payload);
     if (agentId === undefined) {
       this.options.logger.warn({ payload: payload.slice(0, 200) }, "registry notification not understood");

@@ -2,6 +2,7 @@ import {
   attestationClaimsFor,
   changedAgentId,
   directoryEntryFor,
+  isTenantChange,
   parseRegistryRow,
   type AttestationClaims,
   type RegistryRow,
@@ -191,5 +192,25 @@ describe("MCP server rows", () => {
 
   test("agents have no MCP facts", () => {
     expect(directoryEntryFor(row(), null).mcp).toBeUndefined();
+  });
+});
+
+describe("the tenant's state", () => {
+  test("a suspended tenant reaches the policy input with the agent (reason tenant_suspended there)", () => {
+    expect(directoryEntryFor(row({ tenant_status: "suspended" }), null).agent.tenant_status).toBe(
+      "suspended",
+    );
+  });
+
+  test("an agent whose tenant has no row carries no tenant state", () => {
+    expect(directoryEntryFor(row({ tenant_status: null }), null).agent).not.toHaveProperty("tenant_status");
+  });
+
+  test("a tenant notification asks for a full resync, not an agent update", () => {
+    const payload = JSON.stringify({ v: 1, entity: "tenant", op: "upsert", id: "acme" });
+    expect(isTenantChange(payload)).toBe(true);
+    expect(changedAgentId(payload)).toBeUndefined();
+    expect(isTenantChange(JSON.stringify({ v: 1, entity: "agent", id: AGENT_ID }))).toBe(false);
+    expect(isTenantChange("not json")).toBe(false);
   });
 });

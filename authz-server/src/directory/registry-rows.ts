@@ -20,6 +20,8 @@ const registryRowSchema = z.object({
   environment: z.string(),
   capabilities: z.array(z.string()),
   status: z.enum(["active", "suspended", "revoked", "archived"]),
+  /** The tenant's state (migration 022); null when the tenant has no row (it is not suspended). */
+  tenant_status: z.enum(["active", "suspended"]).nullable().optional(),
   /** The agent's current attestation: its approved one, else its latest; all null when it has none. */
   kya_id: z.string().nullable(),
   kya_status: z.enum(["pending", "approved", "rejected", "revoked", "superseded"]).nullable(),
@@ -154,6 +156,7 @@ export function directoryEntryFor(row: RegistryRow, verified: AttestationClaims 
       environment: row.environment,
       tenant: row.tenant,
       status: row.status,
+      ...(row.tenant_status ? { tenant_status: row.tenant_status } : {}),
       capabilities: row.capabilities,
     },
     kya: kyaFactsFor(row, verified),
@@ -164,7 +167,18 @@ export function directoryEntryFor(row: RegistryRow, verified: AttestationClaims 
 const notificationSchema = z.discriminatedUnion("entity", [
   z.object({ v: z.literal(1), entity: z.literal("agent"), id: z.string().uuid() }),
   z.object({ v: z.literal(1), entity: z.literal("attestation"), agent_id: z.string().uuid() }),
+  z.object({ v: z.literal(1), entity: z.literal("tenant"), id: z.string() }),
 ]);
+
+/** A tenant was suspended or resumed (migration 022's trigger): every agent of it changes at once. */
+export function isTenantChange(payload: string): boolean {
+  try {
+    const parsed = notificationSchema.safeParse(JSON.parse(payload));
+    return parsed.success && parsed.data.entity === "tenant";
+  } catch {
+    return false;
+  }
+}
 
 export function changedAgentId(payload: string): string | undefined {
   let json: unknown;
@@ -175,5 +189,6 @@ export function changedAgentId(payload: string): string | undefined {
   }
   const parsed = notificationSchema.safeParse(json);
   if (!parsed.success) return undefined;
+  if (parsed.data.entity === "tenant") return undefined;
   return parsed.data.entity === "agent" ? parsed.data.id : parsed.data.agent_id;
 }

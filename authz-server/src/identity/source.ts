@@ -32,6 +32,8 @@ export interface AgentRecord {
   environment: string;
   tenant: string;
   status: "active" | "suspended" | "revoked" | "archived";
+  /** The state of the agent's tenant (migration 022); absent where the registry does not say. */
+  tenant_status?: "active" | "suspended";
   capabilities: string[];
 }
 

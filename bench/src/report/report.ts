@@ -9,6 +9,7 @@ import {
   latencyOf,
   pathTables,
   profileTables,
+  realPathTables,
   revocationTables,
   scaleTables,
   sseTables,
@@ -117,7 +118,9 @@ function runLine(run: SuiteRun): string {
 
 export function renderResults(): string {
   const runs = Object.fromEntries(
-    ["authz", "path", "sse", "revocation", "scale"].map((s) => [s, readSuiteRun(s)] as const),
+    ["authz", "path", "sse", "realpath", "tail", "mcp", "revocation", "scale"].map(
+      (s) => [s, readSuiteRun(s)] as const,
+    ),
   );
   const sections: string[] = [START, ""];
   const any = Object.values(runs).find((r): r is SuiteRun => r !== null);
@@ -149,6 +152,44 @@ export function renderResults(): string {
     const profile = profileTables(runs.sse, "CPU profile while streaming");
     if (profile) sections.push(profile, "");
   }
+  if (runs.realpath) {
+    sections.push(
+      "### realpath: the real path against Envoy alone with the same mTLS",
+      "",
+      realPathTables(runs.realpath),
+      "",
+      writeChart(
+        "realpath-latency.png",
+        "Real path vs Envoy alone (mTLS), open loop, corrected",
+        rateSeries(runs.realpath, ["sidecar", "envoy-only"]),
+      ),
+      "",
+    );
+    const profile = profileTables(runs.realpath, "CPU profile of the real path");
+    if (profile) sections.push(profile, "");
+  }
+  if (runs.tail)
+    sections.push(
+      "### tail: authz-server vs the no-op server, open loop",
+      "",
+      writeChart(
+        "tail-latency.png",
+        "Check latency, open loop, corrected",
+        rateSeries(runs.tail, ["authz-server", "noop"]),
+      ),
+      "",
+    );
+  if (runs.mcp)
+    sections.push(
+      "### mcp: through the MCP sidecars, open loop",
+      "",
+      writeChart(
+        "mcp-latency.png",
+        "MCP tools/call latency, open loop, corrected",
+        rateSeries(runs.mcp, ["direct", "outbound", "outbound+inbound"]),
+      ),
+      "",
+    );
   if (runs.revocation) sections.push("### revocation", "", revocationTables(runs.revocation), "");
   if (runs.scale) sections.push("### scale", "", scaleTables(runs.scale), "");
   const headlines = Object.values(runs)

@@ -282,3 +282,54 @@ export function profileTables(run: SuiteRun, title: string): string | null {
     })
     .join("\n\n");
 }
+
+/** The real path: each system at each rate, what the sidecar adds, saturation, usage rows, Envoy's timings. */
+export function realPathTables(run: SuiteRun): string {
+  const rates = (run.settings.rates as number[] | undefined) ?? [];
+  const h = run.headline;
+  const systems = ["sidecar", "envoy-only"];
+  const timings = run.results.filter((r) => r.mode === "envoy-timing");
+  const usage = find(run, { system: "sidecar", mode: "usage" });
+  return [
+    table(
+      [
+        "offered rps",
+        ...systems.map((s) => `${s}: achieved / p50 / p99 / p99.9 (ms)`),
+        "added p50 / p99 / p99.9 (ms)",
+      ],
+      rates.map((rps) => [
+        rps,
+        ...systems.map((system) => {
+          const r = find(run, { system, mode: "rate", target_rps: rps });
+          const l = latencyOf(r);
+          return r ? `${r.achieved_rps} / ${ms(l.p50_ms)} / ${ms(l.p99_ms)} / ${ms(l.p999_ms)}` : null;
+        }),
+        `${ms(h[`added_p50_ms_${rps}`])} / ${ms(h[`added_p99_ms_${rps}`])} / ${ms(h[`added_p999_ms_${rps}`])}`,
+      ]),
+    ),
+    "",
+    `Saturation (open-loop ramp): sidecar ${h.sat_rps_sidecar ?? "–"} rps, Envoy alone ${h.sat_rps_envoy ?? "–"} rps: **${h.sat_vs_envoy ?? "–"}×**.` +
+      (usage
+        ? ` Usage rows written: ${usage.usage_rows} for ${usage.answered_200} answered calls (${usage.delegated_rows} carrying the delegation).`
+        : ""),
+    ...(timings.length > 0
+      ? [
+          "",
+          "Envoy's own timings over the sidecar's 500 rps rounds (whole milliseconds, the bucket's upper edge):",
+          "",
+          table(
+            ["histogram", "requests", "p50 (ms)", "p99 (ms)", "p99.9 (ms)"],
+            timings.map((r) => [
+              r.histogram as string,
+              r.count as number,
+              ms(r.p50_ms),
+              ms(r.p99_ms),
+              ms(r.p999_ms),
+            ]),
+          ),
+        ]
+      : []),
+    "",
+    `Targets: added p99 ≤ 5 ms at 500 rps: ${yes(h.added_p99_500_target_met)}; saturation ≥ 0.3× Envoy alone: ${yes(h.sat_target_met)}.`,
+  ].join("\n");
+}

@@ -34,3 +34,27 @@ export async function queryAuditEvents(
   );
   return rows.map(recordFromRow);
 }
+
+/**
+ * One tenant's events after chain position `afterSeq`, in chain order: gap-free and committed in
+ * order per tenant (appends hold the tenant's chain head lock), so a reader that resumes from the
+ * last position it saw never misses a row that committed late, unlike with the global id.
+ */
+export async function auditAfterSeq(
+  db: Queryable,
+  tenant: string,
+  afterSeq: number,
+  limit: number,
+  filter: Omit<AuditFilter, "tenant"> = {},
+): Promise<AuditRecord[]> {
+  const where = new Conditions().equal(filter, ["agent_spiffe_id", "user_id", "decision", "action"]);
+  if (filter.agent_id !== undefined) where.add("agent_id = ?::uuid", filter.agent_id);
+  where.within("occurred_at", filter.from, filter.to);
+  where.add("tenant = ?", tenant);
+  where.add("chain_seq > ?", afterSeq);
+  const { rows } = await db.query(
+    `${AUDIT_SELECT} ${where.where()} ORDER BY chain_seq LIMIT ${where.bind(limit)}`,
+    where.params,
+  );
+  return rows.map(recordFromRow);
+}

@@ -70,10 +70,21 @@ export const auditCommands: Record<string, CommandSpec> = {
     },
   },
   export: {
-    usage: `${FILTER_USAGE}   (NDJSON on stdout)`,
-    options: FILTER_FLAGS,
+    usage: `${FILTER_USAGE} [--format ndjson|ocsf] [--cursor seq [--limit n]]   (NDJSON on stdout; the next cursor is the last line's chain_seq, in OCSF metadata.sequence)`,
+    options: { ...FILTER_FLAGS, ...flags.stringFlags("format", "cursor", "limit") },
     async run(ctx) {
-      const stream = await ctx.client().stream(`/v1/audit/export${queryString(filters(ctx.values))}`);
+      const cursor = flags.text(ctx.values, "cursor");
+      if (cursor !== undefined && !/^\d{1,15}$/.test(cursor))
+        throw usageError("--cursor must be a chain position (a whole number; 0 to start)");
+      const limit = flags.integer(ctx.values, "limit");
+      if (limit !== undefined && cursor === undefined) throw usageError("--limit goes with --cursor");
+      const query = {
+        ...filters(ctx.values),
+        format: flags.oneOf(ctx.values, "format", ["ndjson", "ocsf"] as const),
+        cursor,
+        limit,
+      };
+      const stream = await ctx.client().stream(`/v1/audit/export${queryString(query)}`);
       const decoder = new TextDecoder();
       let carry = "";
       for await (const chunk of stream) {

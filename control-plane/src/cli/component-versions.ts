@@ -13,7 +13,11 @@ const TOOL_VERSION_COMMANDS: Record<string, () => [string, string[]]> = {
   "spire-server": () => [toolPath("spire-server"), ["--version"]],
   "spire-agent": () => [toolPath("spire-agent"), ["--version"]],
   envoy: () => [toolPath("envoy"), ["--version"]],
+  redis: () => [toolPath("redis-server"), ["--version"]],
 };
+
+/** envoyproxy/ratelimit has no version flag (scripts/setup pins its commit, RATELIMIT_VERSION). */
+const NO_VERSION_FLAG: ReadonlySet<string> = new Set(["ratelimit"]);
 
 /** The first dotted version number in a program's output: `1.40.0`, `2.7.2`, `15.18`. */
 export function versionIn(output: string): string | undefined {
@@ -38,6 +42,7 @@ export async function componentVersions(names: readonly string[]): Promise<Recor
   const own = ownVersion();
   const entries = await Promise.all(
     names.map(async (name): Promise<[string, string]> => {
+      if (NO_VERSION_FLAG.has(name)) return [name, "-"];
       const command = TOOL_VERSION_COMMANDS[name];
       if (!command) return [name, own];
       return [name, (await reported(...command())) ?? "-"];

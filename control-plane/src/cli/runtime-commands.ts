@@ -1,3 +1,4 @@
+import { metricsEndpoints } from "../../../lib/src/runtime/metrics-endpoints.js";
 import { spawn } from "node:child_process";
 import {
   closeSync,
@@ -45,6 +46,9 @@ export const RUNTIME_USAGE = `usage:
                                    to agent <name> (registered with --selector unix:uid:10005, the
                                    sidecar's uid) serves plain HTTP on 127.0.0.1:<port> (default 8090);
                                    anything that can reach that port acts as the agent
+      [--otlp-endpoint http://<host>:<port>]
+                                   OpenTelemetry traces of Envoy, authz-server and extproc-server
+                                   to this OTLP/gRPC collector (off by default; docs/observability.md)
   warden status [--json]           per component: version, pid, health, ports; policy revision; agents; audit heads
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
@@ -55,7 +59,7 @@ environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_POR
              WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL),
              WARDEN_MCP_SERVERS (name=url,... like --mcp-server), WARDEN_INBOUND_MCP_SERVER,
              WARDEN_INBOUND_UPSTREAM, WARDEN_INBOUND_RESOURCE_URI, WARDEN_INBOUND_PORT,
-             WARDEN_ZERO_CODE_AGENT, WARDEN_ZERO_CODE_PORT`;
+             WARDEN_ZERO_CODE_AGENT, WARDEN_ZERO_CODE_PORT, WARDEN_OTLP_ENDPOINT`;
 
 export const RUNTIME_COMMANDS = ["up", "status", "logs", "down", "login"] as const;
 
@@ -81,6 +85,7 @@ export async function runRuntimeCommand(
       "resource-uri": { type: "string" },
       "zero-code-agent": { type: "string" },
       "zero-code-port": { type: "string" },
+      "otlp-endpoint": { type: "string" },
     }));
   } catch (error) {
     io.stderr(`warden ${command}: ${(error as Error).message}\n${RUNTIME_USAGE}`);
@@ -89,7 +94,7 @@ export async function runRuntimeCommand(
   const flags = runtimeFlags(values);
   if (command !== "up" && Object.keys(flags).length > 0) {
     io.stderr(
-      `warden ${command}: --mcp-server, --inbound-mcp and --zero-code-agent belong to warden up\n${RUNTIME_USAGE}`,
+      `warden ${command}: --mcp-server, --inbound-mcp, --zero-code-agent and --otlp-endpoint belong to warden up\n${RUNTIME_USAGE}`,
     );
     return 2;
   }
@@ -140,7 +145,9 @@ export async function runRuntimeCommand(
       const versions = await componentVersions(state.components.map((c) => c.name));
       if (values.json) {
         const components = state.components.map((c) => ({ ...c, version: versions[c.name] ?? "-" }));
-        io.stdout(JSON.stringify({ ...state, components, ...extra }, null, 2));
+        io.stdout(
+          JSON.stringify({ ...state, components, ...extra, metrics: metricsEndpoints(state) }, null, 2),
+        );
       } else {
         io.stdout(
           `supervisor pid ${state.pid}, up since ${state.startedAt}, ${state.ready ? "ready" : "starting"}`,
@@ -167,6 +174,10 @@ export async function runRuntimeCommand(
             `${c.name.padEnd(16)}${(versions[c.name] ?? "-").padEnd(22)}${String(c.pid ?? "-").padEnd(9)}${c.state.padEnd(12)}${(c.healthy ? "healthy" : "unhealthy").padEnd(10)}${String(c.restarts).padEnd(10)}${ports}`,
           );
         }
+        io.stdout("");
+        io.stdout("metrics (Prometheus):");
+        for (const { component, url } of metricsEndpoints(state))
+          io.stdout(`  ${component.padEnd(22)}${url}`);
       }
       return state.ready && state.components.every((c) => c.healthy) ? 0 : 1;
     }
@@ -274,6 +285,7 @@ function runtimeFlags(values: Record<string, string | boolean | string[] | undef
     ...(text("resource-uri") !== undefined ? { resourceUri: text("resource-uri") } : {}),
     ...(text("zero-code-agent") !== undefined ? { zeroCodeAgent: text("zero-code-agent") } : {}),
     ...(text("zero-code-port") !== undefined ? { zeroCodePort: text("zero-code-port") } : {}),
+    ...(text("otlp-endpoint") !== undefined ? { otlpEndpoint: text("otlp-endpoint") } : {}),
   };
   return flags;
 }
@@ -289,6 +301,7 @@ function flagsAsEnv(flags: RuntimeFlags, env: NodeJS.ProcessEnv): NodeJS.Process
     ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
     ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
     ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
+    ...(flags.otlpEndpoint !== undefined ? { WARDEN_OTLP_ENDPOINT: flags.otlpEndpoint } : {}),
   };
 }
 

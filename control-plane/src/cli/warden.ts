@@ -12,7 +12,9 @@ import { runPolicyCommand } from "./policy-commands.js";
 import { registryCommands } from "./registry-commands.js";
 import { RUNTIME_COMMANDS, RUNTIME_USAGE, runRuntimeCommand } from "./runtime-commands.js";
 import { runSpireCommand } from "./spire-commands.js";
+import { tenantCommands } from "./tenant-commands.js";
 import { budgetCommands, usageCommand } from "./usage-commands.js";
+import { webhookCommands } from "./webhook-commands.js";
 
 /**
  * `warden <group> <command> [flags]`: the control-plane CLI. Tables by default, `--json` for
@@ -29,6 +31,8 @@ const GROUPS: Record<string, Record<string, CommandSpec>> = {
   delegations: delegationCommands,
   approvals: approvalCommands,
   budgets: budgetCommands,
+  tenants: tenantCommands,
+  webhooks: webhookCommands,
   init: initCommands,
 };
 /** Commands that are a group on their own: `warden usage [flags]`. */

@@ -6,7 +6,7 @@ import { parse } from "yaml";
  * the server needs: method, path, roles and plain JSON Schemas (references resolved, `x-` extensions
  * removed) for parameters, body and every response.
  */
-export const ROLES = ["admin", "reviewer", "creator", "viewer", "user"] as const;
+export const ROLES = ["platform_admin", "admin", "reviewer", "creator", "viewer", "user"] as const;
 export type Role = (typeof ROLES)[number];
 
 export type JsonSchema = Record<string, unknown>;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { requireRole, type Authenticator, type Principal } from "./auth.js";
 import { ApiError } from "./errors.js";
+import { runAsPrincipal } from "../tenants/request-scope.js";
 import type { ApiDocument, JsonSchema, OperationSpec } from "./openapi.js";
 import {
   compileRequestValidator,
@@ -127,7 +128,7 @@ export function registerOperations(
         }
         return payload;
       },
-      handler: (request, reply) => handler(request, reply),
+      handler: (request, reply) => runAsPrincipal(request.principal, () => handler(request, reply)),
     });
   }
 }

@@ -5,6 +5,7 @@ import { isSafeKvSegment, type KvSecret } from "../../../lib/src/vault/kv.js";
 import type { MaybeAsync } from "../providers.js";
 import type { LlmKeySource } from "./key-source.js";
 import { SecretScrubber } from "./scrub.js";
+import { cacheCounter } from "../../../lib/src/metrics/cache.js";
 
 /** Reads `llm/<tenant>/<provider>` from the secret store (KV v2 in production). */
 export type LlmKeyReader = (tenant: string, provider: string) => Promise<KvSecret | null>;
@@ -34,6 +35,8 @@ export const STORE_UNAVAILABLE = "the LLM key store is unavailable; no request w
  * reached, a key read within `ttlMs + maxStaleMs` is still used; with nothing usable the request is
  * refused with 503, never sent without a key.
  */
+const lookups = cacheCounter("llm_keys");
+
 export class CachedLlmKeys implements LlmKeySource {
   private readonly entries = new Map<string, Entry>();
   private readonly reads = new Map<string, Promise<string>>();
@@ -50,7 +53,11 @@ export class CachedLlmKeys implements LlmKeySource {
   keyFor(tenant: string, provider: string): MaybeAsync<string> {
     const id = `${tenant}/${provider}`;
     const entry = this.entries.get(id);
-    if (entry && this.now() - entry.readAt < this.options.ttlMs) return usable(entry, tenant, provider);
+    if (entry && this.now() - entry.readAt < this.options.ttlMs) {
+      lookups.hit();
+      return usable(entry, tenant, provider);
+    }
+    lookups.miss();
     let reading = this.reads.get(id);
     if (!reading) {
       reading = this.readThrough(id, tenant, provider).finally(() => this.reads.delete(id));

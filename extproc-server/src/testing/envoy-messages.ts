@@ -70,8 +70,12 @@ export function requestBodyRequest(body: string | Uint8Array, endOfStream = true
   return { requestBody: { body: typeof body === "string" ? Buffer.from(body) : body, endOfStream } };
 }
 
+/** A response body chunk as Envoy sends it: the forwarded ext_authz metadata comes with every message. */
 export function responseBodyRequest(chunk: string | Uint8Array, endOfStream = false): IProcessingRequest {
-  return { responseBody: { body: typeof chunk === "string" ? Buffer.from(chunk) : chunk, endOfStream } };
+  return {
+    responseBody: { body: typeof chunk === "string" ? Buffer.from(chunk) : chunk, endOfStream },
+    metadataContext: authzMetadata(),
+  };
 }
 
 export const wire = {

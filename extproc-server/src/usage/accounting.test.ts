@@ -1,4 +1,4 @@
-import { normalizeAuditEvent } from "../../../lib/src/audit/event.js";
+import { normalizeTypedEvent } from "../../../lib/src/audit/event.js";
 import type { AuditRecord } from "../../../lib/src/audit/chain.js";
 import { BudgetBook } from "../budgets/budget-book.js";
 import { UsageAccounting } from "./accounting.js";
@@ -104,7 +104,7 @@ describe("usage accounting", () => {
 describe("the usage audit event and its row", () => {
   test("the event carries identity, model, tokens and cost; the row comes back from it", () => {
     const priced = account(base);
-    const entry = normalizeAuditEvent(usageAuditEvent(priced));
+    const entry = normalizeTypedEvent(usageAuditEvent(priced));
     expect(entry).toMatchObject({
       tenant: "acme",
       source: "extproc-server",
@@ -169,7 +169,7 @@ describe("the usage audit event and its row", () => {
       outcome: "not_forwarded",
       usage: NO_TOKENS,
     });
-    expect(normalizeAuditEvent(usageAuditEvent(refused))).toMatchObject({
+    expect(normalizeTypedEvent(usageAuditEvent(refused))).toMatchObject({
       tenant: "unknown",
       decision: "deny",
       reason: "budget_exceeded",

@@ -13,6 +13,9 @@ import { auditUsageSink } from "./audit-sink.js";
 import type { UsageConfig } from "./config.js";
 import { logUsageSink } from "./log-sink.js";
 import { PriceTable } from "./prices.js";
+import { meteredUsageSink } from "../metrics/usage-metrics.js";
+import { watchBudgets } from "../metrics/budgets.js";
+import { watchAuditWriter } from "../../../lib/src/metrics/audit-spool.js";
 import { insertUsageRows, SOFT_BUDGET_ACTION, UNKNOWN_TENANT } from "./usage-event.js";
 
 export interface RunningUsage {
@@ -32,7 +35,11 @@ export async function startUsage(config: UsageConfig, logger: Logger): Promise<R
   logger.info({ path: config.pricesPath, version: prices.version }, "LLM price table loaded");
   if (!config.DATABASE_URL) {
     logger.warn("DATABASE_URL is not set: usage records are log lines and no budget is enforced");
-    const usage = new UsageAccounting({ prices, sink: logUsageSink(logger), recordedBy: config.instanceId });
+    const usage = new UsageAccounting({
+      prices,
+      sink: meteredUsageSink(logUsageSink(logger)),
+      recordedBy: config.instanceId,
+    });
     return { usage, budgets: null, prices, close: async () => undefined };
   }
 
@@ -47,7 +54,9 @@ export async function startUsage(config: UsageConfig, logger: Logger): Promise<R
     afterAppend: insertUsageRows,
     logger,
   });
+  watchAuditWriter("usage", () => writer.status());
   const book = new BudgetBook();
+  watchBudgets(book);
   const feed = new BudgetFeed({
     db,
     book,
@@ -62,7 +71,7 @@ export async function startUsage(config: UsageConfig, logger: Logger): Promise<R
   });
   const usage = new UsageAccounting({
     prices,
-    sink: auditUsageSink(writer, logger),
+    sink: meteredUsageSink(auditUsageSink(writer, logger)),
     recordedBy: config.instanceId,
     budgets: book,
     onSoftLimit: (status, record) => {

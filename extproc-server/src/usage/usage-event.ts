@@ -21,7 +21,7 @@ export function usageAuditEvent(record: PricedUsageRecord): AuditEventInput {
   const { usage } = record;
   return {
     tenant: record.tenant ?? UNKNOWN_TENANT,
-    occurred_at: record.startedAt,
+    occurred_at: new Date(record.startedAt),
     source: "extproc-server",
     action: USAGE_ACTION,
     actor: record.agentSpiffeId,

@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { ALL_TENANTS } from "./tenant-scope.js";
 import type { Database, Queryable, QueryResult } from "./types.js";
 
 /**
@@ -7,6 +8,9 @@ import type { Database, Queryable, QueryResult } from "./types.js";
  */
 export async function createPgliteDatabase(dataDir?: string): Promise<Database> {
   const db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+  // PGlite runs as a superuser, whom row-level security does not hold; the setting is for sessions
+  // that SET ROLE to a service role (docs/tenancy.md).
+  await db.query("SELECT set_config('warden.tenant', $1, false)", [ALL_TENANTS]);
 
   const wrap = (target: Pick<PGlite, "query" | "exec">): Queryable => ({
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {

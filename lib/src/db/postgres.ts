@@ -1,4 +1,5 @@
 import pg from "pg";
+import { ALL_TENANTS, tenantStartupOption } from "./tenant-scope.js";
 import type { Database, ListenOptions, NotificationHandler, Queryable, QueryResult } from "./types.js";
 
 const INT8_OID = 20;
@@ -18,6 +19,12 @@ export interface PostgresOptions {
   applicationName?: string;
   /** Server-side limit of each statement (PostgreSQL `statement_timeout`); unset: none. */
   statementTimeoutMs?: number;
+  /**
+   * The tenant this connection acts for under row-level security (`warden.tenant`, migration 029):
+   * one tenant, or "*" for every tenant the login may serve (the default: a process that serves one
+   * tenant says so in its configuration). A transaction can narrow it (lib/src/db/tenant-scope.ts).
+   */
+  tenant?: string;
 }
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
@@ -39,6 +46,7 @@ export function createPostgresDatabase(connectionString: string, options: Postgr
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
     application_name: options.applicationName ?? "warden",
     ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+    options: tenantStartupOption(options.tenant ?? ALL_TENANTS),
     types,
   });
   // Without this handler an idle client losing its server (PostgreSQL restart) crashes the process.

@@ -5,11 +5,13 @@ import { agentListener, zeroCodeListener } from "./listener.js";
 import {
   AUTHZ_CLUSTER,
   EXTPROC_CLUSTER,
+  RATELIMIT_CLUSTER,
   sidecarParamsSchema,
   type Params,
   type SidecarParams,
 } from "./params.js";
 import { SPIRE_SDS_NODE_METADATA } from "./tls.js";
+import { otlpCluster } from "./tracing.js";
 
 /**
  * Renders the Envoy sidecar bootstrap; envoy/README.md explains every part. Pure: validated
@@ -19,7 +21,7 @@ import { SPIRE_SDS_NODE_METADATA } from "./tls.js";
  * One module per concern, this one the entry point: params.ts (names and schemas), destinations.ts
  * (the routes Warden ships), listener.ts (the agent listener and its connection manager), routes.ts,
  * filters.ts (ext_authz, ext_proc, router), local-replies.ts (Envoy's own errors as JSON),
- * access-log.ts, clusters.ts, tls.ts (SVIDs and bundles over SDS) and config-json.ts (small helpers).
+ * access-log.ts, clusters.ts, tracing.ts (OpenTelemetry), tls.ts (SVIDs and bundles over SDS) and config-json.ts (small helpers).
  */
 
 export { ACCESS_LOG_FORMAT } from "./access-log.js";
@@ -38,6 +40,7 @@ export {
   EXT_AUTHZ_NAMESPACE,
   EXTPROC_CLUSTER,
   sidecarParamsSchema,
+  OTLP_CLUSTER,
   SPIRE_AGENT_CLUSTER,
   type Destination,
   type SidecarParams,
@@ -78,7 +81,11 @@ export function buildSidecarBootstrap(params: Params): JsonObject {
       clusters: [
         grpcServiceCluster(AUTHZ_CLUSTER, params.authz, params, params.serverIdentities?.authz),
         grpcServiceCluster(EXTPROC_CLUSTER, params.extproc, params, params.serverIdentities?.extproc),
+        ...(params.rateLimit
+          ? [grpcServiceCluster(RATELIMIT_CLUSTER, params.rateLimit.service, params, undefined)]
+          : []),
         ...(params.downstreamTls ? [spireAgentCluster(params.downstreamTls.spireAgentSocket)] : []),
+        ...(params.tracing ? [otlpCluster(params.tracing, params)] : []),
         ...params.destinations.map((destination) => upstreamCluster(destination, params)),
       ],
     },

@@ -2,9 +2,11 @@ import { accessLog } from "./access-log.js";
 import { typed, seconds, socketAddress, type JsonObject } from "./config-json.js";
 import { extAuthzFilter, extProcFilter, headerMutationFilter, routerFilter } from "./filters.js";
 import { localReplyConfig } from "./local-replies.js";
+import { globalRateLimitFilters, localRateLimitFilter } from "./rate-limits.js";
 import type { Params } from "./params.js";
 import { routeConfig } from "./routes.js";
 import { downstreamTlsSocket } from "./tls.js";
+import { httpTracing } from "./tracing.js";
 
 export function agentListener(params: Params): JsonObject {
   const filterChain: JsonObject = {
@@ -78,11 +80,15 @@ function httpConnectionManager(params: Params, zeroCodeAgent?: string): JsonObje
     access_log: [accessLog(params.accessLogPath)],
     route_config: routeConfig(params, zeroCodeAgent),
     http_filters: [
+      ...localRateLimitFilter(params),
       extAuthzFilter(params),
+      // After ext_authz: the descriptors are built from its decision.
+      ...globalRateLimitFilters(params),
       ...(params.destinations.some((d) => d.kind === "mcp") ? [headerMutationFilter()] : []),
       extProcFilter(params),
       routerFilter(),
     ],
     local_reply_config: localReplyConfig(params),
+    ...(params.tracing ? { tracing: httpTracing(params.tracing) } : {}),
   });
 }

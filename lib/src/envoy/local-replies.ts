@@ -19,6 +19,8 @@ interface ErrorMapping {
   status?: number;
   code: string;
   message: string;
+  /** Extra headers (values may use Envoy's formatter). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const ERROR_MAPPINGS: ErrorMapping[] = [
@@ -33,6 +35,26 @@ const ERROR_MAPPINGS: ErrorMapping[] = [
     status: 503,
     code: "unavailable",
     message: "request processing service unavailable",
+  },
+  {
+    // A shared limit refused it: the service's window resets in x-ratelimit-reset seconds.
+    when: "response.code_details == 'request_rate_limited'",
+    status: 429,
+    code: "rate_limited",
+    message: "rate limit exceeded",
+    headers: { "retry-after": "%RESP(x-ratelimit-reset)%" },
+  },
+  {
+    when: "response.code_details == 'rate_limiter_error'",
+    status: 503,
+    code: "unavailable",
+    message: "rate-limit service unavailable (the limit is fail-closed)",
+  },
+  {
+    when: "response.code_details == 'local_rate_limited'",
+    status: 429,
+    code: "rate_limited",
+    message: "this sidecar's rate limit is exceeded",
   },
   {
     when: "response.code_details == 'direct_response' && response.code == 404",
@@ -114,6 +136,11 @@ function localReplyMapper(mapping: ErrorMapping, dialect: ErrorDialect, when: st
         header: { key: DECISION_ID_HEADER, value: DECISION_ID },
         append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
       },
+      ...Object.entries(mapping.headers ?? {}).map(([key, value]) => ({
+        header: { key, value },
+        append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        keep_empty_value: false,
+      })),
     ],
   };
   if (mapping.status !== undefined) mapper.status_code = mapping.status;

@@ -6,9 +6,13 @@ import { EXT_AUTHZ_NAMESPACE } from "../handoff/contract.js";
 export const AUTHZ_CLUSTER = "warden_authz";
 export const EXTPROC_CLUSTER = "warden_extproc";
 export const SPIRE_AGENT_CLUSTER = "spire_agent";
+export const RATELIMIT_CLUSTER = "warden_ratelimit";
+export const OTLP_CLUSTER = "warden_otlp";
 const RESERVED_NAMES: ReadonlySet<string> = new Set([
   AUTHZ_CLUSTER,
+  OTLP_CLUSTER,
   EXTPROC_CLUSTER,
+  RATELIMIT_CLUSTER,
   SPIRE_AGENT_CLUSTER,
   "unknown",
 ]);
@@ -115,6 +119,14 @@ const serverIdentitiesSchema = z.object({
   extproc: z.string().startsWith("spiffe://"),
 });
 
+/** OpenTelemetry tracing (tracing.ts): the OTLP/gRPC collector Envoy sends its spans to. */
+export const tracingSchema = z.object({
+  collector: endpointSchema,
+  serviceName: z.string().min(1).default("envoy"),
+  /** Share of requests traced (Envoy's random sampling); an agent's sampled traceparent is kept. */
+  samplingPercent: z.number().min(0).max(100).default(100),
+});
+
 const timeoutsSchema = z.object({
   authzMs: z.number().int().positive().default(250),
   extprocMessageMs: z.number().int().positive().default(1000),
@@ -126,6 +138,21 @@ const timeoutsSchema = z.object({
   /** The same on MCP routes, where a GET listen stream (SSE) may wait long for a server message. */
   mcpStreamIdleS: z.number().int().positive().default(3600),
   requestHeadersS: z.number().int().positive().default(10),
+});
+
+/** Shared limits through envoyproxy/ratelimit (docs/rate-limits.md). */
+export const rateLimitSchema = z.object({
+  /** The rate-limit service's gRPC endpoint (plaintext h2: keep it on loopback or a private network). */
+  service: endpointSchema,
+  /** How long a request waits for the service's answer before its failure mode applies. */
+  timeoutMs: z.number().int().positive().default(100),
+});
+
+/** The per-sidecar token bucket, shared by every request through this sidecar. */
+export const localRateLimitSchema = z.object({
+  requestsPerMinute: z.number().int().min(60),
+  /** Bucket size; defaults to one second's refill. */
+  burst: z.number().int().positive().optional(),
 });
 
 export const sidecarParamsSchema = z
@@ -157,6 +184,12 @@ export const sidecarParamsSchema = z
     inbound: inboundSchema.nullable().default(null),
     /** Zero-code listener for one agent (see zeroCodeSchema); null (the default): none. */
     zeroCode: zeroCodeSchema.nullable().default(null),
+    /** Shared rate limits (see rateLimitSchema); null (the default): none. */
+    rateLimit: rateLimitSchema.nullable().default(null),
+    /** A token bucket for this sidecar alone; null (the default): none. */
+    localRateLimit: localRateLimitSchema.nullable().default(null),
+    /** OpenTelemetry tracing (see tracingSchema); null (the default): off. */
+    tracing: tracingSchema.nullable().default(null),
   })
   .superRefine((params, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
@@ -221,3 +254,4 @@ export type Endpoint = z.output<typeof endpointSchema>;
 export type DownstreamTls = z.output<typeof downstreamTlsSchema>;
 export type Inbound = z.output<typeof inboundSchema>;
 export type ZeroCode = z.output<typeof zeroCodeSchema>;
+export type TracingParams = z.output<typeof tracingSchema>;

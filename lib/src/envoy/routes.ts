@@ -8,6 +8,7 @@ import {
   type Inbound,
   type Params,
 } from "./params.js";
+import { routeRateLimits } from "./rate-limits.js";
 
 /**
  * Forwarding headers an agent could send to pose as another client or host. The agent is the edge
@@ -133,6 +134,7 @@ function destinationRoute(
       // overall limit, only the (longer) MCP idle timeout.
       timeout: seconds(mcp ? 0 : params.timeouts.upstreamRequestS),
       idle_timeout: seconds(mcp ? params.timeouts.mcpStreamIdleS : params.timeouts.streamIdleS),
+      ...(params.rateLimit === null ? {} : { rate_limits: routeRateLimits(destination, params) }),
     },
     typed_per_filter_config: {
       [EXT_AUTHZ_FILTER]: typed("envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", {

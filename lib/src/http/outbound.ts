@@ -37,6 +37,8 @@ export interface OutboundPolicy {
   maxResponseBytes: number;
   /** Host names or IP literals (as written in URLs) allowed to be or resolve to non-public addresses. */
   allowedPrivateHosts: ReadonlySet<string>;
+  /** Non-public networks an administrator allowed (webhook receivers on a private network). */
+  allowedNetworks?: BlockList;
 }
 
 export interface OutboundRequest {
@@ -117,8 +119,7 @@ for (const [net, prefix] of [
 ] as const)
   NON_PUBLIC.addSubnet(net, prefix, "ipv4");
 for (const [net, prefix] of [
-  ["::", 128],
-  ["::1", 128],
+  ["::", 96], // unspecified, loopback and the deprecated IPv4-compatible addresses (::a.b.c.d)
   ["64:ff9b:1::", 48],
   ["100::", 64],
   ["2001:db8::", 32],
@@ -128,14 +129,42 @@ for (const [net, prefix] of [
 ] as const)
   NON_PUBLIC.addSubnet(net, prefix, "ipv6");
 
-/** Is this IP address outside the public Internet (IPv4-mapped IPv6 judged by its IPv4 address)? */
+/**
+ * Is this IP address outside the public Internet? IPv4-mapped IPv6 (`::ffff:7f00:1` as well as
+ * `::ffff:127.0.0.1`, the form URLs normalise to) is judged by its IPv4 address.
+ */
 export function isNonPublicAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return NON_PUBLIC.check(mapped[1]!, "ipv4");
+  const mapped = ipv4Of(address);
+  if (mapped) return NON_PUBLIC.check(mapped, "ipv4");
   const family = isIP(address);
   if (family === 4) return NON_PUBLIC.check(address, "ipv4");
   if (family === 6) return NON_PUBLIC.check(address, "ipv6");
   return true;
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address, in either notation; null for anything else. */
+export function ipv4Of(address: string): string | null {
+  const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (dotted) return dotted[1]!;
+  const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return null;
+  const high = parseInt(hex[1]!, 16);
+  const low = parseInt(hex[2]!, 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+}
+
+/** Is the address in one of the networks an administrator allowed? */
+export function isAllowedNetwork(address: string, networks: BlockList | undefined): boolean {
+  if (!networks) return false;
+  const v4 = ipv4Of(address);
+  if (v4) return networks.check(v4, "ipv4");
+  const family = isIP(address);
+  return family !== 0 && networks.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** A target address is refused when it is non-public and not in an allowed network. */
+export function isRefusedAddress(address: string, networks?: BlockList): boolean {
+  return isNonPublicAddress(address) && !isAllowedNetwork(address, networks);
 }
 
 type LookupCallback = (
@@ -144,20 +173,45 @@ type LookupCallback = (
   family?: number,
 ) => void;
 
-/** A DNS lookup for the socket that refuses non-public answers. */
-function guardedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
-  dnsLookup(hostname, { all: true }, (error, addresses) => {
-    if (error) return callback(error, []);
-    const refused = addresses.find((a) => isNonPublicAddress(a.address));
-    if (refused || addresses.length === 0) {
-      const denied = Object.assign(new Error(`${hostname} resolves to a non-public address`), {
-        code: "EWARDEN_FORBIDDEN_TARGET",
-      });
-      return callback(denied, []);
-    }
-    if (options.all) return callback(null, addresses);
-    return callback(null, addresses[0]!.address, addresses[0]!.family);
-  });
+/**
+ * A DNS lookup for the socket that refuses non-public answers (outside `networks`): the check is on
+ * the address the socket connects to, so a name that resolves differently later (DNS rebinding)
+ * cannot slip past a check made earlier.
+ */
+const guardedLookup = (networks: BlockList | undefined) =>
+  function lookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
+    dnsLookup(hostname, { all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const refused = addresses.find((a) => isRefusedAddress(a.address, networks));
+      if (refused || addresses.length === 0) {
+        const denied = Object.assign(new Error(`${hostname} resolves to a non-public address`), {
+          code: "EWARDEN_FORBIDDEN_TARGET",
+        });
+        return callback(denied, []);
+      }
+      if (options.all) return callback(null, addresses);
+      return callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+
+/** A CIDR (`10.0.0.0/8`, `127.0.0.1/32`, `fd00::/8`) as a network; null when it is not one. */
+export function parseCidr(cidr: string): { address: string; prefix: number; family: "ipv4" | "ipv6" } | null {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim());
+  if (!match) return null;
+  const family = isIP(match[1]!);
+  const prefix = Number(match[2]);
+  if (family === 0 || prefix > (family === 4 ? 32 : 128)) return null;
+  return { address: match[1]!, prefix, family: family === 4 ? "ipv4" : "ipv6" };
+}
+
+/** The networks of a list of CIDRs already checked with parseCidr. */
+export function networksOf(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const network = parseCidr(cidr);
+    if (network) list.addSubnet(network.address, network.prefix, network.family);
+  }
+  return list;
 }
 
 function hostOf(url: URL): string {
@@ -184,7 +238,7 @@ function send(policy: OutboundPolicy, request: OutboundRequest): Promise<Outboun
   if (url.username || url.password)
     return Promise.reject(new OutboundError("forbidden_target", "credentials in the URL are not allowed"));
   const allowedPrivate = policy.allowedPrivateHosts.has(host);
-  if (!allowedPrivate && isIP(host) !== 0 && isNonPublicAddress(host))
+  if (!allowedPrivate && isIP(host) !== 0 && isRefusedAddress(host, policy.allowedNetworks))
     return Promise.reject(
       new OutboundError("forbidden_target", `${where} is a non-public address and not allowed`),
     );
@@ -212,7 +266,7 @@ function send(policy: OutboundPolicy, request: OutboundRequest): Promise<Outboun
       },
       agent: false,
       rejectUnauthorized: true,
-      ...(allowedPrivate ? {} : { lookup: guardedLookup as never }),
+      ...(allowedPrivate ? {} : { lookup: guardedLookup(policy.allowedNetworks) as never }),
     });
     const deadline = setTimeout(
       () => fail(new OutboundError("timeout", `${where} did not answer within ${request.timeoutMs} ms`)),

@@ -7,6 +7,7 @@ import { ConfigError, env, loadConfig } from "../config.js";
 import type { Destination } from "../envoy/params.js";
 import { parseZeroCode, type ZeroCodeConfig } from "./zero-code.js";
 import { MCP_SERVER_NAME, mcpServerEntries, parseMcpRoutes } from "./mcp-routes.js";
+import { otlpEndpoint } from "../tracing/config.js";
 
 /**
  * Where `warden up` keeps everything and which ports it uses. One place, read by the supervisor
@@ -23,6 +24,7 @@ export const DEFAULT_PORTS = {
   authz: 9001,
   authzStatus: 9101,
   extproc: 9002,
+  extprocStatus: 9102,
   controlPlane: 8081,
   oidc: 8082,
   spireServer: 8181,
@@ -41,6 +43,11 @@ export const DEFAULT_PORTS = {
   zeroCodeAdmin: 9904,
   zeroCodeAuthz: 9004,
   zeroCodeAuthzStatus: 9104,
+  // Shared rate limits: Redis and envoyproxy/ratelimit (gRPC for the sidecars, HTTP health, debug).
+  redis: 6380,
+  ratelimitGrpc: 8091,
+  ratelimitHttp: 8092,
+  ratelimitDebug: 6071,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
@@ -90,6 +97,8 @@ const runtimeShape = {
   WARDEN_ZERO_CODE_PORT: z.string().optional(),
   /** Serving processes of authz-server and of extproc-server each; Envoy gets as many threads. */
   ...workersConfigShape,
+  /** Traces of every sidecar and server to this OTLP/gRPC collector (docs/observability.md). */
+  WARDEN_OTLP_ENDPOINT: otlpEndpoint(),
 };
 
 /** An MCP server's inbound sidecar run by warden up. */
@@ -111,6 +120,8 @@ export interface RuntimeFlags {
   /** `--zero-code-agent`, `--zero-code-port`: override WARDEN_ZERO_CODE_*. */
   zeroCodeAgent?: string;
   zeroCodePort?: string;
+  /** `--otlp-endpoint`: overrides WARDEN_OTLP_ENDPOINT. */
+  otlpEndpoint?: string;
 }
 
 export interface RuntimeConfig {
@@ -130,6 +141,8 @@ export interface RuntimeConfig {
    * threads (`--concurrency`), so that every server process gets a connection of its own.
    */
   workers: number;
+  /** Traces to this OTLP/gRPC collector; null (the default): tracing off. */
+  otlpEndpoint: string | null;
 }
 
 export function loadRuntimeConfig(
@@ -144,6 +157,7 @@ export function loadRuntimeConfig(
     ...(flags.resourceUri !== undefined ? { WARDEN_INBOUND_RESOURCE_URI: flags.resourceUri } : {}),
     ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
     ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
+    ...(flags.otlpEndpoint !== undefined ? { WARDEN_OTLP_ENDPOINT: flags.otlpEndpoint } : {}),
   });
   let ports: Ports;
   if (c.WARDEN_PORT_BASE !== undefined) {
@@ -184,6 +198,7 @@ export function loadRuntimeConfig(
     inboundMcp: inbound,
     zeroCode: zeroCode.ok ? zeroCode.zeroCode : null,
     workers: c.WARDEN_WORKERS,
+    otlpEndpoint: c.WARDEN_OTLP_ENDPOINT ?? null,
   };
 }
 
@@ -236,6 +251,8 @@ export function homePaths(home: string) {
     inboundAuthz: join(home, "inbound-authz"),
     zeroCodeEnvoy: join(home, "zero-code-envoy"),
     zeroCodeAuthz: join(home, "zero-code-authz"),
+    redis: join(home, "redis"),
+    ratelimit: join(home, "ratelimit"),
   };
 }
 

@@ -11,6 +11,7 @@ import {
 } from "./components/node-programs.js";
 import { openBaoComponent, openBaoFiles } from "./components/openbao.js";
 import { postgresComponent, postgresUrl } from "./components/postgres.js";
+import { rateLimitConfigPaths, rateLimitServiceComponent, redisComponent } from "./components/rate-limit.js";
 import {
   requireZeroCodeEntry,
   spireAgentComponent,
@@ -57,7 +58,10 @@ export function stackComponents(config: RuntimeConfig): {
   const embedded = config.externalDatabaseUrl === null;
   // Both authz-servers (the agent's sidecar's and an inbound sidecar's) decide with the same policy,
   // registry and keys.
+  // Traces (docs/observability.md): every server and sidecar exports to the same collector, or none does.
+  const tracing = { otlpEndpoint: config.otlpEndpoint };
   const authzCommon = {
+    ...tracing,
     trustDomain,
     spiffeEndpoint,
     workers: config.workers,
@@ -81,8 +85,15 @@ export function stackComponents(config: RuntimeConfig): {
         ? [{ spiffeId: inboundEnvoyId, selectors: [`unix:uid:${COMPONENT_UIDS.inboundEnvoy}`] }]
         : []),
     ]),
+    redisComponent(paths.redis, ports.redis),
+    rateLimitServiceComponent(
+      paths.ratelimit,
+      { grpc: ports.ratelimitGrpc, http: ports.ratelimitHttp, debug: ports.ratelimitDebug },
+      ports.redis,
+    ),
     devOidcComponent(paths.oidc, ports.oidc),
     controlPlaneComponent({
+      rateLimitConfigFile: rateLimitConfigPaths(paths.ratelimit).configFile,
       port: ports.controlPlane,
       oidcIssuer,
       databaseUrl,
@@ -100,12 +111,14 @@ export function stackComponents(config: RuntimeConfig): {
       dir: paths.authz,
     }),
     extprocComponent({
+      ...tracing,
       trustDomain,
       spiffeEndpoint,
       workers: config.workers,
       uid: COMPONENT_UIDS.extproc,
       databaseUrl: embedded ? dataPlaneUrl(databaseUrl, DATA_PLANE_LOGINS.extproc) : databaseUrl,
       port: ports.extproc,
+      statusPort: ports.extprocStatus,
       vaultAddress: bao.address,
       vaultCaFile: bao.caFile,
       vaultClient: bao.extprocClient,
@@ -122,6 +135,7 @@ export function stackComponents(config: RuntimeConfig): {
           : undefined,
     }),
     envoyComponent({
+      ...tracing,
       dir: paths.envoy,
       agentPort: ports.agent,
       adminPort: ports.envoyAdmin,
@@ -135,6 +149,7 @@ export function stackComponents(config: RuntimeConfig): {
       concurrency: config.workers,
       devUpstream: config.devUpstream,
       mcpRoutes: config.mcpRoutes,
+      rateLimitPort: ports.ratelimitGrpc,
     }),
     ...(inbound && inboundEnvoyId
       ? [
@@ -151,6 +166,7 @@ export function stackComponents(config: RuntimeConfig): {
             },
           }),
           inboundEnvoyComponent({
+            ...tracing,
             dir: paths.inboundEnvoy,
             port: ports.inboundMcp,
             adminPort: ports.inboundAdmin,
@@ -179,6 +195,7 @@ export function stackComponents(config: RuntimeConfig): {
   function zeroCodeComponents(): Component[] {
     if (!zeroCode) return [];
     const authz = authzComponent({
+      ...tracing,
       trustDomain,
       spiffeEndpoint,
       workers: config.workers,
@@ -199,6 +216,7 @@ export function stackComponents(config: RuntimeConfig): {
     return [
       authz,
       zeroCodeEnvoyComponent({
+        ...tracing,
         dir: paths.zeroCodeEnvoy,
         port: ports.zeroCode,
         mtlsPort: ports.zeroCodeMtls,

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Secret } from "../config.js";
+import { openBaoOperation, recordOpenBaoRequest } from "../metrics/openbao.js";
 
 /**
  * A small Vault/OpenBao HTTP client (fetch). The token comes from the environment or from a file
@@ -93,14 +94,22 @@ export class VaultClient {
     };
     if (this.options.namespace) headers["x-vault-namespace"] = this.options.namespace;
     if (body !== undefined) headers["content-type"] = "application/json";
+    const started = performance.now();
+    const operation = openBaoOperation(method, path);
     try {
-      return await this.doFetch(`${this.options.address.replace(/\/$/, "")}/v1/${path.replace(/^\//, "")}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
-      });
+      const response = await this.doFetch(
+        `${this.options.address.replace(/\/$/, "")}/v1/${path.replace(/^\//, "")}`,
+        {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+        },
+      );
+      recordOpenBaoRequest(operation, response.status, (performance.now() - started) / 1000);
+      return response;
     } catch (error) {
+      recordOpenBaoRequest(operation, 0, (performance.now() - started) / 1000);
       throw new VaultError(
         `Vault ${method} ${path} unreachable: ${error instanceof Error ? error.message : String(error)}`,
         0,

@@ -31,7 +31,9 @@ agent_matches_source if agent.spiffe_id == source.spiffe_id
 
 # Stage 2 (403): the registered agent must be active and its record complete.
 
-agent_denial := "agent_suspended" if {
+agent_denial := "tenant_suspended" if {
+	agent.tenant_status == "suspended"
+} else := "agent_suspended" if {
 	agent.status == "suspended"
 } else := "agent_revoked" if {
 	agent.status == "revoked"

@@ -11,6 +11,7 @@ reasons := {
 	"trust_domain_untrusted": {"status": 401, "message": "the caller's trust domain is not trusted"},
 	"agent_unregistered": {"status": 401, "message": "the caller's SPIFFE ID is not a registered agent"},
 	"agent_identity_mismatch": {"status": 401, "message": "the agent record does not belong to the presented identity"},
+	"tenant_suspended": {"status": 403, "message": "the agent's tenant is suspended"},
 	"agent_suspended": {"status": 403, "message": "the agent is suspended"},
 	"agent_revoked": {"status": 403, "message": "the agent is revoked"},
 	"agent_inactive": {"status": 403, "message": "the agent is not active"},

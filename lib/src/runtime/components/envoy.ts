@@ -8,6 +8,7 @@ import {
   type Destination,
 } from "../../envoy/bootstrap.js";
 import { trustDomainId } from "../../spiffe/spiffe-id.js";
+import { otlpHostPort } from "../../tracing/config.js";
 import { httpOk, waitWhileAlive } from "../child.js";
 import { toolPath } from "../layout.js";
 import type { Component } from "../supervisor.js";
@@ -28,6 +29,10 @@ interface SidecarParams {
    * server processes get no traffic.
    */
   concurrency?: number;
+  /** The rate-limit service's gRPC port on loopback; absent: no shared rate limits. */
+  rateLimitPort?: number;
+  /** OpenTelemetry traces to this OTLP/gRPC collector (http://host:port); null: off. */
+  otlpEndpoint?: string | null;
 }
 
 /**
@@ -128,6 +133,10 @@ function sidecarBootstrap(params: SidecarParams) {
       trustBundleName: trustDomainId(params.trustDomain),
     },
     serverIdentities: { authz: params.identities.authz, extproc: params.identities.extproc },
+    ...(params.rateLimitPort === undefined
+      ? {}
+      : { rateLimit: { service: { address: "127.0.0.1", port: params.rateLimitPort } } }),
+    tracing: params.otlpEndpoint ? { collector: otlpHostPort(params.otlpEndpoint) } : null,
   };
 }
 

@@ -80,6 +80,8 @@ export interface ControlPlaneParams {
   createDataPlaneLogins: boolean;
   /** Its own directory (the refusal audit spool while PostgreSQL is down). */
   dir: string;
+  /** Where the rate-limit service reads the API's limits (WARDEN_RATELIMIT_CONFIG_FILE). */
+  rateLimitConfigFile?: string;
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -108,6 +110,7 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
       VAULT_TOKEN_FILE: params.vaultTokenFile,
       VAULT_TOKEN: "",
       NODE_EXTRA_CA_CERTS: params.vaultCaFile,
+      ...(params.rateLimitConfigFile ? { WARDEN_RATELIMIT_CONFIG_FILE: params.rateLimitConfigFile } : {}),
     }),
     readiness: "control plane ready",
     serving: () => httpOk(`${url}/readyz`),
@@ -186,6 +189,8 @@ export interface ServerParams {
   databaseUrl: string;
   /** WARDEN_WORKERS: serving processes sharing its ports (lib/src/grpc-server/workers.ts); default 1. */
   workers?: number;
+  /** Traces go to this OTLP/gRPC collector; null: tracing off. */
+  otlpEndpoint?: string | null;
 }
 
 export function authzComponent(
@@ -243,6 +248,7 @@ export function authzComponent(
       WARDEN_ALLOWED_CLIENT_IDS: inbound?.envoySpiffeId ?? zeroCode?.agentSpiffeId ?? "",
       WARDEN_ZERO_CODE_AGENT: zeroCode?.agentSpiffeId ?? "",
       WARDEN_WORKERS: String(params.workers ?? 1),
+      WARDEN_OTLP_ENDPOINT: params.otlpEndpoint ?? "",
     }),
     readiness: `${name} ready (policy loaded)`,
     serving: async () => (await portOpen(params.port)) && (await httpOk(readyUrl)),
@@ -253,6 +259,8 @@ export function authzComponent(
 export function extprocComponent(
   params: ServerParams & {
     port: number;
+    /** Its status listener: /healthz, /readyz, /status, /metrics. */
+    statusPort: number;
     vaultAddress: string;
     vaultCaFile: string;
     vaultClient: { certFile: string; keyFile: string };
@@ -265,11 +273,12 @@ export function extprocComponent(
   return nodeProgramComponent({
     name: "extproc-server",
     args: [distMain("extproc-server")],
-    ports: { grpc: params.port },
+    ports: { grpc: params.port, status: params.statusPort },
     uid: params.uid,
     dir: params.dir,
     env: () => ({
       WARDEN_EXTPROC_LISTEN: `127.0.0.1:${params.port}`,
+      WARDEN_EXTPROC_STATUS_LISTEN: `127.0.0.1:${params.statusPort}`,
       DATABASE_URL: params.databaseUrl,
       VAULT_ADDR: params.vaultAddress,
       VAULT_CACERT: params.vaultCaFile,
@@ -281,6 +290,7 @@ export function extprocComponent(
       WARDEN_SPIFFE_SOCKET: "",
       WARDEN_ALLOWED_CLIENT_IDS: (params.allowedClients ?? []).join(","),
       WARDEN_WORKERS: String(params.workers ?? 1),
+      WARDEN_OTLP_ENDPOINT: params.otlpEndpoint ?? "",
     }),
     readiness: "extproc-server listening",
     serving: () => portOpen(params.port),

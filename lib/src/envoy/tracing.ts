@@ -1,0 +1,33 @@
+import { isIP } from "node:net";
+import { typed, type JsonObject } from "./config-json.js";
+import { grpcServiceCluster } from "./clusters.js";
+import { OTLP_CLUSTER, type Params, type TracingParams } from "./params.js";
+
+/**
+ * OpenTelemetry tracing (docs/observability.md, "Traces"): off unless `tracing` names a collector.
+ * Envoy continues the agent's W3C `traceparent` (or starts a trace), sends its spans over OTLP/gRPC,
+ * and puts the trace context on everything it calls: the ext_authz and ext_proc gRPC calls (in their
+ * metadata, which authz-server and extproc-server read) and the upstream request (`traceparent`).
+ */
+export function httpTracing(tracing: TracingParams): JsonObject {
+  return {
+    random_sampling: { value: tracing.samplingPercent },
+    // A span of its own for the upstream request, so the provider's span hangs under the call that
+    // reached it rather than under the whole exchange.
+    spawn_upstream_span: true,
+    provider: {
+      name: "envoy.tracers.opentelemetry",
+      typed_config: typed("envoy.config.trace.v3.OpenTelemetryConfig", {
+        grpc_service: { envoy_grpc: { cluster_name: OTLP_CLUSTER }, timeout: "1s" },
+        service_name: tracing.serviceName,
+      }),
+    },
+  };
+}
+
+/** The collector: plain OTLP/gRPC (h2c); a collector off the machine belongs behind a local agent. */
+export function otlpCluster(tracing: TracingParams, params: Params): JsonObject {
+  const cluster = grpcServiceCluster(OTLP_CLUSTER, tracing.collector, params, undefined);
+  if (!isIP(tracing.collector.address)) cluster.dns_lookup_family = "V4_PREFERRED";
+  return cluster;
+}

@@ -1,0 +1,162 @@
+import { randomBytes } from "node:crypto";
+import OpenAI from "openai";
+import { startJaeger, type Jaeger, type JaegerSpan, type JaegerTrace } from "../harness/jaeger.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import { providerSpans, type ProviderSpans } from "../stubs/provider-spans.js";
+import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
+
+/**
+ * Traces end to end, against a real Jaeger: one request from an agent (the official OpenAI SDK, with
+ * a W3C traceparent of its own) through the real Envoy, authz-server, extproc-server (its key from a
+ * real OpenBao) to the provider stub is ONE trace, the agent's, with spans from all four, each
+ * parented on the span that called it, and no credential in any span.
+ */
+const OPENAI_KEY = "sk-vault-acme-openai-trace-7c1d9e2f4a6b";
+const PLACEHOLDER = "sk-placeholder-agent-key-never-upstream";
+const PROVIDER_SERVICE = "openai-provider-stub";
+/** A credential the agent puts in the query string (Warden strips it before the provider). */
+const QUERY_SECRET = "sk-agent-query-secret-4e8a1f";
+
+let jaeger: Jaeger | undefined;
+let provider: ProviderSpans | undefined;
+let sidecar: OpenAiSidecar | undefined;
+
+beforeAll(async () => {
+  jaeger = await startJaeger("tracing-e2e");
+  provider = providerSpans(PROVIDER_SERVICE, jaeger.otlpEndpoint);
+  const otlp = { WARDEN_OTLP_ENDPOINT: jaeger.otlpEndpoint };
+  sidecar = await startOpenAiSidecar("tracing-e2e", OPENAI_KEY, {
+    sidecar: { tracing: { collector: { address: "127.0.0.1", port: jaeger.otlpPort } } },
+    authzEnv: otlp,
+    extprocEnv: otlp,
+    stub: { observe: provider.observe },
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await sidecar?.close();
+  await provider?.shutdown();
+  await jaeger?.stop();
+}, TEARDOWN_TIMEOUT_MS);
+
+/** Polls Jaeger until the trace holds spans of every service named (exporters batch for seconds). */
+async function traceWithServices(traceId: string, services: readonly string[]): Promise<JaegerTrace> {
+  const deadline = Date.now() + 45_000;
+  let last: JaegerTrace | undefined;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${jaeger!.queryUrl}/api/traces/${traceId}`);
+    if (response.ok) {
+      const body = (await response.json()) as { data: JaegerTrace[] };
+      last = body.data[0];
+      const seen = new Set(Object.values(last?.processes ?? {}).map((p) => p.serviceName));
+      if (services.every((service) => seen.has(service))) return last!;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`trace ${traceId} never held ${services.join(", ")}: ${JSON.stringify(last)}`);
+}
+
+const serviceOf = (trace: JaegerTrace, span: JaegerSpan): string =>
+  trace.processes[span.processID]?.serviceName ?? "?";
+const parentOf = (span: JaegerSpan): string | undefined =>
+  span.references.find((reference) => reference.refType === "CHILD_OF")?.spanID;
+
+test("one request from the agent is one trace with spans from Envoy, authz-server, extproc-server and the provider", async () => {
+  const traceId = randomBytes(16).toString("hex");
+  const agentSpanId = randomBytes(8).toString("hex");
+  const openai = new OpenAI({
+    baseURL: `${sidecar!.stack.agentUrl}/openai/v1`,
+    apiKey: PLACEHOLDER,
+    maxRetries: 0,
+    // The agent's own trace (an instrumented agent sends this; Warden continues it).
+    defaultHeaders: { traceparent: `00-${traceId}-${agentSpanId}-01` },
+    defaultQuery: { api_key: QUERY_SECRET },
+  });
+  const reply = await openai.chat.completions.create({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: "trace me" }],
+  });
+  expect(reply.choices[0]?.message.content).toBeTruthy();
+
+  // The provider received the same trace, in the W3C header.
+  const received = sidecar!.stub.requests.at(-1)!.headers.traceparent;
+  expect(received).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+
+  const trace = await traceWithServices(traceId, [
+    "envoy",
+    "authz-server",
+    "extproc-server",
+    PROVIDER_SERVICE,
+  ]);
+  const byId = new Map(trace.spans.map((span) => [span.spanID, span]));
+  const named = (name: string): JaegerSpan => {
+    const span = trace.spans.find((candidate) => candidate.operationName === name);
+    if (!span) throw new Error(`no span ${name} in ${trace.spans.map((s) => s.operationName).join(", ")}`);
+    return span;
+  };
+  const parentService = (span: JaegerSpan): string => {
+    const parent = byId.get(parentOf(span) ?? "");
+    return parent ? serviceOf(trace, parent) : "none";
+  };
+
+  // Envoy's span for the request continues the agent's span.
+  const envoyRoot = trace.spans.find(
+    (span) => serviceOf(trace, span) === "envoy" && parentOf(span) === agentSpanId,
+  );
+  expect(envoyRoot).toBeDefined();
+  // Each server's span hangs under the Envoy span of the call that reached it, the provider's under
+  // Envoy's upstream request.
+  const parentOperation = (span: JaegerSpan): string =>
+    byId.get(parentOf(span) ?? "")?.operationName ?? "none";
+  expect(parentService(named("authz.check"))).toBe("envoy");
+  expect(parentOperation(named("authz.check"))).toBe(
+    "async envoy.service.auth.v3.Authorization.Check egress",
+  );
+  expect(parentService(named("extproc.process"))).toBe("envoy");
+  expect(parentOperation(named("extproc.process"))).toBe(
+    "async envoy.service.ext_proc.v3.ExternalProcessor.Process egress",
+  );
+  const providerSpan = trace.spans.find((span) => serviceOf(trace, span) === PROVIDER_SERVICE)!;
+  expect(parentService(providerSpan)).toBe("envoy");
+  expect(parentOperation(providerSpan)).toBe("router openai egress");
+  // Envoy's own spans all belong to the request's ingress span, under the agent's.
+  for (const span of trace.spans.filter((s) => serviceOf(trace, s) === "envoy" && s !== envoyRoot))
+    expect(parentOf(span)).toBe(envoyRoot!.spanID);
+  // A span per stage, under its server's span.
+  // (This stack is plain HTTP: no peer SPIFFE ID, so no agent facts to look up.)
+  for (const stage of ["authz.identity", "authz.policy", "authz.response"])
+    expect(parentOf(named(stage))).toBe(named("authz.check").spanID);
+  for (const phase of [
+    "extproc.request_headers",
+    "extproc.request_body",
+    "extproc.response_headers",
+    "extproc.response_body",
+  ])
+    expect(parentOf(named(phase))).toBe(named("extproc.process").spanID);
+  expect(parentService(named("extproc.key_lookup"))).toBe("extproc-server");
+  expect(parentService(named("extproc.usage_record"))).toBe("extproc-server");
+  // Envoy's own spans: its ext_authz and ext_proc calls and the upstream request.
+  const envoyOperations = trace.spans
+    .filter((span) => serviceOf(trace, span) === "envoy")
+    .map((s) => s.operationName);
+  expect(envoyOperations).toEqual(
+    expect.arrayContaining([
+      "async envoy.service.auth.v3.Authorization.Check egress",
+      "async envoy.service.ext_proc.v3.ExternalProcessor.Process egress",
+      "router openai egress",
+    ]),
+  );
+  expect(named("authz.check").tags).toEqual(
+    expect.arrayContaining([expect.objectContaining({ key: "warden.allow", value: true })]),
+  );
+
+  // Nothing anywhere in the trace carries the injected key or the agent's placeholder.
+  const everything = JSON.stringify(trace);
+  expect(everything).not.toContain(OPENAI_KEY);
+  expect(everything).not.toContain(PLACEHOLDER);
+  expect(everything).not.toContain(QUERY_SECRET);
+
+  // And it is the only trace: every service's traces are this one.
+  for (const service of ["authz-server", "extproc-server", PROVIDER_SERVICE])
+    expect((await jaeger!.traces(service)).map((t) => t.traceID)).toEqual([traceId]);
+}, 90_000);
