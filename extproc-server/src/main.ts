@@ -56,6 +56,7 @@ if (vault) {
       keys,
       usage: usage.usage,
       budgets: usage.budgets,
+      reservations: usage.reservations,
       defaultTenant: config.WARDEN_DEFAULT_TENANT ?? null,
     }),
   );
