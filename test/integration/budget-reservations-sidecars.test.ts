@@ -119,8 +119,12 @@ interface Answer {
   code: string | null;
 }
 
-/** A streamed chat call capped at MAX_TOKENS; the stub streams 1–5 tokens, 20 ms apart. */
-async function chat(stack: Stack, events: number): Promise<Answer> {
+/**
+ * A streamed chat call capped at MAX_TOKENS; the stub streams 1–5 tokens, 20 ms apart, and reports
+ * `inputTokens` prompt tokens (8: at most what the reservation counts for the prompt, the
+ * tokenizer's 7 plus its margin).
+ */
+async function chat(stack: Stack, events: number, inputTokens = 8): Promise<Answer> {
   const response = await fetch(`${stack.agentUrl}/openai/v1/chat/completions`, {
     method: "POST",
     headers: {
@@ -128,8 +132,7 @@ async function chat(stack: Stack, events: number): Promise<Answer> {
       authorization: "Bearer sk-placeholder",
       "x-stub-events": String(events),
       "x-stub-interval-ms": "20",
-      // At most what the reservation counts for the prompt (the tokenizer's 7, plus its margin).
-      "x-stub-input-tokens": "8",
+      "x-stub-input-tokens": String(inputTokens),
     },
     body: JSON.stringify({
       model: "gpt-4o-mini",
@@ -144,6 +147,29 @@ async function chat(stack: Stack, events: number): Promise<Answer> {
   return { status: response.status, code: body.error?.code ?? null };
 }
 
+/** Every worker of every sidecar makes CALLS_PER_WORKER calls, one after the other. */
+async function drive(inputTokens?: number): Promise<{ answers: Answer[]; ms: number }> {
+  const answers: Answer[] = [];
+  const worker = async (stack: Stack, w: number) => {
+    for (let i = 0; i < CALLS_PER_WORKER; i++)
+      answers.push(await chat(stack, 1 + ((w + i) % MAX_TOKENS), inputTokens));
+  };
+  const started = Date.now();
+  await Promise.all(
+    stacks.flatMap((stack) => Array.from({ length: IN_FLIGHT_PER_SIDECAR }, (_, w) => worker(stack, w))),
+  );
+  return { answers, ms: Date.now() - started };
+}
+
+async function usageRows(): Promise<number> {
+  const { rows } = await owner.query<{ n: string }>(
+    "SELECT count(*)::text AS n FROM llm_usage WHERE tenant = 'acme'",
+  );
+  return Number(rows[0]!.n);
+}
+
+const usd = (pico: bigint) => Number(pico) / Number(PICO_PER_USD);
+
 async function spentPico(): Promise<bigint> {
   const { rows } = await owner.query<{ spent: string }>(
     "SELECT COALESCE(sum(cost_pico_usd), 0)::text AS spent FROM llm_usage WHERE tenant = 'acme'",
@@ -153,14 +179,7 @@ async function spentPico(): Promise<bigint> {
 
 describe("one budget, three sidecars", () => {
   test("calls are refused with 402 once what is spent and reserved fills the budget; the spend never passes the limit", async () => {
-    const answers: Answer[] = [];
-    const worker = async (stack: Stack, w: number) => {
-      for (let i = 0; i < CALLS_PER_WORKER; i++) answers.push(await chat(stack, 1 + ((w + i) % MAX_TOKENS)));
-    };
-    const started = Date.now();
-    await Promise.all(
-      stacks.flatMap((stack) => Array.from({ length: IN_FLIGHT_PER_SIDECAR }, (_, w) => worker(stack, w))),
-    );
+    const { answers, ms } = await drive();
     const admitted = answers.filter((answer) => answer.status === 200).length;
     const refused = answers.filter((answer) => answer.status === 402);
     expect(admitted + refused.length).toBe(answers.length);
@@ -168,16 +187,7 @@ describe("one budget, three sidecars", () => {
     expect(admitted).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     // Every admitted call's usage row is stored (the writer flushes within a second or so).
-    await waitFor(
-      "a usage row per call",
-      async () => {
-        const { rows } = await owner.query<{ n: string }>(
-          "SELECT count(*)::text AS n FROM llm_usage WHERE tenant = 'acme'",
-        );
-        return Number(rows[0]!.n) === answers.length;
-      },
-      15_000,
-    );
+    await waitFor("a usage row per call", async () => (await usageRows()) === answers.length, 15_000);
     const spent = await spentPico();
     const limit = LIMIT_MICROS * 1_000_000n;
     const overshoot = spent > limit ? spent - limit : 0n;
@@ -185,7 +195,7 @@ describe("one budget, three sidecars", () => {
       "SELECT spent_pico::text AS spent, reserved_pico::text AS reserved FROM budget_counters",
     );
     console.log(
-      `${SIDECARS} sidecars × ${IN_FLIGHT_PER_SIDECAR} in flight, ${answers.length} calls in ${Date.now() - started} ms: ` +
+      `${SIDECARS} sidecars × ${IN_FLIGHT_PER_SIDECAR} in flight, ${answers.length} calls in ${ms} ms: ` +
         `${admitted} admitted, ${refused.length} refused (402); spent $${Number(spent) / Number(PICO_PER_USD)} ` +
         `of $${Number(limit) / Number(PICO_PER_USD)}; overshoot $${Number(overshoot) / Number(PICO_PER_USD)}; ` +
         `counter spent ${counter[0]?.spent} reserved ${counter[0]?.reserved} (pico)`,
@@ -199,5 +209,41 @@ describe("one budget, three sidecars", () => {
         WHERE tenant = 'acme' AND status = 402 AND error_code = 'budget_exceeded' AND outcome = 'not_forwarded'`,
     );
     expect(Number(refusalRows[0]!.n)).toBe(refused.length);
+  }, 120_000);
+
+  test("a limit raised mid-period applies at once; prompts above the estimate overshoot by no more than the bound", async () => {
+    const before = await usageRows();
+    const spentBefore = await spentPico();
+    const raised = LIMIT_MICROS * 2n;
+    await owner.query("UPDATE llm_budgets SET limit_micros = $1, version = version + 1", [raised.toString()]);
+    await owner.query("SELECT pg_notify('warden_budgets', '{}')");
+    // Each call's prompt is 100 tokens where the reservation counted 9: it costs up to
+    // (100 - 9) × $0.000001 more than it reserved.
+    const PROMPT = 100;
+    const shortfallPico = BigInt(PROMPT - 9) * 1_000_000n;
+    await waitFor(
+      "the raised limit to admit a call",
+      async () => (await chat(stacks[0]!, 1, PROMPT)).status === 200,
+      10_000,
+    );
+    const { answers, ms } = await drive(PROMPT);
+    const admitted = answers.filter((answer) => answer.status === 200).length;
+    expect(answers.every((answer) => answer.status === 200 || answer.code === "budget_exceeded")).toBe(true);
+    expect(admitted).toBeGreaterThan(0);
+    await waitFor(
+      "a usage row per call",
+      async () => (await usageRows()) >= before + answers.length + 1,
+      15_000,
+    );
+    const spent = await spentPico();
+    const limit = raised * 1_000_000n;
+    const overshoot = spent > limit ? spent - limit : 0n;
+    const bound = BigInt(SIDECARS * IN_FLIGHT_PER_SIDECAR) * shortfallPico;
+    console.log(
+      `prompts above the estimate: ${answers.length} calls in ${ms} ms, ${admitted} admitted; spent $${usd(spent - spentBefore)} more, ` +
+        `$${usd(spent)} of $${usd(limit)}; overshoot $${usd(overshoot)}, bound $${usd(bound)} ` +
+        `(${SIDECARS * IN_FLIGHT_PER_SIDECAR} in flight × $${usd(shortfallPico)} above the reservation each)`,
+    );
+    expect(overshoot).toBeLessThanOrEqual(bound);
   }, 120_000);
 });
