@@ -148,11 +148,11 @@ async function chat(stack: Stack, events: number, inputTokens = 8): Promise<Answ
 }
 
 /** Every worker of every sidecar makes CALLS_PER_WORKER calls, one after the other. */
-async function drive(inputTokens?: number): Promise<{ answers: Answer[]; ms: number }> {
+async function drive(inputTokens?: number, fullOutput = false): Promise<{ answers: Answer[]; ms: number }> {
   const answers: Answer[] = [];
   const worker = async (stack: Stack, w: number) => {
     for (let i = 0; i < CALLS_PER_WORKER; i++)
-      answers.push(await chat(stack, 1 + ((w + i) % MAX_TOKENS), inputTokens));
+      answers.push(await chat(stack, fullOutput ? MAX_TOKENS : 1 + ((w + i) % MAX_TOKENS), inputTokens));
   };
   const started = Date.now();
   await Promise.all(
@@ -226,7 +226,8 @@ describe("one budget, three sidecars", () => {
       async () => (await chat(stacks[0]!, 1, PROMPT)).status === 200,
       10_000,
     );
-    const { answers, ms } = await drive(PROMPT);
+    // Every call also uses its whole output cap: nothing in the reservation is left to absorb the prompt.
+    const { answers, ms } = await drive(PROMPT, true);
     const admitted = answers.filter((answer) => answer.status === 200).length;
     expect(answers.every((answer) => answer.status === 200 || answer.code === "budget_exceeded")).toBe(true);
     expect(admitted).toBeGreaterThan(0);
