@@ -247,4 +247,33 @@ describe("one budget, three sidecars", () => {
     );
     expect(overshoot).toBeLessThanOrEqual(bound);
   }, 120_000);
+
+  test("PostgreSQL unreachable for a budgeted call: 503 JSON with the reason, nothing forwarded (fail closed)", async () => {
+    const forwarded = stub.requests.length;
+    // The sidecars' login stops working and their connections are cut: the store is out of reach.
+    await cluster.sql("ALTER ROLE warden_extproc_login NOLOGIN");
+    await cluster.sql(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'warden_extproc_login'",
+    );
+    try {
+      const response = await fetch(`${stacks[1]!.agentUrl}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer sk-placeholder" },
+        body: JSON.stringify({
+          model: "gpt-4o-mini",
+          max_tokens: 5,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      });
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(response.status).toBe(503);
+      expect(body.error).toMatchObject({
+        code: "unavailable",
+        message: expect.stringMatching(/^the shared budget store \(PostgreSQL\) cannot be reached/),
+      });
+      expect(stub.requests.length).toBe(forwarded);
+    } finally {
+      await cluster.sql("ALTER ROLE warden_extproc_login LOGIN");
+    }
+  }, 60_000);
 });
