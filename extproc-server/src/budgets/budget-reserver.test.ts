@@ -97,3 +97,13 @@ test("a budgeted call with the database unreachable: 503 `unavailable` with the 
   expect((refusal as Error).message).not.toMatch(/s3cret|5432|ECONNREFUSED/);
   expect(db.asked).toBe(1);
 });
+
+test("a settlement that fails is tried again (else the call's cost would be missing from the shared counter)", async () => {
+  const { db, reserver } = reserverWith([]);
+  const handle = { tenant: "acme", ids: ["r-1"], budgets: [], amountPico: 10n };
+  reserver.settle(handle, null);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(db.asked).toBe(1);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  expect(db.asked).toBe(2);
+});

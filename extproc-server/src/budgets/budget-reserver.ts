@@ -45,6 +45,9 @@ export interface BudgetReservations {
   settle(handle: ReservationHandle, record: UsageRecord | null): void;
 }
 
+/** Waits before each new settlement attempt (well within the reservation's expiry). */
+const SETTLE_RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
+
 const CHARACTERS: TokenCounter = { count: (text) => text.length };
 
 export const RESERVATIONS_UNAVAILABLE =
@@ -117,12 +120,30 @@ export class BudgetReserver implements BudgetReservations {
       ? this.options.prices.priceOfFirst(record.provider, [record.model, record.responseModel])
       : null;
     const cost = record && price ? costOf(record.usage ?? NO_TOKENS, price) : 0n;
-    settle(this.options.db, handle, cost).catch((error: unknown) =>
-      this.options.logger.warn(
-        { err: error, reservations: handle.ids },
-        "budget reservation could not be settled; the sweeper gives it back at its expiry",
-      ),
-    );
+    void this.settleWithRetries(handle, cost, 0);
+  }
+
+  /**
+   * A settlement that fails (PostgreSQL briefly away) is tried again: given up, the call's cost would
+   * be missing from the shared counter (its usage row still lands, through the spool). A settlement
+   * whose commit went through but whose answer was lost is charged twice: the safe side.
+   */
+  private async settleWithRetries(handle: ReservationHandle, cost: bigint, attempt: number): Promise<void> {
+    try {
+      await settle(this.options.db, handle, cost);
+    } catch (error) {
+      const delay = SETTLE_RETRY_DELAYS_MS[attempt];
+      if (delay === undefined) {
+        this.options.logger.error(
+          { err: error, reservations: handle.ids, cost_pico_usd: cost.toString() },
+          "budget reservation could not be settled: its cost is missing from the shared counter; the sweeper gives the reservation back at its expiry",
+        );
+        return;
+      }
+      this.options.logger.warn({ err: error, attempt: attempt + 1 }, "budget settlement failed; retrying");
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      await this.settleWithRetries(handle, cost, attempt + 1);
+    }
   }
 
   /** Gives back reservations whose sidecar never settled them (it died); runs every `everyMs`. */
