@@ -61,6 +61,7 @@ if (vault) {
       keys: tracer ? tracedKeySource(keys, tracer) : keys,
       usage: tracer ? tracedUsageSink(usage.usage, tracer) : usage.usage,
       budgets: usage.budgets,
+      reservations: usage.reservations,
       defaultTenant: config.WARDEN_DEFAULT_TENANT ?? null,
     }),
   );

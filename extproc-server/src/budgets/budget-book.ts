@@ -99,6 +99,14 @@ export class BudgetBook {
     return null;
   }
 
+  /** The hard budgets this spender's calls fall under (reserved against before forwarding). */
+  hardBudgets(spender: Spender): Budget[] {
+    const list = this.byTenant.get(spender.tenant) ?? [];
+    return list
+      .filter((tracked) => tracked.budget.enforcement === "hard" && budgetApplies(tracked.budget, spender))
+      .map((tracked) => tracked.budget);
+  }
+
   /**
    * Adds one of this sidecar's calls to every budget it falls under; returns the soft budgets that
    * this charge took to their limit (each reported once per period).

@@ -18,6 +18,17 @@ export function budgetExceededMessage(status: BudgetStatus): string {
   );
 }
 
+/** A reservation did not fit: what is spent and held by calls in flight leaves no room for this one. */
+export function budgetNoRoomMessage(status: BudgetStatus, costPico: bigint, reservedPico: bigint): string {
+  const { budget } = status;
+  const period = status.periodStart.toISOString().slice(0, budget.period === "daily" ? 10 : 7);
+  return (
+    `${describeBudget(budget)} has no room for this call in ${period} (UTC): ` +
+    `spent $${formatUsd(status.spentPico)} and $${formatUsd(reservedPico)} held by calls in flight of ` +
+    `$${formatMicros(budget.limitMicros)}, and this call may cost up to $${formatUsd(costPico)}; no request was sent upstream`
+  );
+}
+
 export function budgetGuard(book: BudgetBook, now: () => Date = () => new Date()): BudgetGuard {
   return {
     check(spender: Spender): void {

@@ -37,6 +37,19 @@ export const usageConfigShape = {
   WARDEN_BUDGET_RESYNC_MS: env
     .positiveInt(10_000)
     .describe("How often spend is re-read from PostgreSQL (what other sidecars spent)."),
+  WARDEN_BUDGET_DEFAULT_MAX_OUTPUT_TOKENS: env
+    .positiveInt(4_096)
+    .describe(
+      "Output tokens reserved against a hard budget for an LLM call that sets no max_tokens (or max_output_tokens, max_completion_tokens, maxOutputTokens).",
+    ),
+  WARDEN_BUDGET_RESERVATION_TTL_MS: env
+    .positiveInt(900_000)
+    .describe(
+      "How long a budget reservation is held if its sidecar never settles it (it died); longer than the longest LLM call.",
+    ),
+  WARDEN_BUDGET_SWEEP_MS: env
+    .positiveInt(30_000)
+    .describe("How often this sidecar gives back expired budget reservations (of any sidecar)."),
   WARDEN_INSTANCE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,128}$/)

@@ -8,6 +8,7 @@ import type { Logger } from "../../../lib/src/logger.js";
 import { BudgetBook } from "../budgets/budget-book.js";
 import { BudgetFeed } from "../budgets/budget-feed.js";
 import { budgetGuard, type BudgetGuard } from "../budgets/budget-guard.js";
+import { BudgetReserver, type BudgetReservations } from "../budgets/budget-reserver.js";
 import { UsageAccounting } from "./accounting.js";
 import { auditUsageSink } from "./audit-sink.js";
 import type { UsageConfig } from "./config.js";
@@ -21,6 +22,7 @@ import { insertUsageRows, SOFT_BUDGET_ACTION, UNKNOWN_TENANT } from "./usage-eve
 export interface RunningUsage {
   readonly usage: UsageAccounting;
   readonly budgets: BudgetGuard | null;
+  readonly reservations: BudgetReservations | null;
   readonly prices: PriceTable;
   /** Writes what is queued (to the database or the spool) and closes the connections. */
   close(): Promise<void>;
@@ -40,7 +42,7 @@ export async function startUsage(config: UsageConfig, logger: Logger): Promise<R
       sink: meteredUsageSink(logUsageSink(logger)),
       recordedBy: config.instanceId,
     });
-    return { usage, budgets: null, prices, close: async () => undefined };
+    return { usage, budgets: null, reservations: null, prices, close: async () => undefined };
   }
 
   const db: Database = await openDatabase({
@@ -99,6 +101,16 @@ export async function startUsage(config: UsageConfig, logger: Logger): Promise<R
     },
   });
   await feed.start();
+  const reserver = new BudgetReserver({
+    db,
+    book,
+    prices,
+    reservedBy: config.instanceId,
+    ttlMs: config.WARDEN_BUDGET_RESERVATION_TTL_MS,
+    defaultMaxOutputTokens: config.WARDEN_BUDGET_DEFAULT_MAX_OUTPUT_TOKENS,
+    logger,
+  });
+  const stopSweeper = reserver.startSweeper(config.WARDEN_BUDGET_SWEEP_MS);
   logger.info(
     { instance: config.instanceId, budgets_loaded: feed.ready, resync_ms: config.WARDEN_BUDGET_RESYNC_MS },
     "usage goes to PostgreSQL; budgets enforced",
@@ -106,8 +118,10 @@ export async function startUsage(config: UsageConfig, logger: Logger): Promise<R
   return {
     usage,
     budgets: budgetGuard(book),
+    reservations: reserver,
     prices,
     async close() {
+      stopSweeper();
       await feed.close();
       await writer.close();
       await db.close();

@@ -74,12 +74,15 @@ export async function reserve(db: Database, request: ReserveRequest): Promise<Re
       for (const budget of budgets) {
         const start = periodStart(budget.period, request.now);
         await ensureCounter(tx, budget, start, request.now);
+        // The limit is the budget's as the caller knows it now: a limit changed through the control
+        // plane mid-period applies at once (the counter's copy is only what it was last time).
+        const limitPico = (budget.limitMicros * PICO_PER_MICRO).toString();
         const updated = await tx.query(
-          `UPDATE budget_counters SET reserved_pico = reserved_pico + $4::numeric
+          `UPDATE budget_counters SET reserved_pico = reserved_pico + $4::numeric, limit_pico = $5::numeric
             WHERE budget_id = $1 AND period_start = $2 AND tenant_id = $3
-              AND spent_pico + reserved_pico + $4::numeric <= limit_pico
+              AND spent_pico + reserved_pico + $4::numeric <= $5::numeric
             RETURNING 1`,
-          [budget.id, start, budget.tenant, amount],
+          [budget.id, start, budget.tenant, amount, limitPico],
         );
         if (updated.rowCount === 0) throw new DoesNotFit(budget);
         const { rows } = await tx.query<{ id: string }>(

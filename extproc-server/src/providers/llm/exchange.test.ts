@@ -12,6 +12,8 @@ import {
 } from "../../testing/envoy-messages.js";
 import { envoyReply as reply, processorWith } from "../../testing/processor.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
+import type { BudgetReservations, ReservationCall } from "../../budgets/budget-reserver.js";
+import type { ReservationHandle } from "../../../../lib/src/llm/budget-reservations.js";
 import type { UsageRecord } from "../../usage/record.js";
 import { LlmProvider } from "./provider.js";
 
@@ -34,7 +36,9 @@ class StubKeys implements LlmKeySource {
   }
 }
 
-function setup(options: { defaultTenant?: string | null; budgets?: BudgetGuard } = {}) {
+function setup(
+  options: { defaultTenant?: string | null; budgets?: BudgetGuard; reservations?: BudgetReservations } = {},
+) {
   const keys = new StubKeys();
   const records: UsageRecord[] = [];
   let clock = 0;
@@ -43,6 +47,7 @@ function setup(options: { defaultTenant?: string | null; budgets?: BudgetGuard }
     usage: { record: (record) => records.push(record) },
     defaultTenant: options.defaultTenant ?? null,
     budgets: options.budgets ?? null,
+    reservations: options.reservations ?? null,
     monotonicMs: () => (clock += 5),
     wallClock: () => new Date("2025-01-01T00:00:00Z"),
     // One token per word: enough to see that an estimate counts the request and what was delivered.
@@ -227,6 +232,105 @@ describe("request", () => {
     const answer = await reply(stream.process(wire.requestHeaders(CHAT_HEADERS, { metadata: saas })));
     expect(readMutation(answer.requestHeaders?.response?.headerMutation).set.authorization).toBeUndefined();
     expect(answer.modeOverride).toBeNull();
+  });
+});
+
+/** Reservations as the exchange sees them: what it asked to reserve and what it settled, and at what. */
+class RecordedReservations implements BudgetReservations {
+  readonly asked: ReservationCall[] = [];
+  readonly settled: { handle: ReservationHandle; record: UsageRecord | null }[] = [];
+  refusal: WardenError | null = null;
+  reserve(call: ReservationCall): Promise<ReservationHandle | null> {
+    this.asked.push(call);
+    if (this.refusal) return Promise.reject(this.refusal);
+    return Promise.resolve({ tenant: "acme", ids: ["r-1"], budgets: [], amountPico: 42n });
+  }
+  settle(handle: ReservationHandle, record: UsageRecord | null): void {
+    this.settled.push({ handle, record });
+  }
+}
+
+describe("budget reservations", () => {
+  const BODY = '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}';
+
+  test("the worst case is reserved with the request body before it goes upstream, and settled with the usage row", async () => {
+    const reservations = new RecordedReservations();
+    const { stream, records } = setup({ reservations });
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    await reply(stream.process(wire.requestBody(BODY)));
+    expect(reservations.asked).toMatchObject([
+      {
+        provider: "openai",
+        models: [null, "gpt-4o-mini"],
+        body: { max_tokens: 64 },
+        spender: { tenant: "acme" },
+      },
+    ]);
+    expect(reservations.settled).toEqual([]);
+    await reply(
+      stream.process(wire.responseHeaders({ ":status": "200", "content-type": "application/json" })),
+    );
+    const usage = { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 };
+    await reply(stream.process(wire.responseBody(JSON.stringify({ model: "gpt-4o-mini", usage }), true)));
+    stream.end();
+    await settled();
+    expect(records).toHaveLength(1);
+    expect(reservations.settled).toEqual([
+      { handle: expect.objectContaining({ ids: ["r-1"] }), record: records[0] },
+    ]);
+    expect(records[0]!.usage).toMatchObject({ inputTokens: 10, outputTokens: 3 });
+  });
+
+  test("no room: the agent's 402 from the body phase, nothing forwarded, recorded as today's refusals are", async () => {
+    const reservations = new RecordedReservations();
+    reservations.refusal = new WardenError(
+      "budget_exceeded",
+      "the daily budget of tenant acme has no room for this call",
+    );
+    const { stream, records } = setup({ reservations });
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const refusal = readImmediate(await stream.process(wire.requestBody(BODY)));
+    expect(refusal).toMatchObject({
+      status: 402,
+      body: {
+        error: {
+          code: "budget_exceeded",
+          message: "the daily budget of tenant acme has no room for this call",
+        },
+      },
+    });
+    stream.end();
+    await settled();
+    expect(records).toMatchObject([{ outcome: "not_forwarded", status: 402, errorCode: "budget_exceeded" }]);
+    expect(reservations.settled).toEqual([]);
+  });
+
+  test("the budget store unreachable: 503 with the reason, nothing forwarded (fail closed)", async () => {
+    const reservations = new RecordedReservations();
+    reservations.refusal = new WardenError(
+      "unavailable",
+      "the shared budget store (PostgreSQL) cannot be reached",
+    );
+    const { stream, records } = setup({ reservations });
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    const refusal = readImmediate(await stream.process(wire.requestBody(BODY)));
+    expect(refusal).toMatchObject({ status: 503, body: { error: { code: "unavailable" } } });
+    stream.end();
+    await settled();
+    expect(records).toMatchObject([{ outcome: "not_forwarded", status: 503 }]);
+  });
+
+  test("the upstream fails before any answer: settled at the estimate the usage row is charged", async () => {
+    const reservations = new RecordedReservations();
+    const { stream, records } = setup({ reservations });
+    await reply(stream.process(wire.requestHeaders(CHAT_HEADERS)));
+    await reply(stream.process(wire.requestBody(BODY)));
+    stream.end();
+    await settled();
+    expect(records).toMatchObject([{ outcome: "cut", usageSource: "estimated" }]);
+    expect(reservations.settled).toEqual([
+      { handle: expect.objectContaining({ ids: ["r-1"] }), record: records[0] },
+    ]);
   });
 });
 

@@ -1,6 +1,8 @@
 import { WardenError } from "../../../../lib/src/errors.js";
 import type { AuthzHandOff } from "../../../../lib/src/handoff/contract.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
+import type { BudgetReservations } from "../../budgets/budget-reserver.js";
+import type { ReservationHandle } from "../../../../lib/src/llm/budget-reservations.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
 import { StreamScrubber } from "../../credentials/stream-scrubber.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
@@ -36,8 +38,10 @@ export interface LlmExchangeDeps {
   readonly usage: UsageSink;
   /** The tenant of a decision that names none (a single-tenant sidecar); null: such requests are refused. */
   readonly defaultTenant: string | null;
-  /** Hard budgets, checked before anything else (null: none are enforced). */
+  /** Hard budgets, checked before anything else (null: none are enforced); a fast in-memory pre-check. */
   readonly budgets: BudgetGuard | null;
+  /** The authority on hard budgets: the worst case reserved before forwarding, settled after (null: none). */
+  readonly reservations: BudgetReservations | null;
   /** Counts tokens when usage must be estimated (loaded on first use); a test may pass its own. */
   readonly tokenCounter?: () => Promise<TokenCounter>;
   /** Monotonic milliseconds (performance.now) for latencies. */
@@ -81,6 +85,7 @@ export class LlmExchange implements ExchangeHooks {
   private bodyPhase = false;
   private bodyEnded = false;
   private recorded = false;
+  private reservation: ReservationHandle | null = null;
 
   constructor(
     private readonly handOff: AuthzHandOff,
@@ -148,10 +153,43 @@ export class LlmExchange implements ExchangeHooks {
     return this.route.operation !== "other";
   }
 
-  onRequestBody(body: Uint8Array, endOfStream: boolean): BodyReplacement {
+  onRequestBody(body: Uint8Array, endOfStream: boolean): MaybeAsync<BodyReplacement> {
     // Envoy sends a BUFFERED body whole, in one message; anything else is left as it is.
     if (!endOfStream) return undefined;
     const parsed = parseJson(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+    const replacement = this.readRequestBody(parsed);
+    const reserving = this.reserveWorstCase(isRecord(parsed) ? parsed : {});
+    if (!reserving) return replacement;
+    return reserving.then(
+      () => replacement,
+      (error: unknown) => this.refused(error),
+    );
+  }
+
+  /**
+   * Reserves the call's worst-case cost against its hard budgets before it goes upstream (null: no
+   * reservation is needed, no database round trip). Refusals throw as the in-memory check does.
+   */
+  private reserveWorstCase(body: Record<string, unknown>): Promise<void> | null {
+    const reservations = this.deps.reservations;
+    if (!reservations || this.key === null || this.tenant === null) return null;
+    const spender = spenderOf({ ...this.handOff, tenant: this.tenant })!;
+    return reservations
+      .reserve({
+        spender,
+        provider: this.deps.api.provider,
+        models: [this.handOff.model, this.requestedModel],
+        body,
+      })
+      .then((handle) => {
+        if (handle === null) return;
+        // The exchange ended while the reservation was being made: nothing went upstream.
+        if (this.recorded) reservations.settle(handle, null);
+        else this.reservation = handle;
+      });
+  }
+
+  private readRequestBody(parsed: unknown): BodyReplacement {
     if (!isRecord(parsed)) return undefined;
     this.requestBody = parsed;
     const reading = this.deps.api.readRequest(this.route, parsed);
@@ -267,7 +305,14 @@ export class LlmExchange implements ExchangeHooks {
       timeToFirstByteMs: this.firstByteMs === null ? null : round(this.firstByteMs),
     };
     if (reading === null && this.mustEstimate()) return this.recordEstimate(record);
+    this.record(record);
+  }
+
+  /** Stores the usage record and settles the call's reservation at the same cost. */
+  private record(record: UsageRecord): void {
     this.deps.usage.record(record);
+    if (this.reservation) this.deps.reservations?.settle(this.reservation, record);
+    this.reservation = null;
   }
 
   /**
@@ -285,13 +330,13 @@ export class LlmExchange implements ExchangeHooks {
     const load = this.deps.tokenCounter ?? loadTokenCounter;
     load().then(
       (counter) =>
-        this.deps.usage.record({
+        this.record({
           ...record,
           usage: estimateUsage(counter, request, output),
           usageSource: "estimated",
         }),
       // Without a tokenizer the call is still recorded, as unmetered, never lost.
-      () => this.deps.usage.record(record),
+      () => this.record(record),
     );
   }
 

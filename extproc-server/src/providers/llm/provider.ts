@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
+import type { BudgetReservations } from "../../budgets/budget-reserver.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
 import type { TokenCounter } from "../../usage/estimate.js";
@@ -14,6 +15,7 @@ export interface LlmProviderOptions {
   usage: UsageSink;
   defaultTenant?: string | null;
   budgets?: BudgetGuard | null;
+  reservations?: BudgetReservations | null;
   apis?: ReadonlyMap<string, LlmApi>;
   monotonicMs?: () => number;
   wallClock?: () => Date;
@@ -37,6 +39,7 @@ export class LlmProvider implements Provider {
       usage: options.usage,
       defaultTenant: options.defaultTenant ?? null,
       budgets: options.budgets ?? null,
+      reservations: options.reservations ?? null,
       monotonicMs: options.monotonicMs ?? (() => performance.now()),
       wallClock: options.wallClock ?? (() => new Date()),
       ...(options.tokenCounter ? { tokenCounter: options.tokenCounter } : {}),
