@@ -193,6 +193,17 @@ describe("a refused request's credential in the query string reaches no span", (
         refusedBy: ["envoy"],
       },
       {
+        what: "the body is too large to check (Envoy's 413, before ext_authz)",
+        path: "/google-ai/v1beta/models/gemini-pro:generateContent?key=sk-refused-toolarge-0a9d3e",
+        init: {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ padding: "x".repeat(2 * 1024 * 1024) }),
+        },
+        status: 413,
+        refusedBy: ["envoy"],
+      },
+      {
         what: "no route matches a gRPC request (Envoy tags gRPC requests with their path)",
         path: "/no.such.Service/Method?token=sk-refused-grpc-5e0c2d",
         init: { method: "POST", headers: { "content-type": "application/grpc" }, body: "" },
