@@ -104,6 +104,10 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
     (span) => serviceOf(trace, span) === "envoy" && parentOf(span) === agentSpanId,
   );
   expect(envoyRoot).toBeDefined();
+  // Its URL is the path as forwarded (the route drops its `/openai` prefix), without the query.
+  expect(envoyRoot!.tags.find((tag) => tag.key === "http.url")?.value).toMatch(
+    /^http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions$/,
+  );
   // Each server's span hangs under the Envoy span of the call that reached it, the provider's under
   // Envoy's upstream request.
   const parentOperation = (span: JaegerSpan): string =>
@@ -185,6 +189,17 @@ describe("a refused request's credential in the query string reaches no span", (
         init: { method: "POST", headers: { "content-type": "application/json" }, body: "{}" },
         status: 403,
         refusedBy: ["envoy", "authz-server"],
+      },
+      {
+        what: "the agent sends its own x-envoy-original-path with a query (the tag's original path)",
+        path: "/no-such-destination/v2?key=sk-refused-origpath-1d7e42",
+        init: {
+          headers: {
+            "x-envoy-original-path": "/no-such-destination/v2?api_key=sk-refused-origpath-header-93c0",
+          },
+        },
+        status: 404,
+        refusedBy: ["envoy"],
       },
       {
         what: "no route matches (Envoy's local reply, before ext_authz)",
