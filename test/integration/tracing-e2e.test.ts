@@ -104,6 +104,10 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
     (span) => serviceOf(trace, span) === "envoy" && parentOf(span) === agentSpanId,
   );
   expect(envoyRoot).toBeDefined();
+  // Its URL is the path as forwarded (the route drops its `/openai` prefix), without the query.
+  expect(envoyRoot!.tags.find((tag) => tag.key === "http.url")?.value).toMatch(
+    /^http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions$/,
+  );
   // Each server's span hangs under the Envoy span of the call that reached it, the provider's under
   // Envoy's upstream request.
   const parentOperation = (span: JaegerSpan): string =>
@@ -160,3 +164,93 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
   for (const service of ["authz-server", "extproc-server", PROVIDER_SERVICE])
     expect((await jaeger!.traces(service)).map((t) => t.traceID)).toEqual([traceId]);
 }, 90_000);
+
+/**
+ * Refused requests are never rewritten (ext_proc, which strips credential query parameters, only
+ * sees allowed ones), so Envoy's span must not take its URL from the query string the agent sent.
+ */
+describe("a refused request's credential in the query string reaches no span", () => {
+  const refusals: { what: string; path: string; init?: RequestInit; status: number; refusedBy: string[] }[] =
+    [
+      {
+        what: "the policy refuses the request",
+        path: "/openai/v1/chat/completions?api_key=sk-refused-policy-9b2e71&stream=false",
+        init: {
+          method: "POST",
+          headers: { "x-test-deny": "1", "content-type": "application/json" },
+          body: "{}",
+        },
+        status: 403,
+        refusedBy: ["envoy", "authz-server"],
+      },
+      {
+        what: "the policy allows nothing on this route",
+        path: "/anthropic/v1/messages?key=sk-refused-route-3f6a08",
+        init: { method: "POST", headers: { "content-type": "application/json" }, body: "{}" },
+        status: 403,
+        refusedBy: ["envoy", "authz-server"],
+      },
+      {
+        what: "the agent sends its own x-envoy-original-path with a query (the tag's original path)",
+        path: "/no-such-destination/v2?key=sk-refused-origpath-1d7e42",
+        init: {
+          headers: {
+            "x-envoy-original-path": "/no-such-destination/v2?api_key=sk-refused-origpath-header-93c0",
+          },
+        },
+        status: 404,
+        refusedBy: ["envoy"],
+      },
+      {
+        what: "no route matches (Envoy's local reply, before ext_authz)",
+        path: "/no-such-destination/v1?access_token=sk-refused-noroute-c4d519&Client-Secret=sk-refused-noroute-77ab",
+        status: 404,
+        refusedBy: ["envoy"],
+      },
+      {
+        what: "the body is too large to check (Envoy's 413, before ext_authz)",
+        path: "/google-ai/v1beta/models/gemini-pro:generateContent?key=sk-refused-toolarge-0a9d3e",
+        init: {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ padding: "x".repeat(2 * 1024 * 1024) }),
+        },
+        status: 413,
+        refusedBy: ["envoy"],
+      },
+      {
+        what: "no route matches a gRPC request (Envoy tags gRPC requests with their path)",
+        path: "/no.such.Service/Method?token=sk-refused-grpc-5e0c2d",
+        init: { method: "POST", headers: { "content-type": "application/grpc" }, body: "" },
+        status: 200,
+        refusedBy: ["envoy"],
+      },
+    ];
+
+  test.each(refusals)(
+    "$what: $status, and the trace holds the path without the query",
+    async (refusal) => {
+      const traceId = randomBytes(16).toString("hex");
+      const headers = new Headers(refusal.init?.headers);
+      headers.set("traceparent", `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
+      const response = await fetch(`${sidecar!.stack.agentUrl}${refusal.path}`, { ...refusal.init, headers });
+      await response.arrayBuffer();
+      expect(response.status).toBe(refusal.status);
+
+      const trace = await traceWithServices(traceId, refusal.refusedBy);
+      const everything = JSON.stringify(trace);
+      for (const [, value] of new URL(refusal.path, "http://x").searchParams)
+        if (value.startsWith("sk-")) expect(everything).not.toContain(value);
+      expect(everything).not.toContain("sk-refused-");
+      // Envoy still records which URL was asked for, only without its query string.
+      const pathOnly = refusal.path.slice(0, refusal.path.indexOf("?"));
+      const urls = trace.spans
+        .filter((span) => serviceOf(trace, span) === "envoy")
+        .flatMap((span) => span.tags.filter((tag) => tag.key === "http.url").map((tag) => String(tag.value)));
+      expect(urls.length).toBeGreaterThan(0);
+      for (const url of urls)
+        expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+${pathOnly.replace(/\./g, "\\.")}$`));
+    },
+    60_000,
+  );
+});

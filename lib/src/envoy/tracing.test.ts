@@ -32,6 +32,10 @@ test("with a collector, Envoy traces every request with the OpenTelemetry tracer
   expect(manager.tracing).toEqual({
     random_sampling: { value: 100 },
     spawn_upstream_span: true,
+    custom_tags: [
+      { tag: "http.url", value: "%REQ(X-FORWARDED-PROTO)%://%REQ(:AUTHORITY)%%PATH(NQ:ORIG_OR_PATH)%" },
+      { tag: "grpc.path", value: "%PATH(NQ:ORIG_OR_PATH)%" },
+    ],
     provider: {
       name: "envoy.tracers.opentelemetry",
       typed_config: {
@@ -48,6 +52,19 @@ test("with a collector, Envoy traces every request with the OpenTelemetry tracer
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { port_value: 4317 } } } }] }],
     },
   });
+});
+
+test("the URL tags Envoy puts on a span are replaced by the path without its query string", () => {
+  const { manager } = rendered({ ...base, tracing: { collector: { address: "127.0.0.1", port: 4317 } } });
+  const tags = (manager.tracing as { custom_tags: { tag: string; value: string }[] }).custom_tags;
+  // Every tag Envoy fills from the request's path (its URL, and gRPC's path) is overridden...
+  expect(tags.map((t) => t.tag).sort()).toEqual(["grpc.path", "http.url"]);
+  for (const { value } of tags) {
+    // ...by a value whose only path is the one with No Query (NQ: `WQ`, and a bare `%PATH%`, keep
+    // it), the original path when a route rewrote it, like Envoy's own tag.
+    expect(value).toContain("%PATH(NQ:ORIG_OR_PATH)%");
+    expect(value.replace("%PATH(NQ:ORIG_OR_PATH)%", "")).not.toMatch(/PATH/i);
+  }
 });
 
 test("a destination cannot take the collector cluster's name", () => {
