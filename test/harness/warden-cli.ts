@@ -51,3 +51,18 @@ export function agentAddArgs(name: string, options: AgentAddOptions = {}): strin
     "--json",
   ];
 }
+
+/** The arguments of `warden kya approve`: level 2 for the given capabilities (an LLM chat agent by default). */
+export function kyaApproveArgs(
+  attestationId: string,
+  capabilities: readonly string[] = ["llm:chat"],
+): string[] {
+  return [
+    "kya",
+    "approve",
+    attestationId,
+    "--level",
+    "2",
+    ...capabilities.flatMap((capability) => ["--capability", capability]),
+  ];
+}

@@ -7,7 +7,7 @@ import type { MetricsEndpoint } from "../../lib/src/runtime/metrics-endpoints.js
 import { z } from "zod";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, TOOLS_BIN, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
-import { agentAddArgs, wardenEnv } from "../harness/warden-cli.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import {
   CLI,
@@ -88,15 +88,7 @@ beforeAll(async () => {
   const call = () => postChat(agent?.client, running.agentUrl);
   await waitForRefusal(call, "kya_pending");
   expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
-  const approved = await warden([
-    "kya",
-    "approve",
-    attestation.id,
-    "--level",
-    "2",
-    "--capability",
-    "llm:chat",
-  ]);
+  const approved = await warden(kyaApproveArgs(attestation.id));
   if (approved.code !== 0) throw new Error(`kya approve failed: ${approved.stderr}`);
   await waitFor("an allowed LLM call", async () => (await call()).status === 200, 30_000);
   for (let i = 0; i < 3; i++) expect((await call()).status).toBe(200);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
-import { agentAddArgs, wardenEnv } from "../harness/warden-cli.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startAnthropicStub } from "../stubs/llm-anthropic.js";
 import { startMcpFilesServer, type McpFilesServer } from "../stubs/mcp-files-server.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
@@ -196,14 +196,7 @@ test("before KYA approval the SDK raises KyaError (kya_pending, 403, a decision 
 
 test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streaming, delegation, typed refusals, README)", async () => {
   await ok(["login", "--user", "reviewer"]);
-  await ok([
-    "kya",
-    "approve",
-    String(figures.attestation),
-    "--level",
-    "2",
-    ...CAPABILITIES.flatMap((capability) => ["--capability", capability]),
-  ]);
+  await ok(kyaApproveArgs(String(figures.attestation), CAPABILITIES));
   // The approval reached authz-server: a call with the SVID from this process passes.
   const probe = await connectSvidAgent(state.workloadEndpoint, state.envoySpiffeId);
   try {

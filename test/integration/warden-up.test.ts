@@ -5,7 +5,7 @@ import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runti
 import type { AgentResponse } from "../agents/svid-https-client.js";
 import { sleep, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
-import { agentAddArgs, wardenEnv } from "../harness/warden-cli.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import {
   CLI,
@@ -125,15 +125,7 @@ describe("warden up", () => {
 
     // Four eyes: another person approves.
     expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
-    const approved = await warden([
-      "kya",
-      "approve",
-      attestation.id,
-      "--level",
-      "2",
-      "--capability",
-      "llm:chat",
-    ]);
+    const approved = await warden(kyaApproveArgs(attestation.id));
     expect(approved.stderr).toBe("");
     expect(approved.code).toBe(0);
     await waitFor("the approval to be enforced", async () => (last = await call()).status === 200, 20_000);

@@ -10,7 +10,7 @@ import { COMPONENT_UIDS, DEFAULT_PORTS, homePaths } from "../../lib/src/runtime/
 import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
 import { REPO_ROOT, sleep, TEARDOWN_TIMEOUT_MS, toolPath, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
-import { agentAddArgs, wardenEnv } from "../harness/warden-cli.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
 import {
@@ -71,15 +71,7 @@ async function addAgent(name: string, selector: string): Promise<void> {
 
 async function approve(name: string): Promise<void> {
   expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
-  const approved = await warden([
-    "kya",
-    "approve",
-    agents[name]!.attestation,
-    "--level",
-    "2",
-    "--capability",
-    "llm:chat",
-  ]);
+  const approved = await warden(kyaApproveArgs(agents[name]!.attestation));
   expect(approved.stderr).toBe("");
   await warden(["login"]);
 }
