@@ -30,6 +30,16 @@ async function call(team: string, headers: Record<string, string> = {}): Promise
   return fetch(`${stack.agentUrl}/openai/v1/models`, { headers: { "x-test-team": team, ...headers } });
 }
 
+/** A POST /v1/rate-limits body: a request limit on requests without a tenant, failing open. */
+const limitBody = (scope: string, subject: string, perMinute: number) => ({
+  tenant: "unknown",
+  scope,
+  subject,
+  unit: "requests",
+  per_minute: perMinute,
+  failure_mode: "open",
+});
+
 /** The statuses of `count` requests of a team, one after another. */
 async function statusesOf(team: string, count: number): Promise<number[]> {
   const statuses: number[] = [];
@@ -149,39 +159,18 @@ test("a limit created through the control plane's API reaches the service and ev
 
     const bad = await cp.call("POST", "/v1/rate-limits", {
       token: admin,
-      body: {
-        tenant: "unknown",
-        scope: "agent",
-        subject: "not-a-spiffe-id",
-        unit: "requests",
-        per_minute: 2,
-        failure_mode: "open",
-      },
+      body: limitBody("agent", "not-a-spiffe-id", 2),
     });
     expect(bad.status).toBe(400);
 
     const created = await cp.call<{ id: string }>("POST", "/v1/rate-limits", {
       token: admin,
-      body: {
-        tenant: "unknown",
-        scope: "team",
-        subject: team,
-        unit: "requests",
-        per_minute: 2,
-        failure_mode: "open",
-      },
+      body: limitBody("team", team, 2),
     });
     expect(created.status).toBe(201);
     const again = await cp.call("POST", "/v1/rate-limits", {
       token: admin,
-      body: {
-        tenant: "unknown",
-        scope: "team",
-        subject: team,
-        unit: "requests",
-        per_minute: 3,
-        failure_mode: "open",
-      },
+      body: limitBody("team", team, 3),
     });
     expect(again.status).toBe(409);
     await backend.waitForLimits([teamLimit(team, 2)]);
