@@ -9,10 +9,8 @@
  * 2. noisy neighbour, same run: team B at 10 requests/s (under its limit) alone, then with team A
  *    offering 10× its own limit at the same time; B's p50/p99 in both phases and the ratio.
  */
-import { join } from "node:path";
-import type { RateLimitDefinition } from "../lib/src/ratelimit/definitions.js";
-import { REPO_ROOT, stopAll } from "../test/harness/process.js";
-import { startRateLimitBackend } from "../test/harness/rate-limit.js";
+import { stopAll } from "../test/harness/process.js";
+import { RATE_LIMIT_POLICY, startOnRateLimitBackend, teamLimit } from "../test/harness/rate-limit.js";
 import {
   admittedPerWindow,
   offer,
@@ -22,21 +20,11 @@ import {
   type Outcome,
 } from "../test/support/rate-limit-load.js";
 
-const POLICY = join(REPO_ROOT, "test", "fixtures", "policy-rate-limits");
 const LIMIT = Number(process.argv[2] ?? 10_000);
 const OFFERED = Number(process.argv[3] ?? 11_000);
 const PHASE_S = 20;
 const B_RPS = 10;
 const A_LIMIT = 600;
-
-const limit = (team: string, perMinute: number): RateLimitDefinition => ({
-  tenant: "unknown",
-  scope: "team",
-  subject: team,
-  unit: "requests",
-  perMinute,
-  failureMode: "open",
-});
 
 function latency(outcomes: readonly Outcome[]): { p50: number; p99: number } {
   const ms = outcomes.filter((o) => o.status === 200).map((o) => o.latencyMs);
@@ -44,19 +32,15 @@ function latency(outcomes: readonly Outcome[]): { p50: number; p99: number } {
 }
 
 async function main(): Promise<void> {
-  const backend = await startRateLimitBackend("bench-rate-limits");
-  const sidecars = await startSidecars("bench-rate-limits", POLICY, backend, 3).catch(
-    async (error: unknown) => {
-      await backend.stop();
-      throw error;
-    },
+  const { backend, started: sidecars } = await startOnRateLimitBackend("bench-rate-limits", (started) =>
+    startSidecars("bench-rate-limits", RATE_LIMIT_POLICY, started, 3),
   );
   try {
     const run = `${process.pid}-${Date.now() % 100_000}`;
     const shared = `shared-${run}`;
     const a = `tenant-a-${run}`;
     const b = `tenant-b-${run}`;
-    await backend.setLimits([limit(shared, LIMIT), limit(a, A_LIMIT), limit(b, 100_000)]);
+    await backend.setLimits([teamLimit(shared, LIMIT), teamLimit(a, A_LIMIT), teamLimit(b, 100_000)]);
 
     // Warm-up (connections, JIT) on team B, which has room to spare.
     await offer(sidecars.urls, b, 300, 12);

@@ -5,21 +5,15 @@
  * and Envoy's timeline points), next to Envoy alone on the same route, alternating, same client.
  * Run: npm run build && node dist/bench/sse-stages.js [trials=200]
  */
-import { providerDestinations, type Destination } from "../lib/src/envoy/bootstrap.js";
 import { startEnvoy } from "../test/harness/envoy.js";
 import { freePorts, stopAll } from "../test/harness/process.js";
-import { startStack, type Stack } from "../test/harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../test/harness/vault-tls.js";
-import { startOpenAiStub } from "../test/stubs/llm-openai.js";
-import type { LlmStub } from "../test/stubs/llm-stub-server.js";
-import { extprocVaultLogin } from "../test/support/extproc-vault-login.js";
 import { timedStream } from "../test/support/timed-stream.js";
+import { SSE_VAULT_KEY, startSseSidecar, type SseSidecar } from "./src/sse-sidecar.js";
 import { PATH_VARIANTS, withoutFilters } from "./src/envoy-variants.js";
 import { summarize } from "./src/stats.js";
 
 const trials = Number(process.argv[2] ?? 200);
 const PLACEHOLDER = "sk-placeholder-the-agent-holds-nothing";
-const VAULT_KEY = "sk-bench-vault-openai-0123456789";
 
 const EXT_PROC = "envoy.filters.http.ext_proc";
 /** Access-log fields added for this diagnostic: microseconds per stage, as Envoy measured them. */
@@ -78,19 +72,10 @@ function withStageLog(bootstrap: Record<string, unknown>): Record<string, unknow
 }
 
 async function main(): Promise<void> {
-  let vault: VaultTls | undefined;
-  let stub: LlmStub | undefined;
-  let stack: Stack | undefined;
+  let sidecar: SseSidecar | undefined;
   try {
-    vault = await startVaultTls("diag-sse");
-    const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-    await vault.putLlmKey("acme", "openai", VAULT_KEY);
-    stub = await startOpenAiStub({ validKeys: () => [VAULT_KEY] });
-    const port = stub.port;
-    const destinations = (): Destination[] =>
-      providerDestinations().map((d) => ({ ...d, upstream: { address: "127.0.0.1", port, tls: false } }));
-    const extprocEnv = { ...extprocVaultLogin(vault, extproc), WARDEN_DEFAULT_TENANT: "acme" };
-    stack = await startStack({ name: "diag-sse", destinations, extprocEnv });
+    sidecar = await startSseSidecar("diag-sse");
+    const { stub, stack, destinations } = sidecar;
     const ports = await freePorts(6);
     const listener = (i: number) => ({
       agentListener: { port: ports[i]! },
@@ -119,7 +104,7 @@ async function main(): Promise<void> {
     const paths = {
       sidecar: [`http://127.0.0.1:${ports[0]!}`, PLACEHOLDER],
       pipelined: [`http://127.0.0.1:${ports[2]!}`, PLACEHOLDER],
-      "envoy-only": [`http://127.0.0.1:${ports[4]!}`, VAULT_KEY],
+      "envoy-only": [`http://127.0.0.1:${ports[4]!}`, SSE_VAULT_KEY],
     } as const;
     for (const [url, key] of Object.values(paths)) await timedStream(stub, url, key, 20, 0);
     const firsts: Record<string, number[]> = { sidecar: [], pipelined: [], "envoy-only": [] };
@@ -141,9 +126,7 @@ async function main(): Promise<void> {
     stageTable("sidecar", traced.accessLog().slice(tracedFrom));
     stageTable("pipelined", piped.accessLog().slice(pipedFrom));
   } finally {
-    await stack?.stop();
-    await stub?.close();
-    await vault?.stop();
+    await sidecar?.stop();
     await stopAll();
   }
 }

@@ -7,7 +7,7 @@
  * after the response began) is not Envoy talking: the stream ends with an error and is counted.
  * The phases are listed in protocol order; a phase's rank is its index.
  */
-const PHASES = [
+export const PHASES = [
   "requestHeaders",
   "requestBody",
   "requestTrailers",

@@ -4,6 +4,7 @@ import { parentFromMetadata } from "../../lib/src/tracing/grpc-context.js";
 import { inStage } from "../../lib/src/tracing/stage.js";
 import type { LlmKeySource } from "./credentials/key-source.js";
 import type { IncomingMessage } from "./incoming.js";
+import { PHASES, type Phase } from "./phase-order.js";
 import type { UsageSink } from "./usage/record.js";
 
 /**
@@ -13,16 +14,6 @@ import type { UsageSink } from "./usage/record.js";
  * chunks), trailers. Key lookups and usage records are spans inside the phase that makes them.
  * Attributes are phase names, counts and ids; never a header value, a body or a key.
  */
-const PHASES = [
-  "requestHeaders",
-  "requestBody",
-  "requestTrailers",
-  "responseHeaders",
-  "responseBody",
-  "responseTrailers",
-] as const;
-type Phase = (typeof PHASES)[number];
-
 const SPAN_NAMES: Readonly<Record<Phase, string>> = {
   requestHeaders: "extproc.request_headers",
   requestBody: "extproc.request_body",

@@ -9,7 +9,7 @@ import {
   redisComponent,
 } from "../../lib/src/runtime/components/rate-limit.js";
 import { waitFor } from "../../lib/src/runtime/child.js";
-import { freePorts, RUN_DIR, startComponent, type ManagedProcess } from "./process.js";
+import { freePorts, REPO_ROOT, RUN_DIR, startComponent, type ManagedProcess } from "./process.js";
 
 /**
  * The shared rate-limit back end for tests, started through the runtime's own components (as
@@ -95,4 +95,36 @@ export async function startRateLimitBackend(name: string): Promise<RateLimitBack
     },
   };
   return backend;
+}
+
+/** The test policy that names the team from the `x-test-team` header (requests without a tenant). */
+export const RATE_LIMIT_POLICY = join(REPO_ROOT, "test", "fixtures", "policy-rate-limits");
+
+/** A per-minute request limit on one team of requests without a tenant (they count under "unknown"). */
+export function teamLimit(team: string, perMinute: number): RateLimitDefinition {
+  return {
+    tenant: "unknown",
+    scope: "team",
+    subject: team,
+    unit: "requests",
+    perMinute,
+    failureMode: "open",
+  };
+}
+
+/**
+ * The back end, then what uses it (a stack, several sidecars); the back end is stopped again if
+ * that fails to start.
+ */
+export async function startOnRateLimitBackend<T>(
+  name: string,
+  start: (backend: RateLimitBackend) => Promise<T>,
+): Promise<{ backend: RateLimitBackend; started: T }> {
+  const backend = await startRateLimitBackend(name);
+  try {
+    return { backend, started: await start(backend) };
+  } catch (error) {
+    await backend.stop();
+    throw error;
+  }
 }

@@ -7,6 +7,7 @@ import type { MetricsEndpoint } from "../../lib/src/runtime/metrics-endpoints.js
 import { z } from "zod";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, TOOLS_BIN, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import {
   CLI,
@@ -29,8 +30,6 @@ import {
 const PROMTOOL = join(TOOLS_BIN, "promtool");
 const RULES_DIR = join(REPO_ROOT, "observability", "prometheus");
 const DASHBOARDS_DIR = join(REPO_ROOT, "observability", "grafana");
-const CHECKLIST =
-  "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 const LLM_KEY = "sk-metrics-test-key-in-openbao";
 
 /** Label names that look like metric names in the dashboards' queries (`sum by (mcp_server)`). */
@@ -72,35 +71,16 @@ beforeAll(async () => {
   ensureBuilt([CLI], ["lib/src", "control-plane/src", "authz-server/src", "extproc-server/src"]);
   home = mkdtempSync(join(tmpdir(), "wobs-"));
   upstream = await startStubUpstream();
-  env = {
-    ...process.env,
-    WARDEN_HOME: home,
-    WARDEN_PORT_BASE: String(await freePortBase()),
-    WARDEN_DEV_UPSTREAM: `127.0.0.1:${upstream.port}`,
-    WARDEN_API_URL: "",
-    WARDEN_TOKEN: "",
-    WARDEN_TOKEN_FILE: "",
-  };
+  env = wardenEnv(home, await freePortBase(), `127.0.0.1:${upstream.port}`);
   const up = await warden(["up", "--detach"]);
   if (up.code !== 0) throw new Error(`warden up failed: ${up.stderr}${up.stdout}`);
 
   // Real traffic: a refusal (KYA pending), then allowed LLM calls with the key held in OpenBao.
   expect((await warden(["login"])).code).toBe(0);
   expect((await warden(["llm-key", "set", "openai"], `${LLM_KEY}\n`)).code).toBe(0);
-  const added = await warden([
-    "agent",
-    "add",
-    "metrics-agent",
-    "--selector",
-    `unix:uid:${process.getuid?.() ?? 0}`,
-    "--image-digest",
-    `sha256:${"d".repeat(64)}`,
-    "--checklist",
-    CHECKLIST,
-    "--endpoint",
-    "https://api.openai.com/v1/chat/completions",
-    "--json",
-  ]);
+  const added = await warden(
+    agentAddArgs("metrics-agent", { endpoint: "https://api.openai.com/v1/chat/completions" }),
+  );
   if (added.code !== 0) throw new Error(`agent add failed: ${added.stderr}`);
   const { attestation } = JSON.parse(added.stdout) as { attestation: { id: string } };
   const running = await state();
@@ -108,15 +88,7 @@ beforeAll(async () => {
   const call = () => postChat(agent?.client, running.agentUrl);
   await waitForRefusal(call, "kya_pending");
   expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
-  const approved = await warden([
-    "kya",
-    "approve",
-    attestation.id,
-    "--level",
-    "2",
-    "--capability",
-    "llm:chat",
-  ]);
+  const approved = await warden(kyaApproveArgs(attestation.id));
   if (approved.code !== 0) throw new Error(`kya approve failed: ${approved.stderr}`);
   await waitFor("an allowed LLM call", async () => (await call()).status === 200, 30_000);
   for (let i = 0; i < 3; i++) expect((await call()).status).toBe(200);

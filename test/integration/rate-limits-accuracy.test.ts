@@ -1,7 +1,10 @@
-import { join } from "node:path";
-import type { RateLimitDefinition } from "../../lib/src/ratelimit/definitions.js";
-import { startRateLimitBackend, type RateLimitBackend } from "../harness/rate-limit.js";
-import { REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
+import {
+  RATE_LIMIT_POLICY,
+  startOnRateLimitBackend,
+  teamLimit,
+  type RateLimitBackend,
+} from "../harness/rate-limit.js";
+import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import {
   admittedPerWindow,
   offer,
@@ -17,27 +20,13 @@ import {
  * and smaller numbers than bench/rate-limits.ts (which measures 10,000 requests/min), so it runs in
  * seconds on a loaded machine; a sidecar that counted on its own would admit 3× the limit.
  */
-const POLICY = join(REPO_ROOT, "test", "fixtures", "policy-rate-limits");
 let backend: RateLimitBackend;
 let sidecars: Sidecars;
 
-const limit = (team: string, perMinute: number): RateLimitDefinition => ({
-  tenant: "unknown",
-  scope: "team",
-  subject: team,
-  unit: "requests",
-  perMinute,
-  failureMode: "open",
-});
-
 beforeAll(async () => {
-  backend = await startRateLimitBackend("rate-limits-accuracy");
-  try {
-    sidecars = await startSidecars("rate-limits-accuracy", POLICY, backend, 3);
-  } catch (error) {
-    await backend.stop();
-    throw error;
-  }
+  ({ backend, started: sidecars } = await startOnRateLimitBackend("rate-limits-accuracy", (started) =>
+    startSidecars("rate-limits-accuracy", RATE_LIMIT_POLICY, started, 3),
+  ));
 }, 180_000);
 
 afterAll(async () => {
@@ -47,7 +36,7 @@ afterAll(async () => {
 
 test("three sidecars sharing a 300/min limit admit 300 (±10%) of 450 requests in the minute", async () => {
   const team = `accuracy-${process.pid}-${Date.now() % 100_000}`;
-  await backend.setLimits([limit(team, 300)]);
+  await backend.setLimits([teamLimit(team, 300)]);
   await windowWithRoom(40);
   const outcomes = await offer(sidecars.urls, team, 450, 12);
   const windows = [...admittedPerWindow(outcomes).values()];
@@ -63,7 +52,7 @@ test("three sidecars sharing a 300/min limit admit 300 (±10%) of 450 requests i
 test("a neighbour at 10× its limit leaves another team's requests admitted, each refused one a 429", async () => {
   const noisy = `noisy-${process.pid}-${Date.now() % 100_000}`;
   const quiet = `quiet-${process.pid}-${Date.now() % 100_000}`;
-  await backend.setLimits([limit(noisy, 30), limit(quiet, 300)]);
+  await backend.setLimits([teamLimit(noisy, 30), teamLimit(quiet, 300)]);
   await windowWithRoom(40);
   const [noisyOutcomes, quietOutcomes] = await Promise.all([
     offer(sidecars.urls, noisy, 300, 8),

@@ -1,8 +1,12 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { RateLimitDefinition } from "../../lib/src/ratelimit/definitions.js";
-import { startRateLimitBackend, type RateLimitBackend } from "../harness/rate-limit.js";
+import {
+  RATE_LIMIT_POLICY,
+  startOnRateLimitBackend,
+  teamLimit,
+  type RateLimitBackend,
+} from "../harness/rate-limit.js";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { startControlPlaneFixture } from "./control-plane-fixture.js";
@@ -14,19 +18,9 @@ import { startControlPlaneFixture } from "./control-plane-fixture.js";
  */
 const PYTHON = join(REPO_ROOT, ".tools", "venv", "bin", "python");
 const run = promisify(execFile);
-const POLICY = join(REPO_ROOT, "test", "fixtures", "policy-rate-limits");
 
 let backend: RateLimitBackend;
 let stack: Stack;
-
-const teamLimit = (team: string, perMinute: number): RateLimitDefinition => ({
-  tenant: "unknown",
-  scope: "team",
-  subject: team,
-  unit: "requests",
-  perMinute,
-  failureMode: "open",
-});
 
 /** A fresh team name per test: the service's counters live for the rest of the minute. */
 let teams = 0;
@@ -36,6 +30,27 @@ async function call(team: string, headers: Record<string, string> = {}): Promise
   return fetch(`${stack.agentUrl}/openai/v1/models`, { headers: { "x-test-team": team, ...headers } });
 }
 
+/** A POST /v1/rate-limits body: a request limit on requests without a tenant, failing open. */
+const limitBody = (scope: string, subject: string, perMinute: number) => ({
+  tenant: "unknown",
+  scope,
+  subject,
+  unit: "requests",
+  per_minute: perMinute,
+  failure_mode: "open",
+});
+
+/** The statuses of `count` requests of a team, one after another. */
+async function statusesOf(team: string, count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await call(team);
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  return statuses;
+}
+
 /** Counters reset on the minute: a test that needs N requests in one window starts early enough. */
 async function awayFromMinuteEdge(): Promise<void> {
   const second = new Date().getUTCSeconds();
@@ -43,17 +58,13 @@ async function awayFromMinuteEdge(): Promise<void> {
 }
 
 beforeAll(async () => {
-  backend = await startRateLimitBackend("rate-limits");
-  try {
-    stack = await startStack({
+  ({ backend, started: stack } = await startOnRateLimitBackend("rate-limits", (started) =>
+    startStack({
       name: "rate-limits",
-      policyDir: POLICY,
-      sidecar: { rateLimit: { service: backend.service, timeoutMs: 500 } },
-    });
-  } catch (error) {
-    await backend.stop();
-    throw error;
-  }
+      policyDir: RATE_LIMIT_POLICY,
+      sidecar: { rateLimit: { service: started.service, timeoutMs: 500 } },
+    }),
+  ));
 }, 180_000);
 
 afterAll(async () => {
@@ -66,13 +77,7 @@ test("past a team's limit the request is refused with 429, OpenAI's error shape 
   const other = freshTeam();
   await backend.setLimits([teamLimit(team, 5), teamLimit(other, 5)]);
   await awayFromMinuteEdge();
-  const statuses: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const response = await call(team);
-    await response.arrayBuffer();
-    statuses.push(response.status);
-  }
-  expect(statuses).toEqual([200, 200, 200, 200, 200]);
+  expect(await statusesOf(team, 5)).toEqual([200, 200, 200, 200, 200]);
 
   const refused = await call(team);
   const body = (await refused.json()) as { error: Record<string, unknown> };
@@ -154,39 +159,18 @@ test("a limit created through the control plane's API reaches the service and ev
 
     const bad = await cp.call("POST", "/v1/rate-limits", {
       token: admin,
-      body: {
-        tenant: "unknown",
-        scope: "agent",
-        subject: "not-a-spiffe-id",
-        unit: "requests",
-        per_minute: 2,
-        failure_mode: "open",
-      },
+      body: limitBody("agent", "not-a-spiffe-id", 2),
     });
     expect(bad.status).toBe(400);
 
     const created = await cp.call<{ id: string }>("POST", "/v1/rate-limits", {
       token: admin,
-      body: {
-        tenant: "unknown",
-        scope: "team",
-        subject: team,
-        unit: "requests",
-        per_minute: 2,
-        failure_mode: "open",
-      },
+      body: limitBody("team", team, 2),
     });
     expect(created.status).toBe(201);
     const again = await cp.call("POST", "/v1/rate-limits", {
       token: admin,
-      body: {
-        tenant: "unknown",
-        scope: "team",
-        subject: team,
-        unit: "requests",
-        per_minute: 3,
-        failure_mode: "open",
-      },
+      body: limitBody("team", team, 3),
     });
     expect(again.status).toBe(409);
     await backend.waitForLimits([teamLimit(team, 2)]);
@@ -203,13 +187,7 @@ test("a limit created through the control plane's API reaches the service and ev
     );
 
     await awayFromMinuteEdge();
-    const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const response = await call(team);
-      await response.arrayBuffer();
-      statuses.push(response.status);
-    }
-    expect(statuses).toEqual([200, 200, 429]);
+    expect(await statusesOf(team, 3)).toEqual([200, 200, 429]);
 
     expect((await cp.call("DELETE", `/v1/rate-limits/${created.body.id}`, { token: admin })).status).toBe(
       204,

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
 import { REPO_ROOT, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startAnthropicStub } from "../stubs/llm-anthropic.js";
 import { startMcpFilesServer, type McpFilesServer } from "../stubs/mcp-files-server.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
@@ -53,8 +54,6 @@ const TOOL_RULES = {
   },
   resources: { "file:///*": { agents: ["*"] } },
 };
-const CHECKLIST =
-  "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -140,33 +139,13 @@ beforeAll(async () => {
   const routed = await startRouter();
   router = routed.server;
   files = await startMcpFilesServer();
-  env = {
-    ...process.env,
-    WARDEN_HOME: home,
-    WARDEN_PORT_BASE: String(await freePortBase()),
-    WARDEN_DEV_UPSTREAM: `127.0.0.1:${routed.port}`,
-    WARDEN_API_URL: "",
-    WARDEN_TOKEN: "",
-    WARDEN_TOKEN_FILE: "",
-  };
+  env = wardenEnv(home, await freePortBase(), `127.0.0.1:${routed.port}`);
   await ok(["up", "--detach", "--mcp-server", `files=http://127.0.0.1:${files.port}`]);
   state = supervisorStateSchema.parse(JSON.parse((await ok(["status", "--json"])).stdout));
   await ok(["login"]);
   await ok(["llm-key", "set", "openai"], `${OPENAI_KEY}\n`);
   await ok(["llm-key", "set", "anthropic"], `${ANTHROPIC_KEY}\n`);
-  const added = await ok([
-    "agent",
-    "add",
-    "sdk-python-agent",
-    "--selector",
-    `unix:uid:${process.getuid?.() ?? 0}`,
-    "--image-digest",
-    `sha256:${"d".repeat(64)}`,
-    "--checklist",
-    CHECKLIST,
-    ...CAPABILITIES.flatMap((capability) => ["--capabilities", capability]),
-    "--json",
-  ]);
+  const added = await ok(agentAddArgs("sdk-python-agent", { capabilities: CAPABILITIES }));
   const { agent, attestation } = JSON.parse(added.stdout) as {
     agent: { id: string };
     attestation: { id: string };
@@ -217,14 +196,7 @@ test("before KYA approval the SDK raises KyaError (kya_pending, 403, a decision 
 
 test("approved: the SDK's stack suite passes (httpx, openai, anthropic, streaming, delegation, typed refusals, README)", async () => {
   await ok(["login", "--user", "reviewer"]);
-  await ok([
-    "kya",
-    "approve",
-    String(figures.attestation),
-    "--level",
-    "2",
-    ...CAPABILITIES.flatMap((capability) => ["--capability", capability]),
-  ]);
+  await ok(kyaApproveArgs(String(figures.attestation), CAPABILITIES));
   // The approval reached authz-server: a call with the SVID from this process passes.
   const probe = await connectSvidAgent(state.workloadEndpoint, state.envoySpiffeId);
   try {

@@ -1,10 +1,9 @@
-import { normalizeAuditEvent } from "../../lib/src/audit/event.js";
-import { appendAuditEntries } from "../../lib/src/audit/store.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
 import { runWarden } from "../../control-plane/src/cli/warden.js";
 import { startSyslogReceiver, type SyslogReceiver } from "../stubs/syslog-tls-receiver.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../stubs/webhook-receiver.js";
+import { appendDataPlaneAudit, untrustedCertificateDenial } from "../support/data-plane-audit.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 
 /**
@@ -93,31 +92,22 @@ beforeAll(async () => {
   });
   expect(agent.status).toBe(201);
   expect((await f.call("POST", "/v1/agents", { token: creator, body: { name: "x" } })).status).toBe(400);
-  await owner.transaction((tx) =>
-    appendAuditEntries(tx, [
-      normalizeAuditEvent({
-        tenant: "acme",
-        source: "authz-server",
-        action: "authz.decision",
-        agent_spiffe_id: "spiffe://warden.local/agent/siem-bot",
-        decision: "deny",
-        reason: "certificate_untrusted",
-        decision_id: "dec-siem-1",
-        upstream: "api.openai.com",
-        details: { status: 401 },
-      }),
-      normalizeAuditEvent({
-        tenant: "acme",
-        source: "authz-server",
-        action: "authz.decision",
-        agent_spiffe_id: "spiffe://warden.local/agent/siem-bot",
-        decision: "allow",
-        reason: "allowed",
-        decision_id: "dec-siem-2",
-        details: { status: 200, path: "/openai/v1/chat/completions" },
-      }),
-    ]),
-  );
+  await appendDataPlaneAudit(owner, [
+    untrustedCertificateDenial("dec-siem-1", {
+      agent_spiffe_id: "spiffe://warden.local/agent/siem-bot",
+      upstream: "api.openai.com",
+    }),
+    {
+      tenant: "acme",
+      source: "authz-server",
+      action: "authz.decision",
+      agent_spiffe_id: "spiffe://warden.local/agent/siem-bot",
+      decision: "allow",
+      reason: "allowed",
+      decision_id: "dec-siem-2",
+      details: { status: 200, path: "/openai/v1/chat/completions" },
+    },
+  ]);
 }, 120_000);
 
 afterAll(async () => {

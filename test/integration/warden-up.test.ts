@@ -5,6 +5,7 @@ import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runti
 import type { AgentResponse } from "../agents/svid-https-client.js";
 import { sleep, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startStubUpstream, type StubUpstream } from "../stubs/upstream.js";
 import {
   CLI,
@@ -24,8 +25,6 @@ import {
  * unchecked); `warden down && warden up` keeps the records and the audit chain verifies.
  * The only stand-in is the LLM provider (WARDEN_DEV_UPSTREAM).
  */
-const CHECKLIST =
-  "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 
 let home: string;
 let upstream: StubUpstream;
@@ -58,15 +57,7 @@ beforeAll(async () => {
   // Short: the SPIRE sockets live under it (unix socket paths are limited to 107 bytes).
   home = mkdtempSync(join(tmpdir(), "wup-"));
   upstream = await startStubUpstream();
-  env = {
-    ...process.env,
-    WARDEN_HOME: home,
-    WARDEN_PORT_BASE: String(await freePortBase()),
-    WARDEN_DEV_UPSTREAM: `127.0.0.1:${upstream.port}`,
-    WARDEN_API_URL: "",
-    WARDEN_TOKEN: "",
-    WARDEN_TOKEN_FILE: "",
-  };
+  env = wardenEnv(home, await freePortBase(), `127.0.0.1:${upstream.port}`);
   figures.coldStartMs = await timedUp();
 }, 300_000);
 
@@ -117,20 +108,12 @@ describe("warden up", () => {
     const keySet = await warden(["llm-key", "set", "openai"], "sk-held-by-openbao\n");
     expect(keySet.stdout).not.toContain("sk-held-by-openbao");
     expect(keySet.code).toBe(0);
-    const added = await warden([
-      "agent",
-      "add",
-      "up-test-agent",
-      "--selector",
-      `unix:uid:${process.getuid?.() ?? 0}`,
-      "--image-digest",
-      `sha256:${"c".repeat(64)}`,
-      "--checklist",
-      CHECKLIST,
-      "--endpoint",
-      "https://api.openai.com/v1/chat/completions",
-      "--json",
-    ]);
+    const added = await warden(
+      agentAddArgs("up-test-agent", {
+        digestDigit: "c",
+        endpoint: "https://api.openai.com/v1/chat/completions",
+      }),
+    );
     expect(added.stderr).toBe("");
     expect(added.code).toBe(0);
     const { attestation } = JSON.parse(added.stdout) as { attestation: { id: string } };
@@ -142,15 +125,7 @@ describe("warden up", () => {
 
     // Four eyes: another person approves.
     expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
-    const approved = await warden([
-      "kya",
-      "approve",
-      attestation.id,
-      "--level",
-      "2",
-      "--capability",
-      "llm:chat",
-    ]);
+    const approved = await warden(kyaApproveArgs(attestation.id));
     expect(approved.stderr).toBe("");
     expect(approved.code).toBe(0);
     await waitFor("the approval to be enforced", async () => (last = await call()).status === 200, 20_000);

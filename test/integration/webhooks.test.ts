@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { normalizeAuditEvent } from "../../lib/src/audit/event.js";
-import { appendAuditEntries } from "../../lib/src/audit/store.js";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
 import { signatureHeader } from "../../lib/src/webhooks/signature.js";
@@ -11,6 +9,7 @@ import {
   type ReceivedDelivery,
   type WebhookReceiver,
 } from "../stubs/webhook-receiver.js";
+import { appendDataPlaneAudit, untrustedCertificateDenial } from "../support/data-plane-audit.js";
 import { startControlPlaneFixture, type ControlPlaneFixture } from "./control-plane-fixture.js";
 
 /**
@@ -399,19 +398,7 @@ describe("restarts", () => {
     await f.controlPlane.webhooks.close();
     // The data plane keeps auditing while the control plane is away: an identity failure.
     const decisionId = `dec-${randomUUID()}`;
-    await owner.transaction((tx) =>
-      appendAuditEntries(tx, [
-        normalizeAuditEvent({
-          tenant: "acme",
-          source: "authz-server",
-          action: "authz.decision",
-          decision: "deny",
-          reason: "certificate_untrusted",
-          decision_id: decisionId,
-          details: { status: 401 },
-        }),
-      ]),
-    );
+    await appendDataPlaneAudit(owner, [untrustedCertificateDenial(decisionId)]);
     await new Promise((resolve) => setTimeout(resolve, 700));
     expect(receivedOf("security.identity_failure")).toHaveLength(0);
 

@@ -10,6 +10,7 @@ import { COMPONENT_UIDS, DEFAULT_PORTS, homePaths } from "../../lib/src/runtime/
 import { supervisorStateSchema, type SupervisorState } from "../../lib/src/runtime/state.js";
 import { REPO_ROOT, sleep, TEARDOWN_TIMEOUT_MS, toolPath, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
+import { agentAddArgs, kyaApproveArgs, wardenEnv } from "../harness/warden-cli.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
 import {
@@ -33,8 +34,6 @@ const CHAT_SCRIPT = join(REPO_ROOT, "test", "agents", "openai_zero_code.py");
 const STREAM_SCRIPT = join(REPO_ROOT, "test", "agents", "openai_stream.py");
 const VAULT_KEY = "sk-held-by-openbao-zero-code";
 const DUMMY_KEY = "sk-dummy-not-a-real-key";
-const CHECKLIST =
-  "no_embedded_credentials,dependencies_scanned,least_privilege_scopes,audit_logging,data_retention_policy";
 const BOUND = "spiffe://warden.local/agent/zc-bot";
 const OTHER = "spiffe://warden.local/agent/other-bot";
 
@@ -62,20 +61,9 @@ async function up(...flags: string[]): Promise<CliResult> {
 }
 
 async function addAgent(name: string, selector: string): Promise<void> {
-  const added = await warden([
-    "agent",
-    "add",
-    name,
-    "--selector",
-    selector,
-    "--image-digest",
-    `sha256:${"d".repeat(64)}`,
-    "--checklist",
-    CHECKLIST,
-    "--endpoint",
-    "https://api.openai.com/v1/chat/completions",
-    "--json",
-  ]);
+  const added = await warden(
+    agentAddArgs(name, { selector, endpoint: "https://api.openai.com/v1/chat/completions" }),
+  );
   if (added.code !== 0) throw new Error(`agent add ${name}: ${added.stderr}`);
   const out = JSON.parse(added.stdout) as { agent: { id: string }; attestation: { id: string } };
   agents[name] = { id: out.agent.id, attestation: out.attestation.id };
@@ -83,15 +71,7 @@ async function addAgent(name: string, selector: string): Promise<void> {
 
 async function approve(name: string): Promise<void> {
   expect((await warden(["login", "--user", "reviewer"])).code).toBe(0);
-  const approved = await warden([
-    "kya",
-    "approve",
-    agents[name]!.attestation,
-    "--level",
-    "2",
-    "--capability",
-    "llm:chat",
-  ]);
+  const approved = await warden(kyaApproveArgs(agents[name]!.attestation));
   expect(approved.stderr).toBe("");
   await warden(["login"]);
 }
@@ -140,15 +120,7 @@ beforeAll(async () => {
   const base = await freePortBase();
   zeroCodePort = base + Object.keys(DEFAULT_PORTS).indexOf("zeroCode");
   baseURL = `http://127.0.0.1:${zeroCodePort}/openai/v1`;
-  env = {
-    ...process.env,
-    WARDEN_HOME: home,
-    WARDEN_PORT_BASE: String(base),
-    WARDEN_DEV_UPSTREAM: `127.0.0.1:${stub.port}`,
-    WARDEN_API_URL: "",
-    WARDEN_TOKEN: "",
-    WARDEN_TOKEN_FILE: "",
-  };
+  env = wardenEnv(home, base, `127.0.0.1:${stub.port}`);
   // Off by default; the bound agent must be registered (for the sidecar's uid) before it can be named.
   const plain = await up();
   if (plain.code !== 0) throw new Error(`warden up failed: ${plain.stderr}${plain.stdout}`);

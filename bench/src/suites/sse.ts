@@ -1,12 +1,7 @@
-import { providerDestinations, type Destination } from "../../../lib/src/envoy/bootstrap.js";
 import { startEnvoy } from "../../../test/harness/envoy.js";
 import { freePorts, stopAll } from "../../../test/harness/process.js";
-import { startStack, type Stack } from "../../../test/harness/stack.js";
-import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../../../test/harness/vault-tls.js";
-import { startOpenAiStub } from "../../../test/stubs/llm-openai.js";
-import type { LlmStub } from "../../../test/stubs/llm-stub-server.js";
-import { extprocVaultLogin } from "../../../test/support/extproc-vault-login.js";
 import { timedStream } from "../../../test/support/timed-stream.js";
+import { SSE_VAULT_KEY, startSseSidecar, type SseSidecar } from "../sse-sidecar.js";
 import { PATH_VARIANTS, withoutFilters } from "../envoy-variants.js";
 import { startProfiledSidecar } from "../profiled.js";
 import { Recorder, type Headline, type SuiteRun } from "../results.js";
@@ -28,7 +23,6 @@ const EVENTS = 1_000;
 const INTERVAL_MS = 2;
 const FIRST_EVENT_TRIALS = 200;
 const PLACEHOLDER = "sk-placeholder-the-agent-holds-nothing";
-const VAULT_KEY = "sk-bench-vault-openai-0123456789";
 
 export async function sseSuite(options: { profile?: boolean } = {}): Promise<SuiteRun> {
   const recorder = new Recorder("sse");
@@ -38,19 +32,10 @@ export async function sseSuite(options: { profile?: boolean } = {}): Promise<Sui
     interval_ms: INTERVAL_MS,
     first_event_trials: FIRST_EVENT_TRIALS,
   });
-  let vault: VaultTls | undefined;
-  let stub: LlmStub | undefined;
-  let stack: Stack | undefined;
+  let sidecar: SseSidecar | undefined;
   try {
-    vault = await startVaultTls("bench-sse");
-    const extproc = await vault.addCertRole("extproc", EXTPROC_SPIFFE_ID, ["extproc.hcl"]);
-    await vault.putLlmKey("acme", "openai", VAULT_KEY);
-    stub = await startOpenAiStub({ validKeys: () => [VAULT_KEY] });
-    const port = stub.port;
-    const destinations = (): Destination[] =>
-      providerDestinations().map((d) => ({ ...d, upstream: { address: "127.0.0.1", port, tls: false } }));
-    const extprocEnv = { ...extprocVaultLogin(vault, extproc), WARDEN_DEFAULT_TENANT: "acme" };
-    stack = await startStack({ name: "bench-sse", destinations, extprocEnv });
+    sidecar = await startSseSidecar("bench-sse");
+    const { stub, stack, destinations, extprocEnv } = sidecar;
     const [agentPort, adminPort] = (await freePorts(2)) as [number, number];
     await startEnvoy(
       "bench-sse-envoy-only",
@@ -68,7 +53,7 @@ export async function sseSuite(options: { profile?: boolean } = {}): Promise<Sui
     // Envoy alone forwards what the agent sends, so there the agent sends the key itself.
     const paths = {
       sidecar: [stack.agentUrl, PLACEHOLDER],
-      "envoy-only": [envoyOnlyUrl, VAULT_KEY],
+      "envoy-only": [envoyOnlyUrl, SSE_VAULT_KEY],
     } as const;
 
     for (const [url, key] of Object.values(paths)) await timedStream(stub, url, key, 20, 0); // warm-up
@@ -121,9 +106,7 @@ export async function sseSuite(options: { profile?: boolean } = {}): Promise<Sui
     }
     return recorder.finish(headline);
   } finally {
-    await stack?.stop();
-    await stub?.close();
-    await vault?.stop();
+    await sidecar?.stop();
     await stopAll();
   }
 }

@@ -40,6 +40,12 @@ export function subscriptionBody(positionals: readonly string[], values: flags.F
 const idOf = (ctx: { positionals: string[] }) =>
   uuid(flags.onePositional(ctx, "subscription id"), "the subscription id");
 
+/** The subscription named on the command line, and its API path plus `suffix` (with `--tenant`). */
+function subscriptionTarget(ctx: { positionals: string[]; values: flags.FlagValues }, suffix = "") {
+  const id = idOf(ctx);
+  return { id, path: `/v1/webhooks/${id}${suffix}${tenantParam(ctx.values)}` };
+}
+
 export const webhookCommands: Record<string, CommandSpec> = {
   add: {
     usage: "<https-url> --events type[,type...] [--description text] [--tenant t]",
@@ -79,10 +85,8 @@ export const webhookCommands: Record<string, CommandSpec> = {
     usage: "<subscription-id> [--tenant t]",
     options: flags.stringFlags("tenant"),
     async run(ctx) {
-      const id = idOf(ctx);
-      const webhook = (
-        await ctx.client().request<Webhook>("GET", `/v1/webhooks/${id}${tenantParam(ctx.values)}`)
-      ).body;
+      const { path } = subscriptionTarget(ctx);
+      const webhook = (await ctx.client().request<Webhook>("GET", path)).body;
       ctx.print(webhook, renderRecord);
     },
   },
@@ -90,8 +94,8 @@ export const webhookCommands: Record<string, CommandSpec> = {
     usage: "<subscription-id> [--tenant t]",
     options: flags.stringFlags("tenant"),
     async run(ctx) {
-      const id = idOf(ctx);
-      await ctx.client().request("DELETE", `/v1/webhooks/${id}${tenantParam(ctx.values)}`);
+      const { id, path } = subscriptionTarget(ctx);
+      await ctx.client().request("DELETE", path);
       ctx.print({ id, removed: true }, () => `removed ${id} and its delivery history`);
     },
   },
@@ -99,10 +103,8 @@ export const webhookCommands: Record<string, CommandSpec> = {
     usage: "<subscription-id> [--tenant t]",
     options: flags.stringFlags("tenant"),
     async run(ctx) {
-      const id = idOf(ctx);
-      const webhook = (
-        await ctx.client().request<Webhook>("POST", `/v1/webhooks/${id}/reactivate${tenantParam(ctx.values)}`)
-      ).body;
+      const { path } = subscriptionTarget(ctx, "/reactivate");
+      const webhook = (await ctx.client().request<Webhook>("POST", path)).body;
       ctx.print(webhook, (w) => `${w.id} is active again; its pending deliveries resume`);
     },
   },
@@ -110,10 +112,8 @@ export const webhookCommands: Record<string, CommandSpec> = {
     usage: "<subscription-id> [--tenant t]",
     options: flags.stringFlags("tenant"),
     async run(ctx) {
-      const id = idOf(ctx);
-      const delivery = (
-        await ctx.client().request<Delivery>("POST", `/v1/webhooks/${id}/test${tenantParam(ctx.values)}`)
-      ).body;
+      const { id, path } = subscriptionTarget(ctx, "/test");
+      const delivery = (await ctx.client().request<Delivery>("POST", path)).body;
       ctx.print(
         delivery,
         (d) => `queued webhook.test as delivery ${d.id}; follow it with: warden webhooks deliveries ${id}`,

@@ -1,4 +1,5 @@
 import type { AuditRecord } from "../../../lib/src/audit/chain.js";
+import { AUTHENTICATION_FAILURES } from "../audit/identity-reasons.js";
 
 /**
  * Audit rows as OCSF events (Open Cybersecurity Schema Framework 1.3), for SIEMs that read OCSF
@@ -28,21 +29,6 @@ export const API_ACTIVITY = {
   category_name: "Application Activity",
 } as const;
 
-/** Refusal reasons that are a failed authentication (policies/README.md, the API's 401). */
-const AUTHENTICATION_FAILURES = new Set([
-  "unauthenticated",
-  "identity_missing",
-  "certificate_expired",
-  "certificate_invalid",
-  "certificate_not_yet_valid",
-  "certificate_untrusted",
-  "trust_domain_untrusted",
-  "agent_unregistered",
-  "agent_identity_mismatch",
-  "delegation_signature_invalid",
-  "delegation_issuer_untrusted",
-  "delegation_certificate_mismatch",
-]);
 const TOKEN_ISSUANCE = new Set(["oauth.token_issued", "oauth.token_exchanged", "mcp.token_minted"]);
 
 type Json = Record<string, unknown>;

@@ -1,4 +1,5 @@
 import type { AuditRecord } from "../../../lib/src/audit/chain.js";
+import { IDENTITY_FAILURES } from "../audit/identity-reasons.js";
 
 /**
  * Which audit rows are which lifecycle events. Pure: the dispatcher hands every audit row of a
@@ -64,26 +65,6 @@ const BY_ACTION: Readonly<Record<string, EventType>> = {
   "api.request_refused": "security.api_refused",
 };
 
-/** Refusal reasons of the data plane that say the caller's identity did not hold (policies/README.md). */
-const IDENTITY_REASONS = new Set([
-  "identity_missing",
-  "certificate_expired",
-  "certificate_invalid",
-  "certificate_not_yet_valid",
-  "certificate_untrusted",
-  "trust_domain_untrusted",
-  "agent_unregistered",
-  "agent_identity_mismatch",
-  "agent_revoked",
-  "agent_suspended",
-  "agent_inactive",
-  "delegation_agent_mismatch",
-  "delegation_certificate_mismatch",
-  "delegation_signature_invalid",
-  "delegation_issuer_untrusted",
-  "delegation_tenant_mismatch",
-]);
-
 const DATA_PLANE_DECISIONS = new Set(["authz.decision", "mcp.call", "llm.request"]);
 
 export function eventTypesOf(record: Pick<AuditRecord, "action" | "decision" | "reason">): EventType[] {
@@ -96,7 +77,7 @@ export function eventTypesOf(record: Pick<AuditRecord, "action" | "decision" | "
     const reason = record.reason ?? "";
     if (reason === "budget_exceeded") types.push("budget.exceeded");
     else if (reason === "delegation_expired") types.push("delegation.expired");
-    if (IDENTITY_REASONS.has(reason)) types.push("security.identity_failure");
+    if (IDENTITY_FAILURES.has(reason)) types.push("security.identity_failure");
     types.push("security.access_denied");
   }
   types.push("audit.record");
