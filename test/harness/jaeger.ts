@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { freePorts, httpOk, waitWhileAlive } from "../../lib/src/runtime/child.js";
-import { REPO_ROOT, startProcess, toolPath, type ManagedProcess } from "./process.js";
+import { REPO_ROOT, startProcess, toolPath, waitFor, type ManagedProcess } from "./process.js";
 
 /**
  * A real Jaeger (v2 all-in-one, installed by scripts/setup) on free loopback ports, traces in memory:
@@ -85,4 +85,51 @@ export async function startJaeger(name: string): Promise<Jaeger> {
       await child.stop();
     },
   };
+}
+
+export const serviceOf = (trace: JaegerTrace, span: JaegerSpan): string =>
+  trace.processes[span.processID]?.serviceName ?? "?";
+export const parentOf = (span: JaegerSpan): string | undefined =>
+  span.references.find((reference) => reference.refType === "CHILD_OF")?.spanID;
+
+/**
+ * Polls Jaeger until the trace holds spans of every service named and each span's parent (exporters
+ * batch for seconds, and Envoy's ingress span, the root, ends and is exported last). A parent outside
+ * Jaeger (the agent's own span, when it sent a traceparent) is named in `externalParent`.
+ */
+export async function completeTrace(
+  jaeger: Jaeger,
+  traceId: string,
+  services: readonly string[],
+  externalParent?: string,
+): Promise<JaegerTrace> {
+  let last: JaegerTrace | undefined;
+  const complete = (trace: JaegerTrace): boolean => {
+    const seen = new Set(Object.values(trace.processes).map((p) => p.serviceName));
+    const ids = new Set(trace.spans.map((span) => span.spanID));
+    const isRoot = (span: JaegerSpan) => {
+      const parent = parentOf(span);
+      return parent === undefined || parent === externalParent;
+    };
+    return (
+      services.every((service) => seen.has(service)) &&
+      trace.spans.some(isRoot) &&
+      trace.spans.every((span) => isRoot(span) || ids.has(parentOf(span)!))
+    );
+  };
+  try {
+    await waitFor(
+      `trace ${traceId}, complete, with spans of ${services.join(", ")}`,
+      async () => {
+        const response = await fetch(`${jaeger.queryUrl}/api/traces/${traceId}`);
+        if (!response.ok) return false;
+        last = ((await response.json()) as { data: JaegerTrace[] }).data[0];
+        return last !== undefined && complete(last);
+      },
+      45_000,
+    );
+  } catch (error) {
+    throw new Error(`${String(error)}: ${JSON.stringify(last)}`);
+  }
+  return last!;
 }

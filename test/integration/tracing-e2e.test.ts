@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import OpenAI from "openai";
-import { startJaeger, type Jaeger, type JaegerSpan, type JaegerTrace } from "../harness/jaeger.js";
+import {
+  completeTrace,
+  parentOf,
+  serviceOf,
+  startJaeger,
+  type Jaeger,
+  type JaegerSpan,
+} from "../harness/jaeger.js";
 import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { providerSpans, type ProviderSpans } from "../stubs/provider-spans.js";
 import { startOpenAiSidecar, type OpenAiSidecar } from "./openai-sidecar-fixture.js";
@@ -39,28 +46,6 @@ afterAll(async () => {
   await jaeger?.stop();
 }, TEARDOWN_TIMEOUT_MS);
 
-/** Polls Jaeger until the trace holds spans of every service named (exporters batch for seconds). */
-async function traceWithServices(traceId: string, services: readonly string[]): Promise<JaegerTrace> {
-  const deadline = Date.now() + 45_000;
-  let last: JaegerTrace | undefined;
-  while (Date.now() < deadline) {
-    const response = await fetch(`${jaeger!.queryUrl}/api/traces/${traceId}`);
-    if (response.ok) {
-      const body = (await response.json()) as { data: JaegerTrace[] };
-      last = body.data[0];
-      const seen = new Set(Object.values(last?.processes ?? {}).map((p) => p.serviceName));
-      if (services.every((service) => seen.has(service))) return last!;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`trace ${traceId} never held ${services.join(", ")}: ${JSON.stringify(last)}`);
-}
-
-const serviceOf = (trace: JaegerTrace, span: JaegerSpan): string =>
-  trace.processes[span.processID]?.serviceName ?? "?";
-const parentOf = (span: JaegerSpan): string | undefined =>
-  span.references.find((reference) => reference.refType === "CHILD_OF")?.spanID;
-
 test("one request from the agent is one trace with spans from Envoy, authz-server, extproc-server and the provider", async () => {
   const traceId = randomBytes(16).toString("hex");
   const agentSpanId = randomBytes(8).toString("hex");
@@ -82,12 +67,12 @@ test("one request from the agent is one trace with spans from Envoy, authz-serve
   const received = sidecar!.stub.requests.at(-1)!.headers.traceparent;
   expect(received).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
 
-  const trace = await traceWithServices(traceId, [
-    "envoy",
-    "authz-server",
-    "extproc-server",
-    PROVIDER_SERVICE,
-  ]);
+  const trace = await completeTrace(
+    jaeger!,
+    traceId,
+    ["envoy", "authz-server", "extproc-server", PROVIDER_SERVICE],
+    agentSpanId,
+  );
   const byId = new Map(trace.spans.map((span) => [span.spanID, span]));
   const named = (name: string): JaegerSpan => {
     const span = trace.spans.find((candidate) => candidate.operationName === name);
@@ -232,12 +217,13 @@ describe("a refused request's credential in the query string reaches no span", (
     async (refusal) => {
       const traceId = randomBytes(16).toString("hex");
       const headers = new Headers(refusal.init?.headers);
-      headers.set("traceparent", `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
+      const agentSpanId = randomBytes(8).toString("hex");
+      headers.set("traceparent", `00-${traceId}-${agentSpanId}-01`);
       const response = await fetch(`${sidecar!.stack.agentUrl}${refusal.path}`, { ...refusal.init, headers });
       await response.arrayBuffer();
       expect(response.status).toBe(refusal.status);
 
-      const trace = await traceWithServices(traceId, refusal.refusedBy);
+      const trace = await completeTrace(jaeger!, traceId, refusal.refusedBy, agentSpanId);
       const everything = JSON.stringify(trace);
       for (const [, value] of new URL(refusal.path, "http://x").searchParams)
         if (value.startsWith("sk-")) expect(everything).not.toContain(value);

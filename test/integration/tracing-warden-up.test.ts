@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { supervisorStateSchema } from "../../lib/src/runtime/state.js";
 import { ensureAgentsBuilt } from "../agents/run-agent.js";
-import { startJaeger, type Jaeger, type JaegerSpan, type JaegerTrace } from "../harness/jaeger.js";
+import {
+  completeTrace,
+  parentOf,
+  serviceOf,
+  startJaeger,
+  type Jaeger,
+  type JaegerSpan,
+} from "../harness/jaeger.js";
 import { REPO_ROOT, startProcess, TEARDOWN_TIMEOUT_MS, waitFor } from "../harness/process.js";
 import { ensureBuilt } from "../harness/stack.js";
 import { startOpenAiStub } from "../stubs/llm-openai.js";
@@ -144,43 +151,6 @@ async function runOpenAiAgent(): Promise<Record<string, unknown>[]> {
   }
 }
 
-const serviceOf = (trace: JaegerTrace, span: JaegerSpan): string =>
-  trace.processes[span.processID]?.serviceName ?? "?";
-const parentOf = (span: JaegerSpan): string | undefined =>
-  span.references.find((reference) => reference.refType === "CHILD_OF")?.spanID;
-
-/**
- * Polls Jaeger until the trace holds spans of every service named and each span's parent (exporters
- * batch for seconds, and Envoy's ingress span, the root, ends and is exported last).
- */
-async function completeTrace(traceId: string, services: readonly string[]): Promise<JaegerTrace> {
-  let last: JaegerTrace | undefined;
-  const complete = (trace: JaegerTrace): boolean => {
-    const seen = new Set(Object.values(trace.processes).map((p) => p.serviceName));
-    const ids = new Set(trace.spans.map((span) => span.spanID));
-    return (
-      services.every((service) => seen.has(service)) &&
-      trace.spans.some((span) => parentOf(span) === undefined) &&
-      trace.spans.every((span) => parentOf(span) === undefined || ids.has(parentOf(span)!))
-    );
-  };
-  try {
-    await waitFor(
-      `trace ${traceId}, complete, with spans of ${services.join(", ")}`,
-      async () => {
-        const response = await fetch(`${jaeger!.queryUrl}/api/traces/${traceId}`);
-        if (!response.ok) return false;
-        last = ((await response.json()) as { data: JaegerTrace[] }).data[0];
-        return last !== undefined && complete(last);
-      },
-      45_000,
-    );
-  } catch (error) {
-    throw new Error(`${String(error)}: ${JSON.stringify(last)}`);
-  }
-  return last!;
-}
-
 test("one request from the example agent under `warden up` is one trace with spans from Envoy, authz-server, extproc-server and the provider", async () => {
   // Its first request once the approval reached authz-server (refusals before it stop at the sidecar).
   let events: Record<string, unknown>[] = [];
@@ -202,7 +172,12 @@ test("one request from the example agent under `warden up` is one trace with spa
   const [, traceId] = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(traceparent) ?? [];
   expect(traceId).toBeDefined();
 
-  const trace = await completeTrace(traceId!, ["envoy", "authz-server", "extproc-server", PROVIDER_SERVICE]);
+  const trace = await completeTrace(jaeger!, traceId!, [
+    "envoy",
+    "authz-server",
+    "extproc-server",
+    PROVIDER_SERVICE,
+  ]);
   const byId = new Map(trace.spans.map((span) => [span.spanID, span]));
   const named = (name: string): JaegerSpan => {
     const span = trace.spans.find((candidate) => candidate.operationName === name);

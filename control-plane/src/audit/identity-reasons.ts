@@ -3,7 +3,11 @@
  * SIEM export and the webhook events). Names and statuses: policies/README.md, sdk/reasons.json.
  */
 
-/** The caller could not prove who it is: certificate, trust domain, registration, delegation binding. */
+/**
+ * The caller could not prove who it is: certificate, trust domain, registration, delegation binding,
+ * a sidecar's vouching, a zero-code binding, a bearer token or client. Every 401 reason of
+ * sdk/reasons.json is here (identity-reasons.test.ts checks it).
+ */
 const IDENTITY_NOT_PROVEN = [
   "identity_missing",
   "certificate_expired",
@@ -16,6 +20,10 @@ const IDENTITY_NOT_PROVEN = [
   "delegation_signature_invalid",
   "delegation_issuer_untrusted",
   "delegation_certificate_mismatch",
+  "sidecar_vouch_invalid",
+  "zero_code_unbound",
+  "token_invalid",
+  "invalid_client",
 ] as const;
 
 /** A failed authentication (the API's 401 `unauthenticated` included): OCSF's Authentication class. */
