@@ -13,6 +13,7 @@ import { EXTPROC_SPIFFE_ID, startVaultTls, type VaultTls } from "../harness/vaul
 import { startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub } from "../stubs/llm-stub-server.js";
 import { writePolicyDir } from "../support/fixture-policy.js";
+import { extprocVaultLogin } from "../support/extproc-vault-login.js";
 
 /**
  * One hard budget driven by three sidecars at once, each its own real Envoy, authz-server and
@@ -91,11 +92,7 @@ beforeAll(async () => {
               upstream: { address: "127.0.0.1", port: stub.port, tls: false },
             })),
         extprocEnv: {
-          VAULT_ADDR: vault.address,
-          VAULT_CACERT: vault.caFile,
-          WARDEN_VAULT_CLIENT_CERT: login.certFile,
-          WARDEN_VAULT_CLIENT_KEY: login.keyFile,
-          WARDEN_VAULT_CERT_ROLE: "extproc",
+          ...extprocVaultLogin(vault, login),
           WARDEN_DEFAULT_TENANT: "acme",
           DATABASE_URL: extprocUrl,
           WARDEN_LLM_PRICES: prices,

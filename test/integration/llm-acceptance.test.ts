@@ -24,6 +24,7 @@ import { startAzureOpenAiStub, startOpenAiStub } from "../stubs/llm-openai.js";
 import type { LlmStub, RecordedRequest, ReportedUsage } from "../stubs/llm-stub-server.js";
 import { StubOidcIssuer } from "../stubs/oidc-issuer.js";
 import { svidFetch } from "../agents/svid-fetch.js";
+import { extprocVaultLogin } from "../support/extproc-vault-login.js";
 
 /**
  * All real but the providers: an agent with a SPIRE SVID calls through Envoy
@@ -174,11 +175,7 @@ beforeAll(async () => {
           upstream: { address: "127.0.0.1", port: stubs[destination.service as Provider].port, tls: false },
         })),
     extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: login.certFile,
-      WARDEN_VAULT_CLIENT_KEY: login.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
+      ...extprocVaultLogin(vault, login),
       WARDEN_LLM_KEY_CACHE_TTL_MS: "1000",
       WARDEN_LLM_KEY_MAX_STALE_MS: "0",
       DATABASE_URL: extprocDatabaseUrl.toString(),

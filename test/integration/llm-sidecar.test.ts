@@ -25,6 +25,7 @@ import type { LlmStub } from "../stubs/llm-stub-server.js";
 import { timedStream, type StreamTiming } from "../support/timed-stream.js";
 import { writePolicyDir } from "../support/fixture-policy.js";
 import { loggedUsageOf, type LoggedUsage } from "../support/usage-log.js";
+import { extprocVaultLogin } from "../support/extproc-vault-login.js";
 
 /**
  * Through the real data plane: the official OpenAI and Anthropic SDKs, pointed at the
@@ -171,11 +172,7 @@ beforeAll(async () => {
         upstream: { address: "127.0.0.1", port: (stubFor[destination.service] ?? fallback).port, tls: false },
       }))),
     extprocEnv: {
-      VAULT_ADDR: vault.address,
-      VAULT_CACERT: vault.caFile,
-      WARDEN_VAULT_CLIENT_CERT: extproc.certFile,
-      WARDEN_VAULT_CLIENT_KEY: extproc.keyFile,
-      WARDEN_VAULT_CERT_ROLE: "extproc",
+      ...extprocVaultLogin(vault, extproc),
       // No SPIRE in this stack, so no agent identity names a tenant: the sidecar is acme's.
       WARDEN_DEFAULT_TENANT: "acme",
       WARDEN_LLM_KEY_CACHE_TTL_MS: "1000",

@@ -27,6 +27,7 @@ import { Recorder, SCRATCH_DIR, type Headline, type Json, type SuiteRun } from "
 import { profileFields } from "./authz.js";
 import { ratio } from "../stats.js";
 import { peerIsSpiffeId } from "../../../test/support/peer-spiffe-id.js";
+import { extprocVaultLogin } from "../../../test/support/extproc-vault-login.js";
 
 /**
  * The real path, end to end: agents (each its own SPIRE SVID, registered and KYA-approved through the
@@ -85,11 +86,7 @@ async function keyStore(): Promise<{ vault: VaultTls; env: NodeJS.ProcessEnv }> 
     return {
       vault,
       env: {
-        VAULT_ADDR: vault.address,
-        VAULT_CACERT: vault.caFile,
-        WARDEN_VAULT_CLIENT_CERT: login.certFile,
-        WARDEN_VAULT_CLIENT_KEY: login.keyFile,
-        WARDEN_VAULT_CERT_ROLE: "extproc",
+        ...extprocVaultLogin(vault, login),
         WARDEN_USAGE_SPOOL: join(spool, "usage.ndjson"),
       },
     };
