@@ -30,6 +30,8 @@ const SCHEMAS = join(REPO_ROOT, ".tools", "k8s-schemas", K8S_VERSION);
 const KUSTOMIZE = join(TOOLS_BIN, "kustomize");
 const KUBECONFORM = join(TOOLS_BIN, "kubeconform");
 const SIDECAR_DIR = join(KUBE_DIR, "components", "warden-sidecar");
+/** Building kubeconform and kustomize from an empty Go cache took about 7 minutes on a busy machine. */
+const SETUP_TIMEOUT_MS = 20 * 60_000;
 
 /** Every kustomization a user applies: the base and each overlay. */
 const KUSTOMIZATIONS = [
@@ -74,9 +76,9 @@ interface PodSpec {
   serviceAccountName?: string;
 }
 
-function run(command: string, args: string[]): Promise<{ code: number; out: string }> {
+function run(command: string, args: string[], timeout = 120_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(command, args, { maxBuffer: 64 * 1024 * 1024, timeout }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
     );
   });
@@ -121,13 +123,20 @@ function selects(
 let rendered: Map<string, Resource[]>;
 let workDir: string;
 
-beforeAll(async () => {
-  const missing = [KUSTOMIZE, KUBECONFORM, join(SCHEMAS, ".complete")].filter((path) => !existsSync(path));
-  if (missing.length > 0) {
-    throw new Error(
-      `missing ${missing.join(", ")}: run scripts/setup (it installs kubeconform, kustomize, schemas)`,
-    );
+/** kubeconform, kustomize and the schemas are not core tools: installed here when missing. */
+async function ensureTools(): Promise<void> {
+  const missing = () =>
+    [KUSTOMIZE, KUBECONFORM, join(SCHEMAS, ".complete")].filter((path) => !existsSync(path));
+  if (missing().length === 0) return;
+  console.warn(`kubernetes-manifests: ${missing().join(", ")} missing, running scripts/setup --k8s`);
+  const result = await run(join(REPO_ROOT, "scripts", "setup"), ["--k8s"], SETUP_TIMEOUT_MS);
+  if (result.code !== 0 || missing().length > 0) {
+    throw new Error(`scripts/setup --k8s failed (exit ${result.code}):\n${result.out.slice(-4000)}`);
   }
+}
+
+beforeAll(async () => {
+  await ensureTools();
   workDir = mkdtempSync(join(tmpdir(), "warden-k8s-"));
   rendered = new Map();
   for (const dir of KUSTOMIZATIONS) {
@@ -138,7 +147,7 @@ beforeAll(async () => {
       parseAllDocuments(text).map((doc) => doc.toJS() as Resource),
     );
   }
-}, 240_000);
+}, SETUP_TIMEOUT_MS + 240_000);
 
 afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
