@@ -357,11 +357,14 @@ describe("what the manifests promise", () => {
   test("the agents overlay gives its agent pod the Envoy sidecar, and the sidecar's settings match the base", () => {
     const agents = rendered.get(join("overlays", "agents"))!;
     const bot = agents.find((r) => r.kind === "Deployment" && r.metadata.name === "research-bot")!;
+    expect(podSpecOf(bot).containers.map((c) => c.name)).toEqual(["agent"]);
+    // A native sidecar: started before the agent, stopped after it.
     expect(
-      podSpecOf(bot)
-        .containers.map((c) => c.name)
-        .sort(),
-    ).toEqual(["agent", "warden-envoy"]);
+      (podSpecOf(bot).initContainers ?? []).map((c) => ({
+        name: c.name,
+        restartPolicy: (c as { restartPolicy?: string }).restartPolicy,
+      })),
+    ).toEqual([{ name: "warden-envoy", restartPolicy: "Always" }]);
     const params = JSON.parse(readFileSync(join(SIDECAR_DIR, "params.json"), "utf8")) as SidecarParams;
     const base = rendered.get("base")!;
     const cp = base.find((r) => r.kind === "Deployment" && r.metadata.name === "warden-control-plane")!;
