@@ -1,0 +1,145 @@
+import { Metadata } from "@grpc/grpc-js";
+import { EventEmitter } from "node:events";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { DuplexCall, UnaryCall } from "../grpc-server/calls.js";
+import { frameMessage } from "./framing.js";
+import { encodeGrpcMessage, Status, type CallStatus } from "./status.js";
+
+const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
+
+/**
+ * One gRPC call on one HTTP/2 stream: response headers once, messages, then exactly one status
+ * (in trailers, or trailers-only when nothing was sent). Everything after the status is dropped;
+ * a stream the client reset, or whose deadline passed, counts as cancelled.
+ */
+export class H2Call extends EventEmitter {
+  private headersSent = false;
+  private finished = false;
+  private isCancelled = false;
+  private deadline: NodeJS.Timeout | null = null;
+  private meta: Metadata | null = null;
+
+  constructor(
+    protected readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly serialize: (message: unknown) => Uint8Array,
+    deadlineMs: number | null,
+  ) {
+    super();
+    if (deadlineMs !== null) {
+      this.deadline = setTimeout(() => {
+        this.cancel();
+        this.finish({ code: Status.DEADLINE_EXCEEDED, details: "Deadline exceeded" });
+      }, deadlineMs);
+    }
+    stream.on("close", () => {
+      if (this.deadline) clearTimeout(this.deadline);
+      if (!this.finished) {
+        this.finished = true;
+        this.cancel();
+      }
+      this.emit("close");
+    });
+  }
+
+  /** Built on first use: only tracing reads it. */
+  get metadata(): Metadata {
+    this.meta ??= Metadata.fromHttp2Headers(this.headers);
+    return this.meta;
+  }
+
+  get cancelled(): boolean {
+    return this.isCancelled;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Sends one message; false when the stream's buffer is full (wait for "drain") or the call is over. */
+  send(message: unknown): boolean {
+    if (this.finished) return false;
+    const framed = frameMessage(this.serialize(message));
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    }
+    return this.stream.write(framed);
+  }
+
+  /** Ends the call with `status`; later calls are no-ops. Never throws (the stream may be gone). */
+  finish(status: CallStatus): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadline) clearTimeout(this.deadline);
+    const trailers = statusTrailers(status);
+    try {
+      if (this.stream.destroyed || this.stream.closed) return;
+      if (!this.headersSent) {
+        this.headersSent = true;
+        this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      } else {
+        this.stream.once("wantTrailers", () => {
+          try {
+            this.stream.sendTrailers(trailers);
+          } catch {
+            // The stream closed meanwhile: nobody is left to tell.
+          }
+        });
+        this.stream.end();
+      }
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  private cancel(): void {
+    if (this.isCancelled) return;
+    this.isCancelled = true;
+    this.emit("cancelled");
+  }
+}
+
+function statusTrailers(status: CallStatus): Record<string, string> {
+  const code = Number.isInteger(status.code) && status.code >= 0 && status.code <= 16 ? status.code : 2;
+  const trailers: Record<string, string> = { "grpc-status": String(code) };
+  if (status.details) trailers["grpc-message"] = encodeGrpcMessage(status.details);
+  return trailers;
+}
+
+export class H2UnaryCall<Request> extends H2Call implements UnaryCall<Request> {
+  request!: Request;
+}
+
+/** A bidirectional call: writes pause reading while the peer is not taking our messages (backpressure). */
+export class H2DuplexCall<Request, Response> extends H2Call implements DuplexCall<Request, Response> {
+  constructor(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    serialize: (message: unknown) => Uint8Array,
+    deadlineMs: number | null,
+  ) {
+    super(stream, headers, serialize, deadlineMs);
+    // grpc-js's convention: a handler ends the call with a status by emitting it as an error.
+    this.on("error", (status: CallStatus) => this.finish(status));
+  }
+
+  write(message: Response): boolean {
+    let flowing: boolean;
+    try {
+      flowing = this.send(message);
+    } catch (error) {
+      this.finish({ code: Status.INTERNAL, details: "could not encode the response" });
+      throw error;
+    }
+    if (!flowing && !this.done) {
+      this.stream.pause();
+      this.stream.once("drain", () => this.stream.resume());
+    }
+    return flowing;
+  }
+
+  end(): void {
+    this.finish({ code: Status.OK });
+  }
+}
