@@ -87,6 +87,7 @@ export class MessageDeframer {
 
   /** Removes and returns the first `n` held bytes (n ≤ pendingBytes). */
   private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     this.pendingBytes -= n;
     const first = this.pending[0]!;
     if (first.length === n) {

@@ -10,6 +10,7 @@ import {
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from "node:http2";
+import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { DuplexCall, UnaryCallback, UnaryHandler } from "../grpc-server/calls.js";
 import type { GrpcEdge } from "../grpc-server/edge.js";
@@ -94,6 +95,8 @@ export class H2GrpcServer implements GrpcEdge {
       session.on("close", () => this.sessions.delete(session));
       session.on("error", () => session.destroy());
     });
+    // Replies are small and latency-bound: no Nagle delay (grpc-js does the same).
+    server.on("connection", (socket: Socket) => socket.setNoDelay(true));
     server.on("sessionError", () => undefined);
     server.on("timeout", () => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -299,9 +302,15 @@ export class H2GrpcServer implements GrpcEdge {
     });
     stream.on("end", () => {
       if (call.done) return;
-      if (deframer.buffered > 0)
+      if (deframer.buffered > 0) {
         call.finish({ code: Status.INTERNAL, details: "request ended inside a message" });
-      else call.emit("end");
+        return;
+      }
+      // Node ends the readable side of a stream the client resets before it reports the reset:
+      // wait a turn, so that a reset reads as a cancellation ("close"), never as a clean half-close.
+      setImmediate(() => {
+        if (!call.done && !stream.aborted) call.emit("end");
+      });
     });
   }
 }
