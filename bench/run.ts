@@ -19,6 +19,7 @@ import { tailSuite } from "./src/suites/tail.js";
 import { coresSuite } from "./src/suites/cores.js";
 import { realPathSuite } from "./src/suites/realpath.js";
 import { rlsSuite } from "./src/suites/rls.js";
+import { transportSuite } from "./src/suites/transport.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -36,6 +37,7 @@ const SUITES: Record<string, Suite> = {
   realpath: (args) => realPathSuite({ profile: args.includes("--profile") }),
   mcp: (args) => mcpSuite({ smoke: args.includes("--smoke") }),
   rls: () => rlsSuite(),
+  transport: () => transportSuite(),
   report: async () => {
     await reportSuite();
     return undefined;
