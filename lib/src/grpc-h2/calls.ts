@@ -111,17 +111,39 @@ export class H2UnaryCall<Request> extends H2Call implements UnaryCall<Request> {
   request!: Request;
 }
 
-/** A bidirectional call: writes pause reading while the peer is not taking our messages (backpressure). */
+/**
+ * A bidirectional call. Backpressure both ways: while a write is buffered (the client is not taking
+ * our replies), the stream's reads are paused and messages already received wait in the inbox, so a
+ * client that sends without reading cannot make us buffer without bound.
+ */
 export class H2DuplexCall<Request, Response> extends H2Call implements DuplexCall<Request, Response> {
+  private readingPaused = false;
+  private readonly inbox: Buffer[] = [];
+  private halfClosed = false;
+  private endDelivered = false;
+
   constructor(
     stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
     serialize: (message: unknown) => Uint8Array,
+    private readonly deserialize: (bytes: Buffer) => unknown,
     deadlineMs: number | null,
   ) {
     super(stream, headers, serialize, deadlineMs);
     // grpc-js's convention: a handler ends the call with a status by emitting it as an error.
     this.on("error", (status: CallStatus) => this.finish(status));
+  }
+
+  /** Messages from the client, handed to the handler in order as long as it is not backed up. */
+  receive(messages: Buffer[]): void {
+    for (const message of messages) this.inbox.push(message);
+    this.deliver();
+  }
+
+  /** The client half-closed: "end" follows the messages still in the inbox. */
+  receiveEnd(): void {
+    this.halfClosed = true;
+    this.deliver();
   }
 
   write(message: Response): boolean {
@@ -132,14 +154,37 @@ export class H2DuplexCall<Request, Response> extends H2Call implements DuplexCal
       this.finish({ code: Status.INTERNAL, details: "could not encode the response" });
       throw error;
     }
-    if (!flowing && !this.done) {
+    if (!flowing && !this.done && !this.readingPaused) {
+      this.readingPaused = true;
       this.stream.pause();
-      this.stream.once("drain", () => this.stream.resume());
+      this.stream.once("drain", () => {
+        this.readingPaused = false;
+        this.stream.resume();
+        this.deliver();
+      });
     }
     return flowing;
   }
 
   end(): void {
     this.finish({ code: Status.OK });
+  }
+
+  private deliver(): void {
+    while (!this.readingPaused && !this.done && this.inbox.length > 0) {
+      const bytes = this.inbox.shift()!;
+      let message: unknown;
+      try {
+        message = this.deserialize(bytes);
+      } catch {
+        this.finish({ code: Status.INTERNAL, details: "could not parse a request message" });
+        return;
+      }
+      this.emit("data", message);
+    }
+    if (this.halfClosed && this.inbox.length === 0 && !this.done && !this.endDelivered) {
+      this.endDelivered = true;
+      this.emit("end");
+    }
   }
 }

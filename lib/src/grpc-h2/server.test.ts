@@ -24,11 +24,15 @@ const TEST_SERVICE = {
 interface Seen {
   cancelled: number;
   ended: number;
+  /** Messages the stream handler has been given. */
+  received: number;
 }
 
 /** Echo service: "fail:<msg>" answers that status message; "hang" never answers. */
-async function startServer(maxBytes = 1024): Promise<{ server: H2GrpcServer; port: number; seen: Seen }> {
-  const seen: Seen = { cancelled: 0, ended: 0 };
+async function startServer(
+  maxBytes = 64 * 1024,
+): Promise<{ server: H2GrpcServer; port: number; seen: Seen }> {
+  const seen: Seen = { cancelled: 0, ended: 0, received: 0 };
   const server = new H2GrpcServer("test.Echo", maxBytes);
   server.addService(TEST_SERVICE, {
     unary: (call: UnaryCall<Buffer>, callback: UnaryCallback<Buffer>) => {
@@ -40,8 +44,13 @@ async function startServer(maxBytes = 1024): Promise<{ server: H2GrpcServer; por
     },
     bidi: (call: DuplexCall<Buffer, Buffer>) => {
       call.on("data", (message) => {
+        seen.received++;
         const text = message.toString();
         if (text === "hang") return;
+        if (text.startsWith("big:")) {
+          call.write(Buffer.alloc(Number(text.slice(4)) * 1024, 0x61));
+          return;
+        }
         if (text.startsWith("fail:"))
           call.emit("error", { code: Status.FAILED_PRECONDITION, details: text.slice(5) });
         else call.write(Buffer.from(`echo ${text}`));
@@ -167,7 +176,7 @@ describe("the node:http2 gRPC transport", () => {
     const compressed = msg("zip");
     compressed[0] = 1;
     expect((await call(session, "/test.Echo/Unary", [compressed])).status).toBe(Status.UNIMPLEMENTED);
-    expect((await call(session, "/test.Echo/Bidi", [msg("x".repeat(2000))])).status).toBe(
+    expect((await call(session, "/test.Echo/Bidi", [msg("x".repeat(70_000))])).status).toBe(
       Status.RESOURCE_EXHAUSTED,
     );
     expect((await call(session, "/test.Echo/Unary", [])).status).toBe(Status.UNIMPLEMENTED);
@@ -208,6 +217,31 @@ describe("the node:http2 gRPC transport", () => {
     request.close(8); // RST_STREAM CANCEL
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(seen.cancelled).toBe(1);
+  });
+
+  it("stops reading a stream while its client does not read the replies, and catches up after", async () => {
+    const request = session.request({
+      ":method": "POST",
+      ":path": "/test.Echo/Bidi",
+      "content-type": "application/grpc",
+    });
+    const total = 200; // 200 replies of 64 KiB: far more than the windows and buffers hold
+    for (let i = 0; i < total; i++) request.write(msg("big:64"));
+    request.end();
+    request.pause();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen.received).toBeLessThan(total / 2);
+    const deframer = new MessageDeframer(1 << 20);
+    let replies = 0;
+    request.on("data", (chunk: Buffer) => {
+      const out = deframer.push(chunk);
+      if (Array.isArray(out)) replies += out.length;
+    });
+    const trailers = new Promise<IncomingHttpHeaders>((resolve) => request.on("trailers", resolve));
+    request.resume();
+    expect((await trailers)["grpc-status"]).toBe("0");
+    expect(replies).toBe(total);
+    expect(seen.received).toBe(total);
   });
 
   it("answers plain HTTP requests with an HTTP error, not a gRPC call", async () => {

@@ -143,13 +143,20 @@ export class H2GrpcServer implements GrpcEdge {
   }
 
   private createServer(): Http2Server | Http2SecureServer {
-    // Flow-control windows well above HTTP/2's 64 KiB default: ext_proc carries bodies.
-    const settings = { initialWindowSize: 1 << 20 };
-    if (!this.mtls) return createServer({ settings });
+    const options = {
+      // Flow-control windows well above HTTP/2's 64 KiB default: ext_proc carries bodies.
+      settings: { initialWindowSize: 1 << 20 },
+      // As grpc-js does: Node's per-session memory cap (10 MB) answers a large streamed body with
+      // ENHANCE_YOUR_CALM for every stream of the session; memory is bounded per stream instead
+      // (the flow-control window, and reads paused while writes are buffered).
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+    };
+    if (!this.mtls) return createServer(options);
     const { provider } = this.mtls;
     const server = createSecureServer({
       ...provider.tlsMaterial(),
-      settings,
+      ...options,
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
@@ -273,7 +280,13 @@ export class H2GrpcServer implements GrpcEdge {
     route: Route,
     deadlineMs: number | null,
   ): void {
-    const call = new H2DuplexCall<unknown, unknown>(stream, headers, route.serialize, deadlineMs);
+    const call = new H2DuplexCall<unknown, unknown>(
+      stream,
+      headers,
+      route.serialize,
+      route.deserialize,
+      deadlineMs,
+    );
     try {
       (route.handler as (call: DuplexCall<unknown, unknown>) => void)(call);
     } catch {
@@ -284,21 +297,8 @@ export class H2GrpcServer implements GrpcEdge {
     stream.on("data", (chunk: Buffer) => {
       if (call.done) return;
       const messages = deframer.push(chunk);
-      if (!Array.isArray(messages)) {
-        call.finish(messages);
-        return;
-      }
-      for (const bytes of messages) {
-        let message: unknown;
-        try {
-          message = route.deserialize(bytes);
-        } catch {
-          call.finish({ code: Status.INTERNAL, details: "could not parse a request message" });
-          return;
-        }
-        call.emit("data", message);
-        if (call.done) return;
-      }
+      if (Array.isArray(messages)) call.receive(messages);
+      else call.finish(messages);
     });
     stream.on("end", () => {
       if (call.done) return;
@@ -309,7 +309,7 @@ export class H2GrpcServer implements GrpcEdge {
       // Node ends the readable side of a stream the client resets before it reports the reset:
       // wait a turn, so that a reset reads as a cancellation ("close"), never as a clean half-close.
       setImmediate(() => {
-        if (!call.done && !stream.aborted) call.emit("end");
+        if (!call.done && !stream.aborted) call.receiveEnd();
       });
     });
   }
