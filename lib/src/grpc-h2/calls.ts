@@ -75,6 +75,9 @@ export class H2Call extends EventEmitter {
     const trailers = statusTrailers(status);
     try {
       if (this.stream.destroyed || this.stream.closed) return;
+      // Whatever the client still sends is not wanted, but must be read: a paused stream would hold
+      // its flow-control window shut and keep the stream open.
+      this.stream.resume();
       if (!this.headersSent) {
         this.headersSent = true;
         this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
