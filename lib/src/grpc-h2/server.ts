@@ -16,7 +16,7 @@ import type { DuplexCall, UnaryCallback, UnaryHandler } from "../grpc-server/cal
 import type { GrpcEdge } from "../grpc-server/edge.js";
 import type { SvidCertificateProvider } from "../spiffe/grpc-mtls.js";
 import { spiffeIdFromCertificate } from "../spiffe/x509.js";
-import { H2DuplexCall, H2UnaryCall, type H2Call } from "./calls.js";
+import { H2DuplexCall, H2UnaryCall } from "./calls.js";
 import { MessageDeframer } from "./framing.js";
 import { parseGrpcTimeout, Status, type CallStatus } from "./status.js";
 
@@ -98,7 +98,6 @@ export class H2GrpcServer implements GrpcEdge {
     // Replies are small and latency-bound: no Nagle delay (grpc-js does the same).
     server.on("connection", (socket: Socket) => socket.setNoDelay(true));
     server.on("sessionError", () => undefined);
-    server.on("timeout", () => undefined);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       const unix = unixPath(address);
@@ -314,8 +313,6 @@ export class H2GrpcServer implements GrpcEdge {
     });
   }
 }
-
-export type { H2Call };
 
 function respondHttp(stream: ServerHttp2Stream, status: number): void {
   try {
