@@ -21,6 +21,7 @@ import { coresSuite } from "./src/suites/cores.js";
 import { realPathSuite } from "./src/suites/realpath.js";
 import { rlsSuite } from "./src/suites/rls.js";
 import { footprintSuite } from "./src/suites/footprint.js";
+import { transportSuite } from "./src/suites/transport.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -39,6 +40,7 @@ const SUITES: Record<string, Suite> = {
   mcp: (args) => mcpSuite({ smoke: args.includes("--smoke") }),
   rls: () => rlsSuite(),
   footprint: () => footprintSuite(),
+  transport: () => transportSuite(),
   report: async () => {
     await reportSuite();
     return undefined;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError, env, processConfig } from "../../lib/src/config.js";
+import { grpcTransportConfigShape } from "../../lib/src/grpc-server/edge.js";
 import { workersConfigShape } from "../../lib/src/grpc-server/workers.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { tracingConfigShape } from "../../lib/src/tracing/config.js";
@@ -11,6 +12,7 @@ import { inboundConfigShape } from "./identity/inbound-config.js";
 export const authzConfigShape = {
   ...spiffeServerConfigShape,
   ...workersConfigShape,
+  ...grpcTransportConfigShape,
   WARDEN_AUTHZ_LISTEN: env.listenAddress("127.0.0.1:9001").describe("The ext_authz gRPC listen address."),
   WARDEN_POLICY_BUNDLE: env
     .path()

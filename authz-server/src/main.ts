@@ -236,8 +236,8 @@ const server = new AuthzServer({
   onDecision: auditWriter
     ? decisionAuditor({ writer: auditWriter, logger, allowSample: config.WARDEN_AUDIT_ALLOW_SAMPLE })
     : undefined,
-  credentials: mtls?.credentials,
-  interceptors: mtls?.interceptors,
+  kind: config.WARDEN_GRPC_TRANSPORT,
+  mtls,
   // Well inside Envoy's 250 ms ext_authz timeout; the control plane's JWKS answers in milliseconds.
   tokenKeysRefreshed: delegations ? () => delegations.keysRefreshed(150) : undefined,
   approvals,

@@ -1,11 +1,7 @@
 import type { Tracer } from "@opentelemetry/api";
-import {
-  status as GrpcStatus,
-  type ServerCredentials,
-  type ServerUnaryCall,
-  type sendUnaryData,
-} from "@grpc/grpc-js";
-import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { UnaryCall, UnaryCallback } from "../../lib/src/grpc-server/calls.js";
+import { createGrpcEdge, type EdgeTransport, type GrpcEdge } from "../../lib/src/grpc-server/edge.js";
 import type { Logger } from "../../lib/src/logger.js";
 import {
   AuthorizationService,
@@ -28,7 +24,7 @@ type DecideTimings = Omit<CheckTimings, "respondNs">;
  */
 export const AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 
-export interface AuthzServerOptions extends GrpcTransport {
+export interface AuthzServerOptions extends EdgeTransport {
   deps: AuthorizerDeps;
   logger: Logger;
   /**
@@ -50,18 +46,15 @@ export interface AuthzServerOptions extends GrpcTransport {
 }
 
 export class AuthzServer {
-  private readonly server: GrpcServer;
+  private readonly server: GrpcEdge;
 
   constructor(private readonly options: AuthzServerOptions) {
-    this.server = new GrpcServer(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
+    this.server = createGrpcEdge(AUTHZ_SERVICE_NAME, 4 * 1024 * 1024, options);
     const check = options.tracer ? tracedCheck(options.tracer, this.check) : this.check;
     this.server.addService(AuthorizationService, { check });
   }
 
-  private readonly check = (
-    call: ServerUnaryCall<CheckRequest, ICheckResponse>,
-    callback: sendUnaryData<ICheckResponse>,
-  ): void => {
+  private readonly check = (call: UnaryCall<CheckRequest>, callback: UnaryCallback<ICheckResponse>): void => {
     const { deps, tokenKeysRefreshed } = this.options;
     let outcome: GatedOutcome;
     let started = process.hrtime.bigint();
@@ -101,7 +94,7 @@ export class AuthzServer {
   private settle(
     request: CheckRequest,
     outcome: GatedOutcome,
-    callback: sendUnaryData<ICheckResponse>,
+    callback: UnaryCallback<ICheckResponse>,
     timings: DecideTimings,
   ): void {
     if (!outcome.approval) {
@@ -127,7 +120,7 @@ export class AuthzServer {
   private answer(
     request: CheckRequest,
     { response, record }: Outcome,
-    callback: sendUnaryData<ICheckResponse>,
+    callback: UnaryCallback<ICheckResponse>,
     timings: DecideTimings,
   ): void {
     const { logger, onDecision } = this.options;
@@ -161,7 +154,7 @@ export class AuthzServer {
     }
   }
 
-  private failed(error: unknown, callback: sendUnaryData<ICheckResponse>): void {
+  private failed(error: unknown, callback: UnaryCallback<ICheckResponse>): void {
     // A bug, not a decision: Envoy is fail-closed, so an error here refuses the request.
     this.options.logger.error({ err: error }, "check failed");
     recordCheckError();
@@ -169,8 +162,8 @@ export class AuthzServer {
   }
 
   /** Health stays NOT_SERVING until setServing(true): the caller knows when a policy decides. */
-  listen(address: string, credentials?: ServerCredentials): Promise<number> {
-    return this.server.listen(address, credentials);
+  listen(address: string): Promise<number> {
+    return this.server.listen(address);
   }
 
   setServing(serving: boolean): void {

@@ -1,6 +1,6 @@
-import type { ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import { context, SpanKind, trace, type Tracer } from "@opentelemetry/api";
 import type { CheckRequest, ICheckResponse } from "../../lib/src/envoy/services.js";
+import type { UnaryCall, UnaryCallback } from "../../lib/src/grpc-server/calls.js";
 import { DECISION_ID_HEADER } from "../../lib/src/handoff/contract.js";
 import { parentFromMetadata } from "../../lib/src/tracing/grpc-context.js";
 import { failed, inStage } from "../../lib/src/tracing/stage.js";
@@ -12,10 +12,7 @@ import type { AuthorizerDeps, Policy } from "./authorizer.js";
  * metadata, and one child span per stage: identity, agent facts, delegation verification, policy
  * evaluation and the response. Attributes are ids, codes and statuses; never a header or a token.
  */
-export type CheckHandler = (
-  call: ServerUnaryCall<CheckRequest, ICheckResponse>,
-  callback: sendUnaryData<ICheckResponse>,
-) => void;
+export type CheckHandler = (call: UnaryCall<CheckRequest>, callback: UnaryCallback<ICheckResponse>) => void;
 
 export function tracedCheck(tracer: Tracer, handler: CheckHandler): CheckHandler {
   return (call, callback) => {
@@ -24,7 +21,7 @@ export function tracedCheck(tracer: Tracer, handler: CheckHandler): CheckHandler
     const route = call.request.attributes?.contextExtensions;
     if (route?.service) span.setAttribute("warden.destination.service", route.service);
     const traced = trace.setSpan(parent, span);
-    const answered: sendUnaryData<ICheckResponse> = (error, response) => {
+    const answered: UnaryCallback<ICheckResponse> = (error, response) => {
       context.with(traced, () => inStage(tracer, "authz.response", () => callback(error, response)));
       if (error) failed(span, error);
       else if (response) describeDecision(span, response);

@@ -103,14 +103,17 @@ export async function startWardenAuthz(options: WardenAuthzOptions): Promise<Che
   return server(options.name, `127.0.0.1:${port}`, managed);
 }
 
+/** `transport`: grpc-js (the floor issue #24 defines) or our node:http2 transport. */
 export async function startNoopServer(
   name = "bench-noop",
   env: NodeJS.ProcessEnv = {},
+  transport: "grpc-js" | "h2" = "grpc-js",
 ): Promise<CheckServer> {
   const [port] = (await freePorts(1)) as [number];
   const { command, args } = pinned(SERVER_CPU, process.execPath, [
     join(REPO_ROOT, "dist", "bench", "noop-check-server.js"),
     `127.0.0.1:${port}`,
+    transport,
   ]);
   const managed = startProcess({ name, command, args, env });
   await managed.waitForPort(port);

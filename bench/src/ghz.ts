@@ -31,6 +31,8 @@ export interface GhzRun {
   connections?: number;
   /** Not pinned to the load-generator core, and free to use both (bench/src/suites/cores.ts). */
   unpinned?: boolean;
+  /** Another method than ext_authz Check, e.g. ext_proc Process (one stream per call). */
+  method?: { proto: string; call: string };
 }
 
 export type GhzResult = LoadResult;
@@ -54,11 +56,11 @@ export async function runGhz(options: GhzRun): Promise<GhzResult> {
     const args = [
       "--insecure",
       "--proto",
-      "envoy/service/auth/v3/external_auth.proto",
+      options.method?.proto ?? "envoy/service/auth/v3/external_auth.proto",
       "--import-paths",
       IMPORT_PATHS.join(","),
       "--call",
-      "envoy.service.auth.v3.Authorization/Check",
+      options.method?.call ?? "envoy.service.auth.v3.Authorization/Check",
       "--binary-file",
       messageFile,
       "--duration",

@@ -1,5 +1,6 @@
 import { tracingConfigShape } from "../../lib/src/tracing/config.js";
 import { env, processConfig } from "../../lib/src/config.js";
+import { grpcTransportConfigShape } from "../../lib/src/grpc-server/edge.js";
 import { workersConfigShape } from "../../lib/src/grpc-server/workers.js";
 import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
@@ -13,6 +14,7 @@ import { usageConfigShape } from "./usage/config.js";
 export const extprocConfigShape = {
   ...spiffeServerConfigShape,
   ...workersConfigShape,
+  ...grpcTransportConfigShape,
   WARDEN_EXTPROC_LISTEN: env.listenAddress("127.0.0.1:9002").describe("The ext_proc gRPC listen address."),
   WARDEN_EXTPROC_STATUS_LISTEN: env
     .listenAddress("127.0.0.1:9102")

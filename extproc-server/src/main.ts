@@ -101,8 +101,8 @@ const server = new ExtProcServer({
   logger,
   providers,
   tracer,
-  credentials: mtls?.credentials,
-  interceptors: mtls?.interceptors,
+  kind: config.WARDEN_GRPC_TRANSPORT,
+  mtls,
 });
 
 let port: number;

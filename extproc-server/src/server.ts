@@ -1,8 +1,9 @@
-import { status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from "@grpc/grpc-js";
+import { status as GrpcStatus, type ServiceDefinition } from "@grpc/grpc-js";
 import type { Tracer } from "@opentelemetry/api";
 import { performance } from "node:perf_hooks";
 import { ExternalProcessorService, type IProcessingResponse } from "../../lib/src/envoy/services.js";
-import { GrpcServer, type GrpcTransport } from "../../lib/src/grpc-server/grpc-server.js";
+import type { DuplexCall } from "../../lib/src/grpc-server/calls.js";
+import { createGrpcEdge, type EdgeTransport, type GrpcEdge } from "../../lib/src/grpc-server/edge.js";
 import type { Logger } from "../../lib/src/logger.js";
 import { decodeProcessingRequest, type IncomingMessage } from "./incoming.js";
 import type { Provider } from "./providers.js";
@@ -20,9 +21,9 @@ const ProcessService = {
   process: { ...ExternalProcessorService.process, requestDeserialize: decodeProcessingRequest },
 } satisfies ServiceDefinition;
 
-type ProcessCall = ServerDuplexStream<IncomingMessage, IProcessingResponse>;
+type ProcessCall = DuplexCall<IncomingMessage, IProcessingResponse>;
 
-export interface ExtProcServerOptions extends GrpcTransport {
+export interface ExtProcServerOptions extends EdgeTransport {
   logger: Logger;
   providers?: readonly Provider[];
   /** Tracing on: a span per stream and per phase (tracing.ts). */
@@ -34,13 +35,13 @@ export interface ExtProcServerOptions extends GrpcTransport {
  * drain on shutdown. Nothing here decides anything, and nothing a client sends can stop the process.
  */
 export class ExtProcServer {
-  private readonly server: GrpcServer;
+  private readonly server: GrpcEdge;
   private readonly providers: readonly Provider[];
   private open = 0;
   private violations = 0;
 
   constructor(private readonly options: ExtProcServerOptions) {
-    this.server = new GrpcServer(EXTPROC_SERVICE_NAME, 8 * 1024 * 1024, options);
+    this.server = createGrpcEdge(EXTPROC_SERVICE_NAME, 8 * 1024 * 1024, options);
     this.providers = options.providers ?? [];
     this.server.addService(ProcessService, { process: (call: ProcessCall) => this.serveStream(call) });
   }

@@ -38,6 +38,9 @@ const RATE_CONCURRENCY = 256;
 const RATE_ROUNDS = 3;
 const RATE_ROUND_S = Math.max(3, Math.round(DURATION_S / 2));
 
+/** authz-server's transport in this run (the default unless WARDEN_GRPC_TRANSPORT says otherwise). */
+const TRANSPORT = process.env.WARDEN_GRPC_TRANSPORT === "grpc-js" ? "grpc-js" : "h2";
+
 export const AUTHZ_TARGETS = {
   p99_vs_opa_at_1000_max: 1,
   saturation_vs_opa_min: 1.5,
@@ -147,6 +150,21 @@ export async function authzSuite(options: AuthzOptions = {}): Promise<SuiteRun> 
       ["opa-envoy-plugin", opa],
       ["noop", noop],
     ];
+    // The transport comparison (docs/benchmarks.md, "gRPC transport"): authz-server on the other
+    // transport, and the no-op server on ours, in the same saturation rounds.
+    const otherTransport = TRANSPORT === "h2" ? "grpc-js" : "h2";
+    const oursOther = await startWardenAuthz({
+      name: `bench-authz-server-${otherTransport}`,
+      inputs,
+      env: { WARDEN_GRPC_TRANSPORT: otherTransport },
+    });
+    const noopH2 = await startNoopServer("bench-noop-h2", {}, "h2");
+    const saturationSystems: [string, CheckServer][] = [
+      ...systems,
+      [`authz-server-${otherTransport}`, oursOther],
+      ["noop-h2", noopH2],
+    ];
+    recorder.settings.grpc_transport = TRANSPORT;
     const [main, delegated] = scenarios() as [Scenario, Scenario];
     recorder.settings.scenarios = scenarios().map((s) => ({ name: s.name, description: s.description }));
     for (const scenario of [main, delegated]) {
@@ -154,14 +172,14 @@ export async function authzSuite(options: AuthzOptions = {}): Promise<SuiteRun> 
       await expectVerdict(opa, scenario);
     }
 
-    for (const [, server] of systems) {
+    for (const [, server] of saturationSystems) {
       await ghz(server, main.message, WARMUP_S, 8);
     }
     // Throughput: rounds in alternation, the best round per system. Other work on a shared machine
     // can only take throughput away, so the best round is the closest to each system's capacity.
     const saturation = new Map<string, GhzResult>();
     for (let round = 0; round < SATURATION_ROUNDS; round++) {
-      for (const [name, server] of systems) {
+      for (const [name, server] of saturationSystems) {
         const result = await ghz(server, main.message, SATURATION_ROUND_S, SATURATION_CONCURRENCY);
         recorder.record(name, { ...resultFields(main.name, "saturation-round", result), round });
         const best = saturation.get(name);
@@ -201,7 +219,7 @@ export async function authzSuite(options: AuthzOptions = {}): Promise<SuiteRun> 
       headline.sat_opa_target_met,
       headline.sat_noop_target_met,
     ].includes(false);
-    await Promise.all(systems.map(([, server]) => server.stop()));
+    await Promise.all(saturationSystems.map(([, server]) => server.stop()));
     const engines = await engineOnly(dir, compat.dir, inputs.opaRegistryFile, inputs.bundle, main.message);
     recorder.record("policy-engines", { scenario: main.name, mode: "engine-only", ...engines });
     if (missed || options.profile) {
@@ -236,6 +254,16 @@ function authzHeadline(saturation: Map<string, GhzResult>, atRate: Map<string, G
     p99_ms_1000_authz: p99("authz-server") ?? null,
     p99_ms_1000_opa: p99("opa-envoy-plugin") ?? null,
     p99_ms_1000_noop: p99("noop") ?? null,
+    grpc_transport: TRANSPORT,
+    sat_rps_noop_h2: sat("noop-h2") ?? null,
+    sat_vs_noop_h2: ratio(sat("authz-server"), sat("noop-h2")),
+    sat_rps_authz_grpc_js: sat("authz-server-grpc-js") ?? null,
+    sat_rps_authz_h2: TRANSPORT === "h2" ? (sat("authz-server") ?? null) : (sat("authz-server-h2") ?? null),
+    sat_h2_vs_grpc_js:
+      TRANSPORT === "h2"
+        ? ratio(sat("authz-server"), sat("authz-server-grpc-js"))
+        : ratio(sat("authz-server-h2"), sat("authz-server")),
+    sat_noop_h2_vs_noop: ratio(sat("noop-h2"), sat("noop")),
     p99_vs_opa_1000: p99Ratio,
     p99_target_met: p99Ratio !== null && p99Ratio <= AUTHZ_TARGETS.p99_vs_opa_at_1000_max,
     sat_opa_target_met: satOpa !== null && satOpa >= AUTHZ_TARGETS.saturation_vs_opa_min,

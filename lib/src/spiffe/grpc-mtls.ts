@@ -42,6 +42,7 @@ export class SvidCertificateProvider implements CertificateProvider {
   private identity: experimental.IdentityCertificateUpdate | null = null;
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
+  private readonly rotationListeners = new Set<() => void>();
   rotations = 0;
   spiffeId: string | null = null;
   expiresAt: Date | null = null;
@@ -55,6 +56,18 @@ export class SvidCertificateProvider implements CertificateProvider {
     this.rotations += 1;
     for (const listener of this.caListeners) listener(this.ca);
     for (const listener of this.identityListeners) listener(this.identity);
+    for (const listener of this.rotationListeners) listener();
+  }
+
+  /** The current SVID and bundles as node:tls options (the node:http2 transport, lib/src/grpc-h2/). */
+  tlsMaterial(): { key: Buffer; cert: Buffer; ca: Buffer } {
+    if (!this.identity || !this.ca) throw new Error("no SVID yet");
+    return { key: this.identity.privateKey, cert: this.identity.certificate, ca: this.ca.caCertificate };
+  }
+
+  /** Called after every update from the Workload API, once the new SVID is in place. */
+  onRotated(listener: () => void): void {
+    this.rotationListeners.add(listener);
   }
 
   // The current value is delivered on a microtask, not during the call: grpc-js (1.14) adds its
@@ -250,6 +263,8 @@ export interface ServerMtls {
   credentials: ServerCredentials;
   interceptors: ServerInterceptor[];
   allowed: ReadonlySet<string>;
+  /** Logs a caller that is not allowed (what the interceptor calls; the node:http2 transport too). */
+  onRefused: (peer: string | null) => void;
 }
 
 /**
@@ -275,8 +290,8 @@ export async function serverMtlsFromConfig(
     onError: (error) => logger.warn({ err: error }, "Workload API stream failed; reconnecting"),
   });
   const allowed = allowedClientIds(config.WARDEN_ALLOWED_CLIENT_IDS, svid.latest().spiffeId);
-  const interceptor = allowOnlySpiffeIds(allowed, (peer) =>
-    logger.warn({ peer: peer ?? null }, "refused a caller that is not allowed"),
-  );
-  return { svid, credentials: svid.credentials, interceptors: [interceptor], allowed };
+  const onRefused = (peer: string | null) =>
+    logger.warn({ peer: peer ?? null }, "refused a caller that is not allowed");
+  const interceptor = allowOnlySpiffeIds(allowed, onRefused);
+  return { svid, credentials: svid.credentials, interceptors: [interceptor], allowed, onRefused };
 }
