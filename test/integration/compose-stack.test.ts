@@ -379,7 +379,7 @@ describeWithEngine("the compose stack on a Docker engine", () => {
   }, 300_000);
 
   test.each(["authz-server", "extproc-server", "postgres", "openbao"])(
-    "%s killed: the agent's requests are refused while it is down, served again once it is back",
+    "%s killed: no request passes unchecked while it is down, and it is served again once the service is back",
     async (service) => {
       expect(answers(await runAgent(1)).at(-1)?.status).toBe(200);
       const reachedProvider = provider.requests.length;
