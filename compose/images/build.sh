@@ -147,6 +147,9 @@ build_warden() {
   cp "$ROOT/package.json" "$warden/app/"
   cp -r "$ROOT/dist/lib" "$ROOT/dist/authz-server" "$ROOT/dist/extproc-server" "$ROOT/dist/control-plane" "$warden/app/dist/"
   find "$warden/app/dist" \( -name '*.test.js' -o -name '*.map' \) -delete
+  # Without their source map comments: a build of the test agents re-emits some of these files
+  # without them (sourceMap off), which would otherwise rebuild the image for nothing.
+  find "$warden/app/dist" -name '*.js' -exec sed -i '/^\/\/# sourceMappingURL=/d' {} +
   # The policy bundle compiled by the pinned opa, once per content of policies/ (a fresh build differs
   # in its timestamps only, which would rebuild the image every time).
   policy_hash="$( (cd "$ROOT" && find policies scripts/build-policy.mjs -type f | LC_ALL=C sort | xargs sha256sum; "$BIN/opa" version) | sha)"
