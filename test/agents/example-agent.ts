@@ -9,12 +9,13 @@ import { SvidHttpsClient } from "./svid-https-client.js";
  *
  *   example-agent --url https://127.0.0.1:<port>/openai/v1/chat/completions
  *                 [--sidecar-id spiffe://warden.local/warden/envoy] [--count 1 | --duration-ms N]
- *                 [--interval-ms 100] [--body '{"model":"gpt-4o-mini",...}']
+ *                 [--interval-ms 100] [--body '{"model":"gpt-4o-mini",...}'] [--print-body]
  *
  * A delegation token in WARDEN_DELEGATION (not on the command line, where other users could see it)
  * goes with every request as `x-warden-delegation`.
  *
- * Prints one JSON line per request (`{"event":"response",...}`) and a summary (`{"event":"summary",...}`).
+ * Prints one JSON line per request (`{"event":"response",...}`, with the body of a refusal, or of
+ * every answer with --print-body) and a summary (`{"event":"summary",...}`).
  */
 const { values } = parseArgs({
   options: {
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     "duration-ms": { type: "string" },
     "interval-ms": { type: "string", default: "100" },
     body: { type: "string" },
+    "print-body": { type: "boolean", default: false },
   },
 });
 if (!values.url) {
@@ -72,7 +74,7 @@ while ((count === undefined || requests < count) && Date.now() < deadline) {
       ms: Date.now() - sent,
       client_serial: response.clientSerial,
       server_serial: response.serverSerial,
-      body: response.status === 200 ? undefined : response.body,
+      body: response.status === 200 && !values["print-body"] ? undefined : response.body,
     });
   } catch (error) {
     failures += 1;

@@ -43,11 +43,12 @@ import {
 import { WORKLOAD_UIDS } from "../harness/stack.js";
 
 /**
- * compose/ runs Warden with the official images, wired like the tests wire the real components. No
- * Docker engine runs here, so this checks everything that can be checked without one, with the real
- * tools of .tools/bin: the pinned versions, the rendered Envoy bootstrap, the SPIRE configs and
- * bootstrap, OpenBao's config and set-up, PostgreSQL's roles and the migrations, and the compose file
- * itself (`docker-compose config`, when Debian's docker-compose is installed).
+ * compose/ runs Warden with the official images, wired like the tests wire the real components. This
+ * checks everything that can be checked without a Docker engine (compose-stack.test.ts runs the stack
+ * itself on one, from the local images of compose/images/), with the real tools of .tools/bin: the
+ * pinned versions, the rendered Envoy bootstrap, the SPIRE configs and bootstrap, OpenBao's config and
+ * set-up, PostgreSQL's roles and the migrations, and the compose file itself (`docker-compose config`,
+ * when Debian's docker-compose is installed).
  *
  * The live checks run compose's own files (configs, init scripts, the secrets init-secrets.sh makes)
  * with every container path replaced by a folder of a sandbox: a named volume becomes one folder that
