@@ -7,7 +7,7 @@ import {
   type FieldMapping,
   type FieldSpec,
   type PostedForm,
-} from "./form.js";
+} from "../../forms/form.js";
 
 /**
  * The reviewer's two decisions on a KYA submission, as inputs and as the bodies of

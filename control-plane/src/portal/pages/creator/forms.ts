@@ -1,4 +1,4 @@
-import type { RegistryKind } from "../../registry/model.js";
+import type { RegistryKind } from "../../../registry/model.js";
 import {
   keepValues,
   listOf,
@@ -8,7 +8,7 @@ import {
   type FieldMapping,
   type FieldSpec,
   type PostedForm,
-} from "./form.js";
+} from "../../forms/form.js";
 
 /**
  * The creator's two forms, registering an agent or MCP server and submitting KYA evidence, as

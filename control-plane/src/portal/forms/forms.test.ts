@@ -9,9 +9,15 @@ import {
   registrationBody,
   registrationMapping,
   registrationValues,
-} from "./creator-forms.js";
+} from "../pages/creator/forms.js";
 import { formErrorsFrom, listOf, type PostedForm } from "./form.js";
-import { APPROVE_FIELDS, REJECT_FIELDS, approveBody, approveMapping, rejectBody } from "./reviewer-forms.js";
+import {
+  APPROVE_FIELDS,
+  REJECT_FIELDS,
+  approveBody,
+  approveMapping,
+  rejectBody,
+} from "../pages/reviewer/forms.js";
 
 // The forms are checked by the API's own request schemas, exactly as the server checks them.
 const api = loadApiDocument(OPENAPI_PATH);
