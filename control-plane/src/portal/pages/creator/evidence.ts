@@ -42,10 +42,10 @@ async function evidencePage(req: PortalRequest, state: FormState) {
         req,
         `${PORTAL_PREFIX}/creator/kya`,
         html`${selectInput(
-            spec("agent_id"),
-            entries.map((entry) => ({ value: entry.id, label: `${entry.name} (${KIND_LABEL[entry.kind]})` })),
-            state,
-          )}
+          spec("agent_id"),
+          entries.map((entry) => ({ value: entry.id, label: `${entry.name} (${KIND_LABEL[entry.kind]})` })),
+          state,
+        )}
           ${textInput(spec("image_digest"), state)} ${textInput(spec("code_hash"), state)}
           ${textInput(spec("endpoints"), state, { multiline: true })}
           ${choiceGroup(

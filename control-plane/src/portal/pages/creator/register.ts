@@ -31,11 +31,11 @@ function registrationPage(req: PortalRequest, kind: RegistryKind, state: FormSta
         req,
         `${PORTAL_PREFIX}/creator/${KIND[kind].segment}`,
         html`${shown.map((field) =>
-            textInput(field, state, {
-              multiline: multiline.has(field.name),
-              required: !multiline.has(field.name) && field.name !== "resource_uri",
-            }),
-          )}
+          textInput(field, state, {
+            multiline: multiline.has(field.name),
+            required: !multiline.has(field.name) && field.name !== "resource_uri",
+          }),
+        )}
           <p><button type="submit">Register</button></p>`,
         { label: KIND[kind].title },
       )}`,

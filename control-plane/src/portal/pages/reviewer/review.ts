@@ -50,15 +50,15 @@ async function reviewPage(req: PortalRequest, forms: Forms) {
             req,
             `${action}/approve`,
             html`${choiceGroup(
-                approveSpec("level"),
-                KYA_LEVELS.map((l) => ({
-                  value: String(l.level),
-                  label: l.label,
-                  description: l.description,
-                })),
-                forms.approve,
-                "radio",
-              )}
+              approveSpec("level"),
+              KYA_LEVELS.map((l) => ({
+                value: String(l.level),
+                label: l.label,
+                description: l.description,
+              })),
+              forms.approve,
+              "radio",
+            )}
               ${choiceGroup(
                 approveSpec("verified_capabilities"),
                 attestation.declared_capabilities.map((capability) => ({
