@@ -10,7 +10,7 @@ import { REVIEWER_ROLES, reviewPath } from "./paths.js";
  * The KYA queue: submissions waiting for review, oldest first (the API's order, so the longest
  * waiting comes first), and the decisions of the last days from the audit log, newest first.
  */
-const QUEUE_LIMIT = 100;
+const QUEUE_LIMIT = 50;
 const RECENT_DAYS = 7;
 const DAY_MS = 86_400_000;
 
