@@ -119,7 +119,6 @@ export function keycloakComponent(params: KeycloakParams): Component {
           `--http-management-port=${params.managementPort}`,
           // One name for browsers and the control plane alike, so every token carries the same `iss`.
           `--hostname=http://localhost:${params.port}`,
-          "--health-enabled=true",
           "--log-console-color=false",
         ],
         env: {
