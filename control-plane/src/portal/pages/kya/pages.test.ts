@@ -1,4 +1,6 @@
 import type { FastifyRequest } from "fastify";
+import type { SaasCatalogue } from "../../../../../lib/src/saas/catalogue.js";
+import type { AppContext } from "../../../context.js";
 import { PortalApiError, type PortalApi } from "../../api-client.js";
 import { SafeHtml } from "../../html.js";
 import type { PageResult, PortalPage, PortalRequest } from "../../page.js";
@@ -24,6 +26,7 @@ function fakeApi(answer: (call: Call) => unknown): { api: PortalApi; calls: Call
   return {
     calls,
     api: {
+      call: refuse,
       get: (path, query) =>
         run({
           method: "GET",
@@ -40,6 +43,7 @@ function fakeApi(answer: (call: Call) => unknown): { api: PortalApi; calls: Call
 function request(api: PortalApi, changes: Partial<PortalRequest> = {}): PortalRequest {
   return {
     principal: { subject: "carol", roles: new Set(["creator"]), tenant: "acme" },
+    displayName: "carol",
     session: {
       id: "s",
       subject: "carol",
@@ -54,9 +58,27 @@ function request(api: PortalApi, changes: Partial<PortalRequest> = {}): PortalRe
     form: {},
     api,
     request: {} as FastifyRequest,
+    ctx: registryHolding(AGENT),
+    saas: {} as SaasCatalogue,
     now: new Date("2026-12-08T03:00:00Z"),
     ...changes,
   };
+}
+
+/** The registry as the tenant-scoped database answers it: one row, whatever is asked. */
+function registryHolding(entry: ApiEntry): AppContext {
+  const row = {
+    ...entry,
+    external_services: [],
+    metadata: {},
+    resource_uri: null,
+    tool_rules: null,
+    version: 1,
+    created_by: entry.owner,
+    created_at: new Date(entry.created_at),
+    updated_at: new Date(entry.created_at),
+  };
+  return { db: { query: async () => ({ rows: [row] }) } } as unknown as AppContext;
 }
 
 const page = (pages: readonly PortalPage[], method: string, path: string) =>

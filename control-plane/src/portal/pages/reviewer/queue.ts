@@ -1,9 +1,11 @@
+import { canSeeTenant } from "../../../http/auth.js";
+import { toApi } from "../../../registry/model.js";
+import { findEntry } from "../../../registry/repository.js";
 import type { PortalApi } from "../../api-client.js";
-import { PortalApiError } from "../../api-client.js";
 import { html, type SafeHtml } from "../../html.js";
 import { layout } from "../../layout.js";
-import type { PortalPage } from "../../page.js";
-import { KIND_LABEL, entryPath, type ApiAttestation, type ApiEntry, type ApiPage } from "../kya/api-types.js";
+import { PortalError, type PortalPage, type PortalRequest } from "../../page.js";
+import { KIND_LABEL, type ApiAttestation, type ApiEntry, type ApiPage } from "../kya/api-types.js";
 import { REVIEWER_ROLES, reviewPath } from "./paths.js";
 
 /**
@@ -14,15 +16,15 @@ const QUEUE_LIMIT = 50;
 const RECENT_DAYS = 7;
 const DAY_MS = 86_400_000;
 
-/** The agent or MCP server an attestation is about (the attestation does not say which kind). */
-export async function entryOf(api: PortalApi, id: string): Promise<ApiEntry> {
-  try {
-    return await api.get<ApiEntry>(entryPath("agent", id));
-  } catch (error) {
-    if (error instanceof PortalApiError && error.status === 404)
-      return api.get<ApiEntry>(entryPath("mcp_server", id));
-    throw error;
-  }
+/**
+ * The agent or MCP server an attestation is about. The attestation does not say which kind, and
+ * probing `/v1/agents/{id}` then `/v1/mcp-servers/{id}` would audit a refused 404 for every MCP
+ * server shown, so this reads the registry repository (tenant-scoped, as the API's own handler does).
+ */
+export async function entryOf(req: PortalRequest, id: string): Promise<ApiEntry> {
+  const entry = await findEntry(req.ctx.db, id);
+  if (!entry || !canSeeTenant(req.principal, entry.tenant)) throw new PortalError(404, "agent not found");
+  return toApi(entry) as unknown as ApiEntry;
 }
 
 interface AuditEvent {
@@ -156,7 +158,7 @@ export const queuePage: PortalPage = {
     const rows = await Promise.all(
       pending.items.map(async (attestation) => ({
         attestation,
-        entry: await entryOf(req.api, attestation.agent_id),
+        entry: await entryOf(req, attestation.agent_id),
       })),
     );
     return layout(req, {

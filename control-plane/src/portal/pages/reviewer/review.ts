@@ -34,7 +34,7 @@ interface Forms {
 
 async function reviewPage(req: PortalRequest, forms: Forms) {
   const attestation = await req.api.get<ApiAttestation>(attestationPath(req.params.id!));
-  const entry = await entryOf(req.api, attestation.agent_id);
+  const entry = await entryOf(req, attestation.agent_id);
   const action = `${PORTAL_PREFIX}/reviewer/kya/${encodeURIComponent(attestation.id)}`;
   const outcome = outcomeOf(attestation);
   const allFields: FieldSpec[] = [...APPROVE_FIELDS, ...REJECT_FIELDS];
@@ -119,7 +119,7 @@ function decisionPage(
       } catch (error) {
         return reviewPage(req, refused(req, error));
       }
-      const entry = await entryOf(req.api, decided.agent_id);
+      const entry = await entryOf(req, decided.agent_id);
       return redirect(`${PORTAL_PREFIX}/reviewer`, notice(entry.name, decided));
     },
   };
