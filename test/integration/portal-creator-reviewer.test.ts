@@ -21,6 +21,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   carl = await signIn(browser, stack.portalUrl, "carl");
   rita = await signIn(browser, stack.portalUrl, "rita");
+  // A missing element fails in seconds, not after Playwright's 30 s default.
+  for (const page of [carl, rita]) page.setDefaultTimeout(10_000);
 }, 600_000);
 
 afterAll(async () => {
@@ -57,7 +59,7 @@ async function registerAgent(name: string, capabilities: string): Promise<void> 
   await carl.fill("#f-environment", "prod");
   await carl.fill("#f-capabilities", capabilities);
   await submit(carl, "Register");
-  expect(await textOf(carl, ".notice")).toContain(`Registered ${name}`);
+  expect(await textOf(carl, "main")).toContain(`Registered ${name}`);
 }
 
 async function submitEvidence(agentName: string): Promise<void> {
@@ -68,7 +70,7 @@ async function submitEvidence(agentName: string): Promise<void> {
   await carl.check("#f-checklist-0");
   await carl.check("#f-checklist-3");
   await submit(carl, "Submit for review");
-  expect(await textOf(carl, ".notice")).toContain("Submitted for KYA review");
+  expect(await textOf(carl, "main")).toContain("Submitted for KYA review");
 }
 
 describe("creator and reviewer pages", () => {
@@ -109,7 +111,7 @@ describe("creator and reviewer pages", () => {
     await carl.fill("#f-resource_uri", "https://mcp.example.com/mcp");
     await checkAndShoot(carl, "creator-register-mcp-server");
     await submit(carl, "Register");
-    expect(await textOf(carl, ".notice")).toContain("Registered docs-search");
+    expect(await textOf(carl, "main")).toContain("Registered docs-search");
 
     // Neither an image digest nor a code hash: the API's rule, shown at the input.
     await carl.goto(`${stack.portalUrl}/creator/kya/new`);
@@ -127,7 +129,7 @@ describe("creator and reviewer pages", () => {
     await carl.check("#f-checklist-3");
     await checkAndShoot(carl, "creator-kya-evidence");
     await submit(carl, "Submit for review");
-    expect(await textOf(carl, ".notice")).toContain("Submitted for KYA review");
+    expect(await textOf(carl, "main")).toContain("Submitted for KYA review");
     expect(await textOf(carl, "h1")).toBe("Agent billing-bot");
     expect(await textOf(carl, "dl.facts")).toContain("Waiting for review");
 
@@ -156,7 +158,7 @@ describe("creator and reviewer pages", () => {
     await rita.check("label:has-text('Level 2') input");
     await rita.check("#f-verified_capabilities-0");
     await submit(rita, "Approve and sign");
-    expect(await textOf(rita, ".notice")).toContain("Approved billing-bot at level 2.");
+    expect(await textOf(rita, "main")).toContain("Approved billing-bot at level 2.");
 
     await rita.click("a:has-text('scraper-bot')");
     // Blanks satisfy the browser's `required`, not the API: the reason is checked on the server.
@@ -168,7 +170,7 @@ describe("creator and reviewer pages", () => {
     await checkAndShoot(rita, "reviewer-reject-needs-reason");
     await rita.fill("#f-reason", "no dependency scan; web:fetch needs an allow-list of hosts");
     await submit(rita, "Reject");
-    expect(await textOf(rita, ".notice")).toContain("Rejected scraper-bot");
+    expect(await textOf(rita, "main")).toContain("Rejected scraper-bot");
 
     const decided = await rita.locator("table").last().innerText();
     expect(decided).toContain("Approved at level 2");
