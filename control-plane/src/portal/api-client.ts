@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { FieldProblem } from "../http/validation.js";
 
 /**
  * Pages call the control plane's own REST API in process (Fastify `inject`, no network), with the
@@ -10,6 +11,8 @@ export class PortalApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The API's per-field problems of a 400, for forms to show next to their inputs. */
+    readonly details: readonly FieldProblem[] = [],
   ) {
     super(message);
     this.name = "PortalApiError";
@@ -67,11 +70,14 @@ export function portalApi(app: FastifyInstance, accessToken: string): PortalApi 
     });
     const parsed: unknown = response.body ? JSON.parse(response.body) : null;
     if (response.statusCode >= 400) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+      const error = (
+        parsed as { error?: { code?: string; message?: string; details?: FieldProblem[] } } | null
+      )?.error;
       throw new PortalApiError(
         response.statusCode,
         error?.code ?? "error",
         error?.message ?? `the request failed (${response.statusCode})`,
+        error?.details,
       );
     }
     const setCookie = response.headers["set-cookie"];

@@ -5,3 +5,7 @@ document.addEventListener("submit", (event) => {
   const question = form instanceof HTMLFormElement ? form.dataset.confirm : undefined;
   if (question && !window.confirm(question)) event.preventDefault();
 });
+// A form that came back with errors: its summary takes the focus, so a screen reader reads it first
+// (the summary's autofocus attribute does the same where the browser honours it).
+const errorSummary = document.querySelector(".error-summary");
+if (errorSummary) errorSummary.focus();
