@@ -59,5 +59,12 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The portal's one browser script (control-plane/src/portal/static/).
+    files: ["control-plane/src/portal/static/*.js"],
+    languageOptions: {
+      globals: { document: "readonly", window: "readonly", HTMLFormElement: "readonly" },
+    },
+  },
   prettier,
 );

@@ -24,6 +24,9 @@ import { mcpHandlers } from "./mcp/handlers.js";
 import { buildServer } from "./server.js";
 import { createWebhooks, type Webhooks } from "./webhooks/service.js";
 import { watchAuditWriter } from "../../lib/src/metrics/audit-spool.js";
+import { resolvePortalSettings } from "./portal/config.js";
+import { createOidcClient } from "./portal/oidc-client.js";
+import { registerPortal } from "./portal/portal.js";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
@@ -81,17 +84,18 @@ export async function startControlPlane(
       now: () => new Date(),
       auditWriter,
     };
+    const authenticator = createOidcAuthenticator({
+      issuer: config.WARDEN_OIDC_ISSUER,
+      audience: config.WARDEN_OIDC_AUDIENCE,
+      jwksUrl: config.WARDEN_OIDC_JWKS_URL,
+      rolesClaim: config.WARDEN_OIDC_ROLES_CLAIM,
+      tenantClaim: config.WARDEN_OIDC_TENANT_CLAIM,
+      delegableScopesClaim: tokenService.context.delegableScopesClaim,
+    });
     const app = await buildServer({
       bodyLimit: config.WARDEN_CP_BODY_LIMIT,
       metricsToken: config.WARDEN_CP_METRICS_TOKEN,
-      authenticator: createOidcAuthenticator({
-        issuer: config.WARDEN_OIDC_ISSUER,
-        audience: config.WARDEN_OIDC_AUDIENCE,
-        jwksUrl: config.WARDEN_OIDC_JWKS_URL,
-        rolesClaim: config.WARDEN_OIDC_ROLES_CLAIM,
-        tenantClaim: config.WARDEN_OIDC_TENANT_CLAIM,
-        delegableScopesClaim: tokenService.context.delegableScopesClaim,
-      }),
+      authenticator,
       context,
       handlers: {
         ...tokenService.handlers(context),
@@ -106,6 +110,22 @@ export async function startControlPlane(
         ...rateLimitHandlers(context, config.WARDEN_RATELIMIT_CONFIG_FILE ?? null),
       },
     });
+    const portal = resolvePortalSettings(config);
+    if (portal) {
+      await registerPortal(app, {
+        settings: portal,
+        oidc: createOidcClient({
+          issuer: config.WARDEN_OIDC_ISSUER,
+          clientId: portal.clientId,
+          clientSecret: portal.clientSecret,
+          redirectUri: portal.redirectUri,
+        }),
+        authenticator,
+        db,
+        logger: log,
+        now: context.now,
+      });
+    }
     if (config.WARDEN_RATELIMIT_CONFIG_FILE) {
       const count = await writeServiceFile(db, config.WARDEN_RATELIMIT_CONFIG_FILE);
       log.info(

@@ -5,6 +5,7 @@ import { connectionsConfigShape } from "./connections/config.js";
 import { tokenServiceConfigShape } from "./oauth/config.js";
 import { approvalConfigShape } from "./approvals/config.js";
 import { webhookConfigProblems, webhookConfigShape } from "./webhooks/config.js";
+import { portalConfigProblems, portalConfigShape } from "./portal/config.js";
 
 /**
  * Every environment variable the control plane reads, in one schema (docs/configuration.md is
@@ -79,6 +80,7 @@ export const controlPlaneConfigShape = {
   ...approvalConfigShape,
   ...connectionsConfigShape,
   ...webhookConfigShape,
+  ...portalConfigShape,
 };
 
 const controlPlaneConfig = processConfig({
@@ -86,7 +88,7 @@ const controlPlaneConfig = processConfig({
   intro:
     "The REST API and OAuth token service over PostgreSQL: registry, KYA, delegations, account connections, budgets, usage and audit.",
   shape: controlPlaneConfigShape,
-  problems: webhookConfigProblems,
+  problems: (config) => [...webhookConfigProblems(config), ...portalConfigProblems(config)],
 });
 
 export const controlPlaneConfigReference = controlPlaneConfig.reference;

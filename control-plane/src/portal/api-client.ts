@@ -1,0 +1,68 @@
+import type { FastifyInstance } from "fastify";
+
+/**
+ * Pages call the control plane's own REST API in process (Fastify `inject`, no network), with the
+ * signed-in user's access token: the same validation, role checks, tenancy (row-level security),
+ * audit and error messages as any API client, and no second copy of the SQL or the rules.
+ */
+export class PortalApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PortalApiError";
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface PortalApi {
+  get<T>(path: string, query?: Query): Promise<T>;
+  post<T>(path: string, body?: unknown): Promise<T>;
+  put<T>(path: string, body?: unknown): Promise<T>;
+  patch<T>(path: string, body?: unknown): Promise<T>;
+  delete<T>(path: string, body?: unknown): Promise<T>;
+}
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+function withQuery(path: string, query: Query | undefined): string {
+  const entries = Object.entries(query ?? {}).filter(([, v]) => v !== undefined && v !== "");
+  return entries.length
+    ? `${path}?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)]))}`
+    : path;
+}
+
+export function portalApi(app: FastifyInstance, accessToken: string): PortalApi {
+  async function call<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    const response = await app.inject({
+      method,
+      url: path,
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+    const parsed: unknown = response.body ? JSON.parse(response.body) : null;
+    if (response.statusCode >= 400) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new PortalApiError(
+        response.statusCode,
+        error?.code ?? "error",
+        error?.message ?? `the request failed (${response.statusCode})`,
+      );
+    }
+    return parsed as T;
+  }
+  return {
+    get: (path, query) => call("GET", withQuery(path, query)),
+    post: (path, body) => call("POST", path, body ?? {}),
+    put: (path, body) => call("PUT", path, body),
+    patch: (path, body) => call("PATCH", path, body),
+    delete: (path, body) => call("DELETE", path, body),
+  };
+}

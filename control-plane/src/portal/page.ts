@@ -1,0 +1,87 @@
+import type { FastifyRequest } from "fastify";
+import type { Principal } from "../http/auth.js";
+import type { Role } from "../http/openapi.js";
+import type { PortalApi } from "./api-client.js";
+import type { SafeHtml } from "./html.js";
+import type { Session } from "./session.js";
+
+/** Where the portal is mounted; every page path is under it. */
+export const PORTAL_PREFIX = "/portal";
+
+export type FormValue = string | string[];
+
+/** What a page handler gets: the signed-in user, their session, the request's input and the API. */
+export interface PortalRequest {
+  principal: Principal;
+  session: Session;
+  /** The session's CSRF token; forms embed it with `csrfField(req)` (layout.ts). */
+  csrfToken: string;
+  /** The path of this page. */
+  path: string;
+  /** The navigation entries this user may open (layout.ts renders them). */
+  nav: readonly NavItem[];
+  params: Record<string, string>;
+  query: Record<string, string>;
+  /** The posted form (application/x-www-form-urlencoded); empty on GET. */
+  form: Record<string, FormValue>;
+  /** The REST API, called in process as this user (api-client.ts). */
+  api: PortalApi;
+  request: FastifyRequest;
+  now: Date;
+}
+
+export interface NavItem {
+  label: string;
+  href: string;
+  current: boolean;
+}
+
+export interface Redirect {
+  redirect: string;
+}
+
+export type PageResult = SafeHtml | Redirect;
+
+/** One page or form action of the portal. */
+export interface PortalPage {
+  method: "GET" | "POST";
+  /** Below /portal, e.g. "/agents" or "/agents/:id". */
+  path: string;
+  /** The user needs one of these roles (else a 403 page); absent: any signed-in user. */
+  roles?: readonly Role[];
+  /** A GET page listed in the navigation, for the users who may open it. */
+  nav?: { label: string; order: number };
+  handle(req: PortalRequest): Promise<PageResult>;
+}
+
+/** After a POST: see-other to a portal path, with an optional notice shown at the top of that page. */
+export function redirect(path: string, notice?: string): Redirect {
+  const url = new URL(path, "http://portal.invalid");
+  if (notice) url.searchParams.set("notice", notice.slice(0, 200));
+  return { redirect: `${url.pathname}${url.search}` };
+}
+
+/** One form field as a trimmed string ("" when absent; the first of a repeated field). */
+export function field(req: PortalRequest, name: string): string {
+  const value = req.form[name];
+  return (Array.isArray(value) ? (value[0] ?? "") : (value ?? "")).trim();
+}
+
+/** Every value of a repeated form field (checkboxes). */
+export function fields(req: PortalRequest, name: string): string[] {
+  const value = req.form[name];
+  return (Array.isArray(value) ? value : value === undefined ? [] : [value])
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+/** A refusal of the portal itself (403 bad CSRF, 404, 401), rendered as a page. */
+export class PortalError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PortalError";
+  }
+}
