@@ -1,5 +1,5 @@
 import type { Queryable } from "../../../lib/src/db/types.js";
-import type { RevisionInForce } from "../portal/admin/policy.js";
+import type { RevisionInForce } from "../portal/pages/admin/policy.js";
 
 /** How many of the latest authorization decisions the revision count looks at. */
 export const REVISION_WINDOW = 500;

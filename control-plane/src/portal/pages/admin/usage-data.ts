@@ -1,5 +1,5 @@
-import type { Queryable } from "../../../../lib/src/db/types.js";
-import { usageReport, type UsageFilter } from "../../usage/query.js";
+import type { Queryable } from "../../../../../lib/src/db/types.js";
+import { usageReport, type UsageFilter } from "../../../usage/query.js";
 import { MAX_SERIES } from "./chart.js";
 import { TOP_SPENDERS, type UsageBy, type UsageData, type UsageSelection } from "./usage.js";
 

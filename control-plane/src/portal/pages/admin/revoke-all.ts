@@ -7,7 +7,7 @@ import {
   type Fields,
   type Parsed,
 } from "./form.js";
-import { html, type Markup } from "./html-shim.js";
+import { html, type SafeHtml } from "../../html.js";
 
 /**
  * Admin page "Revoke all": the incident button. Step one names what to cut off (every live
@@ -73,10 +73,10 @@ export function describeRevocation(request: Pick<RevokeRequest, "target" | "subj
 }
 
 export function renderRevokeForm(
-  csrf: Markup,
+  csrf: SafeHtml,
   fields: Fields = {},
   errors: readonly FieldError[] = [],
-): Markup {
+): SafeHtml {
   const errorOf = (name: string) => errors.find((e) => e.field === name)?.message;
   const described = (name: string) =>
     errorOf(name) ? html`aria-invalid="true" aria-describedby="revoke-${name}-error"` : "";
@@ -138,7 +138,7 @@ export function renderRevokeForm(
 }
 
 /** Step two: the same request again, as hidden fields, with `confirm=yes`. */
-export function renderRevokeConfirmation(csrf: Markup, request: RevokeRequest): Markup {
+export function renderRevokeConfirmation(csrf: SafeHtml, request: RevokeRequest): SafeHtml {
   return html`<section class="confirm" aria-labelledby="confirm-heading">
     <h2 id="confirm-heading">Confirm revocation</h2>
     <p>
@@ -159,7 +159,7 @@ export function renderRevokeConfirmation(csrf: Markup, request: RevokeRequest): 
   </section>`;
 }
 
-export function renderRevokeDone(request: RevokeRequest, revoked: number): Markup {
+export function renderRevokeDone(request: RevokeRequest, revoked: number): SafeHtml {
   return html`<section role="status" aria-labelledby="done-heading">
     <h2 id="done-heading">Revoked</h2>
     <p>

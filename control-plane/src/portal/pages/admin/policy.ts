@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { html, type Markup } from "./html-shim.js";
+import { html, type SafeHtml } from "../../html.js";
 
 /**
  * Admin page "Policy": which policy bundle revision the data plane decides with (read from its own
@@ -72,7 +72,7 @@ export function modelPolicyOf(data: unknown): ModelPolicy | { error: string } {
   return { rules, aliases };
 }
 
-export function renderRevision(force: RevisionInForce): Markup {
+export function renderRevision(force: RevisionInForce): SafeHtml {
   if (!force.latest)
     return html`<p>
       No authorization decision has been audited yet, so no revision is known to be in force.
@@ -125,7 +125,7 @@ const LEVEL_LABEL: Record<ModelRule["level"], string> = {
 export function renderModelPolicy(
   policy: ModelPolicy | { error: string } | null,
   source: string | null,
-): Markup {
+): SafeHtml {
   if (policy === null)
     return html`<p>
       The control plane was not given the policy bundle (WARDEN_POLICY_BUNDLE), so the model lists cannot be

@@ -5,8 +5,8 @@ import {
   type BudgetEnforcement,
   type BudgetPeriod,
   type BudgetScope,
-} from "../../../../lib/src/llm/budgets.js";
-import { MoneyFormatError, usdToMicros } from "../../../../lib/src/llm/money.js";
+} from "../../../../../lib/src/llm/budgets.js";
+import { MoneyFormatError, usdToMicros } from "../../../../../lib/src/llm/money.js";
 import {
   boundedTextOf,
   choiceOf,
@@ -17,7 +17,7 @@ import {
   type Fields,
   type Parsed,
 } from "./form.js";
-import { html, type Markup } from "./html-shim.js";
+import { html, type SafeHtml } from "../../html.js";
 
 /**
  * Admin page "Budgets": every LLM budget with what it has spent this period, a form to add one and,
@@ -126,9 +126,9 @@ export function spentShare(budget: Pick<BudgetView, "spent_usd" | "limit_usd">):
   return limit > 0 ? Number(budget.spent_usd) / limit : 0;
 }
 
-type Csrf = Markup;
+type Csrf = SafeHtml;
 
-function errorList(errors: readonly FieldError[]): Markup {
+function errorList(errors: readonly FieldError[]): SafeHtml {
   if (errors.length === 0) return html``;
   return html`<div class="form-errors" role="alert">
     <p>The form has problems:</p>
@@ -143,8 +143,8 @@ function input(
   label: string,
   fields: Fields,
   errors: readonly FieldError[],
-  extra: Markup = html``,
-): Markup {
+  extra: SafeHtml = html``,
+): SafeHtml {
   const error = errors.find((e) => e.field === name);
   return html`<p class="field">
     <label for="budget-${name}">${label}</label>
@@ -159,7 +159,12 @@ function input(
   </p>`;
 }
 
-function select(name: string, label: string, choices: readonly string[], chosen: string | undefined): Markup {
+function select(
+  name: string,
+  label: string,
+  choices: readonly string[],
+  chosen: string | undefined,
+): SafeHtml {
   return html`<p class="field">
     <label for="budget-${name}">${label}</label>
     <select id="budget-${name}" name="${name}">
@@ -168,7 +173,7 @@ function select(name: string, label: string, choices: readonly string[], chosen:
   </p>`;
 }
 
-export function renderBudgetList(budgets: readonly BudgetView[]): Markup {
+export function renderBudgetList(budgets: readonly BudgetView[]): SafeHtml {
   if (budgets.length === 0) return html`<p>No budgets yet.</p>`;
   return html`<table class="data-table">
     <caption>
@@ -225,7 +230,7 @@ export function renderBudgetCreateForm(
   csrf: Csrf,
   fields: Fields = {},
   errors: readonly FieldError[] = [],
-): Markup {
+): SafeHtml {
   return html`<form method="post" action="/portal/admin/budgets" class="stacked-form" novalidate>
     <h2>New budget</h2>
     ${errorList(errors)} ${csrf} ${input("tenant", "Tenant", fields, errors, html`required`)}
@@ -244,7 +249,7 @@ export function renderBudgetEdit(
   csrf: Csrf,
   fields?: Fields,
   errors: readonly FieldError[] = [],
-): Markup {
+): SafeHtml {
   const values: Fields = fields ?? {
     limit_usd: budget.limit_usd,
     enforcement: budget.enforcement,

@@ -1,6 +1,6 @@
-import type { AuditRecord } from "../../../../lib/src/audit/chain.js";
-import type { VerifyResult } from "../../../../lib/src/audit/verify.js";
-import type { AuditFilter } from "../../audit/query.js";
+import type { AuditRecord } from "../../../../../lib/src/audit/chain.js";
+import type { VerifyResult } from "../../../../../lib/src/audit/verify.js";
+import type { AuditFilter } from "../../../audit/query.js";
 import {
   boundedTextOf,
   choiceOf,
@@ -13,7 +13,7 @@ import {
   type Fields,
   type Parsed,
 } from "./form.js";
-import { html, type Markup } from "./html-shim.js";
+import { html, type SafeHtml } from "../../html.js";
 
 /**
  * Admin page "Audit log": search by tenant, agent, user, decision, action and days, page by page
@@ -68,7 +68,7 @@ export function searchQuery(fields: Fields, extra: Record<string, string> = {}):
   return params.toString();
 }
 
-export function renderAuditSearchForm(fields: Fields, errors: readonly FieldError[]): Markup {
+export function renderAuditSearchForm(fields: Fields, errors: readonly FieldError[]): SafeHtml {
   const input = (name: string, label: string, type = "text") => {
     const error = errors.find((e) => e.field === name)?.message;
     return html`<p class="field">
@@ -107,7 +107,7 @@ export function renderAuditResults(
   events: readonly AuditRecord[],
   nextCursor: string | null,
   fields: Fields,
-): Markup {
+): SafeHtml {
   const exportLink = (format: "ndjson" | "ocsf", label: string) =>
     html`<a href="/portal/admin/audit/export?${searchQuery(fields, { format })}" download>${label}</a>`;
   return html`<section aria-labelledby="audit-results-heading">
@@ -167,7 +167,7 @@ export function renderAuditResults(
   </section>`;
 }
 
-export function renderVerifyForm(csrf: Markup, tenant: string | undefined): Markup {
+export function renderVerifyForm(csrf: SafeHtml, tenant: string | undefined): SafeHtml {
   return html`<form method="post" action="/portal/admin/audit/verify" class="inline-form">
     ${csrf}
     <p class="field">
@@ -178,7 +178,7 @@ export function renderVerifyForm(csrf: Markup, tenant: string | undefined): Mark
   </form>`;
 }
 
-export function renderVerifyResult(verified: VerifyResult, tenant: string | undefined): Markup {
+export function renderVerifyResult(verified: VerifyResult, tenant: string | undefined): SafeHtml {
   const scope = tenant
     ? `tenant ${tenant}`
     : `${verified.tenants} ${verified.tenants === 1 ? "tenant" : "tenants"}`;

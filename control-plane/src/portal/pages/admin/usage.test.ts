@@ -1,4 +1,4 @@
-import type { UsageReport, UsageTotals } from "../../usage/query.js";
+import type { UsageReport, UsageTotals } from "../../../usage/query.js";
 import {
   dailyCost,
   daysOf,
@@ -7,6 +7,15 @@ import {
   renderUsageFilter,
   type UsageData,
 } from "./usage.js";
+
+/** The markup with runs of white space as one space (the templates are formatted for reading). */
+const flat = (markup: { value: string }): string =>
+  markup.value
+    .replace(/\s+/g, " ")
+    .replace(/> </g, "><")
+    .replace(/ >/g, ">")
+    .replace(/> /g, ">")
+    .replace(/ </g, "<");
 
 const NOW = new Date("2026-12-08T02:00:00Z");
 
@@ -75,9 +84,9 @@ describe("usage page filter", () => {
   });
 
   it("shows the error next to its field, linked for screen readers", () => {
-    const out = renderUsageFilter({ from: "x" }, [
-      { field: "from", message: "must be a date (YYYY-MM-DD)" },
-    ]).text;
+    const out = flat(
+      renderUsageFilter({ from: "x" }, [{ field: "from", message: "must be a date (YYYY-MM-DD)" }]),
+    );
     expect(out).toContain('aria-describedby="usage-from-error"');
     expect(out).toContain('id="usage-from-error">From must be a date');
     expect(out).toContain('value="x"');
@@ -107,7 +116,7 @@ describe("usage page", () => {
       top: report([[{ agent: "spiffe://warden.local/agent/a" }, "3.000001"]], true),
       leaders: [{ key: "spiffe://warden.local/agent/a", daily: report([[{ day: "2026-12-01" }, "2.00"]]) }],
     };
-    const out = renderUsage(data).text;
+    const out = flat(renderUsage(data));
     expect(out).toContain("2026-12-01 to 2026-12-03");
     expect(out).toContain("<dt>Cost</dt><dd>$3.50</dd>");
     expect(out).toContain('<td class="num">3.000001</td>');
@@ -116,7 +125,7 @@ describe("usage page", () => {
   });
 
   it("says so when nothing was used", () => {
-    const out = renderUsage({ selection, total: report([]), top: report([]), leaders: [] }).text;
+    const out = flat(renderUsage({ selection, total: report([]), top: report([]), leaders: [] }));
     expect(out).toContain("No usage in this range.");
   });
 });

@@ -1,4 +1,4 @@
-import type { UsageReport } from "../../usage/query.js";
+import type { UsageReport } from "../../../usage/query.js";
 import { MAX_SERIES, renderLineChart, type ChartSeries } from "./chart.js";
 import {
   choiceOf,
@@ -11,7 +11,7 @@ import {
   type Fields,
   type Parsed,
 } from "./form.js";
-import { html, type Markup } from "./html-shim.js";
+import { html, type SafeHtml } from "../../html.js";
 
 /**
  * Admin page "Usage and cost": cost per day for the whole selection and for its top agents, users or
@@ -85,7 +85,7 @@ export function usageChartSeries(data: UsageData, days: readonly string[]): Char
   ];
 }
 
-export function renderUsageFilter(selection: Fields, errors: readonly FieldError[]): Markup {
+export function renderUsageFilter(selection: Fields, errors: readonly FieldError[]): SafeHtml {
   const errorOf = (field: string) => errors.find((e) => e.field === field)?.message;
   const field = (name: string, label: string, type: string) => {
     const error = errorOf(name);
@@ -114,7 +114,7 @@ export function renderUsageFilter(selection: Fields, errors: readonly FieldError
   </form>`;
 }
 
-export function renderUsage(data: UsageData): Markup {
+export function renderUsage(data: UsageData): SafeHtml {
   const days = daysOf(data.selection);
   const label = LABELS[data.selection.by];
   const range = `${days[0]} to ${days[days.length - 1]}`;

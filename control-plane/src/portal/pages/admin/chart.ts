@@ -1,4 +1,4 @@
-import { html, type Markup } from "./html-shim.js";
+import { html, type SafeHtml } from "../../html.js";
 
 /**
  * Inline SVG line charts, rendered on the server: the portal's CSP allows no script and no inline
@@ -50,7 +50,7 @@ export function pointsOf(values: readonly number[], count: number, top: number):
   ]);
 }
 
-export function renderLineChart(spec: ChartSpec): Markup {
+export function renderLineChart(spec: ChartSpec): SafeHtml {
   const count = spec.xLabels.length;
   const max = Math.max(0, ...spec.series.flatMap((s) => s.values));
   const top = niceCeiling(max);
@@ -103,14 +103,12 @@ export function renderLineChart(spec: ChartSpec): Markup {
       </svg>
       <figcaption>
         <ul class="chart-legend">
-          ${spec.series
-            .slice(0, MAX_SERIES)
-            .map(
-              (s, i) =>
-                html`<li>
+          ${spec.series.slice(0, MAX_SERIES).map(
+            (s, i) =>
+              html`<li>
                   <span class="chart-swatch chart-series-${i}" aria-hidden="true"></span>${s.name}
                 </li>`,
-            )}
+          )}
         </ul>
       </figcaption>
     </figure>
@@ -118,7 +116,7 @@ export function renderLineChart(spec: ChartSpec): Markup {
 }
 
 /** The chart's numbers as a table: one row per x label, one column per series. */
-export function renderChartTable(spec: ChartSpec): Markup {
+export function renderChartTable(spec: ChartSpec): SafeHtml {
   return html`<table class="data-table chart-table" aria-describedby="${spec.id}-desc">
     <caption>
       ${spec.title} (table)
