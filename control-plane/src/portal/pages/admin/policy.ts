@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RevisionInForce } from "../../../audit/policy-revision.js";
 import { html, type SafeHtml } from "../../html.js";
 
 /**
@@ -8,21 +9,6 @@ import { html, type SafeHtml } from "../../html.js";
  * rolled out with `warden policy build/sign/push`: the bundle is signed with a key the control plane
  * does not hold, so the portal shows them and does not edit them.
  */
-export interface RevisionSeen {
-  revision: string | null;
-  decisions: number;
-  last_seen: string;
-}
-
-export interface RevisionInForce {
-  /** The revision of the latest decision, or null when none was audited yet. */
-  latest: RevisionSeen | null;
-  /** Revisions among the latest decisions (more than one while a rollout is under way). */
-  recent: RevisionSeen[];
-  /** How many of the latest decisions `recent` counts. */
-  window: number;
-}
-
 const modelList = z.record(z.string(), z.array(z.string()));
 const modelsSchema = z
   .object({
