@@ -24,6 +24,8 @@ export interface PortalApi {
   put<T>(path: string, body?: unknown): Promise<T>;
   patch<T>(path: string, body?: unknown): Promise<T>;
   delete<T>(path: string, body?: unknown): Promise<T>;
+  /** A GET whose answer is not JSON (the audit export's NDJSON): its bytes and content type. */
+  download(path: string, query?: Query): Promise<{ contentType: string; body: Buffer }>;
 }
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -59,6 +61,25 @@ export function portalApi(app: FastifyInstance, accessToken: string): PortalApi 
     return parsed as T;
   }
   return {
+    download: async (path, query) => {
+      const response = await app.inject({
+        method: "GET",
+        url: withQuery(path, query),
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      if (response.statusCode >= 400) {
+        const error = (JSON.parse(response.body) as { error?: { code?: string; message?: string } }).error;
+        throw new PortalApiError(
+          response.statusCode,
+          error?.code ?? "error",
+          error?.message ?? "the export failed",
+        );
+      }
+      return {
+        contentType: String(response.headers["content-type"] ?? "application/octet-stream"),
+        body: response.rawPayload,
+      };
+    },
     get: (path, query) => call("GET", withQuery(path, query)),
     post: (path, body) => call("POST", path, body ?? {}),
     put: (path, body) => call("PUT", path, body),

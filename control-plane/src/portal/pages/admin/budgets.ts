@@ -133,7 +133,11 @@ function errorList(errors: readonly FieldError[]): SafeHtml {
   return html`<div class="form-errors" role="alert">
     <p>The form has problems:</p>
     <ul>
-      ${errors.map((e) => html`<li><a href="#budget-${e.field}">${e.field.replace("_", " ")}</a> ${e.message}</li>`)}
+      ${errors.map((e) =>
+        e.field === "form"
+          ? html`<li>${e.message}</li>`
+          : html`<li><a href="#budget-${e.field}">${e.field.replace("_", " ")}</a> ${e.message}</li>`,
+      )}
     </ul>
   </div>`;
 }
