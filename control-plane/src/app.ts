@@ -124,6 +124,8 @@ export async function startControlPlane(
         db,
         logger: log,
         now: context.now,
+        context,
+        saas: connections.catalogue,
       });
     }
     if (config.WARDEN_RATELIMIT_CONFIG_FILE) {

@@ -53,6 +53,8 @@ export interface ControlPlaneProcessOptions {
   /** Signs attestations with a token holding only vault/control-plane.hcl. */
   vault?: VaultDev;
   env?: NodeJS.ProcessEnv;
+  /** A port picked beforehand (the portal's redirect URI is registered before it starts); default: a free one. */
+  port?: number;
 }
 
 export interface ControlPlaneProcess {
@@ -72,7 +74,7 @@ export async function startControlPlaneProcess(
   options: ControlPlaneProcessOptions,
 ): Promise<ControlPlaneProcess> {
   ensureBuilt([CONTROL_PLANE_MAIN], ["lib/src", "control-plane/src"]);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   // The token goes through the environment, never the command line.
   const vaultToken = options.vault ? await options.vault.tokenFor("control-plane") : "";

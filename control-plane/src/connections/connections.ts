@@ -1,6 +1,6 @@
 import { createOutboundClient, outboundPolicyFrom } from "../../../lib/src/http/outbound.js";
 import type { Logger } from "../../../lib/src/logger.js";
-import { loadSaasCatalogue } from "../../../lib/src/saas/catalogue.js";
+import { loadSaasCatalogue, type SaasCatalogue } from "../../../lib/src/saas/catalogue.js";
 import type { VaultClient } from "../../../lib/src/vault/client.js";
 import type { AppContext } from "../context.js";
 import type { Handlers } from "../http/routes.js";
@@ -10,6 +10,8 @@ import { connectionHandlers, type ConnectionsContext } from "./handlers.js";
 export const CALLBACK_PATH = "/v1/connections/callback";
 
 export interface Connections {
+  /** The services users can connect (the portal lists them). */
+  readonly catalogue: SaasCatalogue;
   handlers(app: AppContext): Handlers;
   /** Once the API listens: the callback URL defaults to its address. */
   start(apiAddress: string): void;
@@ -34,6 +36,7 @@ export function createConnections(
     http: createOutboundClient(outboundPolicyFrom(config)),
   };
   return {
+    catalogue,
     handlers: (app) => connectionHandlers(app, context),
     start(apiAddress) {
       if (callbackUrl === "") callbackUrl = `${apiAddress.replace(/\/$/, "")}${CALLBACK_PATH}`;

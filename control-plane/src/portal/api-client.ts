@@ -18,7 +18,23 @@ export class PortalApiError extends Error {
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
+export interface ApiCallOptions {
+  query?: Query;
+  body?: unknown;
+  /** The browser's Cookie header to pass on (only where an API flow binds itself to the browser). */
+  cookie?: string | undefined;
+}
+
+export interface ApiAnswer<T> {
+  status: number;
+  body: T;
+  /** The API's Set-Cookie headers, for the page to pass on to the browser. */
+  setCookies: string[];
+}
+
 export interface PortalApi {
+  /** Any call, with its status and cookies (account connections bind their flow to the browser). */
+  call<T>(method: Method, path: string, options?: ApiCallOptions): Promise<ApiAnswer<T>>;
   get<T>(path: string, query?: Query): Promise<T>;
   post<T>(path: string, body?: unknown): Promise<T>;
   put<T>(path: string, body?: unknown): Promise<T>;
@@ -28,7 +44,7 @@ export interface PortalApi {
   download(path: string, query?: Query): Promise<{ contentType: string; body: Buffer }>;
 }
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 function withQuery(path: string, query: Query | undefined): string {
   const entries = Object.entries(query ?? {}).filter(([, v]) => v !== undefined && v !== "");
@@ -38,14 +54,16 @@ function withQuery(path: string, query: Query | undefined): string {
 }
 
 export function portalApi(app: FastifyInstance, accessToken: string): PortalApi {
-  async function call<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  async function call<T>(method: Method, path: string, options: ApiCallOptions = {}): Promise<ApiAnswer<T>> {
+    const { body, cookie } = options;
     const response = await app.inject({
       method,
-      url: path,
+      url: withQuery(path, options.query),
       headers: {
         authorization: `Bearer ${accessToken}`,
         accept: "application/json",
         ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(cookie ? { cookie } : {}),
       },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
@@ -58,8 +76,14 @@ export function portalApi(app: FastifyInstance, accessToken: string): PortalApi 
         error?.message ?? `the request failed (${response.statusCode})`,
       );
     }
-    return parsed as T;
+    const setCookie = response.headers["set-cookie"];
+    return {
+      status: response.statusCode,
+      body: parsed as T,
+      setCookies: setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [String(setCookie)],
+    };
   }
+  const bodyOf = <T>(answer: Promise<ApiAnswer<T>>) => answer.then((a) => a.body);
   return {
     download: async (path, query) => {
       const response = await app.inject({
@@ -80,10 +104,11 @@ export function portalApi(app: FastifyInstance, accessToken: string): PortalApi 
         body: response.rawPayload,
       };
     },
-    get: (path, query) => call("GET", withQuery(path, query)),
-    post: (path, body) => call("POST", path, body ?? {}),
-    put: (path, body) => call("PUT", path, body),
-    patch: (path, body) => call("PATCH", path, body),
-    delete: (path, body) => call("DELETE", path, body),
+    call,
+    get: (path, query) => bodyOf(call("GET", path, { query })),
+    post: (path, body) => bodyOf(call("POST", path, { body: body ?? {} })),
+    put: (path, body) => bodyOf(call("PUT", path, { body })),
+    patch: (path, body) => bodyOf(call("PATCH", path, { body })),
+    delete: (path, body) => bodyOf(call("DELETE", path, { body })),
   };
 }

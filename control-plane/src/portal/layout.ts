@@ -60,7 +60,7 @@ export function layout(req: PortalRequest, page: { title: string; body: HtmlValu
       </ul>
     </nav>
     <div class="who">
-      <span>${principal.subject}${principal.tenant ? html` · ${principal.tenant}` : ""}</span>
+      <span>${req.displayName}${principal.tenant ? html` · ${principal.tenant}` : ""}</span>
       ${postForm(req, `${PORTAL_PREFIX}/logout`, html`<button type="submit" class="link">Sign out</button>`)}
     </div>`;
   const notice = req.query.notice ? html`<p class="notice" role="status">${req.query.notice}</p>` : "";
@@ -70,4 +70,18 @@ export function layout(req: PortalRequest, page: { title: string; body: HtmlValu
 /** A page for someone not (or no longer) signed in, or an error before the session is known. */
 export function publicPage(title: string, body: HtmlValue): SafeHtml {
   return document(title, body, html`<span class="brand">Agent Warden</span>`);
+}
+
+/** A date as UTC text in a <time> element (no client-side formatting). */
+export function time(value: string | Date | null | undefined): SafeHtml {
+  if (!value) return html`<span class="muted">—</span>`;
+  const date = typeof value === "string" ? new Date(value) : value;
+  if (Number.isNaN(date.getTime())) return html`<span class="muted">—</span>`;
+  const iso = date.toISOString();
+  return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
+}
+
+/** A status word in a badge; the word itself carries the meaning, the colour only repeats it. */
+export function badge(text: string, tone: "good" | "bad" | "muted" = "muted"): SafeHtml {
+  return html`<span class="badge ${tone}">${text}</span>`;
 }

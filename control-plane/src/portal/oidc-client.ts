@@ -54,6 +54,7 @@ export interface AuthorizationRequest {
 }
 
 export interface OidcClient {
+  readonly issuer: string;
   authorizationRequest(): Promise<AuthorizationRequest>;
   exchangeCode(code: string, codeVerifier: string, nonce: string): Promise<SessionTokens>;
   refresh(tokens: SessionTokens): Promise<SessionTokens>;
@@ -108,6 +109,7 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
   }
 
   return {
+    issuer: options.issuer,
     async authorizationRequest() {
       const { authorization_endpoint } = await discovery();
       const state = newSecret();

@@ -1,4 +1,6 @@
 import type { FastifyRequest } from "fastify";
+import type { SaasCatalogue } from "../../../lib/src/saas/catalogue.js";
+import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
 import type { Role } from "../http/openapi.js";
 import type { PortalApi } from "./api-client.js";
@@ -13,6 +15,8 @@ export type FormValue = string | string[];
 /** What a page handler gets: the signed-in user, their session, the request's input and the API. */
 export interface PortalRequest {
   principal: Principal;
+  /** A name to show for the user (the token's preferred_username, else the subject). */
+  displayName: string;
   session: Session;
   /** The session's CSRF token; forms embed it with `csrfField(req)` (layout.ts). */
   csrfToken: string;
@@ -26,7 +30,14 @@ export interface PortalRequest {
   form: Record<string, FormValue>;
   /** The REST API, called in process as this user (api-client.ts). */
   api: PortalApi;
+  /**
+   * The control plane's services and repositories, for what the API has no operation for. Its `db`
+   * is tenant-scoped: the page runs as the principal (runAsPrincipal), so row-level security applies.
+   */
+  ctx: AppContext;
   request: FastifyRequest;
+  /** The SaaS services users can connect accounts of (the control plane's catalogue). */
+  saas: SaasCatalogue;
   now: Date;
 }
 
@@ -38,6 +49,8 @@ export interface NavItem {
 
 export interface Redirect {
   redirect: string;
+  /** Set-Cookie headers to send with it (an API flow's browser binding, passed on). */
+  setCookies?: readonly string[];
 }
 
 /** A file to save (an audit export): sent as an attachment with the page's security headers. */

@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { decodeJwt } from "jose";
 import type { Database } from "../../../lib/src/db/types.js";
+import type { SaasCatalogue } from "../../../lib/src/saas/catalogue.js";
+import type { AppContext } from "../context.js";
 import type { Logger } from "../../../lib/src/logger.js";
 import { controlPlaneFile } from "../files.js";
 import type { Authenticator, Principal } from "../http/auth.js";
@@ -22,7 +25,7 @@ import {
   type PortalRequest,
 } from "./page.js";
 import { PORTAL_PAGES } from "./pages/index.js";
-import { setSecurityHeaders } from "./security-headers.js";
+import { securityHeaders } from "./security-headers.js";
 import { findSession, readCookie, SESSION_COOKIE, updateSessionTokens, type Session } from "./session.js";
 
 export interface PortalOptions {
@@ -33,6 +36,9 @@ export interface PortalOptions {
   db: Database;
   logger: Logger;
   now: () => Date;
+  /** What the API handlers use (tenant-scoped database, signer, audit writer). */
+  context: AppContext;
+  saas: SaasCatalogue;
   pages?: readonly PortalPage[];
 }
 
@@ -47,6 +53,11 @@ const STATIC_FILES: Record<string, string> = {
   "portal.js": "text/javascript; charset=utf-8",
 };
 
+function displayNameOf(accessToken: string, subject: string): string {
+  const name = decodeJwt(accessToken).preferred_username;
+  return typeof name === "string" && name ? name : subject;
+}
+
 function parseForm(body: string): Record<string, FormValue> {
   const form: Record<string, FormValue> = {};
   for (const [key, value] of new URLSearchParams(body)) {
@@ -54,16 +65,6 @@ function parseForm(body: string): Record<string, FormValue> {
     form[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
   }
   return form;
-}
-
-function sendPage(reply: FastifyReply, status: number, page: SafeHtml): FastifyReply {
-  setSecurityHeaders(reply);
-  return reply.status(status).type("text/html; charset=utf-8").send(page.value);
-}
-
-function seeOther(reply: FastifyReply, location: string): FastifyReply {
-  setSecurityHeaders(reply);
-  return reply.status(303).header("location", location).send();
 }
 
 const TITLES: Record<number, string> = {
@@ -82,6 +83,18 @@ const TITLES: Record<number, string> = {
  */
 export async function registerPortal(app: FastifyInstance, options: PortalOptions): Promise<void> {
   const pages = options.pages ?? PORTAL_PAGES;
+  const setSecurityHeaders = securityHeaders([
+    new URL(options.oidc.issuer).origin,
+    ...options.saas.services.map((service) => new URL(service.authorize_url).origin),
+  ]);
+  const sendPage = (reply: FastifyReply, status: number, page: SafeHtml): FastifyReply => {
+    setSecurityHeaders(reply);
+    return reply.status(status).type("text/html; charset=utf-8").send(page.value);
+  };
+  const seeOther = (reply: FastifyReply, location: string): FastifyReply => {
+    setSecurityHeaders(reply);
+    return reply.status(303).header("location", location).send();
+  };
   const staticFiles = new Map(
     Object.entries(STATIC_FILES).map(([name, type]) => [
       name,
@@ -191,6 +204,7 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
             const form = (page.method === "POST" && (request.body as Record<string, FormValue> | null)) || {};
             const req: PortalRequest = {
               principal: current.principal,
+              displayName: displayNameOf(current.session.tokens.access_token, current.principal.subject),
               session: current.session,
               csrfToken: csrfToken(current.session.id),
               path,
@@ -203,6 +217,8 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
               ),
               form,
               api: portalApi(app, current.session.tokens.access_token),
+              ctx: options.context,
+              saas: options.saas,
               request,
               now: options.now(),
             };
@@ -223,6 +239,7 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
                 .header("content-disposition", `attachment; filename="${result.download.filename}"`)
                 .send(result.download.body);
             }
+            if (result.setCookies?.length) void reply.header("set-cookie", [...result.setCookies]);
             return seeOther(reply, result.redirect);
           },
         });
