@@ -8,7 +8,7 @@ import { startControlPlaneProcess } from "../../test/harness/control-plane.js";
 import { startPostgres } from "../../test/harness/postgres.js";
 import { stopAll } from "../../test/harness/process.js";
 import { StubOidcIssuer } from "../../test/stubs/oidc-issuer.js";
-import { PORTAL_DATA, seedPortalData } from "./portal-seed.js";
+import { PORTAL_DATA, seedPortalData } from "../../test/support/portal-data.js";
 import { Recorder, type SuiteRun } from "./results.js";
 import { percentile, summarize } from "./stats.js";
 

@@ -27,7 +27,7 @@ export const PORTAL_DATA: PortalDataSize = {
   days: 30,
 };
 
-export const SEED_TENANTS = ["acme", "globex", "initech", "umbrella"] as const;
+export const SEED_TENANTS: readonly string[] = ["acme", "globex", "initech", "umbrella"];
 const TEAMS = ["support", "research", "sales", "platform", "finance"];
 const AUDIT_BATCH = 2_000;
 
@@ -38,17 +38,24 @@ export interface SeededData {
   trustDomain: string;
 }
 
+export interface SeedOptions {
+  size?: PortalDataSize;
+  trustDomain?: string;
+  /** Plain slugs (they are written into the SQL text). */
+  tenants?: readonly string[];
+  now?: Date;
+}
+
 const spiffeOf = (trustDomain: string, i: number) => `spiffe://${trustDomain}/agent/bench-${i}`;
-const tenantOf = (i: number) => SEED_TENANTS[i % SEED_TENANTS.length]!;
 const userOf = (i: number, users: number) => `user-${i % users}`;
 
-export async function seedPortalData(
-  db: Database,
-  size: PortalDataSize = PORTAL_DATA,
-  trustDomain = "warden.local",
-  now = new Date(),
-): Promise<SeededData> {
-  const tenants = `ARRAY[${SEED_TENANTS.map((t) => `'${t}'`).join(",")}]`;
+export async function seedPortalData(db: Database, options: SeedOptions = {}): Promise<SeededData> {
+  const { size = PORTAL_DATA, trustDomain = "warden.local", now = new Date() } = options;
+  const tenantList = options.tenants ?? SEED_TENANTS;
+  if (!tenantList.every((t) => /^[a-z0-9][a-z0-9_-]{0,62}$/.test(t)))
+    throw new Error("tenants must be slugs");
+  const tenantOf = (i: number) => tenantList[i % tenantList.length]!;
+  const tenants = `ARRAY[${tenantList.map((t) => `'${t}'`).join(",")}]`;
   const teams = `ARRAY[${TEAMS.map((t) => `'${t}'`).join(",")}]`;
   await db.query(
     `INSERT INTO tenants (id, display_name, signing_key, sealing_key, created_by)
@@ -58,7 +65,7 @@ export async function seedPortalData(
   await db.query(
     `INSERT INTO agents (name, kind, spiffe_id, tenant, owner, team, type, environment, created_by, created_at)
      SELECT 'bench-' || i, 'agent', 'spiffe://' || $1 || '/agent/bench-' || i,
-            (${tenants})[1 + i % ${SEED_TENANTS.length}], 'owner-' || (i % 50), (${teams})[1 + i % ${TEAMS.length}],
+            (${tenants})[1 + i % ${tenantList.length}], 'owner-' || (i % 50), (${teams})[1 + i % ${TEAMS.length}],
             'assistant', 'prod', 'bench', $2::timestamptz - (i || ' seconds')::interval
        FROM generate_series(0, $3 - 1) i`,
     [trustDomain, now, size.agents],
@@ -67,7 +74,7 @@ export async function seedPortalData(
     `INSERT INTO llm_usage (event_id, tenant, occurred_at, agent_id, agent_spiffe_id, team, user_id, decision_id,
         provider, operation, model, stream, outcome, status, input_tokens, cached_input_tokens, cache_write_tokens,
         output_tokens, reasoning_tokens, usage_source, cost_pico_usd, latency_ms, recorded_by, record_seq)
-     SELECT gen_random_uuid(), (${tenants})[1 + a % ${SEED_TENANTS.length}],
+     SELECT gen_random_uuid(), (${tenants})[1 + a % ${tenantList.length}],
             $2::timestamptz - ((i % ($3 * 24)) || ' hours')::interval, NULL,
             'spiffe://' || $1 || '/agent/bench-' || a, (${teams})[1 + a % ${TEAMS.length}], 'user-' || (i % $4),
             'd-' || i, 'openai', 'chat', 'gpt-4o-mini', false, 'completed', 200, 500 + i % 700, 0, 0, 200 + i % 300, 0,
