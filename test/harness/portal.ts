@@ -23,8 +23,15 @@ export interface PortalStack {
   stop(): Promise<void>;
 }
 
-export async function startPortalStack(name: string, env: NodeJS.ProcessEnv = {}): Promise<PortalStack> {
-  const port = await freePort();
+export interface PortalStackOptions {
+  /** The control plane's port, when the test needs it beforehand (e.g. for a callback URL). */
+  port?: number;
+  /** More of the control plane's environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startPortalStack(name: string, options: PortalStackOptions = {}): Promise<PortalStack> {
+  const port = options.port ?? (await freePort());
   const origin = `http://localhost:${port}`;
   const [cluster, vault, idp] = await Promise.all([
     startPostgres(),
@@ -43,7 +50,7 @@ export async function startPortalStack(name: string, env: NodeJS.ProcessEnv = {}
       WARDEN_PORTAL_CLIENT_ID: "warden-portal",
       WARDEN_PORTAL_CLIENT_SECRET_FILE: idp.clientSecretFile,
       WARDEN_PORTAL_URL: `${origin}/portal`,
-      ...env,
+      ...options.env,
     },
   });
   return {

@@ -49,6 +49,9 @@ export const RUNTIME_USAGE = `usage:
       [--otlp-endpoint http://<host>:<port>]
                                    OpenTelemetry traces of Envoy, authz-server and extproc-server
                                    to this OTLP/gRPC collector (off by default; docs/observability.md)
+      [--with-idp]                 Keycloak (scripts/setup) as the identity provider, with the local
+                                   realm's test users, and the web portal at
+                                   http://localhost:<WARDEN_CP_PORT>/portal/
   warden status [--json]           per component: version, pid, health, ports; policy revision; agents; audit heads
   warden logs [component] [-f]     a component's log (all components' last lines without one)
   warden down                      stop the stack (state in $WARDEN_HOME is kept)
@@ -59,7 +62,7 @@ environment: WARDEN_HOME (default ./.warden), WARDEN_PORT_BASE, WARDEN_AGENT_POR
              WARDEN_OIDC_PORT, WARDEN_TRUST_DOMAIN, DATABASE_URL (external PostgreSQL),
              WARDEN_MCP_SERVERS (name=url,... like --mcp-server), WARDEN_INBOUND_MCP_SERVER,
              WARDEN_INBOUND_UPSTREAM, WARDEN_INBOUND_RESOURCE_URI, WARDEN_INBOUND_PORT,
-             WARDEN_ZERO_CODE_AGENT, WARDEN_ZERO_CODE_PORT, WARDEN_OTLP_ENDPOINT`;
+             WARDEN_ZERO_CODE_AGENT, WARDEN_ZERO_CODE_PORT, WARDEN_OTLP_ENDPOINT, WARDEN_WITH_IDP`;
 
 export const RUNTIME_COMMANDS = ["up", "status", "logs", "down", "login"] as const;
 
@@ -86,6 +89,7 @@ export async function runRuntimeCommand(
       "zero-code-agent": { type: "string" },
       "zero-code-port": { type: "string" },
       "otlp-endpoint": { type: "string" },
+      "with-idp": { type: "boolean" },
     }));
   } catch (error) {
     io.stderr(`warden ${command}: ${(error as Error).message}\n${RUNTIME_USAGE}`);
@@ -94,7 +98,7 @@ export async function runRuntimeCommand(
   const flags = runtimeFlags(values);
   if (command !== "up" && Object.keys(flags).length > 0) {
     io.stderr(
-      `warden ${command}: --mcp-server, --inbound-mcp, --zero-code-agent and --otlp-endpoint belong to warden up\n${RUNTIME_USAGE}`,
+      `warden ${command}: --mcp-server, --inbound-mcp, --zero-code-agent, --otlp-endpoint and --with-idp belong to warden up\n${RUNTIME_USAGE}`,
     );
     return 2;
   }
@@ -286,6 +290,7 @@ function runtimeFlags(values: Record<string, string | boolean | string[] | undef
     ...(text("zero-code-agent") !== undefined ? { zeroCodeAgent: text("zero-code-agent") } : {}),
     ...(text("zero-code-port") !== undefined ? { zeroCodePort: text("zero-code-port") } : {}),
     ...(text("otlp-endpoint") !== undefined ? { otlpEndpoint: text("otlp-endpoint") } : {}),
+    ...(values["with-idp"] === true ? { withIdp: true } : {}),
   };
   return flags;
 }
@@ -302,6 +307,7 @@ function flagsAsEnv(flags: RuntimeFlags, env: NodeJS.ProcessEnv): NodeJS.Process
     ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
     ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
     ...(flags.otlpEndpoint !== undefined ? { WARDEN_OTLP_ENDPOINT: flags.otlpEndpoint } : {}),
+    ...(flags.withIdp ? { WARDEN_WITH_IDP: "true" } : {}),
   };
 }
 

@@ -19,6 +19,13 @@ describe("CSRF protection", () => {
     expect(sameOriginRequest({ "sec-fetch-site": "same-origin" }, portal)).toBe(true);
     expect(sameOriginRequest({ "sec-fetch-site": "cross-site" }, portal)).toBe(false);
     expect(sameOriginRequest({}, portal)).toBe(false);
+    // Referrer-Policy: no-referrer makes Chromium send Origin: null on our own forms.
+    expect(sameOriginRequest({ origin: "null", "sec-fetch-site": "same-origin" }, portal)).toBe(true);
+    expect(sameOriginRequest({ origin: "null" }, portal)).toBe(false);
+    expect(sameOriginRequest({ origin: "null", "sec-fetch-site": "cross-site" }, portal)).toBe(false);
+    expect(
+      sameOriginRequest({ origin: "https://evil.example", "sec-fetch-site": "same-origin" }, portal),
+    ).toBe(false);
   });
 });
 

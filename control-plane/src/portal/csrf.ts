@@ -13,14 +13,19 @@ export function validCsrfToken(sessionId: string, presented: unknown): boolean {
 }
 
 /**
- * A state change must come from the portal's own pages: the browser's `Origin` must be the portal's,
- * or, without one, `Sec-Fetch-Site` must say same-origin. A request with neither is refused (fail
- * closed): every browser that can submit our forms sends at least one of them on a POST.
+ * A state change must come from the portal's own pages. Browsers say where a request comes from in
+ * `Sec-Fetch-Site` (authoritative where sent) and `Origin`; with our `Referrer-Policy: no-referrer`
+ * Chromium sends `Origin: null` on same-origin form posts, so `null` alone proves nothing either
+ * way. A request that shows neither a same-origin `Sec-Fetch-Site` nor our `Origin` is refused
+ * (fail closed), as is any other real origin.
  */
 export function sameOriginRequest(
   headers: { origin?: string | undefined; "sec-fetch-site"?: string | undefined },
   portalOrigin: string,
 ): boolean {
-  if (headers.origin !== undefined) return headers.origin === portalOrigin;
-  return headers["sec-fetch-site"] === "same-origin";
+  const { origin } = headers;
+  if (origin !== undefined && origin !== "null" && origin !== portalOrigin) return false;
+  const site = headers["sec-fetch-site"];
+  if (site !== undefined) return site === "same-origin";
+  return origin === portalOrigin;
 }

@@ -28,7 +28,7 @@ interface LoginDeps extends PortalOptions {
 }
 
 /** Only a path of the portal itself: never another site (an open redirect). */
-function safeReturnTo(value: unknown): string {
+export function safeReturnTo(value: unknown): string {
   return typeof value === "string" && /^\/portal(\/[^/\\]|\/?$|\?)/.test(value) && !value.includes("\\")
     ? value
     : `${PORTAL_PREFIX}/`;

@@ -48,6 +48,9 @@ export const DEFAULT_PORTS = {
   ratelimitGrpc: 8091,
   ratelimitHttp: 8092,
   ratelimitDebug: 6071,
+  // The portal's local identity provider (warden up --with-idp): Keycloak and its management port.
+  keycloak: 8083,
+  keycloakManagement: 9006,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
@@ -74,6 +77,8 @@ const runtimeShape = {
   WARDEN_AGENT_PORT: env.port(DEFAULT_PORTS.agent),
   WARDEN_CP_PORT: env.port(DEFAULT_PORTS.controlPlane),
   WARDEN_OIDC_PORT: env.port(DEFAULT_PORTS.oidc),
+  /** Keycloak (.tools/keycloak) as the identity provider, and the web portal on the control plane. */
+  WARDEN_WITH_IDP: env.bool(false),
   /**
    * Development only: send every provider route to this plain-HTTP host:port (a local stub provider)
    * instead of the provider's real host over TLS.
@@ -122,6 +127,8 @@ export interface RuntimeFlags {
   zeroCodePort?: string;
   /** `--otlp-endpoint`: overrides WARDEN_OTLP_ENDPOINT. */
   otlpEndpoint?: string;
+  /** `--with-idp`: sets WARDEN_WITH_IDP. */
+  withIdp?: boolean;
 }
 
 export interface RuntimeConfig {
@@ -143,6 +150,8 @@ export interface RuntimeConfig {
   workers: number;
   /** Traces to this OTLP/gRPC collector; null (the default): tracing off. */
   otlpEndpoint: string | null;
+  /** Keycloak as the control plane's identity provider, and the web portal (`--with-idp`). */
+  withIdp: boolean;
 }
 
 export function loadRuntimeConfig(
@@ -158,6 +167,7 @@ export function loadRuntimeConfig(
     ...(flags.zeroCodeAgent !== undefined ? { WARDEN_ZERO_CODE_AGENT: flags.zeroCodeAgent } : {}),
     ...(flags.zeroCodePort !== undefined ? { WARDEN_ZERO_CODE_PORT: flags.zeroCodePort } : {}),
     ...(flags.otlpEndpoint !== undefined ? { WARDEN_OTLP_ENDPOINT: flags.otlpEndpoint } : {}),
+    ...(flags.withIdp ? { WARDEN_WITH_IDP: "true" } : {}),
   });
   let ports: Ports;
   if (c.WARDEN_PORT_BASE !== undefined) {
@@ -199,6 +209,7 @@ export function loadRuntimeConfig(
     zeroCode: zeroCode.ok ? zeroCode.zeroCode : null,
     workers: c.WARDEN_WORKERS,
     otlpEndpoint: c.WARDEN_OTLP_ENDPOINT ?? null,
+    withIdp: c.WARDEN_WITH_IDP,
   };
 }
 
@@ -253,6 +264,7 @@ export function homePaths(home: string) {
     zeroCodeAuthz: join(home, "zero-code-authz"),
     redis: join(home, "redis"),
     ratelimit: join(home, "ratelimit"),
+    keycloak: join(home, "keycloak"),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   devOidcComponent,
   extprocComponent,
 } from "./components/node-programs.js";
+import { keycloakComponent, keycloakFiles, PORTAL_CLIENT_ID } from "./components/keycloak.js";
 import { openBaoComponent, openBaoFiles } from "./components/openbao.js";
 import { postgresComponent, postgresUrl } from "./components/postgres.js";
 import { rateLimitConfigPaths, rateLimitServiceComponent, redisComponent } from "./components/rate-limit.js";
@@ -54,6 +55,9 @@ export function stackComponents(config: RuntimeConfig): {
   const databaseUrl = config.externalDatabaseUrl ?? postgresUrl(ports.postgres);
   const oidcIssuer = `http://127.0.0.1:${ports.oidc}`;
   const controlPlaneUrl = `http://127.0.0.1:${ports.controlPlane}`;
+  // `localhost`: browsers treat it as a secure context, so the portal's __Host- cookie works over http.
+  const portalOrigin = `http://localhost:${ports.controlPlane}`;
+  const idp = config.withIdp ? keycloakFiles({ dir: paths.keycloak, port: ports.keycloak }) : null;
   const spiffeEndpoint = `unix://${spire.agentSocket}`;
   const embedded = config.externalDatabaseUrl === null;
   // Both authz-servers (the agent's sidecar's and an inbound sidecar's) decide with the same policy,
@@ -92,7 +96,27 @@ export function stackComponents(config: RuntimeConfig): {
       ports.redis,
     ),
     devOidcComponent(paths.oidc, ports.oidc),
+    ...(idp
+      ? [
+          keycloakComponent({
+            dir: paths.keycloak,
+            port: ports.keycloak,
+            managementPort: ports.keycloakManagement,
+            portalOrigins: [portalOrigin],
+          }),
+        ]
+      : []),
     controlPlaneComponent({
+      ...(idp
+        ? {
+            portal: {
+              issuer: idp.issuer,
+              clientId: PORTAL_CLIENT_ID,
+              clientSecretFile: idp.clientSecretFile,
+              url: `${portalOrigin}/portal`,
+            },
+          }
+        : {}),
       rateLimitConfigFile: rateLimitConfigPaths(paths.ratelimit).configFile,
       port: ports.controlPlane,
       oidcIssuer,

@@ -82,6 +82,8 @@ export interface ControlPlaneParams {
   dir: string;
   /** Where the rate-limit service reads the API's limits (WARDEN_RATELIMIT_CONFIG_FILE). */
   rateLimitConfigFile?: string;
+  /** Keycloak's realm instead of the development issuer, and the web portal (warden up --with-idp). */
+  portal?: { issuer: string; clientId: string; clientSecretFile: string; url: string };
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -111,6 +113,15 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
       VAULT_TOKEN: "",
       NODE_EXTRA_CA_CERTS: params.vaultCaFile,
       ...(params.rateLimitConfigFile ? { WARDEN_RATELIMIT_CONFIG_FILE: params.rateLimitConfigFile } : {}),
+      ...(params.portal
+        ? {
+            WARDEN_OIDC_ISSUER: params.portal.issuer,
+            WARDEN_OIDC_ROLES_CLAIM: "realm_access.roles",
+            WARDEN_PORTAL_CLIENT_ID: params.portal.clientId,
+            WARDEN_PORTAL_CLIENT_SECRET_FILE: params.portal.clientSecretFile,
+            WARDEN_PORTAL_URL: params.portal.url,
+          }
+        : {}),
     }),
     readiness: "control plane ready",
     serving: () => httpOk(`${url}/readyz`),

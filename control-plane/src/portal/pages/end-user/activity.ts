@@ -4,7 +4,11 @@ import { badge, layout, time } from "../../layout.js";
 import type { PortalPage } from "../../page.js";
 import { myDelegations } from "./delegations.js";
 
-/** "What agents did for me": the audit events under the user's delegations, newest first. */
+/**
+ * "What agents did for me": the data plane's audit events under the user's delegations (what the
+ * agents did; the user's own grants and revocations are not listed), newest first.
+ */
+const BY_AGENTS = new Set(["authz-server", "extproc-server"]);
 const SHOWN = 100;
 
 const activity: PortalPage = {
@@ -29,6 +33,7 @@ const activity: PortalPage = {
       )
     )
       .flat()
+      .filter((event) => BY_AGENTS.has(event.source))
       .sort((a, b) => b.occurred_at.localeCompare(a.occurred_at))
       .slice(0, SHOWN);
     return layout(req, {
