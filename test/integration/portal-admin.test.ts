@@ -58,14 +58,10 @@ beforeAll(async () => {
   db = createPostgresDatabase(stack.databaseUrl);
   // Tenant `default` (the realm's users): agents, usage over the last 30 days, budgets and a
   // hash-chained audit log, as portal-data.ts builds them for the bench, only smaller.
-  seeded = await seedPortalData(
-    db,
-    {
-      size: { agents: 40, auditRows: 600, usageRows: 900, budgets: 4, users: 10, days: 30 },
-      tenants: ["default"],
-    },
-    STORY_MS,
-  );
+  seeded = await seedPortalData(db, {
+    size: { agents: 40, auditRows: 600, usageRows: 900, budgets: 4, users: 10, days: 30 },
+    tenants: ["default"],
+  });
   // Two live delegations of one user to seeded agents (fixture rows; the revocation goes through the API).
   await db.query(
     `INSERT INTO delegations (tenant, user_id, agent_id, agent_spiffe_id, scopes, issued_at, expires_at, signing_key_id, granted_by)
