@@ -33,7 +33,7 @@ describe("policy page", () => {
   });
 
   it("says where model lists live when the control plane has no bundle", () => {
-    expect(flat(renderModelPolicy(null, null))).toContain("WARDEN_POLICY_BUNDLE");
+    expect(flat(renderModelPolicy(null, null))).toContain("warden policy build");
   });
 
   it("shows the revision the data plane decides with, and a rollout in progress", () => {

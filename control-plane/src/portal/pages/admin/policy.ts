@@ -114,8 +114,9 @@ export function renderModelPolicy(
 ): SafeHtml {
   if (policy === null)
     return html`<p>
-      The control plane was not given the policy bundle (WARDEN_POLICY_BUNDLE), so the model lists cannot be
-      shown here; they are in the bundle's data.json under <code>warden.config.models</code>.
+      Model allow-lists are part of the signed policy bundle (<code>warden.config.models</code> in
+      <code>policies/data.json</code>): change them there and roll out with <code>warden policy build</code>,
+      <code>sign</code> and <code>push</code>. The control plane is not given the bundle, so they are not listed here.
     </p>`;
   if ("error" in policy) return html`<p role="alert">${policy.error}</p>`;
   return html`<p>
