@@ -1,6 +1,7 @@
 import type { UsageReport, UsageTotals } from "../../../usage/query.js";
 import {
   dailyCost,
+  dollars,
   daysOf,
   parseUsageSelection,
   renderUsage,
@@ -122,6 +123,16 @@ describe("usage page", () => {
     expect(out).toContain('<td class="num">3.000001</td>');
     expect(out).toContain("Only the top 1 are listed.");
     expect(out).toContain('<th scope="col">spiffe://warden.local/agent/a</th>');
+  });
+
+  it("reads small costs to two significant digits, and dollars to the cent", () => {
+    expect([0, 0.0077205, 0.005, 0.125, 3.456].map(dollars)).toEqual([
+      "$0",
+      "$0.0077",
+      "$0.005",
+      "$0.13",
+      "$3.46",
+    ]);
   });
 
   it("says so when nothing was used", () => {

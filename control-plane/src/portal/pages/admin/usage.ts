@@ -73,7 +73,9 @@ export interface UsageData {
   leaders: { key: string; daily: UsageReport }[];
 }
 
-const dollars = (value: number): string => `$${value.toFixed(2)}`;
+/** Chart and table dollars: cents from a dollar up, two significant digits below (LLM calls cost fractions of a cent). */
+export const dollars = (value: number): string =>
+  value === 0 ? "$0" : value >= 1 ? `$${value.toFixed(2)}` : `$${Number(value.toPrecision(2))}`;
 const LABELS: Record<UsageBy, string> = { agent: "Agent", user: "User", team: "Team" };
 
 export function usageChartSeries(data: UsageData, days: readonly string[]): ChartSeries[] {
