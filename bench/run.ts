@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <suite>`: authz, path, sse, revocation, scale, all; `audit` (the decision audit's
- * cost, needs only scripts/setup); `rls` (what row-level security costs the data plane's statements); `portal` (portal page loads
+ * cost, needs only scripts/setup); `rls` (what row-level security costs the data plane's statements); `footprint` (RSS and CPU per
+ * 1,000 rps of each sidecar process, needs only scripts/setup: deploy/kubernetes sizes from it); `portal` (portal page loads
  * with 10,000 agents and 100,000 audit rows, needs only PostgreSQL); `mcp` (MCP tools/call through the sidecar vs direct at 200 rps,
  * needs only scripts/setup; `--smoke` for a short unsaved run); `smoke` (the seconds-long CI
  * check, no bench tools needed) and `report` (docs/benchmarks.md table and charts from
@@ -21,6 +22,7 @@ import { coresSuite } from "./src/suites/cores.js";
 import { realPathSuite } from "./src/suites/realpath.js";
 import { rlsSuite } from "./src/suites/rls.js";
 import { portalSuite } from "./src/portal-pages.js";
+import { footprintSuite } from "./src/suites/footprint.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
 
 type Suite = (args: string[]) => Promise<SuiteRun | undefined>;
@@ -39,6 +41,7 @@ const SUITES: Record<string, Suite> = {
   mcp: (args) => mcpSuite({ smoke: args.includes("--smoke") }),
   rls: () => rlsSuite(),
   portal: () => portalSuite(),
+  footprint: () => footprintSuite(),
   report: async () => {
     await reportSuite();
     return undefined;

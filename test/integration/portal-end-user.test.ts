@@ -295,7 +295,10 @@ describe("portal: the end user's stories", () => {
       expect(await text(alice.locator("h1"))).toBe("Connect Google Drive?");
       await checked(alice, "connection-confirm");
       await submit(alice, alice.getByRole("button", { name: "Connect this account" }));
-      expect(await text(alice.locator(".notice"))).toBe("google-drive connected.");
+      expect(await text(alice.locator(".notice"))).toBe("Google Drive connected.");
+      expect(await text(alice.locator("tr", { hasText: "Google Drive" }))).toMatch(
+        /active.*\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/s,
+      );
       expect(await text(alice.locator("tr", { hasText: "Google Drive" }))).toContain("active");
       await checked(alice, "connections");
       expect(provider.counts.codeExchanges).toBe(1);

@@ -20,7 +20,7 @@ interface Connection {
   service: string;
   status: string;
   scopes: string[];
-  created_at: string;
+  connected_at: string;
   expires_at: string | null;
 }
 
@@ -64,7 +64,7 @@ const list: PortalPage = {
 <thead><tr><th scope="col">Service</th><th scope="col">Status</th><th scope="col">Scopes</th><th scope="col">Connected</th><th scope="col">Action</th></tr></thead>
 <tbody>${items.map(
         (c) => html`<tr><td>${req.saas.service(c.service)?.display_name ?? c.service}</td>
-<td>${badge(c.status, c.status === "active" ? "good" : "muted")}</td><td>${c.scopes.join(", ")}</td><td>${time(c.created_at)}</td>
+<td>${badge(c.status, c.status === "active" ? "good" : "muted")}</td><td>${c.scopes.join(", ")}</td><td>${time(c.connected_at)}</td>
 <td>${postForm(req, `${PORTAL_PREFIX}/connections/${c.service}/disconnect`, html`<button type="submit" class="danger">Disconnect</button>`, { class: "inline", label: `Disconnect ${c.service}` })}</td></tr>`,
       )}</tbody>
 </table>
@@ -134,7 +134,10 @@ const confirm: PortalPage = {
       { body: {}, cookie: bindingCookie(req) },
     );
     return {
-      ...redirect(`${PORTAL_PREFIX}/connections`, `${answer.body.service} connected.`),
+      ...redirect(
+        `${PORTAL_PREFIX}/connections`,
+        `${req.saas.service(answer.body.service)?.display_name ?? answer.body.service} connected.`,
+      ),
       setCookies: answer.setCookies,
     };
   },
