@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- <suite>`: authz, path, sse, revocation, scale, all; `audit` (the decision audit's
  * cost, needs only scripts/setup); `rls` (what row-level security costs the data plane's statements); `footprint` (RSS and CPU per
- * 1,000 rps of each sidecar process, needs only scripts/setup: deploy/kubernetes sizes from it); `mcp` (MCP tools/call through the sidecar vs direct at 200 rps,
+ * 1,000 rps of each sidecar process, needs only scripts/setup: deploy/kubernetes sizes from it); `portal` (portal page loads
+ * with 10,000 agents and 100,000 audit rows, needs only PostgreSQL); `mcp` (MCP tools/call through the sidecar vs direct at 200 rps,
  * needs only scripts/setup; `--smoke` for a short unsaved run); `smoke` (the seconds-long CI
  * check, no bench tools needed) and `report` (docs/benchmarks.md table and charts from
  * bench/results/). Option --profile (authz, path, sse): CPU profiles even when the targets are met.
@@ -20,6 +21,7 @@ import { tailSuite } from "./src/suites/tail.js";
 import { coresSuite } from "./src/suites/cores.js";
 import { realPathSuite } from "./src/suites/realpath.js";
 import { rlsSuite } from "./src/suites/rls.js";
+import { portalSuite } from "./src/portal-pages.js";
 import { footprintSuite } from "./src/suites/footprint.js";
 import { transportSuite } from "./src/suites/transport.js";
 import { benchLine, type SuiteRun } from "./src/results.js";
@@ -39,6 +41,7 @@ const SUITES: Record<string, Suite> = {
   realpath: (args) => realPathSuite({ profile: args.includes("--profile") }),
   mcp: (args) => mcpSuite({ smoke: args.includes("--smoke") }),
   rls: () => rlsSuite(),
+  portal: () => portalSuite(),
   footprint: () => footprintSuite(),
   transport: () => transportSuite(),
   report: async () => {

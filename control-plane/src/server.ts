@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { auditHandlers } from "./audit/handlers.js";
+import { policyRevisionHandlers } from "./audit/policy-revision.js";
 import type { CallerIdentity } from "./audit/refusals.js";
 import { budgetHandlers } from "./budgets/handlers.js";
 import type { AppContext } from "./context.js";
@@ -69,6 +70,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...registryHandlers(context, "mcp_server"),
       ...kyaHandlers(context),
       ...auditHandlers(context),
+      ...policyRevisionHandlers(context),
       ...usageHandlers(context),
       ...budgetHandlers(context),
       ...options.handlers,

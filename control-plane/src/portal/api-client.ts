@@ -43,6 +43,8 @@ export interface PortalApi {
   put<T>(path: string, body?: unknown): Promise<T>;
   patch<T>(path: string, body?: unknown): Promise<T>;
   delete<T>(path: string, body?: unknown): Promise<T>;
+  /** A GET whose answer is not JSON (the audit export's NDJSON): its bytes and content type. */
+  download(path: string, query?: Query): Promise<{ contentType: string; body: Buffer }>;
 }
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -89,6 +91,25 @@ export function portalApi(app: FastifyInstance, accessToken: string): PortalApi 
   }
   const bodyOf = <T>(answer: Promise<ApiAnswer<T>>) => answer.then((a) => a.body);
   return {
+    download: async (path, query) => {
+      const response = await app.inject({
+        method: "GET",
+        url: withQuery(path, query),
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      if (response.statusCode >= 400) {
+        const error = (JSON.parse(response.body) as { error?: { code?: string; message?: string } }).error;
+        throw new PortalApiError(
+          response.statusCode,
+          error?.code ?? "error",
+          error?.message ?? "the export failed",
+        );
+      }
+      return {
+        contentType: String(response.headers["content-type"] ?? "application/octet-stream"),
+        body: response.rawPayload,
+      };
+    },
     call,
     get: (path, query) => bodyOf(call("GET", path, { query })),
     post: (path, body) => bodyOf(call("POST", path, { body: body ?? {} })),

@@ -53,7 +53,12 @@ export interface Redirect {
   setCookies?: readonly string[];
 }
 
-export type PageResult = SafeHtml | Redirect;
+/** A file to save (an audit export): sent as an attachment with the page's security headers. */
+export interface Download {
+  download: { filename: string; contentType: string; body: Buffer };
+}
+
+export type PageResult = SafeHtml | Redirect | Download;
 
 /** One page or form action of the portal. */
 export interface PortalPage {

@@ -232,6 +232,13 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
               throw new PortalError(403, `This page needs one of the roles: ${page.roles.join(", ")}.`);
             const result = await runAsPrincipal(current.principal, () => page.handle(req));
             if (result instanceof SafeHtml) return sendPage(reply, 200, result);
+            if ("download" in result) {
+              setSecurityHeaders(reply);
+              return reply
+                .type(result.download.contentType)
+                .header("content-disposition", `attachment; filename="${result.download.filename}"`)
+                .send(result.download.body);
+            }
             if (result.setCookies?.length) void reply.header("set-cookie", [...result.setCookies]);
             return seeOther(reply, result.redirect);
           },
