@@ -123,6 +123,7 @@ export function stackComponents(config: RuntimeConfig): {
       vaultCaFile: bao.caFile,
       vaultClient: bao.extprocClient,
       dir: paths.extproc,
+      rateLimitPort: ports.ratelimitGrpc,
       // One extproc-server serves both sidecars on this machine.
       // (and a zero-code sidecar, which holds its bound agent's SVID).
       allowedClients:
