@@ -182,6 +182,8 @@ export function stackComponents(config: RuntimeConfig): {
             upstream: inbound.upstream,
             resourceUri: inbound.resourceUri,
             authorizationServer: controlPlaneUrl,
+            // The MCP server's sidecar counts against the same shared limits (docs/rate-limits.md).
+            rateLimitPort: ports.ratelimitGrpc,
           }),
         ]
       : []),
@@ -233,6 +235,7 @@ export function stackComponents(config: RuntimeConfig): {
         mcpRoutes: config.mcpRoutes,
         agent: zeroCode.agent,
         agentSpiffeId: zeroCode.spiffeId,
+        rateLimitPort: ports.ratelimitGrpc,
       }),
     ];
   }
