@@ -50,7 +50,11 @@ if (transport.insecureDev)
   );
 let usage: RunningUsage | null = null;
 const tokenCharges = config.WARDEN_RATELIMIT_GRPC_ADDRESS
-  ? new RateLimitTokenCharges(config.WARDEN_RATELIMIT_GRPC_ADDRESS, config.WARDEN_RATELIMIT_TIMEOUT_MS, logger)
+  ? new RateLimitTokenCharges(
+      config.WARDEN_RATELIMIT_GRPC_ADDRESS,
+      config.WARDEN_RATELIMIT_TIMEOUT_MS,
+      logger,
+    )
   : NO_TOKEN_CHARGES;
 let oauth: RunningOAuth | null = null;
 if (vault) {
