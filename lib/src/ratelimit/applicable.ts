@@ -41,7 +41,8 @@ export function groupByTenant(definitions: readonly RateLimitDefinition[]): Limi
   return out;
 }
 
-function subjectFor(scope: RateLimitScope, subjects: LimitSubjects, tenant: string): string | null {
+/** The value a scope's descriptor carries for a request (null: no descriptor, nothing limited). */
+export function subjectFor(scope: RateLimitScope, subjects: LimitSubjects, tenant: string): string | null {
   switch (scope) {
     case "tenant":
       return tenant;
@@ -62,7 +63,7 @@ export function applicableLimits(limits: LimitsByTenant, subjects: LimitSubjects
   for (const limit of limits.get(tenant) ?? []) {
     if (limit.unit === "tokens" && (subjects.kind !== "llm" || limit.scope === "tool")) continue;
     const subject = subjectFor(limit.scope, subjects, tenant);
-    if (subject === null || subject !== limit.subject) continue;
+    if (subject !== limit.subject) continue;
     out.push({
       scope: limit.scope,
       subject: limit.subject,

@@ -1,4 +1,5 @@
 import { UNKNOWN_TENANT } from "../audit/event.js";
+import { subjectFor } from "./applicable.js";
 import { DESCRIPTOR_KEYS, type RateLimitScope, type RateLimitUnit } from "./definitions.js";
 
 /**
@@ -34,12 +35,7 @@ export function limitDescriptors(
   subjects: TokenChargeSubjects,
 ): { entries: DescriptorEntry[] }[] {
   const tenant = subjects.tenant ?? UNKNOWN_TENANT;
-  const subjectOf: Record<(typeof TOKEN_LIMIT_SCOPES)[number], string | null> = {
-    tenant: null,
-    team: subjects.team,
-    agent: subjects.agentSpiffeId,
-    route: subjects.route,
-  };
+  const request = { ...subjects, tool: null, kind: "llm" };
   const out: { entries: DescriptorEntry[] }[] = [];
   for (const scope of TOKEN_LIMIT_SCOPES) {
     const entries: DescriptorEntry[] = [
@@ -48,7 +44,7 @@ export function limitDescriptors(
       { key: DESCRIPTOR_KEYS.tenant, value: tenant },
     ];
     if (scope !== "tenant") {
-      const subject = subjectOf[scope];
+      const subject = subjectFor(scope, request, tenant);
       // As in the sidecar: a missing value sends no descriptor (nothing is limited on its behalf).
       if (subject === null || subject === "") continue;
       entries.push({ key: DESCRIPTOR_KEYS.subject, value: subject });
