@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Generates protobufjs static code + TypeScript declarations for the Envoy services we serve
-// (ext_authz Check, ext_proc Process) from the protos that ship in @grpc/grpc-js-xds.
+// (ext_authz Check, ext_proc Process; the rate-limit service we call) from the protos that ship in @grpc/grpc-js-xds.
 // Static code was chosen over @grpc/proto-loader by measured decode speed: see README
 // ("Generated Envoy types") and bench/proto-decode.ts.
 // Skips the work when the inputs have not changed (hash stamp), so `npm run build` stays fast.
@@ -19,6 +19,8 @@ const includePaths = ["envoy-api", "xds", "googleapis", "protoc-gen-validate"].m
 const entryProtos = [
   "envoy/service/auth/v3/external_auth.proto",
   "envoy/service/ext_proc/v3/external_processor.proto",
+  // Called, not served: extproc-server charges LLM tokens to the rate-limit service (docs/rate-limits.md).
+  "envoy/service/ratelimit/v3/rls.proto",
 ];
 
 const outDir = join(root, "lib/src/gen");

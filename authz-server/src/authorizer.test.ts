@@ -3,7 +3,8 @@ import { fromStruct } from "../../lib/src/envoy/struct.js";
 import { argumentsDigest } from "../../lib/src/mcp/digest.js";
 import { authorize, REFUSE_ALL_DELEGATIONS, type AuthorizerDeps, type Policy } from "./authorizer.js";
 import type { Decision } from "./check-response.js";
-import { EMPTY_DIRECTORY, type AgentDirectory } from "./identity/source.js";
+import { EMPTY_DIRECTORY, NO_KYA, type AgentDirectory } from "./identity/source.js";
+import { RateLimitIndex } from "./ratelimits/rate-limit-feed.js";
 import type { PolicyInput } from "./policy-input.js";
 import { PolicyHolder } from "./policy/holder.js";
 
@@ -281,5 +282,91 @@ describe("authorize", () => {
       protocol_version: null,
       upstream: "server",
     });
+  });
+});
+
+describe("rate limits in the decision", () => {
+  const bot = "spiffe://warden.local/agent/bot";
+  const directory: AgentDirectory = {
+    lookup: (spiffeId) =>
+      spiffeId === bot
+        ? {
+            agent: {
+              id: "a-1",
+              spiffe_id: bot,
+              kind: "agent",
+              name: "bot",
+              owner: "o",
+              team: "red",
+              type: "assistant",
+              environment: "prod",
+              tenant: "acme",
+              status: "active",
+              capabilities: [],
+            },
+            kya: NO_KYA,
+          }
+        : undefined,
+  };
+  const limits = new RateLimitIndex();
+  limits.replaceAll([
+    {
+      tenant: "acme",
+      scope: "tenant",
+      subject: "acme",
+      unit: "requests",
+      perMinute: 10_000,
+      failureMode: "open",
+    },
+    {
+      tenant: "acme",
+      scope: "team",
+      subject: "red",
+      unit: "tokens",
+      perMinute: 50_000,
+      failureMode: "closed",
+    },
+    {
+      tenant: "globex",
+      scope: "tenant",
+      subject: "globex",
+      unit: "requests",
+      perMinute: 5,
+      failureMode: "closed",
+    },
+  ]);
+  const withLimits = (policy: Policy): AuthorizerDeps => ({ ...deps(policy, directory), rateLimits: limits });
+  const failClosedMark = (response: ReturnType<typeof authorize>["response"]) =>
+    (fromStruct(response.dynamicMetadata).policy as Record<string, unknown> | undefined)
+      ?.rate_limit_fail_closed;
+
+  it("the policy sees the limits that apply to the request (its tenant's only)", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(checkRequest({ principal: bot }), withLimits(policy));
+    expect(policy.inputs[0]!.rate_limits).toEqual([
+      { scope: "tenant", subject: "acme", unit: "requests", per_minute: 10_000, failure_mode: "open" },
+      { scope: "team", subject: "red", unit: "tokens", per_minute: 50_000, failure_mode: "closed" },
+    ]);
+  });
+
+  it("a request under a fail-closed limit is marked for the sidecar's fail-closed stage, without the policy's help", () => {
+    const teamInMetadata = (): Decision => ({ ...allowAll(), metadata: { team: "red" } });
+    const { response } = authorize(
+      checkRequest({ principal: bot }),
+      withLimits(recordingPolicy(teamInMetadata)),
+    );
+    expect(failClosedMark(response)).toBe("true");
+  });
+
+  it("a request under fail-open limits only is not marked", () => {
+    const otherTeam = (): Decision => ({ ...allowAll(), metadata: { team: "blue" } });
+    const { response } = authorize(checkRequest({ principal: bot }), withLimits(recordingPolicy(otherTeam)));
+    expect(failClosedMark(response)).toBeUndefined();
+  });
+
+  it("without a rate-limit book the policy sees no limits", () => {
+    const policy = recordingPolicy(allowAll);
+    authorize(checkRequest({ principal: bot }), deps(policy, directory));
+    expect(policy.inputs[0]!.rate_limits).toEqual([]);
   });
 });

@@ -22,7 +22,16 @@ import { NO_KYA, sourceIdentity, type AgentDirectory } from "./identity/source.j
 import type { PeerAttributes, PeerIdentity } from "./identity/peer-certificate.js";
 import { inboundHeadersOf, withChallenge, type InboundHeaders } from "./identity/inbound-identity.js";
 import { engineDenial } from "./policy/decision.js";
-import { buildPolicyInput, NO_DELEGATION, type DelegationFacts, type PolicyInput } from "./policy-input.js";
+import {
+  buildPolicyInput,
+  NO_DELEGATION,
+  requestTenant,
+  type DelegationFacts,
+  type PolicyInput,
+} from "./policy-input.js";
+import { FAIL_CLOSED_METADATA_KEY } from "../../lib/src/ratelimit/definitions.js";
+import type { LimitSubjects } from "../../lib/src/ratelimit/applicable.js";
+import { NO_RATE_LIMITS, type RateLimitBook } from "./ratelimits/rate-limit-feed.js";
 import type { BodyLimits } from "./body-limits.js";
 import { BadRequestError, parseJsonBody, requestFacts } from "./request-facts.js";
 
@@ -66,6 +75,8 @@ export interface AuthorizerDeps {
   newDecisionId: () => string;
   /** JSON body limits (defaults: DEFAULT_BODY_LIMITS). */
   bodyLimits?: BodyLimits;
+  /** The stored rate limits (input.rate_limits, and the fail-closed mark); default: none. */
+  rateLimits?: RateLimitBook;
   /** Dry-run: evaluate and record, but allow (rolling out a new policy safely). */
   dryRun?: boolean;
   /**
@@ -132,6 +143,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
   let credentialQuery: string[];
   let mcpRequest: McpRequest | null = null;
   let upstream: "server" | "warden" = "server";
+  let routeName = "";
   try {
     const facts = requestFacts(check);
     credentialQuery = facts.credentialQuery;
@@ -201,10 +213,14 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
       mcpRequest = read.request;
     }
     upstream = facts.route.mcpUpstream;
+    routeName = facts.route.name;
     input = buildPolicyInput({
       ...parts,
       mcp: mcpRequest ? mcpFactsOf(mcpRequest, upstream) : null,
     });
+    input.rate_limits = (deps.rateLimits ?? NO_RATE_LIMITS).applying(
+      limitSubjects(input, routeName, input.agent?.team ?? null, input.mcp?.name ?? null),
+    );
   } catch (error) {
     if (error instanceof BadRequestError)
       return denial(decisionId, error.status, error.code, error.message, revision, null, dialect);
@@ -232,6 +248,7 @@ export function authorize(check: CheckRequest, deps: AuthorizerDeps): Outcome {
     credentialQuery,
     dialect,
     forwardDelegation,
+    routeName,
   };
   if (mcpRequest?.kind === "batch") return decideBatch(context, input, mcpRequest, upstream);
   const { decision, evalNs } = evaluate(policy, input, revision);
@@ -287,6 +304,49 @@ interface DecideContext {
   dialect: ErrorDialect;
   /** The upstream is a Warden inbound sidecar: the delegation goes on to it (check-response.ts). */
   forwardDelegation: boolean;
+  /** The destination's name, as rate limits' `route` scope names it. */
+  routeName: string;
+}
+
+function limitSubjects(
+  input: PolicyInput,
+  route: string,
+  team: string | null,
+  tool: string | null,
+): LimitSubjects {
+  return {
+    tenant: requestTenant(input),
+    team,
+    agentSpiffeId: input.source.spiffe_id,
+    route,
+    tool,
+    kind: input.destination.kind,
+  };
+}
+
+const textOrNull = (value: unknown): string | null =>
+  typeof value === "string" && value !== "" ? value : null;
+
+/**
+ * An allowed request under any fail-closed limit carries `rate_limit_fail_closed`, which routes it
+ * through the sidecar's fail-closed stage (lib/src/envoy/rate-limits.ts): refused while the
+ * rate-limit service cannot answer. The subjects are the ones the sidecar's descriptors will carry
+ * (the team and tool from the decision's metadata, as the sidecar reads them). A policy can set the
+ * mark itself too; it is never removed.
+ */
+function markFailClosed(context: DecideContext, input: PolicyInput, decision: Decision): Decision {
+  if (
+    decision.metadata[FAIL_CLOSED_METADATA_KEY] !== undefined &&
+    decision.metadata[FAIL_CLOSED_METADATA_KEY] !== null
+  )
+    return decision;
+  const mcp = decision.metadata.mcp;
+  const tool =
+    typeof mcp === "object" && mcp !== null ? textOrNull((mcp as Record<string, unknown>).name) : null;
+  const subjects = limitSubjects(input, context.routeName, textOrNull(decision.metadata.team), tool);
+  const limits = (context.deps.rateLimits ?? NO_RATE_LIMITS).applying(subjects);
+  if (!limits.some((limit) => limit.failure_mode === "closed")) return decision;
+  return { ...decision, metadata: { ...decision.metadata, [FAIL_CLOSED_METADATA_KEY]: "true" } };
 }
 
 function evaluate(
@@ -364,12 +424,13 @@ function allowed(
   decision: Decision,
   record: DecisionRecord,
 ): Outcome {
+  decision = markFailClosed(context, input, decision);
   const handOff: HandOffFacts = {
     decisionId: context.decisionId,
     policyRevision: context.revision ?? "",
     agentSpiffeId: input.source.spiffe_id,
     agentId: input.agent?.id ?? null,
-    tenant: input.agent?.tenant ?? input.delegation.user?.tenant ?? null,
+    tenant: requestTenant(input),
     userId: input.delegation.valid ? (input.delegation.user?.id ?? null) : null,
     delegationId: input.delegation.valid ? input.delegation.id : null,
     scopes: input.delegation.valid ? input.delegation.scopes : [],

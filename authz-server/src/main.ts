@@ -28,6 +28,7 @@ import {
 import { AgentIndex } from "./directory/agent-index.js";
 import { jwksAttestationVerifier } from "./directory/attestation-verifier.js";
 import { RegistryFeed } from "./directory/registry-feed.js";
+import { RateLimitFeed, RateLimitIndex } from "./ratelimits/rate-limit-feed.js";
 import { DelegationEnforcement } from "./delegation/enforcement.js";
 import { readRegistryFile } from "./directory/static-file.js";
 import { zeroCodeIdentity } from "./identity/zero-code.js";
@@ -107,6 +108,18 @@ const feed =
     : undefined;
 // Loaded before serving when the database answers; otherwise it keeps retrying and /readyz waits.
 await feed?.start();
+// The stored rate limits: input.rate_limits, and which requests go through the fail-closed stage.
+const rateLimits = new RateLimitIndex();
+const rateLimitFeed =
+  registry.kind === "database" && registryDb
+    ? new RateLimitFeed({
+        db: registryDb,
+        index: rateLimits,
+        logger,
+        resyncMs: config.WARDEN_REGISTRY_RESYNC_MS,
+      })
+    : undefined;
+await rateLimitFeed?.start();
 // Delegations need the revocation feed: with no registry database every delegation is refused.
 const delegations =
   registry.kind === "database" && registryDb
@@ -223,6 +236,7 @@ const deps: AuthorizerDeps = {
   newDecisionId,
   dryRun: config.WARDEN_POLICY_DRY_RUN,
   bodyLimits: bodyLimitsOf(config),
+  rateLimits,
   // Zero-code routes are refused unless this server is bound to that agent (identity/zero-code.ts).
   identify: zeroCodeIdentity(
     config.WARDEN_ZERO_CODE_AGENT ?? null,
@@ -280,6 +294,7 @@ stopOnSignals(async (signal) => {
   await auditDb?.close();
   await approvalsDb?.close();
   await feed?.stop();
+  await rateLimitFeed?.stop();
   await delegations?.stop();
   await registryDb?.close();
   statusServer.close();

@@ -1,3 +1,4 @@
+import type { RateLimitFacts } from "../../lib/src/ratelimit/applicable.js";
 import type { Destination, LlmFacts, McpFacts } from "./destination.js";
 import type { RequestFacts } from "./request-facts.js";
 import type { AgentRecord, KyaFacts, SourceIdentity } from "./identity/source.js";
@@ -28,6 +29,11 @@ export interface DecisionFacts {
 
 export interface PolicyInput extends DecisionFacts {
   now_ns: number;
+  /**
+   * The stored rate limits this request falls under (docs/rate-limits.md#what-the-policy-sees); the
+   * remaining quota is not known here (the sidecar asks the rate-limit service after this decision).
+   */
+  rate_limits: RateLimitFacts[];
   request: Pick<RequestFacts, "id" | "method" | "scheme" | "host" | "path" | "query" | "headers"> & {
     body: unknown;
   };
@@ -52,5 +58,15 @@ export interface InputParts extends DecisionFacts {
 
 export function buildPolicyInput({ nowNs, facts, body, ...decided }: InputParts): PolicyInput {
   const { id, method, scheme, host, path, query, headers } = facts;
-  return { now_ns: nowNs, request: { id, method, scheme, host, path, query, headers, body }, ...decided };
+  return {
+    now_ns: nowNs,
+    request: { id, method, scheme, host, path, query, headers, body },
+    rate_limits: [],
+    ...decided,
+  };
+}
+
+/** The tenant the sidecar counts a request under: the agent's, else its delegating user's. */
+export function requestTenant(input: Pick<DecisionFacts, "agent" | "delegation">): string | null {
+  return input.agent?.tenant ?? input.delegation.user?.tenant ?? null;
 }

@@ -35,7 +35,14 @@ export interface RequestFacts {
    * Set by the Envoy route (never by the agent). `mcpUpstream`: "warden" when an MCP route's upstream
    * is a Warden inbound sidecar (context extension `mcp_upstream`), else "server".
    */
-  route: { service: string; kind: string; pathPrefix: string; mcpUpstream: "server" | "warden" };
+  route: {
+    service: string;
+    /** The destination's name (rate limits' `route` scope); its service when the route names none. */
+    name: string;
+    kind: string;
+    pathPrefix: string;
+    mcpUpstream: "server" | "warden";
+  };
   /** Envoy's receive time, ns since epoch, or null. */
   timeNs: number | null;
 }
@@ -155,6 +162,7 @@ export function requestFacts(check: CheckRequest): RequestFacts {
     },
     route: {
       service: ext.service ?? "",
+      name: ext.route ?? ext.service ?? "",
       kind: ext.kind ?? "",
       pathPrefix,
       mcpUpstream: ext.mcp_upstream === "warden" ? "warden" : "server",

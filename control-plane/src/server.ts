@@ -18,6 +18,7 @@ import type { Secret } from "../../lib/src/config.js";
 import { kyaHandlers } from "./kya/handlers.js";
 import { registryHandlers } from "./registry/handlers.js";
 import { usageHandlers } from "./usage/handlers.js";
+import { refuseChangesOfSuspendedTenants } from "./tenants/suspension-gate.js";
 
 export interface ServerOptions {
   context: AppContext;
@@ -61,6 +62,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get("/openapi.json", { schema: { hide: true } }, async () => api.document);
 
   const errorSchema = dereference({ $ref: "#/components/schemas/Error" }, api.document) as JsonSchema;
+  refuseChangesOfSuspendedTenants(app, context.db);
   registerOperations(
     app,
     api,

@@ -6,6 +6,7 @@ import { spiffeServerConfigShape } from "../../lib/src/spiffe/grpc-mtls.js";
 import { llmKeysConfigShape, llmKeysProblems } from "./credentials/config.js";
 import { oauthConfigShape } from "./oauth/config.js";
 import { usageConfigShape } from "./usage/config.js";
+import { tokenChargesConfigShape } from "./ratelimit/config.js";
 
 /**
  * Every environment variable extproc-server reads, in one schema (docs/configuration.md is
@@ -31,6 +32,7 @@ export const extprocConfigShape = {
     ),
   ...llmKeysConfigShape,
   ...usageConfigShape,
+  ...tokenChargesConfigShape,
   ...oauthConfigShape,
   ...tracingConfigShape,
 };

@@ -17,6 +17,7 @@ import { tracedKeySource, tracedUsageSink } from "./tracing.js";
 import { usageSettings } from "./usage/config.js";
 import { PriceTableError } from "./usage/prices.js";
 import { startUsage, type RunningUsage } from "./usage/start-usage.js";
+import { NO_TOKEN_CHARGES, RateLimitTokenCharges } from "./ratelimit/token-charges.js";
 import { extprocStatus } from "./metrics/status.js";
 import { meteredMcpCalls } from "./metrics/mcp-metrics.js";
 import { stopOnSignals } from "../../lib/src/stop-signals.js";
@@ -48,6 +49,13 @@ if (transport.insecureDev)
     "INSECURE: WARDEN_INSECURE_DEV_PLAINTEXT is set: Vault credentials are served over plaintext gRPC to any local process. Development only",
   );
 let usage: RunningUsage | null = null;
+const tokenCharges = config.WARDEN_RATELIMIT_GRPC_ADDRESS
+  ? new RateLimitTokenCharges(
+      config.WARDEN_RATELIMIT_GRPC_ADDRESS,
+      config.WARDEN_RATELIMIT_TIMEOUT_MS,
+      logger,
+    )
+  : NO_TOKEN_CHARGES;
 let oauth: RunningOAuth | null = null;
 if (vault) {
   try {
@@ -62,6 +70,7 @@ if (vault) {
       usage: tracer ? tracedUsageSink(usage.usage, tracer) : usage.usage,
       budgets: usage.budgets,
       reservations: usage.reservations,
+      tokenCharges,
       defaultTenant: config.WARDEN_DEFAULT_TENANT ?? null,
     }),
   );
@@ -138,6 +147,7 @@ stopOnSignals(async (signal) => {
   await oauth
     ?.close()
     .catch((error: unknown) => logger.error({ err: error }, "oauth audit store did not close cleanly"));
+  tokenCharges.close();
   statusServer?.close();
   mtls?.svid.close();
   await tracing.shutdown();

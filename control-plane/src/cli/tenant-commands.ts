@@ -1,3 +1,4 @@
+import { tenantLoginCommands } from "./tenant-login-commands.js";
 import { usageError } from "./cli-error.js";
 import type { CommandSpec } from "./command.js";
 import * as flags from "./flags.js";
@@ -83,4 +84,11 @@ const resume: CommandSpec = {
   },
 };
 
-export const tenantCommands: Record<string, CommandSpec> = { create, list, show, suspend, resume };
+export const tenantCommands: Record<string, CommandSpec> = {
+  create,
+  list,
+  show,
+  suspend,
+  resume,
+  ...tenantLoginCommands,
+};

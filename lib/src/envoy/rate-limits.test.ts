@@ -1,3 +1,4 @@
+import { limitDescriptors } from "../ratelimit/descriptors.js";
 import { buildSidecarBootstrap } from "./bootstrap.js";
 import { sidecarParamsSchema, type SidecarParams } from "./params.js";
 
@@ -66,16 +67,43 @@ describe("rate limits in the sidecar", () => {
       .rate_limits as { stage: number; actions: Obj[] }[];
     const kinds = limits.flatMap((l) => l.actions.map((a) => Object.keys(a)[0]));
     expect(new Set(kinds)).toEqual(new Set(["generic_key", "metadata"]));
-    const scopes = limits
-      .filter((l) => l.stage === 0)
-      .map((l) => (l.actions[1]!.generic_key as Obj).descriptor_value as string);
-    // No MCP tool on an LLM route.
-    expect(scopes).toEqual(["tenant", "team", "agent", "route"]);
+    const scopesOf = (unit: string) =>
+      limits
+        .filter((l) => l.stage === 0 && (l.actions[0]!.generic_key as Obj).descriptor_value === unit)
+        .map((l) => (l.actions[1]!.generic_key as Obj).descriptor_value as string);
+    // No MCP tool on an LLM route; its LLM tokens are checked under the same scopes.
+    expect(scopesOf("requests")).toEqual(["tenant", "team", "agent", "route"]);
+    expect(scopesOf("tokens")).toEqual(["tenant", "team", "agent", "route"]);
     const routeScope = limits.find(
       (l) => (l.actions[1]?.generic_key as Obj | undefined)?.descriptor_value === "route",
     )!;
     expect(routeScope.actions[3]).toEqual({
       generic_key: { descriptor_key: "subject", descriptor_value: "openai" },
     });
+  });
+
+  test("a route that is not an LLM's checks no token limit", () => {
+    const limits = openaiRoute({
+      ...base,
+      destinations: [{ ...base.destinations[0]!, kind: "saas" }],
+      rateLimit: { service: { address: "127.0.0.1", port: 8091 } },
+    }).rate_limits as { actions: Obj[] }[];
+    const units = limits.map((l) => (l.actions[0]!.generic_key as Obj | undefined)?.descriptor_value);
+    expect(units).not.toContain("tokens");
+  });
+
+  test("the token descriptors extproc-server charges are the ones the route checks (same keys, same order)", () => {
+    const limits = openaiRoute({ ...base, rateLimit: { service: { address: "127.0.0.1", port: 8091 } } })
+      .rate_limits as { stage: number; actions: Obj[] }[];
+    const routeKeys = limits
+      .filter((l) => (l.actions[0]!.generic_key as Obj | undefined)?.descriptor_value === "tokens")
+      .map((l) => l.actions.map((a) => ((a.generic_key ?? a.metadata) as Obj).descriptor_key as string));
+    const charged = limitDescriptors("tokens", {
+      tenant: "acme",
+      team: "red",
+      agentSpiffeId: "spiffe://warden.local/agent/a",
+      route: "openai",
+    }).map((d) => d.entries.map((e) => e.key));
+    expect(charged).toEqual(routeKeys);
   });
 });

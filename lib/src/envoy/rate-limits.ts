@@ -4,7 +4,10 @@ import {
   FAIL_CLOSED_METADATA_KEY,
   RATE_LIMIT_DOMAIN,
   RATE_LIMIT_SCOPES,
+  type RateLimitScope,
+  type RateLimitUnit,
 } from "../ratelimit/definitions.js";
+import { TOKEN_LIMIT_SCOPES } from "../ratelimit/descriptors.js";
 import { millis, typed, type JsonObject } from "./config-json.js";
 import { EXT_AUTHZ_NAMESPACE, RATELIMIT_CLUSTER, type DestinationConfig, type Params } from "./params.js";
 
@@ -114,13 +117,26 @@ function subjectAction(scope: string, destination: DestinationConfig): JsonObjec
   }
 }
 
-/** The route's `rate_limits`: one descriptor per scope (requests per minute), and the fail-closed probe. */
+/**
+ * Which limits a route's requests are checked against: requests per minute everywhere, and on LLM
+ * routes LLM tokens per minute too. A token descriptor is checked before the call (the service adds
+ * 1, as it never adds 0: a call costs at least one token) and charged the rest of the call's tokens
+ * by extproc-server after the response (lib/src/ratelimit/descriptors.ts), so a tenant past its
+ * token limit is refused from its next call on.
+ */
+function unitScopes(destination: DestinationConfig): [RateLimitUnit, RateLimitScope][] {
+  const out: [RateLimitUnit, RateLimitScope][] = RATE_LIMIT_SCOPES.map((scope) => ["requests", scope]);
+  if (destination.kind === "llm") for (const scope of TOKEN_LIMIT_SCOPES) out.push(["tokens", scope]);
+  return out;
+}
+
+/** The route's `rate_limits`: one descriptor per unit and scope, and the fail-closed probe. */
 export function routeRateLimits(destination: DestinationConfig, params: Params): JsonObject[] {
   if (params.rateLimit === null) return [];
   const out: JsonObject[] = [];
-  for (const scope of RATE_LIMIT_SCOPES) {
+  for (const [unit, scope] of unitScopes(destination)) {
     const actions: JsonObject[] = [
-      fixed(DESCRIPTOR_KEYS.unit, "requests"),
+      fixed(DESCRIPTOR_KEYS.unit, unit),
       fixed(DESCRIPTOR_KEYS.scope, scope),
       // A request without a tenant (no registered agent) counts under the audit log's "unknown".
       authzValue(DESCRIPTOR_KEYS.tenant, ["tenant"], UNKNOWN_TENANT),

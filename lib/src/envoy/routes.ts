@@ -114,6 +114,8 @@ function destinationRoute(
       // The MCP server behind this route runs its own Warden inbound sidecar (the policy reads it).
       ...(towardsWarden ? { mcp_upstream: "warden" } : {}),
       ...(zeroCodeAgent === undefined ? {} : { [ZERO_CODE_CONTEXT_KEY]: zeroCodeAgent }),
+      // The name rate limits' `route` scope matches (authz-server reads it to find the limits).
+      ...(params.rateLimit === null ? {} : { route: destination.name }),
     },
   };
   if (destination.authzRequestBody) {

@@ -51,3 +51,17 @@ export const ExternalProcessorService = {
     true,
   ),
 } satisfies ServiceDefinition;
+
+export const rateLimit = envoy.service.ratelimit.v3;
+export type IRateLimitRequest = envoy.service.ratelimit.v3.IRateLimitRequest;
+export type RateLimitResponse = envoy.service.ratelimit.v3.RateLimitResponse;
+
+/** The global rate-limit service (envoyproxy/ratelimit), which extproc-server calls to charge LLM tokens. */
+export const RateLimitServiceDefinition = {
+  shouldRateLimit: method(
+    "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
+    rateLimit.RateLimitRequest,
+    rateLimit.RateLimitResponse,
+    false,
+  ),
+} satisfies ServiceDefinition;

@@ -147,6 +147,7 @@ export function stackComponents(config: RuntimeConfig): {
       vaultCaFile: bao.caFile,
       vaultClient: bao.extprocClient,
       dir: paths.extproc,
+      rateLimitPort: ports.ratelimitGrpc,
       // One extproc-server serves both sidecars on this machine.
       // (and a zero-code sidecar, which holds its bound agent's SVID).
       allowedClients:
@@ -205,6 +206,8 @@ export function stackComponents(config: RuntimeConfig): {
             upstream: inbound.upstream,
             resourceUri: inbound.resourceUri,
             authorizationServer: controlPlaneUrl,
+            // The MCP server's sidecar counts against the same shared limits (docs/rate-limits.md).
+            rateLimitPort: ports.ratelimitGrpc,
           }),
         ]
       : []),
@@ -256,6 +259,7 @@ export function stackComponents(config: RuntimeConfig): {
         mcpRoutes: config.mcpRoutes,
         agent: zeroCode.agent,
         agentSpiffeId: zeroCode.spiffeId,
+        rateLimitPort: ports.ratelimitGrpc,
       }),
     ];
   }

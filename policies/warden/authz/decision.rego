@@ -100,7 +100,7 @@ allowed_decision := {
 	"status": 200,
 	"reason": "allowed",
 	"headers": {},
-	"metadata": object.union(allowed_metadata, mcp_allowed_metadata),
+	"metadata": object.union(object.union(allowed_metadata, mcp_allowed_metadata), rate_limit_metadata),
 }
 
 allowed_metadata := {

@@ -1,6 +1,7 @@
 import { WardenError } from "../../../../lib/src/errors.js";
 import type { AuthzHandOff } from "../../../../lib/src/handoff/contract.js";
 import type { BudgetGuard } from "../../budgets/budget-guard.js";
+import type { TokenCharges } from "../../ratelimit/token-charges.js";
 import type { BudgetReservations } from "../../budgets/budget-reserver.js";
 import type { ReservationHandle } from "../../../../lib/src/llm/budget-reservations.js";
 import type { SecretScrubber } from "../../credentials/scrub.js";
@@ -42,6 +43,8 @@ export interface LlmExchangeDeps {
   readonly budgets: BudgetGuard | null;
   /** The authority on hard budgets: the worst case reserved before forwarding, settled after (null: none). */
   readonly reservations: BudgetReservations | null;
+  /** Where the call's tokens are charged against token rate limits (absent: nowhere). */
+  readonly tokenCharges?: TokenCharges;
   /** Counts tokens when usage must be estimated (loaded on first use); a test may pass its own. */
   readonly tokenCounter?: () => Promise<TokenCounter>;
   /** Monotonic milliseconds (performance.now) for latencies. */
@@ -311,6 +314,17 @@ export class LlmExchange implements ExchangeHooks {
   /** Stores the usage record and settles the call's reservation at the same cost. */
   private record(record: UsageRecord): void {
     this.deps.usage.record(record);
+    // The decision's tenant (not the default one), as the sidecar's check named it.
+    this.deps.tokenCharges?.charge(
+      {
+        tenant: this.handOff.tenant,
+        team: this.handOff.team,
+        agentSpiffeId: this.handOff.agentSpiffeId,
+        route: this.handOff.service,
+      },
+      record.usage,
+      record.decisionId,
+    );
     if (this.reservation) this.deps.reservations?.settle(this.reservation, record);
     this.reservation = null;
   }

@@ -3,6 +3,7 @@ import type { BudgetGuard } from "../../budgets/budget-guard.js";
 import type { BudgetReservations } from "../../budgets/budget-reserver.js";
 import type { LlmKeySource } from "../../credentials/key-source.js";
 import type { ExchangeHooks, ExchangeStart, Provider } from "../../providers.js";
+import type { TokenCharges } from "../../ratelimit/token-charges.js";
 import type { TokenCounter } from "../../usage/estimate.js";
 import type { UsageSink } from "../../usage/record.js";
 import type { LlmApi } from "./api.js";
@@ -16,6 +17,8 @@ export interface LlmProviderOptions {
   defaultTenant?: string | null;
   budgets?: BudgetGuard | null;
   reservations?: BudgetReservations | null;
+  /** Where calls' tokens are charged against token rate limits. */
+  tokenCharges?: TokenCharges;
   apis?: ReadonlyMap<string, LlmApi>;
   monotonicMs?: () => number;
   wallClock?: () => Date;
@@ -43,6 +46,7 @@ export class LlmProvider implements Provider {
       monotonicMs: options.monotonicMs ?? (() => performance.now()),
       wallClock: options.wallClock ?? (() => new Date()),
       ...(options.tokenCounter ? { tokenCounter: options.tokenCounter } : {}),
+      ...(options.tokenCharges ? { tokenCharges: options.tokenCharges } : {}),
     };
   }
 

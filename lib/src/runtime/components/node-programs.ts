@@ -279,6 +279,8 @@ export function extprocComponent(
     dir: string;
     /** The Envoys it answers (the agents' sidecar and an inbound sidecar); default: the agents' sidecar. */
     allowedClients?: string[];
+    /** The rate-limit service's gRPC port on loopback: LLM tokens are charged to it. */
+    rateLimitPort?: number;
   },
 ): Component {
   return nodeProgramComponent({
@@ -300,6 +302,8 @@ export function extprocComponent(
       SPIFFE_ENDPOINT_SOCKET: params.spiffeEndpoint,
       WARDEN_SPIFFE_SOCKET: "",
       WARDEN_ALLOWED_CLIENT_IDS: (params.allowedClients ?? []).join(","),
+      WARDEN_RATELIMIT_GRPC_ADDRESS:
+        params.rateLimitPort === undefined ? "" : `127.0.0.1:${params.rateLimitPort}`,
       WARDEN_WORKERS: String(params.workers ?? 1),
       WARDEN_OTLP_ENDPOINT: params.otlpEndpoint ?? "",
     }),
