@@ -36,6 +36,7 @@ function fakeApi(answer: (call: Call) => unknown): { api: PortalApi; calls: Call
       put: refuse,
       patch: refuse,
       delete: refuse,
+      download: refuse,
     },
   };
 }
@@ -84,7 +85,7 @@ function registryHolding(entry: ApiEntry): AppContext {
 const page = (pages: readonly PortalPage[], method: string, path: string) =>
   pages.find((p) => p.method === method && p.path === path)!;
 const markup = (result: PageResult) => {
-  if (!(result instanceof SafeHtml)) throw new Error(`expected a page, got a redirect to ${result.redirect}`);
+  if (!(result instanceof SafeHtml)) throw new Error(`expected a page, got ${JSON.stringify(result)}`);
   return result.value;
 };
 
