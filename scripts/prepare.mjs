@@ -60,7 +60,7 @@ export function prepare({ bench = false, build = true } = {}) {
     });
   } else {
     step(
-      "tools: installing the pinned components (scripts/setup; ~6 min the first time)",
+      "tools: installing the pinned components (scripts/setup; on a new machine 6 min to over an hour, see the README)",
       resolve(root, "scripts/setup"),
       setupArgs,
     );

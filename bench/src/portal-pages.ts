@@ -58,26 +58,38 @@ export async function portalSuite(): Promise<SuiteRun> {
     });
     try {
       const sessionDb = createPostgresDatabase(databaseUrl, { max: 1 });
-      const accessToken = await oidc.token({ sub: "bench-admin", roles: ["admin"], expiresInSeconds: 3600 });
-      const session = await createSession(
-        sessionDb,
-        "bench-admin",
-        {
-          access_token: accessToken,
-          access_expires_at: Math.floor(Date.now() / 1000) + 3600,
-          refresh_token: null,
-          id_token: null,
-        },
-        new Date(Date.now() + 3_600_000),
-      );
+      // One session per audience: the end-user, creator and reviewer pages are timed as those roles
+      // (an admin sees none of the end-user pages), in the seeded agent's tenant.
+      const signedIn = async (sub: string, roles: string[], tenant?: string) => {
+        const accessToken = await oidc.token({ sub, roles, tenant, expiresInSeconds: 3600 });
+        return createSession(
+          sessionDb,
+          sub,
+          {
+            access_token: accessToken,
+            access_expires_at: Math.floor(Date.now() / 1000) + 3600,
+            refresh_token: null,
+            id_token: null,
+          },
+          new Date(Date.now() + 3_600_000),
+        );
+      };
+      const session = await signedIn("bench-admin", ["admin"]);
+      const cookieOf = (id: string) => `${SESSION_COOKIE}=${id}`;
+      const audiences = {
+        admin: cookieOf(session.id),
+        user: cookieOf((await signedIn(seeded.user, ["user"], seeded.agent.tenant)).id),
+        creator: cookieOf((await signedIn("owner-0", ["creator"], seeded.agent.tenant)).id),
+        reviewer: cookieOf((await signedIn("bench-reviewer", ["reviewer"], seeded.agent.tenant)).id),
+      };
       const { rows } = await sessionDb.query<{ id: string }>(
         "SELECT id FROM llm_budgets ORDER BY id LIMIT 1",
       );
       await sessionDb.close();
-      const cookie = `${SESSION_COOKIE}=${session.id}`;
+      const cookie = audiences.admin;
 
-      const get = async (path: string): Promise<string> => {
-        const response = await fetch(`${cp.url}${path}`, { headers: { cookie }, redirect: "manual" });
+      const get = async (path: string, as: string = cookie): Promise<string> => {
+        const response = await fetch(`${cp.url}${path}`, { headers: { cookie: as }, redirect: "manual" });
         const body = await response.text();
         if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${body.slice(0, 300)}`);
         return body;
@@ -89,8 +101,16 @@ export async function portalSuite(): Promise<SuiteRun> {
         if (!next) break;
         deepPath = next.replaceAll("&amp;", "&");
       }
-      const pages: Record<string, string> = {
+      const pages: Record<string, string | [string, string]> = {
         home: "/portal/",
+        user_agents: ["/portal/agents", audiences.user],
+        user_agent_kya: [`/portal/agents/${seeded.agent.id}`, audiences.user],
+        user_delegations: ["/portal/delegations", audiences.user],
+        user_connections: ["/portal/connections", audiences.user],
+        user_activity: ["/portal/activity", audiences.user],
+        user_approvals: ["/portal/approvals", audiences.user],
+        creator_status: ["/portal/creator", audiences.creator],
+        reviewer_queue: ["/portal/reviewer", audiences.reviewer],
         usage_by_agent: "/portal/admin/usage",
         usage_by_user: "/portal/admin/usage?by=user",
         usage_by_team: "/portal/admin/usage?by=team",
@@ -106,12 +126,13 @@ export async function portalSuite(): Promise<SuiteRun> {
         policy: "/portal/admin/policy",
       };
       let worst = { page: "", p95: 0 };
-      for (const [page, path] of Object.entries(pages)) {
-        for (let i = 0; i < WARMUP; i += 1) await get(path);
+      for (const [page, target] of Object.entries(pages)) {
+        const [path, as] = typeof target === "string" ? [target, cookie] : target;
+        for (let i = 0; i < WARMUP; i += 1) await get(path, as);
         const samples: number[] = [];
         for (let i = 0; i < REQUESTS; i += 1) {
           const started = performance.now();
-          await get(path);
+          await get(path, as);
           samples.push(performance.now() - started);
         }
         const stats = summarize(samples);

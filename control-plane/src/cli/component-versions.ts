@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { KEYCLOAK_HOME } from "../../../lib/src/runtime/components/keycloak.js";
 import { postgresBinary, REPO_ROOT, toolPath } from "../../../lib/src/runtime/layout.js";
 
 /**
@@ -15,6 +16,19 @@ const TOOL_VERSION_COMMANDS: Record<string, () => [string, string[]]> = {
   envoy: () => [toolPath("envoy"), ["--version"]],
   redis: () => [toolPath("redis-server"), ["--version"]],
 };
+
+/** Keycloak's kc.sh starts a JVM to print its version; the distribution's version.txt says it at once. */
+const VERSION_FILES: Record<string, () => string> = {
+  keycloak: () => join(KEYCLOAK_HOME, "version.txt"),
+};
+
+function versionInFile(path: string): string | undefined {
+  try {
+    return versionIn(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
 
 /** envoyproxy/ratelimit has no version flag (scripts/setup pins its commit, RATELIMIT_VERSION). */
 const NO_VERSION_FLAG: ReadonlySet<string> = new Set(["ratelimit"]);
@@ -43,6 +57,8 @@ export async function componentVersions(names: readonly string[]): Promise<Recor
   const entries = await Promise.all(
     names.map(async (name): Promise<[string, string]> => {
       if (NO_VERSION_FLAG.has(name)) return [name, "-"];
+      const file = VERSION_FILES[name];
+      if (file) return [name, versionInFile(file()) ?? "-"];
       const command = TOOL_VERSION_COMMANDS[name];
       if (!command) return [name, own];
       return [name, (await reported(...command())) ?? "-"];
