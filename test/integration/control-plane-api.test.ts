@@ -882,6 +882,22 @@ describe("audit log API", () => {
   });
 });
 
+describe("policy revision in force", () => {
+  test("no data-plane decision audited yet: no revision, the default window; bad windows and roles refused", async () => {
+    expect(await f.call("GET", "/v1/audit/policy-revision", { token: viewer })).toMatchObject({
+      status: 200,
+      body: { latest: null, recent: [], window: 500 },
+    });
+    expect((await f.call("GET", "/v1/audit/policy-revision?window=3", { token: admin })).body).toMatchObject({
+      window: 3,
+    });
+    const zero = await f.call<ErrorReply>("GET", "/v1/audit/policy-revision?window=0", { token: admin });
+    expect(zero.status).toBe(400);
+    expect(zero.body.error.details!.map((d) => d.field)).toEqual(["query.window"]);
+    expect((await f.call("GET", "/v1/audit/policy-revision", { token: creator })).status).toBe(403);
+  });
+});
+
 describe("dependencies failing", () => {
   test("with Vault down, approval is a 503 and the attestation stays pending; readiness reports it", async () => {
     const agent = await createAgent("vault-down-bot");
