@@ -24,6 +24,7 @@ import {
   type PortalPage,
   type PortalRequest,
 } from "./page.js";
+import { policyBundleReader } from "./pages/admin/policy-bundle.js";
 import { PORTAL_PAGES } from "./pages/index.js";
 import { securityHeaders } from "./security-headers.js";
 import { findSession, readCookie, SESSION_COOKIE, updateSessionTokens, type Session } from "./session.js";
@@ -186,6 +187,8 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
       });
 
       loginRoutes(portal, { ...options, signedIn, sendPage, seeOther });
+      const bundleFiles = options.settings.policyBundle;
+      const policyBundle = bundleFiles ? policyBundleReader(bundleFiles) : null;
 
       for (const page of pages) {
         portal.route({
@@ -219,6 +222,7 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
               api: portalApi(app, current.session.tokens.access_token),
               ctx: options.context,
               saas: options.saas,
+              policyBundle,
               request,
               now: options.now(),
             };
