@@ -27,7 +27,14 @@ import {
 import { policyBundleReader } from "./pages/admin/policy-bundle.js";
 import { PORTAL_PAGES } from "./pages/index.js";
 import { securityHeaders } from "./security-headers.js";
-import { findSession, readCookie, SESSION_COOKIE, updateSessionTokens, type Session } from "./session.js";
+import {
+  expirySweeper,
+  findSession,
+  readCookie,
+  SESSION_COOKIE,
+  updateSessionTokens,
+  type Session,
+} from "./session.js";
 
 export interface PortalOptions {
   settings: PortalSettingsResolved;
@@ -103,12 +110,16 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
     ]),
   );
 
+  const sweepExpired = expirySweeper(options.db);
+
   /** The session of the cookie, with a fresh access token, and the principal it names. */
   async function signedIn(
     request: FastifyRequest,
   ): Promise<{ session: Session; principal: Principal } | null> {
     const id = readCookie(request.headers.cookie, SESSION_COOKIE);
     if (!id) return null;
+    // Sessions nobody returns to would otherwise stay until the next sign-in.
+    await sweepExpired(options.now());
     const session = await findSession(options.db, id, options.now());
     if (!session) return null;
     if (session.tokens.access_expires_at - 30 <= options.now().getTime() / 1000) {
