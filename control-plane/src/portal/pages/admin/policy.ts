@@ -109,10 +109,7 @@ const LEVEL_LABEL: Record<ModelRule["level"], string> = {
   agent: "Agent",
 };
 
-export function renderModelPolicy(
-  policy: ModelPolicy | { error: string } | null,
-  source: string | null,
-): SafeHtml {
+export function renderModelPolicy(policy: ModelPolicy | { error: string } | null): SafeHtml {
   if (policy === null)
     return html`<p>
       Model allow-lists are part of the signed policy bundle (<code>warden.config.models</code> in
@@ -121,9 +118,7 @@ export function renderModelPolicy(
     </p>`;
   if ("error" in policy) return html`<p role="alert">${policy.error}</p>`;
   return html`<p>
-      From ${source ?? "the policy bundle"}. A model is allowed when every level that lists the provider
-      admits it (deny beats allow). Change them in <code>policies/data.json</code> and roll out with
-      <code>warden policy build</code>, <code>sign</code> and <code>push</code>.
+      A model is allowed when every level that lists the provider admits it (deny beats allow).
     </p>
     <table class="data-table">
       <caption>
@@ -184,7 +179,7 @@ const HOW_TO_CHANGE = html`<p>
 
 /** The model section of the policy page, from the verified bundle (or why there is none). */
 export function renderBundleModels(view: BundleView | null): SafeHtml {
-  if (view === null) return renderModelPolicy(null, null);
+  if (view === null) return renderModelPolicy(null);
   if (!view.ok)
     return html`<div class="error" role="alert">
         <p>
@@ -202,5 +197,5 @@ export function renderBundleModels(view: BundleView | null): SafeHtml {
       <dt>Signature</dt>
       <dd>verified</dd>
     </dl>
-    ${renderModelPolicy(view.policy, view.source)} ${HOW_TO_CHANGE}`;
+    ${renderModelPolicy(view.policy)} ${HOW_TO_CHANGE}`;
 }
