@@ -15,6 +15,8 @@ export interface KeycloakIdp {
   clientSecret: string;
   /** A user's access token for the control-plane API (password grant of the local-only CLI client). */
   tokenFor(username: string): Promise<string>;
+  /** Keycloak's admin REST API (`/admin/realms/warden` + path) as the bootstrap admin; the JSON reply or null. */
+  admin(method: string, path: string, body?: unknown): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,28 @@ export async function startKeycloak(options: { portalOrigins: readonly string[] 
       });
       if (!response.ok) throw new Error(`Keycloak refused ${username} (${response.status}) in ${REALM}`);
       return ((await response.json()) as { access_token: string }).access_token;
+    },
+    async admin(method, path, body) {
+      const base = `http://localhost:${port}`;
+      const login = await fetch(`${base}/realms/master/protocol/openid-connect/token`, {
+        method: "POST",
+        body: new URLSearchParams({
+          grant_type: "password",
+          client_id: "admin-cli",
+          username: "warden-bootstrap",
+          password: readFileSync(join(dir, "bootstrap-admin-password"), "utf8").trim(),
+        }),
+      });
+      if (!login.ok) throw new Error(`Keycloak admin login failed (${login.status})`);
+      const { access_token } = (await login.json()) as { access_token: string };
+      const response = await fetch(`${base}/admin/realms/${REALM}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`Keycloak admin ${method} ${path}: ${response.status}`);
+      const text = await response.text();
+      return text ? (JSON.parse(text) as unknown) : null;
     },
     stop: async () => {
       await child.stop();

@@ -1,7 +1,10 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readTarGz, writeTarGz } from "../../lib/src/policy-bundle/tar.js";
 import type { Browser, Locator, Page } from "playwright-core";
 import { createPostgresDatabase } from "../../lib/src/db/postgres.js";
 import type { Database } from "../../lib/src/db/types.js";
+import { buildBundle, removeDir, signingKeys, tempDir } from "../harness/policy-bundles.js";
 import { TEARDOWN_TIMEOUT_MS } from "../harness/process.js";
 import { startPortalStack, type PortalStack } from "../harness/portal.js";
 import { launchBrowser, screenshot, seriousA11yViolations, signIn } from "../harness/portal-browser.js";
@@ -19,6 +22,10 @@ let browser: Browser;
 let db: Database;
 let ada: Page;
 let seeded: SeededData;
+/** The signed policy bundle (the shipped policies/) the portal is pointed at, as `warden up` does. */
+let policyDir: string;
+let bundleFile: string;
+let signedBundle: Buffer;
 
 /** A story drives several pages through Keycloak-backed sessions on a shared, busy machine. */
 const STORY_MS = 90_000;
@@ -54,7 +61,15 @@ async function liveDelegationsOf(user: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  stack = await startPortalStack("portal-admin");
+  policyDir = tempDir("portal-policy");
+  bundleFile = join(policyDir, "bundle.tar.gz");
+  const keys = signingKeys(policyDir);
+  const publicKeyFile = join(policyDir, "signing-key.pub.pem");
+  writeFileSync(publicKeyFile, keys.publicKeyPem);
+  signedBundle = buildBundle({ out: bundleFile, signingKey: keys.privateKeyFile, revision: "portal-r1" });
+  stack = await startPortalStack("portal-admin", {
+    env: { WARDEN_PORTAL_POLICY_BUNDLE: bundleFile, WARDEN_PORTAL_POLICY_PUBLIC_KEY: publicKeyFile },
+  });
   db = createPostgresDatabase(stack.databaseUrl);
   // Tenant `default` (the realm's users): agents, usage over the last 30 days, budgets and a
   // hash-chained audit log, as portal-data.ts builds them for the bench, only smaller.
@@ -77,6 +92,7 @@ afterAll(async () => {
   await browser?.close();
   await db?.close();
   await stack?.stop();
+  if (policyDir) removeDir(policyDir);
 }, TEARDOWN_TIMEOUT_MS);
 
 describe("portal admin: usage and cost", () => {
@@ -285,7 +301,38 @@ describe("portal admin: policy in force", () => {
     async () => {
       await ada.goto(`${stack.portalUrl}/admin/policy`);
       expect(await text(ada.locator("dl.summary dd code"))).toBe("bench-r1");
+      // The model allow-lists of the signed bundle, verified, per level, with how to change them.
+      expect(await text(ada.locator(".bundle-revision"))).toBe("portal-r1");
+      const rows = ada.locator('table:has(caption:text("Model allow-lists")) tbody tr');
+      expect(await text(rows.filter({ hasText: "support" }))).toBe("Team support openai gpt-4o-mini");
+      expect(await text(rows.filter({ hasText: /^\s*Everyone\s+openai/ }))).toBe(
+        "Everyone openai gpt-4o, gpt-4o-mini, gpt-4.1*, o3-mini",
+      );
+      expect(await ada.locator("main").textContent()).toMatch(/warden policy push/);
       await checked(ada, "admin-policy");
+    },
+    STORY_MS,
+  );
+
+  it(
+    "refuses a tampered bundle with a clear message and lists none of its models",
+    async () => {
+      const files = readTarGz(signedBundle);
+      const data = files.get("data.json")!.toString("utf8");
+      files.set("data.json", Buffer.from(data.replace('"gpt-4o-mini"', '"gpt-5-unvetted"')));
+      writeFileSync(bundleFile, writeTarGz(files));
+      try {
+        await ada.goto(`${stack.portalUrl}/admin/policy`);
+        const alert = await text(ada.locator('#models-heading ~ [role="alert"]'));
+        expect(alert).toMatch(
+          /^The policy bundle was refused, so its model lists are not shown: bundle_tampered/,
+        );
+        expect(await ada.locator('table:has(caption:text("Model allow-lists"))').count()).toBe(0);
+        expect(await ada.locator("main").textContent()).not.toMatch(/gpt-5-unvetted/);
+        await checked(ada, "admin-policy-refused");
+      } finally {
+        writeFileSync(bundleFile, signedBundle);
+      }
     },
     STORY_MS,
   );

@@ -1,3 +1,4 @@
+import type { BundleView } from "./pages/admin/policy-bundle.js";
 import type { FastifyRequest } from "fastify";
 import type { SaasCatalogue } from "../../../lib/src/saas/catalogue.js";
 import type { AppContext } from "../context.js";
@@ -38,6 +39,8 @@ export interface PortalRequest {
   request: FastifyRequest;
   /** The SaaS services users can connect accounts of (the control plane's catalogue). */
   saas: SaasCatalogue;
+  /** The signed policy bundle's model lists, verified (admin policy page); null/absent: not configured. */
+  policyBundle?: (() => Promise<BundleView>) | null;
   now: Date;
 }
 

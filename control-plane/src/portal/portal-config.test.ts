@@ -36,6 +36,25 @@ describe("portal settings", () => {
       "WARDEN_PORTAL_URL: must end in /portal (where the control plane serves it)",
     ]);
   });
+
+  it("take a policy bundle file only with the key it must verify with", () => {
+    const on = {
+      WARDEN_PORTAL_CLIENT_ID: "warden-portal",
+      WARDEN_PORTAL_CLIENT_SECRET: "s3cret-value",
+      WARDEN_PORTAL_URL: "http://localhost:8081/portal",
+    };
+    const key = { WARDEN_PORTAL_POLICY_PUBLIC_KEY: "/policy/signing-key.pub.pem" };
+    expect(problems({ ...on, ...key, WARDEN_PORTAL_POLICY_BUNDLE: "/policy/bundle.tar.gz" })).toEqual([]);
+    expect(problems({ ...on, WARDEN_PORTAL_POLICY_BUNDLE: "/policy/bundle.tar.gz" })).toEqual([
+      "WARDEN_PORTAL_POLICY_BUNDLE needs WARDEN_PORTAL_POLICY_PUBLIC_KEY (model lists are shown only from a verified bundle)",
+    ]);
+    expect(problems({ ...on, ...key })).toEqual([
+      "WARDEN_PORTAL_POLICY_PUBLIC_KEY is set but WARDEN_PORTAL_POLICY_BUNDLE is not",
+    ]);
+    expect(problems({ ...on, ...key, WARDEN_PORTAL_POLICY_BUNDLE: "https://cp/v1/policy/bundle" })).toEqual([
+      "WARDEN_PORTAL_POLICY_BUNDLE: must be a file path (the bundle file the authz-servers load)",
+    ]);
+  });
 });
 
 describe("after sign-in the browser returns", () => {

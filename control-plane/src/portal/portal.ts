@@ -24,9 +24,17 @@ import {
   type PortalPage,
   type PortalRequest,
 } from "./page.js";
+import { policyBundleReader } from "./pages/admin/policy-bundle.js";
 import { PORTAL_PAGES } from "./pages/index.js";
 import { securityHeaders } from "./security-headers.js";
-import { findSession, readCookie, SESSION_COOKIE, updateSessionTokens, type Session } from "./session.js";
+import {
+  expirySweeper,
+  findSession,
+  readCookie,
+  SESSION_COOKIE,
+  updateSessionTokens,
+  type Session,
+} from "./session.js";
 
 export interface PortalOptions {
   settings: PortalSettingsResolved;
@@ -102,12 +110,16 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
     ]),
   );
 
+  const sweepExpired = expirySweeper(options.db);
+
   /** The session of the cookie, with a fresh access token, and the principal it names. */
   async function signedIn(
     request: FastifyRequest,
   ): Promise<{ session: Session; principal: Principal } | null> {
     const id = readCookie(request.headers.cookie, SESSION_COOKIE);
     if (!id) return null;
+    // Sessions nobody returns to would otherwise stay until the next sign-in.
+    await sweepExpired(options.now());
     const session = await findSession(options.db, id, options.now());
     if (!session) return null;
     if (session.tokens.access_expires_at - 30 <= options.now().getTime() / 1000) {
@@ -186,6 +198,8 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
       });
 
       loginRoutes(portal, { ...options, signedIn, sendPage, seeOther });
+      const bundleFiles = options.settings.policyBundle;
+      const policyBundle = bundleFiles ? policyBundleReader(bundleFiles) : null;
 
       for (const page of pages) {
         portal.route({
@@ -219,6 +233,7 @@ export async function registerPortal(app: FastifyInstance, options: PortalOption
               api: portalApi(app, current.session.tokens.access_token),
               ctx: options.context,
               saas: options.saas,
+              policyBundle,
               request,
               now: options.now(),
             };

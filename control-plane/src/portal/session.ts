@@ -66,10 +66,40 @@ export async function deleteSession(db: Queryable, id: string): Promise<void> {
   await db.query(`DELETE FROM portal_sessions WHERE id_hash = $1`, [sha256(id)]);
 }
 
-/** Housekeeping: expired sessions and abandoned logins. */
-export async function deleteExpired(db: Queryable, now: Date): Promise<void> {
-  await db.query(`DELETE FROM portal_sessions WHERE expires_at <= $1`, [now]);
-  await db.query(`DELETE FROM portal_logins WHERE expires_at <= $1`, [now]);
+/**
+ * Housekeeping: expired sessions and abandoned logins. With a limit, at most that many of each go
+ * (the periodic sweep on the request path stays cheap; the expiry indexes find them).
+ */
+export async function deleteExpired(db: Queryable, now: Date, limit?: number): Promise<void> {
+  if (limit === undefined) {
+    await db.query(`DELETE FROM portal_sessions WHERE expires_at <= $1`, [now]);
+    await db.query(`DELETE FROM portal_logins WHERE expires_at <= $1`, [now]);
+    return;
+  }
+  await db.query(
+    `DELETE FROM portal_sessions WHERE id_hash IN
+       (SELECT id_hash FROM portal_sessions WHERE expires_at <= $1 LIMIT $2)`,
+    [now, limit],
+  );
+  await db.query(
+    `DELETE FROM portal_logins WHERE state_hash IN
+       (SELECT state_hash FROM portal_logins WHERE expires_at <= $1 LIMIT $2)`,
+    [now, limit],
+  );
+}
+
+/** Expired rows are swept at most this often, by the first session lookup after the interval. */
+export const SWEEP_EVERY_MS = 30_000;
+export const SWEEP_LIMIT = 500;
+
+/** A sweep of expired sessions and logins, run when due; callers await it on the request path. */
+export function expirySweeper(db: Queryable, everyMs = SWEEP_EVERY_MS): (now: Date) => Promise<void> {
+  let last = -Infinity;
+  return async (now) => {
+    if (now.getTime() - last < everyMs) return;
+    last = now.getTime();
+    await deleteExpired(db, now, SWEEP_LIMIT);
+  };
 }
 
 export interface PendingLogin {

@@ -8,6 +8,7 @@ import {
   dataPlaneUrl,
   devOidcComponent,
   extprocComponent,
+  policyBundleFiles,
 } from "./components/node-programs.js";
 import { keycloakComponent, keycloakFiles, PORTAL_CLIENT_ID } from "./components/keycloak.js";
 import { openBaoComponent, openBaoFiles } from "./components/openbao.js";
@@ -114,6 +115,8 @@ export function stackComponents(config: RuntimeConfig): {
               clientId: PORTAL_CLIENT_ID,
               clientSecretFile: idp.clientSecretFile,
               url: `${portalOrigin}/portal`,
+              // The files authz-server's prepare step writes (ensurePolicyBundle); read per page load.
+              policyBundle: policyBundleFiles(paths.policy),
             },
           }
         : {}),

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { realmFor } from "./components/keycloak.js";
-import { loadRuntimeConfig } from "./layout.js";
+import { policyBundleFiles } from "./components/node-programs.js";
+import { homePaths, loadRuntimeConfig } from "./layout.js";
 import { stackComponents } from "./stack.js";
 
 /** `warden up --with-idp`: Keycloak before the control plane, which then trusts it and serves the portal. */
@@ -37,6 +38,9 @@ test("--with-idp starts Keycloak before the control plane and points its OIDC se
     WARDEN_PORTAL_CLIENT_ID: "warden-portal",
     WARDEN_PORTAL_CLIENT_SECRET_FILE: join(home, "keycloak", "portal-client-secret"),
     WARDEN_PORTAL_URL: "http://localhost:18081/portal",
+    // The signed bundle the authz-servers load, so the admin's policy page lists its models.
+    WARDEN_PORTAL_POLICY_BUNDLE: policyBundleFiles(homePaths(home).policy).bundle,
+    WARDEN_PORTAL_POLICY_PUBLIC_KEY: policyBundleFiles(homePaths(home).policy).publicKey,
   });
   // The secret goes by file reference, never in the environment or a config file.
   expect(JSON.stringify(env)).not.toMatch(/WARDEN_PORTAL_CLIENT_SECRET"/);

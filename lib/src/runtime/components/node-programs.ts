@@ -83,7 +83,14 @@ export interface ControlPlaneParams {
   /** Where the rate-limit service reads the API's limits (WARDEN_RATELIMIT_CONFIG_FILE). */
   rateLimitConfigFile?: string;
   /** Keycloak's realm instead of the development issuer, and the web portal (warden up --with-idp). */
-  portal?: { issuer: string; clientId: string; clientSecretFile: string; url: string };
+  portal?: {
+    issuer: string;
+    clientId: string;
+    clientSecretFile: string;
+    url: string;
+    /** The signed bundle the authz-servers load and its key (the admin's policy page lists its models). */
+    policyBundle?: { bundle: string; publicKey: string };
+  };
 }
 
 /** Login roles for the data plane (migrations 004 and 005 create their group roles). */
@@ -120,6 +127,12 @@ export function controlPlaneComponent(params: ControlPlaneParams): Component {
             WARDEN_PORTAL_CLIENT_ID: params.portal.clientId,
             WARDEN_PORTAL_CLIENT_SECRET_FILE: params.portal.clientSecretFile,
             WARDEN_PORTAL_URL: params.portal.url,
+            ...(params.portal.policyBundle
+              ? {
+                  WARDEN_PORTAL_POLICY_BUNDLE: params.portal.policyBundle.bundle,
+                  WARDEN_PORTAL_POLICY_PUBLIC_KEY: params.portal.policyBundle.publicKey,
+                }
+              : {}),
           }
         : {}),
     }),
@@ -152,17 +165,21 @@ async function createDataPlaneLogins(databaseUrl: string): Promise<void> {
 }
 
 /** The shipped policy, built into a signed bundle when missing or older than policies/. */
+/** Where ensurePolicyBundle keeps the signed bundle and its public key. */
+export function policyBundleFiles(dir: string): { bundle: string; publicKey: string } {
+  return { bundle: join(dir, "bundle.tar.gz"), publicKey: join(dir, "signing-key.pub.pem") };
+}
+
 export async function ensurePolicyBundle(dir: string): Promise<{ bundle: string; publicKey: string }> {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
   const signingKey = join(dir, "signing-key.pem");
-  const publicKey = join(dir, "signing-key.pub.pem");
+  const { bundle, publicKey } = policyBundleFiles(dir);
   if (!existsSync(signingKey)) {
     const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
     writeFileSync(signingKey, pair.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     writeFileSync(publicKey, pair.publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644 });
   }
-  const bundle = join(dir, "bundle.tar.gz");
   const policyDir = join(REPO_ROOT, "policies");
   if (!existsSync(bundle) || newestMtime(policyDir) > statSync(bundle).mtimeMs) {
     await run(

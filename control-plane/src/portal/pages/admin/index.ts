@@ -23,7 +23,7 @@ import {
   type BudgetView,
 } from "./budgets.js";
 import { tenantOf, textOf, type FieldError, type Fields } from "./form.js";
-import { renderModelPolicy, renderRevision } from "./policy.js";
+import { renderBundleModels, renderRevision } from "./policy.js";
 import {
   bulkRevokeBody,
   parseRevokeRequest,
@@ -283,7 +283,10 @@ const policyPage: PortalPage = {
   roles: ADMIN,
   nav: { label: "Policy in force", order: 54 },
   async handle(req) {
-    const revision = await req.api.get<RevisionInForce>("/v1/audit/policy-revision");
+    const [revision, bundle] = await Promise.all([
+      req.api.get<RevisionInForce>("/v1/audit/policy-revision"),
+      req.policyBundle ? req.policyBundle() : null,
+    ]);
     return layout(req, {
       title: "Policy in force",
       body: html`<section aria-labelledby="revision-heading">
@@ -292,7 +295,7 @@ const policyPage: PortalPage = {
         </section>
         <section aria-labelledby="models-heading">
           <h2 id="models-heading">Model allow-lists</h2>
-          ${renderModelPolicy(null, null)}
+          ${renderBundleModels(bundle)}
         </section>`,
     });
   },

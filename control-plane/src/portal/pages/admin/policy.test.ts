@@ -23,17 +23,17 @@ describe("policy page", () => {
     });
     expect(policy.rules[0]).toMatchObject({ level: "global", subject: "" });
     expect(policy.aliases).toContainEqual({ provider: "openai", alias: "fast", model: "gpt-4o-mini" });
-    expect(flat(renderModelPolicy(policy, "bundle.tar.gz"))).toContain("Team<code>support</code>");
+    expect(flat(renderModelPolicy(policy))).toContain("Team<code>support</code>");
   });
 
   it("reports a malformed model section instead of failing the page", () => {
     const policy = modelPolicyOf({ warden: { config: { models: { global: { openai: "gpt-4o" } } } } });
     expect("error" in policy && policy.error).toMatch(/malformed/);
-    expect(flat(renderModelPolicy(policy, null))).toContain('role="alert"');
+    expect(flat(renderModelPolicy(policy))).toContain('role="alert"');
   });
 
   it("says where model lists live when the control plane has no bundle", () => {
-    expect(flat(renderModelPolicy(null, null))).toContain("warden policy build");
+    expect(flat(renderModelPolicy(null))).toContain("warden policy build");
   });
 
   it("shows the revision the data plane decides with, and a rollout in progress", () => {

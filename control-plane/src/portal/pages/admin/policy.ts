@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { RevisionInForce } from "../../../audit/policy-revision.js";
 import { html, type SafeHtml } from "../../html.js";
+import type { BundleView } from "./policy-bundle.js";
 
 /**
  * Admin page "Policy": which policy bundle revision the data plane decides with (read from its own
@@ -108,10 +109,7 @@ const LEVEL_LABEL: Record<ModelRule["level"], string> = {
   agent: "Agent",
 };
 
-export function renderModelPolicy(
-  policy: ModelPolicy | { error: string } | null,
-  source: string | null,
-): SafeHtml {
+export function renderModelPolicy(policy: ModelPolicy | { error: string } | null): SafeHtml {
   if (policy === null)
     return html`<p>
       Model allow-lists are part of the signed policy bundle (<code>warden.config.models</code> in
@@ -120,9 +118,7 @@ export function renderModelPolicy(
     </p>`;
   if ("error" in policy) return html`<p role="alert">${policy.error}</p>`;
   return html`<p>
-      From ${source ?? "the policy bundle"}. A model is allowed when every level that lists the provider
-      admits it (deny beats allow). Change them in <code>policies/data.json</code> and roll out with
-      <code>warden policy build</code>, <code>sign</code> and <code>push</code>.
+      A model is allowed when every level that lists the provider admits it (deny beats allow).
     </p>
     <table class="data-table">
       <caption>
@@ -172,4 +168,34 @@ export function renderModelPolicy(
           </table>`
         : ""
     }`;
+}
+
+const HOW_TO_CHANGE = html`<p>
+  How to change this: model lists are edited by policy authors in <code>policies/data.json</code>
+  (<code>warden.config.models</code>), then built, signed and rolled out with
+  <code>warden policy build</code>, <code>warden policy sign</code> and <code>warden policy push</code>.
+  The portal does not edit them: the bundle is signed with a key the control plane does not hold.
+</p>`;
+
+/** The model section of the policy page, from the verified bundle (or why there is none). */
+export function renderBundleModels(view: BundleView | null): SafeHtml {
+  if (view === null) return renderModelPolicy(null);
+  if (!view.ok)
+    return html`<div class="error" role="alert">
+        <p>
+          <strong>The policy bundle was refused, so its model lists are not shown:</strong>
+          ${view.refused}.
+        </p>
+        <p>Only a bundle whose signature verifies with the policy signing key is listed here.</p>
+      </div>
+      ${HOW_TO_CHANGE}`;
+  return html`<dl class="summary">
+      <dt>Bundle</dt>
+      <dd><code>${view.source}</code></dd>
+      <dt>Bundle revision</dt>
+      <dd><code class="bundle-revision">${view.revision ?? "(none)"}</code></dd>
+      <dt>Signature</dt>
+      <dd>verified</dd>
+    </dl>
+    ${renderModelPolicy(view.policy)} ${HOW_TO_CHANGE}`;
 }
