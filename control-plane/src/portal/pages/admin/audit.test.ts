@@ -1,15 +1,7 @@
 import type { AuditRecord } from "../../../../../lib/src/audit/chain.js";
 import { html } from "../../html.js";
 import { parseAuditSearch, renderAuditResults, renderVerifyResult, searchQuery } from "./audit.js";
-
-/** The markup with runs of white space as one space (the templates are formatted for reading). */
-const flat = (markup: { value: string }): string =>
-  markup.value
-    .replace(/\s+/g, " ")
-    .replace(/> </g, "><")
-    .replace(/ >/g, ">")
-    .replace(/> /g, ">")
-    .replace(/ </g, "<");
+import { flat } from "./flat-markup.js";
 
 const event = (over: Partial<AuditRecord> = {}): AuditRecord =>
   ({

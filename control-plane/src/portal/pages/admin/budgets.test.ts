@@ -7,15 +7,7 @@ import {
   spentShare,
   type BudgetView,
 } from "./budgets.js";
-
-/** The markup with runs of white space as one space (the templates are formatted for reading). */
-const flat = (markup: { value: string }): string =>
-  markup.value
-    .replace(/\s+/g, " ")
-    .replace(/> </g, "><")
-    .replace(/ >/g, ">")
-    .replace(/> /g, ">")
-    .replace(/ </g, "<");
+import { flat } from "./flat-markup.js";
 
 const budget: BudgetView = {
   id: "2b1f7f5e-8d7c-4f7e-9a53-0c8f1f0b9a11",

@@ -1,13 +1,5 @@
 import { niceCeiling, pointsOf, renderLineChart, type ChartSpec } from "./chart.js";
-
-/** The markup with runs of white space as one space (the templates are formatted for reading). */
-const flat = (markup: { value: string }): string =>
-  markup.value
-    .replace(/\s+/g, " ")
-    .replace(/> </g, "><")
-    .replace(/ >/g, ">")
-    .replace(/> /g, ">")
-    .replace(/ </g, "<");
+import { flat } from "./flat-markup.js";
 
 const spec = (over: Partial<ChartSpec> = {}): ChartSpec => ({
   id: "cost",

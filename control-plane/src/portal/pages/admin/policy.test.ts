@@ -1,14 +1,6 @@
 import { readFileSync } from "node:fs";
 import { modelPolicyOf, renderModelPolicy, renderRevision } from "./policy.js";
-
-/** The markup with runs of white space as one space (the templates are formatted for reading). */
-const flat = (markup: { value: string }): string =>
-  markup.value
-    .replace(/\s+/g, " ")
-    .replace(/> </g, "><")
-    .replace(/ >/g, ">")
-    .replace(/> /g, ">")
-    .replace(/ </g, "<");
+import { flat } from "./flat-markup.js";
 
 describe("policy page", () => {
   it("lists the shipped bundle's model allow-lists per level, and its aliases", () => {

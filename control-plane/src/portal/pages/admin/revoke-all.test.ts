@@ -6,15 +6,7 @@ import {
   renderRevokeDone,
   renderRevokeForm,
 } from "./revoke-all.js";
-
-/** The markup with runs of white space as one space (the templates are formatted for reading). */
-const flat = (markup: { value: string }): string =>
-  markup.value
-    .replace(/\s+/g, " ")
-    .replace(/> </g, "><")
-    .replace(/ >/g, ">")
-    .replace(/> /g, ">")
-    .replace(/ </g, "<");
+import { flat } from "./flat-markup.js";
 
 const csrf = html`<input type="hidden" name="_csrf" value="t" />`;
 const AGENT = "2b1f7f5e-8d7c-4f7e-9a53-0c8f1f0b9a11";

@@ -8,15 +8,7 @@ import {
   renderUsageFilter,
   type UsageData,
 } from "./usage.js";
-
-/** The markup with runs of white space as one space (the templates are formatted for reading). */
-const flat = (markup: { value: string }): string =>
-  markup.value
-    .replace(/\s+/g, " ")
-    .replace(/> </g, "><")
-    .replace(/ >/g, ">")
-    .replace(/> /g, ">")
-    .replace(/ </g, "<");
+import { flat } from "./flat-markup.js";
 
 const NOW = new Date("2026-12-08T02:00:00Z");
 
